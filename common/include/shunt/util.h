@@ -1,0 +1,40 @@
+/* Small helpers shared by the agent, proxy and harness: time, fds, addresses. */
+#ifndef SHUNT_UTIL_H
+#define SHUNT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Monotonic clock in nanoseconds / milliseconds. */
+uint64_t shunt_now_ns(void);
+uint64_t shunt_now_ms(void);
+
+int shunt_set_nonblock(int fd, int on);
+int shunt_set_cloexec(int fd, int on);
+
+/* write()/read() the whole buffer, retrying on EINTR and short counts.
+ * Return 0 or -errno (-EPIPE style); read_full returns -ENODATA on EOF. */
+int shunt_write_full(int fd, const void *buf, size_t len);
+int shunt_read_full(int fd, void *buf, size_t len);
+
+/* Parses "HOST:PORT" (IPv4 dotted or [IPv6]) into a sockaddr.
+ * Returns 0 or -EINVAL.  Never resolves names. */
+int shunt_parse_hostport(const char *s, struct sockaddr_storage *ss,
+                         socklen_t *len);
+/* Formats an inet/inet6 sockaddr as "ADDR:PORT" ("[ADDR]:PORT" for v6). */
+void shunt_format_sockaddr(const struct sockaddr *sa, char *out, size_t outlen);
+
+/* Fills buf with len bytes from getrandom(); returns 0 or -errno. */
+int shunt_random(void *buf, size_t len);
+
+/* Constant-time comparison; 0 when equal. */
+int shunt_ct_memcmp(const void *a, const void *b, size_t len);
+
+/* snprintf into a fixed buffer that reports truncation as -ENAMETOOLONG. */
+int shunt_fmt(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define SHUNT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,150 @@
+/* Framed I/O: receive buffering for event loops and blocking helpers. */
+#include "shunt/frameio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int shunt_rx_init(shunt_rx_t *rx, uint32_t max_frame)
+{
+    memset(rx, 0, sizeof(*rx));
+    rx->max_frame = max_frame;
+    rx->cap = 64 * 1024;
+    rx->buf = malloc(rx->cap);
+    return rx->buf ? 0 : -ENOMEM;
+}
+
+void shunt_rx_free(shunt_rx_t *rx)
+{
+    free(rx->buf);
+    memset(rx, 0, sizeof(*rx));
+}
+
+/* Makes room for at least want more bytes after len. */
+static int rx_room(shunt_rx_t *rx, size_t want)
+{
+    if (rx->off > 0 && (rx->off == rx->len || rx->cap - rx->len < want)) {
+        memmove(rx->buf, rx->buf + rx->off, rx->len - rx->off);
+        rx->len -= rx->off;
+        rx->off = 0;
+    }
+    if (rx->cap - rx->len >= want)
+        return 0;
+    size_t cap = rx->cap;
+    while (cap - rx->len < want)
+        cap *= 2;
+    uint8_t *p = realloc(rx->buf, cap);
+    if (!p)
+        return -ENOMEM;
+    rx->buf = p;
+    rx->cap = cap;
+    return 0;
+}
+
+ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
+{
+    /* Read enough for the frame in progress, or a generous chunk. */
+    size_t want = 64 * 1024;
+    shunt_hdr_t h;
+    if (shunt_hdr_parse(rx->buf + rx->off, rx->len - rx->off, rx->max_frame,
+                        &h) == 1) {
+        size_t total = SHUNT_HDR_LEN + (size_t)h.length;
+        size_t have = rx->len - rx->off;
+        if (total > have && total - have > want)
+            want = total - have;
+    }
+    int r = rx_room(rx, want);
+    if (r < 0)
+        return r;
+    for (;;) {
+        ssize_t n = read(fd, rx->buf + rx->len, rx->cap - rx->len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        rx->len += (size_t)n;
+        return n;
+    }
+}
+
+int shunt_rx_frame(shunt_rx_t *rx, const uint8_t **frame, size_t *len)
+{
+    shunt_hdr_t h;
+    int r = shunt_hdr_parse(rx->buf + rx->off, rx->len - rx->off,
+                            rx->max_frame, &h);
+    if (r <= 0)
+        return r;
+    size_t total = SHUNT_HDR_LEN + (size_t)h.length;
+    if (rx->len - rx->off < total)
+        return 0;
+    *frame = rx->buf + rx->off;
+    *len = total;
+    return 1;
+}
+
+void shunt_rx_consume(shunt_rx_t *rx, size_t len)
+{
+    rx->off += len;
+    if (rx->off >= rx->len)
+        rx->off = rx->len = 0;
+}
+
+int shunt_tx_flush(shunt_wbuf_t *w, int fd)
+{
+    while (w->head < w->len) {
+        ssize_t n = write(fd, w->data + w->head, w->len - w->head);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 1;
+            return -errno;
+        }
+        w->head += (size_t)n;
+    }
+    w->head = w->len = 0;
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int shunt_recv_frame(int fd, shunt_rx_t *rx, int timeout_ms,
+                     const uint8_t **frame, size_t *len)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    for (;;) {
+        int r = shunt_rx_frame(rx, frame, len);
+        if (r != 0)
+            return r;
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            wait = (int)left;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, wait);
+        if (pr < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (pr == 0)
+            return -ETIMEDOUT;
+        ssize_t n = shunt_rx_fill(rx, fd);
+        if (n == 0)
+            return -ECONNRESET;
+        if (n < 0 && n != -EAGAIN && n != -EINTR)
+            return (int)n;
+    }
+}

@@ -1,0 +1,208 @@
+/* The shunt wire protocol: frames, generated message types and the codec. */
+#ifndef SHUNT_PROTO_H
+#define SHUNT_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Frame: u32 length | u16 type | u16 flags | u64 request id | payload.
+ * All little-endian.  length counts the payload only (not the header). */
+#define SHUNT_HDR_LEN 16u
+#define SHUNT_MAGIC 0x544e4853u /* "SHNT" read as a little-endian u32 */
+#define SHUNT_PROTO_VERSION_MIN 1
+#define SHUNT_PROTO_VERSION_MAX 1
+
+/* Frame limits, header included.  Each side announces the largest frame it
+ * accepts in HELLO; the smaller of the two is the limit for the session. */
+#define SHUNT_FRAME_MIN (64u * 1024u)
+#define SHUNT_FRAME_DEFAULT (1024u * 1024u + 64u * 1024u)
+#define SHUNT_FRAME_HARD_MAX (16u * 1024u * 1024u)
+/* Largest READ/PREAD count that fits a DATA_R under a given frame limit. */
+#define SHUNT_DATA_MAX(max_frame) ((max_frame) - SHUNT_HDR_LEN - 64u)
+
+/* Header flags. */
+#define SHUNT_FLAG_ONEWAY 0x0001u /* no response expected (stream traffic) */
+
+/* Roles announced in HELLO. */
+#define SHUNT_ROLE_LAYER 1
+#define SHUNT_ROLE_PROXY 2
+#define SHUNT_ROLE_TOOL 3 /* tests, benchmarks, debugging clients */
+
+/* dirh value meaning "the target's root directory". */
+#define SHUNT_AT_ROOT (-100)
+
+/* Initial per-stream flow-control window, in bytes of DATA payload. */
+#define SHUNT_STREAM_WINDOW (512u * 1024u)
+
+typedef struct {
+    const char *p; /* not NUL-terminated; never contains NUL */
+    uint32_t len;
+} shunt_str_t;
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+} shunt_bytes_t;
+
+/* An encoded list of records: count records in len bytes at p. */
+typedef struct {
+    uint32_t count;
+    const uint8_t *p;
+    uint32_t len;
+} shunt_list_t;
+
+typedef struct {
+    const uint8_t *p, *end;
+    uint32_t left;
+} shunt_list_iter_t;
+
+/* Growable output buffer; also serves as a non-blocking send queue (data
+ * between head and len is pending).  err latches the first failure. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap, head;
+    int err;
+} shunt_wbuf_t;
+
+typedef struct {
+    const uint8_t *p, *end;
+} shunt_rbuf_t;
+
+typedef struct {
+    uint32_t length; /* payload bytes */
+    uint16_t type;
+    uint16_t flags;
+    uint64_t id;
+} shunt_hdr_t;
+
+/* ---- generated from messages.def --------------------------------------- */
+#define SHUNT_CT_U8 uint8_t
+#define SHUNT_CT_U16 uint16_t
+#define SHUNT_CT_U32 uint32_t
+#define SHUNT_CT_U64 uint64_t
+#define SHUNT_CT_I32 int32_t
+#define SHUNT_CT_I64 int64_t
+#define SHUNT_CT_STR shunt_str_t
+#define SHUNT_CT_BYTES shunt_bytes_t
+
+enum {
+#define REC(l)
+#define MSG(NAME, id, l) SHUNT_T_##NAME = id,
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#include "../../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+};
+
+#define REC(l) typedef struct {
+#define MSG(NAME, id, l) typedef struct {
+#define F(K, n) SHUNT_CT_##K n;
+#define L(r, n) shunt_list_t n;
+#define END(l) } shunt_##l##_t;
+#include "../../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+
+/* A decoded frame.  Strings, bytes and lists point into the frame buffer. */
+typedef struct {
+    uint16_t type;
+    uint16_t flags;
+    uint64_t id;
+    union {
+#define REC(l)
+#define MSG(NAME, id, l) shunt_##l##_t l;
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#include "../../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+    } u;
+} shunt_msg_t;
+
+/* Record list helpers: append one record to a list under construction
+ * (the caller counts), and iterate a decoded list. */
+#define REC(l)                                                             \
+    int shunt_put_##l(shunt_wbuf_t *w, const shunt_##l##_t *r);            \
+    int shunt_list_next_##l(shunt_list_iter_t *it, shunt_##l##_t *r);
+#define MSG(NAME, id, l)
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#include "../../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+
+/* Every known message type, in table order (for tests and fuzzers). */
+extern const uint16_t shunt_msg_types[];
+extern const size_t shunt_msg_type_count;
+
+/* ---- codec -------------------------------------------------------------- */
+const char *shunt_msg_name(uint16_t type); /* NULL when unknown */
+int shunt_msg_known(uint16_t type);
+int shunt_msg_is_oneway(uint16_t type); /* DATA, WINDOW, SHUTDOWN, SCLOSE */
+
+/* Parses a frame header from buf.  Returns 1 with *h filled, 0 when fewer
+ * than SHUNT_HDR_LEN bytes are available, -EMSGSIZE when the frame exceeds
+ * max_frame (header included). */
+int shunt_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_frame,
+                    shunt_hdr_t *h);
+
+/* Decodes one whole frame (header + payload, exactly len bytes).
+ * Returns 0; -EPROTO when malformed (truncated, trailing bytes, bad length,
+ * NUL inside a string, bad list); -ENOSYS when the type is unknown (type,
+ * flags and id are still filled so the peer can be answered). */
+int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m);
+
+/* Appends one frame to w.  body points to the shunt_<lname>_t of type.
+ * Returns 0, -EMSGSIZE when the frame would exceed max_frame, -ENOSYS for
+ * an unknown type, -ENOMEM.  On failure w is left as it was. */
+int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
+                 const void *body, uint32_t max_frame);
+/* Shorthands for the two generic responses. */
+int shunt_encode_error(shunt_wbuf_t *w, uint64_t id, int err, const char *msg,
+                       uint32_t max_frame);
+int shunt_encode_ok(shunt_wbuf_t *w, uint64_t id, int64_t ret,
+                    uint32_t max_frame);
+
+/* Human-readable one-line rendering of a decoded message, for logs.
+ * Returns the length written (truncated to fit). */
+size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen);
+
+/* ---- buffers ------------------------------------------------------------ */
+void shunt_wbuf_init(shunt_wbuf_t *w);
+void shunt_wbuf_free(shunt_wbuf_t *w);
+void shunt_wbuf_reset(shunt_wbuf_t *w);
+int shunt_wbuf_reserve(shunt_wbuf_t *w, size_t extra); /* 0 or -ENOMEM */
+int shunt_wbuf_append(shunt_wbuf_t *w, const void *p, size_t n);
+static inline size_t shunt_wbuf_pending(const shunt_wbuf_t *w)
+{
+    return w->len - w->head;
+}
+
+void shunt_list_iter_init(shunt_list_iter_t *it, const shunt_list_t *l);
+
+/* ---- values ------------------------------------------------------------- */
+shunt_str_t shunt_str(const char *s); /* s may be NULL: empty */
+shunt_bytes_t shunt_bytes(const void *p, size_t len);
+/* Copies s into out as a C string; -ENAMETOOLONG if it does not fit. */
+int shunt_str_copy(char *out, size_t outlen, shunt_str_t s);
+/* Compares a shunt_str_t with a C string; 1 when equal. */
+int shunt_str_eq(shunt_str_t s, const char *c);
+
+#endif
