@@ -324,6 +324,16 @@ const char *shunt_msg_name(uint16_t type)
 
 int shunt_msg_known(uint16_t type) { return shunt_msg_name(type) != NULL; }
 
+int shunt_msg_is_response(uint16_t type)
+{
+    const char *n = shunt_msg_name(type);
+    if (!n)
+        return 0;
+    size_t len = strlen(n);
+    return type == SHUNT_T_ERROR || type == SHUNT_T_OK ||
+           type == SHUNT_T_PONG || (len > 2 && strcmp(n + len - 2, "_R") == 0);
+}
+
 int shunt_msg_is_oneway(uint16_t type)
 {
     return type == SHUNT_T_DATA || type == SHUNT_T_WINDOW ||

@@ -156,6 +156,8 @@ extern const size_t shunt_msg_type_count;
 const char *shunt_msg_name(uint16_t type); /* NULL when unknown */
 int shunt_msg_known(uint16_t type);
 int shunt_msg_is_oneway(uint16_t type); /* DATA, WINDOW, SHUTDOWN, SCLOSE */
+/* ERROR, OK, PONG and every *_R type: never valid as a request. */
+int shunt_msg_is_response(uint16_t type);
 
 /* Parses a frame header from buf.  Returns 1 with *h filled, 0 when fewer
  * than SHUNT_HDR_LEN bytes are available, -EMSGSIZE when the frame exceeds
