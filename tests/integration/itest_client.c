@@ -58,7 +58,7 @@ static int remote_open(shunt_client_t *c, int dirh, const char *path,
 static long remote_read_file(shunt_client_t *c, const char *path, char *buf,
                              size_t cap)
 {
-    uint32_t h;
+    uint32_t h = 0;
     int r = remote_open(c, SHUNT_AT_ROOT, path, &h);
     if (r < 0)
         return r;
@@ -121,7 +121,7 @@ static void test_file_only_in_target_is_read(void **state)
     assert_int_equal(shunt_client_call(c, SHUNT_T_STAT, &st, &m), -ENOENT);
 
     /* The directory listing comes from the target too. */
-    uint32_t dh;
+    uint32_t dh = 0;
     assert_int_equal(remote_open(c, SHUNT_AT_ROOT, "/srv", &dh), 0);
     shunt_getdents_t gd = {.handle = dh, .max_entries = 64};
     assert_int_equal(shunt_client_call(c, SHUNT_T_GETDENTS, &gd, &m), 0);
@@ -164,7 +164,7 @@ static void test_escapes_never_reveal_host_files(void **state)
         print_message("escape %-40s -> %s\n", paths[i], strerror((int)-n));
     }
     /* Relative to a directory handle, `..` climbs no higher than the root. */
-    uint32_t dh, h;
+    uint32_t dh = 0, h = 0;
     assert_int_equal(remote_open(c, SHUNT_AT_ROOT, "/srv/sub", &dh), 0);
     char up[512];
     snprintf(up, sizeof(up), "../../../../..%s", secret_path);

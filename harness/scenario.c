@@ -1,0 +1,723 @@
+/* Scenario loading and validation of the target: section. */
+#include "scenario.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    void **p;
+    size_t n, cap;
+} mem_t;
+
+typedef struct {
+    shunt_yerr_t e;
+    mem_t *mem;
+    const char *dir;
+} ctx_t;
+
+static void *keep(ctx_t *c, void *p)
+{
+    mem_t *m = c->mem;
+    if (!p)
+        return NULL;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        void **np = realloc(m->p, cap * sizeof(*np));
+        if (!np) {
+            free(p);
+            return NULL;
+        }
+        m->p = np;
+        m->cap = cap;
+    }
+    m->p[m->n++] = p;
+    return p;
+}
+
+static void *zalloc(ctx_t *c, size_t n, size_t size)
+{
+    return keep(c, calloc(n ? n : 1, size));
+}
+
+static char *sdup(ctx_t *c, const char *s) { return keep(c, strdup(s)); }
+
+static int oom(ctx_t *c)
+{
+    snprintf(c->e.buf, c->e.len, "%s: out of memory", c->e.file);
+    return -1;
+}
+
+int shunt_valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SHUNT_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], 1-63 chars. */
+static int valid_hostname(const char *s, size_t max)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = s[i];
+        if (ch == '.' || ch == 0) {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-'))
+            return 0;
+        if (label == 0 && ch == '-')
+            return 0;
+        label++;
+    }
+    return 1;
+}
+
+static int get_name(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                    char **out)
+{
+    const char *s;
+    if (shunt_yget_str(&c->e, n, path, &s) < 0)
+        return -1;
+    if (!shunt_valid_name(s))
+        return shunt_yerror(&c->e, n, path,
+                            "expected a name of 1-%d characters [a-z0-9-] "
+                            "not starting or ending with '-', got \"%s\"",
+                            SHUNT_NAME_MAX, s);
+    return (*out = sdup(c, s)) ? 0 : oom(c);
+}
+
+static int get_hostname(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                        char **out)
+{
+    const char *s;
+    if (shunt_yget_str(&c->e, n, path, &s) < 0)
+        return -1;
+    if (!valid_hostname(s, 253))
+        return shunt_yerror(&c->e, n, path,
+                            "expected a host name (letters, digits, '-' and "
+                            "'.'), got \"%s\"",
+                            s);
+    return (*out = sdup(c, s)) ? 0 : oom(c);
+}
+
+static int get_ip(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                  int v4_only, char **out)
+{
+    const char *s;
+    unsigned char buf[16];
+    if (shunt_yget_str(&c->e, n, path, &s) < 0)
+        return -1;
+    if (inet_pton(AF_INET, s, buf) != 1 &&
+        (v4_only || inet_pton(AF_INET6, s, buf) != 1))
+        return shunt_yerror(&c->e, n, path, "expected an %s address, got \"%s\"",
+                            v4_only ? "IPv4" : "IPv4 or IPv6", s);
+    return (*out = sdup(c, s)) ? 0 : oom(c);
+}
+
+/* A list of host names; sets *out to a NULL-terminated array. */
+static int get_hostnames(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                         int allow_empty, char ***out, size_t *count)
+{
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (!allow_empty && n->count == 0)
+        return shunt_yerror(&c->e, n, path, "expected at least one name");
+    char **v = zalloc(c, n->count + 1, sizeof(*v));
+    if (!v)
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        char sub[512];
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (get_hostname(c, n->items[i], sub, &v[i]) < 0)
+            return -1;
+    }
+    *out = v;
+    *count = n->count;
+    return 0;
+}
+
+static int get_env(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                   int add_path, shunt_envlist_t *out)
+{
+    size_t count = n ? n->count : 0;
+    if (n && shunt_yexpect_map(&c->e, n, path) < 0)
+        return -1;
+    out->v = zalloc(c, count + 1, sizeof(*out->v));
+    if (!out->v)
+        return oom(c);
+    int have_path = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *k = n->keys[i]->value, *v;
+        char sub[512];
+        shunt_ypath_key(sub, sizeof(sub), path, k);
+        int ok = (k[0] == '_' || (k[0] >= 'A' && k[0] <= 'Z') ||
+                  (k[0] >= 'a' && k[0] <= 'z'));
+        for (const char *p = k; ok && *p; p++)
+            ok = *p == '_' || (*p >= 'A' && *p <= 'Z') ||
+                 (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+        if (!ok)
+            return shunt_yerror(&c->e, n->keys[i], sub,
+                                "environment variable names must match "
+                                "[A-Za-z_][A-Za-z0-9_]*");
+        if (n->items[i]->kind == SHUNT_Y_SCALAR && !n->items[i]->plain &&
+            n->items[i]->len == 0)
+            v = "";
+        else if (shunt_yget_str(&c->e, n->items[i], sub, &v) < 0)
+            return -1;
+        out->v[out->n].key = sdup(c, k);
+        out->v[out->n].value = sdup(c, v);
+        if (!out->v[out->n].key || !out->v[out->n].value)
+            return oom(c);
+        out->n++;
+        have_path |= strcmp(k, "PATH") == 0;
+    }
+    if (add_path && !have_path) {
+        out->v[out->n].key = sdup(c, "PATH");
+        out->v[out->n].value = sdup(c, SHUNT_DEFAULT_PATH);
+        if (!out->v[out->n].key || !out->v[out->n].value)
+            return oom(c);
+        out->n++;
+    }
+    return 0;
+}
+
+/* Directories that are kernel mounts, read-only binds of the host or
+ * generated by the harness; a scenario file there would be hidden or
+ * would corrupt the host. */
+static const char *const forbidden_dirs[] = {
+    "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc",
+    "/sys", "/dev", "/tmp", "/.shunt", NULL,
+};
+static const char *const generated_files[] = {
+    "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", NULL,
+};
+
+static int check_container_path(ctx_t *c, const shunt_ynode_t *n,
+                                 const char *path, const char *p)
+{
+    if (p[0] != '/')
+        return shunt_yerror(&c->e, n, path, "must be an absolute path, got \"%s\"", p);
+    if (strlen(p) >= 1024)
+        return shunt_yerror(&c->e, n, path, "path longer than 1023 bytes");
+    const char *s = p;
+    while (*s) {
+        s++; /* skip '/' */
+        size_t len = strcspn(s, "/");
+        if (len == 0)
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" has an empty component or a trailing '/'", p);
+        if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" must not contain '.' or '..' components", p);
+        s += len;
+    }
+    for (size_t i = 0; forbidden_dirs[i]; i++) {
+        size_t l = strlen(forbidden_dirs[i]);
+        if (strncmp(p, forbidden_dirs[i], l) == 0 && (p[l] == '/' || p[l] == 0))
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" is under %s, which is a read-only or "
+                                "kernel mount in the container",
+                                p, forbidden_dirs[i]);
+    }
+    for (size_t i = 0; generated_files[i]; i++)
+        if (strcmp(p, generated_files[i]) == 0)
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" is generated by the harness (use "
+                                "target.hostname, target.hosts or target.dns)",
+                                p);
+    return 0;
+}
+
+/* from: relative to the scenario directory, never leaving it. */
+static int resolve_from(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                        const char *rel, char **out)
+{
+    if (rel[0] == '/')
+        return shunt_yerror(&c->e, n, path,
+                            "must be relative to the scenario's directory, got "
+                            "the absolute path \"%s\"",
+                            rel);
+    int depth = 0;
+    for (const char *s = rel; *s;) {
+        size_t len = strcspn(s, "/");
+        if (len == 2 && s[0] == '.' && s[1] == '.')
+            depth--;
+        else if (len > 0 && !(len == 1 && s[0] == '.'))
+            depth++;
+        if (depth < 0)
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" escapes the scenario's directory", rel);
+        s += len;
+        while (*s == '/')
+            s++;
+    }
+    char joined[PATH_MAX], real[PATH_MAX], realdir[PATH_MAX];
+    if (snprintf(joined, sizeof(joined), "%s/%s", c->dir, rel) >= (int)sizeof(joined))
+        return shunt_yerror(&c->e, n, path, "path too long");
+    struct stat st;
+    if (!realpath(joined, real) || stat(real, &st) < 0)
+        return shunt_yerror(&c->e, n, path, "cannot read \"%s\" (relative to %s): %s",
+                            rel, c->dir, strerror(errno));
+    if (!realpath(c->dir, realdir))
+        return shunt_yerror(&c->e, n, path, "cannot resolve %s: %s", c->dir,
+                            strerror(errno));
+    size_t dl = strlen(realdir);
+    if (strcmp(realdir, "/") != 0 &&
+        (strncmp(real, realdir, dl) != 0 || real[dl] != '/'))
+        return shunt_yerror(&c->e, n, path,
+                            "\"%s\" resolves to %s, outside the scenario's "
+                            "directory (through a symlink)",
+                            rel, real);
+    if (!S_ISREG(st.st_mode))
+        return shunt_yerror(&c->e, n, path, "\"%s\" is not a regular file", rel);
+    return (*out = sdup(c, real)) ? 0 : oom(c);
+}
+
+static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                     shunt_filelist_t *out)
+{
+    static const char *const keys[] = {"path", "content", "from", "mode", NULL};
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    out->v = zalloc(c, n->count, sizeof(*out->v));
+    if (!out->v)
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *f = n->items[i];
+        shunt_file_spec_t *fs = &out->v[i];
+        char sub[512], kp[600];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yexpect_map(&c->e, f, sub) < 0 ||
+            shunt_ycheck_keys(&c->e, f, sub, keys) < 0)
+            return -1;
+        const shunt_ynode_t *pn = shunt_ymap_get(f, "path");
+        const shunt_ynode_t *cn = shunt_ymap_get(f, "content");
+        const shunt_ynode_t *fn = shunt_ymap_get(f, "from");
+        const shunt_ynode_t *mn = shunt_ymap_get(f, "mode");
+        if (!pn)
+            return shunt_yerror(&c->e, f, sub, "missing required key path");
+        shunt_ypath_key(kp, sizeof(kp), sub, "path");
+        if (shunt_yget_str(&c->e, pn, kp, &s) < 0 ||
+            check_container_path(c, pn, kp, s) < 0)
+            return -1;
+        if (!(fs->path = sdup(c, s)))
+            return oom(c);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->v[j].path, fs->path) == 0)
+                return shunt_yerror(&c->e, pn, kp, "\"%s\" is already listed at %s[%zu]",
+                                    s, path, j);
+        if (!cn == !fn)
+            return shunt_yerror(&c->e, f, sub,
+                                "expected exactly one of content or from");
+        if (cn) {
+            shunt_ypath_key(kp, sizeof(kp), sub, "content");
+            if (cn->kind != SHUNT_Y_SCALAR || (shunt_ynode_is_null(cn) && cn->len))
+                return shunt_yerror(&c->e, cn, kp, "expected a string, got a %s",
+                                    shunt_ykind_name(cn));
+            fs->content = keep(c, malloc(cn->len + 1));
+            if (!fs->content)
+                return oom(c);
+            memcpy(fs->content, cn->value, cn->len + 1);
+            fs->content_len = cn->len;
+        } else {
+            shunt_ypath_key(kp, sizeof(kp), sub, "from");
+            if (shunt_yget_str(&c->e, fn, kp, &s) < 0 ||
+                resolve_from(c, fn, kp, s, &fs->from) < 0)
+                return -1;
+        }
+        fs->mode = 0644;
+        shunt_ypath_key(kp, sizeof(kp), sub, "mode");
+        if (mn && shunt_yget_mode(&c->e, mn, kp, &fs->mode) < 0)
+            return -1;
+        out->n++;
+    }
+    return 0;
+}
+
+static int get_command(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                       shunt_service_spec_t *svc)
+{
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (n->count == 0)
+        return shunt_yerror(&c->e, n, path, "expected a non-empty list (program and its arguments)");
+    svc->command = zalloc(c, n->count + 1, sizeof(char *));
+    if (!svc->command)
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        char sub[512];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        const shunt_ynode_t *a = n->items[i];
+        if (a->kind == SHUNT_Y_SCALAR && !a->plain && a->len == 0)
+            s = "";
+        else if (shunt_yget_str(&c->e, a, sub, &s) < 0)
+            return -1;
+        if (!(svc->command[i] = sdup(c, s)))
+            return oom(c);
+    }
+    svc->n_command = n->count;
+    return 0;
+}
+
+/* Every DNS name in the cluster resolves to one address. */
+static int claim_name(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                      const char *name, const char ***seen, size_t *n_seen)
+{
+    for (size_t i = 0; i < *n_seen; i++)
+        if (strcasecmp((*seen)[i], name) == 0)
+            return shunt_yerror(&c->e, n, path,
+                                "name \"%s\" is already used in the cluster", name);
+    const char **ns = keep(c, malloc((*n_seen + 1) * sizeof(*ns)));
+    if (!ns)
+        return oom(c);
+    if (*n_seen)
+        memcpy(ns, *seen, *n_seen * sizeof(*ns));
+    ns[(*n_seen)++] = name;
+    *seen = ns;
+    return 0;
+}
+
+static int get_services(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                        shunt_target_spec_t *t, const char ***seen, size_t *n_seen)
+{
+    static const char *const keys[] = {"name", "command", "port", "aliases",
+                                       "files", "env", NULL};
+    static const char *const reserved[] = {"target", "br", "dns", NULL};
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (n->count > SHUNT_MAX_SERVICES)
+        return shunt_yerror(&c->e, n, path, "at most %d services", SHUNT_MAX_SERVICES);
+    t->services = zalloc(c, n->count, sizeof(*t->services));
+    if (!t->services)
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *s = n->items[i];
+        shunt_service_spec_t *svc = &t->services[i];
+        char sub[512], kp[600];
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yexpect_map(&c->e, s, sub) < 0 ||
+            shunt_ycheck_keys(&c->e, s, sub, keys) < 0)
+            return -1;
+        const shunt_ynode_t *v = shunt_ymap_get(s, "name");
+        shunt_ypath_key(kp, sizeof(kp), sub, "name");
+        if (!v)
+            return shunt_yerror(&c->e, s, sub, "missing required key name");
+        if (get_name(c, v, kp, &svc->name) < 0)
+            return -1;
+        for (size_t r = 0; reserved[r]; r++)
+            if (strcmp(svc->name, reserved[r]) == 0)
+                return shunt_yerror(&c->e, v, kp,
+                                    "\"%s\" is reserved (target, br and dns name "
+                                    "the harness's own containers)",
+                                    svc->name);
+        char fqdn[300];
+        snprintf(fqdn, sizeof(fqdn), "%s.%s", svc->name, t->dns_domain);
+        char *fq = sdup(c, fqdn);
+        if (!fq || claim_name(c, v, kp, svc->name, seen, n_seen) < 0 ||
+            claim_name(c, v, kp, fq, seen, n_seen) < 0)
+            return fq ? -1 : oom(c);
+
+        v = shunt_ymap_get(s, "command");
+        shunt_ypath_key(kp, sizeof(kp), sub, "command");
+        if (!v)
+            return shunt_yerror(&c->e, s, sub, "missing required key command");
+        if (get_command(c, v, kp, svc) < 0)
+            return -1;
+
+        if ((v = shunt_ymap_get(s, "port"))) {
+            long port;
+            shunt_ypath_key(kp, sizeof(kp), sub, "port");
+            if (shunt_yget_int(&c->e, v, kp, 1, 65535, &port) < 0)
+                return -1;
+            svc->port = (int)port;
+        }
+        svc->aliases = zalloc(c, 1, sizeof(char *));
+        if (!svc->aliases)
+            return oom(c);
+        if ((v = shunt_ymap_get(s, "aliases"))) {
+            shunt_ypath_key(kp, sizeof(kp), sub, "aliases");
+            if (get_hostnames(c, v, kp, 1, &svc->aliases, &svc->n_aliases) < 0)
+                return -1;
+            for (size_t a = 0; a < svc->n_aliases; a++) {
+                char ap[700];
+                shunt_ypath_index(ap, sizeof(ap), kp, a);
+                if (claim_name(c, v->items[a], ap, svc->aliases[a], seen, n_seen) < 0)
+                    return -1;
+            }
+        }
+        shunt_ypath_key(kp, sizeof(kp), sub, "files");
+        if ((v = shunt_ymap_get(s, "files")) && get_files(c, v, kp, &svc->files) < 0)
+            return -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "env");
+        if (get_env(c, shunt_ymap_get(s, "env"), kp, 1, &svc->env) < 0)
+            return -1;
+        t->n_services++;
+    }
+    return 0;
+}
+
+static int get_hosts(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                     shunt_target_spec_t *t)
+{
+    static const char *const keys[] = {"ip", "names", NULL};
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    t->hosts = zalloc(c, n->count, sizeof(*t->hosts));
+    if (!t->hosts)
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *h = n->items[i];
+        char sub[512], kp[600];
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yexpect_map(&c->e, h, sub) < 0 ||
+            shunt_ycheck_keys(&c->e, h, sub, keys) < 0)
+            return -1;
+        const shunt_ynode_t *ip = shunt_ymap_get(h, "ip");
+        const shunt_ynode_t *names = shunt_ymap_get(h, "names");
+        if (!ip)
+            return shunt_yerror(&c->e, h, sub, "missing required key ip");
+        if (!names)
+            return shunt_yerror(&c->e, h, sub, "missing required key names");
+        shunt_ypath_key(kp, sizeof(kp), sub, "ip");
+        if (get_ip(c, ip, kp, 0, &t->hosts[i].ip) < 0)
+            return -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "names");
+        if (get_hostnames(c, names, kp, 0, &t->hosts[i].names,
+                          &t->hosts[i].n_names) < 0)
+            return -1;
+        t->n_hosts++;
+    }
+    return 0;
+}
+
+static int get_dns(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                   shunt_target_spec_t *t)
+{
+    static const char *const keys[] = {"domain", "records", NULL};
+    static const char *const rkeys[] = {"name", "ip", NULL};
+    char kp[600];
+    if (shunt_yexpect_map(&c->e, n, path) < 0 ||
+        shunt_ycheck_keys(&c->e, n, path, keys) < 0)
+        return -1;
+    const shunt_ynode_t *d = shunt_ymap_get(n, "domain");
+    shunt_ypath_key(kp, sizeof(kp), path, "domain");
+    if (d && get_hostname(c, d, kp, &t->dns_domain) < 0)
+        return -1;
+    const shunt_ynode_t *r = shunt_ymap_get(n, "records");
+    if (!r)
+        return 0;
+    shunt_ypath_key(kp, sizeof(kp), path, "records");
+    if (shunt_yexpect_seq(&c->e, r, kp) < 0)
+        return -1;
+    t->dns_records = zalloc(c, r->count, sizeof(*t->dns_records));
+    if (!t->dns_records)
+        return oom(c);
+    for (size_t i = 0; i < r->count; i++) {
+        char sub[700], ip[800];
+        const shunt_ynode_t *rec = r->items[i];
+        shunt_ypath_index(sub, sizeof(sub), kp, i);
+        if (shunt_yexpect_map(&c->e, rec, sub) < 0 ||
+            shunt_ycheck_keys(&c->e, rec, sub, rkeys) < 0)
+            return -1;
+        const shunt_ynode_t *nn = shunt_ymap_get(rec, "name");
+        const shunt_ynode_t *in = shunt_ymap_get(rec, "ip");
+        if (!nn || !in)
+            return shunt_yerror(&c->e, rec, sub, "missing required key %s",
+                                nn ? "ip" : "name");
+        shunt_ypath_key(ip, sizeof(ip), sub, "name");
+        if (get_hostname(c, nn, ip, &t->dns_records[i].name) < 0)
+            return -1;
+        shunt_ypath_key(ip, sizeof(ip), sub, "ip");
+        if (get_ip(c, in, ip, 1, &t->dns_records[i].ip) < 0)
+            return -1;
+        t->n_dns_records++;
+    }
+    return 0;
+}
+
+/* The default target name: the file's basename without .yaml / .yml. */
+static int default_name(ctx_t *c, const shunt_ynode_t *tn, char **out)
+{
+    const char *base = strrchr(c->e.file, '/');
+    base = base ? base + 1 : c->e.file;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", base);
+    char *dot = strrchr(buf, '.');
+    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+        *dot = 0;
+    if (!shunt_valid_name(buf))
+        return shunt_yerror(&c->e, tn, "target",
+                            "the file name \"%s\" is not a valid target name; "
+                            "set target.name (1-%d characters [a-z0-9-])",
+                            buf, SHUNT_NAME_MAX);
+    return (*out = sdup(c, buf)) ? 0 : oom(c);
+}
+
+static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
+{
+    static const char *const keys[] = {"name", "hostname", "env", "hosts",
+                                       "files", "services", "dns", NULL};
+    const char *path = "target";
+    const shunt_ynode_t *v;
+    if (shunt_yexpect_map(&c->e, n, path) < 0 ||
+        shunt_ycheck_keys(&c->e, n, path, keys) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "name"))) {
+        if (get_name(c, v, "target.name", &t->name) < 0)
+            return -1;
+    } else if (default_name(c, n, &t->name) < 0) {
+        return -1;
+    }
+    if ((v = shunt_ymap_get(n, "hostname"))) {
+        const char *s;
+        if (shunt_yget_str(&c->e, v, "target.hostname", &s) < 0)
+            return -1;
+        if (!valid_hostname(s, 64))
+            return shunt_yerror(&c->e, v, "target.hostname",
+                                "expected a host name of at most 64 characters "
+                                "(letters, digits, '-' and '.'), got \"%s\"",
+                                s);
+        if (!(t->hostname = sdup(c, s)))
+            return oom(c);
+    } else if (!(t->hostname = sdup(c, t->name))) {
+        return oom(c);
+    }
+    if (get_env(c, shunt_ymap_get(n, "env"), "target.env", 1, &t->env) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "hosts")) && get_hosts(c, v, "target.hosts", t) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "files")) &&
+        get_files(c, v, "target.files", &t->files) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "dns")) && get_dns(c, v, "target.dns", t) < 0)
+        return -1;
+    if (!t->dns_domain && !(t->dns_domain = sdup(c, "cluster")))
+        return oom(c);
+    const char **seen = NULL;
+    size_t n_seen = 0;
+    if (claim_name(c, n, path, t->hostname, &seen, &n_seen) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "services")) &&
+        get_services(c, v, "target.services", t, &seen, &n_seen) < 0)
+        return -1;
+    for (size_t i = 0; i < t->n_dns_records; i++) {
+        char kp[128];
+        snprintf(kp, sizeof(kp), "target.dns.records[%zu].name", i);
+        const shunt_ynode_t *rec =
+            shunt_ymap_get(shunt_ymap_get(n, "dns"), "records")->items[i];
+        if (claim_name(c, shunt_ymap_get(rec, "name"), kp,
+                       t->dns_records[i].name, &seen, &n_seen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int build(ctx_t *c, shunt_scenario_t *s)
+{
+    static const char *const keys[] = {"name", "description", "target", "layer",
+                                       "program", "runs", "expect", NULL};
+    const shunt_ynode_t *root = s->doc->root;
+    if (!root || shunt_ynode_is_null(root))
+        return shunt_yerror(&c->e, root, NULL,
+                            "empty scenario: expected a map with a target: section");
+    if (shunt_yexpect_map(&c->e, root, NULL) < 0 ||
+        shunt_ycheck_keys(&c->e, root, "", keys) < 0)
+        return -1;
+    const shunt_ynode_t *v;
+    const char *str;
+    if ((v = shunt_ymap_get(root, "name"))) {
+        if (shunt_yget_str(&c->e, v, "name", &str) < 0)
+            return -1;
+        if (!(s->name = sdup(c, str)))
+            return oom(c);
+    }
+    if ((v = shunt_ymap_get(root, "description"))) {
+        if (shunt_yget_str(&c->e, v, "description", &str) < 0)
+            return -1;
+        if (!(s->description = sdup(c, str)))
+            return oom(c);
+    }
+    s->layer = shunt_ymap_get(root, "layer");
+    s->program = shunt_ymap_get(root, "program");
+    s->runs = shunt_ymap_get(root, "runs");
+    s->expect = shunt_ymap_get(root, "expect");
+    if (!(v = shunt_ymap_get(root, "target")))
+        return shunt_yerror(&c->e, root, NULL, "missing required section target");
+    if (get_target(c, v, &s->target) < 0)
+        return -1;
+    if (!s->name && !(s->name = sdup(c, s->target.name)))
+        return oom(c);
+    return 0;
+}
+
+static shunt_scenario_t *finish(shunt_ydoc_t *doc, char *err, size_t errlen)
+{
+    if (!doc)
+        return NULL;
+    shunt_scenario_t *s = calloc(1, sizeof(*s));
+    mem_t *mem = calloc(1, sizeof(*mem));
+    if (!s || !mem) {
+        snprintf(err, errlen, "%s: out of memory", doc->file);
+        free(s);
+        free(mem);
+        shunt_yaml_free(doc);
+        return NULL;
+    }
+    s->doc = doc;
+    s->mem = mem;
+    s->file = doc->file;
+    s->dir = doc->dir;
+    ctx_t c = {.e = {.file = doc->file, .buf = err, .len = errlen},
+               .mem = mem,
+               .dir = doc->dir};
+    if (build(&c, s) < 0) {
+        shunt_scenario_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+shunt_scenario_t *shunt_scenario_load(const char *path, char *err, size_t errlen)
+{
+    return finish(shunt_yaml_load_file(path, err, errlen), err, errlen);
+}
+
+shunt_scenario_t *shunt_scenario_load_string(const char *file, const char *text,
+                                             char *err, size_t errlen)
+{
+    return finish(shunt_yaml_load_string(file, text, strlen(text), err, errlen),
+                  err, errlen);
+}
+
+void shunt_scenario_free(shunt_scenario_t *s)
+{
+    if (!s)
+        return;
+    mem_t *m = s->mem;
+    if (m) {
+        for (size_t i = 0; i < m->n; i++)
+            free(m->p[i]);
+        free(m->p);
+        free(m);
+    }
+    shunt_yaml_free(s->doc);
+    free(s);
+}

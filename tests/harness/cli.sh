@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# harness CLI: help, version, usage errors (exit 2) and `check` (no root needed).
+#   cli.sh HARNESS_BIN FIXTURES_DIR
+set -uo pipefail
+harness=$1 fixtures=$2
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+failures=0
+
+# expect CODE PATTERN-IN-OUTPUT ARGS...: runs harness ARGS, checks the exit
+# code and that stdout+stderr match the extended regex.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  "$harness" "$@" >"$out" 2>"$err"
+  local rc=$?
+  if [ "$rc" -ne "$code" ] || ! cat "$out" "$err" | grep -Eq -- "$pattern"; then
+    echo "FAIL: harness $* -> exit $rc (want $code), output:" >&2
+    sed 's/^/  | /' "$out" "$err" >&2
+    echo "  wanted /$pattern/" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+expect 0 '^usage: harness'             --help
+expect 0 '^harness \(shunt\) [0-9]'     --version
+expect 2 'missing command'
+expect 2 'unknown command "bogus"'     bogus
+expect 2 'unknown option --bogus'      --bogus status
+expect 2 'unknown log level "loud"'    --log-level loud status
+for cmd in up down status check; do
+  expect 0 "^usage: harness $cmd"      "$cmd" --help
+  expect 2 "harness $cmd: unknown option --nope" "$cmd" --nope
+done
+expect 2 'expected exactly one scenario file' up
+expect 2 'give target names or --all'  down
+expect 2 'give target names or --all'  down --all x
+expect 2 '"Bad_Name" is not a target name' down Bad_Name
+expect 2 '--timeout expects 1-3600 seconds' up --timeout 0 x.yaml
+expect 2 'expected at least one scenario file' check
+expect 0 'example.yaml: ok \(target example, 2 services\)' \
+  check "$fixtures/../../../scenarios/example.yaml"
+expect 0 'hitest.yaml: ok \(target hitest, 2 services\)' check "$fixtures/hitest.yaml"
+expect 1 'bad-port.yaml:6:37: target.services\[1\].port: expected an integer 1-65535, got "abc"' \
+  check "$fixtures/bad-port.yaml"
+expect 1 'nope.yaml: cannot open: No such file or directory' check "$fixtures/nope.yaml"
+expect 1 "bad-port.yaml:6:37: .*" up "$fixtures/bad-port.yaml"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures CLI check(s) failed" >&2
+  exit 1
+fi
+echo "all CLI checks passed"

@@ -1,0 +1,311 @@
+/* Unit tests for scenario loading: a valid target section, and many broken
+ * ones with the exact FILE:LINE:COL: key.path: message each must produce. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scenario.h"
+
+static char err[2048];
+
+static void test_minimal_defaults(void **state)
+{
+    (void)state;
+    shunt_scenario_t *s = shunt_scenario_load_string("dir/demo-1.yaml", "target: {}\n",
+                                                     err, sizeof(err));
+    assert_non_null(s);
+    assert_string_equal(s->target.name, "demo-1");
+    assert_string_equal(s->target.hostname, "demo-1");
+    assert_string_equal(s->name, "demo-1");
+    assert_string_equal(s->dir, "dir");
+    assert_string_equal(s->target.dns_domain, "cluster");
+    assert_int_equal(s->target.env.n, 1);
+    assert_string_equal(s->target.env.v[0].key, "PATH");
+    assert_int_equal(s->target.n_services, 0);
+    assert_null(s->layer);
+    shunt_scenario_free(s);
+}
+
+static void test_full_target(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "name: full scenario\n"
+        "description: every key\n"
+        "layer: {anything: goes}\n"
+        "program: x\nruns: []\nexpect: {}\n"
+        "target:\n"
+        "  name: demo\n"
+        "  hostname: demo-host\n"
+        "  env: {APP_MODE: remote, PATH: /bin, EMPTY: \"\"}\n"
+        "  hosts:\n"
+        "    - {ip: 10.200.250.7, names: [only-in-target.example, b]}\n"
+        "    - {ip: \"::1\", names: [v6]}\n"
+        "  files:\n"
+        "    - {path: /etc/app/config.json, content: \"{}\", mode: 0600}\n"
+        "    - {path: /srv/data.bin, from: data/payload.txt}\n"
+        "  services:\n"
+        "    - name: api\n"
+        "      command: [python3, -m, http.server, \"8080\"]\n"
+        "      port: 8080\n"
+        "      aliases: [api.internal]\n"
+        "      files: [{path: /srv/www/index.html, content: hi}]\n"
+        "      env: {A: b}\n"
+        "    - {name: redis, command: [redis-server]}\n"
+        "  dns: {domain: corp, records: [{name: db.corp, ip: 10.200.9.9}]}\n";
+    shunt_scenario_t *s =
+        shunt_scenario_load_string(FIXTURES_DIR "/t.yaml", yaml, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    const shunt_target_spec_t *t = &s->target;
+    assert_string_equal(s->name, "full scenario");
+    assert_string_equal(s->description, "every key");
+    assert_non_null(s->layer);
+    assert_non_null(s->expect);
+    assert_string_equal(t->name, "demo");
+    assert_string_equal(t->hostname, "demo-host");
+    assert_int_equal(t->env.n, 3); /* PATH given, so not added */
+    assert_string_equal(t->env.v[2].key, "EMPTY");
+    assert_string_equal(t->env.v[2].value, "");
+    assert_int_equal(t->n_hosts, 2);
+    assert_string_equal(t->hosts[0].names[1], "b");
+    assert_int_equal(t->files.n, 2);
+    assert_int_equal(t->files.v[0].mode, 0600);
+    assert_string_equal(t->files.v[0].content, "{}");
+    assert_null(t->files.v[1].from ? NULL : "from missing");
+    assert_non_null(strstr(t->files.v[1].from, "/fixtures/data/payload.txt"));
+    assert_int_equal(t->files.v[1].mode, 0644);
+    assert_int_equal(t->n_services, 2);
+    assert_string_equal(t->services[0].command[3], "8080");
+    assert_null(t->services[0].command[4]);
+    assert_int_equal(t->services[0].port, 8080);
+    assert_string_equal(t->services[0].aliases[0], "api.internal");
+    assert_int_equal(t->services[0].env.n, 2);
+    assert_int_equal(t->services[1].port, 0);
+    assert_string_equal(t->dns_domain, "corp");
+    assert_string_equal(t->dns_records[0].ip, "10.200.9.9");
+    shunt_scenario_free(s);
+}
+
+typedef struct {
+    const char *yaml;
+    const char *error;
+} bad_case_t;
+
+#define SVC "target:\n  services:\n    - {name: a, command: [x]}\n"
+
+static const bad_case_t bad_cases[] = {
+    /* whole file */
+    {"", "t.yaml:1:1: empty scenario: expected a map with a target: section"},
+    {"- a\n", "t.yaml:1:1: expected a map, got a list"},
+    {"name: x\n", "t.yaml:1:1: missing required section target"},
+    {"target: {}\nrun: []\n",
+     "t.yaml:2:1: run: unknown key (allowed: name, description, target, layer, "
+     "program, runs, expect)"},
+    {"target: {}\ntarget: {}\n",
+     "t.yaml:2:1: target: duplicate key (first defined at line 1, column 1)"},
+    {"target: [\n", "t.yaml:2:1: syntax error: while parsing a flow node did not "
+                    "find expected node content"},
+    {"target: []\n", "t.yaml:1:9: target: expected a map, got a list"},
+    {"name: [a]\ntarget: {}\n", "t.yaml:1:7: name: expected a string, got a list"},
+    /* target keys */
+    {"target:\n  nmae: x\n",
+     "t.yaml:2:3: target.nmae: unknown key (allowed: name, hostname, env, hosts, "
+     "files, services, dns)"},
+    {"target:\n  name: Demo\n",
+     "t.yaml:2:9: target.name: expected a name of 1-20 characters [a-z0-9-] not "
+     "starting or ending with '-', got \"Demo\""},
+    {"target:\n  name: abcdefghijklmnopqrstu\n",
+     "t.yaml:2:9: target.name: expected a name of 1-20 characters [a-z0-9-] not "
+     "starting or ending with '-', got \"abcdefghijklmnopqrstu\""},
+    {"target:\n  hostname: bad_host\n",
+     "t.yaml:2:13: target.hostname: expected a host name of at most 64 characters "
+     "(letters, digits, '-' and '.'), got \"bad_host\""},
+    /* env */
+    {"target:\n  env: [A]\n", "t.yaml:2:8: target.env: expected a map, got a list"},
+    {"target:\n  env: {1A: x}\n",
+     "t.yaml:2:9: target.env.1A: environment variable names must match "
+     "[A-Za-z_][A-Za-z0-9_]*"},
+    {"target:\n  env:\n    A: {b: c}\n",
+     "t.yaml:3:8: target.env.A: expected a string, got a map"},
+    {"target:\n  env:\n    A: 1\n    A: 2\n",
+     "t.yaml:4:5: target.env.A: duplicate key (first defined at line 3, column 5)"},
+    /* hosts */
+    {"target:\n  hosts:\n    - {ip: 10.0.0.256, names: [a]}\n",
+     "t.yaml:3:12: target.hosts[0].ip: expected an IPv4 or IPv6 address, got "
+     "\"10.0.0.256\""},
+    {"target:\n  hosts:\n    - {ip: 10.0.0.1, names: []}\n",
+     "t.yaml:3:29: target.hosts[0].names: expected at least one name"},
+    {"target:\n  hosts:\n    - {ip: 10.0.0.1}\n",
+     "t.yaml:3:7: target.hosts[0]: missing required key names"},
+    {"target:\n  hosts:\n    - {ip: 10.0.0.1, names: [a b]}\n",
+     "t.yaml:3:30: target.hosts[0].names[0]: expected a host name (letters, "
+     "digits, '-' and '.'), got \"a b\""},
+    /* files */
+    {"target:\n  files:\n    - {path: etc/x, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: must be an absolute path, got \"etc/x\""},
+    {"target:\n  files:\n    - {path: /etc/../x, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/etc/../x\" must not contain '.' or '..' "
+     "components"},
+    {"target:\n  files:\n    - {path: /etc//x, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/etc//x\" has an empty component or a "
+     "trailing '/'"},
+    {"target:\n  files:\n    - {path: /usr/bin/evil, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/usr/bin/evil\" is under /usr, which is a "
+     "read-only or kernel mount in the container"},
+    {"target:\n  files:\n    - {path: /proc/x, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/proc/x\" is under /proc, which is a "
+     "read-only or kernel mount in the container"},
+    {"target:\n  files:\n    - {path: /lib64, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/lib64\" is under /lib64, which is a "
+     "read-only or kernel mount in the container"},
+    {"target:\n  files:\n    - {path: /etc/hosts, content: a}\n",
+     "t.yaml:3:14: target.files[0].path: \"/etc/hosts\" is generated by the harness "
+     "(use target.hostname, target.hosts or target.dns)"},
+    {"target:\n  files:\n    - {path: /a, content: a}\n    - {path: /a, content: b}\n",
+     "t.yaml:4:14: target.files[1].path: \"/a\" is already listed at "
+     "target.files[0]"},
+    {"target:\n  files:\n    - {path: /a}\n",
+     "t.yaml:3:7: target.files[0]: expected exactly one of content or from"},
+    {"target:\n  files:\n    - {path: /a, content: x, from: y}\n",
+     "t.yaml:3:7: target.files[0]: expected exactly one of content or from"},
+    {"target:\n  files:\n    - {path: /a, from: /etc/passwd}\n",
+     "t.yaml:3:24: target.files[0].from: must be relative to the scenario's "
+     "directory, got the absolute path \"/etc/passwd\""},
+    {"target:\n  files:\n    - {path: /a, from: data/../../x}\n",
+     "t.yaml:3:24: target.files[0].from: \"data/../../x\" escapes the scenario's "
+     "directory"},
+    {"target:\n  files:\n    - {path: /a, from: missing.bin}\n",
+     "t.yaml:3:24: target.files[0].from: cannot read \"missing.bin\" (relative to "
+     "FIXTURES): No such file or directory"},
+    {"target:\n  files:\n    - {path: /a, from: data}\n",
+     "t.yaml:3:24: target.files[0].from: \"data\" is not a regular file"},
+    {"target:\n  files:\n    - {path: /a, content: x, mode: 0999}\n",
+     "t.yaml:3:36: target.files[0].mode: expected an octal file mode like 0644, got "
+     "\"0999\""},
+    {"target:\n  files:\n    - {path: /a, content: x, owner: root}\n",
+     "t.yaml:3:30: target.files[0].owner: unknown key (allowed: path, content, "
+     "from, mode)"},
+    {"target:\n  files: {path: /a}\n",
+     "t.yaml:2:10: target.files: expected a list, got a map"},
+    /* services */
+    {"target:\n  services:\n    - {name: a, command: [x], port: 8080}\n"
+     "    - {name: b, command: [x], port: abc}\n",
+     "t.yaml:4:37: target.services[1].port: expected an integer 1-65535, got \"abc\""},
+    {"target:\n  services:\n    - {name: a, command: [x], port: 0}\n",
+     "t.yaml:3:37: target.services[0].port: expected an integer 1-65535, got \"0\""},
+    {"target:\n  services:\n    - {name: a, command: [x], port: 65536}\n",
+     "t.yaml:3:37: target.services[0].port: expected an integer 1-65535, got "
+     "\"65536\""},
+    {"target:\n  services:\n    - {name: a, command: [x], port: [1]}\n",
+     "t.yaml:3:37: target.services[0].port: expected an integer 1-65535, got a list"},
+    {"target:\n  services:\n    - {name: a}\n",
+     "t.yaml:3:7: target.services[0]: missing required key command"},
+    {"target:\n  services:\n    - {name: a, command: []}\n",
+     "t.yaml:3:26: target.services[0].command: expected a non-empty list (program "
+     "and its arguments)"},
+    {"target:\n  services:\n    - {name: a, command: python3 -m x}\n",
+     "t.yaml:3:26: target.services[0].command: expected a list, got a scalar"},
+    {"target:\n  services:\n    - {name: a, command: [x, [y]]}\n",
+     "t.yaml:3:30: target.services[0].command[1]: expected a string, got a list"},
+    {"target:\n  services:\n    - {command: [x]}\n",
+     "t.yaml:3:7: target.services[0]: missing required key name"},
+    {"target:\n  services:\n    - {name: dns, command: [x]}\n",
+     "t.yaml:3:14: target.services[0].name: \"dns\" is reserved (target, br and dns "
+     "name the harness's own containers)"},
+    {"target:\n  services:\n    - {name: a, command: [x]}\n    - {name: a, command: [y]}\n",
+     "t.yaml:4:14: target.services[1].name: name \"a\" is already used in the cluster"},
+    {"target:\n  name: t\n  services:\n    - {name: api, command: [x], aliases: [T]}\n",
+     "t.yaml:4:43: target.services[0].aliases[0]: name \"T\" is already used in the "
+     "cluster"},
+    {"target:\n  services:\n    - {name: a, command: [x], prot: 1}\n",
+     "t.yaml:3:31: target.services[0].prot: unknown key (allowed: name, command, "
+     "port, aliases, files, env)"},
+    {SVC "    - {name: b, command: [x], files: [{path: /tmp/x, content: a}]}\n",
+     "t.yaml:4:46: target.services[1].files[0].path: \"/tmp/x\" is under /tmp, which "
+     "is a read-only or kernel mount in the container"},
+    {SVC "    - {name: b, command: [x], env: {X: [1]}}\n",
+     "t.yaml:4:40: target.services[1].env.X: expected a string, got a list"},
+    {"target:\n  services: {a: 1}\n",
+     "t.yaml:2:13: target.services: expected a list, got a map"},
+    /* dns */
+    {"target:\n  dns: {domain: corp, zone: x}\n",
+     "t.yaml:2:23: target.dns.zone: unknown key (allowed: domain, records)"},
+    {"target:\n  dns: {records: [{name: db.cluster, ip: \"::1\"}]}\n",
+     "t.yaml:2:42: target.dns.records[0].ip: expected an IPv4 address, got \"::1\""},
+    {"target:\n  dns: {records: [{name: db.cluster}]}\n",
+     "t.yaml:2:19: target.dns.records[0]: missing required key ip"},
+    {SVC "  dns: {records: [{name: a.cluster, ip: 10.200.1.1}]}\n",
+     "t.yaml:4:26: target.dns.records[0].name: name \"a.cluster\" is already used in "
+     "the cluster"},
+};
+
+static void test_bad_cases(void **state)
+{
+    (void)state;
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const bad_case_t *c = &bad_cases[i];
+        char expected[1024];
+        const char *fx = strstr(c->error, "FIXTURES");
+        if (fx)
+            snprintf(expected, sizeof(expected), "%.*s%s%s", (int)(fx - c->error),
+                     c->error, FIXTURES_DIR, fx + 8);
+        else
+            snprintf(expected, sizeof(expected), "%s", c->error);
+        /* from: is resolved against the fixtures; messages still say t.yaml. */
+        int from = strstr(c->yaml, "from:") != NULL;
+        err[0] = 0;
+        shunt_scenario_t *s = shunt_scenario_load_string(
+            from ? FIXTURES_DIR "/t.yaml" : "t.yaml", c->yaml, err, sizeof(err));
+        const char *got = err;
+        if (from && strncmp(err, FIXTURES_DIR "/", strlen(FIXTURES_DIR) + 1) == 0)
+            got = err + strlen(FIXTURES_DIR) + 1;
+        if (s || strcmp(got, expected) != 0) {
+            print_error("case %zu:\n%s\n  expected: %s\n  got:      %s\n\n", i,
+                        c->yaml, expected, s ? "(loaded fine)" : got);
+            failed++;
+        }
+        shunt_scenario_free(s);
+    }
+    assert_int_equal(failed, 0);
+}
+
+static void test_default_name_from_bad_basename(void **state)
+{
+    (void)state;
+    shunt_scenario_t *s =
+        shunt_scenario_load_string("My_Scenario.yaml", "target:\n  hostname: h\n",
+                                   err, sizeof(err));
+    assert_null(s);
+    assert_string_equal(err, "My_Scenario.yaml:2:3: target: the file name "
+                             "\"My_Scenario\" is not a valid target name; set "
+                             "target.name (1-20 characters [a-z0-9-])");
+}
+
+static void test_example_scenario_loads(void **state)
+{
+    (void)state;
+    shunt_scenario_t *s = shunt_scenario_load(EXAMPLE_YAML, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_int_equal(s->target.n_services, 2);
+    shunt_scenario_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_full_target),
+        cmocka_unit_test(test_bad_cases),
+        cmocka_unit_test(test_default_name_from_bad_basename),
+        cmocka_unit_test(test_example_scenario_loads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
