@@ -149,7 +149,7 @@ static int get_BYTES(shunt_rbuf_t *r, shunt_bytes_t *out)
     uint32_t n;
     if (get_U32(r, &n) || (size_t)(r->end - r->p) < n)
         return -1;
-    out->p = n ? r->p : NULL;
+    out->p = r->p; /* never NULL, even when empty */
     out->len = n;
     r->p += n;
     return 0;
@@ -187,7 +187,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
     if (sub.p != sub.end)
         return -1;
     out->count = count;
-    out->p = len ? r->p : NULL;
+    out->p = r->p;
     out->len = len;
     r->p += len;
     return 0;
@@ -242,13 +242,13 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define REC(l)                                                             \
     int shunt_put_##l(shunt_wbuf_t *w, const shunt_##l##_t *r)             \
     {                                                                      \
-        size_t before = w->len;                                            \
+        size_t before = w->len - w->head;                                  \
         int saved = w->err;                                                \
         w->err = 0;                                                        \
         enc_##l(w, r);                                                     \
         int e = w->err;                                                    \
         if (e) {                                                           \
-            w->len = before;                                               \
+            w->len = w->head + before;                                     \
             w->err = saved;                                                \
             return e;                                                      \
         }                                                                  \
@@ -340,6 +340,48 @@ int shunt_msg_is_oneway(uint16_t type)
            type == SHUNT_T_SHUTDOWN || type == SHUNT_T_SCLOSE;
 }
 
+/* ---- generated: the kind of each message's last field ------------------- */
+
+enum { KIND_NONE, KIND_U8, KIND_U16, KIND_U32, KIND_U64, KIND_I32, KIND_I64,
+       KIND_STR, KIND_BYTES, KIND_LIST };
+
+#define REC(l)                                                             \
+    __attribute__((unused)) static int lastkind_##l(void)                  \
+    {                                                                      \
+        int k = KIND_NONE;
+#define MSG(NAME, id, l) REC(l)
+#define F(K, n) k = KIND_##K;
+#define L(r, n) k = KIND_LIST;
+#define END(l)                                                             \
+    return k;                                                              \
+    }
+#include "../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+
+static int last_kind(uint16_t type)
+{
+    switch (type) {
+#define REC(l)
+#define MSG(NAME, id, l)                                                   \
+    case SHUNT_T_##NAME:                                                   \
+        return lastkind_##l();
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#include "../messages.def"
+#undef REC
+#undef MSG
+#undef F
+#undef L
+#undef END
+    }
+    return KIND_NONE;
+}
+
 /* ---- frames ------------------------------------------------------------- */
 
 int shunt_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_frame,
@@ -398,7 +440,9 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
 {
     if (!shunt_msg_known(type))
         return -ENOSYS;
-    size_t start = w->len;
+    /* Appending may compact the buffer (moving pending bytes to the front),
+     * so positions are kept relative to head. */
+    size_t before = w->len - w->head;
     int saved = w->err;
     w->err = 0;
     put_U32(w, 0); /* length, patched below */
@@ -422,6 +466,7 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
 #undef END
     }
     int err = w->err;
+    size_t start = w->head + before;
     size_t total = w->len - start;
     if (!err && total > max_frame)
         err = -EMSGSIZE;
@@ -435,6 +480,62 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
         w->data[start + i] = (uint8_t)(plen >> (8 * i));
     w->err = saved;
     return 0;
+}
+
+uint8_t *shunt_encode_bytes_begin(shunt_wbuf_t *w, uint16_t type,
+                                  uint16_t flags, uint64_t id,
+                                  const void *body, size_t max,
+                                  uint32_t max_frame, int *err)
+{
+    if (last_kind(type) != KIND_BYTES) {
+        *err = shunt_msg_known(type) ? -EINVAL : -ENOSYS;
+        return NULL;
+    }
+    size_t before = w->len - w->head;
+    int r = shunt_encode(w, type, flags, id, body, max_frame);
+    if (r < 0) {
+        *err = r;
+        return NULL;
+    }
+    size_t framelen = w->len - w->head - before;
+    const uint8_t *z = w->data + w->len - 4;
+    if (z[0] | z[1] | z[2] | z[3]) {
+        w->len -= framelen; /* the caller must leave the BYTES field empty */
+        *err = -EINVAL;
+        return NULL;
+    }
+    if (framelen + max > max_frame) {
+        w->len -= framelen;
+        *err = -EMSGSIZE;
+        return NULL;
+    }
+    /* reserve() may move the pending bytes, but the open frame stays the
+     * last framelen bytes: remember its size, not its offset. */
+    if ((r = shunt_wbuf_reserve(w, max)) < 0) {
+        w->len -= framelen;
+        *err = r;
+        return NULL;
+    }
+    w->mark = framelen;
+    return w->data + w->len;
+}
+
+void shunt_encode_bytes_end(shunt_wbuf_t *w, size_t n)
+{
+    uint8_t *frame = w->data + w->len - w->mark;
+    uint32_t plen = (uint32_t)(w->mark - SHUNT_HDR_LEN + n);
+    for (unsigned i = 0; i < 4; i++) {
+        frame[i] = (uint8_t)(plen >> (8 * i));
+        w->data[w->len - 4 + i] = (uint8_t)(n >> (8 * i));
+    }
+    w->len += n;
+    w->mark = 0;
+}
+
+void shunt_encode_bytes_cancel(shunt_wbuf_t *w)
+{
+    w->len -= w->mark;
+    w->mark = 0;
 }
 
 int shunt_encode_error(shunt_wbuf_t *w, uint64_t id, int err, const char *msg,

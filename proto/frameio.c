@@ -89,8 +89,22 @@ int shunt_rx_frame(shunt_rx_t *rx, const uint8_t **frame, size_t *len)
 void shunt_rx_consume(shunt_rx_t *rx, size_t len)
 {
     rx->off += len;
-    if (rx->off >= rx->len)
+    if (rx->off >= rx->len) {
         rx->off = rx->len = 0;
+        /* Give back what one large frame made the buffer grow to. */
+        if (rx->cap > 4u * 1024 * 1024) {
+            uint8_t *p = realloc(rx->buf, 64 * 1024);
+            if (p) {
+                rx->buf = p;
+                rx->cap = 64 * 1024;
+            }
+        }
+    }
+}
+
+void shunt_rx_set_max_frame(shunt_rx_t *rx, uint32_t max_frame)
+{
+    rx->max_frame = max_frame;
 }
 
 int shunt_tx_flush(shunt_wbuf_t *w, int fd)

@@ -419,6 +419,50 @@ static void test_rx_reassembles_split_frames(void **state)
     close(sv[1]);
 }
 
+static void test_bytes_built_in_place_match_the_encoder(void **state)
+{
+    (void)state;
+    static const uint8_t payload[5] = {1, 2, 0, 4, 5};
+    shunt_wbuf_t a, b;
+    shunt_wbuf_init(&a);
+    shunt_wbuf_init(&b);
+    /* Something already pending and partly sent, so reserve() compacts. */
+    shunt_ping_t p = {.nonce = 9};
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(shunt_encode(&a, SHUNT_T_PING, 0, 1, &p, SHUNT_FRAME_DEFAULT), 0);
+    a.head = a.len - 24;
+    shunt_data_t d = {.stream = 0x0a0b0c0d};
+    int err = 0;
+    uint8_t *dst = shunt_encode_bytes_begin(&a, SHUNT_T_DATA, SHUNT_FLAG_ONEWAY,
+                                            0, &d, 100000, SHUNT_FRAME_DEFAULT, &err);
+    assert_int_equal(err, 0);
+    assert_non_null(dst);
+    memcpy(dst, payload, sizeof(payload));
+    shunt_encode_bytes_end(&a, sizeof(payload));
+    assert_int_equal(shunt_encode(&b, SHUNT_T_PING, 0, 1, &p, SHUNT_FRAME_DEFAULT), 0);
+    d.data = shunt_bytes(payload, sizeof(payload));
+    assert_int_equal(shunt_encode(&b, SHUNT_T_DATA, SHUNT_FLAG_ONEWAY, 0, &d,
+                                  SHUNT_FRAME_DEFAULT), 0);
+    assert_int_equal(shunt_wbuf_pending(&a), b.len);
+    assert_memory_equal(a.data + a.head, b.data, b.len);
+    /* Refusals leave the buffer as it was. */
+    size_t before = a.len;
+    shunt_read_t rd = {.handle = 1, .count = 2};
+    assert_null(shunt_encode_bytes_begin(&a, SHUNT_T_READ, 0, 1, &rd, 10,
+                                         SHUNT_FRAME_DEFAULT, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(shunt_encode_bytes_begin(&a, SHUNT_T_DATA_R, 0, 1, &(shunt_data_r_t){{0}},
+                                         SHUNT_FRAME_MIN, SHUNT_FRAME_MIN, &err));
+    assert_int_equal(err, -EMSGSIZE);
+    d.data = shunt_bytes(payload, 1);
+    assert_null(shunt_encode_bytes_begin(&a, SHUNT_T_DATA, 0, 1, &d, 10,
+                                         SHUNT_FRAME_DEFAULT, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_int_equal(a.len, before);
+    shunt_wbuf_free(&a);
+    shunt_wbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_list_lengths_are_checked),
         cmocka_unit_test(test_wire_layout_is_little_endian),
         cmocka_unit_test(test_rx_reassembles_split_frames),
+        cmocka_unit_test(test_bytes_built_in_place_match_the_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

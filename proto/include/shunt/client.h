@@ -26,8 +26,11 @@ shunt_client_t *shunt_client_connect(const char *addr,
                                      char *err, size_t errlen);
 void shunt_client_close(shunt_client_t *c);
 
-/* Sends one request and waits for its response.  Returns 0 with *resp set
- * (pointing into the client's buffer, valid until the next call), -err when
+/* Sends one request and waits for its response.  Frames with other ids
+ * (stream traffic) that arrive meanwhile are discarded: a client that uses
+ * streams reads them with shunt_client_recv() and sends no calls meanwhile.
+ * Returns 0 with *resp set (pointing into the client's buffer, valid until
+ * the next call), -err when
  * the peer answered ERROR (resp holds it), or -errno on a transport
  * failure (-ETIMEDOUT, -ECONNRESET, -EPROTO). */
 int shunt_client_call(shunt_client_t *c, uint16_t type, const void *body,

@@ -25,6 +25,8 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd);
  * the next frame exceeds the limit. */
 int shunt_rx_frame(shunt_rx_t *rx, const uint8_t **frame, size_t *len);
 void shunt_rx_consume(shunt_rx_t *rx, size_t len);
+/* Applies the limit negotiated in the handshake to later frames. */
+void shunt_rx_set_max_frame(shunt_rx_t *rx, uint32_t max_frame);
 /* Bytes buffered but not yet consumed. */
 static inline size_t shunt_rx_buffered(const shunt_rx_t *rx)
 {

@@ -35,6 +35,8 @@
 /* Initial per-stream flow-control window, in bytes of DATA payload. */
 #define SHUNT_STREAM_WINDOW (512u * 1024u)
 
+/* Decoded strings, bytes and lists point into the frame, never NULL (an
+ * empty one points at where it would be). */
 typedef struct {
     const char *p; /* not NUL-terminated; never contains NUL */
     uint32_t len;
@@ -62,6 +64,7 @@ typedef struct {
 typedef struct {
     uint8_t *data;
     size_t len, cap, head;
+    size_t mark; /* size of a frame opened by shunt_encode_bytes_begin */
     int err;
 } shunt_wbuf_t;
 
@@ -176,6 +179,21 @@ int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m);
  * an unknown type, -ENOMEM.  On failure w is left as it was. */
 int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
                  const void *body, uint32_t max_frame);
+/* Builds in place a frame whose last field is BYTES (DATA_R, DATA, WRITE,
+ * PWRITE), so that read() can fill it without a copy: body is encoded with
+ * its BYTES field left empty, room for max bytes is reserved, and the
+ * returned pointer is where they go.  shunt_encode_bytes_end() commits the
+ * n <= max bytes written there.  On failure returns NULL with *err set
+ * (-EINVAL when the last field is not BYTES or not empty, -EMSGSIZE,
+ * -ENOMEM) and w is left as it was. */
+uint8_t *shunt_encode_bytes_begin(shunt_wbuf_t *w, uint16_t type,
+                                  uint16_t flags, uint64_t id,
+                                  const void *body, size_t max,
+                                  uint32_t max_frame, int *err);
+void shunt_encode_bytes_end(shunt_wbuf_t *w, size_t n);
+/* Drops the frame opened by shunt_encode_bytes_begin() (e.g. read failed). */
+void shunt_encode_bytes_cancel(shunt_wbuf_t *w);
+
 /* Shorthands for the two generic responses. */
 int shunt_encode_error(shunt_wbuf_t *w, uint64_t id, int err, const char *msg,
                        uint32_t max_frame);
