@@ -1,0 +1,210 @@
+/* Private interfaces of shunt-agent: configuration, event-loop objects,
+ * per-client handle tables and the request handlers of each room. */
+#ifndef SHUNT_AGENT_H
+#define SHUNT_AGENT_H
+
+#include "shunt/frameio.h"
+#include "shunt/proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- configuration ------------------------------------------------------ */
+typedef struct {
+    pid_t target_pid;        /* 0 in --root mode */
+    const char *root_dir;    /* --root DIR */
+    const char *env_file;    /* --env-file FILE (root mode) */
+    const char *listen;      /* HOST:PORT */
+    const char *token_file;
+    char *token;
+    size_t token_len;
+    unsigned max_clients;
+    unsigned max_fds;        /* handles + streams per client */
+    uint32_t max_frame;
+    int handshake_timeout_ms;
+    int connect_timeout_ms;
+    size_t max_queue;        /* drop a client whose send queue exceeds this */
+} agent_conf_t;
+
+/* ---- event-loop objects ------------------------------------------------- */
+/* Every epoll registration points at one of these as its first member. */
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER };
+typedef struct {
+    int kind;
+} agent_ev_t;
+
+typedef struct agent agent_t;
+typedef struct client client_t;
+typedef struct stream stream_t;
+typedef struct resolver resolver_t;
+
+/* Handle numbers are (tag << HANDLE_SLOT_BITS) | (slot + 1): a per-client
+ * tag makes another client's handle numbers invalid here. */
+#define HANDLE_SLOT_BITS 20u
+#define HANDLE_MAX_FDS ((1u << HANDLE_SLOT_BITS) - 2u)
+
+enum { H_FREE = 0, H_FILE, H_DIR, H_STREAM };
+
+typedef struct {
+    int kind;
+    int fd;          /* next free slot index while H_FREE */
+    char *path;      /* in-root path the handle was opened with */
+    uint8_t *dbuf;   /* getdents64 buffer of a directory */
+    uint32_t dpos, dlen;
+    stream_t *st;    /* H_STREAM */
+} handle_t;
+
+typedef struct {
+    handle_t *v;
+    uint32_t cap, used, limit, tag;
+    int free_head;   /* -1 when none */
+} htable_t;
+
+enum { C_HELLO = 0, C_READY, C_CLOSING, C_LINGER };
+
+struct client {
+    agent_ev_t ev;
+    agent_t *a;
+    client_t *next, *prev;
+    client_t *next_dead;
+    int fd;
+    int state;
+    int dead;
+    int rejected;    /* over --max-clients: answered EUSERS, then closed */
+    int streams_paused;
+    uint32_t events;
+    uint64_t serial;
+    uint64_t deadline_ms; /* handshake or linger deadline, 0 = none */
+    uint32_t max_frame;
+    uint16_t version;
+    uint64_t session;
+    char desc[128];  /* "#N ADDR:PORT name" for logs */
+    shunt_rx_t rx;
+    shunt_wbuf_t tx;
+    htable_t h;
+};
+
+enum { S_CONNECTING = 0, S_OPEN, S_CLOSED };
+
+struct stream {
+    agent_ev_t ev;
+    client_t *cl;
+    stream_t *tnext, *tprev;   /* connect-timeout list */
+    stream_t *next_dead;
+    uint32_t id;
+    int fd;
+    int socktype, family;
+    int state;
+    int watched;
+    uint32_t events;
+    uint64_t req_id;           /* CONNECT request awaiting its answer */
+    uint64_t deadline_ms;
+    int64_t credit;            /* bytes of DATA we may still send */
+    shunt_wbuf_t out;          /* client bytes not yet taken by the socket */
+    uint64_t ungranted;        /* bytes written to the socket, not yet granted */
+    int rd_eof;                /* remote sent FIN (we sent SHUTDOWN) */
+    int rd_off;                /* client asked SHUT_RD */
+    int wr_shut_req, wr_shut_done;
+    char peer[64];
+};
+
+struct agent {
+    agent_conf_t conf;
+    int root_fd;
+    int proc_fd;     /* /proc/PID, -1 in root mode */
+    int mntns_fd, netns_fd;
+    int epfd, lfd, sfd;
+    agent_ev_t lev, sev;
+    client_t *clients;
+    unsigned nclients, nrejected;
+    uint64_t next_serial;
+    uint32_t next_tag;
+    int stop;
+    stream_t *connecting;
+    client_t *dead_clients;
+    stream_t *dead_streams;
+    char *env_buf;   /* --env-file contents, NUL-separated */
+    size_t env_len;
+    resolver_t *res;
+};
+
+/* ---- loop.c ------------------------------------------------------------- */
+int agent_watch(agent_t *a, int fd, agent_ev_t *ev, uint32_t events);
+int agent_rewatch(agent_t *a, int fd, agent_ev_t *ev, uint32_t events);
+void agent_unwatch(agent_t *a, int fd);
+int agent_run(agent_t *a);
+void agent_shutdown(agent_t *a);
+
+/* ---- client.c: sending to a client ------------------------------------- */
+void client_drop(client_t *cl, const char *why);
+void client_kick(client_t *cl); /* flush, update epoll, enforce queue bound */
+int client_send(client_t *cl, uint16_t type, uint16_t flags, uint64_t id,
+                const void *body);
+void reply_error(client_t *cl, uint64_t id, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void reply_ok(client_t *cl, uint64_t id, int64_t ret);
+/* A DATA/DATA_R frame built in place so that read() can fill it: begin
+ * returns where up to max bytes go (NULL when out of memory), end commits
+ * n of them, or cancels the frame when n < 0.  Nothing else may be queued
+ * between the two. */
+uint8_t *client_bytes_begin(client_t *cl, uint16_t type, uint16_t flags,
+                            uint64_t id, const void *body, size_t max);
+void client_bytes_end(client_t *cl, ssize_t n);
+
+/* ---- dispatch.c --------------------------------------------------------- */
+void dispatch(client_t *cl, const shunt_msg_t *m);
+void handshake(client_t *cl, const shunt_msg_t *m);
+
+/* ---- handles.c ---------------------------------------------------------- */
+int htab_init(htable_t *t, uint32_t limit, uint32_t tag);
+/* Returns a fresh slot (kind still H_FREE) and its number, or -EMFILE. */
+int htab_alloc(htable_t *t, handle_t **h, uint32_t *num);
+/* The live handle of that number whose kind is in kinds (bit per H_*). */
+handle_t *htab_get(htable_t *t, uint32_t num, unsigned kinds);
+/* Frees the slot (does not close fd or stream). */
+void htab_release(htable_t *t, uint32_t num);
+void htab_free(htable_t *t);
+#define HK(k) (1u << (k))
+
+/* ---- paths.c ------------------------------------------------------------ */
+/* Builds the absolute in-root path for (dirh, path) into out. */
+int path_join(client_t *cl, int32_t dirh, shunt_str_t path, char *out,
+              size_t outlen);
+/* openat2(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): fd or -errno. */
+int root_open(agent_t *a, const char *path, int flags, mode_t mode);
+/* Opens the parent of an absolute in-root path (O_PATH|O_DIRECTORY) and
+ * points *base at its last component (trailing slashes kept).  *base is ""
+ * for the root itself; then the returned fd is the root. */
+int root_open_parent(agent_t *a, const char *path, const char **base);
+/* 1 when the last component is "." or "..". */
+int base_is_dot(const char *base, int *dotdot);
+
+/* ---- files.c ------------------------------------------------------------ */
+void files_handle(client_t *cl, const shunt_msg_t *m);
+void handle_close_fd(handle_t *h);
+
+/* ---- env.c -------------------------------------------------------------- */
+int env_load_file(agent_t *a, const char *file, char *err, size_t errlen);
+void env_get(client_t *cl, const shunt_msg_t *m);
+
+/* ---- resolve.c ---------------------------------------------------------- */
+int resolver_start(agent_t *a);
+void resolver_event(agent_t *a, uint32_t events);
+void resolver_request(client_t *cl, const shunt_msg_t *m);
+void resolver_forget_client(agent_t *a, client_t *cl);
+void resolver_child_exited(agent_t *a, pid_t pid, int status);
+void resolver_stop(agent_t *a);
+
+/* ---- streams.c ---------------------------------------------------------- */
+void stream_connect(client_t *cl, const shunt_msg_t *m);
+void stream_traffic(client_t *cl, const shunt_msg_t *m);
+void stream_event(stream_t *st, uint32_t events);
+void stream_timeout(stream_t *st);
+void stream_destroy(stream_t *st); /* closes fd, frees the handle slot */
+void streams_resume(client_t *cl);  /* send queue drained: read again */
+
+/* Client send queue above which streams stop reading their sockets. */
+#define STREAM_PAUSE_BYTES (1024u * 1024u)
+
+#endif

@@ -1,0 +1,224 @@
+/* shunt-agent never lets a path out of the root: "..", absolute and
+ * relative symlinks, magic links under /proc, directory handles.  A
+ * host-only file with a secret must never be read or stat'ed. */
+#include "fixture.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[256], host_file[256], host_base[128], secret[128];
+static struct stat host_st;
+static agent_proc_t ap;
+static shunt_client_t *c;
+static int have_proc; /* /proc is mounted inside the root */
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(host_base, sizeof(host_base), "shunt-agent-hostonly-%d-%ld",
+             (int)getpid(), random());
+    snprintf(host_file, sizeof(host_file), "/tmp/%s", host_base);
+    snprintf(secret, sizeof(secret), "HOST-SECRET-%d", (int)getpid());
+    put_file("", host_file, secret);
+    stat(host_file, &host_st);
+
+    tmp_tree(root, sizeof(root), "escape");
+    char p[512], t[512];
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "tmp/%s", host_base);
+    put_file(root, p, "ROOT-COPY"); /* the same path inside the root */
+    snprintf(p, sizeof(p), "%s/sub", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/sub/deeper", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/esc-abs", root);
+    symlink(host_file, p);
+    snprintf(p, sizeof(p), "%s/sub/esc-rel", root);
+    snprintf(t, sizeof(t), "../../../../../../../..%s", host_file);
+    symlink(t, p);
+    snprintf(p, sizeof(p), "%s/esc-tmp", root);
+    symlink("/tmp", p);
+    snprintf(p, sizeof(p), "%s/sub/esc-up", root);
+    symlink("../../../../..", p);
+
+    /* A private mount namespace for this test process (and the agent it
+     * starts) so that /proc can be bound into the root. */
+    snprintf(p, sizeof(p), "%s/proc", root);
+    mkdir(p, 0755);
+    if (unshare(CLONE_NEWNS) == 0 &&
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+        mount("/proc", p, NULL, MS_BIND | MS_REC, NULL) == 0)
+        have_proc = 1;
+    else
+        fprintf(stderr, "note: cannot mount /proc in the root (%s); magic "
+                        "link cases skipped\n", strerror(errno));
+
+    if (agent_start(&ap, root, NULL) < 0)
+        return -1;
+    c = agent_client(&ap);
+    return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    shunt_client_close(c);
+    int rc = agent_stop(&ap);
+    if (have_proc) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/proc", root);
+        umount2(p, MNT_DETACH);
+    }
+    rm_tree(root);
+    unlink(host_file);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Opens and reads path (relative to dirh); it must fail or give the root's
+ * copy, never the host's secret.  Also checks STAT never finds the host
+ * file.  Returns the open result. */
+static int probe(int32_t dirh, const char *path)
+{
+    char buf[256];
+    ssize_t n = r_slurp(c, dirh, path, buf, sizeof(buf));
+    if (n >= 0 && strstr(buf, "HOST-SECRET"))
+        fail_msg("'%s' read the host's file", path);
+    if (n >= 0 && n > 0 && strcmp(buf, "ROOT-COPY") != 0)
+        fail_msg("'%s' read unexpected content '%s'", path, buf);
+    shunt_msg_t m;
+    for (int fl = 0; fl <= AT_SYMLINK_NOFOLLOW; fl += AT_SYMLINK_NOFOLLOW) {
+        shunt_stat_t st = {.dirh = dirh, .path = shunt_str(path), .flags = fl};
+        if (shunt_client_call(c, SHUNT_T_STAT, &st, &m) == 0 &&
+            m.u.stat_r.ino == host_st.st_ino &&
+            m.u.stat_r.dev_minor == (host_st.st_dev & 0xff))
+            fail_msg("'%s' stat'ed the host's file", path);
+    }
+    return n < 0 ? (int)n : 0;
+}
+
+static void test_dotdot(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof(p), "../../../../../../../..%s", host_file);
+    assert_int_equal(probe(SHUNT_AT_ROOT, p), 0); /* lands on the copy */
+    snprintf(p, sizeof(p), "/../../..%s", host_file);
+    assert_int_equal(probe(SHUNT_AT_ROOT, p), 0);
+    snprintf(p, sizeof(p), "sub/../../../..%s", host_file);
+    assert_int_equal(probe(SHUNT_AT_ROOT, p), 0);
+    /* files that exist on the host only */
+    assert_int_equal(probe(SHUNT_AT_ROOT, "../../../../etc/hostname"), -ENOENT);
+    assert_int_equal(probe(SHUNT_AT_ROOT, "/etc/passwd"), -ENOENT);
+    assert_int_equal(probe(SHUNT_AT_ROOT, "../../../../etc/passwd"), -ENOENT);
+}
+
+static void test_symlinks(void **state)
+{
+    (void)state;
+    char p[512];
+    assert_int_equal(probe(SHUNT_AT_ROOT, "esc-abs"), 0);
+    assert_int_equal(probe(SHUNT_AT_ROOT, "sub/esc-rel"), 0);
+    snprintf(p, sizeof(p), "esc-tmp/%s", host_base);
+    assert_int_equal(probe(SHUNT_AT_ROOT, p), 0);
+    snprintf(p, sizeof(p), "sub/esc-up%s", host_file);
+    assert_int_equal(probe(SHUNT_AT_ROOT, p), 0);
+    assert_int_equal(probe(SHUNT_AT_ROOT, "sub/esc-up/etc/hostname"), -ENOENT);
+    /* readlink reports the link text, which is the root's own data */
+    shunt_msg_t m;
+    shunt_readlink_t rl = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("esc-abs")};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_READLINK, &rl, &m), 0);
+    assert_int_equal(m.u.readlink_r.target.len, strlen(host_file));
+    /* creating through an escaping link creates inside the root */
+    snprintf(p, sizeof(p), "%s/made-through-link", root);
+    int h = r_open(c, SHUNT_AT_ROOT, "esc-tmp/../made-through-link",
+                   O_WRONLY | O_CREAT, 0644);
+    assert_true(h > 0);
+    r_close(c, (uint32_t)h);
+    struct stat sb;
+    assert_int_equal(access("/made-through-link", F_OK), -1);
+    assert_int_equal(stat(p, &sb), 0);
+    /* mkdir/unlink/rename below an escaping link stay inside too */
+    shunt_mkdir_t mk = {.dirh = SHUNT_AT_ROOT,
+                        .path = shunt_str("esc-tmp/made-dir"), .mode = 0700};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_MKDIR, &mk, &m), 0);
+    snprintf(p, sizeof(p), "%s/tmp/made-dir", root);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(access("/tmp/made-dir", F_OK), -1);
+    snprintf(p, sizeof(p), "esc-tmp/%s", host_base);
+    shunt_unlink_t ul = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(p)};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_UNLINK, &ul, &m), 0);
+    assert_int_equal(access(host_file, F_OK), 0); /* the host's is intact */
+    assert_int_equal(probe(SHUNT_AT_ROOT, "esc-abs"), -ENOENT);
+    put_file(root, p + 4, "ROOT-COPY"); /* "tmp/<base>" back for others */
+}
+
+static void test_dir_handle_escape(void **state)
+{
+    (void)state;
+    char p[512];
+    int d = r_open(c, SHUNT_AT_ROOT, "sub/deeper", O_RDONLY | O_DIRECTORY, 0);
+    assert_true(d > 0);
+    snprintf(p, sizeof(p), "../../../../../..%s", host_file);
+    assert_int_equal(probe(d, p), 0);
+    assert_int_equal(probe(d, "../../../../etc/hostname"), -ENOENT);
+    assert_int_equal(probe(d, "../esc-rel"), 0);
+    assert_int_equal(probe(d, "../../esc-abs"), 0);
+    int up = r_open(c, d, "../../../../..", O_RDONLY | O_DIRECTORY, 0);
+    assert_true(up > 0);
+    snprintf(p, sizeof(p), "tmp/%s", host_base);
+    assert_int_equal(probe(up, p), 0); /* ".." above the root is the root */
+    assert_int_equal(probe(up, "etc/hostname"), -ENOENT);
+    r_close(c, (uint32_t)up);
+    r_close(c, (uint32_t)d);
+}
+
+static void test_magic_links(void **state)
+{
+    (void)state;
+    if (!have_proc)
+        skip();
+    char p[512];
+    char pidroot[64];
+    snprintf(pidroot, sizeof(pidroot), "/proc/%d/root", (int)ap.pid);
+    const char *pfx[] = {"/proc/self/root", pidroot, "/proc/thread-self/root",
+                         "/proc/self/cwd", "proc/1/root", "/proc/self/fd/3/.."};
+    for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", pfx[i], host_file);
+        int r = probe(SHUNT_AT_ROOT, p);
+        if (r == 0)
+            fail_msg("'%s' opened something", p);
+    }
+    /* /proc itself is reachable (it is inside the root) */
+    char buf[64];
+    assert_true(r_slurp(c, SHUNT_AT_ROOT, "/proc/self/stat", buf,
+                        sizeof(buf)) > 0);
+    shunt_msg_t m;
+    shunt_stat_t st = {.dirh = SHUNT_AT_ROOT,
+                       .path = shunt_str("/proc/self/root"),
+                       .flags = 0};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_STAT, &st, &m), -ELOOP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dotdot),
+        cmocka_unit_test(test_symlinks),
+        cmocka_unit_test(test_dir_handle_escape),
+        cmocka_unit_test(test_magic_links),
+    };
+    return cmocka_run_group_tests_name("agent.escape", tests, setup, teardown);
+}
