@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "yaml.h"
+#include "ydoc.h"
 
 #define SHUNT_NAME_MAX 20      /* target and service names: [a-z0-9-]{1,20} */
 #define SHUNT_MAX_SERVICES 200 /* service IPs are .10 .. .209 */

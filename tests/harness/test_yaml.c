@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "yaml.h"
+#include "ydoc.h"
 
 static char err[2048];
 

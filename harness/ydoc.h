@@ -1,7 +1,7 @@
 /* A small YAML node tree on libyaml, with positions and typed accessors whose
  * errors read "FILE:LINE:COL: key.path: message". */
-#ifndef SHUNT_HARNESS_YAML_H
-#define SHUNT_HARNESS_YAML_H
+#ifndef SHUNT_HARNESS_YDOC_H
+#define SHUNT_HARNESS_YDOC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* YAML loader: libyaml events -> node tree with positions; typed accessors. */
-#include "yaml.h"
+#include "ydoc.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -1,0 +1,200 @@
+/* A container's rootfs: the host's /usr, a private copy of /etc, scenario files. */
+#include "target_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shunt/util.h"
+
+static const char *const etc_whitelist[] = {
+    "passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf",
+    "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "os-release",
+    "protocols", "services", "localtime", "timezone", "host.conf", "gai.conf",
+    "mime.types", "debian_version", NULL,
+};
+
+/* Top-level dirs that are symlinks into /usr on merged-/usr systems. */
+const char *const tgt_sys_dirs[] = {"bin", "sbin", "lib", "lib32", "lib64",
+                                    "libx32", NULL};
+
+static const char *const empty_dirs[] = {
+    "proc", "dev", "sys", "tmp", "usr", "root", "run", "var", "var/tmp",
+    "var/lib", "var/log", "home", "srv", "opt", "mnt", "etc", ".shunt", NULL,
+};
+
+/* Copies a host /etc entry into the rootfs: symlinks as symlinks, dirs
+ * recursively, regular files with their mode; anything else is skipped. */
+static int copy_tree(const char *src, const char *dst, int depth)
+{
+    struct stat st;
+    if (lstat(src, &st) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlink(src, target, sizeof(target) - 1);
+        if (n < 0)
+            return -1;
+        target[n] = 0;
+        return symlink(target, dst) < 0 && errno != EEXIST ? -1 : 0;
+    }
+    if (S_ISREG(st.st_mode)) {
+        int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (in < 0)
+            return errno == EACCES ? 0 : -1;
+        int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                       st.st_mode & 07777);
+        int rc = out < 0 ? -1 : tgt_copy_fd(in, out);
+        if (out >= 0 && (fchmod(out, st.st_mode & 07777) < 0 || close(out) < 0))
+            rc = -1;
+        close(in);
+        return rc;
+    }
+    if (!S_ISDIR(st.st_mode) || depth > 8)
+        return 0;
+    if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
+        return -1;
+    DIR *d = opendir(src);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char s2[PATH_MAX], d2[PATH_MAX];
+        if (shunt_fmt(s2, sizeof(s2), "%s/%s", src, e->d_name) < 0 ||
+            shunt_fmt(d2, sizeof(d2), "%s/%s", dst, e->d_name) < 0)
+            continue;
+        rc = copy_tree(s2, d2, depth + 1);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Writes a file at an absolute container path beneath rootfs without ever
+ * following a symlink (the copied /etc holds absolute links into the host's
+ * /usr that would otherwise be written through). Either data or src_fd. */
+static int rootfs_write(const char *rootfs, const char *cpath, const void *data,
+                        size_t len, int src_fd, unsigned mode, char *err,
+                        size_t errlen)
+{
+    char buf[PATH_MAX];
+    if (shunt_fmt(buf, sizeof(buf), "%s", cpath + 1) < 0)
+        return snprintf(err, errlen, "%s: path too long", cpath), -1;
+    int dfd = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (dfd < 0)
+        return snprintf(err, errlen, "%s: %s", rootfs, strerror(errno)), -1;
+    char *comp = buf, *slash;
+    while ((slash = strchr(comp, '/'))) {
+        *slash = 0;
+        if (mkdirat(dfd, comp, 0755) < 0 && errno != EEXIST)
+            goto fail;
+        int nfd = openat(dfd, comp, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);
+        if (nfd < 0) {
+            if (errno == ELOOP || errno == ENOTDIR) {
+                snprintf(err, errlen,
+                         "cannot write %s: %s is a symlink or not a directory in "
+                         "the container",
+                         cpath, comp);
+                close(dfd);
+                return -1;
+            }
+            goto fail;
+        }
+        close(dfd);
+        dfd = nfd;
+        comp = slash + 1;
+    }
+    if (unlinkat(dfd, comp, 0) < 0 && errno != ENOENT)
+        goto fail;
+    int fd = openat(dfd, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode);
+    if (fd < 0)
+        goto fail;
+    int rc = src_fd >= 0 ? tgt_copy_fd(src_fd, fd) : tgt_write_all_fd(fd, data, len);
+    if (rc < 0 || fchmod(fd, mode) < 0) {
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) < 0)
+        goto fail;
+    close(dfd);
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot write %s in the container rootfs: %s", cpath,
+             strerror(errno));
+    close(dfd);
+    return -1;
+}
+
+int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
+                     const char *extra_path, const char *extra_content,
+                     char *err, size_t errlen)
+{
+    char root[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+    if (shunt_fmt(root, sizeof(root), "%s/rootfs", c->bundle) < 0 ||
+        tgt_mkdir_p(root, 0755) < 0)
+        return snprintf(err, errlen, "cannot create %s: %s", root,
+                        strerror(errno)), -1;
+    for (size_t i = 0; empty_dirs[i]; i++) {
+        if (shunt_fmt(p, sizeof(p), "%s/%s", root, empty_dirs[i]) < 0 ||
+            (mkdir(p, 0755) < 0 && errno != EEXIST))
+            return snprintf(err, errlen, "cannot create %s: %s", p,
+                            strerror(errno)), -1;
+    }
+    if (shunt_fmt(p, sizeof(p), "%s/tmp", root) == 0)
+        chmod(p, 01777);
+    for (size_t i = 0; tgt_sys_dirs[i]; i++) {
+        struct stat st;
+        snprintf(q, sizeof(q), "/%s", tgt_sys_dirs[i]);
+        if (shunt_fmt(p, sizeof(p), "%s/%s", root, tgt_sys_dirs[i]) < 0 ||
+            lstat(q, &st) < 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(q, target, sizeof(target) - 1);
+            if (n < 0 || (target[n] = 0, symlink(target, p) < 0 && errno != EEXIST))
+                return snprintf(err, errlen, "cannot link %s: %s", p,
+                                strerror(errno)), -1;
+        } else if (S_ISDIR(st.st_mode) && mkdir(p, 0755) < 0 && errno != EEXIST) {
+            return snprintf(err, errlen, "cannot create %s: %s", p,
+                            strerror(errno)), -1;
+        }
+    }
+    for (size_t i = 0; etc_whitelist[i]; i++) {
+        snprintf(q, sizeof(q), "/etc/%s", etc_whitelist[i]);
+        if (shunt_fmt(p, sizeof(p), "%s/etc/%s", root, etc_whitelist[i]) < 0 ||
+            copy_tree(q, p, 0) < 0)
+            return snprintf(err, errlen, "cannot copy %s into %s: %s", q, p,
+                            strerror(errno)), -1;
+    }
+    char hn[128];
+    snprintf(hn, sizeof(hn), "%s\n", c->hostname);
+    if (rootfs_write(root, "/etc/hostname", hn, strlen(hn), -1, 0644, err, errlen) < 0 ||
+        rootfs_write(root, "/etc/hosts", hosts, strlen(hosts), -1, 0644, err, errlen) < 0 ||
+        rootfs_write(root, "/etc/resolv.conf", resolv, strlen(resolv), -1, 0644, err,
+                     errlen) < 0)
+        return -1;
+    if (extra_path && rootfs_write(root, extra_path, extra_content,
+                                   strlen(extra_content), -1, 0644, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; c->files && i < c->files->n; i++) {
+        const shunt_file_spec_t *f = &c->files->v[i];
+        int fd = -1;
+        if (f->from && (fd = open(f->from, O_RDONLY | O_CLOEXEC)) < 0)
+            return snprintf(err, errlen, "cannot read %s: %s", f->from,
+                            strerror(errno)), -1;
+        int rc = rootfs_write(root, f->path, f->content, f->content_len, fd,
+                              f->mode, err, errlen);
+        if (fd >= 0)
+            close(fd);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
