@@ -20,12 +20,7 @@ static const command_t commands[] = {
     {"down", cmd_down, "remove targets: containers, networks and state"},
     {"status", cmd_status, "list targets with their state, addresses and pids"},
     {"check", cmd_check, "validate scenario files without running anything"},
-    /* ---- proxy: harness/cmd_proxy.c (compiled in when the file exists,
-     * which defines SHUNT_HARNESS_HAVE_PROXY; see harness/CMakeLists.txt) */
-#ifdef SHUNT_HARNESS_HAVE_PROXY
-    {"proxy", cmd_proxy, "run the local relay between the layer and an agent"},
-#endif
-    /* ---- end of proxy */
+    {"proxy", cmd_proxy, "start an agent for a target and the local relay to it"},
 };
 
 static void usage(FILE *f)

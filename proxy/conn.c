@@ -1,0 +1,379 @@
+/* Layer connections: accept, handshake, request intake, responses. */
+#include "proxy_int.h"
+
+#include "shunt/log.h"
+#include "shunt/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uint64_t frame_id(const uint8_t *f)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | f[8 + i];
+    return v;
+}
+
+void conn_accept(shunt_proxy_t *p)
+{
+    for (;;) {
+        int fd = accept4(p->listen_ev.fd, NULL, NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            LOG_WARN("accept: %s; pausing new connections for 100 ms",
+                     strerror(errno));
+            proxy_ev_set(p, &p->listen_ev, 0);
+            p->accept_retry_at = shunt_now_ms() + 100;
+            return;
+        }
+        pconn_t *c = calloc(1, sizeof(*c));
+        if (!c || shunt_rx_init(&c->rx, SHUNT_FRAME_MIN) < 0) {
+            LOG_WARN("out of memory; refusing a connection");
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->ev.kind = EV_CONN;
+        c->ev.fd = fd;
+        c->id = p->next_conn_id++;
+        shunt_wbuf_init(&c->tx);
+        snprintf(c->name, sizeof(c->name), "conn %llu",
+                 (unsigned long long)c->id);
+        if (pmap_put(&p->conns, c->id, c) < 0) {
+            conn_free(c);
+            continue;
+        }
+        proxy_ev_set(p, &c->ev, EPOLLIN);
+        LOG_DEBUG("%s: accepted", c->name);
+    }
+}
+
+void conn_free(pconn_t *c)
+{
+    if (c->ev.fd >= 0)
+        close(c->ev.fd);
+    shunt_rx_free(&c->rx);
+    shunt_wbuf_free(&c->tx);
+    free(c);
+}
+
+static void close_list_remove(shunt_proxy_t *p, pconn_t *c)
+{
+    if (!c->closing)
+        return;
+    if (c->close_prev)
+        c->close_prev->close_next = c->close_next;
+    else if (p->close_head == c)
+        p->close_head = c->close_next;
+    if (c->close_next)
+        c->close_next->close_prev = c->close_prev;
+    else if (p->close_tail == c)
+        p->close_tail = c->close_prev;
+    c->close_prev = c->close_next = NULL;
+}
+
+void conn_close(shunt_proxy_t *p, pconn_t *c, const char *why)
+{
+    if (c->ev.dead)
+        return;
+    LOG_DEBUG("%s: closed (%s)", c->name, why);
+    close_list_remove(p, c);
+    pmap_del(&p->conns, c->id);
+    if (c->sess)
+        sess_detach(p, c->sess);
+    c->sess = NULL;
+    proxy_gc(p, &c->ev);
+}
+
+/* Sends what is queued (an ERROR) and then closes, within a grace period. */
+static void conn_close_after_flush(shunt_proxy_t *p, pconn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_at = shunt_now_ms() + PROXY_CLOSE_GRACE_MS;
+    c->close_prev = p->close_tail;
+    if (p->close_tail)
+        p->close_tail->close_next = c;
+    else
+        p->close_head = c;
+    p->close_tail = c;
+    proxy_mark_dirty(p, &c->ev);
+}
+
+void conn_expire(shunt_proxy_t *p, uint64_t now)
+{
+    while (p->close_head && p->close_head->close_at <= now)
+        conn_close(p, p->close_head, "did not take its last answer");
+}
+
+void conn_send_error(shunt_proxy_t *p, pconn_t *c, uint64_t id, int err,
+                     const char *msg)
+{
+    int rc = shunt_encode_error(&c->tx, id, err, msg,
+                                c->max_frame ? c->max_frame : SHUNT_FRAME_MIN);
+    if (rc < 0)
+        LOG_WARN("%s: cannot queue an error answer: %s", c->name,
+                 strerror(-rc));
+    proxy_mark_dirty(p, &c->ev);
+}
+
+static void reject(shunt_proxy_t *p, pconn_t *c, uint64_t id, int err,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reject(shunt_proxy_t *p, pconn_t *c, uint64_t id, int err,
+                   const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    LOG_WARN("%s: handshake refused: %s", c->name, msg);
+    conn_send_error(p, c, id, err, msg);
+    conn_close_after_flush(p, c);
+}
+
+void conn_send_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
+                     size_t len, uint64_t id)
+{
+    if (len > c->max_frame) {
+        conn_send_error(p, c, id, EMSGSIZE,
+                        "answer exceeds the negotiated frame size");
+        return;
+    }
+    size_t at = c->tx.len;
+    if (shunt_wbuf_append(&c->tx, frame, len) < 0) {
+        LOG_WARN("%s: out of memory queueing an answer", c->name);
+        return;
+    }
+    uint8_t *h = c->tx.data + at;
+    for (int i = 0; i < 8; i++)
+        h[8 + i] = (uint8_t)(id >> (8 * i));
+    proxy_mark_dirty(p, &c->ev);
+}
+
+void conn_response_done(shunt_proxy_t *p, pconn_t *c)
+{
+    if (c->npending > 0)
+        c->npending--;
+    proxy_mark_dirty(p, &c->ev);
+}
+
+static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
+                       const uint8_t *frame, const shunt_msg_t *m)
+{
+    if (rc < 0 || m->type != SHUNT_T_HELLO) {
+        reject(p, c, frame_id(frame), EPROTO,
+               "expected HELLO as the first frame, got %s",
+               rc == -EPROTO ? "a malformed frame"
+               : shunt_msg_name(m->type) ? shunt_msg_name(m->type)
+                                         : "an unknown type");
+        return;
+    }
+    const shunt_hello_t *h = &m->u.hello;
+    if (h->magic != SHUNT_MAGIC) {
+        reject(p, c, m->id, EPROTO, "bad magic 0x%08x (not a shunt client)",
+               h->magic);
+        return;
+    }
+    unsigned our_max = SHUNT_PROTO_VERSION_MAX;
+    if (p->link_version && p->link_version < our_max)
+        our_max = p->link_version;
+    unsigned lo = h->ver_min > SHUNT_PROTO_VERSION_MIN ? h->ver_min
+                                                       : SHUNT_PROTO_VERSION_MIN;
+    unsigned hi = h->ver_max < our_max ? h->ver_max : our_max;
+    if (lo > hi) {
+        reject(p, c, m->id, EPROTONOSUPPORT,
+               "no common protocol version (client %u-%u, proxy %u-%u)",
+               h->ver_min, h->ver_max, SHUNT_PROTO_VERSION_MIN, our_max);
+        return;
+    }
+    if (h->role != SHUNT_ROLE_LAYER && h->role != SHUNT_ROLE_TOOL) {
+        reject(p, c, m->id, EACCES,
+               "role %u is not accepted here (layer or tool only)", h->role);
+        return;
+    }
+    /* Length first, then the bytes in constant time. */
+    if (h->token.len != p->layer_token_len ||
+        shunt_ct_memcmp(h->token.p, p->layer_token, p->layer_token_len) != 0) {
+        reject(p, c, m->id, EACCES, "bad session token");
+        return;
+    }
+    if (h->max_frame < SHUNT_FRAME_MIN) {
+        reject(p, c, m->id, EINVAL, "max_frame %u is below the minimum %u",
+               h->max_frame, SHUNT_FRAME_MIN);
+        return;
+    }
+    uint32_t mf = h->max_frame < p->link_max ? h->max_frame : p->link_max;
+    uint64_t sid;
+    psess_t *s = sess_attach(p, h->session, h->parent_session, &sid);
+    if (!s) {
+        reject(p, c, m->id, ENOMEM, "out of memory");
+        return;
+    }
+    c->sess = s;
+    c->authed = 1;
+    c->max_frame = mf;
+    c->rx.max_frame = mf;
+    c->pid = h->pid;
+    char name[16];
+    shunt_str_copy(name, sizeof(name), h->name);
+    snprintf(c->name, sizeof(c->name), "conn %llu (%s %u)",
+             (unsigned long long)c->id, name, h->pid);
+    shunt_hello_r_t r = {
+        .version = (uint16_t)hi,
+        .session = sid,
+        .max_frame = mf,
+        .server_pid = (uint32_t)getpid(),
+    };
+    if (shunt_encode(&c->tx, SHUNT_T_HELLO_R, 0, m->id, &r, mf) < 0) {
+        conn_close(p, c, "out of memory");
+        return;
+    }
+    proxy_mark_dirty(p, &c->ev);
+    LOG_DEBUG("%s: session %016llx", c->name, (unsigned long long)sid);
+}
+
+static int is_request(uint16_t type)
+{
+    switch (type) {
+    case SHUNT_T_ERROR:
+    case SHUNT_T_OK:
+    case SHUNT_T_HELLO:
+    case SHUNT_T_HELLO_R:
+    case SHUNT_T_PONG:
+    case SHUNT_T_OPEN_R:
+    case SHUNT_T_DATA_R:
+    case SHUNT_T_STAT_R:
+    case SHUNT_T_READLINK_R:
+    case SHUNT_T_DIRENTS_R:
+    case SHUNT_T_STATFS_R:
+    case SHUNT_T_ENV_R:
+    case SHUNT_T_GAI_R:
+    case SHUNT_T_CONNECT_R:
+        return 0;
+    default:
+        /* Stream traffic belongs to the proxy's relays, not to clients. */
+        return !shunt_msg_is_oneway(type);
+    }
+}
+
+static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
+                          size_t len)
+{
+    shunt_msg_t m;
+    int rc = shunt_decode(frame, len, &m);
+    if (!c->authed) {
+        conn_hello(p, c, rc, frame, &m);
+        return;
+    }
+    if (rc == -ENOSYS) {
+        if (!(m.flags & SHUNT_FLAG_ONEWAY))
+            conn_send_error(p, c, m.id, ENOSYS, "unknown message type");
+        return;
+    }
+    if (rc < 0) {
+        LOG_WARN("%s: malformed %s frame; closing the connection", c->name,
+                 shunt_msg_name(frame[4] | frame[5] << 8)
+                     ? shunt_msg_name(frame[4] | frame[5] << 8)
+                     : "?");
+        conn_close(p, c, "protocol error");
+        return;
+    }
+    if (m.type == SHUNT_T_HELLO) {
+        conn_send_error(p, c, m.id, EPROTO, "already greeted");
+        return;
+    }
+    if (!is_request(m.type)) {
+        LOG_WARN("%s: sent %s, which is not a request; closing the "
+                 "connection",
+                 c->name, shunt_msg_name(m.type));
+        conn_close(p, c, "protocol error");
+        return;
+    }
+    if (!atomic_load(&p->link_up)) {
+        conn_send_error(p, c, m.id, EIO, "agent link lost");
+        return;
+    }
+    rc = proxy_forward_request(p, c, frame, len, &m);
+    if (rc < 0)
+        conn_send_error(p, c, m.id, -rc, "proxy cannot forward the request");
+}
+
+void conn_on_event(shunt_proxy_t *p, pconn_t *c, uint32_t events)
+{
+    if (events & EPOLLOUT)
+        proxy_mark_dirty(p, &c->ev);
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    if (c->closing) {
+        if (events & (EPOLLHUP | EPOLLERR))
+            conn_close(p, c, "hung up");
+        return;
+    }
+    for (int rounds = 0; rounds < 8; rounds++) {
+        ssize_t n = shunt_rx_fill(&c->rx, c->ev.fd);
+        if (n == -EAGAIN)
+            break;
+        if (n == 0) {
+            conn_close(p, c, "end of file");
+            return;
+        }
+        if (n < 0) {
+            conn_close(p, c, strerror((int)-n));
+            return;
+        }
+        const uint8_t *f;
+        size_t len;
+        int r = 0;
+        while (!c->ev.dead && !c->closing &&
+               (r = shunt_rx_frame(&c->rx, &f, &len)) == 1) {
+            conn_on_frame(p, c, f, len);
+            shunt_rx_consume(&c->rx, len);
+        }
+        if (c->ev.dead || c->closing)
+            return;
+        if (r == -EMSGSIZE) {
+            LOG_WARN("%s: frame above the negotiated limit %u; closing the "
+                     "connection",
+                     c->name, c->rx.max_frame);
+            conn_close(p, c, "oversize frame");
+            return;
+        }
+        if (c->npending >= PROXY_CONN_MAX_PENDING)
+            break; /* conn_sync stops reading until answers come */
+        if (shunt_rx_drained(&c->rx))
+            break; /* level-triggered: epoll says when there is more */
+    }
+    proxy_mark_dirty(p, &c->ev);
+}
+
+void conn_sync(shunt_proxy_t *p, pconn_t *c)
+{
+    int rc = proxy_wbuf_flush(&c->tx, c->ev.fd);
+    if (rc < 0) {
+        conn_close(p, c, strerror(-rc));
+        return;
+    }
+    size_t pend = shunt_wbuf_pending(&c->tx);
+    if (c->closing && pend == 0) {
+        conn_close(p, c, "handshake refused");
+        return;
+    }
+    uint32_t want = pend ? EPOLLOUT : 0;
+    if (!c->closing && c->npending < PROXY_CONN_MAX_PENDING &&
+        pend < PROXY_CONN_TX_HIGH)
+        want |= EPOLLIN;
+    proxy_ev_set(p, &c->ev, want);
+}

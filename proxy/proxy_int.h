@@ -1,0 +1,212 @@
+/* Private declarations shared by the proxy's files. */
+#ifndef SHUNT_PROXY_INT_H
+#define SHUNT_PROXY_INT_H
+
+#include "shunt/frameio.h"
+#include "shunt/proto.h"
+#include "shunt/proxy.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- u64 -> pointer hash map (open addressing, linear probing) -------- */
+typedef struct {
+    uint64_t *keys;
+    void **vals; /* NULL marks an empty slot */
+    size_t cap, n;
+} pmap_t;
+
+void pmap_init(pmap_t *m);
+void pmap_free(pmap_t *m);
+void *pmap_get(const pmap_t *m, uint64_t key);
+int pmap_put(pmap_t *m, uint64_t key, void *val); /* 0 or -ENOMEM; replaces */
+void *pmap_del(pmap_t *m, uint64_t key);          /* the old value or NULL */
+/* Iteration: for (i = 0; pmap_next(m, &i, &k, &v);) — no changes meanwhile. */
+int pmap_next(const pmap_t *m, size_t *i, uint64_t *key, void **val);
+
+/* ---- event objects ------------------------------------------------------ */
+typedef enum {
+    EV_STOP,
+    EV_LISTEN,
+    EV_LINK,
+    EV_CONN,
+    EV_STREAM,
+} ev_kind_t;
+
+/* First member of every object registered with epoll. */
+typedef struct ev {
+    ev_kind_t kind;
+    int fd;
+    uint32_t events;  /* mask currently registered; 0 = not registered */
+    int dirty, dead;
+    struct ev *dirty_next, *gc_next;
+} ev_t;
+
+typedef struct psess psess_t;
+typedef struct pconn pconn_t;
+typedef struct pstream pstream_t;
+
+/* A layer connection. */
+struct pconn {
+    ev_t ev;
+    uint64_t id;
+    shunt_rx_t rx;
+    shunt_wbuf_t tx;
+    int authed;
+    int closing;            /* flushing a last ERROR, then closed */
+    uint64_t close_at;      /* deadline for closing */
+    pconn_t *close_prev, *close_next;
+    uint32_t max_frame;
+    uint32_t npending;      /* requests forwarded and not yet answered */
+    psess_t *sess;
+    uint32_t pid;
+    char name[32];
+};
+
+/* A session: the connections of one process.  A session started with the
+ * parent_session of a live session joins that session's group (root), which
+ * owns the remote handles and streams; the group ends with its last
+ * connection. */
+struct psess {
+    uint64_t id;
+    psess_t *root;          /* group root (itself for a root) */
+    psess_t *next_member;   /* root: list of the other member sessions */
+    uint32_t nconns;        /* root: live connections of the whole group */
+    pmap_t handles;         /* root: handle -> (void *)1 */
+    pmap_t streams;         /* root: stream id -> pstream_t */
+};
+
+/* A request forwarded to the agent and not yet answered. */
+typedef struct ppend {
+    uint64_t conn_id;       /* 0: the proxy's own request */
+    uint64_t orig_id;
+    uint16_t type;
+    int32_t socktype;       /* CONNECT: SOCK_STREAM or SOCK_DGRAM */
+    struct ppend *next_free;
+} ppend_t;
+
+enum { ST_LISTEN, ST_OPEN, ST_DRAIN };
+
+/* A proxied socket: a loopback endpoint relayed to an agent stream. */
+struct pstream {
+    ev_t ev;                /* fd: listener, then the accepted socket (TCP);
+                               the bound socket (UDP) */
+    uint32_t id;
+    int udp;
+    int state;
+    psess_t *root;          /* group that opened it, NULL once orphaned */
+    uint64_t deadline;      /* ST_LISTEN: close if nobody connects */
+    pstream_t *tprev, *tnext;
+    pstream_t *all_prev, *all_next; /* every stream, for teardown */
+    uint64_t send_credit;   /* DATA bytes the agent still accepts */
+    uint32_t grant;         /* bytes written locally, not yet WINDOWed */
+    shunt_wbuf_t out;       /* agent -> local: bytes (TCP) or u32-length-
+                               prefixed datagrams (UDP) */
+    size_t out_bytes;       /* payload bytes in out */
+    int local_eof;          /* read EOF from the local socket (SHUTDOWN sent) */
+    int remote_eof;         /* agent sent SHUTDOWN */
+    int wr_shut;            /* shutdown(SHUT_WR) done locally */
+    int have_peer;          /* UDP: first peer known */
+};
+
+struct shunt_proxy {
+    int epfd;
+    ev_t stop_ev, listen_ev, link_ev;
+    char *socket_path;
+    void *layer_token;
+    size_t layer_token_len;
+
+    /* agent link */
+    shunt_rx_t link_rx;
+    shunt_wbuf_t link_tx;
+    uint32_t link_max;
+    uint16_t link_version;
+    atomic_int link_up;
+    int link_congested;
+    uint64_t next_req_id;
+    pmap_t pending;         /* link request id -> ppend_t */
+    ppend_t *free_pend;
+
+    pmap_t conns;           /* conn id -> pconn_t */
+    uint64_t next_conn_id;
+    pmap_t sessions;        /* session id -> psess_t (roots and members) */
+    pmap_t streams;         /* stream id -> pstream_t */
+    pmap_t handles;         /* handle -> owning root psess_t */
+
+    ev_t *dirty, *gc;
+    pstream_t *thead, *ttail;            /* endpoints waiting for a peer */
+    pstream_t *all_streams;
+    pconn_t *close_head, *close_tail;    /* connections being closed */
+    uint64_t accept_retry_at;
+
+    uint8_t *scratch;       /* local read buffer */
+    size_t scratch_len;
+};
+
+/* Timeouts and limits. */
+#define PROXY_ENDPOINT_TIMEOUT_MS 10000u
+#define PROXY_CLOSE_GRACE_MS 2000u
+#define PROXY_CONN_MAX_PENDING 64u
+#define PROXY_CONN_TX_HIGH (4u * 1024u * 1024u)
+#define PROXY_LINK_TX_HIGH (8u * 1024u * 1024u)
+#define PROXY_LINK_TX_LOW (2u * 1024u * 1024u)
+#define PROXY_READ_CHUNK (256u * 1024u)
+/* A drained send buffer larger than this is freed (a burst, not the steady
+ * state of a stream, which stays within a window or two). */
+#define PROXY_WBUF_KEEP (2u * SHUNT_FRAME_DEFAULT)
+
+/* link.c */
+int link_open(shunt_proxy_t *p, const shunt_proxy_opts_t *o, char *err,
+              size_t errlen);
+void link_on_event(shunt_proxy_t *p, uint32_t events);
+void link_sync(shunt_proxy_t *p);
+int proxy_link_send(shunt_proxy_t *p, uint16_t type, uint64_t id,
+                    const void *body);
+int proxy_link_request(shunt_proxy_t *p, uint16_t type, const void *body);
+int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
+                          size_t len, const shunt_msg_t *m);
+void proxy_link_fail(shunt_proxy_t *p, const char *why);
+
+/* proxy.c */
+void proxy_mark_dirty(shunt_proxy_t *p, ev_t *ev);
+void proxy_gc(shunt_proxy_t *p, ev_t *ev);  /* unregisters, frees later */
+void proxy_ev_set(shunt_proxy_t *p, ev_t *ev, uint32_t want);
+int proxy_wbuf_flush(shunt_wbuf_t *w, int fd);
+
+/* conn.c */
+void conn_accept(shunt_proxy_t *p);
+void conn_on_event(shunt_proxy_t *p, pconn_t *c, uint32_t events);
+void conn_sync(shunt_proxy_t *p, pconn_t *c);
+void conn_free(pconn_t *c);
+void conn_close(shunt_proxy_t *p, pconn_t *c, const char *why);
+void conn_send_error(shunt_proxy_t *p, pconn_t *c, uint64_t id, int err,
+                     const char *msg);
+void conn_send_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
+                     size_t len, uint64_t id);
+void conn_response_done(shunt_proxy_t *p, pconn_t *c);
+void conn_expire(shunt_proxy_t *p, uint64_t now);
+
+/* session.c */
+psess_t *sess_attach(shunt_proxy_t *p, uint64_t id, uint64_t parent,
+                     uint64_t *out_id);
+void sess_detach(shunt_proxy_t *p, psess_t *s);
+void sess_handle_add(shunt_proxy_t *p, psess_t *root, uint32_t handle);
+void sess_handle_forget(shunt_proxy_t *p, uint32_t handle);
+void sess_send_close(shunt_proxy_t *p, uint32_t handle);
+void sess_link_lost(shunt_proxy_t *p);
+void sess_free_all(shunt_proxy_t *p);
+
+/* stream.c */
+int stream_open(shunt_proxy_t *p, psess_t *root,
+                const shunt_connect_r_t *r, int udp, uint16_t *relay_port);
+void stream_on_agent(shunt_proxy_t *p, const shunt_msg_t *m);
+void stream_on_event(shunt_proxy_t *p, pstream_t *s, uint32_t events);
+void stream_sync(shunt_proxy_t *p, pstream_t *s);
+void stream_session_ended(shunt_proxy_t *p, pstream_t *s);
+void stream_reset_all(shunt_proxy_t *p);
+void stream_expire(shunt_proxy_t *p, uint64_t now);
+void stream_free(pstream_t *s);
+void stream_link_uncongested(shunt_proxy_t *p);
+
+#endif
