@@ -39,8 +39,11 @@ typedef struct client client_t;
 typedef struct stream stream_t;
 typedef struct resolver resolver_t;
 
-/* Handle numbers are (tag << HANDLE_SLOT_BITS) | (slot + 1): a per-client
- * tag makes another client's handle numbers invalid here. */
+/* Handle numbers are (gen << HANDLE_SLOT_BITS) | (slot + 1).  A slot's
+ * generation starts at a per-client tag and advances each time the slot is
+ * reused, so a stale number (a CLOSE or SCLOSE that crossed the agent's own
+ * close) never reaches the slot's next occupant, and another client's
+ * numbers are unlikely to be valid here. */
 #define HANDLE_SLOT_BITS 20u
 #define HANDLE_MAX_FDS ((1u << HANDLE_SLOT_BITS) - 2u)
 
@@ -53,6 +56,7 @@ typedef struct {
     uint8_t *dbuf;   /* getdents64 buffer of a directory */
     uint32_t dpos, dlen;
     stream_t *st;    /* H_STREAM */
+    uint32_t gen;    /* generation of the slot, kept across reuse */
 } handle_t;
 
 typedef struct {

@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Generations use the bits above the slot: 1..GEN_MAX. */
+#define GEN_MAX ((1u << (32u - HANDLE_SLOT_BITS)) - 1u)
+
 int htab_init(htable_t *t, uint32_t limit, uint32_t tag)
 {
     memset(t, 0, sizeof(*t));
     t->limit = limit;
-    t->tag = tag & 0x7ffu;
+    t->tag = tag % GEN_MAX + 1;
     t->free_head = -1;
     return 0;
 }
@@ -38,35 +41,45 @@ int htab_alloc(htable_t *t, handle_t **h, uint32_t *num)
     }
     t->used++;
     handle_t *e = &t->v[slot];
+    /* A never-used slot starts at the client's tag; a reused one moves on. */
+    uint32_t gen = e->gen ? e->gen % GEN_MAX + 1 : t->tag;
     memset(e, 0, sizeof(*e));
     e->fd = -1;
+    e->gen = gen;
     *h = e;
-    *num = (t->tag << HANDLE_SLOT_BITS) | (slot + 1);
+    *num = (gen << HANDLE_SLOT_BITS) | (slot + 1);
     return 0;
 }
 
-handle_t *htab_get(htable_t *t, uint32_t num, unsigned kinds)
+/* The live slot that num names, or NULL. */
+static handle_t *lookup(htable_t *t, uint32_t num)
 {
-    if ((num >> HANDLE_SLOT_BITS) != t->tag)
-        return NULL;
     uint32_t slot = (num & ((1u << HANDLE_SLOT_BITS) - 1)) - 1;
     if (slot >= t->cap)
         return NULL;
     handle_t *h = &t->v[slot];
-    if (h->kind == H_FREE || !(kinds & HK(h->kind)))
+    if (h->kind == H_FREE || h->gen != num >> HANDLE_SLOT_BITS)
         return NULL;
     return h;
 }
 
+handle_t *htab_get(htable_t *t, uint32_t num, unsigned kinds)
+{
+    handle_t *h = lookup(t, num);
+    return h && (kinds & HK(h->kind)) ? h : NULL;
+}
+
 void htab_release(htable_t *t, uint32_t num)
 {
-    uint32_t slot = (num & ((1u << HANDLE_SLOT_BITS) - 1)) - 1;
-    if (slot >= t->cap || t->v[slot].kind == H_FREE)
+    handle_t *h = lookup(t, num);
+    if (!h)
         return;
-    handle_t *h = &t->v[slot];
+    uint32_t slot = (uint32_t)(h - t->v);
+    uint32_t gen = h->gen;
     free(h->path);
     free(h->dbuf);
     memset(h, 0, sizeof(*h));
+    h->gen = gen;
     h->kind = H_FREE;
     h->fd = t->free_head;
     t->free_head = (int)slot;

@@ -5,6 +5,8 @@
 #include "shunt/util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +102,10 @@ static void on_accept(agent_t *a)
             close(fd);
             continue;
         }
+        /* Small frames (requests, stream data) must not wait for Nagle. */
+        int one = 1;
+        if (ss.ss_family != AF_UNIX)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         client_new(a, fd, (struct sockaddr *)&ss);
     }
 }

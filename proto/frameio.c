@@ -60,13 +60,16 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
     if (r < 0)
         return r;
     for (;;) {
-        ssize_t n = read(fd, rx->buf + rx->len, rx->cap - rx->len);
+        size_t room = rx->cap - rx->len;
+        ssize_t n = read(fd, rx->buf + rx->len, room);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            rx->drained = errno == EAGAIN || errno == EWOULDBLOCK;
             return -errno;
         }
         rx->len += (size_t)n;
+        rx->drained = (size_t)n < room;
         return n;
     }
 }

@@ -11,6 +11,7 @@ typedef struct {
     uint8_t *buf;
     size_t off, len, cap; /* unread bytes are buf[off .. len) */
     uint32_t max_frame;
+    int drained; /* the last fill read less than it had room for */
 } shunt_rx_t;
 
 int shunt_rx_init(shunt_rx_t *rx, uint32_t max_frame); /* 0 or -ENOMEM */
@@ -19,6 +20,14 @@ void shunt_rx_free(shunt_rx_t *rx);
 /* One read() into the buffer.  Returns bytes read (> 0), 0 on EOF, or
  * -errno (-EAGAIN when a non-blocking fd has nothing). */
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd);
+
+/* 1 when the last fill read less than it had room for: the socket had
+ * nothing more at that moment, so a level-triggered loop can go back to
+ * epoll_wait without another read() that would only say EAGAIN. */
+static inline int shunt_rx_drained(const shunt_rx_t *rx)
+{
+    return rx->drained;
+}
 
 /* Returns 1 and points frame and len at the next complete frame (valid until
  * the next fill or consume), 0 when more bytes are needed, -EMSGSIZE when
