@@ -33,8 +33,9 @@ static void progress(const shunt_up_opts_t *o, const char *fmt, ...)
 static int start_ctr(ctr_t *c, char *err, size_t errlen)
 {
     char log[PATH_MAX], pidf[PATH_MAX];
-    snprintf(log, sizeof(log), "%s/log", c->bundle);
-    snprintf(pidf, sizeof(pidf), "%s/pid", c->bundle);
+    if (shunt_fmt(log, sizeof(log), "%s/log", c->bundle) < 0 ||
+        shunt_fmt(pidf, sizeof(pidf), "%s/pid", c->bundle) < 0)
+        return snprintf(err, errlen, "bundle path too long: %s", c->bundle), -1;
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return snprintf(err, errlen, "cannot open %s: %s", log, strerror(errno)), -1;
@@ -70,7 +71,8 @@ static int ready_ctr(const shunt_up_opts_t *o, const char *target_ns, ctr_t *c,
 {
     int ms = o->ready_timeout_ms > 0 ? o->ready_timeout_ms : DEFAULT_READY_MS;
     char log[PATH_MAX];
-    snprintf(log, sizeof(log), "%s/log", c->bundle);
+    if (shunt_fmt(log, sizeof(log), "%s/log", c->bundle) < 0)
+        return snprintf(err, errlen, "bundle path too long: %s", c->bundle), -1;
     if (c->port > 0) {
         int rc = tgt_wait_tcp(target_ns, c->st->ip, c->port, c->st->pid, ms, err, errlen);
         if (rc == 1)
@@ -211,7 +213,8 @@ static void fill_info(const state_t *st, shunt_target_info_t *out)
         if (strcmp(st->ctr[i].role, "target") == 0) {
             out->init_pid = st->ctr[i].pid;
             snprintf(out->ip, sizeof(out->ip), "%s", st->ctr[i].ip);
-            snprintf(out->netns, sizeof(out->netns), "%s", st->ctr[i].id);
+            /* ids are validated to fit (name <= 20 chars) */
+            shunt_fmt(out->netns, sizeof(out->netns), "%s", st->ctr[i].id);
         }
 }
 
