@@ -498,6 +498,88 @@ static void do_truncate(client_t *cl, uint64_t id, const shunt_truncate_t *t)
     close(fd);
 }
 
+/* chmod through an O_PATH fd: the kernel refuses fchmod() on O_PATH, but
+ * its /proc/self/fd link names exactly the resolved inode. */
+static int chmod_path_fd(int fd, mode_t mode)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    return chmod(link, mode);
+}
+
+static void do_chmod(client_t *cl, uint64_t id, const shunt_chmod_t *s)
+{
+    if (s->flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        reply_error(cl, id, EINVAL, "bad chmod flags 0x%x", (unsigned)s->flags);
+        return;
+    }
+    int owned;
+    int fd = open_target(cl, id, s->dirh, s->path,
+                         s->flags & AT_SYMLINK_NOFOLLOW,
+                         s->flags & AT_EMPTY_PATH, "chmod", &owned);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if ((s->flags & AT_SYMLINK_NOFOLLOW) && fstat(fd, &st) == 0 &&
+        S_ISLNK(st.st_mode))
+        reply_error(cl, id, EOPNOTSUPP, "chmod: cannot change a symlink's mode");
+    else if (chmod_path_fd(fd, (mode_t)(s->mode & 07777)) < 0)
+        reply_error(cl, id, errno, "chmod: %s", strerror(errno));
+    else
+        reply_ok(cl, id, 0);
+    if (owned)
+        close(fd);
+}
+
+static void do_symlink(client_t *cl, uint64_t id, const shunt_symlink_t *s)
+{
+    char target[PATH_MAX];
+    if (shunt_str_copy(target, sizeof(target), s->target) < 0 ||
+        s->target.len == 0) {
+        reply_error(cl, id, s->target.len ? ENAMETOOLONG : ENOENT,
+                    "symlink: bad target");
+        return;
+    }
+    char p[PATHBUF];
+    const char *base;
+    int dd;
+    int pfd = open_parent(cl, id, s->newdirh, s->newpath, p, &base, "symlink");
+    if (pfd < 0)
+        return;
+    /* The target is stored as given: it is resolved later, inside the
+     * root, by whoever follows the link. */
+    if (!*base || base_is_dot(base, &dd))
+        fail(cl, id, EEXIST, "symlink", p);
+    else if (symlinkat(target, pfd, base) < 0)
+        fail(cl, id, errno, "symlink", p);
+    else
+        reply_ok(cl, id, 0);
+    close(pfd);
+}
+
+static void do_utimens(client_t *cl, uint64_t id, const shunt_utimens_t *s)
+{
+    if (s->flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        reply_error(cl, id, EINVAL, "bad utimens flags 0x%x", (unsigned)s->flags);
+        return;
+    }
+    int owned;
+    int fd = open_target(cl, id, s->dirh, s->path,
+                         s->flags & AT_SYMLINK_NOFOLLOW,
+                         s->flags & AT_EMPTY_PATH, "utimens", &owned);
+    if (fd < 0)
+        return;
+    struct timespec ts[2] = {{s->atime_sec, s->atime_nsec},
+                             {s->mtime_sec, s->mtime_nsec}};
+    /* AT_EMPTY_PATH on an O_PATH fd: the inode the path resolved to. */
+    if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0)
+        reply_error(cl, id, errno, "utimens: %s", strerror(errno));
+    else
+        reply_ok(cl, id, 0);
+    if (owned)
+        close(fd);
+}
+
 void files_handle(client_t *cl, const shunt_msg_t *m)
 {
     uint64_t id = m->id;
@@ -608,6 +690,18 @@ void files_handle(client_t *cl, const shunt_msg_t *m)
         else
             reply_ok(cl, id, 0);
         break;
+    case SHUNT_T_CHMOD: do_chmod(cl, id, &m->u.chmod); break;
+    case SHUNT_T_FCHMOD:
+        if (!(h = get_handle(cl, id, m->u.fchmod.handle,
+                             HK(H_FILE) | HK(H_DIR))))
+            break;
+        if (fchmod(h->fd, (mode_t)(m->u.fchmod.mode & 07777)) < 0)
+            reply_error(cl, id, errno, "fchmod: %s", strerror(errno));
+        else
+            reply_ok(cl, id, 0);
+        break;
+    case SHUNT_T_SYMLINK: do_symlink(cl, id, &m->u.symlink); break;
+    case SHUNT_T_UTIMENS: do_utimens(cl, id, &m->u.utimens); break;
     default:
         reply_error(cl, id, EINVAL, "not a file request");
         break;

@@ -170,7 +170,8 @@ static void test_big_read_clamped(void **state)
 /* ---- the same op on the agent and on the local mirror ------------------- */
 
 enum { OP_STAT, OP_LSTAT, OP_ACCESS, OP_READLINK, OP_MKDIR, OP_RMDIR,
-       OP_UNLINK, OP_RENAME, OP_TRUNCATE, OP_OPEN, OP_STATFS };
+       OP_UNLINK, OP_RENAME, OP_TRUNCATE, OP_OPEN, OP_STATFS, OP_CHMOD,
+       OP_LCHMOD, OP_SYMLINK, OP_UTIMENS };
 
 typedef struct {
     int op;
@@ -181,7 +182,8 @@ typedef struct {
 
 static const char *const op_names[] = {"stat", "lstat", "access", "readlink",
                                        "mkdir", "rmdir", "unlink", "rename",
-                                       "truncate", "open", "statfs"};
+                                       "truncate", "open", "statfs", "chmod",
+                                       "lchmod", "symlink", "utimens"};
 
 static int remote_op(fx_t *f, const op_t *o, shunt_msg_t *m)
 {
@@ -233,6 +235,24 @@ static int remote_op(fx_t *f, const op_t *o, shunt_msg_t *m)
             r_close(f->c, (uint32_t)h);
         return h > 0 ? 0 : h;
     }
+    case OP_CHMOD:
+    case OP_LCHMOD: {
+        shunt_chmod_t s = {.dirh = SHUNT_AT_ROOT, .path = p, .mode = o->mode,
+                           .flags = o->op == OP_LCHMOD ? AT_SYMLINK_NOFOLLOW : 0};
+        return shunt_client_call(f->c, SHUNT_T_CHMOD, &s, m);
+    }
+    case OP_SYMLINK: {
+        shunt_symlink_t s = {.target = shunt_str(o->path2),
+                             .newdirh = SHUNT_AT_ROOT, .newpath = p};
+        return shunt_client_call(f->c, SHUNT_T_SYMLINK, &s, m);
+    }
+    case OP_UTIMENS: {
+        shunt_utimens_t s = {.dirh = SHUNT_AT_ROOT, .path = p,
+                             .atime_sec = o->mode, .atime_nsec = 5,
+                             .mtime_sec = o->mode + 1, .mtime_nsec = 7,
+                             .flags = o->flags};
+        return shunt_client_call(f->c, SHUNT_T_UTIMENS, &s, m);
+    }
     default: {
         shunt_statfs_t s = {.dirh = SHUNT_AT_ROOT, .path = p};
         return shunt_client_call(f->c, SHUNT_T_STATFS, &s, m);
@@ -276,6 +296,16 @@ static int local_op(fx_t *f, const op_t *o, struct stat *sb, char *link)
         if (fd >= 0)
             close(fd);
         r = fd < 0 ? -1 : 0;
+        break;
+    }
+    case OP_CHMOD: r = fchmodat(f->bfd, o->path, o->mode, 0); break;
+    case OP_LCHMOD:
+        r = fchmodat(f->bfd, o->path, o->mode, AT_SYMLINK_NOFOLLOW);
+        break;
+    case OP_SYMLINK: r = symlinkat(o->path2, f->bfd, o->path); break;
+    case OP_UTIMENS: {
+        struct timespec ts[2] = {{(time_t)o->mode, 5}, {(time_t)o->mode + 1, 7}};
+        r = utimensat(f->bfd, o->path, ts, o->flags);
         break;
     }
     default: {
@@ -357,6 +387,20 @@ static const op_t ops[] = {
     {OP_OPEN, "link-rel", 0, O_RDONLY | O_NOFOLLOW, 0},
     {OP_OPEN, "dangling", 0, O_WRONLY | O_CREAT, 0644},
     {OP_OPEN, "fifo", 0, O_WRONLY, 0},
+    {OP_CHMOD, "sub/inner.txt", 0, 0, 0600},
+    {OP_CHMOD, "link-rel", 0, 0, 0640},
+    {OP_CHMOD, "sub", 0, 0, 0711},
+    {OP_CHMOD, "nope", 0, 0, 0644},
+    {OP_CHMOD, "hello.txt/x", 0, 0, 0644},
+    {OP_LCHMOD, "link-abs", 0, 0, 0600},
+    {OP_SYMLINK, "newlink", "sub/inner.txt", 0, 0},
+    {OP_SYMLINK, "newlink", "x", 0, 0},
+    {OP_SYMLINK, "nope/l", "x", 0, 0},
+    {OP_SYMLINK, "sub/..", "x", 0, 0},
+    {OP_STAT, "newlink", 0, 0, 0},
+    {OP_UTIMENS, "sub/inner.txt", 0, 0, 1000000},
+    {OP_UTIMENS, "link-abs", 0, AT_SYMLINK_NOFOLLOW, 2000000},
+    {OP_UTIMENS, "nope", 0, 0, 1},
     {OP_STAT, "nowhere", 0, 0, 0},
 };
 
@@ -390,7 +434,8 @@ static void test_same_as_kernel(void **state)
     /* and the two trees ended up the same */
     const char *const check[] = {"hello.txt", "moved.txt", "created.txt",
                                  "dangling", "nowhere", "newdir", "sub/deep",
-                                 "sub/inner.txt", "emptydir", "link-rel"};
+                                 "sub/inner.txt", "emptydir", "link-rel",
+                                 "sub", "newlink", "link-abs"};
     for (size_t i = 0; i < sizeof(check) / sizeof(check[0]); i++) {
         struct stat sa, sb;
         char pa[600];
@@ -403,6 +448,12 @@ static void test_same_as_kernel(void **state)
         if (ra == 0) {
             assert_int_equal(sa.st_mode, sb.st_mode);
             assert_int_equal(sa.st_size, sb.st_size);
+        }
+        if (ra == 0 && (strcmp(check[i], "sub/inner.txt") == 0 ||
+                        strcmp(check[i], "link-abs") == 0)) {
+            assert_int_equal(sa.st_mtim.tv_sec, sb.st_mtim.tv_sec);
+            assert_int_equal(sa.st_mtim.tv_nsec, sb.st_mtim.tv_nsec);
+            assert_int_equal(sa.st_atim.tv_sec, sb.st_atim.tv_sec);
         }
     }
 }
