@@ -201,11 +201,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define L(r, n) put_list(w, &m->n);
 #define END(l) }
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 /* ---- generated: decoders ------------------------------------------------ */
 
@@ -231,11 +227,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
     return 0;                                                              \
     }
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 /* ---- generated: public record helpers ----------------------------------- */
 
@@ -271,11 +263,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 void shunt_list_iter_init(shunt_list_iter_t *it, const shunt_list_t *l)
 {
@@ -293,11 +281,7 @@ const uint16_t shunt_msg_types[] = {
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 };
 const size_t shunt_msg_type_count =
     sizeof(shunt_msg_types) / sizeof(shunt_msg_types[0]);
@@ -313,11 +297,7 @@ const char *shunt_msg_name(uint16_t type)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     }
     return NULL;
 }
@@ -356,11 +336,7 @@ enum { KIND_NONE, KIND_U8, KIND_U16, KIND_U32, KIND_U64, KIND_I32, KIND_I64,
     return k;                                                              \
     }
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 static int last_kind(uint16_t type)
 {
@@ -373,11 +349,7 @@ static int last_kind(uint16_t type)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     }
     return KIND_NONE;
 }
@@ -422,11 +394,7 @@ int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     default:
         return -ENOSYS;
     }
@@ -459,11 +427,7 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     }
     int err = w->err;
     size_t start = w->head + before;
@@ -662,11 +626,7 @@ static void pr_BYTES(pbuf_t *p, const char *n, shunt_bytes_t v)
     } while (0);
 #define END(l) }
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen)
 {
@@ -688,11 +648,7 @@ size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     default:
         pr(&p, " type=0x%04x", m->type);
     }

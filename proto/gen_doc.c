@@ -32,11 +32,7 @@ int main(int argc, char **argv)
 #define L(r, n)
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
 
 #define REC(l) printf("\n#### record `%s`\n\n| field | wire type |\n|---|---|\n", #l);
 #define MSG(NAME, id, l)                                                   \
@@ -48,10 +44,6 @@ int main(int argc, char **argv)
            #n, #r);
 #define END(l)
 #include "../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../messages_end.h"
     return 0;
 }

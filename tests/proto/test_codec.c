@@ -74,11 +74,7 @@ static void fill_BYTES(filler_t *f, shunt_bytes_t *v)
     } while (0);
 #define END(l) }
 #include "messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "messages_end.h"
 
 static void same_STR(shunt_str_t a, shunt_str_t b)
 {
@@ -122,11 +118,7 @@ SAME_INT(I64)
     } while (0);
 #define END(l) }
 #include "messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "messages_end.h"
 
 /* Encodes message `type` filled from `seed` into w; returns the body. */
 static void encode_filled(shunt_wbuf_t *w, filler_t *f, uint16_t type,
@@ -143,11 +135,7 @@ static void encode_filled(shunt_wbuf_t *w, filler_t *f, uint16_t type,
 #define L(r, n)
 #define END(l)
 #include "messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "messages_end.h"
     default:
         fail();
     }
@@ -170,11 +158,7 @@ static void same_msg(const shunt_msg_t *a, const shunt_msg_t *b)
 #define L(r, n)
 #define END(l)
 #include "messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "messages_end.h"
     default:
         fail();
     }

@@ -96,11 +96,7 @@ enum {
 #define L(r, n)
 #define END(l)
 #include "../../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../../messages_end.h"
 };
 
 #define REC(l) typedef struct {
@@ -109,11 +105,7 @@ enum {
 #define L(r, n) shunt_list_t n;
 #define END(l) } shunt_##l##_t;
 #include "../../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../../messages_end.h"
 
 /* A decoded frame.  Strings, bytes and lists point into the frame buffer. */
 typedef struct {
@@ -127,11 +119,7 @@ typedef struct {
 #define L(r, n)
 #define END(l)
 #include "../../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../../messages_end.h"
     } u;
 } shunt_msg_t;
 
@@ -145,11 +133,7 @@ typedef struct {
 #define L(r, n)
 #define END(l)
 #include "../../messages.def"
-#undef REC
-#undef MSG
-#undef F
-#undef L
-#undef END
+#include "../../messages_end.h"
 
 /* Every known message type, in table order (for tests and fuzzers). */
 extern const uint16_t shunt_msg_types[];
