@@ -2,6 +2,7 @@
 #include "shunt/util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -168,4 +169,20 @@ int shunt_fmt(char *out, size_t outlen, const char *fmt, ...)
     if ((size_t)n >= outlen)
         return -ENAMETOOLONG;
     return 0;
+}
+
+int shunt_count_fds(int pid)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+    DIR *d = opendir(p);
+    if (!d)
+        return -errno;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
 }

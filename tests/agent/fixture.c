@@ -1,6 +1,8 @@
 /* Test fixture for shunt-agent: temp trees, the agent process, clients. */
 #include "fixture.h"
 
+#include "shunt/util.h"
+
 #include "shunt/frameio.h"
 
 #include <dirent.h>
@@ -237,18 +239,7 @@ int raw_wait_closed(int fd, int timeout_ms)
 
 int count_fds(pid_t pid)
 {
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(p);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return shunt_count_fds((int)pid);
 }
 
 int r_open(shunt_client_t *c, int32_t dirh, const char *path, int flags,

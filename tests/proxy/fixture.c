@@ -266,18 +266,7 @@ shunt_client_t *fx_client(const fx_t *f, uint64_t session, char *err,
 
 int fx_agent_fds(const fx_t *f)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)f->agent);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return shunt_count_fds((int)f->agent);
 }
 
 int fx_wait_agent_fds(const fx_t *f, int want, int ms)

@@ -35,6 +35,9 @@ int shunt_ct_memcmp(const void *a, const void *b, size_t len);
 int shunt_fmt(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Number of open fds of a process (from /proc/PID/fd), or -errno. */
+int shunt_count_fds(int pid);
+
 #define SHUNT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
