@@ -1,0 +1,266 @@
+/* Children keep the layer and the session: every exec gets LD_PRELOAD (with
+ * this library) and the session's SHUNT_* variables back if the program
+ * removed them; vfork behaves as fork, so that the child is a process of its
+ * own with its own connection (docs/exec.md).
+ *
+ * Exec hooks can run in a vfork-style child that shares the parent's memory
+ * (posix_spawn, system and popen clone with CLONE_VM|CLONE_VFORK and exec in
+ * the child) or after fork in a multi-threaded program, so the environment is
+ * built in memory from a raw mmap, never malloc, and the guard is left
+ * before the real exec (a CLONE_VM child shares the parent thread's TLS). */
+#include "hooks.h"
+#include "layer.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+extern char **environ;
+
+#define MAX_SESSION_VARS 32
+
+/* "NAME=VALUE" strings to restore, captured at start-up; [0] is LD_PRELOAD
+ * handled apart (this library must be in it). */
+static char *session_vars[MAX_SESSION_VARS];
+static size_t n_session_vars;
+static char self_path[PATH_MAX]; /* this library, as the loader named it */
+static size_t self_len;
+
+static void add_var(const char *entry)
+{
+    if (n_session_vars == MAX_SESSION_VARS) {
+        LOG_WARN("children: more than %d SHUNT_* variables; %s is not "
+                 "carried to children",
+                 MAX_SESSION_VARS, entry);
+        return;
+    }
+    char *s = strdup(entry);
+    if (s)
+        session_vars[n_session_vars++] = s;
+}
+
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static int has_name(char *const *arr, size_t n, const char *name, size_t nlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(arr[i], name, nlen) == 0 && arr[i][nlen] == '=')
+            return 1;
+    return 0;
+}
+
+void shunt_children_init(void);
+void shunt_children_init(void)
+{
+    Dl_info di;
+    if (dladdr((void *)shunt_children_init, &di) && di.dli_fname &&
+        strlen(di.dli_fname) < sizeof(self_path)) {
+        strcpy(self_path, di.dli_fname);
+        self_len = strlen(self_path);
+    } else {
+        LOG_WARN("children: cannot find this library's path; children "
+                 "that drop LD_PRELOAD will run without the layer");
+    }
+    for (size_t i = 0; environ && environ[i]; i++)
+        if (strncmp(environ[i], "SHUNT_", 6) == 0)
+            add_var(environ[i]);
+    /* env.c's marker, whichever of the two initialisers ran first. */
+    if (!has_name(session_vars, n_session_vars, "SHUNT_ENV_DONE", 14))
+        add_var("SHUNT_ENV_DONE=1");
+    LOG_DEBUG("children: %zu session variable(s) and %s carried to children",
+              n_session_vars, self_len ? self_path : "(no library path)");
+}
+
+/* Whether an LD_PRELOAD value (":" or " " separated) names this library. */
+static int preload_has_self(const char *v)
+{
+    while (*v) {
+        size_t len = strcspn(v, ": ");
+        if (len == self_len && memcmp(v, self_path, len) == 0)
+            return 1;
+        v += len;
+        if (*v)
+            v++;
+    }
+    return 0;
+}
+
+typedef struct {
+    char **envp; /* what to pass to exec */
+    void *map;   /* mmap'd, to unmap when the exec failed */
+    size_t maplen;
+} fixed_env_t;
+
+/* Builds, if needed, envp with the session's variables.  On any failure the
+ * program's own envp is used: a child without the layer is better than an
+ * exec that fails because of the layer. */
+static void fix_env(char *const *envp, fixed_env_t *f)
+{
+    f->envp = (char **)envp;
+    f->map = NULL;
+    size_t n = 0;
+    while (envp && envp[n])
+        n++;
+    int missing_preload = 0;
+    const char *old_preload = NULL;
+    size_t need_bytes = 0, need_ptrs = 0;
+    if (self_len) {
+        for (size_t i = 0; i < n; i++)
+            if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+                old_preload = envp[i] + 11;
+                break;
+            }
+        if (!old_preload || !preload_has_self(old_preload)) {
+            missing_preload = 1;
+            need_bytes += 11 + self_len + 1 +
+                          (old_preload ? strlen(old_preload) + 1 : 0);
+            need_ptrs++;
+        }
+    }
+    for (size_t j = 0; j < n_session_vars; j++)
+        if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
+            need_bytes += strlen(session_vars[j]) + 1;
+            need_ptrs++;
+        }
+    if (!need_ptrs)
+        return;
+    size_t len = (n + need_ptrs + 1) * sizeof(char *) + need_bytes;
+    long p = layer_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p < 0 && p > -4096) {
+        LOG_WARN("children: mmap: %s; the child may run without the layer",
+                 strerror((int)-p));
+        return;
+    }
+    char **out = (char **)p;
+    char *str = (char *)(out + n + need_ptrs + 1);
+    size_t k = 0;
+    if (missing_preload) {
+        /* This library first, then whatever the program preloads. */
+        out[k++] = str;
+        memcpy(str, "LD_PRELOAD=", 11);
+        memcpy(str + 11, self_path, self_len);
+        str += 11 + self_len;
+        if (old_preload) {
+            size_t ol = strlen(old_preload);
+            *str++ = ':';
+            memcpy(str, old_preload, ol);
+            str += ol;
+        }
+        *str++ = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(missing_preload && old_preload &&
+              envp[i] + 11 == old_preload))
+            out[k++] = envp[i];
+    for (size_t j = 0; j < n_session_vars; j++)
+        if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
+            size_t sl = strlen(session_vars[j]) + 1;
+            memcpy(str, session_vars[j], sl);
+            out[k++] = str;
+            str += sl;
+        }
+    out[k] = NULL;
+    f->envp = out;
+    f->map = (void *)p;
+    f->maplen = len;
+    LOG_DEBUG("children: restored %zu variable(s) in a child's environment",
+              need_ptrs);
+}
+
+static void unfix_env(fixed_env_t *f)
+{
+    if (f->map)
+        LSYS2(SYS_munmap, f->map, f->maplen);
+}
+
+/* Prepares f for an exec; the guard is left again before the real call. */
+static void prepare(char *const *envp, fixed_env_t *f)
+{
+    if (LAYER_BYPASS()) {
+        f->envp = (char **)envp;
+        f->map = NULL;
+        return;
+    }
+    int saved = errno;
+    LAYER_ENTER();
+    fix_env(envp, f);
+    LAYER_LEAVE();
+    errno = saved;
+}
+
+static void finish(fixed_env_t *f)
+{
+    int saved = errno;
+    unfix_env(f);
+    errno = saved;
+}
+
+int hook_execve(const char *path, char *const argv[], char *const envp[])
+{
+    fixed_env_t f;
+    prepare(envp, &f);
+    int r = real_execve(path, argv, f.envp);
+    finish(&f);
+    return r;
+}
+
+int hook_execveat(int dirfd, const char *path, char *const argv[],
+                  char *const envp[], int flags)
+{
+    fixed_env_t f;
+    prepare(envp, &f);
+    int r = real_execveat(dirfd, path, argv, f.envp, flags);
+    finish(&f);
+    return r;
+}
+
+int hook_fexecve(int fd, char *const argv[], char *const envp[])
+{
+    fixed_env_t f;
+    prepare(envp, &f);
+    int r = real_fexecve(fd, argv, f.envp);
+    finish(&f);
+    return r;
+}
+
+int hook_posix_spawn(pid_t *pidp, const char *path,
+                     const posix_spawn_file_actions_t *fa,
+                     const posix_spawnattr_t *attr, char *const argv[],
+                     char *const envp[])
+{
+    fixed_env_t f;
+    prepare(envp, &f);
+    int r = real_posix_spawn(pidp, path, fa, attr, argv, f.envp);
+    finish(&f);
+    return r;
+}
+
+int hook_posix_spawnp(pid_t *pidp, const char *file,
+                      const posix_spawn_file_actions_t *fa,
+                      const posix_spawnattr_t *attr, char *const argv[],
+                      char *const envp[])
+{
+    fixed_env_t f;
+    prepare(envp, &f);
+    int r = real_posix_spawnp(pidp, file, fa, attr, argv, f.envp);
+    finish(&f);
+    return r;
+}
+
+/* vfork is fork: the child gets its own copy of memory, runs the fork
+ * handlers (its own session, linked to the parent's) and may call anything
+ * before it execs; the parent waits for nothing.  A program that relied on
+ * the child writing the parent's memory (undefined by POSIX) would notice. */
+pid_t hook_vfork(void)
+{
+    return fork();
+}

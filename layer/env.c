@@ -1,0 +1,138 @@
+/* The program's environment: at start-up it becomes the target's (ENV_GET),
+ * filtered by env_include/env_exclude, plus the local variables that a
+ * local run needs (docs/exec.md).  Runs once per session: a child started
+ * under the layer inherits whatever environment its parent gave it. */
+#include "layer.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+extern char **__environ;
+
+/* Set in the environment once the target's environment was imported; the
+ * exec hooks (children.c) carry it to every child with the other SHUNT_*
+ * variables, so a child never imports it again over its parent's choice. */
+#define ENV_DONE "SHUNT_ENV_DONE"
+
+/* Names always taken from the local environment (never from the target). */
+static const char *const keep_exact[] = {
+    "PATH",    "HOME",    "TERM",    "USER",            "LOGNAME",
+    "SHELL",   "LANG",    "TZ",      "DISPLAY",         "XDG_RUNTIME_DIR",
+    "TMPDIR",  "PWD",     "LD_PRELOAD", "LD_LIBRARY_PATH",
+};
+static const char *const keep_prefix[] = {"LC_", "SHUNT_"};
+
+static int name_is(const char *entry, size_t nlen, const char *name)
+{
+    return strlen(name) == nlen && memcmp(entry, name, nlen) == 0;
+}
+
+static int keep_local(const char *entry, size_t nlen)
+{
+    for (size_t i = 0; i < sizeof(keep_exact) / sizeof(keep_exact[0]); i++)
+        if (name_is(entry, nlen, keep_exact[i]))
+            return 1;
+    for (size_t i = 0; i < sizeof(keep_prefix) / sizeof(keep_prefix[0]); i++)
+        if (nlen >= strlen(keep_prefix[i]) &&
+            memcmp(entry, keep_prefix[i], strlen(keep_prefix[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int glob_any(const shunt_strlist_t *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (fnmatch(l->v[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether a target variable (NAME only, NUL-terminated) passes the filter. */
+static int wanted(const char *name)
+{
+    const shunt_config_t *c = &shunt_layer.cfg;
+    if (c->env_include.n && !glob_any(&c->env_include, name))
+        return 0;
+    return !glob_any(&c->env_exclude, name);
+}
+
+static size_t name_len(const char *entry, size_t len)
+{
+    const char *eq = memchr(entry, '=', len);
+    return eq ? (size_t)(eq - entry) : len;
+}
+
+/* Whether arr[0..n) already holds a variable named like entry. */
+static int have(char **arr, size_t n, const char *entry, size_t nlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(arr[i], entry, nlen) == 0 && arr[i][nlen] == '=')
+            return 1;
+    return 0;
+}
+
+void shunt_env_init(void);
+void shunt_env_init(void)
+{
+    if (getenv(ENV_DONE))
+        return; /* a child of a process under the layer: keep its env */
+    shunt_env_get_t req = {.max_bytes = 0};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_ENV_GET, &req, SHUNT_T_ENV_R, &m);
+    if (r < 0) {
+        LOG_WARN("environment: cannot get the target's (%s); keeping the "
+                 "local one",
+                 strerror((int)-r));
+        return;
+    }
+    size_t nlocal = 0;
+    while (environ && environ[nlocal])
+        nlocal++;
+    size_t cap = nlocal + m.u.env_r.vars.count + 2;
+    char **env = calloc(cap, sizeof(*env));
+    if (!env) {
+        LOG_ERROR("environment: out of memory; keeping the local one");
+        return;
+    }
+    size_t n = 0, from_target = 0;
+    for (size_t i = 0; i < nlocal; i++) {
+        size_t nlen = name_len(environ[i], strlen(environ[i]));
+        if (keep_local(environ[i], nlen) && !have(env, n, environ[i], nlen))
+            env[n++] = environ[i]; /* the original strings live forever */
+    }
+    shunt_list_iter_t it;
+    shunt_list_iter_init(&it, &m.u.env_r.vars);
+    shunt_rec_str_t v;
+    while (n + 1 < cap && shunt_list_next_rec_str(&it, &v) == 1) {
+        size_t nlen = name_len(v.s.p, v.s.len);
+        if (nlen == 0 || nlen == v.s.len || keep_local(v.s.p, nlen) ||
+            have(env, n, v.s.p, nlen))
+            continue; /* no '=', a local name, or a duplicate */
+        char *s = malloc((size_t)v.s.len + 1); /* writable: shells edit them */
+        if (!s)
+            break;
+        memcpy(s, v.s.p, v.s.len);
+        s[v.s.len] = 0;
+        s[nlen] = 0;
+        int ok = wanted(s);
+        s[nlen] = '=';
+        if (!ok) {
+            LOG_TRACE("environment: %s filtered out", s);
+            free(s);
+            continue;
+        }
+        env[n++] = s;
+        from_target++;
+    }
+    static char done[] = ENV_DONE "=1";
+    env[n++] = done;
+    env[n] = NULL;
+    /* Before main(): main's envp is __environ (glibc passes it). */
+    environ = env;
+    __environ = env;
+    LOG_DEBUG("environment: %zu variable(s) from the target, %zu kept "
+              "local",
+              from_target, n - 1 - from_target);
+}

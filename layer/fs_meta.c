@@ -1,0 +1,401 @@
+/* Hooks on metadata: the stat family, access, readlink, statfs, xattrs. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statfs.h>
+
+#define GO_LOCAL 1
+
+/* Remote stat of one of our fds: GO_LOCAL when fd is not a remote file. */
+static long fd_stat(int fd, shunt_stat_r_t *out)
+{
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return GO_LOCAL;
+    }
+    long r = 0;
+    if (f->kind == SHUNT_RF_SNAPSHOT)
+        *out = f->st;
+    else
+        r = rpc_fstat_handle(f->handle, out);
+    shunt_rfile_unref(f);
+    return r;
+}
+
+/* Resolves (dirfd, path) for a non-mutating call: GO_LOCAL, 0 with t set
+ * for a remote path, or -errno (ENOENT for not_found). */
+static long target_of(int dirfd, const char *path, layer_target_t *t)
+{
+    int r = layer_resolve(dirfd, path, t);
+    if (r == -ENOTDIR || (r == -EBADF && shunt_fdt_is_ours(dirfd)))
+        return r;
+    if (r < 0 || t->mode == SHUNT_MODE_LOCAL)
+        return GO_LOCAL;
+    if (t->mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    return 0;
+}
+
+static long stat_any(int dirfd, const char *path, int flags,
+                     shunt_stat_r_t *out)
+{
+    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH))
+        return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
+    layer_target_t t;
+    long r = target_of(dirfd, path, &t);
+    if (r != 0)
+        return r;
+    return rpc_stat_path(&t, flags, out);
+}
+
+/* The common body: remote -> fill st; local -> real_fstatat. */
+static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    shunt_stat_r_t rs;
+    long r = stat_any(dirfd, path, flags, &rs);
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_fstatat(dirfd, path, st, flags);
+    }
+    if (r == 0)
+        rstat_to_stat(&rs, st);
+    return (int)layer_ret(r, saved);
+}
+
+int hook_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    if (LAYER_BYPASS())
+        return real_fstatat(dirfd, path, st, flags);
+    return stat_common(dirfd, path, st, flags);
+}
+
+int hook_stat(const char *path, struct stat *st)
+{
+    if (LAYER_BYPASS())
+        return real_stat(path, st);
+    return stat_common(AT_FDCWD, path, st, 0);
+}
+
+int hook_lstat(const char *path, struct stat *st)
+{
+    if (LAYER_BYPASS())
+        return real_lstat(path, st);
+    return stat_common(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int hook_fstat(int fd, struct stat *st)
+{
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
+        return real_fstatat(fd, "", st, AT_EMPTY_PATH);
+    return stat_common(fd, "", st, AT_EMPTY_PATH);
+}
+
+int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
+               struct statx *sx)
+{
+    if (LAYER_BYPASS())
+        return real_statx(dirfd, path, flags, mask, sx);
+    int saved = errno;
+    LAYER_ENTER();
+    shunt_stat_r_t rs;
+    long r = stat_any(dirfd, path, flags, &rs);
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_statx(dirfd, path, flags, mask, sx);
+    }
+    if (r == 0)
+        rstat_to_statx(&rs, sx);
+    return (int)layer_ret(r, saved);
+}
+
+/* The __xstat family: ver 1 (_STAT_VER_LINUX) is struct stat on x86_64. */
+int hook___xstat(int ver, const char *path, struct stat *st)
+{
+    if (LAYER_BYPASS() || ver != 1)
+        return real___xstat(ver, path, st);
+    return stat_common(AT_FDCWD, path, st, 0);
+}
+
+int hook___lxstat(int ver, const char *path, struct stat *st)
+{
+    if (LAYER_BYPASS() || ver != 1)
+        return real___lxstat(ver, path, st);
+    return stat_common(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int hook___fxstat(int ver, int fd, struct stat *st)
+{
+    if (LAYER_BYPASS() || ver != 1 || !shunt_fdt_is_ours(fd))
+        return real___fxstat(ver, fd, st);
+    return stat_common(fd, "", st, AT_EMPTY_PATH);
+}
+
+int hook___fxstatat(int ver, int dirfd, const char *path, struct stat *st,
+                    int flags)
+{
+    if (LAYER_BYPASS() || ver != 1)
+        return real___fxstatat(ver, dirfd, path, st, flags);
+    return stat_common(dirfd, path, st, flags);
+}
+
+/* ---- access -------------------------------------------------------------- */
+static int access_common(int dirfd, const char *path, int mode, int flags)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t t;
+    long r = target_of(dirfd, path, &t);
+    if (r == 0) {
+        shunt_access_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                            .mode = mode,
+                            .flags = flags & (AT_EACCESS | AT_SYMLINK_NOFOLLOW)};
+        shunt_msg_t m;
+        r = shunt_rpc(SHUNT_T_ACCESS, &q, SHUNT_T_OK, &m);
+        if (r > 0)
+            r = 0;
+    }
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_faccessat(dirfd, path, mode, flags);
+    }
+    return (int)layer_ret(r, saved);
+}
+
+int hook_access(const char *path, int mode)
+{
+    if (LAYER_BYPASS())
+        return real_access(path, mode);
+    return access_common(AT_FDCWD, path, mode, 0);
+}
+
+int hook_faccessat(int dirfd, const char *path, int mode, int flags)
+{
+    if (LAYER_BYPASS())
+        return real_faccessat(dirfd, path, mode, flags);
+    return access_common(dirfd, path, mode, flags);
+}
+
+int hook_euidaccess(const char *path, int mode)
+{
+    if (LAYER_BYPASS())
+        return real_euidaccess(path, mode);
+    return access_common(AT_FDCWD, path, mode, AT_EACCESS);
+}
+
+/* ---- readlink ------------------------------------------------------------ */
+static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t t;
+    long r = target_of(dirfd, path, &t);
+    if (r == 0) {
+        shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
+        shunt_msg_t m;
+        r = shunt_rpc(SHUNT_T_READLINK, &q, SHUNT_T_READLINK_R, &m);
+        if (r == 0) {
+            if (n == 0) {
+                r = -EINVAL;
+            } else {
+                size_t len = m.u.readlink_r.target.len;
+                if (len > n)
+                    len = n;
+                memcpy(buf, m.u.readlink_r.target.p, len);
+                r = (long)len;
+            }
+        }
+    }
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_readlinkat(dirfd, path, buf, n);
+    }
+    return layer_ret(r, saved);
+}
+
+ssize_t hook_readlink(const char *path, char *buf, size_t n)
+{
+    if (LAYER_BYPASS())
+        return real_readlink(path, buf, n);
+    return readlink_common(AT_FDCWD, path, buf, n);
+}
+
+ssize_t hook_readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+    if (LAYER_BYPASS())
+        return real_readlinkat(dirfd, path, buf, n);
+    return readlink_common(dirfd, path, buf, n);
+}
+
+/* ---- statfs -------------------------------------------------------------- */
+static void to_statfs(const shunt_statfs_r_t *r, struct statfs *sf)
+{
+    memset(sf, 0, sizeof(*sf));
+    sf->f_type = r->type;
+    sf->f_bsize = r->bsize;
+    sf->f_blocks = r->blocks;
+    sf->f_bfree = r->bfree;
+    sf->f_bavail = r->bavail;
+    sf->f_files = r->files;
+    sf->f_ffree = r->ffree;
+    memcpy(&sf->f_fsid, &r->fsid, sizeof(sf->f_fsid));
+    sf->f_namelen = r->namelen;
+    sf->f_frsize = r->frsize;
+    sf->f_flags = r->flags;
+}
+
+static long rpc_statfs_path(int32_t dirh, const char *path, struct statfs *sf)
+{
+    shunt_statfs_t q = {.dirh = dirh, .path = shunt_str(path)};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_STATFS, &q, SHUNT_T_STATFS_R, &m);
+    if (r == 0)
+        to_statfs(&m.u.statfs_r, sf);
+    return r;
+}
+
+int hook_statfs(const char *path, struct statfs *sf)
+{
+    if (LAYER_BYPASS())
+        return real_statfs(path, sf);
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t t;
+    long r = target_of(AT_FDCWD, path, &t);
+    if (r == 0)
+        r = rpc_statfs_path(t.dirh, t.rpath, sf);
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_statfs(path, sf);
+    }
+    return (int)layer_ret(r, saved);
+}
+
+int hook_fstatfs(int fd, struct statfs *sf)
+{
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
+        return real_fstatfs(fd, sf);
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return real_fstatfs(fd, sf);
+    }
+    int saved = errno;
+    LAYER_ENTER();
+    long r;
+    if (f->kind == SHUNT_RF_SNAPSHOT) {
+        r = rpc_statfs_path(SHUNT_AT_ROOT, f->path, sf);
+    } else {
+        shunt_fstatfs_t q = {.handle = f->handle};
+        shunt_msg_t m;
+        r = shunt_rpc(SHUNT_T_FSTATFS, &q, SHUNT_T_STATFS_R, &m);
+        if (r == 0)
+            to_statfs(&m.u.statfs_r, sf);
+    }
+    shunt_rfile_unref(f);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+/* ---- xattrs: a remote path behaves as on a filesystem without xattr
+ * support (ENOTSUP), so nothing local is consulted for it. ------------------ */
+static long xattr_path(const char *path)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t t;
+    long r = target_of(AT_FDCWD, path, &t);
+    LAYER_LEAVE();
+    errno = saved;
+    return r == 0 ? -ENOTSUP : r;
+}
+
+static long xattr_fd(int fd)
+{
+    if (!shunt_fdt_is_ours(fd) || LAYER_BYPASS())
+        return GO_LOCAL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    long r = (f && f->kind != SHUNT_RF_LAYER) ? -ENOTSUP : GO_LOCAL;
+    shunt_rfile_unref(f);
+    return r;
+}
+
+#define XATTR_PATH(call, path)                                            \
+    do {                                                                  \
+        if (LAYER_BYPASS())                                               \
+            return call;                                                  \
+        long r_ = xattr_path(path);                                       \
+        if (r_ == GO_LOCAL)                                               \
+            return call;                                                  \
+        return layer_ret(r_, errno);                                      \
+    } while (0)
+#define XATTR_FD(call, fd)                                                \
+    do {                                                                  \
+        long r_ = xattr_fd(fd);                                           \
+        if (r_ == GO_LOCAL)                                               \
+            return call;                                                  \
+        return layer_ret(r_, errno);                                      \
+    } while (0)
+
+ssize_t hook_getxattr(const char *path, const char *name, void *value,
+                      size_t size)
+{
+    XATTR_PATH(real_getxattr(path, name, value, size), path);
+}
+ssize_t hook_lgetxattr(const char *path, const char *name, void *value,
+                       size_t size)
+{
+    XATTR_PATH(real_lgetxattr(path, name, value, size), path);
+}
+ssize_t hook_fgetxattr(int fd, const char *name, void *value, size_t size)
+{
+    XATTR_FD(real_fgetxattr(fd, name, value, size), fd);
+}
+ssize_t hook_listxattr(const char *path, char *list, size_t size)
+{
+    XATTR_PATH(real_listxattr(path, list, size), path);
+}
+ssize_t hook_llistxattr(const char *path, char *list, size_t size)
+{
+    XATTR_PATH(real_llistxattr(path, list, size), path);
+}
+ssize_t hook_flistxattr(int fd, char *list, size_t size)
+{
+    XATTR_FD(real_flistxattr(fd, list, size), fd);
+}
+int hook_setxattr(const char *path, const char *name, const void *value,
+                  size_t size, int flags)
+{
+    XATTR_PATH(real_setxattr(path, name, value, size, flags), path);
+}
+int hook_lsetxattr(const char *path, const char *name, const void *value,
+                   size_t size, int flags)
+{
+    XATTR_PATH(real_lsetxattr(path, name, value, size, flags), path);
+}
+int hook_fsetxattr(int fd, const char *name, const void *value, size_t size,
+                   int flags)
+{
+    XATTR_FD(real_fsetxattr(fd, name, value, size, flags), fd);
+}
+int hook_removexattr(const char *path, const char *name)
+{
+    XATTR_PATH(real_removexattr(path, name), path);
+}
+int hook_lremovexattr(const char *path, const char *name)
+{
+    XATTR_PATH(real_lremovexattr(path, name), path);
+}
+int hook_fremovexattr(int fd, const char *name)
+{
+    XATTR_FD(real_fremovexattr(fd, name), fd);
+}

@@ -1,0 +1,337 @@
+/* Hooks that change the namespace: mkdir, rmdir, unlink, rename, truncate,
+ * chmod, symlink, utimens.  Remote only in write mode; in read mode they
+ * act locally. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GO_LOCAL 1
+
+/* GO_LOCAL, 0 (remote, write mode) or -errno. */
+static long mut_target(int dirfd, const char *path, layer_target_t *t)
+{
+    int r = layer_resolve(dirfd, path, t);
+    if (r == -ENOTDIR || (r == -EBADF && shunt_fdt_is_ours(dirfd)))
+        return r;
+    if (r < 0)
+        return GO_LOCAL;
+    switch (t->mode) {
+    case SHUNT_MODE_NOT_FOUND:
+        return -ENOENT;
+    case SHUNT_MODE_WRITE:
+        return 0;
+    }
+    return GO_LOCAL;
+}
+
+#define MUT_BEGIN(dirfd, path)                                            \
+    int saved = errno;                                                    \
+    LAYER_ENTER();                                                        \
+    layer_target_t t;                                                     \
+    long r = mut_target(dirfd, path, &t);                                 \
+    shunt_msg_t m;                                                        \
+    (void)m;
+#define MUT_END(local_call)                                               \
+    LAYER_LEAVE();                                                        \
+    if (r == GO_LOCAL) {                                                  \
+        errno = saved;                                                    \
+        return local_call;                                                \
+    }                                                                     \
+    return (int)layer_ret(r > 0 ? 0 : r, saved);
+
+static int mkdir_common(int dirfd, const char *path, mode_t mode)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        shunt_mkdir_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                           .mode = mode & ~shunt_layer.umask & 07777};
+        r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(real_mkdirat(dirfd, path, mode));
+}
+
+int hook_mkdir(const char *path, mode_t mode)
+{
+    if (LAYER_BYPASS())
+        return real_mkdir(path, mode);
+    return mkdir_common(AT_FDCWD, path, mode);
+}
+
+int hook_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    if (LAYER_BYPASS())
+        return real_mkdirat(dirfd, path, mode);
+    return mkdir_common(dirfd, path, mode);
+}
+
+static int unlink_common(int dirfd, const char *path, int flags)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        if (flags & AT_REMOVEDIR) {
+            shunt_rmdir_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
+            r = shunt_rpc(SHUNT_T_RMDIR, &q, SHUNT_T_OK, &m);
+        } else {
+            shunt_unlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                                .flags = 0};
+            r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
+        }
+    }
+    MUT_END(real_unlinkat(dirfd, path, flags));
+}
+
+int hook_rmdir(const char *path)
+{
+    if (LAYER_BYPASS())
+        return real_rmdir(path);
+    return unlink_common(AT_FDCWD, path, AT_REMOVEDIR);
+}
+
+int hook_unlink(const char *path)
+{
+    if (LAYER_BYPASS())
+        return real_unlink(path);
+    return unlink_common(AT_FDCWD, path, 0);
+}
+
+int hook_unlinkat(int dirfd, const char *path, int flags)
+{
+    if (LAYER_BYPASS())
+        return real_unlinkat(dirfd, path, flags);
+    return unlink_common(dirfd, path, flags);
+}
+
+static int rename_common(int od, const char *op, int nd, const char *np,
+                         unsigned flags)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t a, b, *to = &a, *tn = &b;
+    long ro = mut_target(od, op, to);
+    long rn = mut_target(nd, np, tn);
+    long r;
+    if (ro < 0)
+        r = ro;
+    else if (rn < 0)
+        r = rn;
+    else if (ro == GO_LOCAL && rn == GO_LOCAL)
+        r = GO_LOCAL;
+    else if (ro != rn)
+        r = -EXDEV; /* one side local, the other remote */
+    else {
+        shunt_rename_t q = {.olddirh = to->dirh, .oldpath = shunt_str(to->rpath),
+                            .newdirh = tn->dirh, .newpath = shunt_str(tn->rpath),
+                            .flags = flags};
+        shunt_msg_t m;
+        r = shunt_rpc(SHUNT_T_RENAME, &q, SHUNT_T_OK, &m);
+        if (r > 0)
+            r = 0;
+    }
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return real_renameat2(od, op, nd, np, flags);
+    }
+    return (int)layer_ret(r, saved);
+}
+
+int hook_rename(const char *oldpath, const char *newpath)
+{
+    if (LAYER_BYPASS())
+        return real_rename(oldpath, newpath);
+    return rename_common(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
+
+int hook_renameat(int od, const char *op, int nd, const char *np)
+{
+    if (LAYER_BYPASS())
+        return real_renameat(od, op, nd, np);
+    return rename_common(od, op, nd, np, 0);
+}
+
+int hook_renameat2(int od, const char *op, int nd, const char *np,
+                   unsigned int flags)
+{
+    if (LAYER_BYPASS())
+        return real_renameat2(od, op, nd, np, flags);
+    return rename_common(od, op, nd, np, flags);
+}
+
+int hook_truncate(const char *path, off_t len)
+{
+    if (LAYER_BYPASS())
+        return real_truncate(path, len);
+    MUT_BEGIN(AT_FDCWD, path);
+    if (r == 0) {
+        shunt_truncate_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                              .length = len};
+        r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(real_truncate(path, len));
+}
+
+/* A snapshot (a file opened read-only) whose path is in write mode can
+ * still have its mode and times changed, by path, as the kernel allows on
+ * a read-only fd. */
+static int snapshot_in_write_mode(const shunt_rfile_t *f)
+{
+    layer_target_t t;
+    return f->kind == SHUNT_RF_SNAPSHOT && f->path &&
+           layer_resolve(AT_FDCWD, f->path, &t) == 0 &&
+           t.mode == SHUNT_MODE_WRITE;
+}
+
+static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        shunt_chmod_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                           .mode = mode & 07777,
+                           .flags = flags & AT_SYMLINK_NOFOLLOW};
+        r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(real_fchmodat(dirfd, path, mode, flags));
+}
+
+int hook_chmod(const char *path, mode_t mode)
+{
+    if (LAYER_BYPASS())
+        return real_chmod(path, mode);
+    return chmod_common(AT_FDCWD, path, mode, 0);
+}
+
+int hook_fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+    if (LAYER_BYPASS())
+        return real_fchmodat(dirfd, path, mode, flags);
+    return chmod_common(dirfd, path, mode, flags);
+}
+
+/* On a remote fd: forwarded when it has a remote handle (write mode,
+ * directories); a read-only snapshot cannot change the remote file. */
+int hook_fchmod(int fd, mode_t mode)
+{
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
+        return real_fchmod(fd, mode);
+    int saved = errno;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return real_fchmod(fd, mode);
+    }
+    long r = -EROFS;
+    LAYER_ENTER();
+    shunt_msg_t m;
+    if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
+        shunt_fchmod_t q = {.handle = f->handle, .mode = mode & 07777};
+        r = shunt_rpc(SHUNT_T_FCHMOD, &q, SHUNT_T_OK, &m);
+    } else if (snapshot_in_write_mode(f)) {
+        shunt_chmod_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(f->path),
+                           .mode = mode & 07777};
+        r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
+    }
+    LAYER_LEAVE();
+    shunt_rfile_unref(f);
+    return (int)layer_ret(r > 0 ? 0 : r, saved);
+}
+
+static int symlink_common(const char *target, int dirfd, const char *path)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        /* The target is stored verbatim, as the kernel would. */
+        shunt_symlink_t q = {.target = shunt_str(target), .newdirh = t.dirh,
+                             .newpath = shunt_str(t.rpath)};
+        r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(real_symlinkat(target, dirfd, path));
+}
+
+int hook_symlink(const char *target, const char *path)
+{
+    if (LAYER_BYPASS())
+        return real_symlink(target, path);
+    return symlink_common(target, AT_FDCWD, path);
+}
+
+int hook_symlinkat(const char *target, int dirfd, const char *path)
+{
+    if (LAYER_BYPASS())
+        return real_symlinkat(target, dirfd, path);
+    return symlink_common(target, dirfd, path);
+}
+
+static shunt_utimens_t utimens_req(const struct timespec ts[2])
+{
+    shunt_utimens_t q = {.atime_nsec = UTIME_NOW, .mtime_nsec = UTIME_NOW};
+    if (ts) {
+        q.atime_sec = ts[0].tv_sec;
+        q.atime_nsec = ts[0].tv_nsec;
+        q.mtime_sec = ts[1].tv_sec;
+        q.mtime_nsec = ts[1].tv_nsec;
+    }
+    return q;
+}
+
+/* futimens and utimensat(fd, NULL or "", AT_EMPTY_PATH) on a remote fd. */
+static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
+{
+    *handled = 0;
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+        return 0;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return 0;
+    }
+    *handled = 1;
+    int saved = errno;
+    long r = -EROFS; /* a read-mode snapshot cannot change the remote file */
+    LAYER_ENTER();
+    shunt_msg_t m;
+    shunt_utimens_t q = utimens_req(ts);
+    if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
+        q.dirh = (int32_t)f->handle;
+        q.path = shunt_str("");
+        q.flags = AT_EMPTY_PATH;
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+    } else if (snapshot_in_write_mode(f)) {
+        q.dirh = SHUNT_AT_ROOT;
+        q.path = shunt_str(f->path);
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+    }
+    LAYER_LEAVE();
+    shunt_rfile_unref(f);
+    return (int)layer_ret(r > 0 ? 0 : r, saved);
+}
+
+int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
+                   int flags)
+{
+    if (LAYER_BYPASS())
+        return real_utimensat(dirfd, path, ts, flags);
+    if (!path || (!*path && (flags & AT_EMPTY_PATH))) {
+        int handled, rc = utimens_fd(dirfd, ts, &handled);
+        return handled ? rc : real_utimensat(dirfd, path, ts, flags);
+    }
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        shunt_utimens_t q = utimens_req(ts);
+        q.dirh = t.dirh;
+        q.path = shunt_str(t.rpath);
+        q.flags = flags & AT_SYMLINK_NOFOLLOW;
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(real_utimensat(dirfd, path, ts, flags));
+}
+
+int hook_futimens(int fd, const struct timespec ts[2])
+{
+    if (LAYER_BYPASS())
+        return real_futimens(fd, ts);
+    int handled, rc = utimens_fd(fd, ts, &handled);
+    return handled ? rc : real_futimens(fd, ts);
+}

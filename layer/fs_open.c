@@ -1,0 +1,280 @@
+/* Hooks: the open family, close, close_range, dup*, fcntl, umask. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int wants_write(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+           (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+enum { VIA_OPENAT, VIA_NOCANCEL, VIA_OPENAT_NOCANCEL };
+
+/* Remote, not-found or local; a local open goes to the original. */
+static int open_common(int dirfd, const char *path, int flags, mode_t mode,
+                       int via)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t t;
+    int r = layer_resolve(dirfd, path, &t);
+    if (r == 0 && t.mode != SHUNT_MODE_LOCAL &&
+        !(t.mode == SHUNT_MODE_READ && wants_write(flags))) {
+        r = t.mode == SHUNT_MODE_NOT_FOUND ? -ENOENT : rfile_open(&t, flags, mode);
+        LAYER_LEAVE();
+        return (int)layer_ret(r, saved);
+    }
+    LAYER_LEAVE();
+    errno = saved;
+    if (via == VIA_NOCANCEL && dirfd == AT_FDCWD)
+        return real___open_nocancel(path, flags, mode);
+    if (via == VIA_OPENAT_NOCANCEL)
+        return real___openat64_nocancel(dirfd, path, flags, mode);
+    return real_openat(dirfd, path, flags, mode);
+}
+
+#define GET_MODE(flags, last)                                             \
+    mode_t mode = 0;                                                      \
+    if ((flags) & O_CREAT || ((flags) & O_TMPFILE) == O_TMPFILE) {        \
+        va_list ap;                                                       \
+        va_start(ap, last);                                               \
+        mode = va_arg(ap, mode_t);                                        \
+        va_end(ap);                                                       \
+    }
+
+int hook_open(const char *path, int flags, ...)
+{
+    GET_MODE(flags, flags);
+    if (LAYER_BYPASS())
+        return real_open(path, flags, mode);
+    return open_common(AT_FDCWD, path, flags, mode, VIA_OPENAT);
+}
+
+int hook_openat(int dirfd, const char *path, int flags, ...)
+{
+    GET_MODE(flags, flags);
+    if (LAYER_BYPASS())
+        return real_openat(dirfd, path, flags, mode);
+    return open_common(dirfd, path, flags, mode, VIA_OPENAT);
+}
+
+int hook_creat(const char *path, mode_t mode)
+{
+    if (LAYER_BYPASS())
+        return real_creat(path, mode);
+    return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,
+                       VIA_OPENAT);
+}
+
+int hook___open_2(const char *path, int flags)
+{
+    if (LAYER_BYPASS())
+        return real___open_2(path, flags);
+    return open_common(AT_FDCWD, path, flags, 0, VIA_OPENAT);
+}
+
+int hook___openat_2(int dirfd, const char *path, int flags)
+{
+    if (LAYER_BYPASS())
+        return real___openat_2(dirfd, path, flags);
+    return open_common(dirfd, path, flags, 0, VIA_OPENAT);
+}
+
+int hook___open_nocancel(const char *path, int flags, ...)
+{
+    GET_MODE(flags, flags);
+    if (LAYER_BYPASS())
+        return real___open_nocancel(path, flags, mode);
+    return open_common(AT_FDCWD, path, flags, mode, VIA_NOCANCEL);
+}
+
+int hook___openat64_nocancel(int dirfd, const char *path, int flags, ...)
+{
+    GET_MODE(flags, flags);
+    if (LAYER_BYPASS())
+        return real___openat64_nocancel(dirfd, path, flags, mode);
+    return open_common(dirfd, path, flags, mode, VIA_OPENAT_NOCANCEL);
+}
+
+/* ---- close -------------------------------------------------------------- */
+static int close_common(int fd, int nocancel)
+{
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && f->kind == SHUNT_RF_LAYER && layer_fd_still_ours(fd, f)) {
+        /* The program closes every fd (closefrom loops): the layer's own
+         * connection survives, and the program sees success. */
+        shunt_rfile_unref(f);
+        return 0;
+    }
+    shunt_rfile_unref(f); /* a stale layer entry is dropped below */
+    int saved = errno;
+    shunt_rfile_t *old = shunt_fdt_take(fd);
+    int r = nocancel ? real___close_nocancel(fd) : real_close(fd);
+    int e = errno;
+    if (old) {
+        LAYER_ENTER();
+        shunt_rfile_unref(old);
+        LAYER_LEAVE();
+        errno = r < 0 ? e : saved;
+    }
+    return r;
+}
+
+int hook_close(int fd)
+{
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+        return real_close(fd);
+    return close_common(fd, 0);
+}
+
+int hook___close_nocancel(int fd)
+{
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+        return real___close_nocancel(fd);
+    return close_common(fd, 1);
+}
+
+static void drop_range(unsigned first, unsigned last)
+{
+    for (int fd = shunt_fdt_next((int)first); fd >= 0 && (unsigned)fd <= last;
+         fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        int layer = f && f->kind == SHUNT_RF_LAYER;
+        shunt_rfile_unref(f);
+        if (layer)
+            continue;
+        if (LSYS3(SYS_fcntl, fd, F_GETFD, 0) == -EBADF)
+            shunt_rfile_unref(shunt_fdt_take(fd));
+    }
+}
+
+int hook_close_range(unsigned int first, unsigned int last, int flags)
+{
+    if (LAYER_BYPASS() || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+        return real_close_range(first, last, flags);
+    int saved = errno;
+    LAYER_ENTER();
+    /* Close around the layer's fds. */
+    unsigned cur = first;
+    int r = 0, e = 0;
+    while (cur <= last) {
+        int lfd = -1;
+        for (int fd = shunt_fdt_next((int)cur); fd >= 0 && (unsigned)fd <= last;
+             fd = shunt_fdt_next(fd + 1)) {
+            shunt_rfile_t *f = shunt_fdt_get(fd);
+            int layer = f && f->kind == SHUNT_RF_LAYER;
+            shunt_rfile_unref(f);
+            if (layer) {
+                lfd = fd;
+                break;
+            }
+        }
+        if (lfd < 0 || (unsigned)lfd > cur) {
+            unsigned end = lfd < 0 ? last : (unsigned)lfd - 1;
+            if (real_close_range(cur, end, flags) < 0 && !r) {
+                r = -1;
+                e = errno;
+            }
+        }
+        if (lfd < 0 || (unsigned)lfd == last)
+            break;
+        cur = (unsigned)lfd + 1;
+    }
+    drop_range(first, last);
+    LAYER_LEAVE();
+    errno = r < 0 ? e : saved;
+    return r;
+}
+
+/* ---- dup ---------------------------------------------------------------- */
+/* After the program's dup of a remote fd, newfd shares its remote file. */
+static void dup_entry(int oldfd, int newfd)
+{
+    shunt_rfile_t *f = shunt_fdt_get(oldfd);
+    if (f && f->kind != SHUNT_RF_LAYER)
+        shunt_fdt_set(newfd, f);
+    shunt_rfile_unref(f);
+}
+
+static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    /* dup2() onto a number the layer uses: move the layer's fd away. */
+    if (oldfd != newfd && shunt_fdt_is_ours(newfd))
+        layer_fd_evict(newfd);
+    LAYER_LEAVE();
+    errno = saved;
+    int r = is_dup3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+    if (r < 0 || oldfd == newfd)
+        return r;
+    int e = errno;
+    LAYER_ENTER();
+    shunt_rfile_unref(shunt_fdt_take(newfd));
+    dup_entry(oldfd, newfd);
+    LAYER_LEAVE();
+    errno = e;
+    return r;
+}
+
+int hook_dup(int fd)
+{
+    int r = real_dup(fd);
+    if (r >= 0 && shunt_fdt_is_ours(fd)) {
+        int e = errno;
+        LAYER_ENTER();
+        dup_entry(fd, r);
+        LAYER_LEAVE();
+        errno = e;
+    }
+    return r;
+}
+
+int hook_dup2(int oldfd, int newfd)
+{
+    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd))
+        return real_dup2(oldfd, newfd);
+    return dup2_common(oldfd, newfd, 0, 0);
+}
+
+int hook_dup3(int oldfd, int newfd, int flags)
+{
+    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd))
+        return real_dup3(oldfd, newfd, flags);
+    return dup2_common(oldfd, newfd, flags, 1);
+}
+
+int hook_fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) ||
+        (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
+        return real_fcntl(fd, cmd, arg);
+    int r = real_fcntl(fd, cmd, arg);
+    if (r >= 0) {
+        int e = errno;
+        LAYER_ENTER();
+        dup_entry(fd, r);
+        LAYER_LEAVE();
+        errno = e;
+    }
+    return r;
+}
+
+mode_t hook_umask(mode_t mask)
+{
+    mode_t old = real_umask(mask);
+    shunt_layer.umask = mask & 0777;
+    return old;
+}

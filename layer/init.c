@@ -1,0 +1,225 @@
+/* The layer's constructor: environment, configuration, policy, hooks. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+
+__thread int shunt_guard __attribute__((tls_model("initial-exec")));
+int shunt_state;
+shunt_layer_t shunt_layer;
+
+void rfiles_init(void);
+
+/* Filled in by env.c and children.c when they are linked in. */
+__attribute__((weak)) void shunt_env_init(void);
+__attribute__((weak)) void shunt_children_init(void);
+
+__attribute__((visibility("default"))) const char *shunt_layer_version(void);
+const char *shunt_layer_version(void) { return "shunt-layer 0.2.0"; }
+
+static uint64_t new_session_id(void)
+{
+    uint64_t v = 0;
+    while (v == 0)
+        if (LSYS3(SYS_getrandom, &v, sizeof(v), 0) != sizeof(v))
+            v = (uint64_t)LSYS0(SYS_getpid) * 0x9e3779b97f4a7c15ull ^
+                (uint64_t)(uintptr_t)&v;
+    return v;
+}
+
+/* Reads a whole small file with raw syscalls; malloc'd, NUL-terminated. */
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = (int)LSYS4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        long r = LSYS3(SYS_read, fd, b + n, cap - n - 1);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    LSYS1(SYS_close, fd);
+    if (b) {
+        b[n] = '\0';
+        *len = n;
+    }
+    return b;
+}
+
+static void add_local_dir_of(const char *file)
+{
+    char norm[4096];
+    if (!file || file[0] != '/' ||
+        shunt_path_normalize(NULL, file, norm, sizeof(norm)) < 0)
+        return;
+    char *slash = strrchr(norm, '/');
+    if (slash && slash != norm) {
+        *slash = '\0';
+        shunt_policy_add_local(&shunt_layer.pol, norm);
+    }
+}
+
+static int add_lib(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    add_local_dir_of(info->dlpi_name);
+    return 0;
+}
+
+static void setup_policy(void)
+{
+    shunt_policy_t *p = &shunt_layer.pol;
+    shunt_policy_init(p, &shunt_layer.cfg);
+    shunt_policy_add_defaults(p);
+    char buf[4096];
+    long n = LSYS4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", buf,
+                   sizeof(buf) - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+        shunt_policy_add_local(p, buf);
+        add_local_dir_of(buf);
+    }
+    dl_iterate_phdr(add_lib, NULL);
+    n = LSYS2(SYS_getcwd, buf, sizeof(buf));
+    if (n > 0 && buf[0] == '/' && buf[1] != '\0')
+        shunt_policy_add_local(p, buf); /* "/" would make everything local */
+    for (size_t i = 0; i < p->local.n; i++)
+        LOG_DEBUG("policy: local %s", p->local.v[i]);
+}
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void mark_shared(int fd, shunt_rfile_t *f, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    atomic_store(&f->shared, 1);
+}
+
+static void atfork_prepare(void)
+{
+    /* Both processes may use the handles now: neither closes them; the
+     * proxy releases them when the last process of the group goes. */
+    shunt_fdt_foreach(mark_shared, NULL);
+    shunt_fdt_lock();
+}
+
+static void atfork_parent(void) { shunt_fdt_unlock(); }
+
+static void atfork_child(void)
+{
+    shunt_fdt_reset_lock();
+    shunt_layer_fork_child();
+}
+
+void shunt_layer_fork_child(void)
+{
+    shunt_rpc_fork_child();
+    shunt_layer.parent_session = shunt_layer.session;
+    shunt_layer.session = new_session_id();
+}
+
+__attribute__((constructor(101))) static void shunt_layer_init(void)
+{
+    int saved = errno;
+    const char *sock = getenv("SHUNT_SOCKET");
+    const char *lvl = getenv("SHUNT_LOG");
+    const char *logfile = getenv("SHUNT_LOG_FILE");
+    const char *cfgpath = getenv("SHUNT_CONFIG");
+    shunt_config_init(&shunt_layer.cfg);
+    char cfgerr[256] = "";
+    int cfgbad = 0;
+    if (cfgpath && *cfgpath && sock) {
+        size_t len = 0;
+        char *text = slurp(cfgpath, &len);
+        if (text) {
+            cfgbad = shunt_config_parse(&shunt_layer.cfg, text, len, cfgerr,
+                                        sizeof(cfgerr));
+            free(text);
+        } else {
+            cfgbad = -1;
+        }
+    }
+    int level = lvl ? shunt_log_level_parse(lvl) : -1;
+    if (level < 0)
+        level = shunt_layer.cfg.log_level;
+    if (level > 0) {
+        if (!logfile || !*logfile)
+            logfile = shunt_layer.cfg.log_file;
+        shunt_log_open(logfile);
+        shunt_log_level = level;
+    }
+    if (!sock || !*sock) {
+        LOG_DEBUG("no SHUNT_SOCKET: inert");
+        shunt_state = 1;
+        errno = saved;
+        return;
+    }
+    if (cfgbad < 0)
+        LOG_ERROR("config %s cannot be read; using defaults", cfgpath);
+    else if (cfgbad > 0)
+        LOG_ERROR("config %s: %d bad line(s), first: %s", cfgpath, cfgbad,
+                  cfgerr);
+    if (strlen(sock) >= sizeof(shunt_layer.socket_path)) {
+        LOG_ERROR("SHUNT_SOCKET too long: inert");
+        shunt_state = 1;
+        errno = saved;
+        return;
+    }
+    strcpy(shunt_layer.socket_path, sock);
+    const char *tok = getenv("SHUNT_TOKEN");
+    if (tok) {
+        size_t tl = strlen(tok);
+        if (tl > sizeof(shunt_layer.token))
+            tl = sizeof(shunt_layer.token);
+        memcpy(shunt_layer.token, tok, tl);
+        shunt_layer.token_len = tl;
+    }
+    shunt_layer.rpc_timeout_ms =
+        shunt_layer.cfg.timeout_ms > 0 ? shunt_layer.cfg.timeout_ms : 30000;
+    shunt_layer.session = new_session_id();
+    mode_t um = (mode_t)LSYS1(SYS_umask, 022);
+    LSYS1(SYS_umask, um);
+    shunt_layer.umask = um;
+    const char *pn = getenv("_") ? program_invocation_short_name : "";
+    strncpy(shunt_layer.progname, pn ? pn : "",
+            sizeof(shunt_layer.progname) - 1);
+    setup_policy();
+    rfiles_init();
+    shunt_rpc_init();
+    if (shunt_env_init)
+        shunt_env_init();
+    if (shunt_children_init)
+        shunt_children_init();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    int failed = shunt_hooks_install();
+    shunt_state = SHUNT_STATE_ACTIVE;
+    LOG_INFO("active: socket %s, session %016llx, %d hook(s) failed",
+             shunt_layer.socket_path, (unsigned long long)shunt_layer.session,
+             failed);
+    errno = saved;
+}

@@ -1,0 +1,128 @@
+/* The installer: resolves every hooks.def entry in libc and patches it. */
+#include "hooks.h"
+#include "layer.h"
+
+#include "shunt/hook.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HOOK(name, ret, params, flags) ret(*real_##name) params;
+#define ALIAS(name, of, flags) __typeof__(real_##of) real_##name;
+#include "hooks.def"
+#undef HOOK
+#undef ALIAS
+
+typedef struct {
+    const char *name;
+    int flags;
+    void *detour;
+    void **real;
+} hookent_t;
+
+static const hookent_t table[] = {
+#define HOOK(name, ret, params, flags) \
+    {#name, flags, (void *)hook_##name, (void **)&real_##name},
+#define ALIAS(name, of, flags) \
+    {#name, flags, (void *)hook_##of, (void **)&real_##name},
+#include "hooks.def"
+#undef HOOK
+#undef ALIAS
+};
+#define NHOOKS (sizeof(table) / sizeof(table[0]))
+
+/* glibc's __openat64_nocancel is not exported; in glibc 2.3x it follows
+ * __open64_nocancel in the same object (sysdeps/unix/sysv/linux/
+ * open{,at}64_nocancel.c).  Take the next 16-byte-aligned address after it
+ * and accept it only if it looks like that function: an openat syscall
+ * (mov $0x101,%eax; ... syscall) whose dirfd is not loaded as AT_FDCWD. */
+static void *find_hidden(const char *name)
+{
+    if (strcmp(name, "__openat64_nocancel") != 0)
+        return NULL;
+    void *open_nc = real___open_nocancel;
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!open_nc ||
+        !dladdr1(open_nc, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+        sym->st_size == 0)
+        return NULL;
+    const uint8_t *p = (const uint8_t *)(((uintptr_t)open_nc + sym->st_size +
+                                          15) & ~(uintptr_t)15);
+    static const uint8_t mov_eax[] = {0xb8, 0x01, 0x01, 0x00, 0x00};
+    static const uint8_t mov_edi_fdcwd[] = {0xbf, 0x9c, 0xff, 0xff, 0xff};
+    int have_mov = 0;
+    for (int i = 0; i < 96; i++) {
+        if (memcmp(p + i, mov_edi_fdcwd, 5) == 0)
+            return NULL;
+        if (memcmp(p + i, mov_eax, 5) == 0)
+            have_mov = 1;
+        if (have_mov && p[i] == 0x0f && p[i + 1] == 0x05)
+            return (void *)p;
+        if (p[i] == 0xc3 && !have_mov) /* ret before the syscall */
+            return NULL;
+    }
+    return NULL;
+}
+
+int shunt_hooks_install(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    if (!libc) {
+        LOG_ERROR("libc.so.6 is not loaded: no hooks installed");
+        return (int)NHOOKS;
+    }
+    void *addr[NHOOKS];
+    int failed = 0, installed = 0;
+    for (size_t i = 0; i < NHOOKS; i++) {
+        const hookent_t *h = &table[i];
+        if (h->flags & H_FIND)
+            addr[i] = find_hidden(h->name);
+        else
+            addr[i] = (h->flags & H_PRIV)
+                          ? dlvsym(libc, h->name, "GLIBC_PRIVATE")
+                          : dlsym(libc, h->name);
+        if (addr[i])
+            *h->real = addr[i];
+    }
+    for (size_t i = 0; i < NHOOKS; i++) {
+        const hookent_t *h = &table[i];
+        if (!addr[i]) {
+            if (h->flags & H_OPT)
+                LOG_DEBUG("hook %s: not in this libc", h->name);
+            else {
+                LOG_WARN("hook %s: not in this libc", h->name);
+                failed++;
+            }
+            continue;
+        }
+        size_t j;
+        for (j = 0; j < i; j++)
+            if (addr[j] == addr[i])
+                break;
+        if (j < i) { /* an alias of an earlier entry: one function */
+            *h->real = *table[j].real;
+            continue;
+        }
+        char why[256] = "";
+        int r = shunt_hook_install(addr[i], h->detour, h->real, why,
+                                   sizeof(why));
+        if (r < 0) {
+            *h->real = addr[i];
+            if (h->flags & H_OPT)
+                LOG_DEBUG("hook %s: not installed: %s", h->name, why);
+            else {
+                LOG_WARN("hook %s: not installed: %s", h->name, why);
+                failed++;
+            }
+            continue;
+        }
+        installed++;
+        LOG_TRACE("hook %s at %p installed", h->name, addr[i]);
+    }
+    dlclose(libc);
+    LOG_DEBUG("%d hooks installed, %d failed", installed, failed);
+    return failed;
+}

@@ -1,0 +1,175 @@
+/* Private API of libshunt.so, shared by every file of layer/.
+ *
+ * Rules for code running inside a hook (see docs/hooking.md):
+ *   - call only real_<name>() (the original of a hooked function, from
+ *     hooks.def) or raw syscalls (layer_sys*); never a hooked function
+ *     directly, never stdio;
+ *   - enter the per-thread guard (LAYER_ENTER/LAYER_LEAVE) around layer work
+ *     so that anything re-entered from inside the layer goes straight to the
+ *     original; errno is saved at entry and restored unless the call fails;
+ *   - internal helpers return a value >= 0 or -errno; a hook turns that into
+ *     libc's -1/errno with layer_ret().
+ *
+ * Internal API in one place:
+ *   guard     shunt_guard (TLS counter), LAYER_BYPASS(), LAYER_ENTER/LEAVE
+ *   state     shunt_layer: config, policy, session ids, umask, socket/token
+ *   log       LOG_ERROR/WARN/INFO/DEBUG/TRACE(fmt, ...)   (log.c)
+ *   rpc       shunt_rpc(type, body, expect, &msg)           (rpc.c)
+ *   resolve   layer_resolve(dirfd, path, at_flags, &tgt)    (resolve.c)
+ *   fd table  shunt_fdt_* (fdtable.h), placeholders          (fdtable.c, rfiles.c)
+ *   hooks     real_<name> pointers and hook_<name> detours   (hooks.def, install.c)
+ *   init      the constructor (init.c) calls, if linked in, the weak
+ *             shunt_env_init() and shunt_children_init() after the config is
+ *             read and before the hooks are installed; shunt_layer_fork_child()
+ *             runs in every forked child (pthread_atfork).
+ */
+#ifndef SHUNT_LAYER_H
+#define SHUNT_LAYER_H
+
+#include "config.h"
+#include "fdtable.h"
+#include "path.h"
+#include "policy.h"
+
+#include "shunt/proto.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* ---- re-entrancy guard ------------------------------------------------- */
+extern __thread int shunt_guard __attribute__((tls_model("initial-exec")));
+/* 0 until the constructor finished; 1 inert (no SHUNT_SOCKET); 2 active. */
+extern int shunt_state;
+#define SHUNT_STATE_ACTIVE 2
+
+#define LAYER_BYPASS() \
+    (__builtin_expect(shunt_guard != 0 || shunt_state != SHUNT_STATE_ACTIVE, 0))
+#define LAYER_ENTER() (shunt_guard++)
+#define LAYER_LEAVE() (shunt_guard--)
+
+/* r >= 0: restore saved errno and return r; r < 0: errno = -r, return -1. */
+static inline long layer_ret(long r, int saved_errno)
+{
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    errno = saved_errno;
+    return r;
+}
+
+/* ---- process-wide state ------------------------------------------------ */
+typedef struct {
+    char socket_path[108];
+    uint8_t token[256];
+    size_t token_len;
+    uint64_t session;        /* this process's session id */
+    uint64_t parent_session; /* after fork: the parent's; else 0 */
+    int rpc_timeout_ms;
+    mode_t umask;            /* tracked by the umask hook */
+    char progname[64];
+    shunt_config_t cfg;
+    shunt_policy_t pol;
+} shunt_layer_t;
+extern shunt_layer_t shunt_layer;
+
+/* Called in the child after fork (pthread_atfork): drops the parent's
+ * connections, takes a new session id linked to the parent's. */
+void shunt_layer_fork_child(void);
+
+/* ---- raw syscalls (never hooked) --------------------------------------- */
+long layer_sys(long nr, long a, long b, long c, long d, long e, long f);
+#define LSYS0(nr) layer_sys(nr, 0, 0, 0, 0, 0, 0)
+#define LSYS1(nr, a) layer_sys(nr, (long)(a), 0, 0, 0, 0, 0)
+#define LSYS2(nr, a, b) layer_sys(nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define LSYS3(nr, a, b, c) layer_sys(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define LSYS4(nr, a, b, c, d) \
+    layer_sys(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define LSYS5(nr, a, b, c, d, e) \
+    layer_sys(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+/* layer_sys returns -errno on failure and never touches errno. */
+
+/* Moves fd to a high number (near RLIMIT_NOFILE), close-on-exec, marks it a
+ * layer fd (protected from the program's close/dup2).  Returns the new fd
+ * (or the old one when it cannot be moved); the old one is closed.  owner
+ * (may be NULL) is the variable that will hold the fd: when the program
+ * dup2()s onto the number, the fd moves and *owner is updated. */
+int layer_fd_protect(int fd, int *owner);
+void layer_fd_unprotect(int fd); /* before the layer closes it itself */
+int layer_fd_evict(int fd);      /* move a layer fd away from its number */
+/* 0 when the program closed a layer fd with a raw syscall and the number
+ * now holds something else. */
+int layer_fd_still_ours(int fd, const shunt_rfile_t *f);
+
+/* ---- logging ----------------------------------------------------------- */
+enum { LOG_OFF = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
+extern int shunt_log_level;
+void shunt_log_open(const char *file); /* NULL: stderr (dup'd, protected) */
+void shunt_logf(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* errno text without translation (no locale files opened from a hook). */
+#define ESTR(e) layer_estr(e)
+const char *layer_estr(int e);
+#define LOG_AT(l, ...)                                                     \
+    do {                                                                   \
+        if (__builtin_expect(shunt_log_level >= (l), 0))                   \
+            shunt_logf((l), __VA_ARGS__);                                  \
+    } while (0)
+#define LOG_ERROR(...) LOG_AT(LOG_ERROR, __VA_ARGS__)
+#define LOG_WARN(...) LOG_AT(LOG_WARN, __VA_ARGS__)
+#define LOG_INFO(...) LOG_AT(LOG_INFO, __VA_ARGS__)
+#define LOG_DEBUG(...) LOG_AT(LOG_DEBUG, __VA_ARGS__)
+#define LOG_TRACE(...) LOG_AT(LOG_TRACE, __VA_ARGS__)
+
+/* ---- RPC to the proxy (rpc.c) ------------------------------------------
+ * One connection per thread, made on first use.  shunt_rpc() sends one
+ * request and waits (poll, shunt_layer.rpc_timeout_ms) for its answer:
+ *   returns 0 with *out decoded when the answer has type expect (pointers
+ *   in *out stay valid until this thread's next call);
+ *   for expect == SHUNT_T_OK returns the OK value (>= 0);
+ *   -err for an ERROR answer (the target's errno, unchanged);
+ *   -EIO when the proxy/agent is unreachable, times out or answers
+ *   nonsense (logged).  Never blocks forever, never aborts. */
+long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
+               shunt_msg_t *out);
+uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
+void shunt_rpc_fork_child(void);    /* close inherited connections */
+void shunt_rpc_init(void);          /* at init: the thread-exit key */
+
+/* ---- path resolution (resolve.c) ---------------------------------------
+ * Decides where (dirfd, path) lives.  mode is SHUNT_MODE_*; for remote
+ * modes, dirh/rpath are what to send (dirh = SHUNT_AT_ROOT or a remote
+ * directory handle; rpath the path as the program gave it, made absolute
+ * against the local cwd), norm the normalised absolute path (for logs and
+ * policy).  Returns 0 or -errno (ENAMETOOLONG, EBADF for a bad dirfd when
+ * the path is relative). */
+typedef struct {
+    int mode;
+    int32_t dirh;
+    const char *rpath;
+    char norm[4096];
+    char buf[4096];
+} layer_target_t;
+int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+static inline int layer_is_remote(int mode)
+{
+    return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;
+}
+
+/* ---- remote file helpers (rfiles.c) ------------------------------------ */
+/* Opens a remote path; returns a real fd (memfd snapshot or placeholder)
+ * registered in the fd table, or -errno. */
+int rfile_open(const layer_target_t *t, int flags, mode_t mode);
+/* Remote stat of a path or handle, into struct stat or struct statx. */
+void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
+struct statx;
+void rstat_to_statx(const shunt_stat_r_t *r, struct statx *sx);
+long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
+long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
+/* Releases a remote handle (CLOSE), ignoring the answer. */
+void rpc_close_handle(uint32_t handle);
+
+#endif

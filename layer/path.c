@@ -1,0 +1,71 @@
+/* Lexical normalisation of absolute paths. */
+#include "path.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Appends the components of p to out (which holds a normalised absolute
+ * path of length *len). */
+static int append(char *out, size_t outlen, size_t *len, const char *p)
+{
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - s);
+        if (n == 1 && s[0] == '.')
+            continue;
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            while (*len > 1 && out[*len - 1] != '/')
+                (*len)--;
+            if (*len > 1)
+                (*len)--; /* the '/' before the removed component */
+            out[*len] = '\0';
+            continue;
+        }
+        size_t need = *len + (*len > 1 ? 1 : 0) + n;
+        if (need + 1 > outlen)
+            return -ENAMETOOLONG;
+        if (*len > 1)
+            out[(*len)++] = '/';
+        memcpy(out + *len, s, n);
+        *len += n;
+        out[*len] = '\0';
+    }
+    return 0;
+}
+
+long shunt_path_normalize(const char *base, const char *path, char *out,
+                          size_t outlen)
+{
+    if (!path || !*path || outlen < 2)
+        return -EINVAL;
+    size_t len = 1;
+    out[0] = '/';
+    out[1] = '\0';
+    if (path[0] != '/') {
+        if (!base || base[0] != '/')
+            return -EINVAL;
+        int r = append(out, outlen, &len, base);
+        if (r < 0)
+            return r;
+    }
+    int r = append(out, outlen, &len, path);
+    if (r < 0)
+        return r;
+    return (long)len;
+}
+
+int shunt_path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (n == 1 && prefix[0] == '/')
+        return path[0] == '/';
+    if (strncmp(path, prefix, n) != 0)
+        return 0;
+    return path[n] == '\0' || path[n] == '/';
+}

@@ -1,0 +1,127 @@
+/* The policy: config regex lists first, then the default sets. */
+#include "policy.h"
+#include "path.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const default_local_dirs[] = {
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    "/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp",
+    "/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime",
+    "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
+};
+static const char *const default_local_raw[] = {"/etc/ld.so.conf"};
+static const char *const default_remote[] = {"/etc/hosts", "/etc/resolv.conf",
+                                             "/etc/hostname"};
+
+static int set_add(shunt_pathset_t *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], path) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        char **v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    char *d = strdup(path);
+    if (!d)
+        return -ENOMEM;
+    s->v[s->n++] = d;
+    return 0;
+}
+
+static void set_free(shunt_pathset_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+void shunt_policy_init(shunt_policy_t *p, const shunt_config_t *cfg)
+{
+    memset(p, 0, sizeof(*p));
+    p->cfg = cfg;
+    if (cfg)
+        for (int i = 0; i < SHUNT_LIST_COUNT; i++)
+            if (cfg->lists[i].n)
+                p->has_regex = 1;
+}
+
+void shunt_policy_free(shunt_policy_t *p)
+{
+    set_free(&p->local);
+    set_free(&p->local_raw);
+    set_free(&p->remote);
+}
+
+int shunt_policy_add_defaults(shunt_policy_t *p)
+{
+    int r = 0;
+    for (size_t i = 0; i < sizeof(default_local_dirs) / sizeof(char *); i++)
+        r |= set_add(&p->local, default_local_dirs[i]);
+    for (size_t i = 0; i < sizeof(default_local_raw) / sizeof(char *); i++)
+        r |= set_add(&p->local_raw, default_local_raw[i]);
+    for (size_t i = 0; i < sizeof(default_remote) / sizeof(char *); i++)
+        r |= set_add(&p->remote, default_remote[i]);
+    return r ? -ENOMEM : 0;
+}
+
+int shunt_policy_add_local(shunt_policy_t *p, const char *path)
+{
+    if (path[0] != '/' || path[1] == '\0')
+        return -EINVAL;
+    return set_add(&p->local, path);
+}
+
+int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix)
+{
+    return set_add(&p->local_raw, prefix);
+}
+
+int shunt_policy_add_remote(shunt_policy_t *p, const char *path)
+{
+    return set_add(&p->remote, path);
+}
+
+int shunt_policy_mode(const shunt_policy_t *p, const char *path)
+{
+    if (p->has_regex) {
+        const shunt_relist_t *l = p->cfg->lists;
+        if (shunt_relist_match(&l[SHUNT_LIST_NOT_FOUND], path))
+            return SHUNT_MODE_NOT_FOUND;
+        if (shunt_relist_match(&l[SHUNT_LIST_READ_WRITE], path))
+            return SHUNT_MODE_WRITE;
+        if (shunt_relist_match(&l[SHUNT_LIST_READ_ONLY], path))
+            return SHUNT_MODE_READ;
+        if (shunt_relist_match(&l[SHUNT_LIST_LOCAL], path))
+            return SHUNT_MODE_LOCAL;
+    }
+    for (size_t i = 0; i < p->remote.n; i++)
+        if (shunt_path_under(path, p->remote.v[i]))
+            return SHUNT_MODE_READ;
+    for (size_t i = 0; i < p->local.n; i++)
+        if (shunt_path_under(path, p->local.v[i]))
+            return SHUNT_MODE_LOCAL;
+    for (size_t i = 0; i < p->local_raw.n; i++)
+        if (strncmp(path, p->local_raw.v[i], strlen(p->local_raw.v[i])) == 0)
+            return SHUNT_MODE_LOCAL;
+    return SHUNT_MODE_READ;
+}
+
+const char *shunt_mode_name(int mode)
+{
+    switch (mode) {
+    case SHUNT_MODE_LOCAL: return "local";
+    case SHUNT_MODE_READ: return "read";
+    case SHUNT_MODE_WRITE: return "write";
+    case SHUNT_MODE_NOT_FOUND: return "not_found";
+    }
+    return "?";
+}

@@ -1,0 +1,85 @@
+/* Where does (dirfd, path) live?  Normalise, then ask the policy. */
+#include "layer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+/* Appends "/" and rel to the absolute base held in t->buf. */
+static int join(layer_target_t *t, size_t blen, const char *rel)
+{
+    size_t rl = strlen(rel);
+    if (blen + 1 + rl + 1 > sizeof(t->buf))
+        return -ENAMETOOLONG;
+    if (blen > 1)
+        t->buf[blen++] = '/';
+    memcpy(t->buf + blen, rel, rl + 1);
+    t->rpath = t->buf;
+    return 0;
+}
+
+int layer_resolve(int dirfd, const char *path, layer_target_t *t)
+{
+    t->dirh = SHUNT_AT_ROOT;
+    t->rpath = path;
+    t->mode = SHUNT_MODE_LOCAL;
+    if (!path)
+        return -EFAULT;
+    if (path[0] == '/') {
+        long n = shunt_path_normalize(NULL, path, t->norm, sizeof(t->norm));
+        if (n < 0)
+            return (int)n;
+        t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+        return 0;
+    }
+    if (dirfd != AT_FDCWD && shunt_fdt_is_ours(dirfd)) {
+        shunt_rfile_t *f = shunt_fdt_get(dirfd);
+        if (!f)
+            return -EBADF;
+        int r = 0;
+        if (f->kind == SHUNT_RF_DIR) {
+            long n = shunt_path_normalize(f->path, path[0] ? path : ".",
+                                          t->norm, sizeof(t->norm));
+            if (n < 0)
+                r = (int)n;
+            else {
+                t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+                t->dirh = (int32_t)f->handle;
+            }
+        } else if (f->kind == SHUNT_RF_LAYER) {
+            r = -EBADF;
+        } else {
+            r = -ENOTDIR;
+        }
+        shunt_rfile_unref(f);
+        return r;
+    }
+    if (path[0] == '\0')
+        return 0; /* AT_EMPTY_PATH on a local fd: local */
+    long blen;
+    if (dirfd == AT_FDCWD) {
+        blen = LSYS2(SYS_getcwd, t->buf, sizeof(t->buf));
+        if (blen < 0)
+            return (int)blen;
+        blen = (long)strlen(t->buf); /* the syscall counts the NUL */
+    } else {
+        char p[48];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", dirfd);
+        blen = LSYS4(SYS_readlinkat, AT_FDCWD, p, t->buf, sizeof(t->buf) - 1);
+        if (blen < 0)
+            return 0; /* not a dir fd we can name: the real call decides */
+        t->buf[blen] = '\0';
+        if (t->buf[0] != '/')
+            return 0;
+    }
+    if (t->buf[0] != '/')
+        return 0; /* "(unreachable)" cwd */
+    long n = shunt_path_normalize(t->buf, path, t->norm, sizeof(t->norm));
+    if (n < 0)
+        return (int)n;
+    t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+    if (layer_is_remote(t->mode))
+        return join(t, (size_t)blen, path);
+    return 0;
+}

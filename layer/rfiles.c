@@ -1,0 +1,250 @@
+/* Remote files: opening (snapshot, directory or forwarded placeholder),
+ * stat conversion, releasing handles. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+/* Regular files up to this size are fetched whole into a memfd at open;
+ * larger ones are forwarded read by read. */
+#define SNAPSHOT_MAX (64ull << 20)
+
+void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_dev = makedev(r->dev_major, r->dev_minor);
+    st->st_ino = r->ino;
+    st->st_mode = r->mode;
+    st->st_nlink = r->nlink;
+    st->st_uid = r->uid;
+    st->st_gid = r->gid;
+    st->st_rdev = makedev(r->rdev_major, r->rdev_minor);
+    st->st_size = (off_t)r->size;
+    st->st_blksize = r->blksize;
+    st->st_blocks = (blkcnt_t)r->blocks;
+    st->st_atim.tv_sec = r->atime_sec;
+    st->st_atim.tv_nsec = r->atime_nsec;
+    st->st_mtim.tv_sec = r->mtime_sec;
+    st->st_mtim.tv_nsec = r->mtime_nsec;
+    st->st_ctim.tv_sec = r->ctime_sec;
+    st->st_ctim.tv_nsec = r->ctime_nsec;
+}
+
+void rstat_to_statx(const shunt_stat_r_t *r, struct statx *sx)
+{
+    memset(sx, 0, sizeof(*sx));
+    sx->stx_mask = r->mask;
+    sx->stx_blksize = r->blksize;
+    sx->stx_attributes = r->attributes;
+    sx->stx_nlink = r->nlink;
+    sx->stx_uid = r->uid;
+    sx->stx_gid = r->gid;
+    sx->stx_mode = r->mode;
+    sx->stx_ino = r->ino;
+    sx->stx_size = r->size;
+    sx->stx_blocks = r->blocks;
+    sx->stx_attributes_mask = r->attributes_mask;
+    sx->stx_atime.tv_sec = r->atime_sec;
+    sx->stx_atime.tv_nsec = r->atime_nsec;
+    sx->stx_btime.tv_sec = r->btime_sec;
+    sx->stx_btime.tv_nsec = r->btime_nsec;
+    sx->stx_ctime.tv_sec = r->ctime_sec;
+    sx->stx_ctime.tv_nsec = r->ctime_nsec;
+    sx->stx_mtime.tv_sec = r->mtime_sec;
+    sx->stx_mtime.tv_nsec = r->mtime_nsec;
+    sx->stx_rdev_major = r->rdev_major;
+    sx->stx_rdev_minor = r->rdev_minor;
+    sx->stx_dev_major = r->dev_major;
+    sx->stx_dev_minor = r->dev_minor;
+#ifdef STATX_MNT_ID
+    sx->stx_mnt_id = r->mnt_id;
+#endif
+}
+
+long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out)
+{
+    shunt_stat_t q = {.dirh = t->dirh,
+                      .path = shunt_str(t->rpath),
+                      .flags = at_flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_STAT, &q, SHUNT_T_STAT_R, &m);
+    if (r == 0)
+        *out = m.u.stat_r;
+    return r;
+}
+
+long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out)
+{
+    shunt_fstat_t q = {.handle = handle};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_FSTAT, &q, SHUNT_T_STAT_R, &m);
+    if (r == 0)
+        *out = m.u.stat_r;
+    return r;
+}
+
+void rpc_close_handle(uint32_t handle)
+{
+    shunt_close_t q = {.handle = handle};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_CLOSE, &q, SHUNT_T_OK, &m);
+    if (r < 0)
+        LOG_DEBUG("close of handle %u: %s", handle, ESTR((int)-r));
+}
+
+/* The fd table calls this when the last fd of a remote file goes. */
+static void release(shunt_rfile_t *f)
+{
+    if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
+        !atomic_load(&f->shared)) {
+        LAYER_ENTER();
+        rpc_close_handle(f->handle);
+        LAYER_LEAVE();
+    }
+}
+
+void rfiles_init(void);
+void rfiles_init(void) { shunt_rfile_release = release; }
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        long w = LSYS3(SYS_write, fd, p, n);
+        if (w == -EINTR)
+            continue;
+        if (w < 0)
+            return (int)w;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Gives mfd the access mode and status flags of the program's open by
+ * reopening it through /proc (a memfd is O_RDWR otherwise), keeping the
+ * fd number (the lowest free one, as open(2) would give). */
+static void finish_fd(int mfd, int acc, int flags)
+{
+    char p[48];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", mfd);
+    int rfd = (int)LSYS4(SYS_openat, AT_FDCWD, p,
+                         acc | (flags & (O_NONBLOCK | O_APPEND)) | O_CLOEXEC, 0);
+    if (rfd < 0) {
+        LOG_DEBUG("reopen of placeholder %d: %s", mfd, ESTR(-rfd));
+        return;
+    }
+    LSYS3(SYS_dup3, rfd, mfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+    LSYS1(SYS_close, rfd);
+    if (!(flags & O_CLOEXEC))
+        LSYS3(SYS_fcntl, mfd, F_SETFD, 0);
+}
+
+static int fetch(uint32_t handle, int mfd, uint64_t size)
+{
+    uint32_t chunk = shunt_rpc_data_max();
+    uint64_t total = 0;
+    for (;;) {
+        shunt_read_t q = {.handle = handle, .count = chunk};
+        shunt_msg_t m;
+        long r = shunt_rpc(SHUNT_T_READ, &q, SHUNT_T_DATA_R, &m);
+        if (r < 0)
+            return (int)r;
+        uint32_t n = m.u.data_r.data.len;
+        int w = write_all(mfd, m.u.data_r.data.p, n);
+        if (w < 0)
+            return w;
+        total += n;
+        if (n == 0 || (n < chunk && total >= size))
+            break;
+    }
+    LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+    return 0;
+}
+
+int rfile_open(const layer_target_t *t, int flags, mode_t mode)
+{
+    int acc = flags & O_ACCMODE;
+    int wants_write = acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+                      (flags & O_TMPFILE) == O_TMPFILE;
+    if (flags & (O_CREAT | O_TMPFILE))
+        mode &= ~shunt_layer.umask;
+    shunt_msg_t m;
+    long r;
+    if (t->dirh == SHUNT_AT_ROOT) {
+        shunt_open_t q = {.path = shunt_str(t->rpath), .flags = flags,
+                          .mode = mode};
+        r = shunt_rpc(SHUNT_T_OPEN, &q, SHUNT_T_OPEN_R, &m);
+    } else {
+        shunt_openat_t q = {.dirh = t->dirh, .path = shunt_str(t->rpath),
+                            .flags = flags, .mode = mode};
+        r = shunt_rpc(SHUNT_T_OPENAT, &q, SHUNT_T_OPEN_R, &m);
+    }
+    if (r < 0) {
+        LOG_DEBUG("open %s (%s): %s", t->norm, shunt_mode_name(t->mode),
+                  ESTR((int)-r));
+        return (int)r;
+    }
+    uint32_t handle = m.u.open_r.handle;
+    shunt_stat_r_t st;
+    r = rpc_fstat_handle(handle, &st);
+    if (r < 0) {
+        rpc_close_handle(handle);
+        return (int)r;
+    }
+    int kind;
+    if (S_ISDIR(st.mode))
+        kind = SHUNT_RF_DIR;
+    else if (S_ISREG(st.mode) && !wants_write && !(flags & O_PATH) &&
+             st.size <= SNAPSHOT_MAX)
+        kind = SHUNT_RF_SNAPSHOT;
+    else
+        kind = SHUNT_RF_FWD;
+    shunt_rfile_t *f = shunt_rfile_new(kind);
+    char *path = strdup(t->norm);
+    int mfd = (int)LSYS2(SYS_memfd_create,
+                         kind == SHUNT_RF_DIR ? "shunt-dir" : "shunt",
+                         (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+    if (!f || !path || mfd < 0) {
+        free(path);
+        if (f)
+            f->kind = 0, shunt_rfile_unref(f);
+        rpc_close_handle(handle);
+        return mfd < 0 ? mfd : -ENOMEM;
+    }
+    f->handle = handle;
+    f->oflags = flags;
+    f->st = st;
+    f->path = path;
+    if (kind == SHUNT_RF_SNAPSHOT) {
+        int e = fetch(handle, mfd, st.size);
+        rpc_close_handle(handle);
+        f->handle = 0;
+        if (e < 0) {
+            LSYS1(SYS_close, mfd);
+            shunt_rfile_unref(f);
+            return e;
+        }
+    }
+    finish_fd(mfd, kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
+                   : (acc == O_WRONLY || acc == O_RDWR) ? acc : O_RDONLY,
+              flags);
+    int e = shunt_fdt_set(mfd, f);
+    shunt_rfile_unref(f);
+    if (e < 0) {
+        LSYS1(SYS_close, mfd); /* releases the handle with f */
+        return e;
+    }
+    LOG_DEBUG("open %s (%s) -> fd %d, %s, handle %u, %llu bytes", t->norm,
+              shunt_mode_name(t->mode), mfd,
+              kind == SHUNT_RF_DIR ? "directory"
+              : kind == SHUNT_RF_SNAPSHOT ? "snapshot" : "forwarded",
+              handle, (unsigned long long)st.size);
+    return mfd;
+}

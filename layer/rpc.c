@@ -1,0 +1,332 @@
+/* Synchronous RPC to the proxy: one unix-socket connection per thread,
+ * made on first use, handshaken with the session's token and ids. */
+#include "layer.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+
+#define MAX_CONNS 1024
+
+typedef struct {
+    int fd;
+    uint32_t max_frame;
+    uint64_t next_id;
+    uint8_t *rx;
+    size_t rxcap;
+    shunt_wbuf_t tx;
+} conn_t;
+
+static conn_t *conns[MAX_CONNS];
+static atomic_flag conns_lock = ATOMIC_FLAG_INIT;
+static __thread int tl_slot __attribute__((tls_model("initial-exec"))) = -1;
+static pthread_key_t conn_key;
+static int conn_key_ok;
+
+static void lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&conns_lock, memory_order_acquire))
+        __builtin_ia32_pause();
+}
+static void unlock(void)
+{
+    atomic_flag_clear_explicit(&conns_lock, memory_order_release);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_free(conn_t *c, int close_fd)
+{
+    if (c->fd >= 0 && close_fd) {
+        layer_fd_unprotect(c->fd);
+        LSYS1(SYS_close, c->fd);
+    }
+    free(c->rx);
+    shunt_wbuf_free(&c->tx);
+    free(c);
+}
+
+/* close_fd = 0 when the fd is already gone (EBADF: the program closed it
+ * with a raw syscall): its number may belong to the program by now. */
+static void slot_drop(int slot, int close_fd)
+{
+    lock();
+    conn_t *c = conns[slot];
+    conns[slot] = NULL;
+    unlock();
+    if (!c)
+        return;
+    if (!close_fd)
+        layer_fd_unprotect(c->fd);
+    conn_free(c, close_fd);
+}
+
+static void thread_exit(void *v)
+{
+    int slot = (int)(intptr_t)v - 1;
+    if (slot >= 0 && slot < MAX_CONNS)
+        slot_drop(slot, 1);
+    tl_slot = -1;
+}
+
+static int send_all(conn_t *c)
+{
+    while (shunt_wbuf_pending(&c->tx)) {
+        long n = layer_sys(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
+                           (long)shunt_wbuf_pending(&c->tx), MSG_NOSIGNAL, 0, 0);
+        if (n == -EINTR)
+            continue;
+        if (n < 0)
+            return (int)n;
+        c->tx.head += (size_t)n;
+    }
+    shunt_wbuf_reset(&c->tx);
+    return 0;
+}
+
+/* Reads exactly n bytes into c->rx + off before the deadline. */
+static int recv_exact(conn_t *c, size_t off, size_t n, int64_t deadline)
+{
+    while (n) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        long pr = LSYS3(SYS_poll, &pfd, 1, left > 1000000 ? 1000000 : left);
+        if (pr == -EINTR || pr == 0)
+            continue;
+        if (pr < 0)
+            return (int)pr;
+        long r = LSYS3(SYS_read, c->fd, c->rx + off, n);
+        if (r == -EINTR || r == -EAGAIN)
+            continue;
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return -ECONNRESET;
+        off += (size_t)r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Receives the next frame; decoded into *m (pointing into c->rx). */
+static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
+{
+    if (c->rxcap < SHUNT_HDR_LEN) {
+        uint8_t *b = realloc(c->rx, 4096);
+        if (!b)
+            return -ENOMEM;
+        c->rx = b;
+        c->rxcap = 4096;
+    }
+    int r = recv_exact(c, 0, SHUNT_HDR_LEN, deadline);
+    if (r < 0)
+        return r;
+    shunt_hdr_t h;
+    r = shunt_hdr_parse(c->rx, SHUNT_HDR_LEN, c->max_frame, &h);
+    if (r < 0)
+        return r;
+    size_t total = SHUNT_HDR_LEN + h.length;
+    if (total > c->rxcap) {
+        uint8_t *b = realloc(c->rx, total);
+        if (!b)
+            return -ENOMEM;
+        c->rx = b;
+        c->rxcap = total;
+    }
+    r = recv_exact(c, SHUNT_HDR_LEN, h.length, deadline);
+    if (r < 0)
+        return r;
+    r = shunt_decode(c->rx, total, m);
+    return r;
+}
+
+static conn_t *conn_open(void)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    c->max_frame = SHUNT_FRAME_DEFAULT;
+    shunt_wbuf_init(&c->tx);
+    int fd = (int)LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        LOG_ERROR("rpc: socket: %s", ESTR(-fd));
+        conn_free(c, 0);
+        return NULL;
+    }
+    c->fd = layer_fd_protect(fd, &c->fd);
+    struct timeval tv = {.tv_sec = shunt_layer.rpc_timeout_ms / 1000,
+                         .tv_usec = (shunt_layer.rpc_timeout_ms % 1000) * 1000};
+    LSYS5(SYS_setsockopt, c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, shunt_layer.socket_path, sizeof(sun.sun_path));
+    long r;
+    do
+        r = LSYS3(SYS_connect, c->fd, &sun, sizeof(sun));
+    while (r == -EINTR);
+    if (r < 0) {
+        LOG_ERROR("rpc: connect %s: %s", shunt_layer.socket_path,
+                  ESTR((int)-r));
+        conn_free(c, 1);
+        return NULL;
+    }
+    shunt_hello_t hello = {
+        .magic = SHUNT_MAGIC,
+        .ver_min = SHUNT_PROTO_VERSION_MIN,
+        .ver_max = SHUNT_PROTO_VERSION_MAX,
+        .role = SHUNT_ROLE_LAYER,
+        .token = shunt_bytes(shunt_layer.token, shunt_layer.token_len),
+        .pid = (uint32_t)LSYS0(SYS_getpid),
+        .ppid = (uint32_t)LSYS0(SYS_getppid),
+        .session = shunt_layer.session,
+        .parent_session = shunt_layer.parent_session,
+        .max_frame = SHUNT_FRAME_DEFAULT,
+        .name = shunt_str(shunt_layer.progname),
+    };
+    shunt_msg_t m;
+    int64_t deadline = now_ms() + shunt_layer.rpc_timeout_ms;
+    if (shunt_encode(&c->tx, SHUNT_T_HELLO, 0, 1, &hello, c->max_frame) < 0 ||
+        (r = send_all(c)) < 0 || (r = recv_frame(c, &m, deadline)) < 0) {
+        LOG_ERROR("rpc: handshake with %s failed: %s", shunt_layer.socket_path,
+                  ESTR((int)-r));
+        conn_free(c, 1);
+        return NULL;
+    }
+    if (m.type != SHUNT_T_HELLO_R) {
+        char msg[256] = "";
+        if (m.type == SHUNT_T_ERROR)
+            shunt_str_copy(msg, sizeof(msg), m.u.error.msg);
+        LOG_ERROR("rpc: handshake refused by %s: %s (%s)",
+                  shunt_layer.socket_path,
+                  m.type == SHUNT_T_ERROR ? ESTR(m.u.error.err) : "bad answer",
+                  msg);
+        conn_free(c, 1);
+        return NULL;
+    }
+    c->max_frame = m.u.hello_r.max_frame;
+    c->next_id = 2;
+    LOG_DEBUG("rpc: connected to %s (fd %d, session %016llx, max_frame %u)",
+              shunt_layer.socket_path, c->fd,
+              (unsigned long long)shunt_layer.session, c->max_frame);
+    return c;
+}
+
+static conn_t *conn_get(void)
+{
+    int slot = tl_slot;
+    if (slot >= 0) {
+        conn_t *c = conns[slot];
+        if (c)
+            return c;
+    }
+    conn_t *c = conn_open();
+    if (!c)
+        return NULL;
+    lock();
+    if (slot < 0 || conns[slot]) {
+        for (slot = 0; slot < MAX_CONNS && conns[slot]; slot++)
+            ;
+    }
+    if (slot >= MAX_CONNS) {
+        unlock();
+        LOG_ERROR("rpc: more than %d threads with connections", MAX_CONNS);
+        conn_free(c, 1);
+        return NULL;
+    }
+    conns[slot] = c;
+    unlock();
+    tl_slot = slot;
+    if (conn_key_ok)
+        pthread_setspecific(conn_key, (void *)(intptr_t)(slot + 1));
+    return c;
+}
+
+uint32_t shunt_rpc_data_max(void)
+{
+    conn_t *c = conn_get();
+    uint32_t mf = c ? c->max_frame : SHUNT_FRAME_MIN;
+    return SHUNT_DATA_MAX(mf) - 64;
+}
+
+long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
+               shunt_msg_t *out)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        conn_t *c = conn_get();
+        if (!c)
+            return -EIO;
+        uint64_t id = c->next_id++;
+        shunt_wbuf_reset(&c->tx);
+        int r = shunt_encode(&c->tx, type, 0, id, body, c->max_frame);
+        if (r < 0) {
+            LOG_ERROR("rpc: cannot encode %s: %s", shunt_msg_name(type),
+                      ESTR(-r));
+            return r == -EMSGSIZE ? -ENAMETOOLONG : -EIO;
+        }
+        r = send_all(c);
+        if (r < 0) {
+            /* Nothing was served: the connection broke (the program closed
+             * it behind our back, the proxy restarted): reconnect once. */
+            LOG_WARN("rpc: send %s: %s; reconnecting", shunt_msg_name(type),
+                     ESTR(-r));
+            slot_drop(tl_slot, r != -EBADF && r != -ENOTSOCK);
+            continue;
+        }
+        int64_t deadline = now_ms() + shunt_layer.rpc_timeout_ms;
+        do
+            r = recv_frame(c, out, deadline);
+        while (r == 0 && out->id != id); /* a stale answer: skip it */
+        if (r < 0) {
+            LOG_ERROR("rpc: %s: no answer: %s", shunt_msg_name(type),
+                      ESTR(-r));
+            slot_drop(tl_slot, r != -EBADF);
+            return -EIO;
+        }
+        if (out->type == SHUNT_T_ERROR) {
+            int err = out->u.error.err;
+            LOG_TRACE("rpc: %s -> %s", shunt_msg_name(type), ESTR(err));
+            return err > 0 ? -err : -EIO;
+        }
+        if (out->type != expect) {
+            LOG_ERROR("rpc: %s answered by %s", shunt_msg_name(type),
+                      shunt_msg_name(out->type) ? shunt_msg_name(out->type)
+                                                : "?");
+            return -EIO;
+        }
+        if (expect == SHUNT_T_OK)
+            return out->u.ok.ret < 0 ? -EIO : out->u.ok.ret;
+        return 0;
+    }
+    return -EIO;
+}
+
+static void rpc_key_init(void)
+{
+    if (pthread_key_create(&conn_key, thread_exit) == 0)
+        conn_key_ok = 1;
+}
+
+void shunt_rpc_init(void) { rpc_key_init(); }
+
+void shunt_rpc_fork_child(void)
+{
+    atomic_flag_clear(&conns_lock);
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (conns[i]) {
+            conn_free(conns[i], 1); /* our copy of the parent's socket */
+            conns[i] = NULL;
+        }
+    tl_slot = -1;
+}

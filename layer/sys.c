@@ -1,0 +1,91 @@
+/* Raw syscalls and the protection of the layer's own fds. */
+#include "layer.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+long layer_sys(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                       "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* The program's fds grow from 0 upward; the layer's live near the top of
+ * RLIMIT_NOFILE so that they never take the number a program expects
+ * (close(0); open() must give 0). */
+static int high_base(void)
+{
+    struct rlimit rl;
+    if (LSYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) < 0)
+        return 64;
+    rlim_t top = rl.rlim_cur;
+    if (top > SHUNT_FDT_MAX)
+        top = SHUNT_FDT_MAX;
+    if (top > 1024 + 256)
+        top = 1024 + 256; /* a program that lowers its limit later */
+    return top > 256 ? (int)(top - 128) : (top > 16 ? (int)(top / 2) : 3);
+}
+
+int layer_fd_protect(int fd, int *owner)
+{
+    int nfd = (int)LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, high_base());
+    if (nfd < 0)
+        return fd;
+    LSYS1(SYS_close, fd);
+    shunt_rfile_t *f = shunt_rfile_new(SHUNT_RF_LAYER);
+    struct stat st;
+    if (f) {
+        f->owner = owner;
+        if (LSYS2(SYS_fstat, nfd, &st) == 0)
+            f->st.ino = st.st_ino;
+        shunt_fdt_set(nfd, f);
+        shunt_rfile_unref(f);
+    }
+    return nfd;
+}
+
+void layer_fd_unprotect(int fd)
+{
+    shunt_rfile_unref(shunt_fdt_take(fd));
+}
+
+int layer_fd_still_ours(int fd, const shunt_rfile_t *f)
+{
+    struct stat st;
+    return LSYS2(SYS_fstat, fd, &st) == 0 && st.st_ino == f->st.ino;
+}
+
+int layer_fd_evict(int fd)
+{
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f)
+        return 0;
+    int r = 0;
+    if (f->kind == SHUNT_RF_LAYER && layer_fd_still_ours(fd, f)) {
+        int nfd = (int)LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, high_base());
+        if (nfd < 0)
+            nfd = (int)LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+        if (nfd >= 0) {
+            shunt_fdt_set(nfd, f);
+            if (f->owner)
+                __atomic_store_n(f->owner, nfd, __ATOMIC_RELEASE);
+            LOG_DEBUG("layer fd %d moved to %d (the program dup2()s onto it)",
+                      fd, nfd);
+        } else {
+            r = nfd;
+        }
+        shunt_rfile_unref(shunt_fdt_take(fd));
+    }
+    shunt_rfile_unref(f);
+    return r;
+}

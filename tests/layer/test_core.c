@@ -1,0 +1,257 @@
+/* Unit tests of the layer's pure logic: config parser, policy, path
+ * normaliser, fd table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "fdtable.h"
+#include "path.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- path ---------------------------------------------------------------- */
+static void check_norm(const char *base, const char *in, const char *want)
+{
+    char out[64];
+    long n = shunt_path_normalize(base, in, out, sizeof(out));
+    if (n < 0 || strcmp(out, want) != 0)
+        fail_msg("normalize(%s, %s) = %ld \"%s\", want \"%s\"",
+                 base ? base : "NULL", in, n, n < 0 ? "" : out, want);
+    assert_int_equal(n, (long)strlen(want));
+}
+
+static void test_path_normalize(void **state)
+{
+    (void)state;
+    check_norm(NULL, "/", "/");
+    check_norm(NULL, "//", "/");
+    check_norm(NULL, "/a/b/c", "/a/b/c");
+    check_norm(NULL, "/a//b///c/", "/a/b/c");
+    check_norm(NULL, "/a/./b/.", "/a/b");
+    check_norm(NULL, "/a/b/../c", "/a/c");
+    check_norm(NULL, "/a/b/../../..", "/");
+    check_norm(NULL, "/../../etc", "/etc");
+    check_norm(NULL, "/a/..b/.c", "/a/..b/.c");
+    check_norm("/home/u", "x/y", "/home/u/x/y");
+    check_norm("/home/u", "../v", "/home/v");
+    check_norm("/", "x", "/x");
+    check_norm("/home/u", ".", "/home/u");
+    check_norm("/home/u", "/abs", "/abs");
+    char out[64];
+    assert_int_equal(shunt_path_normalize(NULL, "rel", out, sizeof(out)), -EINVAL);
+    assert_int_equal(shunt_path_normalize("/", "", out, sizeof(out)), -EINVAL);
+    char big[200];
+    memset(big, 'a', sizeof(big) - 1);
+    big[0] = '/';
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(shunt_path_normalize(NULL, big, out, sizeof(out)),
+                     -ENAMETOOLONG);
+    /* ".." can shorten a long input below the limit */
+    char sh[160] = "/";
+    for (int i = 0; i < 15; i++)
+        strcat(sh, "abc/../");
+    strcat(sh, "z");
+    check_norm(NULL, sh, "/z");
+}
+
+static void test_path_under(void **state)
+{
+    (void)state;
+    assert_true(shunt_path_under("/usr", "/usr"));
+    assert_true(shunt_path_under("/usr/lib/x", "/usr"));
+    assert_false(shunt_path_under("/usrx", "/usr"));
+    assert_false(shunt_path_under("/us", "/usr"));
+    assert_true(shunt_path_under("/anything", "/"));
+}
+
+/* ---- config -------------------------------------------------------------- */
+static void test_config_parse(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    const char *text = "# a comment\n"
+                       "log_level debug\n"
+                       "  log_file /tmp/x.log   # trailing comment\n"
+                       "local ^/home/me(/|$)\n"
+                       "read_only ^/etc/app\n"
+                       "read_write ^/srv/rw\n"
+                       "not_found ^/secret[#]\n"
+                       "env_include APP_*\n"
+                       "env_exclude *_TOKEN\n"
+                       "timeout_ms 1500\n"
+                       "\n";
+    char err[128];
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err, sizeof(err)), 0);
+    assert_int_equal(c.log_level, 4);
+    assert_string_equal(c.log_file, "/tmp/x.log");
+    assert_int_equal(c.timeout_ms, 1500);
+    assert_int_equal(c.lists[SHUNT_LIST_LOCAL].n, 1);
+    assert_int_equal(c.lists[SHUNT_LIST_NOT_FOUND].n, 1);
+    assert_string_equal(c.lists[SHUNT_LIST_NOT_FOUND].src[0], "^/secret[#]");
+    assert_true(shunt_relist_match(&c.lists[SHUNT_LIST_LOCAL], "/home/me/x"));
+    assert_false(shunt_relist_match(&c.lists[SHUNT_LIST_LOCAL], "/home/meme"));
+    assert_int_equal(c.env_include.n, 1);
+    assert_string_equal(c.env_include.v[0], "APP_*");
+    assert_string_equal(c.env_exclude.v[0], "*_TOKEN");
+    shunt_config_free(&c);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    const char *text = "log_level loud\n"
+                       "local ^/ok\n"
+                       "bogus x\n"
+                       "local (unclosed\n"
+                       "read_only\n";
+    char err[128];
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err, sizeof(err)), 4);
+    assert_string_equal(err, "line 1: bad log_level 'loud'");
+    assert_int_equal(c.lists[SHUNT_LIST_LOCAL].n, 1); /* good lines apply */
+    assert_int_equal(c.log_level, -1);
+    shunt_config_free(&c);
+    /* no final newline, CRLF */
+    shunt_config_init(&c);
+    const char *t2 = "log_level warn\r\nlocal ^/a";
+    assert_int_equal(shunt_config_parse(&c, t2, strlen(t2), err, sizeof(err)), 0);
+    assert_int_equal(c.log_level, 2);
+    assert_string_equal(c.lists[SHUNT_LIST_LOCAL].src[0], "^/a");
+    shunt_config_free(&c);
+    assert_int_equal(shunt_log_level_parse("trace"), 5);
+    assert_int_equal(shunt_log_level_parse("off"), 0);
+    assert_int_equal(shunt_log_level_parse("x"), -1);
+}
+
+/* ---- policy -------------------------------------------------------------- */
+static void test_policy_defaults(void **state)
+{
+    (void)state;
+    shunt_policy_t p;
+    shunt_policy_init(&p, NULL);
+    assert_int_equal(shunt_policy_add_defaults(&p), 0);
+    assert_int_equal(shunt_policy_add_local(&p, "/home/me/project"), 0);
+    assert_int_equal(shunt_policy_add_local(&p, "/"), -EINVAL);
+    struct {
+        const char *path;
+        int mode;
+    } cases[] = {
+        {"/usr/bin/cat", SHUNT_MODE_LOCAL},
+        {"/lib/x86_64-linux-gnu/libc.so.6", SHUNT_MODE_LOCAL},
+        {"/proc/self/maps", SHUNT_MODE_LOCAL},
+        {"/dev/null", SHUNT_MODE_LOCAL},
+        {"/tmp/x", SHUNT_MODE_LOCAL},
+        {"/etc/ld.so.cache", SHUNT_MODE_LOCAL},
+        {"/etc/ld.so.conf.d/x.conf", SHUNT_MODE_LOCAL},
+        {"/etc/passwd", SHUNT_MODE_LOCAL},
+        {"/etc/passwdx", SHUNT_MODE_READ},
+        {"/etc/hosts", SHUNT_MODE_READ},
+        {"/etc/resolv.conf", SHUNT_MODE_READ},
+        {"/etc/app/config.json", SHUNT_MODE_READ},
+        {"/home/me/project/src/a.c", SHUNT_MODE_LOCAL},
+        {"/home/me/other", SHUNT_MODE_READ},
+        {"/", SHUNT_MODE_READ},
+        {"/usrlocal", SHUNT_MODE_READ},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (shunt_policy_mode(&p, cases[i].path) != cases[i].mode)
+            fail_msg("%s: mode %s, want %s", cases[i].path,
+                     shunt_mode_name(shunt_policy_mode(&p, cases[i].path)),
+                     shunt_mode_name(cases[i].mode));
+    shunt_policy_free(&p);
+}
+
+static void test_policy_config_order(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    const char *text = "not_found ^/srv/secret\n"
+                       "read_write ^/srv\n"
+                       "read_only ^/usr/share/app\n"
+                       "local ^/etc/hosts$\n"
+                       "read_only ^/srv/ro\n";
+    char err[64];
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err, sizeof(err)), 0);
+    shunt_policy_t p;
+    shunt_policy_init(&p, &c);
+    shunt_policy_add_defaults(&p);
+    assert_int_equal(shunt_policy_mode(&p, "/srv/secret/x"), SHUNT_MODE_NOT_FOUND);
+    /* read_write is matched before read_only */
+    assert_int_equal(shunt_policy_mode(&p, "/srv/ro/x"), SHUNT_MODE_WRITE);
+    assert_int_equal(shunt_policy_mode(&p, "/srv/x"), SHUNT_MODE_WRITE);
+    assert_int_equal(shunt_policy_mode(&p, "/usr/share/app/x"), SHUNT_MODE_READ);
+    assert_int_equal(shunt_policy_mode(&p, "/usr/share/other"), SHUNT_MODE_LOCAL);
+    assert_int_equal(shunt_policy_mode(&p, "/etc/hosts"), SHUNT_MODE_LOCAL);
+    assert_int_equal(shunt_policy_mode(&p, "/etc/hostname"), SHUNT_MODE_READ);
+    shunt_policy_free(&p);
+    shunt_config_free(&c);
+}
+
+/* ---- fd table ------------------------------------------------------------ */
+static int released;
+static void on_release(shunt_rfile_t *f)
+{
+    released += (int)f->handle;
+}
+
+static void test_fdtable(void **state)
+{
+    (void)state;
+    shunt_rfile_release = on_release;
+    released = 0;
+    assert_false(shunt_fdt_is_ours(5));
+    assert_false(shunt_fdt_is_ours(-1));
+    assert_false(shunt_fdt_is_ours(SHUNT_FDT_MAX));
+    shunt_rfile_t *f = shunt_rfile_new(SHUNT_RF_FWD);
+    f->handle = 7;
+    assert_int_equal(shunt_fdt_set(5, f), 0);
+    assert_int_equal(shunt_fdt_set(70000, f), 0); /* a dup, another chunk */
+    assert_int_equal(shunt_fdt_set(SHUNT_FDT_MAX, f), -EBADF);
+    shunt_rfile_unref(f); /* the table holds two references */
+    assert_true(shunt_fdt_is_ours(5));
+    assert_true(shunt_fdt_is_ours(70000));
+    assert_false(shunt_fdt_is_ours(6));
+    assert_int_equal(shunt_fdt_next(0), 5);
+    assert_int_equal(shunt_fdt_next(6), 70000);
+    assert_int_equal(shunt_fdt_next(70001), -1);
+    shunt_rfile_t *g = shunt_fdt_get(5);
+    assert_ptr_equal(g, f);
+    shunt_rfile_unref(g);
+    shunt_rfile_unref(shunt_fdt_take(5));
+    assert_false(shunt_fdt_is_ours(5));
+    assert_null(shunt_fdt_get(5));
+    assert_int_equal(released, 0);
+    /* replacing an entry drops the old one */
+    shunt_rfile_t *h = shunt_rfile_new(SHUNT_RF_DIR);
+    h->handle = 100;
+    shunt_fdt_set(70000, h);
+    assert_int_equal(released, 7);
+    shunt_rfile_unref(h);
+    shunt_rfile_unref(shunt_fdt_take(70000));
+    assert_int_equal(released, 107);
+    assert_int_equal(shunt_fdt_next(0), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_path_normalize),
+        cmocka_unit_test(test_path_under),
+        cmocka_unit_test(test_config_parse),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_policy_defaults),
+        cmocka_unit_test(test_policy_config_order),
+        cmocka_unit_test(test_fdtable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
