@@ -8,6 +8,8 @@ int cmd_status(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 /* harness/cmd_proxy.c, built when present (see harness/CMakeLists.txt). */
 int cmd_proxy(int argc, char **argv);
+/* harness/cmd_exec.c */
+int cmd_exec(int argc, char **argv);
 
 /* Exit codes shared by every command. */
 #define SHUNT_EXIT_OK 0

@@ -21,6 +21,7 @@ static const command_t commands[] = {
     {"status", cmd_status, "list targets with their state, addresses and pids"},
     {"check", cmd_check, "validate scenario files without running anything"},
     {"proxy", cmd_proxy, "start an agent for a target and the local relay to it"},
+    {"exec", cmd_exec, "run a local command under the layer against a target"},
 };
 
 static void usage(FILE *f)

@@ -1,5 +1,6 @@
 /* Scenario loading and validation of the target: section. */
 #include "scenario.h"
+#include "layercfg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -665,6 +666,8 @@ static int build(ctx_t *c, shunt_scenario_t *s)
         return -1;
     if (!s->name && !(s->name = sdup(c, s->target.name)))
         return oom(c);
+    if (s->layer && shunt_layercfg_check(&c->e, s->layer) < 0)
+        return -1;
     return 0;
 }
 

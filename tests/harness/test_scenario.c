@@ -37,7 +37,7 @@ static void test_full_target(void **state)
     const char *yaml =
         "name: full scenario\n"
         "description: every key\n"
-        "layer: {anything: goes}\n"
+        "layer: {env: {include: [\"APP_*\"]}}\n"
         "program: x\nruns: []\nexpect: {}\n"
         "target:\n"
         "  name: demo\n"
