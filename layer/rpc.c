@@ -2,7 +2,6 @@
  * made on first use, handshaken with the session's token and ids. */
 #include "layer.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,8 @@ typedef struct {
     uint64_t next_id;
     uint8_t *rx;
     size_t rxcap;
+    size_t rxlen;  /* bytes buffered in rx */
+    size_t rxused; /* of which the frame handed out last */
     shunt_wbuf_t tx;
 } conn_t;
 
@@ -94,43 +95,45 @@ static int send_all(conn_t *c)
     return 0;
 }
 
-/* Reads exactly n bytes into c->rx + off before the deadline. */
-static int recv_exact(conn_t *c, size_t off, size_t n, int64_t deadline)
+/* Buffers at least want bytes.  The socket is blocking with SO_RCVTIMEO,
+ * so a call costs one read() in the common case (no poll): the answer is
+ * usually one frame that arrives whole. */
+static int fill(conn_t *c, size_t want, int64_t deadline)
 {
-    while (n) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        long pr = LSYS3(SYS_poll, &pfd, 1, left > 1000000 ? 1000000 : left);
-        if (pr == -EINTR || pr == 0)
+    if (want > c->rxcap) {
+        size_t cap = want < 4096 ? 4096 : want;
+        uint8_t *b = realloc(c->rx, cap);
+        if (!b)
+            return -ENOMEM;
+        c->rx = b;
+        c->rxcap = cap;
+    }
+    while (c->rxlen < want) {
+        long r = LSYS3(SYS_read, c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen);
+        if (r == -EINTR || r == -EAGAIN || r == -EWOULDBLOCK) {
+            if (now_ms() >= deadline)
+                return -ETIMEDOUT;
             continue;
-        if (pr < 0)
-            return (int)pr;
-        long r = LSYS3(SYS_read, c->fd, c->rx + off, n);
-        if (r == -EINTR || r == -EAGAIN)
-            continue;
+        }
         if (r < 0)
             return (int)r;
         if (r == 0)
             return -ECONNRESET;
-        off += (size_t)r;
-        n -= (size_t)r;
+        c->rxlen += (size_t)r;
     }
     return 0;
 }
 
-/* Receives the next frame; decoded into *m (pointing into c->rx). */
+/* Receives the next frame; decoded into *m (pointing into c->rx, valid
+ * until the next receive). */
 static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
 {
-    if (c->rxcap < SHUNT_HDR_LEN) {
-        uint8_t *b = realloc(c->rx, 4096);
-        if (!b)
-            return -ENOMEM;
-        c->rx = b;
-        c->rxcap = 4096;
+    if (c->rxused) { /* drop the frame handed out last time */
+        c->rxlen -= c->rxused;
+        memmove(c->rx, c->rx + c->rxused, c->rxlen);
+        c->rxused = 0;
     }
-    int r = recv_exact(c, 0, SHUNT_HDR_LEN, deadline);
+    int r = fill(c, SHUNT_HDR_LEN, deadline);
     if (r < 0)
         return r;
     shunt_hdr_t h;
@@ -138,18 +141,10 @@ static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
     if (r < 0)
         return r;
     size_t total = SHUNT_HDR_LEN + h.length;
-    if (total > c->rxcap) {
-        uint8_t *b = realloc(c->rx, total);
-        if (!b)
-            return -ENOMEM;
-        c->rx = b;
-        c->rxcap = total;
-    }
-    r = recv_exact(c, SHUNT_HDR_LEN, h.length, deadline);
-    if (r < 0)
+    if ((r = fill(c, total, deadline)) < 0)
         return r;
-    r = shunt_decode(c->rx, total, m);
-    return r;
+    c->rxused = total;
+    return shunt_decode(c->rx, total, m);
 }
 
 static conn_t *conn_open(void)
@@ -170,6 +165,7 @@ static conn_t *conn_open(void)
     struct timeval tv = {.tv_sec = shunt_layer.rpc_timeout_ms / 1000,
                          .tv_usec = (shunt_layer.rpc_timeout_ms % 1000) * 1000};
     LSYS5(SYS_setsockopt, c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    LSYS5(SYS_setsockopt, c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     memcpy(sun.sun_path, shunt_layer.socket_path, sizeof(sun.sun_path));
     long r;
