@@ -5,6 +5,7 @@
 #include "tramp.h"
 
 #include <capstone/capstone.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -303,6 +304,42 @@ static void hexbytes(char *buf, size_t cap, const uint8_t *p, size_t n)
         o += (size_t)snprintf(buf + o, cap - o, i ? " %02x" : "%02x", p[i]);
 }
 
+/* A relative branch read from raw bytes (legacy prefixes, REX, opcode):
+ * the tail sweep runs capstone without detail, which is several times
+ * faster, and needs no more than this. */
+static kind_t classify_bytes(const uint8_t *b, size_t n, size_t *relsize)
+{
+    size_t i = 0;
+    while (i < n && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xF2 ||
+                     b[i] == 0xF3 || b[i] == 0xF0 || b[i] == 0x2E ||
+                     b[i] == 0x3E || b[i] == 0x26 || b[i] == 0x36 ||
+                     b[i] == 0x64 || b[i] == 0x65)) {
+        if (b[i] == 0x66 || b[i] == 0x67)
+            return K_PLAIN; /* rel16 / jecxz: not worth reading */
+        i++;
+    }
+    if (i < n && (b[i] & 0xF0) == 0x40)
+        i++;
+    if (i >= n)
+        return K_PLAIN;
+    uint8_t o = b[i];
+    *relsize = 1;
+    if (o >= 0x70 && o <= 0x7F)
+        return K_JCC;
+    if (o == 0xEB)
+        return K_JMP;
+    if (o >= 0xE0 && o <= 0xE3)
+        return K_LOOP;
+    *relsize = 4;
+    if (o == 0xE9)
+        return K_JMP;
+    if (o == 0xE8)
+        return K_CALL;
+    if (o == 0x0F && i + 1 < n && b[i + 1] >= 0x80 && b[i + 1] <= 0x8F)
+        return K_JCC;
+    return K_PLAIN;
+}
+
 /* Branches after the moved instructions must not land inside them: after
  * the patch those bytes hold the middle of a jmp.  A linear sweep of the
  * rest of code (stopping at the first undecodable byte) finds the loops
@@ -316,11 +353,13 @@ static int scan_tail(csh h, cs_insn *in, const uint8_t *code, size_t code_len,
     size_t left = code_len - consumed;
     uint64_t a = code_addr + consumed;
     while (left && cs_disasm_iter(h, &p, &left, &a, in)) {
-        const cs_x86 *x = &in->detail->x86;
-        kind_t k = classify(in, x, h);
-        if (k == K_PLAIN || k == K_OTHER_REL)
+        size_t rs = 0;
+        kind_t k = classify_bytes(in->bytes, in->size, &rs);
+        if (k == K_PLAIN || rs > in->size)
             continue;
-        uint64_t t = branch_target(in, x);
+        int64_t rel = rs == 1 ? (int8_t)in->bytes[in->size - 1]
+                              : get32(in->bytes + in->size - 4);
+        uint64_t t = in->address + in->size + (uint64_t)rel;
         bool cond = k == K_JCC || k == K_LOOP;
         if (inside(t, code_addr + (cond ? 0 : 1), code_addr + consumed))
             return fail(why, whylen,
@@ -330,6 +369,48 @@ static int scan_tail(csh h, cs_insn *in, const uint8_t *code, size_t code_len,
                         (unsigned long long)(in->address - code_addr));
     }
     return 0;
+}
+
+/* One decoder kept for the process (cs_open is costly); a caller that
+ * finds it busy opens its own. */
+static pthread_mutex_t dec_lock = PTHREAD_MUTEX_INITIALIZER;
+static csh dec_h;
+static cs_insn *dec_in;
+
+static int dec_open(csh *h, cs_insn **in)
+{
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, h) != CS_ERR_OK)
+        return -1;
+    cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+    if (!(*in = cs_malloc(*h))) {
+        cs_close(h);
+        return -1;
+    }
+    return 0;
+}
+
+static bool dec_get(csh *h, cs_insn **in)
+{
+    if (pthread_mutex_trylock(&dec_lock) == 0) {
+        if (dec_in || dec_open(&dec_h, &dec_in) == 0) {
+            *h = dec_h;
+            *in = dec_in;
+            return true;
+        }
+        pthread_mutex_unlock(&dec_lock);
+    }
+    return dec_open(h, in) == 0;
+}
+
+static void dec_put(csh h, cs_insn *in)
+{
+    cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+    if (in == dec_in) {
+        pthread_mutex_unlock(&dec_lock);
+        return;
+    }
+    cs_free(in, 1);
+    cs_close(&h);
 }
 
 int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
@@ -343,14 +424,9 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
         return fail(why, whylen, "bad arguments");
 
     csh h;
-    if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+    cs_insn *in;
+    if (!dec_get(&h, &in))
         return fail(why, whylen, "capstone: cannot open an x86-64 decoder");
-    cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-    cs_insn *in = cs_malloc(h);
-    if (!in) {
-        cs_close(&h);
-        return fail(why, whylen, "capstone: out of memory");
-    }
 
     emit_t e = {out, out_cap, 0, out_addr, why, whylen};
     uint64_t targets[64];
@@ -399,6 +475,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
                       (unsigned long long)(targets[i] - code_addr));
             goto out;
         }
+    cs_option(h, CS_OPT_DETAIL, CS_OPT_OFF);
     if ((rc = scan_tail(h, in, code, code_len, code_addr, pos, why, whylen)) < 0)
         goto out;
     if ((rc = emit_jmp(&e, code_addr + pos)) < 0)
@@ -406,7 +483,6 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     res->consumed = pos;
     res->out_len = e.len;
 out:
-    cs_free(in, 1);
-    cs_close(&h);
+    dec_put(h, in);
     return rc;
 }
