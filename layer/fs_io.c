@@ -109,93 +109,69 @@ static long fwd_iov(shunt_rfile_t *f, const struct iovec *iov, int cnt,
     return total;
 }
 
-#define SERVE(fd, call, expr)                                             \
-    do {                                                                  \
-        if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))                  \
-            return call;                                                  \
+/* An fd hook: the check for an fd that is not the layer's is all the
+ * detour does inline (then a tail call to the original, so no registers
+ * are saved on that path); serving a remote fd is a separate, cold
+ * function. */
+#define FD_HOOK(ret, name, params, args, expr)                            \
+    static __attribute__((noinline, cold)) ret slow_##name params         \
+    {                                                                     \
         shunt_rfile_t *f_ = served(fd);                                   \
         if (!f_)                                                          \
-            return call;                                                  \
+            return real_##name args;                                      \
         int saved_ = errno;                                               \
         LAYER_ENTER();                                                    \
         shunt_rfile_t *f = f_;                                            \
         long r_ = (expr);                                                 \
         shunt_rfile_unref(f_);                                            \
         LAYER_LEAVE();                                                    \
-        return layer_ret(r_, saved_);                                     \
-    } while (0)
+        return (ret)layer_ret(r_, saved_);                                \
+    }                                                                     \
+    ret hook_##name params                                                \
+    {                                                                     \
+        if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))                  \
+            return real_##name args;                                      \
+        return slow_##name args;                                          \
+    }
 
-ssize_t hook_read(int fd, void *buf, size_t n)
-{
-    SERVE(fd, real_read(fd, buf, n), fwd_read(f, buf, n, 0, 0));
-}
+FD_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n),
+        fwd_read(f, buf, n, 0, 0))
 
-ssize_t hook___read_nocancel(int fd, void *buf, size_t n)
-{
-    SERVE(fd, real___read_nocancel(fd, buf, n), fwd_read(f, buf, n, 0, 0));
-}
+FD_HOOK(ssize_t, __read_nocancel, (int fd, void *buf, size_t n), (fd, buf, n),
+        fwd_read(f, buf, n, 0, 0))
 
-ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
-{
-    SERVE(fd, real_readv(fd, iov, cnt), fwd_iov(f, iov, cnt, 0, 0, 0));
-}
+FD_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
+        fwd_iov(f, iov, cnt, 0, 0, 0))
 
-ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
-{
-    SERVE(fd, real_pread(fd, buf, n, off), fwd_read(f, buf, n, off, 1));
-}
+FD_HOOK(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off),
+        fwd_read(f, buf, n, off, 1))
 
-ssize_t hook___pread64_nocancel(int fd, void *buf, size_t n, off_t off)
-{
-    SERVE(fd, real___pread64_nocancel(fd, buf, n, off),
-          fwd_read(f, buf, n, off, 1));
-}
+FD_HOOK(ssize_t, __pread64_nocancel, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off),
+        fwd_read(f, buf, n, off, 1))
 
-ssize_t hook_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-    SERVE(fd, real_preadv(fd, iov, cnt, off),
-          fwd_iov(f, iov, cnt, off, 1, 0));
-}
+FD_HOOK(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off),
+        fwd_iov(f, iov, cnt, off, 1, 0))
 
-ssize_t hook_preadv2(int fd, const struct iovec *iov, int cnt, off_t off,
-                     int flags)
-{
-    SERVE(fd, real_preadv2(fd, iov, cnt, off, flags),
-          fwd_iov(f, iov, cnt, off, off != -1, 0));
-}
+FD_HOOK(ssize_t, preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags), (fd, iov, cnt, off, flags),
+        fwd_iov(f, iov, cnt, off, off != -1, 0))
 
-ssize_t hook_write(int fd, const void *buf, size_t n)
-{
-    SERVE(fd, real_write(fd, buf, n), fwd_write(f, buf, n, 0, 0));
-}
+FD_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n),
+        fwd_write(f, buf, n, 0, 0))
 
-ssize_t hook___write_nocancel(int fd, const void *buf, size_t n)
-{
-    SERVE(fd, real___write_nocancel(fd, buf, n), fwd_write(f, buf, n, 0, 0));
-}
+FD_HOOK(ssize_t, __write_nocancel, (int fd, const void *buf, size_t n), (fd, buf, n),
+        fwd_write(f, buf, n, 0, 0))
 
-ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
-{
-    SERVE(fd, real_writev(fd, iov, cnt), fwd_iov(f, iov, cnt, 0, 0, 1));
-}
+FD_HOOK(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
+        fwd_iov(f, iov, cnt, 0, 0, 1))
 
-ssize_t hook_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-    SERVE(fd, real_pwrite(fd, buf, n, off), fwd_write(f, buf, n, off, 1));
-}
+FD_HOOK(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off),
+        fwd_write(f, buf, n, off, 1))
 
-ssize_t hook_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-    SERVE(fd, real_pwritev(fd, iov, cnt, off),
-          fwd_iov(f, iov, cnt, off, 1, 1));
-}
+FD_HOOK(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off),
+        fwd_iov(f, iov, cnt, off, 1, 1))
 
-ssize_t hook_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off,
-                      int flags)
-{
-    SERVE(fd, real_pwritev2(fd, iov, cnt, off, flags),
-          fwd_iov(f, iov, cnt, off, off != -1, 1));
-}
+FD_HOOK(ssize_t, pwritev2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags), (fd, iov, cnt, off, flags),
+        fwd_iov(f, iov, cnt, off, off != -1, 1))
 
 static void dir_drop_pending(shunt_rfile_t *f)
 {
@@ -218,10 +194,8 @@ static long fwd_lseek(shunt_rfile_t *f, off_t off, int whence)
     return r;
 }
 
-off_t hook_lseek(int fd, off_t off, int whence)
-{
-    SERVE(fd, real_lseek(fd, off, whence), fwd_lseek(f, off, whence));
-}
+FD_HOOK(off_t, lseek, (int fd, off_t off, int whence), (fd, off, whence),
+        fwd_lseek(f, off, whence))
 
 static long fwd_ftruncate(shunt_rfile_t *f, off_t len)
 {
@@ -232,10 +206,8 @@ static long fwd_ftruncate(shunt_rfile_t *f, off_t len)
     return shunt_rpc(SHUNT_T_FTRUNCATE, &q, SHUNT_T_OK, &m);
 }
 
-int hook_ftruncate(int fd, off_t len)
-{
-    SERVE(fd, real_ftruncate(fd, len), fwd_ftruncate(f, len));
-}
+FD_HOOK(int, ftruncate, (int fd, off_t len), (fd, len),
+        fwd_ftruncate(f, len))
 
 static long fwd_fsync(shunt_rfile_t *f, int datasync)
 {
@@ -244,9 +216,9 @@ static long fwd_fsync(shunt_rfile_t *f, int datasync)
     return shunt_rpc(SHUNT_T_FSYNC, &q, SHUNT_T_OK, &m);
 }
 
-int hook_fsync(int fd) { SERVE(fd, real_fsync(fd), fwd_fsync(f, 0)); }
+FD_HOOK(int, fsync, (int fd), (fd), fwd_fsync(f, 0))
 
-int hook_fdatasync(int fd) { SERVE(fd, real_fdatasync(fd), fwd_fsync(f, 1)); }
+FD_HOOK(int, fdatasync, (int fd), (fd), fwd_fsync(f, 1))
 
 /* ---- copy_file_range, sendfile ------------------------------------------
  * The kernel would move bytes between the placeholders themselves: when
@@ -435,7 +407,5 @@ static long dir_getdents(shunt_rfile_t *f, void *buf, size_t n)
     return out ? (long)out : r;
 }
 
-ssize_t hook_getdents64(int fd, void *buf, size_t n)
-{
-    SERVE(fd, real_getdents64(fd, buf, n), dir_getdents(f, buf, n));
-}
+FD_HOOK(ssize_t, getdents64, (int fd, void *buf, size_t n), (fd, buf, n),
+        dir_getdents(f, buf, n))
