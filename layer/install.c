@@ -87,6 +87,9 @@ int shunt_hooks_install(void)
         if (addr[i])
             *h->real = addr[i];
     }
+    /* One batch: one /proc/self/maps read, each page made writable once,
+     * one core sync, instead of that per hook. */
+    shunt_hook_batch_begin();
     for (size_t i = 0; i < NHOOKS; i++) {
         const hookent_t *h = &table[i];
         if (!addr[i]) {
@@ -122,6 +125,9 @@ int shunt_hooks_install(void)
         installed++;
         LOG_TRACE("hook %s at %p installed", h->name, addr[i]);
     }
+    char why[256] = "";
+    if (shunt_hook_batch_end(why, sizeof(why)) < 0)
+        LOG_ERROR("hooks installed, but %s", why);
     dlclose(libc);
     LOG_DEBUG("%d hooks installed, %d failed", installed, failed);
     return failed;

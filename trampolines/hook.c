@@ -26,6 +26,38 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static hook_t hooks[MAX_HOOKS];
 static size_t nhooks;
 
+/* A batch (shunt_hook_batch_begin/end): the thread in batch_owner holds
+ * the mutex throughout.  Targets are looked up in one snapshot of the
+ * executable runs of /proc/self/maps; target pages made writable are
+ * remembered with their protection and restored at the end; cores are
+ * synchronised once, at the end. */
+#define SNAP_MAX 512  /* executable runs kept from the snapshot */
+#define TOUCH_MAX 512 /* target pages left writable until the end */
+
+typedef struct {
+    uint64_t page;
+    int prot; /* before the batch */
+} touched_t;
+
+static struct {
+    bool on;
+    bool snap_ok; /* else targets are looked up live */
+    size_t nsnap;
+    shunt_map_t snap[SNAP_MAX];
+    size_t ntouched;
+    touched_t touched[TOUCH_MAX];
+    size_t patched;
+} batch;
+/* pthread_self() of the batch's thread, 0 when none.  Only that thread
+ * ever finds its own id here, so the others' racy reads are harmless. */
+static uintptr_t batch_owner;
+
+static bool batch_mine(void)
+{
+    return __atomic_load_n(&batch_owner, __ATOMIC_RELAXED) ==
+           (uintptr_t)pthread_self();
+}
+
 static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
@@ -86,7 +118,8 @@ static void sync_cores(void)
  *   core serialized between the steps (no core may run the new first
  *   line with a stale second one);
  * - if the entry is the last byte of a line, it is refused. */
-static int store_patch(uint64_t t, const uint8_t patch[PATCH_LEN])
+static int store_patch(uint64_t t, const uint8_t patch[PATCH_LEN],
+                       bool sync_last)
 {
     uint64_t line = t & ~(uint64_t)63;
     if (t - line <= 64 - PATCH_LEN) {
@@ -99,7 +132,8 @@ static int store_patch(uint64_t t, const uint8_t patch[PATCH_LEN])
         uint64_t v;
         memcpy(&v, q, 8);
         store8(w, v);
-        sync_cores();
+        if (sync_last)
+            sync_cores();
         return 0;
     }
     if (t - line == 63)
@@ -109,7 +143,8 @@ static int store_patch(uint64_t t, const uint8_t patch[PATCH_LEN])
     memcpy((void *)(uintptr_t)(t + 2), patch + 2, PATCH_LEN - 2);
     sync_cores();
     store2(t, (uint16_t)(patch[0] | patch[1] << 8));
-    sync_cores();
+    if (sync_last)
+        sync_cores();
     return 0;
 }
 
@@ -130,9 +165,87 @@ static int write_patch(uint64_t t, const shunt_map_t *m,
                         "mprotect(0x%llx, RWX) refused: %s",
                         (unsigned long long)first, errname((int)-rc));
     }
-    store_patch(t, patch);
+    store_patch(t, patch, true);
     if (!writable)
         shunt_sys_mprotect(first, len, m->prot); /* the hook is in: keep it */
+    return 0;
+}
+
+static bool batch_touched(uint64_t page)
+{
+    for (size_t i = 0; i < batch.ntouched; i++)
+        if (batch.touched[i].page == page)
+            return true;
+    return false;
+}
+
+/* write_patch in a batch: each page is made writable once and recorded
+ * with its protection for shunt_hook_batch_end (when the record is full,
+ * a page is restored right after the store, as outside a batch); the last
+ * sync_cores() is left to the end of the batch.  Until then a core that
+ * fetched the old bytes runs the old entry, which is still correct. */
+static int write_patch_batch(uint64_t t, const shunt_map_t *m,
+                             const uint8_t patch[PATCH_LEN], char *why,
+                             size_t whylen)
+{
+    uint64_t first = t & ~(uint64_t)(SHUNT_PAGE - 1);
+    uint64_t last = (t + PATCH_LEN - 1) & ~(uint64_t)(SHUNT_PAGE - 1);
+    uint64_t now[2]; /* made writable for this store only */
+    size_t nnow = 0;
+    if (!(m->prot & PROT_WRITE)) {
+        for (uint64_t p = first; p <= last; p += SHUNT_PAGE) {
+            if (batch_touched(p))
+                continue;
+            long rc = shunt_sys_mprotect(p, SHUNT_PAGE, m->prot | PROT_WRITE);
+            if (rc < 0) {
+                for (size_t i = 0; i < nnow; i++)
+                    shunt_sys_mprotect(now[i], SHUNT_PAGE, m->prot);
+                return fail((int)rc, why, whylen,
+                            "mprotect(0x%llx, RWX) refused: %s",
+                            (unsigned long long)p, errname((int)-rc));
+            }
+            if (batch.ntouched < TOUCH_MAX)
+                batch.touched[batch.ntouched++] = (touched_t){p, m->prot};
+            else
+                now[nnow++] = p;
+        }
+    }
+    store_patch(t, patch, false);
+    batch.patched++;
+    for (size_t i = 0; i < nnow; i++)
+        shunt_sys_mprotect(now[i], SHUNT_PAGE, m->prot);
+    return 0;
+}
+
+/* The run of executable mappings holding t: from the batch's snapshot
+ * when there is one (the batch's own mprotects are not in it: it keeps
+ * the protection from before), else from a live read. */
+static int find_mapping(uint64_t t, shunt_map_t *m)
+{
+    if (batch.on && batch.snap_ok)
+        for (size_t i = 0; i < batch.nsnap; i++)
+            if (t >= batch.snap[i].start && t < batch.snap[i].end) {
+                *m = batch.snap[i];
+                return 0;
+            }
+    return shunt_maps_find(t, m);
+}
+
+/* Joins contiguous mappings with the same protection, as shunt_maps_find
+ * does, and keeps the executable runs. */
+static int snap_each(const shunt_map_t *m, void *arg)
+{
+    (void)arg;
+    shunt_map_t *prev = batch.nsnap ? &batch.snap[batch.nsnap - 1] : NULL;
+    if (!(m->prot & PROT_EXEC))
+        return 0;
+    if (prev && prev->end == m->start && prev->prot == m->prot) {
+        prev->end = m->end;
+        return 0;
+    }
+    if (batch.nsnap == SNAP_MAX)
+        return -E2BIG;
+    batch.snap[batch.nsnap++] = *m;
     return 0;
 }
 
@@ -155,7 +268,7 @@ static int install_locked(uint64_t t, uint64_t detour, void **original,
         return fail(-ENOSPC, why, whylen, "more than %d hooks", MAX_HOOKS);
 
     shunt_map_t m;
-    int rc = shunt_maps_find(t, &m);
+    int rc = find_mapping(t, &m);
     if (rc < 0)
         return fail(rc, why, whylen, "0x%llx is not mapped",
                     (unsigned long long)t);
@@ -209,7 +322,9 @@ static int install_locked(uint64_t t, uint64_t detour, void **original,
     void *old = *original;
     /* The detour may run as soon as the jmp is visible: publish first. */
     __atomic_store_n(original, (void *)(uintptr_t)(slot + off), __ATOMIC_RELEASE);
-    if ((rc = write_patch(t, &m, patch, why, whylen)) < 0) {
+    rc = batch.on ? write_patch_batch(t, &m, patch, why, whylen)
+                  : write_patch(t, &m, patch, why, whylen);
+    if (rc < 0) {
         __atomic_store_n(original, old, __ATOMIC_RELEASE);
         return rc;
     }
@@ -224,9 +339,85 @@ int shunt_hook_install(void *target, void *detour, void **original,
         why[0] = '\0';
     if (!target || !detour || !original)
         return fail(-EINVAL, why, whylen, "bad arguments");
-    pthread_mutex_lock(&lock);
+    bool mine = batch_mine(); /* then the mutex is already ours */
+    if (!mine)
+        pthread_mutex_lock(&lock);
     int rc = install_locked((uint64_t)(uintptr_t)target,
                             (uint64_t)(uintptr_t)detour, original, why, whylen);
-    pthread_mutex_unlock(&lock);
+    if (!mine)
+        pthread_mutex_unlock(&lock);
     return rc;
+}
+
+void shunt_hook_batch_begin(void)
+{
+    if (batch_mine())
+        return; /* not nestable: the batch already open goes on */
+    pthread_mutex_lock(&lock);
+    __atomic_store_n(&batch_owner, (uintptr_t)pthread_self(),
+                     __ATOMIC_RELAXED);
+    batch.on = true;
+    batch.ntouched = 0;
+    batch.patched = 0;
+    batch.nsnap = 0;
+    /* A mapping not in the snapshot (or any, if it could not be taken
+     * whole) is looked up live. */
+    batch.snap_ok = shunt_maps_each(snap_each, NULL) == 0;
+    shunt_near_batch_begin();
+}
+
+/* Sorts the touched pages by address (insertion sort: a few hundred at
+ * most, and no qsort callbacks into hooked code) so that runs of pages
+ * with the same protection take one mprotect. */
+static void sort_touched(void)
+{
+    for (size_t i = 1; i < batch.ntouched; i++) {
+        touched_t x = batch.touched[i];
+        size_t j = i;
+        for (; j > 0 && batch.touched[j - 1].page > x.page; j--)
+            batch.touched[j] = batch.touched[j - 1];
+        batch.touched[j] = x;
+    }
+}
+
+int shunt_hook_batch_end(char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = '\0';
+    if (!batch_mine())
+        return fail(-EINVAL, why, whylen,
+                    "no batch was begun by this thread");
+    if (batch.patched)
+        sync_cores();
+    int err = 0;
+    sort_touched();
+    for (size_t i = 0; i < batch.ntouched;) {
+        size_t j = i + 1;
+        while (j < batch.ntouched &&
+               batch.touched[j].page ==
+                   batch.touched[j - 1].page + SHUNT_PAGE &&
+               batch.touched[j].prot == batch.touched[i].prot)
+            j++;
+        long rc = shunt_sys_mprotect(batch.touched[i].page,
+                                     (j - i) * SHUNT_PAGE,
+                                     batch.touched[i].prot);
+        if (rc < 0 && !err)
+            err = fail((int)rc, why, whylen,
+                       "cannot restore the protection of 0x%llx (%zu "
+                       "pages): %s",
+                       (unsigned long long)batch.touched[i].page, j - i,
+                       errname((int)-rc));
+        i = j;
+    }
+    uint64_t page = 0;
+    int rc = shunt_near_batch_end(&page);
+    if (rc < 0 && !err)
+        err = fail(rc, why, whylen,
+                   "cannot make the stub page 0x%llx read-execute: %s",
+                   (unsigned long long)page, errname(-rc));
+    batch.on = false;
+    batch.ntouched = 0;
+    __atomic_store_n(&batch_owner, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&lock);
+    return err;
 }

@@ -21,11 +21,13 @@ typedef struct {
     uint64_t base;
     size_t used;
     bool exec; /* holds committed code: other threads may be running it */
+    bool open; /* RWX until the batch ends */
 } page_t;
 
 static page_t pool[POOL_PAGES];
 static size_t npool;
 static int reserved = -1;
+static bool batch; /* inside shunt_near_batch_begin/end */
 
 static uint64_t dist(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
@@ -124,14 +126,17 @@ int shunt_near_reserve(uint64_t near, size_t n, uint64_t *addr)
     int rc = new_page(near, &base);
     if (rc < 0)
         return rc;
-    pool[npool] = (page_t){base, 0, false};
+    pool[npool] = (page_t){base, 0, false, false};
     reserved = (int)npool++;
     *addr = base;
     return 0;
 }
 
 /* A page that already holds stubs stays executable while it is written
- * (RWX for a moment): other threads may be running those stubs. */
+ * (RWX for a moment): other threads may be running those stubs.  In a
+ * batch the page is made RWX at its first commit and stays so until
+ * shunt_near_batch_end: between two installs a hooked function may run,
+ * and its detour calls a stub in this page. */
 int shunt_near_commit(uint64_t addr, const uint8_t *bytes, size_t n)
 {
     if (reserved < 0)
@@ -141,6 +146,20 @@ int shunt_near_commit(uint64_t addr, const uint8_t *bytes, size_t n)
         p->used + n > SHUNT_PAGE)
         return -EINVAL;
     long rc;
+    if (batch) {
+        if (!p->open) {
+            rc = shunt_sys_mprotect(p->base, SHUNT_PAGE,
+                                    PROT_READ | PROT_WRITE | PROT_EXEC);
+            if (rc < 0)
+                return (int)rc;
+            p->open = true;
+        }
+        memcpy((void *)(uintptr_t)addr, bytes, n);
+        p->exec = true;
+        p->used += (n + 15) & ~(size_t)15;
+        reserved = -1;
+        return 0;
+    }
     if (p->exec) {
         rc = shunt_sys_mprotect(p->base, SHUNT_PAGE,
                                 PROT_READ | PROT_WRITE | PROT_EXEC);
@@ -152,6 +171,7 @@ int shunt_near_commit(uint64_t addr, const uint8_t *bytes, size_t n)
     if (rc < 0)
         return (int)rc;
     p->exec = true;
+    p->open = false;
     p->used += (n + 15) & ~(size_t)15;
     reserved = -1;
     return 0;
@@ -161,4 +181,27 @@ void shunt_near_cancel(uint64_t addr)
 {
     (void)addr;
     reserved = -1;
+}
+
+void shunt_near_batch_begin(void) { batch = true; }
+
+int shunt_near_batch_end(uint64_t *page)
+{
+    int err = 0;
+    for (size_t i = 0; i < npool; i++) {
+        if (!pool[i].open)
+            continue;
+        long rc = shunt_sys_mprotect(pool[i].base, SHUNT_PAGE,
+                                     PROT_READ | PROT_EXEC);
+        if (rc < 0) {
+            if (!err) {
+                err = (int)rc;
+                *page = pool[i].base;
+            }
+            continue; /* still RWX: a later batch tries again */
+        }
+        pool[i].open = false;
+    }
+    batch = false;
+    return err;
 }

@@ -53,5 +53,10 @@ int shunt_near_reserve(uint64_t near, size_t n, uint64_t *addr);
 int shunt_near_commit(uint64_t addr, const uint8_t *bytes, size_t n);
 /* Gives back a reservation that was not committed. */
 void shunt_near_cancel(uint64_t addr);
+/* Between these, a page written by shunt_near_commit is made RWX once and
+ * stays so; end makes every such page RX again: 0, or the first -errno
+ * with that page's address in *page. */
+void shunt_near_batch_begin(void);
+int shunt_near_batch_end(uint64_t *page);
 
 #endif

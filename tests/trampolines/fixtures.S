@@ -124,4 +124,31 @@ FUNC(fx_at63)
         ret
 END(fx_at63)
 
+/* The same, for a batch: at +12 and +60 of a line, and at the last 3
+ * bytes of a page (the patch spans two pages and crosses a line). */
+        .p2align 6
+        .skip   12, 0xcc
+FUNC(fx_b12)
+        .byte   0x8d, 0x87              /* +0  lea eax, [rdi+12] */
+        .long   12
+        ret
+END(fx_b12)
+
+        .p2align 6
+        .skip   60, 0xcc
+FUNC(fx_b60)
+        .byte   0x8d, 0x87              /* +0  lea eax, [rdi+60] */
+        .long   60
+        ret
+END(fx_b60)
+
+        .p2align 12
+        .skip   4093, 0xcc
+FUNC(fx_bpage)
+        .byte   0x8d, 0x87              /* +0  lea eax, [rdi+93] */
+        .long   93
+        ret
+END(fx_bpage)
+        .skip   64, 0xcc
+
         .section .note.GNU-stack, "", @progbits

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -249,4 +250,32 @@ int tramp_hook_checked(void *fn, void *detour, void **original, char *why,
                          why, whylen) != 0)
         return 1;
     return 0;
+}
+
+int tramp_maps_line(const void *addr, char *line, size_t cap)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return -1;
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = -1;
+    unsigned long long a = (uintptr_t)addr, page = a & ~4095ull;
+    while (getline(&buf, &n, f) > 0) {
+        unsigned long long lo, hi, off;
+        char perms[8];
+        int rest = 0;
+        if (sscanf(buf, "%llx-%llx %7s %llx %n", &lo, &hi, perms, &off,
+                   &rest) != 4 ||
+            a < lo || a >= hi)
+            continue;
+        buf[strcspn(buf, "\n")] = '\0';
+        snprintf(line, cap, "%llx-%llx %s %08llx %s", page, page + 4096,
+                 perms, off + (page - lo), buf + rest);
+        rc = 0;
+        break;
+    }
+    free(buf);
+    fclose(f);
+    return rc;
 }

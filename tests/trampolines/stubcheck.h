@@ -28,4 +28,12 @@ void tramp_print_diff(const uint8_t *want, size_t nwant, const uint8_t *got,
 int tramp_hook_checked(void *fn, void *detour, void **original, char *why,
                        size_t whylen);
 
+/* The /proc/self/maps line of the mapping holding addr, as if the page
+ * holding addr were a mapping of its own ("start-end perms offset dev
+ * inode path", bounds and file offset those of the page, no newline; cut
+ * to cap - 1 bytes): 0, or -1 if addr is not mapped.  For comparing a
+ * page before and after a hook: an mprotect there and back may leave the
+ * kernel's mapping split, which changes the line but not the page. */
+int tramp_maps_line(const void *addr, char *line, size_t cap);
+
 #endif

@@ -20,7 +20,8 @@
 
 typedef int fn_t(int);
 extern fn_t fx_add10, fx_jcc_short, fx_riprel, fx_endbr, fx_call, fx_tailjmp,
-    fx_tiny, fx_loopback, fx_loopinsn, fx_at12, fx_at60, fx_at63;
+    fx_tiny, fx_loopback, fx_loopinsn, fx_at12, fx_at60, fx_at63, fx_b12,
+    fx_b60, fx_bpage;
 extern int fx_global;
 
 /* Called through a volatile pointer so the compiler cannot assume anything
@@ -41,6 +42,9 @@ DETOUR(fx_call)
 DETOUR(fx_tailjmp)
 DETOUR(fx_at12)
 DETOUR(fx_at60)
+DETOUR(fx_b12)
+DETOUR(fx_b60)
+DETOUR(fx_bpage)
 
 static void hooked(fn_t *f, fn_t *detour, fn_t **original)
 {
@@ -182,6 +186,80 @@ static void test_patch_placed_anywhere_in_a_cache_line(void **state)
     assert_int_equal(call(fx_at63, 1), 64);
 }
 
+/* Calls the batch's three fixtures until told to stop. */
+static volatile int stop_b;
+
+static void *hammer_b(void *arg)
+{
+    long *calls = arg;
+    while (!__atomic_load_n(&stop_b, __ATOMIC_ACQUIRE)) {
+        int a = call(fx_b12, 1), b = call(fx_b60, 1), c = call(fx_bpage, 1);
+        if ((a != 13 && a != 1013) || (b != 61 && b != 1061) ||
+            (c != 94 && c != 1094))
+            return (void *)1;
+        __atomic_add_fetch(calls, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* One batch over an aligned store, a store behind "jmp $" and a patch
+ * across two pages, while 8 threads call them: all hooked, every touched
+ * page's /proc/self/maps line as before. */
+static void test_batch_while_called(void **state)
+{
+    (void)state;
+    fn_t *fn[3] = {fx_b12, fx_b60, fx_bpage};
+    fn_t *det[3] = {my_fx_b12, my_fx_b60, my_fx_bpage};
+    fn_t **real[3] = {&real_fx_b12, &real_fx_b60, &real_fx_bpage};
+    assert_int_equal((uintptr_t)fx_bpage % 4096, 4093);
+    char before[3][2][512], line[512];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tramp_maps_line((void *)fn[i], before[i][0], 512), 0);
+        assert_int_equal(tramp_maps_line((char *)(uintptr_t)fn[i] + 4,
+                                         before[i][1], 512),
+                         0);
+    }
+    pthread_t th[8];
+    long calls[8] = {0}, seen[8] = {0};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_b, &calls[i]), 0);
+    wait_moved(calls, seen);
+    shunt_hook_batch_begin();
+    for (int i = 0; i < 3; i++) {
+        hooked(fn[i], det[i], real[i]);
+        for (int k = 0; k < 8; k++)
+            seen[k] = __atomic_load_n(&calls[k], __ATOMIC_RELAXED);
+        wait_moved(calls, seen);
+    }
+    char why[256];
+    int rc = shunt_hook_batch_end(why, sizeof why);
+    if (rc != 0)
+        fail_msg("batch end: %d %s", rc, why);
+    for (int k = 0; k < 8; k++)
+        seen[k] = __atomic_load_n(&calls[k], __ATOMIC_RELAXED);
+    wait_moved(calls, seen);
+    __atomic_store_n(&stop_b, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 8; i++) {
+        void *ret;
+        assert_int_equal(pthread_join(th[i], &ret), 0);
+        assert_null(ret);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tramp_maps_line((void *)fn[i], line, sizeof line), 0);
+        assert_string_equal(line, before[i][0]);
+        assert_int_equal(tramp_maps_line((char *)(uintptr_t)fn[i] + 4, line,
+                                         sizeof line),
+                         0);
+        assert_string_equal(line, before[i][1]);
+    }
+    assert_int_equal(call(fx_b12, 1), 1013);
+    assert_int_equal(real_fx_b12(1), 13);
+    assert_int_equal(call(fx_b60, 1), 1061);
+    assert_int_equal(real_fx_b60(1), 61);
+    assert_int_equal(call(fx_bpage, 1), 1094);
+    assert_int_equal(real_fx_bpage(1), 94);
+}
+
 static void test_refused_entries_keep_working(void **state)
 {
     (void)state;
@@ -221,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_patch_placed_anywhere_in_a_cache_line),
         cmocka_unit_test(test_refused_entries_keep_working),
         cmocka_unit_test(test_second_and_overlapping_hooks),
+        cmocka_unit_test(test_batch_while_called),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

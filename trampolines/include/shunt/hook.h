@@ -40,4 +40,20 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
 int shunt_hook_install(void *target, void *detour, void **original,
                        char *why, size_t whylen);
 
+/* Many installs at the cost of few system calls.  Between begin and end,
+ * installs share one /proc/self/maps snapshot (the targets' mappings must
+ * not change meanwhile, other than by the batch's own mprotects), pages
+ * made writable stay writable (target pages RWX with their old protection
+ * recorded; stub pages RWX, since a hooked function may run between two
+ * installs and its detour calls a stub), and cores are synchronised once
+ * at the end.  Until then a thread may still run a function's old entry,
+ * which is correct code.  end restores every page's protection.  Not
+ * nestable (a second begin on the same thread is ignored); the installer
+ * mutex is held by the calling thread for the whole batch, so other
+ * threads calling shunt_hook_install wait for end.  end returns 0, or
+ * -errno with a reason in why if a protection could not be restored (the
+ * hooks stay in), or -EINVAL if this thread began no batch. */
+void shunt_hook_batch_begin(void);
+int shunt_hook_batch_end(char *why, size_t whylen);
+
 #endif
