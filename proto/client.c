@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -183,7 +184,22 @@ static int recv_msg(shunt_client_t *c, shunt_msg_t *m, int timeout_ms)
     }
     const uint8_t *frame;
     size_t len;
-    int r = shunt_recv_frame(c->fd, &c->rx, timeout_ms, &frame, &len);
+    int r;
+    if (timeout_ms == c->timeout_ms) {
+        /* The socket blocks with SO_RCVTIMEO = the client's timeout: one
+         * read() per answer, no poll(). */
+        while ((r = shunt_rx_frame(&c->rx, &frame, &len)) == 0) {
+            ssize_t n = shunt_rx_fill(&c->rx, c->fd);
+            if (n == 0)
+                return -ECONNRESET;
+            if (n == -EAGAIN)
+                return -ETIMEDOUT;
+            if (n < 0 && n != -EINTR)
+                return (int)n;
+        }
+    } else {
+        r = shunt_recv_frame(c->fd, &c->rx, timeout_ms, &frame, &len);
+    }
     if (r < 0)
         return r;
     c->pending_consume = len;
@@ -207,6 +223,9 @@ shunt_client_t *shunt_client_connect(const char *addr,
     }
     c->fd = fd;
     c->timeout_ms = timeout;
+    struct timeval tv = {.tv_sec = timeout / 1000,
+                         .tv_usec = (timeout % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     uint32_t want = o->max_frame ? o->max_frame : SHUNT_FRAME_DEFAULT;
     c->max_frame = want;
     c->next_id = 1;
