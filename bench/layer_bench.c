@@ -1,6 +1,8 @@
 /* Benchmark of the interception layer: the cost it adds to local calls
  * (ns per call, with and without libshunt.so in the same run) and the
  * latency of remote calls next to a raw loopback round trip. */
+#include "benchlib.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,30 +30,10 @@ typedef struct {
     double raw[2];           /* loopback round trip p50, p99 */
 } results_t;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void pcts(uint64_t *v, size_t n, double out[2])
 {
-    qsort(v, n, sizeof(*v), cmp_u64);
-    out[0] = (double)v[n / 2] / 1000.0;
-    out[1] = (double)v[(size_t)((double)(n - 1) * 0.99)] / 1000.0;
+    out[0] = bench_pct_us(v, n, 50);
+    out[1] = bench_pct_us(v, n, 99);
 }
 
 /* Best of 5 batches: the least disturbed estimate of a call's cost. */
@@ -61,28 +43,28 @@ static double ns_per_call(int which, const char *path, long n)
     char buf[8];
     int zfd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
     if (zfd < 0)
-        die("/dev/zero");
+        bench_die("/dev/zero");
     for (int b = 0; b < 5; b++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (long i = 0; i < n; i++) {
             struct stat st;
             int fd;
             switch (which) {
             case M_READ:
                 if (read(zfd, buf, sizeof(buf)) != sizeof(buf))
-                    die("read");
+                    bench_die("read");
                 break;
             case M_OPENCLOSE:
                 if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                    die(path);
+                    bench_die(path);
                 close(fd);
                 break;
             default:
                 if (stat(path, &st) < 0)
-                    die(path);
+                    bench_die(path);
             }
         }
-        double ns = (double)(now_ns() - t0) / (double)n;
+        double ns = (double)(bench_now_ns() - t0) / (double)n;
         if (ns < best)
             best = ns;
     }
@@ -96,67 +78,28 @@ static void remote_calls(const char *path, size_t n, results_t *r)
     char buf[65536];
     struct stat st;
     for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         if (stat(path, &st) < 0)
-            die(path);
-        lat[i] = now_ns() - t0;
+            bench_die(path);
+        lat[i] = bench_now_ns() - t0;
     }
     pcts(lat, n, r->remote_stat);
     for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || read(fd, buf, sizeof(buf)) < 0)
-            die(path);
+            bench_die(path);
         close(fd);
-        lat[i] = now_ns() - t0;
+        lat[i] = bench_now_ns() - t0;
     }
     pcts(lat, n, r->remote_orc);
     free(lat);
 }
 
-/* A request to another process over loopback TCP and its answer. */
 static void raw_roundtrips(size_t n, double out[2])
 {
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        listen(lfd, 1) < 0 || getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
-        die("loopback listener");
-    pid_t child = fork();
-    if (child == 0) {
-        int c = accept(lfd, NULL, NULL);
-        char b[64];
-        ssize_t k;
-        while ((k = read(c, b, sizeof(b))) > 0)
-            if (write(c, b, (size_t)k) != k)
-                break;
-        _exit(0);
-    }
-    close(lfd);
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-        die("connect");
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     uint64_t *lat = calloc(n, sizeof(*lat));
-    char msg[32] = {0}, back[32];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = now_ns();
-        if (write(s, msg, sizeof(msg)) != sizeof(msg))
-            die("write");
-        size_t got = 0;
-        while (got < sizeof(back)) {
-            ssize_t k = read(s, back + got, sizeof(back) - got);
-            if (k <= 0)
-                die("read");
-            got += (size_t)k;
-        }
-        lat[i] = now_ns() - t0;
-    }
-    close(s);
-    waitpid(child, NULL, 0);
+    bench_raw_roundtrips(lat, n);
     pcts(lat, n, out);
     free(lat);
 }
@@ -171,19 +114,6 @@ static void measure(const char *local, const char *remote, long n,
     if (remote)
         remote_calls(remote, rn, r);
     raw_roundtrips(rn, r->raw);
-}
-
-/* Keeps CPUs out of idle states during the run (see remote_bench.c):
- * returns the fd to hold open, or -1. */
-static int hold_cpu_latency(void)
-{
-    int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
-    int32_t zero = 0;
-    if (fd >= 0 && write(fd, &zero, sizeof(zero)) == (ssize_t)sizeof(zero))
-        return fd;
-    if (fd >= 0)
-        close(fd);
-    return -1;
 }
 
 static void usage(FILE *f)
@@ -229,7 +159,7 @@ int main(int argc, char **argv)
         return 2;
     }
     results_t r[2];
-    int lat_fd = child ? -1 : hold_cpu_latency();
+    int lat_fd = child ? -1 : bench_hold_cpu_latency();
     if (child) { /* under the layer: results go to stdout as raw bytes */
         measure(local, remote, calls, rts, &r[1]);
         return fwrite(&r[1], sizeof(r[1]), 1, stdout) == 1 ? 0 : 1;
@@ -240,7 +170,7 @@ int main(int argc, char **argv)
     if (layer) {
         int pfd[2];
         if (pipe(pfd) < 0)
-            die("pipe");
+            bench_die("pipe");
         pid_t pid = fork();
         if (pid == 0) {
             dup2(pfd[1], 1);
