@@ -4,6 +4,8 @@
 
 #include "shunt/log.h"
 
+#include "../layer/config.h"
+
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,10 +145,37 @@ static int get_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
     return 0;
 }
 
+/* layer.network.remote / .local: outgoing-network rules, checked with the
+ * layer's own parser. */
+static int get_net_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                        const char *path, const char *directive, out_t *o)
+{
+    if (shunt_ynode_is_null(n))
+        return 0;
+    if (shunt_yexpect_seq(e, n, path) < 0)
+        return -1;
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[256];
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        const char *v;
+        if (get_line(e, n->items[i], ip, &v) < 0)
+            return -1;
+        shunt_netrule_t r = {0};
+        char why[256] = "out of memory";
+        if (shunt_netrule_parse(v, &r, why, sizeof(why)) < 0)
+            return shunt_yerror(e, n->items[i], ip, "%s", why);
+        free(r.name);
+        emit(o, directive, v);
+    }
+    return 0;
+}
+
 static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
                  const char *level, const char *file)
 {
-    static const char *const keys[] = {"log", "files", "env", NULL};
+    static const char *const keys[] = {"log", "files", "env", "network",
+                                       NULL};
+    static const char *const net_keys[] = {"remote", "local", NULL};
     static const char *const file_keys[] = {"local", "read_only",
                                             "read_write", "not_found", NULL};
     static const char *const env_keys[] = {"include", "exclude", NULL};
@@ -181,6 +210,19 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
             return -1;
         if ((v = shunt_ymap_get(env, "exclude")) &&
             get_list(e, v, "layer.env.exclude", "env_exclude", 0, o) < 0)
+            return -1;
+    }
+    const shunt_ynode_t *net = shunt_ymap_get(layer, "network");
+    if (net && !shunt_ynode_is_null(net)) {
+        if (shunt_yexpect_map(e, net, "layer.network") < 0 ||
+            shunt_ycheck_keys(e, net, "layer.network", net_keys) < 0)
+            return -1;
+        const shunt_ynode_t *v;
+        if ((v = shunt_ymap_get(net, "remote")) &&
+            get_net_list(e, v, "layer.network.remote", "net_remote", o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(net, "local")) &&
+            get_net_list(e, v, "layer.network.local", "net_local", o) < 0)
             return -1;
     }
     return 0;

@@ -1,9 +1,12 @@
 /* Parser of the layer's configuration file (see docs/hooking.md). */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 void shunt_config_init(shunt_config_t *c)
 {
@@ -50,6 +53,9 @@ void shunt_config_free(shunt_config_t *c)
     }
     strlist_free(&c->env_include);
     strlist_free(&c->env_exclude);
+    for (size_t i = 0; i < c->net.n; i++)
+        free(c->net.v[i].name);
+    free(c->net.v);
     free(c->log_file);
     shunt_config_init(c);
 }
@@ -102,6 +108,168 @@ int shunt_relist_match(const shunt_relist_t *l, const char *path)
     for (size_t i = 0; i < l->n; i++)
         if (regexec(&l->re[i], path, 0, NULL, 0) == 0)
             return 1;
+    return 0;
+}
+
+static int parse_port(const char *s, unsigned *out)
+{
+    if (!*s || strlen(s) > 5)
+        return -1;
+    unsigned v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (unsigned)(*s - '0');
+    }
+    if (v > 65535)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int shunt_netrule_parse(const char *s, shunt_netrule_t *r, char *why,
+                        size_t wl)
+{
+    int remote = r->remote;
+    memset(r, 0, sizeof(*r));
+    r->remote = remote;
+    r->port_hi = 65535;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    static const char *const protos[] = {"any", "tcp", "udp"};
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(protos[i]);
+        if (strncmp(s, protos[i], l) == 0 && (s[l] == ' ' || s[l] == '\t')) {
+            r->proto = i;
+            s += l;
+            while (*s == ' ' || *s == '\t')
+                s++;
+            break;
+        }
+    }
+    char host[300];
+    if (!*s || strlen(s) >= sizeof(host)) {
+        snprintf(why, wl, "bad network rule '%.100s'", s);
+        return -1;
+    }
+    strcpy(host, s);
+    if (strpbrk(host, " \t")) {
+        snprintf(why, wl, "bad network rule '%.100s' (want [tcp|udp|any] "
+                 "HOST[/PREFIX][:PORT[-PORT]])", s);
+        return -1;
+    }
+    char *port = NULL;
+    char *h = host;
+    if (h[0] == '/' || strncmp(h, "unix:", 5) == 0) {
+        snprintf(why, wl, "bad host '%.100s': unix sockets always stay local "
+                 "(no remote unix sockets)", s);
+        return -1;
+    }
+    if (h[0] == '[') {
+        char *e = strchr(h, ']');
+        if (!e) {
+            snprintf(why, wl, "missing ']' in '%.100s'", s);
+            return -1;
+        }
+        *e = '\0';
+        h++;
+        if (e[1] == ':')
+            port = e + 2;
+        else if (e[1] == '/') {
+            /* [v6]/64[:port] */
+            memmove(e, e + 1, strlen(e + 1) + 1);
+            char *c = strchr(e, ':');
+            if (c) {
+                *c = '\0';
+                port = c + 1;
+            }
+        } else if (e[1]) {
+            snprintf(why, wl, "bad network rule '%.100s'", s);
+            return -1;
+        }
+    } else {
+        char *c1 = strchr(h, ':');
+        if (c1 && !strchr(c1 + 1, ':')) { /* one ':' : HOST:PORT */
+            *c1 = '\0';
+            port = c1 + 1;
+        }
+    }
+    if (port) {
+        char *dash = strchr(port, '-');
+        if (dash)
+            *dash = '\0';
+        if (parse_port(port, &r->port_lo) < 0 ||
+            parse_port(dash ? dash + 1 : port, &r->port_hi) < 0 ||
+            r->port_lo > r->port_hi) {
+            snprintf(why, wl, "bad port in '%.100s'", s);
+            return -1;
+        }
+    }
+    char *slash = strchr(h, '/');
+    int prefix = -1;
+    if (slash) {
+        *slash = '\0';
+        unsigned pv;
+        if (parse_port(slash + 1, &pv) < 0 || pv > 128) {
+            snprintf(why, wl, "bad prefix in '%.100s'", s);
+            return -1;
+        }
+        prefix = (int)pv;
+    }
+    if (strcmp(h, "*") == 0) {
+        if (slash) {
+            snprintf(why, wl, "'*' takes no prefix in '%.100s'", s);
+            return -1;
+        }
+        return 0;
+    }
+    if (inet_pton(AF_INET, h, r->addr) == 1) {
+        r->family = AF_INET;
+        r->prefix = prefix < 0 ? 32 : prefix;
+    } else if (inet_pton(AF_INET6, h, r->addr) == 1) {
+        r->family = AF_INET6;
+        r->prefix = prefix < 0 ? 128 : prefix;
+    } else {
+        if (slash || !*h || h[0] == '/') {
+            snprintf(why, wl, "bad host in '%.100s'", s);
+            return -1;
+        }
+        for (const char *p = h; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr(".-_*?", *p)) {
+                snprintf(why, wl, "bad host name in '%.100s'", s);
+                return -1;
+            }
+        r->name = strdup(h);
+        if (!r->name)
+            return -1;
+        for (char *p = r->name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        return 0;
+    }
+    if (r->prefix > (r->family == AF_INET ? 32 : 128)) {
+        snprintf(why, wl, "bad prefix in '%.100s'", s);
+        return -1;
+    }
+    return 0;
+}
+
+static int netrule_add(shunt_config_t *c, const char *val, int remote,
+                       char *why, size_t wl)
+{
+    shunt_netrule_t r = {.remote = remote};
+    if (shunt_netrule_parse(val, &r, why, wl) < 0)
+        return -1;
+    if (c->net.n == c->net.cap) {
+        size_t cap = c->net.cap ? c->net.cap * 2 : 8;
+        shunt_netrule_t *v = realloc(c->net.v, cap * sizeof(*v));
+        if (!v) {
+            free(r.name);
+            return -1;
+        }
+        c->net.v = v;
+        c->net.cap = cap;
+    }
+    c->net.v[c->net.n++] = r;
     return 0;
 }
 
@@ -172,6 +340,10 @@ static int parse_line(shunt_config_t *c, char *line, char *why, size_t wl)
         c->timeout_ms = (int)v;
         return 0;
     }
+    if (strcmp(key, "net_remote") == 0)
+        return netrule_add(c, val, 1, why, wl);
+    if (strcmp(key, "net_local") == 0)
+        return netrule_add(c, val, 0, why, wl);
     if (strcmp(key, "env_include") == 0)
         return strlist_add(&c->env_include, val);
     if (strcmp(key, "env_exclude") == 0)

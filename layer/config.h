@@ -26,12 +26,30 @@ typedef struct {
     size_t n, cap;
 } shunt_strlist_t;
 
+/* One outgoing-network rule (net_remote / net_local): docs/hooking.md. */
+enum { SHUNT_NET_ANY = 0, SHUNT_NET_TCP = 1, SHUNT_NET_UDP = 2 };
+typedef struct {
+    int remote;          /* 1: net_remote, 0: net_local */
+    int proto;           /* SHUNT_NET_* */
+    int family;          /* 0: any host ('*' or a name); AF_INET, AF_INET6 */
+    unsigned char addr[16];
+    int prefix;          /* bits of addr that must match */
+    char *name;          /* host-name glob (case-insensitive), or NULL */
+    unsigned port_lo, port_hi; /* 0-65535 when no port was given */
+} shunt_netrule_t;
+
+typedef struct {
+    shunt_netrule_t *v;
+    size_t n, cap;
+} shunt_netrules_t;
+
 typedef struct {
     int log_level;          /* -1: not set */
     char *log_file;         /* NULL: not set */
     int timeout_ms;         /* -1: not set */
     shunt_relist_t lists[SHUNT_LIST_COUNT];
     shunt_strlist_t env_include, env_exclude; /* globs, for env.c */
+    shunt_netrules_t net;   /* net_remote/net_local, in file order */
 } shunt_config_t;
 
 void shunt_config_init(shunt_config_t *c);
@@ -47,5 +65,11 @@ int shunt_log_level_parse(const char *s);
 int shunt_relist_add(shunt_relist_t *l, const char *pattern, char *err,
                      size_t errlen);
 int shunt_relist_match(const shunt_relist_t *l, const char *path);
+/* Parses "[tcp|udp|any] HOST[/PREFIX][:PORT[-PORT]]" (HOST: an IPv4
+ * address, an IPv6 address (in [] when a port follows), '*', or a host-name
+ * glob such as *.cluster) into r (r->remote untouched).  0, or -1 with why
+ * filled.  r->name is malloc'd. */
+int shunt_netrule_parse(const char *s, shunt_netrule_t *r, char *why,
+                        size_t wl);
 
 #endif

@@ -1,6 +1,7 @@
 /* Hooks: the open family, close, close_range, dup*, fcntl, umask. */
 #include "hooks.h"
 #include "layer.h"
+#include "net.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -107,6 +108,7 @@ int hook___openat64_nocancel(int dirfd, const char *path, int flags, ...)
 /* ---- close -------------------------------------------------------------- */
 static int close_common(int fd, int nocancel)
 {
+    shunt_net_forget(fd);
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (f && f->kind == SHUNT_RF_LAYER && layer_fd_still_ours(fd, f)) {
         /* The program closes every fd (closefrom loops): the layer's own
@@ -130,14 +132,14 @@ static int close_common(int fd, int nocancel)
 
 int hook_close(int fd)
 {
-    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+    if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
         return real_close(fd);
     return close_common(fd, 0);
 }
 
 int hook___close_nocancel(int fd)
 {
-    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+    if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
         return real___close_nocancel(fd);
     return close_common(fd, 1);
 }
@@ -189,6 +191,7 @@ int hook_close_range(unsigned int first, unsigned int last, int flags)
         cur = (unsigned)lfd + 1;
     }
     drop_range(first, last);
+    shunt_net_drop_range(first, last);
     LAYER_LEAVE();
     errno = r < 0 ? e : saved;
     return r;
@@ -202,6 +205,7 @@ static void dup_entry(int oldfd, int newfd)
     if (f && f->kind != SHUNT_RF_LAYER)
         shunt_fdt_set(newfd, f);
     shunt_rfile_unref(f);
+    shunt_net_dup(oldfd, newfd); /* proxied sockets (net.c) */
 }
 
 static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
@@ -228,7 +232,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
 int hook_dup(int fd)
 {
     int r = real_dup(fd);
-    if (r >= 0 && shunt_fdt_is_ours(fd)) {
+    if (r >= 0 && (shunt_fdt_is_ours(fd) || shunt_net_is_ours(fd))) {
         int e = errno;
         LAYER_ENTER();
         dup_entry(fd, r);
@@ -240,14 +244,16 @@ int hook_dup(int fd)
 
 int hook_dup2(int oldfd, int newfd)
 {
-    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd))
+    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
+        !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
         return real_dup2(oldfd, newfd);
     return dup2_common(oldfd, newfd, 0, 0);
 }
 
 int hook_dup3(int oldfd, int newfd, int flags)
 {
-    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd))
+    if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
+        !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
         return real_dup3(oldfd, newfd, flags);
     return dup2_common(oldfd, newfd, flags, 1);
 }
@@ -258,7 +264,7 @@ int hook_fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) ||
+    if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1) ||
         (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
         return real_fcntl(fd, cmd, arg);
     int r = real_fcntl(fd, cmd, arg);

@@ -172,4 +172,11 @@ long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
 
+/* ---- names (dns.c) ------------------------------------------------------
+ * The host name this process was given for an address (by the getaddrinfo
+ * or gethostbyname hooks; a bounded table, newest answers kept): buf with
+ * the name, or NULL.  For the outgoing filter's name rules. */
+struct sockaddr;
+const char *layer_dns_name_of(const struct sockaddr *sa, char *buf, size_t len);
+
 #endif

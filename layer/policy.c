@@ -3,8 +3,10 @@
 #include "path.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const char *const default_local_dirs[] = {
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
@@ -124,4 +126,61 @@ const char *shunt_mode_name(int mode)
     case SHUNT_MODE_NOT_FOUND: return "not_found";
     }
     return "?";
+}
+
+/* ---- outgoing network filter ------------------------------------------- */
+static int prefix_match(const unsigned char *a, const unsigned char *b,
+                        int bits)
+{
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)full) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    unsigned char m = (unsigned char)(0xff << (8 - rest));
+    return (a[full] & m) == (b[full] & m);
+}
+
+static int rule_match(const shunt_netrule_t *r, int proto, int family,
+                      const unsigned char *a, unsigned port, const char *name)
+{
+    if (r->proto && r->proto != proto)
+        return 0;
+    if (port < r->port_lo || port > r->port_hi)
+        return 0;
+    if (r->name)
+        return name && fnmatch(r->name, name, FNM_CASEFOLD) == 0;
+    if (!r->family)
+        return 1;
+    return r->family == family && prefix_match(r->addr, a, r->prefix);
+}
+
+int shunt_policy_net_remote(const shunt_policy_t *p, int proto, int family,
+                            const void *addr, unsigned port, const char *name)
+{
+    const unsigned char *a = addr;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    if (family == AF_INET6 && memcmp(a, mapped, 12) == 0) {
+        family = AF_INET;
+        a += 12;
+    }
+    const shunt_netrules_t *rules = p && p->cfg ? &p->cfg->net : NULL;
+    int any_remote = 0;
+    for (int pass = 0; rules && pass < 2; pass++)
+        for (size_t i = 0; i < rules->n; i++) {
+            const shunt_netrule_t *r = &rules->v[i];
+            if (r->remote != pass)
+                continue;
+            any_remote |= r->remote;
+            if (rule_match(r, proto, family, a, port, name))
+                return r->remote;
+        }
+    if (any_remote)
+        return 0;
+    static const unsigned char zero[16];
+    if (family == AF_INET)
+        return a[0] != 127 && memcmp(a, zero, 4) != 0;
+    static const unsigned char one[16] = {[15] = 1};
+    return memcmp(a, one, 16) != 0 && memcmp(a, zero, 16) != 0;
 }

@@ -41,4 +41,15 @@ int shunt_policy_add_remote(shunt_policy_t *p, const char *path);
 int shunt_policy_mode(const shunt_policy_t *p, const char *path);
 const char *shunt_mode_name(int mode);
 
+/* Outgoing network filter: 1 when a connection (or datagram) to addr:port
+ * goes through the target, 0 when it stays local.  proto is SHUNT_NET_TCP
+ * or SHUNT_NET_UDP; family AF_INET (addr: 4 bytes) or AF_INET6 (16 bytes;
+ * IPv4-mapped addresses count as IPv4); name is the host name the program
+ * resolved to addr, or NULL.  Order: the net_local rules, then the
+ * net_remote rules (first match); when net_remote rules exist they are the
+ * whole remote set (no match: local); otherwise everything is remote
+ * except loopback and the unspecified address. */
+int shunt_policy_net_remote(const shunt_policy_t *p, int proto, int family,
+                            const void *addr, unsigned port, const char *name);
+
 #endif

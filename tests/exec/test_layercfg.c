@@ -42,7 +42,10 @@ static void test_full(void **state)
                        "    not_found: [\"^/etc/secret\"]\n"
                        "  env:\n"
                        "    include: [\"APP_*\", PATH]\n"
-                       "    exclude: [\"*_TOKEN\"]\n",
+                       "    exclude: [\"*_TOKEN\"]\n"
+                       "  network:\n"
+                       "    remote: [\"tcp 10.0.0.0/8:5432\", \"*.cluster\"]\n"
+                       "    local: [\"udp [fd00::1]:53\", \"any *:9000-9100\"]\n",
                        NULL, NULL);
     if (!out)
         fail_msg("%s", err);
@@ -54,7 +57,11 @@ static void test_full(void **state)
                              "not_found ^/etc/secret\n"
                              "env_include APP_*\n"
                              "env_include PATH\n"
-                             "env_exclude *_TOKEN\n");
+                             "env_exclude *_TOKEN\n"
+                             "net_remote tcp 10.0.0.0/8:5432\n"
+                             "net_remote *.cluster\n"
+                             "net_local udp [fd00::1]:53\n"
+                             "net_local any *:9000-9100\n");
     free(out);
 }
 
@@ -88,7 +95,16 @@ typedef struct {
 static const bad_t bad_cases[] = {
     {"layer: [a]\n", "t.yaml:1:8: layer: expected a map, got a list"},
     {"layer:\n  fils: {}\n",
-     "t.yaml:2:3: layer.fils: unknown key (allowed: log, files, env)"},
+     "t.yaml:2:3: layer.fils: unknown key (allowed: log, files, env, "
+     "network)"},
+    {"layer:\n  network: {remote: [\"tcp 10.0.0.0/40\"]}\n",
+     "t.yaml:2:22: layer.network.remote[0]: bad prefix"},
+    {"layer:\n  network: {local: [\"tcp 1.2.3.4:99999\"]}\n",
+     "t.yaml:2:21: layer.network.local[0]: bad port"},
+    {"layer:\n  network: {remote: [\"/run/x.sock\"]}\n",
+     "t.yaml:2:22: layer.network.remote[0]: bad host"},
+    {"layer:\n  network: {both: []}\n",
+     "t.yaml:2:13: layer.network.both: unknown key (allowed: remote, local)"},
     {"layer:\n  log: {level: loud}\n",
      "t.yaml:2:16: layer.log.level: unknown log level \"loud\" (allowed: off, "
      "error, warn, info, debug, trace)"},

@@ -12,7 +12,9 @@
 #include "path.h"
 #include "policy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +244,71 @@ static void test_fdtable(void **state)
     assert_int_equal(shunt_fdt_next(0), -1);
 }
 
+static int net_remote(const shunt_policy_t *p, int proto, const char *ip,
+                      unsigned port, const char *name)
+{
+    unsigned char a[16];
+    int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    assert_int_equal(inet_pton(fam, ip, a), 1);
+    return shunt_policy_net_remote(p, proto, fam, a, port, name);
+}
+
+static void test_net_filter(void **state)
+{
+    (void)state;
+    shunt_policy_t p;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    shunt_policy_init(&p, &c);
+    /* defaults: everything remote but loopback and the unspecified address */
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.1.2.3", 80, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_UDP, "fd00::1", 53, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "127.0.0.1", 80, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "127.9.9.9", 80, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "::1", 80, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "::ffff:127.0.0.1", 80, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "0.0.0.0", 80, NULL), 0);
+    shunt_policy_free(&p);
+
+    char err[256];
+    const char *local = "net_local tcp 10.1.0.0/16:8000-8999\n"
+                        "net_local udp [fd00::]/8:53\n"
+                        "net_local *.local.test\n";
+    assert_int_equal(shunt_config_parse(&c, local, strlen(local), err,
+                                        sizeof(err)), 0);
+    shunt_policy_init(&p, &c);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.1.2.3", 8080, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.1.2.3", 9000, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_UDP, "10.1.2.3", 8080, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.2.0.1", 8080, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "::ffff:10.1.0.1", 8080, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_UDP, "fd12::5", 53, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_UDP, "fe12::5", 53, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.9.9.9", 1, "DB.Local.Test"), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.9.9.9", 1, "db.cluster"), 1);
+    shunt_policy_free(&p);
+
+    /* a remote list is the whole remote set; loopback can be in it */
+    const char *remote = "net_remote tcp *.cluster\nnet_remote any 127.0.0.1:6379\n";
+    assert_int_equal(shunt_config_parse(&c, remote, strlen(remote), err,
+                                        sizeof(err)), 0);
+    shunt_policy_init(&p, &c);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.9.9.9", 1, "api.cluster"), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_UDP, "10.9.9.9", 1, "api.cluster"), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.9.9.9", 1, NULL), 0);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "127.0.0.1", 6379, NULL), 1);
+    assert_int_equal(net_remote(&p, SHUNT_NET_TCP, "10.1.2.3", 8080, NULL), 0);
+    shunt_policy_free(&p);
+
+    const char *bad[] = {"net_remote tcp 1.2.3.4/33", "net_remote 1.2.3.4:0-",
+                         "net_local /run/x.sock",
+                         "net_remote tcp a b", "net_local [::1", "net_local */8"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(shunt_config_parse(&c, bad[i], strlen(bad[i]), err,
+                                            sizeof(err)), 1);
+    shunt_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
         cmocka_unit_test(test_fdtable),
+        cmocka_unit_test(test_net_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,917 @@
+/* Outgoing network: TCP and UDP sockets to remote addresses go through the
+ * proxy's loopback relays (docs/hooking.md, "Network").  The program's fd
+ * stays a real kernel socket of the kind it asked for; the layer connects it
+ * to 127.0.0.1:relay_port and keeps, per fd, what the kernel cannot know:
+ * the remote peer, the remote local address, a deferred connect error and
+ * the relays of an unconnected UDP socket. */
+#include "hooks.h"
+#include "layer.h"
+#include "net.h"
+
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+/* ---- the per-fd table --------------------------------------------------- */
+#define CHUNK 1024
+#define NCHUNKS (SHUNT_FDT_MAX / CHUNK)
+#define MAX_UDP_RELAYS 256
+
+typedef struct {
+    uint16_t relay_port;
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
+} urelay_t;
+
+typedef struct nsock {
+    atomic_int refs;
+    atomic_flag lock; /* guards the fields below */
+    int family, type;
+    int relayed;       /* connected through a relay */
+    uint16_t relay_port;
+    int pending_err;   /* non-blocking connect that failed remotely */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    struct sockaddr_storage local; /* what getsockname reports */
+    socklen_t local_len;           /* 0: ask the kernel */
+    urelay_t *ur;                  /* unconnected UDP: one per destination */
+    size_t nur, capur;
+} nsock_t;
+
+_Atomic uint64_t shunt_net_bits[SHUNT_FDT_MAX / 64];
+static nsock_t **chunks[NCHUNKS];
+static atomic_flag table_lock = ATOMIC_FLAG_INIT;
+
+static void tlock(atomic_flag *l)
+{
+    while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
+        __builtin_ia32_pause();
+}
+static void tunlock(atomic_flag *l)
+{
+    atomic_flag_clear_explicit(l, memory_order_release);
+}
+
+static void ns_unref(nsock_t *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    free(s->ur);
+    free(s);
+}
+
+static nsock_t *ns_new(int family, int type)
+{
+    nsock_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    atomic_flag_clear(&s->lock);
+    s->family = family;
+    s->type = type;
+    return s;
+}
+
+static void bit_set(int fd, int on)
+{
+    uint64_t m = 1ull << (fd & 63);
+    if (on)
+        atomic_fetch_or(&shunt_net_bits[fd >> 6], m);
+    else
+        atomic_fetch_and(&shunt_net_bits[fd >> 6], ~m);
+}
+
+static nsock_t *ns_get(int fd)
+{
+    if (!shunt_net_is_ours(fd))
+        return NULL;
+    tlock(&table_lock);
+    nsock_t **c = chunks[fd / CHUNK];
+    nsock_t *s = c ? c[fd % CHUNK] : NULL;
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    tunlock(&table_lock);
+    return s;
+}
+
+/* fd -> s (a new reference; s may be NULL to remove). */
+static int ns_set(int fd, nsock_t *s)
+{
+    if (fd < 0 || fd >= SHUNT_FDT_MAX)
+        return -EBADF;
+    tlock(&table_lock);
+    nsock_t **c = chunks[fd / CHUNK];
+    if (!c && s) {
+        c = calloc(CHUNK, sizeof(*c));
+        if (!c) {
+            tunlock(&table_lock);
+            return -ENOMEM;
+        }
+        chunks[fd / CHUNK] = c;
+    }
+    nsock_t *old = c ? c[fd % CHUNK] : NULL;
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    if (c)
+        c[fd % CHUNK] = s;
+    bit_set(fd, s != NULL);
+    tunlock(&table_lock);
+    ns_unref(old);
+    return 0;
+}
+
+void shunt_net_forget(int fd)
+{
+    if (shunt_net_is_ours(fd)) {
+        int e = errno;
+        ns_set(fd, NULL);
+        errno = e;
+    }
+}
+
+void shunt_net_dup(int oldfd, int newfd)
+{
+    int e = errno;
+    nsock_t *s = ns_get(oldfd);
+    if (s || shunt_net_is_ours(newfd))
+        ns_set(newfd, s);
+    ns_unref(s);
+    errno = e;
+}
+
+void shunt_net_drop_range(unsigned first, unsigned last)
+{
+    int e = errno;
+    for (unsigned fd = first; fd <= last && fd < SHUNT_FDT_MAX; fd++) {
+        uint64_t w = atomic_load_explicit(&shunt_net_bits[fd >> 6],
+                                          memory_order_relaxed);
+        if (!w) {
+            fd |= 63;
+            continue;
+        }
+        if ((w >> (fd & 63)) & 1u &&
+            LSYS3(SYS_fcntl, fd, F_GETFD, 0) == -EBADF)
+            ns_set((int)fd, NULL);
+        if (fd == last)
+            break;
+    }
+    errno = e;
+}
+
+static void net_atfork_child(void) { atomic_flag_clear(&table_lock); }
+
+__attribute__((constructor)) static void net_ctor(void)
+{
+    pthread_atfork(NULL, NULL, net_atfork_child);
+}
+
+/* ---- names the program resolved (layer/dns.c provides the real one) ----- */
+__attribute__((weak)) const char *layer_dns_name_of(const struct sockaddr *sa,
+                                                    char *buf, size_t len)
+{
+    (void)sa;
+    (void)buf;
+    (void)len;
+    return NULL;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+typedef struct {
+    int family;        /* AF_INET or AF_INET6 (as the remote sees it) */
+    uint8_t addr[16];  /* 4 or 16 bytes */
+    uint16_t port;     /* host order */
+} naddr_t;
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* A program's sockaddr -> naddr (IPv4-mapped IPv6 becomes IPv4).  0 or -1
+ * when it is not a full AF_INET/AF_INET6 address. */
+static int naddr_from(const struct sockaddr *sa, socklen_t len, naddr_t *a)
+{
+    if (!sa)
+        return -1;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const void *)sa;
+        a->family = AF_INET;
+        memcpy(a->addr, &in->sin_addr, 4);
+        a->port = ntohs(in->sin_port);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        a->port = ntohs(in6->sin6_port);
+        if (memcmp(&in6->sin6_addr, v4mapped, 12) == 0) {
+            a->family = AF_INET;
+            memcpy(a->addr, (const uint8_t *)&in6->sin6_addr + 12, 4);
+        } else {
+            a->family = AF_INET6;
+            memcpy(a->addr, &in6->sin6_addr, 16);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* addr (4 or 16 bytes) + port as a sockaddr of the socket's family (an
+ * IPv4 address on an AF_INET6 socket is IPv4-mapped). */
+static socklen_t sockaddr_make(int sfamily, const uint8_t *addr, size_t alen,
+                               uint16_t port, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (sfamily == AF_INET) {
+        struct sockaddr_in *in = (void *)out;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        if (alen == 4)
+            memcpy(&in->sin_addr, addr, 4);
+        else if (alen == 16 && memcmp(addr, v4mapped, 12) == 0)
+            memcpy(&in->sin_addr, addr + 12, 4);
+        return sizeof(*in);
+    }
+    struct sockaddr_in6 *in6 = (void *)out;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    if (alen == 4) {
+        memcpy(&in6->sin6_addr, v4mapped, 12);
+        memcpy((uint8_t *)&in6->sin6_addr + 12, addr, 4);
+    } else if (alen == 16) {
+        memcpy(&in6->sin6_addr, addr, 16);
+    }
+    return sizeof(*in6);
+}
+
+static const uint8_t loop4[4] = {127, 0, 0, 1};
+
+/* The proxy's endpoint, as the socket's family can reach it. */
+static socklen_t relay_addr(int sfamily, uint16_t port,
+                            struct sockaddr_storage *out)
+{
+    return sockaddr_make(sfamily, loop4, 4, port, out);
+}
+
+/* The relay port when sa is 127.0.0.1:P (or ::ffff:127.0.0.1:P), else 0. */
+static uint16_t relay_port_of(const struct sockaddr *sa, socklen_t len)
+{
+    naddr_t a;
+    if (naddr_from(sa, len, &a) < 0 || a.family != AF_INET ||
+        memcmp(a.addr, loop4, 4) != 0)
+        return 0;
+    return a.port;
+}
+
+/* Copies src into the program's (sa, *len) as the kernel would: truncated
+ * to *len, *len set to the full size. */
+static void sockaddr_out(const struct sockaddr_storage *src, socklen_t slen,
+                         struct sockaddr *sa, socklen_t *len)
+{
+    if (!sa || !len)
+        return;
+    memcpy(sa, src, *len < slen ? *len : slen);
+    *len = slen;
+}
+
+static const char *naddr_str(const naddr_t *a, char *buf, size_t n)
+{
+    if (!inet_ntop(a->family, a->addr, buf, (socklen_t)n))
+        strcpy(buf, "?");
+    return buf;
+}
+
+/* Kind of socket: SHUNT_NET_TCP, SHUNT_NET_UDP, or 0 (left alone: raw,
+ * SCTP, ICMP "ping" sockets, not a socket). */
+static int sock_kind(int fd, int *type_out)
+{
+    int type = 0, proto = 0;
+    socklen_t l = sizeof(type);
+    if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
+        return 0;
+    l = sizeof(proto);
+    if (real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0)
+        proto = 0;
+    if (type_out)
+        *type_out = type;
+    if (type == SOCK_STREAM && (proto == 0 || proto == IPPROTO_TCP))
+        return SHUNT_NET_TCP;
+    if (type == SOCK_DGRAM && (proto == 0 || proto == IPPROTO_UDP))
+        return SHUNT_NET_UDP;
+    return 0;
+}
+
+static int is_remote(int kind, const naddr_t *a, const struct sockaddr *sa)
+{
+    char buf[256];
+    const char *name = NULL;
+    if (shunt_layer.cfg.net.n) /* names matter only to rules */
+        name = layer_dns_name_of(sa, buf, sizeof(buf));
+    return shunt_policy_net_remote(&shunt_layer.pol, kind, a->family, a->addr,
+                                   a->port, name);
+}
+
+/* ---- CONNECT through the proxy ------------------------------------------ */
+typedef struct {
+    uint16_t relay_port;
+    int family;
+    uint8_t local[16], peer[16];
+    size_t local_len, peer_len;
+    uint16_t local_port, peer_port;
+} conn_t;
+
+/* 0 with c filled, or -errno (the remote connect's errno; a broken proxy
+ * link reads as ENETUNREACH, never as a success). */
+static long rpc_connect(int socktype, const naddr_t *a, uint32_t timeout_ms,
+                        conn_t *c)
+{
+    shunt_connect_t q = {.socktype = socktype,
+                         .family = a->family,
+                         .addr = shunt_bytes(a->addr,
+                                             a->family == AF_INET ? 4 : 16),
+                         .port = a->port,
+                         .timeout_ms = timeout_ms};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_CONNECT, &q, SHUNT_T_CONNECT_R, &m);
+    char buf[64];
+    if (r < 0) {
+        LOG_DEBUG("connect %s %s:%u: %s", socktype == SOCK_STREAM ? "tcp" : "udp",
+                  naddr_str(a, buf, sizeof(buf)), a->port, ESTR((int)-r));
+        return r == -EIO ? -ENETUNREACH : r;
+    }
+    const shunt_connect_r_t *cr = &m.u.connect_r;
+    if (!cr->relay_port || cr->local_addr.len > 16 || cr->peer_addr.len > 16) {
+        LOG_ERROR("connect: bad CONNECT_R (relay port %u)", cr->relay_port);
+        return -ENETUNREACH;
+    }
+    memset(c, 0, sizeof(*c));
+    c->relay_port = cr->relay_port;
+    c->family = cr->family;
+    memcpy(c->local, cr->local_addr.p, cr->local_addr.len);
+    c->local_len = cr->local_addr.len;
+    c->local_port = cr->local_port;
+    memcpy(c->peer, cr->peer_addr.p, cr->peer_addr.len);
+    c->peer_len = cr->peer_addr.len;
+    c->peer_port = cr->peer_port;
+    LOG_DEBUG("connect %s %s:%u: relay 127.0.0.1:%u (stream %u)",
+              socktype == SOCK_STREAM ? "tcp" : "udp",
+              naddr_str(a, buf, sizeof(buf)), a->port, c->relay_port,
+              cr->stream);
+    return 0;
+}
+
+/* Puts a non-blocking TCP socket into the state of a refused connect: it
+ * connects to a loopback port where nothing listens, so poll/epoll report
+ * POLLOUT|POLLERR|POLLHUP as after a real failure. */
+static void make_fail(int fd, int sfamily)
+{
+    long t = LSYS3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t < 0)
+        return;
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    memcpy(&in.sin_addr, loop4, 4);
+    socklen_t l = sizeof(in);
+    if (LSYS3(SYS_bind, t, &in, sizeof(in)) == 0 &&
+        LSYS3(SYS_getsockname, t, &in, &l) == 0) {
+        struct sockaddr_storage ra;
+        socklen_t rl = relay_addr(sfamily, ntohs(in.sin_port), &ra);
+        LSYS3(SYS_connect, fd, &ra, rl);
+    }
+    LSYS1(SYS_close, t);
+}
+
+static uint32_t connect_timeout(int fd)
+{
+    struct timeval tv = {0};
+    socklen_t l = sizeof(tv);
+    uint32_t ms = 0;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) == 0)
+        ms = (uint32_t)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    uint32_t cap = shunt_layer.rpc_timeout_ms > 2000
+                       ? (uint32_t)shunt_layer.rpc_timeout_ms - 1000
+                       : 1000;
+    if (ms > cap)
+        ms = cap;
+    return ms;
+}
+
+static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    nsock_t *s = ns_get(fd);
+    if (s) {
+        tlock(&s->lock);
+        int pe = s->pending_err;
+        s->pending_err = 0;
+        int relayed = s->relayed && s->type == SOCK_STREAM;
+        uint16_t rp = s->relay_port;
+        int fam = s->family;
+        tunlock(&s->lock);
+        if (pe) {
+            ns_unref(s);
+            return -pe;
+        }
+        if (relayed && sa->sa_family != AF_UNSPEC) {
+            /* A second connect after EINPROGRESS: the kernel's answer
+             * about the relay connection (EALREADY, EISCONN). */
+            struct sockaddr_storage ra;
+            socklen_t rl = relay_addr(fam, rp, &ra);
+            ns_unref(s);
+            LAYER_LEAVE();
+            int r = real_connect(fd, (struct sockaddr *)&ra, rl);
+            int e = errno;
+            LAYER_ENTER();
+            return r < 0 ? -e : 0;
+        }
+    }
+    naddr_t a;
+    int type = 0, kind = 0;
+    if (sa->sa_family == AF_UNSPEC || naddr_from(sa, len, &a) < 0 ||
+        !(kind = sock_kind(fd, &type)) || !is_remote(kind, &a, sa)) {
+        /* Local: the kernel's connect (AF_UNSPEC dissolves a UDP
+         * association: the relay is forgotten). */
+        if (s) {
+            tlock(&s->lock);
+            s->relayed = 0;
+            s->local_len = 0;
+            tunlock(&s->lock);
+        }
+        ns_unref(s);
+        LAYER_LEAVE();
+        int r = real_connect(fd, sa, len);
+        int e = errno;
+        LAYER_ENTER();
+        return r < 0 ? -e : 0;
+    }
+    int sfamily = sa->sa_family;
+    int fl = real_fcntl(fd, F_GETFL, 0);
+    int nonblock = fl >= 0 && (fl & O_NONBLOCK);
+    conn_t c;
+    long r = rpc_connect(type, &a, nonblock ? 0 : connect_timeout(fd), &c);
+    if (!s) {
+        s = ns_new(sfamily, type);
+        if (!s)
+            return -ENOMEM;
+    }
+    if (r < 0) {
+        if (!nonblock || type != SOCK_STREAM) {
+            ns_unref(s);
+            return r;
+        }
+        /* Non-blocking: EINPROGRESS now, the error as SO_ERROR. */
+        make_fail(fd, sfamily);
+        tlock(&s->lock);
+        s->pending_err = (int)-r;
+        s->relayed = 0;
+        tunlock(&s->lock);
+        ns_set(fd, s);
+        ns_unref(s);
+        return -EINPROGRESS;
+    }
+    struct sockaddr_storage ra;
+    socklen_t rl = relay_addr(sfamily, c.relay_port, &ra);
+    long cr = LSYS3(SYS_connect, fd, &ra, rl);
+    if (cr < 0 && cr != -EINPROGRESS) {
+        LOG_WARN("connect: relay 127.0.0.1:%u: %s", c.relay_port,
+                 ESTR((int)-cr));
+        ns_unref(s);
+        return cr == -EINTR ? cr : -ECONNREFUSED;
+    }
+    tlock(&s->lock);
+    s->family = sfamily;
+    s->type = type;
+    s->relayed = 1;
+    s->relay_port = c.relay_port;
+    s->pending_err = 0;
+    s->peer_len = len > sizeof(s->peer) ? sizeof(s->peer) : len;
+    memcpy(&s->peer, sa, s->peer_len);
+    if (sfamily == AF_INET6)
+        s->peer_len = sizeof(struct sockaddr_in6);
+    else
+        s->peer_len = sizeof(struct sockaddr_in);
+    if (c.local_len == 4 || c.local_len == 16)
+        s->local_len = sockaddr_make(sfamily, c.local, c.local_len,
+                                     c.local_port, &s->local);
+    else
+        s->local_len = 0;
+    tunlock(&s->lock);
+    ns_set(fd, s);
+    ns_unref(s);
+    return cr < 0 ? cr : 0;
+}
+
+int hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (LAYER_BYPASS() || !sa || len < sizeof(sa_family_t) ||
+        (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
+         !shunt_net_is_ours(fd)))
+        return real_connect(fd, sa, len);
+    int saved = errno;
+    LAYER_ENTER();
+    long r = do_connect(fd, sa, len);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+/* ---- socket, bind ------------------------------------------------------- */
+int hook_socket(int domain, int type, int protocol)
+{
+    int fd = real_socket(domain, type, protocol);
+    if (__builtin_expect(fd >= 0 && shunt_net_is_ours(fd), 0))
+        shunt_net_forget(fd); /* stale: closed behind the layer's back */
+    return fd;
+}
+
+/* A bind to an address this host does not have (the target's own address,
+ * typically, before a connect): remembered and reported by getsockname;
+ * the kernel socket stays unbound until its connect. */
+int hook_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int r = real_bind(fd, sa, len);
+    if (r == 0 || errno != EADDRNOTAVAIL || LAYER_BYPASS() || !sa)
+        return r;
+    int saved = errno;
+    naddr_t a;
+    int type = 0;
+    if (naddr_from(sa, len, &a) < 0 || !sock_kind(fd, &type)) {
+        errno = saved;
+        return r;
+    }
+    LAYER_ENTER();
+    nsock_t *s = ns_get(fd);
+    if (!s)
+        s = ns_new(sa->sa_family, type);
+    if (s) {
+        tlock(&s->lock);
+        s->local_len = sockaddr_make(sa->sa_family, a.addr,
+                                     a.family == AF_INET ? 4 : 16, a.port,
+                                     &s->local);
+        tunlock(&s->lock);
+        ns_set(fd, s);
+        ns_unref(s);
+        char buf[64];
+        LOG_DEBUG("bind %s:%u: not a local address; remembered for "
+                  "getsockname", naddr_str(&a, buf, sizeof(buf)), a.port);
+    }
+    LAYER_LEAVE();
+    if (!s) {
+        errno = saved;
+        return -1;
+    }
+    errno = 0;
+    return 0;
+}
+
+/* ---- names and options -------------------------------------------------- */
+static __attribute__((noinline, cold)) int
+slow_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    nsock_t *s = ns_get(fd);
+    struct sockaddr_storage tmp;
+    socklen_t tl = sizeof(tmp);
+    int r = real_getpeername(fd, (struct sockaddr *)&tmp, &tl);
+    if (r < 0 || !s) {
+        ns_unref(s);
+        if (r == 0)
+            sockaddr_out(&tmp, tl, sa, len);
+        return r;
+    }
+    tlock(&s->lock);
+    if (s->relayed)
+        sockaddr_out(&s->peer, s->peer_len, sa, len);
+    else
+        sockaddr_out(&tmp, tl, sa, len);
+    tunlock(&s->lock);
+    ns_unref(s);
+    return 0;
+}
+
+int hook_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
+        return real_getpeername(fd, sa, len);
+    return slow_getpeername(fd, sa, len);
+}
+
+static __attribute__((noinline, cold)) int
+slow_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    nsock_t *s = ns_get(fd);
+    if (s) {
+        tlock(&s->lock);
+        if (s->local_len) {
+            sockaddr_out(&s->local, s->local_len, sa, len);
+            tunlock(&s->lock);
+            ns_unref(s);
+            return 0;
+        }
+        tunlock(&s->lock);
+        ns_unref(s);
+    }
+    return real_getsockname(fd, sa, len);
+}
+
+int hook_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
+        return real_getsockname(fd, sa, len);
+    return slow_getsockname(fd, sa, len);
+}
+
+static __attribute__((noinline, cold)) int
+slow_so_error(int fd, void *val, socklen_t *len)
+{
+    nsock_t *s = ns_get(fd);
+    int pe = 0;
+    if (s) {
+        tlock(&s->lock);
+        pe = s->pending_err;
+        s->pending_err = 0;
+        tunlock(&s->lock);
+        ns_unref(s);
+    }
+    int r = real_getsockopt(fd, SOL_SOCKET, SO_ERROR, val, len);
+    if (r == 0 && pe && *len >= sizeof(int))
+        memcpy(val, &pe, sizeof(int));
+    return r;
+}
+
+int hook_getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || level != SOL_SOCKET ||
+        opt != SO_ERROR || !val || !len)
+        return real_getsockopt(fd, level, opt, val, len);
+    return slow_so_error(fd, val, len);
+}
+
+/* ---- datagrams ---------------------------------------------------------- */
+/* For a datagram (or TCP Fast Open) to dest on fd: 1 with *ra the relay to
+ * send to instead, 0 to send as asked, -errno. */
+static long dgram_route(int fd, const struct sockaddr *dest, socklen_t dlen,
+                        struct sockaddr_storage *ra, socklen_t *ral)
+{
+    naddr_t a;
+    if (naddr_from(dest, dlen, &a) < 0)
+        return 0;
+    nsock_t *s = ns_get(fd);
+    int type = s ? s->type : 0, kind;
+    if (s)
+        kind = type == SOCK_STREAM ? SHUNT_NET_TCP
+               : type == SOCK_DGRAM ? SHUNT_NET_UDP : 0;
+    else
+        kind = sock_kind(fd, &type);
+    if (kind != SHUNT_NET_UDP || !is_remote(kind, &a, dest)) {
+        ns_unref(s);
+        return 0;
+    }
+    int sfamily = dest->sa_family;
+    if (s) {
+        tlock(&s->lock);
+        for (size_t i = 0; i < s->nur; i++)
+            if (s->ur[i].dest_len == dlen &&
+                memcmp(&s->ur[i].dest, dest, dlen) == 0) {
+                *ral = relay_addr(sfamily, s->ur[i].relay_port, ra);
+                tunlock(&s->lock);
+                ns_unref(s);
+                return 1;
+            }
+        tunlock(&s->lock);
+    }
+    conn_t c;
+    long r = rpc_connect(SOCK_DGRAM, &a, 0, &c);
+    if (r < 0) {
+        ns_unref(s);
+        return r;
+    }
+    if (!s) {
+        s = ns_new(sfamily, type);
+        if (!s)
+            return -ENOMEM;
+    }
+    tlock(&s->lock);
+    if (s->nur == s->capur) {
+        size_t cap = s->capur ? s->capur * 2 : 4;
+        urelay_t *v = cap <= MAX_UDP_RELAYS ? realloc(s->ur, cap * sizeof(*v))
+                                            : NULL;
+        if (!v) {
+            tunlock(&s->lock);
+            ns_unref(s);
+            LOG_WARN("udp: more than %d destinations on fd %d",
+                     MAX_UDP_RELAYS, fd);
+            return -ENOBUFS;
+        }
+        s->ur = v;
+        s->capur = cap;
+    }
+    urelay_t *u = &s->ur[s->nur++];
+    u->relay_port = c.relay_port;
+    u->dest_len = dlen > sizeof(u->dest) ? sizeof(u->dest) : dlen;
+    memset(&u->dest, 0, sizeof(u->dest));
+    memcpy(&u->dest, dest, u->dest_len);
+    tunlock(&s->lock);
+    ns_set(fd, s);
+    ns_unref(s);
+    *ral = relay_addr(sfamily, c.relay_port, ra);
+    return 1;
+}
+
+static __attribute__((noinline, cold)) ssize_t
+slow_sendto(int fd, const void *buf, size_t n, int flags,
+            const struct sockaddr *sa, socklen_t len)
+{
+    int saved = errno;
+    struct sockaddr_storage ra;
+    socklen_t ral = 0;
+    LAYER_ENTER();
+    long r = dgram_route(fd, sa, len, &ra, &ral);
+    LAYER_LEAVE();
+    if (r < 0)
+        return layer_ret(r, saved);
+    if (r == 0)
+        return real_sendto(fd, buf, n, flags, sa, len);
+    return real_sendto(fd, buf, n, flags, (struct sockaddr *)&ra, ral);
+}
+
+ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags,
+                    const struct sockaddr *sa, socklen_t len)
+{
+    if (__builtin_expect(sa == NULL, 1) || LAYER_BYPASS())
+        return real_sendto(fd, buf, n, flags, sa, len);
+    return slow_sendto(fd, buf, n, flags, sa, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+slow_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    int saved = errno;
+    struct sockaddr_storage ra;
+    socklen_t ral = 0;
+    LAYER_ENTER();
+    long r = dgram_route(fd, msg->msg_name, msg->msg_namelen, &ra, &ral);
+    LAYER_LEAVE();
+    if (r < 0)
+        return layer_ret(r, saved);
+    if (r == 0)
+        return real_sendmsg(fd, msg, flags);
+    struct msghdr m = *msg;
+    m.msg_name = &ra;
+    m.msg_namelen = ral;
+    return real_sendmsg(fd, &m, flags);
+}
+
+ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (__builtin_expect(!msg || !msg->msg_name, 1) || LAYER_BYPASS())
+        return real_sendmsg(fd, msg, flags);
+    return slow_sendmsg(fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) int
+slow_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+    /* Messages to remote destinations are sent one by one, each to its
+     * relay (the kernel's sendmmsg would need every name rewritten). */
+    unsigned int done = 0;
+    for (; done < n; done++) {
+        ssize_t r = hook_sendmsg(fd, &v[done].msg_hdr, flags);
+        if (r < 0)
+            return done ? (int)done : -1;
+        v[done].msg_len = (unsigned int)r;
+    }
+    return (int)done;
+}
+
+int hook_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+    if (LAYER_BYPASS() || !v)
+        return real_sendmmsg(fd, v, n, flags);
+    for (unsigned int i = 0; i < n; i++)
+        if (v[i].msg_hdr.msg_name)
+            return slow_sendmmsg(fd, v, n, flags);
+    return real_sendmmsg(fd, v, n, flags);
+}
+
+/* The source address of a datagram received on fd: a relay's address
+ * becomes the remote peer it stands for.  (src, *slen) is rewritten in
+ * place (src has room for a sockaddr_storage). */
+static void map_source(int fd, struct sockaddr_storage *src, socklen_t *slen)
+{
+    uint16_t port = relay_port_of((struct sockaddr *)src, *slen);
+    if (!port)
+        return;
+    nsock_t *s = ns_get(fd);
+    if (!s)
+        return;
+    tlock(&s->lock);
+    if (s->relayed && s->relay_port == port) {
+        memcpy(src, &s->peer, s->peer_len);
+        *slen = s->peer_len;
+    } else {
+        for (size_t i = 0; i < s->nur; i++)
+            if (s->ur[i].relay_port == port) {
+                memcpy(src, &s->ur[i].dest, s->ur[i].dest_len);
+                *slen = s->ur[i].dest_len;
+                break;
+            }
+    }
+    tunlock(&s->lock);
+    ns_unref(s);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+slow_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
+              socklen_t *len)
+{
+    struct sockaddr_storage src;
+    socklen_t sl = sizeof(src);
+    ssize_t r = real_recvfrom(fd, buf, n, flags, (struct sockaddr *)&src, &sl);
+    if (r < 0)
+        return r;
+    int e = errno;
+    map_source(fd, &src, &sl);
+    sockaddr_out(&src, sl, sa, len);
+    errno = e;
+    return r;
+}
+
+ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags,
+                      struct sockaddr *sa, socklen_t *len)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
+        return real_recvfrom(fd, buf, n, flags, sa, len);
+    return slow_recvfrom(fd, buf, n, flags, sa, len);
+}
+
+static void map_msg_name(int fd, struct msghdr *m, const void *orig,
+                         socklen_t origlen, struct sockaddr_storage *src)
+{
+    socklen_t sl = m->msg_namelen;
+    map_source(fd, src, &sl);
+    m->msg_name = (void *)orig;
+    m->msg_namelen = origlen;
+    sockaddr_out(src, sl, m->msg_name, &m->msg_namelen);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+slow_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    void *orig = msg->msg_name;
+    socklen_t origlen = msg->msg_namelen;
+    struct sockaddr_storage src;
+    msg->msg_name = &src;
+    msg->msg_namelen = sizeof(src);
+    ssize_t r = real_recvmsg(fd, msg, flags);
+    int e = errno;
+    if (r < 0) {
+        msg->msg_name = orig;
+        msg->msg_namelen = origlen;
+    } else {
+        map_msg_name(fd, msg, orig, origlen, &src);
+    }
+    errno = e;
+    return r;
+}
+
+ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !msg || !msg->msg_name)
+        return real_recvmsg(fd, msg, flags);
+    return slow_recvmsg(fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) int
+slow_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+              struct timespec *tmo)
+{
+    socklen_t cap[64];
+    if (n > 64)
+        n = 64; /* a short batch is legal */
+    for (unsigned int i = 0; i < n; i++)
+        cap[i] = v[i].msg_hdr.msg_name ? v[i].msg_hdr.msg_namelen : 0;
+    int r = real_recvmmsg(fd, v, n, flags, tmo);
+    if (r <= 0)
+        return r;
+    int e = errno;
+    for (int i = 0; i < r; i++) {
+        struct msghdr *m = &v[i].msg_hdr;
+        if (!cap[i])
+            continue;
+        struct sockaddr_storage src;
+        socklen_t sl = m->msg_namelen < sizeof(src) ? m->msg_namelen
+                                                    : (socklen_t)sizeof(src);
+        memset(&src, 0, sizeof(src));
+        memcpy(&src, m->msg_name, sl < cap[i] ? sl : cap[i]);
+        map_source(fd, &src, &sl);
+        m->msg_namelen = cap[i];
+        sockaddr_out(&src, sl, m->msg_name, &m->msg_namelen);
+    }
+    errno = e;
+    return r;
+}
+
+int hook_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+                  struct timespec *tmo)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !v)
+        return real_recvmmsg(fd, v, n, flags, tmo);
+    return slow_recvmmsg(fd, v, n, flags, tmo);
+}

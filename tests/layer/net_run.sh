@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end test of the layer's sockets: a runc target with cluster
+# services (net-fixture.yaml) under its own name, the real agent and proxy,
+# and one test program run under LD_PRELOAD=libshunt.so with the addresses
+# of the services (resolved inside the target: DNS is not under test here)
+# as arguments:  PROGRAM WEB_IP ECHO_IP UECHO_IP TARGET_IP
+#   net_run.sh HARNESS LIBSHUNT FIXTURE NAME CONFIG PROGRAM
+# CONFIG: a layer config file or "-".
+set -uo pipefail
+harness=$1 lib=$2 fixture=$3 name=$4 config=$5 prog=$6
+work=$(mktemp -d /tmp/shunt-nettest.XXXXXX)
+proxy_pid=
+
+cleanup() {
+  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+  "$harness" down "$name" >/dev/null 2>&1
+  [ -n "${SHUNT_TEST_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "net_run.sh: $*" >&2
+  [ -s "$work/layer.log" ] && sed 's/^/layer: /' "$work/layer.log" | tail -50 >&2
+  [ -s "$work/proxy.log" ] && sed 's/^/proxy: /' "$work/proxy.log" | tail -20 >&2
+  exit 1
+}
+
+sed "s/^  name: ltest\$/  name: $name/" "$fixture" > "$work/fixture.yaml"
+"$harness" up "$work/fixture.yaml" > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "harness up failed"; }
+ctr=shunt-$name-target
+ip_of() {
+  runc exec "$ctr" getent ahostsv4 "$1" | awk 'NR==1 {print $1}'
+}
+web=$(ip_of web) echo_ip=$(ip_of echo) uecho=$(ip_of uecho)
+self=$(runc exec "$ctr" sh -c 'getent ahostsv4 "$(hostname)"' | awk 'NR==1 {print $1}')
+[ -n "$web" ] && [ -n "$echo_ip" ] && [ -n "$uecho" ] && [ -n "$self" ] ||
+  fail "cannot resolve the services in the target (web=$web echo=$echo_ip uecho=$uecho self=$self)"
+
+sock=$work/proxy.sock
+"$harness" proxy --target "$name" --socket "$sock" > "$work/proxy.out" 2> "$work/proxy.log" &
+proxy_pid=$!
+for _ in $(seq 1 150); do
+  grep -q "^proxy listening on $sock\$" "$work/proxy.out" 2>/dev/null && break
+  kill -0 "$proxy_pid" 2>/dev/null || fail "harness proxy exited early"
+  sleep 0.1
+done
+grep -q "^proxy listening on" "$work/proxy.out" || fail "harness proxy did not come up"
+[ "$config" = - ] && config=
+
+LD_PRELOAD=$lib SHUNT_SOCKET=$sock SHUNT_TOKEN=$(cat "$sock.token") \
+SHUNT_CONFIG=$config SHUNT_LOG=${SHUNT_TEST_LOG_LEVEL:-warn} \
+SHUNT_LOG_FILE=$work/layer.log timeout 120 "$prog" "$web" "$echo_ip" "$uecho" "$self"
+rc=$?
+[ $rc -eq 0 ] || fail "${prog##*/} failed ($rc)"
+if grep -q " error: " "$work/layer.log" 2>/dev/null; then
+  fail "the layer logged errors"
+fi
+echo "net_run.sh: ${prog##*/} passed against target $name"
