@@ -243,6 +243,35 @@ leaks)
     no_leak "rust" 1 "$work/rs_client" "api.cluster:$port" /known.txt
   fi
   ;;
+filter)
+  # The outgoing filter: loopback stays local unless a rule makes it remote.
+  # A server listens on the target's own loopback only; locally nothing
+  # listens on that port.
+  fport=9917
+  if (exec 3<>/dev/tcp/127.0.0.1/$fport) 2>/dev/null; then
+    echo "SKIP: something listens on local port $fport"
+    exit 77
+  fi
+  runc exec "$ctr" sh -c "mkdir -p /tmp/ft && echo target-loopback > /tmp/ft/x.txt" ||
+    { fail "preparing the target"; }
+  runc exec -d "$ctr" /usr/bin/python3 -m http.server "$fport" --bind 127.0.0.1 --directory /tmp/ft
+  for _ in $(seq 1 50); do
+    runc exec "$ctr" curl -s -o /dev/null "http://127.0.0.1:$fport/x.txt" && break
+    sleep 0.1
+  done
+  local_ curl -sS -m 10 "http://127.0.0.1:$fport/x.txt"
+  if [ "$lrc" -eq 7 ]; then pass "loopback stays local by default (curl status 7)"; else fail "loopback without a rule: curl status $lrc" "$work/l.out" "$work/l.err"; fi
+  printf 'layer:\n  network:\n    remote: ["tcp 127.0.0.1:%s"]\n' "$fport" > "$work/filter.yaml"
+  (cd /tmp && timeout 60 "$harness" exec --target "$name" --config "$work/filter.yaml" -- \
+     curl -sS -m 10 "http://127.0.0.1:$fport/x.txt") > "$work/l.out" 2> "$work/l.err"
+  lrc=$?
+  if [ "$lrc" -eq 0 ] && [ "$(cat "$work/l.out")" = target-loopback ]; then
+    pass "a net_remote rule sends 127.0.0.1:$fport to the target's loopback"
+  else
+    fail "with the rule: curl status $lrc" "$work/l.out" "$work/l.err"
+  fi
+  runc exec "$ctr" pkill -f "http.server $fport" >/dev/null 2>&1
+  ;;
 *)
   echo "unknown group $group" >&2
   exit 2
