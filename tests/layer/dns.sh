@@ -7,26 +7,11 @@
 #   dns.sh HARNESS LIBSHUNT FIXTURE NAME LT_DNS
 set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4 prog=$5
-work=$(mktemp -d /tmp/shunt-ltest.XXXXXX)
-proxy_pid=
+. "$(dirname "$0")/../lib/session.sh"
+st_init ltest-dns
+fail() { st_fail "$@"; }
 
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  "$harness" down "$name" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "dns.sh: $*" >&2
-  [ -s "$work/layer.log" ] && sed 's/^/layer: /' "$work/layer.log" | tail -50 >&2
-  [ -s "$work/proxy.log" ] && sed 's/^/proxy: /' "$work/proxy.log" | tail -20 >&2
-  exit 1
-}
-
-sed "s/^  name: ltest\$/  name: $name/" "$fixture" > "$work/fixture.yaml"
-"$harness" up "$work/fixture.yaml" > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "harness up failed"; }
-ctr=shunt-$name-target
+st_up "$fixture"
 in_target() { runc exec "$ctr" "$@"; }
 
 api_ip=$(in_target getent hosts api.cluster | awk '{print $1; exit}')
@@ -37,15 +22,7 @@ lhost=$(hostname)
 getent hosts "$lhost" > /dev/null || fail "the local host cannot resolve its own name $lhost"
 in_target getent hosts "$lhost" > /dev/null && fail "the target resolves $lhost"
 
-sock=$work/proxy.sock
-"$harness" proxy --target "$name" --socket "$sock" > "$work/proxy.out" 2> "$work/proxy.log" &
-proxy_pid=$!
-for _ in $(seq 1 150); do
-  grep -q "^proxy listening on $sock\$" "$work/proxy.out" 2>/dev/null && break
-  kill -0 "$proxy_pid" 2>/dev/null || fail "harness proxy exited early"
-  sleep 0.1
-done
-grep -q "^proxy listening on" "$work/proxy.out" || fail "harness proxy did not come up"
+st_proxy
 
 layered() {
   LD_PRELOAD=$lib SHUNT_SOCKET=$sock SHUNT_TOKEN=$(cat "$sock.token") \

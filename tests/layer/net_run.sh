@@ -8,26 +8,11 @@
 # CONFIG: a layer config file or "-".
 set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4 config=$5 prog=$6
-work=$(mktemp -d /tmp/shunt-nettest.XXXXXX)
-proxy_pid=
+. "$(dirname "$0")/../lib/session.sh"
+st_init nettest
+fail() { st_fail "$@"; }
 
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  "$harness" down "$name" >/dev/null 2>&1
-  [ -n "${SHUNT_TEST_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "net_run.sh: $*" >&2
-  [ -s "$work/layer.log" ] && sed 's/^/layer: /' "$work/layer.log" | tail -50 >&2
-  [ -s "$work/proxy.log" ] && sed 's/^/proxy: /' "$work/proxy.log" | tail -20 >&2
-  exit 1
-}
-
-sed "s/^  name: ltest\$/  name: $name/" "$fixture" > "$work/fixture.yaml"
-"$harness" up "$work/fixture.yaml" > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "harness up failed"; }
-ctr=shunt-$name-target
+st_up "$fixture"
 ip_of() {
   runc exec "$ctr" getent ahostsv4 "$1" | awk 'NR==1 {print $1}'
 }
@@ -36,15 +21,7 @@ self=$(runc exec "$ctr" sh -c 'getent ahostsv4 "$(hostname)"' | awk 'NR==1 {prin
 [ -n "$web" ] && [ -n "$echo_ip" ] && [ -n "$uecho" ] && [ -n "$self" ] ||
   fail "cannot resolve the services in the target (web=$web echo=$echo_ip uecho=$uecho self=$self)"
 
-sock=$work/proxy.sock
-"$harness" proxy --target "$name" --socket "$sock" > "$work/proxy.out" 2> "$work/proxy.log" &
-proxy_pid=$!
-for _ in $(seq 1 150); do
-  grep -q "^proxy listening on $sock\$" "$work/proxy.out" 2>/dev/null && break
-  kill -0 "$proxy_pid" 2>/dev/null || fail "harness proxy exited early"
-  sleep 0.1
-done
-grep -q "^proxy listening on" "$work/proxy.out" || fail "harness proxy did not come up"
+st_proxy
 [ "$config" = - ] && config=
 
 LD_PRELOAD=$lib SHUNT_SOCKET=$sock SHUNT_TOKEN=$(cat "$sock.token") \

@@ -5,27 +5,13 @@
 #   resilience.sh HARNESS LIBSHUNT FIXTURE NAME RWCONF LT_HOLD LT_AGENTDEATH
 set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4 rwconf=$5 hold=$6 death=$7
-work=$(mktemp -d /tmp/shunt-lres.XXXXXX)
-proxy_pid=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  "$harness" down "$name" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "resilience.sh: $*" >&2; [ -s "$work/proxy.log" ] && tail -20 "$work/proxy.log" >&2; exit 1; }
+. "$(dirname "$0")/../lib/session.sh"
+st_init lres
+fail() { st_fail "$@"; }
 
-sed "s/^  name: ltest\$/  name: $name/" "$fixture" > "$work/fixture.yaml"
-"$harness" up "$work/fixture.yaml" > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "harness up failed"; }
-sock=$work/proxy.sock
-"$harness" proxy --target "$name" --socket "$sock" > "$work/proxy.out" 2> "$work/proxy.log" &
-proxy_pid=$!
-for _ in $(seq 1 150); do
-  grep -q "^proxy listening on" "$work/proxy.out" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q "^proxy listening on" "$work/proxy.out" || fail "harness proxy did not come up"
-agent=$(pgrep -P "$proxy_pid" -f shunt-agent | head -n1)
+st_up "$fixture"
+st_proxy
+agent=$agent_pid
 [ -n "$agent" ] || fail "no agent"
 export LD_PRELOAD=$lib SHUNT_SOCKET=$sock SHUNT_TOKEN=$(cat "$sock.token") SHUNT_CONFIG=$rwconf
 

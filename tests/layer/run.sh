@@ -9,39 +9,15 @@
 set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4 config=$5 expect=$6
 shift 6
-work=$(mktemp -d /tmp/shunt-ltest.XXXXXX)
-proxy_pid=
+. "$(dirname "$0")/../lib/session.sh"
+st_init ltest
+fail() { st_fail "$@"; }
 
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  "$harness" down "$name" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "run.sh: $*" >&2
-  [ -s "$work/layer.log" ] && sed 's/^/layer: /' "$work/layer.log" | tail -50 >&2
-  [ -s "$work/proxy.log" ] && sed 's/^/proxy: /' "$work/proxy.log" | tail -20 >&2
-  exit 1
-}
-
-sed "s/^  name: ltest\$/  name: $name/" "$fixture" > "$work/fixture.yaml"
-"$harness" up "$work/fixture.yaml" > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "harness up failed"; }
-ctr=shunt-$name-target
+st_up "$fixture"
 runc exec "$ctr" /bin/sh -c '
   ln -sf hello.txt /srv/data/link && ln -sf nowhere /srv/data/dangling &&
   seq 1 400000 > /srv/data/big.txt' || fail "cannot prepare the target"
-
-sock=$work/proxy.sock
-"$harness" proxy --target "$name" --socket "$sock" > "$work/proxy.out" 2> "$work/proxy.log" &
-proxy_pid=$!
-for _ in $(seq 1 150); do
-  grep -q "^proxy listening on $sock\$" "$work/proxy.out" 2>/dev/null && break
-  kill -0 "$proxy_pid" 2>/dev/null || fail "harness proxy exited early"
-  sleep 0.1
-done
-grep -q "^proxy listening on" "$work/proxy.out" || fail "harness proxy did not come up"
+st_proxy
 
 printf 'local content' > "$work/local.txt"
 args=()
