@@ -25,55 +25,7 @@ work=$(mktemp -d /tmp/shunt-net-test.XXXXXX)
 trap 'rm -rf "$work"; runc exec "$ctr" rm -rf "$work" 2>/dev/null' EXIT
 failed=0 passed=0
 
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $1"
-  shift
-  for f in "$@"; do
-    [ -s "$f" ] && { echo "---- $(basename "$f")"; head -c 4000 "$f"; echo; }
-  done
-}
-
-remote() { (cd /tmp && runc exec --cwd /tmp "$ctr" "$@") >"$work/r.out" 2>"$work/r.err"; rrc=$?; }
-local_() {
-  (cd /tmp && timeout 120 "$harness" exec --target "$name" -- "$@") >"$work/l.out" 2>"$work/l.err"
-  lrc=$?
-  [ -n "${SHUNT_TEST_SHOW_LOG:-}" ] && sed 's/^/  layer: /' "$work/l.err"
-  return 0
-}
-
-# compare LABEL CMD...: same stdout and status both ways; the reference run
-# in the target must succeed and print something.
-compare() {
-  local label=$1
-  shift
-  remote "$@"
-  local_ "$@"
-  if [ "$rrc" -ne 0 ] || [ ! -s "$work/r.out" ]; then
-    fail "$label: the reference run in the target failed (status $rrc)" "$work/r.out" "$work/r.err"
-  elif cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
-    pass "$label"
-  else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
-    fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
-  fi
-}
-
-# compare_status LABEL CMD...: same stdout and exit status, which may be
-# non-zero.
-compare_status() {
-  local label=$1
-  shift
-  remote "$@"
-  local_ "$@"
-  if cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
-    pass "$label (status $lrc)"
-  else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
-    fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
-  fi
-}
+. "$(dirname "$0")/../lib/compare.sh"
 
 # stage FILE...: copies files to the same path under $work locally and in
 # the target, so that both runs name them alike.
