@@ -207,6 +207,12 @@ void stream_event(stream_t *st, uint32_t events);
 void stream_timeout(stream_t *st);
 void stream_destroy(stream_t *st); /* closes fd, frees the handle slot */
 void streams_resume(client_t *cl);  /* send queue drained: read again */
+/* The socket connected at once: CONNECT_R now, then relay. */
+void stream_connected(stream_t *st);
+
+/* ---- unixconn.c --------------------------------------------------------- */
+/* CONNECT of family AF_UNIX: the path resolved in the root, then relayed. */
+void stream_connect_unix(client_t *cl, const shunt_msg_t *m);
 
 /* Client send queue above which streams stop reading their sockets. */
 #define STREAM_PAUSE_BYTES (1024u * 1024u)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define READ_CHUNK (256u * 1024u)
@@ -148,18 +149,28 @@ static void fill_addr(const struct sockaddr_storage *ss, shunt_bytes_t *b,
         const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
         *b = shunt_bytes(&s->sin6_addr, 16);
         *port = ntohs(s->sin6_port);
+    } else if (ss->ss_family == AF_UNIX) { /* a path (agent/unixconn.c) */
+        const struct sockaddr_un *s = (const struct sockaddr_un *)ss;
+        *b = shunt_bytes(s->sun_path, s->sun_path[0]
+                                          ? strnlen(s->sun_path,
+                                                    sizeof(s->sun_path))
+                                          : 0);
+        *port = 0;
     } else {
         *b = shunt_bytes(NULL, 0);
         *port = 0;
     }
 }
 
-static void connected(stream_t *st)
+/* The connect finished.  dest: it is known to have succeeded (connect()
+ * returned 0, or poll said writable without error) and dest is the peer, so
+ * SO_ERROR and getpeername are not asked; NULL: find out. */
+static void connect_done(stream_t *st, const struct sockaddr_storage *dest)
 {
     client_t *cl = st->cl;
     int err = 0;
     socklen_t el = sizeof(err);
-    if (getsockopt(st->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+    if (!dest && getsockopt(st->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
         err = errno;
     if (st->state == S_CONNECTING)
         connecting_unlink(cl->a, st);
@@ -173,7 +184,9 @@ static void connected(stream_t *st)
     socklen_t ll = sizeof(ls), pl = sizeof(ps);
     memset(&ls, 0, sizeof(ls));
     memset(&ps, 0, sizeof(ps));
-    if (getpeername(st->fd, (struct sockaddr *)&ps, &pl) < 0) {
+    if (dest)
+        ps = *dest;
+    else if (getpeername(st->fd, (struct sockaddr *)&ps, &pl) < 0) {
         err = errno == ENOTCONN ? ECONNREFUSED : errno;
         reply_error(cl, st->req_id, err, "connect %s: %s", st->peer,
                     strerror(err));
@@ -190,9 +203,19 @@ static void connected(stream_t *st)
     LOG_DEBUG("client %s: stream %u connected to %s", cl->desc, st->id,
               st->peer);
     client_send(cl, SHUNT_T_CONNECT_R, 0, st->req_id, &r);
+    /* The caller waits for this answer: write it before the epoll and
+     * buffer work below rather than at the end of the loop round. */
+    client_kick(cl);
+    if (cl->dead || st->state == S_CLOSED)
+        return;
     flush_out(st);
     stream_update(st);
 }
+
+static void connected(stream_t *st) { connect_done(st, NULL); }
+
+/* A stream whose socket connected at once (agent/unixconn.c). */
+void stream_connected(stream_t *st) { connected(st); }
 
 void stream_connect(client_t *cl, const shunt_msg_t *m)
 {
@@ -218,6 +241,9 @@ void stream_connect(client_t *cl, const shunt_msg_t *m)
         memcpy(&s->sin6_addr, c->addr.p, 16);
         s->sin6_port = htons(c->port);
         sl = sizeof(*s);
+    } else if (c->family == AF_UNIX) { /* a path: agent/unixconn.c */
+        stream_connect_unix(cl, m);
+        return;
     } else if (c->family != AF_INET && c->family != AF_INET6) {
         reply_error(cl, m->id, EAFNOSUPPORT, "address family %d", c->family);
         return;
@@ -267,13 +293,21 @@ void stream_connect(client_t *cl, const shunt_msg_t *m)
              c->socktype == SOCK_STREAM ? "tcp" : "udp");
 
     if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
-        connected(st);
+        connect_done(st, &ss);
         return;
     }
     if (errno != EINPROGRESS) {
         int e = errno;
         reply_error(cl, m->id, e, "connect %s: %s", st->peer, strerror(e));
         stream_destroy(st);
+        return;
+    }
+    /* Inside one host the handshake usually completes during connect()
+     * itself (the SYN-ACK is processed before it returns): answer now
+     * rather than after another trip through epoll. */
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    if (poll(&pfd, 1, 0) == 1) {
+        connect_done(st, (pfd.revents & (POLLERR | POLLHUP)) ? NULL : &ss);
         return;
     }
     uint32_t to = c->timeout_ms ? c->timeout_ms
@@ -283,14 +317,6 @@ void stream_connect(client_t *cl, const shunt_msg_t *m)
     if (a->connecting)
         a->connecting->tprev = st;
     a->connecting = st;
-    /* Inside one host the handshake usually completes during connect()
-     * itself (the SYN-ACK is processed before it returns): answer now
-     * rather than after another trip through epoll. */
-    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-    if (poll(&pfd, 1, 0) == 1) {
-        connected(st);
-        return;
-    }
     stream_update(st);
 }
 

@@ -175,7 +175,8 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
 {
     static const char *const keys[] = {"log", "files", "env", "network",
                                        NULL};
-    static const char *const net_keys[] = {"remote", "local", NULL};
+    static const char *const net_keys[] = {"remote", "local", "unix_remote",
+                                           NULL};
     static const char *const file_keys[] = {"local", "read_only",
                                             "read_write", "not_found", NULL};
     static const char *const env_keys[] = {"include", "exclude", NULL};
@@ -223,6 +224,10 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
             return -1;
         if ((v = shunt_ymap_get(net, "local")) &&
             get_net_list(e, v, "layer.network.local", "net_local", o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(net, "unix_remote")) &&
+            get_list(e, v, "layer.network.unix_remote", "net_remote_unix", 1,
+                     o) < 0)
             return -1;
     }
     return 0;

@@ -40,17 +40,21 @@ static int strlist_add(shunt_strlist_t *l, const char *s)
     return 0;
 }
 
+static void relist_free(shunt_relist_t *l)
+{
+    for (size_t j = 0; j < l->n; j++) {
+        regfree(&l->re[j]);
+        free(l->src[j]);
+    }
+    free(l->re);
+    free(l->src);
+}
+
 void shunt_config_free(shunt_config_t *c)
 {
-    for (int i = 0; i < SHUNT_LIST_COUNT; i++) {
-        shunt_relist_t *l = &c->lists[i];
-        for (size_t j = 0; j < l->n; j++) {
-            regfree(&l->re[j]);
-            free(l->src[j]);
-        }
-        free(l->re);
-        free(l->src);
-    }
+    for (int i = 0; i < SHUNT_LIST_COUNT; i++)
+        relist_free(&c->lists[i]);
+    relist_free(&c->unix_remote);
     strlist_free(&c->env_include);
     strlist_free(&c->env_exclude);
     for (size_t i = 0; i < c->net.n; i++)
@@ -161,8 +165,8 @@ int shunt_netrule_parse(const char *s, shunt_netrule_t *r, char *why,
     char *port = NULL;
     char *h = host;
     if (h[0] == '/' || strncmp(h, "unix:", 5) == 0) {
-        snprintf(why, wl, "bad host '%.100s': unix sockets always stay local "
-                 "(no remote unix sockets)", s);
+        snprintf(why, wl, "bad host '%.100s': unix-socket paths take "
+                 "net_remote_unix REGEX (layer.network.unix_remote)", s);
         return -1;
     }
     if (h[0] == '[') {
@@ -344,6 +348,8 @@ static int parse_line(shunt_config_t *c, char *line, char *why, size_t wl)
         return netrule_add(c, val, 1, why, wl);
     if (strcmp(key, "net_local") == 0)
         return netrule_add(c, val, 0, why, wl);
+    if (strcmp(key, "net_remote_unix") == 0)
+        return shunt_relist_add(&c->unix_remote, val, why, wl);
     if (strcmp(key, "env_include") == 0)
         return strlist_add(&c->env_include, val);
     if (strcmp(key, "env_exclude") == 0)

@@ -50,6 +50,7 @@ typedef struct {
     shunt_relist_t lists[SHUNT_LIST_COUNT];
     shunt_strlist_t env_include, env_exclude; /* globs, for env.c */
     shunt_netrules_t net;   /* net_remote/net_local, in file order */
+    shunt_relist_t unix_remote; /* net_remote_unix: unix-socket paths (ERE) */
 } shunt_config_t;
 
 void shunt_config_init(shunt_config_t *c);

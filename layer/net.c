@@ -501,6 +501,10 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
 
 int hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+    /* unix-socket paths listed by net_remote_unix: layer/unixsock.c */
+    if (sa && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNIX &&
+        !LAYER_BYPASS())
+        return shunt_unix_connect(fd, sa, len);
     if (LAYER_BYPASS() || !sa || len < sizeof(sa_family_t) ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          !shunt_net_is_ours(fd)))
@@ -914,4 +918,26 @@ int hook_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !v)
         return real_recvmmsg(fd, v, n, flags, tmo);
     return slow_recvmmsg(fd, v, n, flags, tmo);
+}
+
+/* ---- relays opened elsewhere (layer/unixsock.c) ------------------------- */
+long shunt_net_note_peer(int fd, int family, int type,
+                         const struct sockaddr *peer, socklen_t len)
+{
+    nsock_t *s = ns_get(fd);
+    if (!s && !(s = ns_new(family, type)))
+        return -ENOMEM;
+    tlock(&s->lock);
+    s->family = family;
+    s->type = type;
+    s->relayed = 1;
+    s->relay_port = 0;
+    s->pending_err = 0;
+    s->peer_len = len > sizeof(s->peer) ? sizeof(s->peer) : len;
+    memcpy(&s->peer, peer, s->peer_len);
+    s->local_len = 0;
+    tunlock(&s->lock);
+    long r = ns_set(fd, s);
+    ns_unref(s);
+    return r;
 }

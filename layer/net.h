@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 extern _Atomic uint64_t shunt_net_bits[SHUNT_FDT_MAX / 64];
 
@@ -28,5 +29,12 @@ void shunt_net_forget(int fd);
 void shunt_net_dup(int oldfd, int newfd);
 /* close_range(first, last): drop the entries of fds that are gone. */
 void shunt_net_drop_range(unsigned first, unsigned last);
+
+/* fd was connected to a relay by other code (layer/unixsock.c): getpeername
+ * reports peer from now on.  0 or -errno. */
+long shunt_net_note_peer(int fd, int family, int type,
+                         const struct sockaddr *peer, socklen_t len);
+/* connect() of an AF_UNIX socket (layer/unixsock.c), as the hook returns. */
+int shunt_unix_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
 #endif

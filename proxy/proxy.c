@@ -294,6 +294,7 @@ int shunt_proxy_run(shunt_proxy_t *p)
         stream_expire(p, now);
         conn_expire(p, now);
         settle(p);
+        relay_pool_fill(p); /* after the replies: off the waiting path */
     }
     /* Deliver what is already queued (e.g. CLOSEs) before returning. */
     if (atomic_load(&p->link_up))
@@ -325,6 +326,7 @@ void shunt_proxy_free(shunt_proxy_t *p)
         stream_free(s);
     }
     pmap_free(&p->streams);
+    relay_pool_free(p);
     sess_free_all(p);
     pmap_free(&p->handles);
     for (size_t i = 0; pmap_next(&p->pending, &i, &k, &v);)

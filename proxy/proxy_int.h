@@ -142,6 +142,15 @@ struct shunt_proxy {
 
     uint8_t *scratch;       /* local read buffer */
     size_t scratch_len;
+
+    /* TCP relay endpoints made ahead of time (stream.c, relay_pool_fill):
+     * bound to a loopback port, not yet listening. */
+    struct {
+        int fd;
+        uint16_t port;
+    } relay_pool[4];
+    int relay_pool_n;
+    int relay_pool_on;      /* a TCP stream was opened: keep it filled */
 };
 
 /* Timeouts and limits. */
@@ -197,9 +206,10 @@ void sess_send_close(shunt_proxy_t *p, uint32_t handle);
 void sess_link_lost(shunt_proxy_t *p);
 void sess_free_all(shunt_proxy_t *p);
 
-/* stream.c */
+/* stream.c; stream_open completes the agent's CONNECT_R r (relay endpoint)
+ * before it is sent on to the layer. */
 int stream_open(shunt_proxy_t *p, psess_t *root,
-                const shunt_connect_r_t *r, int udp, uint16_t *relay_port);
+                shunt_connect_r_t *r, int udp, uint16_t *relay_port);
 void stream_on_agent(shunt_proxy_t *p, const shunt_msg_t *m);
 void stream_on_event(shunt_proxy_t *p, pstream_t *s, uint32_t events);
 void stream_sync(shunt_proxy_t *p, pstream_t *s);
@@ -208,5 +218,13 @@ void stream_reset_all(shunt_proxy_t *p);
 void stream_expire(shunt_proxy_t *p, uint64_t now);
 void stream_free(pstream_t *s);
 void stream_link_uncongested(shunt_proxy_t *p);
+void relay_pool_fill(shunt_proxy_t *p);  /* after a round: refill */
+void relay_pool_free(shunt_proxy_t *p);
+void stream_endpoint_timer(shunt_proxy_t *p, pstream_t *s);
+
+/* unixrelay.c: the endpoint of an AF_UNIX stream, an abstract unix
+ * listener named in r->local_addr (relay_port 0).  Takes s. */
+int unixrelay_open(shunt_proxy_t *p, psess_t *root, pstream_t *s,
+                   shunt_connect_r_t *r, uint16_t *relay_port);
 
 #endif

@@ -49,6 +49,9 @@ static void timer_add(shunt_proxy_t *p, pstream_t *s)
     p->ttail = s;
 }
 
+/* An endpoint opened elsewhere (proxy/unixrelay.c) expires as ours do. */
+void stream_endpoint_timer(shunt_proxy_t *p, pstream_t *s) { timer_add(p, s); }
+
 void stream_free(pstream_t *s)
 {
     if (s->ev.fd >= 0)
@@ -90,7 +93,51 @@ static void stream_destroy(shunt_proxy_t *p, pstream_t *s, int sclose, int err,
     proxy_gc(p, &s->ev);
 }
 
-int stream_open(shunt_proxy_t *p, psess_t *root, const shunt_connect_r_t *r,
+/* TCP relay endpoints made ahead of time: a CONNECT_R then costs one
+ * listen() instead of socket, bind, listen and getsockname while the
+ * application waits.  A pooled socket is bound to an ephemeral loopback port
+ * but does not listen, so nothing can connect to it before a stream owns
+ * it.  The pool is refilled at the end of a loop round, after the round's
+ * replies were written, and only once the session has opened a TCP stream. */
+static int relay_pool_take(shunt_proxy_t *p, in_port_t *port)
+{
+    if (p->relay_pool_n == 0)
+        return -1;
+    p->relay_pool_n--;
+    *port = htons(p->relay_pool[p->relay_pool_n].port);
+    return p->relay_pool[p->relay_pool_n].fd;
+}
+
+void relay_pool_fill(shunt_proxy_t *p)
+{
+    while (p->relay_pool_on &&
+           p->relay_pool_n < (int)SHUNT_ARRAY_LEN(p->relay_pool)) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        0);
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sin);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
+            if (fd >= 0)
+                close(fd);
+            p->relay_pool_on = 0; /* stream_open makes its own, and retries */
+            return;
+        }
+        p->relay_pool[p->relay_pool_n].fd = fd;
+        p->relay_pool[p->relay_pool_n].port = ntohs(sin.sin_port);
+        p->relay_pool_n++;
+    }
+}
+
+void relay_pool_free(shunt_proxy_t *p)
+{
+    while (p->relay_pool_n > 0)
+        close(p->relay_pool[--p->relay_pool_n].fd);
+    p->relay_pool_on = 0;
+}
+
+int stream_open(shunt_proxy_t *p, psess_t *root, shunt_connect_r_t *r,
                 int udp, uint16_t *relay_port)
 {
     if (pmap_get(&p->streams, r->stream)) {
@@ -108,16 +155,29 @@ int stream_open(shunt_proxy_t *p, psess_t *root, const shunt_connect_r_t *r,
     s->send_credit = SHUNT_STREAM_WINDOW;
     shunt_wbuf_init(&s->out);
 
-    int fd = socket(AF_INET,
-                    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
-                        SOCK_CLOEXEC,
-                    0);
+    /* AF_UNIX stream: an abstract unix listener (proxy/unixrelay.c) */
+    if (r->family == AF_UNIX)
+        return unixrelay_open(p, root, s, r, relay_port);
+
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sin);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+    int fd = -1;
+    if (!udp) {
+        p->relay_pool_on = 1;
+        fd = relay_pool_take(p, &sin.sin_port);
+    }
+    if (fd < 0)
+        fd = socket(AF_INET,
+                    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+                        SOCK_CLOEXEC,
+                    0);
+    else
+        sl = 0; /* from the pool: bound, port known, listen() below */
+    if (fd < 0 ||
+        (sl && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) ||
         (!udp && listen(fd, 1) < 0) ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
+        (sl && getsockname(fd, (struct sockaddr *)&sin, &sl) < 0)) {
         int e = errno;
         if (fd >= 0)
             close(fd);

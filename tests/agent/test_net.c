@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -477,7 +478,7 @@ static void test_connect_errors(void **state)
     /* malformed requests */
     cn.addr = shunt_bytes(tn, 3);
     assert_int_equal(shunt_client_call(c, SHUNT_T_CONNECT, &cn, &m), -EINVAL);
-    cn.family = AF_UNIX;
+    cn.family = AF_APPLETALK;
     assert_int_equal(shunt_client_call(c, SHUNT_T_CONNECT, &cn, &m),
                      -EAFNOSUPPORT);
     cn.family = AF_INET;
@@ -527,6 +528,87 @@ static void test_udp_relay(void **state)
     shunt_client_close(c);
 }
 
+/* AF_UNIX: a socket path resolved inside the root (agent/unixconn.c). */
+static int unix_connect_req(shunt_client_t *c, int type, const char *path,
+                            shunt_msg_t *m)
+{
+    shunt_connect_t cn = {.socktype = type, .family = AF_UNIX,
+                          .addr = shunt_bytes(path, strlen(path))};
+    return shunt_client_call(c, SHUNT_T_CONNECT, &cn, m);
+}
+
+static void test_unix_connect(void **state)
+{
+    (void)state;
+    char p[512], q[512];
+    snprintf(p, sizeof(p), "%s/run", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/run/app.sock", root);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    assert_true(strlen(p) < sizeof(sun.sun_path));
+    strcpy(sun.sun_path, p);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    /* an absolute symlink resolves from the root, not the host */
+    snprintf(q, sizeof(q), "%s/run/link.sock", root);
+    assert_int_equal(symlink("/run/app.sock", q), 0);
+    snprintf(q, sizeof(q), "%s/run/escape.sock", root);
+    assert_int_equal(symlink(p, q), 0); /* host path: not in the root */
+    put_file(root, "run/plain", "x");
+
+    shunt_client_t *c = agent_client(&ap);
+    shunt_msg_t m;
+    const char *ok[] = {"/run/app.sock", "run/app.sock", "/run/link.sock",
+                        "/../run/./app.sock"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(unix_connect_req(c, SOCK_STREAM, ok[i], &m), 0);
+        uint32_t sid = m.u.connect_r.stream;
+        assert_int_equal(m.u.connect_r.family, AF_UNIX);
+        assert_int_equal(m.u.connect_r.relay_port, 0);
+        /* the name the server bound (here a host path: --root mode) */
+        assert_int_equal(m.u.connect_r.peer_addr.len, strlen(p));
+        assert_memory_equal(m.u.connect_r.peer_addr.p, p, strlen(p));
+        int fd = accept(lfd, NULL, NULL);
+        assert_true(fd >= 0);
+        shunt_data_t d = {.stream = sid, .data = shunt_bytes("abc", 3)};
+        assert_int_equal(shunt_client_send(c, SHUNT_T_DATA, &d), 0);
+        char b[8];
+        assert_int_equal(read(fd, b, sizeof(b)), 3);
+        assert_memory_equal(b, "abc", 3);
+        assert_int_equal(write(fd, "xy", 2), 2);
+        for (;;) { /* WINDOW frames may come first */
+            assert_int_equal(shunt_client_recv(c, &m, 5000), 0);
+            if (m.type != SHUNT_T_WINDOW)
+                break;
+        }
+        assert_int_equal(m.type, SHUNT_T_DATA);
+        assert_int_equal(m.u.data.data.len, 2);
+        shunt_sclose_t sc = {.stream = sid, .err = 0};
+        assert_int_equal(shunt_client_send(c, SHUNT_T_SCLOSE, &sc), 0);
+        close(fd);
+    }
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "/run/none.sock", &m),
+                     -ENOENT);
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "/run/escape.sock", &m),
+                     -ENOENT);
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "/run/plain", &m),
+                     -ECONNREFUSED);
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "/run/plain/x", &m),
+                     -ENOTDIR);
+    assert_int_equal(unix_connect_req(c, SOCK_DGRAM, "/run/app.sock", &m),
+                     -EINVAL);
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "", &m), -EINVAL);
+    shunt_connect_t cn = {.socktype = SOCK_STREAM, .family = AF_UNIX,
+                          .addr = shunt_bytes("/run\0x", 6)};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_CONNECT, &cn, &m), -EINVAL);
+    close(lfd); /* nothing listens any more */
+    assert_int_equal(unix_connect_req(c, SOCK_STREAM, "/run/app.sock", &m),
+                     -ECONNREFUSED);
+    assert_int_equal(r_ping(c), 0);
+    shunt_client_close(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -538,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_tcp_client_close_and_remote_reset),
         cmocka_unit_test(test_connect_errors),
         cmocka_unit_test(test_udp_relay),
+        cmocka_unit_test(test_unix_connect),
     };
     return cmocka_run_group_tests_name("agent.net", tests, group_setup,
                                        group_teardown);

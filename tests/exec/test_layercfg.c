@@ -45,7 +45,8 @@ static void test_full(void **state)
                        "    exclude: [\"*_TOKEN\"]\n"
                        "  network:\n"
                        "    remote: [\"tcp 10.0.0.0/8:5432\", \"*.cluster\"]\n"
-                       "    local: [\"udp [fd00::1]:53\", \"any *:9000-9100\"]\n",
+                       "    local: [\"udp [fd00::1]:53\", \"any *:9000-9100\"]\n"
+                       "    unix_remote: [\"^/run/app/.*\\\\.sock$\"]\n",
                        NULL, NULL);
     if (!out)
         fail_msg("%s", err);
@@ -61,7 +62,8 @@ static void test_full(void **state)
                              "net_remote tcp 10.0.0.0/8:5432\n"
                              "net_remote *.cluster\n"
                              "net_local udp [fd00::1]:53\n"
-                             "net_local any *:9000-9100\n");
+                             "net_local any *:9000-9100\n"
+                             "net_remote_unix ^/run/app/.*\\.sock$\n");
     free(out);
 }
 
@@ -104,7 +106,11 @@ static const bad_t bad_cases[] = {
     {"layer:\n  network: {remote: [\"/run/x.sock\"]}\n",
      "t.yaml:2:22: layer.network.remote[0]: bad host"},
     {"layer:\n  network: {both: []}\n",
-     "t.yaml:2:13: layer.network.both: unknown key (allowed: remote, local)"},
+     "t.yaml:2:13: layer.network.both: unknown key (allowed: remote, local, "
+     "unix_remote)"},
+    {"layer:\n  network: {unix_remote: [\"^/run/(x\"]}\n",
+     "t.yaml:2:27: layer.network.unix_remote[0]: invalid regular expression "
+     "(POSIX ERE)"},
     {"layer:\n  log: {level: loud}\n",
      "t.yaml:2:16: layer.log.level: unknown log level \"loud\" (allowed: off, "
      "error, warn, info, debug, trace)"},

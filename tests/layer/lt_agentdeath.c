@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     double t1 = now_s();
     CHECK_ERR(stat("/srv/data/hello.txt", &st), EIO);
     CHECK_ERR(open("/srv/data/sub/a.txt", O_RDONLY), EIO);
-    CHECK(now_s() - t1 < 2.0);
+    CHECK(now_s() - t1 < 5.0); /* prompt: the RPC timeout is far longer */
     /* local work goes on */
     char buf[64];
     int fd = open(argv[2], O_RDONLY);

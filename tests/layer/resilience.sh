@@ -19,7 +19,7 @@ fds() { ls "/proc/$agent/fd" | wc -l; }
 base=$(fds)
 for i in $(seq 1 100); do
   coproc H { exec "$hold"; }
-  read -r -t 10 line <&"${H[0]}" || fail "lt_hold #$i did not get ready"
+  read -r -t 30 line <&"${H[0]}" || fail "lt_hold #$i did not get ready"
   [ "$line" = ready ] || fail "lt_hold #$i: $line"
   during=$(fds)
   [ "$during" -gt "$base" ] || fail "lt_hold #$i holds no handle at the agent ($during fds)"
@@ -27,14 +27,14 @@ for i in $(seq 1 100); do
   wait "$H_PID" 2>/dev/null
 done
 # The proxy releases a dead program's handles when its connections close.
-for _ in $(seq 1 50); do [ "$(fds)" -le "$base" ] && break; sleep 0.1; done
+for _ in $(seq 1 150); do [ "$(fds)" -le "$base" ] && break; sleep 0.1; done
 after=$(fds)
 [ "$after" -le "$base" ] || fail "agent has $after fds after 100 killed programs (baseline $base)"
 echo "100 killed programs: agent fds $base before, $after after"
 
 printf 'local content' > "$work/local.txt"
 coproc D { exec "$death" "$work/flag" "$work/local.txt"; }
-read -r -t 10 line <&"${D[0]}" || fail "lt_agentdeath did not get ready"
+read -r -t 30 line <&"${D[0]}" || fail "lt_agentdeath did not get ready"
 kill -9 "$agent"
 touch "$work/flag"
 wait "$D_PID"

@@ -134,6 +134,30 @@ static void test_config_errors(void **state)
     assert_int_equal(shunt_log_level_parse("x"), -1);
 }
 
+static void test_config_unix_remote(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    const char *text = "net_remote_unix ^/run/(echo|db)\\.sock$\n"
+                       "net_remote_unix (bad\n"
+                       "net_remote /run/x.sock\n";
+    char err[160];
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "line 2: bad regex"));
+    assert_int_equal(c.unix_remote.n, 1);
+    assert_int_equal(shunt_relist_match(&c.unix_remote, "/run/echo.sock"), 1);
+    assert_int_equal(shunt_relist_match(&c.unix_remote, "/run/db.sock"), 1);
+    assert_int_equal(shunt_relist_match(&c.unix_remote, "/run/other.sock"), 0);
+    assert_int_equal(c.net.n, 0); /* a path is no net_remote rule */
+    shunt_config_free(&c);
+    shunt_config_init(&c);
+    const char *t2 = "net_remote unix:/run/x.sock\n";
+    assert_int_equal(shunt_config_parse(&c, t2, strlen(t2), err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "net_remote_unix"));
+    shunt_config_free(&c);
+}
+
 /* ---- policy -------------------------------------------------------------- */
 static void test_policy_defaults(void **state)
 {
@@ -316,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_path_under),
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_unix_remote),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
         cmocka_unit_test(test_fdtable),
