@@ -233,7 +233,7 @@ static int find_sect(gf_t *g, const char *name, Elf64_Shdr *out)
  * value in an R_X86_64_RELATIVE relocation's addend instead. */
 static int rdptr(gf_t *g, uint64_t va, uint64_t *v, const char *what)
 {
-    uint64_t off;
+    uint64_t off = 0;
     int rc = va_to_off(g, va, 8, &off, what);
     if (rc || (rc = rd64(g, off, v, what)))
         return rc;
@@ -523,7 +523,7 @@ static int set_version(gf_t *g, shunt_goinfo_t *out, const char *s,
 /* A Go string header {ptr, len} at va. */
 static int go_string(gf_t *g, shunt_goinfo_t *out, uint64_t va)
 {
-    uint64_t ptr, len, off;
+    uint64_t ptr = 0, len = 0, off = 0;
     int rc = rdptr(g, va, &ptr, "Go version string");
     if (rc || (rc = va_to_off(g, va + 8, 8, &off, "Go version string")) ||
         (rc = rd64(g, off, &len, "Go version string")))
