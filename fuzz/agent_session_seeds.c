@@ -1,0 +1,148 @@
+/* Writes the seed corpus of fuzz/agent_session into a directory: short
+ * sessions (the frames a client sends after HELLO, which the target adds)
+ * over the tree the target builds (see fuzz/agent_session.c).  Handle
+ * numbers are those of a first client: tag 2, so slot N is 2 << 20 | N. */
+#include "shunt/proto.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#define H(n) (2u << 20 | (n))
+#define CWD (-100)
+
+static const char *dir;
+static int rc;
+static uint64_t id;
+
+static void put(shunt_wbuf_t *w, uint16_t type, const void *body)
+{
+    if (shunt_encode(w, type, 0, ++id, body, UINT32_MAX) != 0) {
+        fprintf(stderr, "cannot encode type 0x%04x\n", type);
+        rc = 1;
+    }
+}
+
+static void save(const char *name, shunt_wbuf_t *w)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(w->data, 1, w->len, f) != w->len || fclose(f) != 0) {
+        perror(path);
+        rc = 1;
+    }
+    shunt_wbuf_reset(w);
+    id = 0;
+}
+
+static void open_read(shunt_wbuf_t *w, const char *path, int flags)
+{
+    shunt_open_t o = {.path = shunt_str(path), .flags = flags};
+    put(w, SHUNT_T_OPEN, &o);
+    shunt_read_t r = {.handle = H(1), .count = 4096};
+    put(w, SHUNT_T_READ, &r);
+    shunt_fstat_t fs = {.handle = H(1)};
+    put(w, SHUNT_T_FSTAT, &fs);
+    shunt_close_t c = {.handle = H(1)};
+    put(w, SHUNT_T_CLOSE, &c);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+    shunt_wbuf_t w;
+    shunt_wbuf_init(&w);
+
+    shunt_ping_t p = {.nonce = 7};
+    put(&w, SHUNT_T_PING, &p);
+    save("ping", &w);
+
+    open_read(&w, "/data/a.txt", O_RDONLY);
+    save("read-file", &w);
+    open_read(&w, "/data/sub/up", O_RDONLY);
+    save("read-via-link", &w);
+    open_read(&w, "/data/escape-rel", O_RDONLY);
+    save("read-escape-rel", &w);
+    open_read(&w, "/data/escape-abs", O_RDONLY);
+    save("read-escape-abs", &w);
+    open_read(&w, "/../../zq9-up", O_RDONLY);
+    save("read-dotdot", &w);
+    open_read(&w, "/data/magic/etc/hosts", O_RDONLY);
+    save("read-magic", &w);
+
+    shunt_open_t od = {.path = shunt_str("/"), .flags = O_RDONLY | O_DIRECTORY};
+    put(&w, SHUNT_T_OPEN, &od);
+    shunt_getdents_t g = {.handle = H(1), .max_entries = 64};
+    put(&w, SHUNT_T_GETDENTS, &g);
+    put(&w, SHUNT_T_GETDENTS, &g);
+    shunt_openat_t oa = {.dirh = (int32_t)H(1), .path = shunt_str("../data"),
+                         .flags = O_RDONLY | O_DIRECTORY};
+    put(&w, SHUNT_T_OPENAT, &oa);
+    g.handle = H(2);
+    put(&w, SHUNT_T_GETDENTS, &g);
+    save("getdents", &w);
+
+    shunt_stat_t st = {.dirh = CWD, .path = shunt_str("/data/escape-abs")};
+    put(&w, SHUNT_T_STAT, &st);
+    st.flags = 0x100; /* AT_SYMLINK_NOFOLLOW */
+    put(&w, SHUNT_T_STAT, &st);
+    shunt_readlink_t rl = {.dirh = CWD, .path = shunt_str("/data/escape-abs")};
+    put(&w, SHUNT_T_READLINK, &rl);
+    rl.path = shunt_str("/data/loop1");
+    put(&w, SHUNT_T_READLINK, &rl);
+    shunt_statfs_t sf = {.dirh = CWD, .path = shunt_str("/etc")};
+    put(&w, SHUNT_T_STATFS, &sf);
+    shunt_access_t ac = {.dirh = CWD, .path = shunt_str("/etc/shadow"),
+                         .mode = 4};
+    put(&w, SHUNT_T_ACCESS, &ac);
+    save("stat-links", &w);
+
+    shunt_mkdir_t mk = {.dirh = CWD, .path = shunt_str("/new"), .mode = 0755};
+    put(&w, SHUNT_T_MKDIR, &mk);
+    shunt_open_t oc = {.path = shunt_str("/new/f"),
+                       .flags = O_RDWR | O_CREAT | O_TRUNC, .mode = 0644};
+    put(&w, SHUNT_T_OPEN, &oc);
+    static const uint8_t bytes[] = "some bytes\n";
+    shunt_write_t wr = {.handle = H(1),
+                        .data = shunt_bytes(bytes, sizeof(bytes) - 1)};
+    put(&w, SHUNT_T_WRITE, &wr);
+    shunt_pread_t pr = {.handle = H(1), .count = 100, .offset = 0};
+    put(&w, SHUNT_T_PREAD, &pr);
+    shunt_ftruncate_t ft = {.handle = H(1), .length = 4};
+    put(&w, SHUNT_T_FTRUNCATE, &ft);
+    shunt_rename_t rn = {.olddirh = CWD, .oldpath = shunt_str("/new/f"),
+                         .newdirh = CWD, .newpath = shunt_str("/new/g")};
+    put(&w, SHUNT_T_RENAME, &rn);
+    shunt_symlink_t sl = {.target = shunt_str("../../.."), .newdirh = CWD,
+                          .newpath = shunt_str("/new/up")};
+    put(&w, SHUNT_T_SYMLINK, &sl);
+    shunt_chmod_t ch = {.dirh = CWD, .path = shunt_str("/new"), .mode = 0};
+    put(&w, SHUNT_T_CHMOD, &ch);
+    shunt_unlink_t un = {.dirh = CWD, .path = shunt_str("/new/g")};
+    put(&w, SHUNT_T_UNLINK, &un);
+    shunt_rmdir_t rd = {.dirh = CWD, .path = shunt_str("/new")};
+    put(&w, SHUNT_T_RMDIR, &rd);
+    save("write-tree", &w);
+
+    shunt_env_get_t eg = {.max_bytes = 0};
+    put(&w, SHUNT_T_ENV_GET, &eg);
+    eg.max_bytes = 12;
+    put(&w, SHUNT_T_ENV_GET, &eg);
+    save("env", &w);
+
+    shunt_close_t c = {.handle = H(5)};
+    put(&w, SHUNT_T_CLOSE, &c);
+    shunt_read_t r = {.handle = 12345, .count = 1};
+    put(&w, SHUNT_T_READ, &r);
+    shunt_hello_t h = {.magic = SHUNT_MAGIC};
+    put(&w, SHUNT_T_HELLO, &h);
+    save("bad-handles", &w);
+
+    shunt_wbuf_free(&w);
+    return rc;
+}
