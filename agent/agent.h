@@ -25,6 +25,9 @@ typedef struct {
     int handshake_timeout_ms;
     int connect_timeout_ms;
     size_t max_queue;        /* drop a client whose send queue exceeds this */
+    int offline;             /* refuse CONNECT and GETADDRINFO (ENOSYS): the
+                                in-process fuzz target, which must never
+                                reach a network */
 } agent_conf_t;
 
 /* ---- event-loop objects ------------------------------------------------- */
@@ -139,6 +142,9 @@ int agent_rewatch(agent_t *a, int fd, agent_ev_t *ev, uint32_t events);
 void agent_unwatch(agent_t *a, int fd);
 int agent_run(agent_t *a);
 void agent_shutdown(agent_t *a);
+/* One round's pieces, also driven directly by fuzz/agent_session.c. */
+void client_readable(client_t *cl); /* read and serve complete frames */
+void agent_reap(agent_t *a);        /* free what this round dropped */
 
 /* ---- client.c: sending to a client ------------------------------------- */
 void client_drop(client_t *cl, const char *why);
@@ -209,6 +215,10 @@ void stream_destroy(stream_t *st); /* closes fd, frees the handle slot */
 void streams_resume(client_t *cl);  /* send queue drained: read again */
 /* The socket connected at once: CONNECT_R now, then relay. */
 void stream_connected(stream_t *st);
+/* A stream in S_CONNECTING for fd, in the client's handle table; on
+ * failure replies ERROR to req_id, closes fd and returns NULL. */
+stream_t *stream_new(client_t *cl, uint64_t req_id, int fd, int socktype,
+                     int family, const char *desc);
 
 /* ---- unixconn.c --------------------------------------------------------- */
 /* CONNECT of family AF_UNIX: the path resolved in the root, then relayed. */

@@ -102,10 +102,13 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
         env_get(cl, m);
         break;
     case SHUNT_T_GETADDRINFO:
-        resolver_request(cl, m);
-        break;
     case SHUNT_T_CONNECT:
-        stream_connect(cl, m);
+        if (cl->a->conf.offline)
+            reply_error(cl, m->id, ENOSYS, "no network in this agent");
+        else if (m->type == SHUNT_T_CONNECT)
+            stream_connect(cl, m);
+        else
+            resolver_request(cl, m);
         break;
     case SHUNT_T_DATA: case SHUNT_T_WINDOW: case SHUNT_T_SHUTDOWN:
     case SHUNT_T_SCLOSE:

@@ -128,7 +128,7 @@ static void on_signal(agent_t *a)
 }
 
 /* Reads what is there and serves every complete frame. */
-static void client_readable(client_t *cl)
+void client_readable(client_t *cl)
 {
     ssize_t n = shunt_rx_fill(&cl->rx, cl->fd);
     if (n == -EAGAIN || n == -EINTR)
@@ -270,7 +270,7 @@ static void check_timers(agent_t *a)
 }
 
 /* Frees what was dropped during this round of events. */
-static void reap(agent_t *a)
+void agent_reap(agent_t *a)
 {
     while (a->dead_streams) {
         stream_t *st = a->dead_streams;
@@ -321,7 +321,7 @@ int agent_run(agent_t *a)
             }
         }
         check_timers(a);
-        reap(a);
+        agent_reap(a);
     }
     return 0;
 }
@@ -331,7 +331,7 @@ void agent_shutdown(agent_t *a)
     unsigned n = a->nclients;
     while (a->clients)
         client_drop(a->clients, NULL);
-    reap(a);
+    agent_reap(a);
     if (n)
         LOG_INFO("closed %u client%s", n, n == 1 ? "" : "s");
     resolver_stop(a);

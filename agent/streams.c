@@ -217,6 +217,34 @@ static void connected(stream_t *st) { connect_done(st, NULL); }
 /* A stream whose socket connected at once (agent/unixconn.c). */
 void stream_connected(stream_t *st) { connected(st); }
 
+stream_t *stream_new(client_t *cl, uint64_t req_id, int fd, int socktype,
+                     int family, const char *desc)
+{
+    stream_t *st = calloc(1, sizeof(*st));
+    handle_t *h;
+    uint32_t num;
+    int r = st ? htab_alloc(&cl->h, &h, &num) : -ENOMEM;
+    if (r < 0) {
+        free(st);
+        close(fd);
+        reply_error(cl, req_id, -r, "no stream: %s", strerror(-r));
+        return NULL;
+    }
+    h->kind = H_STREAM;
+    h->st = st;
+    st->ev.kind = EV_STREAM;
+    st->cl = cl;
+    st->id = num;
+    st->fd = fd;
+    st->socktype = socktype;
+    st->family = family;
+    st->req_id = req_id;
+    st->state = S_CONNECTING;
+    shunt_wbuf_init(&st->out);
+    snprintf(st->peer, sizeof(st->peer), "%s", desc);
+    return st;
+}
+
 void stream_connect(client_t *cl, const shunt_msg_t *m)
 {
     const shunt_connect_t *c = &m->u.connect;
@@ -268,29 +296,12 @@ void stream_connect(client_t *cl, const shunt_msg_t *m)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
-    stream_t *st = calloc(1, sizeof(*st));
-    handle_t *h;
-    uint32_t num;
-    int r = st ? htab_alloc(&cl->h, &h, &num) : -ENOMEM;
-    if (r < 0) {
-        free(st);
-        close(fd);
-        reply_error(cl, m->id, -r, "no stream: %s", strerror(-r));
-        return;
-    }
-    h->kind = H_STREAM;
-    h->st = st;
-    st->ev.kind = EV_STREAM;
-    st->cl = cl;
-    st->id = num;
-    st->fd = fd;
-    st->socktype = c->socktype;
-    st->family = c->family;
-    st->req_id = m->id;
-    st->state = S_CONNECTING;
-    shunt_wbuf_init(&st->out);
-    snprintf(st->peer, sizeof(st->peer), "%s/%s", peer,
+    char desc[64];
+    snprintf(desc, sizeof(desc), "%s/%s", peer,
              c->socktype == SOCK_STREAM ? "tcp" : "udp");
+    stream_t *st = stream_new(cl, m->id, fd, c->socktype, c->family, desc);
+    if (!st)
+        return;
 
     if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
         connect_done(st, &ss);

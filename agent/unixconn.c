@@ -83,27 +83,10 @@ void stream_connect_unix(client_t *cl, const shunt_msg_t *m)
                     strerror(-fd));
         return;
     }
-    stream_t *st = calloc(1, sizeof(*st));
-    handle_t *h;
-    uint32_t num;
-    r = st ? htab_alloc(&cl->h, &h, &num) : -ENOMEM;
-    if (r < 0) {
-        free(st);
-        close(fd);
-        reply_error(cl, m->id, -r, "no stream: %s", strerror(-r));
+    char desc[64];
+    snprintf(desc, sizeof(desc), "unix:%.50s", path);
+    stream_t *st = stream_new(cl, m->id, fd, c->socktype, AF_UNIX, desc);
+    if (!st)
         return;
-    }
-    h->kind = H_STREAM;
-    h->st = st;
-    st->ev.kind = EV_STREAM;
-    st->cl = cl;
-    st->id = num;
-    st->fd = fd;
-    st->socktype = c->socktype;
-    st->family = AF_UNIX;
-    st->req_id = m->id;
-    st->state = S_CONNECTING;
-    shunt_wbuf_init(&st->out);
-    snprintf(st->peer, sizeof(st->peer), "unix:%.50s", path);
     stream_connected(st);
 }

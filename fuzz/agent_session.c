@@ -7,10 +7,9 @@
  * shunt-agent --root DIR would see them.  The root is a small real tree,
  * rebuilt for every input, with a sibling file and directory outside it.
  *
- * The frame loop below mirrors client_readable() of agent/loop.c (which is
- * static there): frames are split, decoded and handed to the agent's own
- * handshake() and dispatch().  CONNECT and GETADDRINFO are answered ENOSYS
- * here instead (they would make real connections and need the resolver
+ * The agent's own client_readable() splits, decodes and serves the frames.
+ * The agent runs with conf.offline set, so CONNECT and GETADDRINFO are
+ * answered ENOSYS (they would make real connections and need the resolver
  * child); every other request runs the agent's code.
  *
  * Oracle: no crash or sanitizer report; no fd left open once the client is
@@ -182,6 +181,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     a->conf.handshake_timeout_ms = 5000;
     a->conf.connect_timeout_ms = 100;
     a->conf.max_queue = 1u << 20;
+    a->conf.offline = 1; /* fuzz input must never reach a network */
     a->proc_fd = a->mntns_fd = a->netns_fd = -1;
     a->lfd = a->sfd = -1;
     a->next_tag = 1;
@@ -209,81 +209,6 @@ static void drain(int peer, shunt_wbuf_t *out)
     ssize_t n;
     while ((n = read(peer, buf, sizeof buf)) > 0)
         shunt_wbuf_append(out, buf, (size_t)n);
-}
-
-/* client_readable() of agent/loop.c, fed from the socketpair. */
-static void serve(client_t *cl)
-{
-    ssize_t n = shunt_rx_fill(&cl->rx, cl->fd);
-    if (n == -EAGAIN || n == -EINTR)
-        return;
-    if (n <= 0) {
-        client_drop(cl, n == 0 ? "disconnected" : "read error");
-        return;
-    }
-    if (cl->state == C_LINGER) {
-        shunt_rx_consume(&cl->rx, shunt_rx_buffered(&cl->rx));
-        return;
-    }
-    while (!cl->dead && (cl->state == C_HELLO || cl->state == C_READY)) {
-        const uint8_t *f;
-        size_t len;
-        int r = shunt_rx_frame(&cl->rx, &f, &len);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            client_drop(cl, "protocol error: frame");
-            return;
-        }
-        shunt_msg_t m;
-        int d = shunt_decode(f, len, &m);
-        if (d == -EPROTO || (d < 0 && d != -ENOSYS)) {
-            client_drop(cl, "protocol error: malformed frame");
-            return;
-        }
-        if (cl->state == C_HELLO) {
-            if (d == -ENOSYS || m.type != SHUNT_T_HELLO) {
-                reply_error(cl, m.id, EPROTO, "HELLO must be the first message");
-                cl->state = C_CLOSING;
-            } else {
-                handshake(cl, &m);
-            }
-        } else if (d == -ENOSYS) {
-            reply_error(cl, m.id, ENOSYS, "unknown message type 0x%04x",
-                        m.type);
-        } else if (m.type == SHUNT_T_CONNECT || m.type == SHUNT_T_GETADDRINFO) {
-            reply_error(cl, m.id, ENOSYS, "not fuzzed in process");
-        } else {
-            char line[512];
-            shunt_msg_format(&m, line, sizeof line); /* as under --log trace */
-            dispatch(cl, &m);
-        }
-        if (cl->dead)
-            return;
-        shunt_rx_consume(&cl->rx, len);
-        if (shunt_wbuf_pending(&cl->tx) > cl->a->conf.max_queue) {
-            client_kick(cl);
-            return;
-        }
-    }
-}
-
-/* reap() of agent/loop.c. */
-static void reap(agent_t *a)
-{
-    while (a->dead_streams) {
-        stream_t *st = a->dead_streams;
-        a->dead_streams = st->next_dead;
-        shunt_wbuf_free(&st->out);
-        free(st);
-    }
-    while (a->dead_clients) {
-        client_t *cl = a->dead_clients;
-        a->dead_clients = cl->next_dead;
-        shunt_rx_free(&cl->rx);
-        shunt_wbuf_free(&cl->tx);
-        free(cl);
-    }
 }
 
 static int contains(const shunt_wbuf_t *w, const char *s)
@@ -362,17 +287,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             shutdown(sv[1], SHUT_WR);
             shut = 1;
         }
-        serve(cl);
+        client_readable(cl);
         if (!cl->dead)
             client_kick(cl);
         drain(sv[1], &out);
         if (cl->state == C_LINGER && shut)
-            serve(cl); /* reads EOF: dropped */
+            client_readable(cl); /* reads EOF: dropped */
     }
     if (!cl->dead)
         client_drop(cl, NULL);
     drain(sv[1], &out);
-    reap(a);
+    agent_reap(a);
     a->nclients = 0;
     close(sv[1]);
     shunt_wbuf_free(&in);

@@ -220,7 +220,7 @@ void stream_free(pstream_t *s);
 void stream_link_uncongested(shunt_proxy_t *p);
 void relay_pool_fill(shunt_proxy_t *p);  /* after a round: refill */
 void relay_pool_free(shunt_proxy_t *p);
-void stream_endpoint_timer(shunt_proxy_t *p, pstream_t *s);
+int stream_register(shunt_proxy_t *p, psess_t *root, pstream_t *s);
 
 /* unixrelay.c: the endpoint of an AF_UNIX stream, an abstract unix
  * listener named in r->local_addr (relay_port 0).  Takes s. */

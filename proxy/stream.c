@@ -49,8 +49,25 @@ static void timer_add(shunt_proxy_t *p, pstream_t *s)
     p->ttail = s;
 }
 
-/* An endpoint opened elsewhere (proxy/unixrelay.c) expires as ours do. */
-void stream_endpoint_timer(shunt_proxy_t *p, pstream_t *s) { timer_add(p, s); }
+/* Enters a stream whose relay endpoint is s->ev.fd into the proxy's and
+ * the session's tables and starts its endpoint timer; frees it and
+ * returns -ENOMEM on failure. */
+int stream_register(shunt_proxy_t *p, psess_t *root, pstream_t *s)
+{
+    if (pmap_put(&p->streams, s->id, s) < 0 ||
+        pmap_put(&root->streams, s->id, s) < 0) {
+        pmap_del(&p->streams, s->id);
+        stream_free(s);
+        return -ENOMEM;
+    }
+    s->root = root;
+    s->all_next = p->all_streams;
+    if (p->all_streams)
+        p->all_streams->all_prev = s;
+    p->all_streams = s;
+    timer_add(p, s);
+    return 0;
+}
 
 void stream_free(pstream_t *s)
 {
@@ -187,18 +204,9 @@ int stream_open(shunt_proxy_t *p, psess_t *root, shunt_connect_r_t *r,
         return -e;
     }
     s->ev.fd = fd;
-    if (pmap_put(&p->streams, s->id, s) < 0 ||
-        pmap_put(&root->streams, s->id, s) < 0) {
-        pmap_del(&p->streams, s->id);
-        stream_free(s);
-        return -ENOMEM;
-    }
-    s->root = root;
-    s->all_next = p->all_streams;
-    if (p->all_streams)
-        p->all_streams->all_prev = s;
-    p->all_streams = s;
-    timer_add(p, s);
+    int rc = stream_register(p, root, s);
+    if (rc < 0)
+        return rc;
     *relay_port = ntohs(sin.sin_port);
     proxy_mark_dirty(p, &s->ev);
     LOG_DEBUG("stream %u: %s relay on 127.0.0.1:%u", s->id,

@@ -71,19 +71,9 @@ int unixrelay_open(shunt_proxy_t *p, psess_t *root, pstream_t *s,
         return fd;
     }
     s->ev.fd = fd;
-    /* registration: as at the end of stream_open */
-    if (pmap_put(&p->streams, s->id, s) < 0 ||
-        pmap_put(&root->streams, s->id, s) < 0) {
-        pmap_del(&p->streams, s->id);
-        stream_free(s);
-        return -ENOMEM;
-    }
-    s->root = root;
-    s->all_next = p->all_streams;
-    if (p->all_streams)
-        p->all_streams->all_prev = s;
-    p->all_streams = s;
-    stream_endpoint_timer(p, s);
+    int rc = stream_register(p, root, s);
+    if (rc < 0)
+        return rc;
     *relay_port = 0;
     r->local_addr = shunt_bytes(relay_name, nlen);
     r->local_port = 0;
