@@ -124,6 +124,9 @@ static int get_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
         if (get_line(e, n->items[i], ip, &v) < 0)
             return -1;
         if (is_regex) {
+            char why[256];
+            if (shunt_regex_check(v, why, sizeof(why)) < 0)
+                return shunt_yerror(e, n->items[i], ip, "%s", why);
             regex_t re;
             int rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
             if (rc != 0) {

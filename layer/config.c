@@ -76,9 +76,149 @@ int shunt_log_level_parse(const char *s)
     return -1;
 }
 
+/* glibc's regcomp() copies a repeated sub-expression once per repetition
+ * and again for each stacked operator: "c" followed by 100 '+' asks for
+ * 2^100 nodes and "((a{200}){200}){200}" for 8 million; either exhausts
+ * the memory of the program the layer is loaded into.  Patterns are
+ * therefore weighed before they are compiled: an atom weighs 1, a group the
+ * sum of its atoms, a repetition multiplies by its upper bound (2 for '*',
+ * '+' and '?', n+1 for "{n,}"), and stacked repetitions ("c++", which POSIX
+ * leaves undefined and glibc reads as "(c+)+") multiply again. */
+enum { RE_MAX_WEIGHT = 4096, RE_MAX_COUNT = 255, RE_MAX_LEN = 1024 };
+
+static int re_interval(const char *p, size_t *i, long *factor)
+{
+    size_t j = *i + 1;
+    long lo = 0, hi = -1;
+    int digits = 0;
+    while (p[j] >= '0' && p[j] <= '9' && digits < 6) {
+        lo = lo * 10 + (p[j++] - '0');
+        digits++;
+    }
+    if (!digits)
+        return 0; /* not an interval: '{' is an ordinary character */
+    if (p[j] == ',') {
+        j++;
+        if (p[j] >= '0' && p[j] <= '9') {
+            hi = 0;
+            digits = 0;
+            while (p[j] >= '0' && p[j] <= '9' && digits < 6) {
+                hi = hi * 10 + (p[j++] - '0');
+                digits++;
+            }
+        } else {
+            hi = lo + 1; /* {n,}: n copies and a star */
+        }
+    } else {
+        hi = lo;
+    }
+    if (p[j] != '}')
+        return 0;
+    *i = j;
+    *factor = hi < 1 ? 1 : hi;
+    return lo > RE_MAX_COUNT || hi > RE_MAX_COUNT + 1 ? -1 : 1;
+}
+
+/* Weight of p from *i up to an unmatched ')' or the end; -1 when over. */
+static long re_weigh(const char *p, size_t *i, int depth)
+{
+    /* last: the weight of the atom just read, its repetitions applied */
+    long total = 0, last = 0;
+    if (depth > 64)
+        return -1;
+    while (p[*i] && p[*i] != ')') {
+        char ch = p[*i];
+        long factor = 0;
+        if (ch == '*' || ch == '+' || ch == '?') {
+            factor = 2;
+        } else if (ch == '{') {
+            int r = re_interval(p, i, &factor);
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                factor = 0;
+        }
+        if (factor) {
+            if (last > RE_MAX_WEIGHT)
+                return -1;
+            total += last * (factor - 1);
+            last *= factor;
+            (*i)++;
+        } else if (ch == '(') {
+            (*i)++;
+            last = re_weigh(p, i, depth + 1);
+            if (last < 0)
+                return -1;
+            if (p[*i] == ')')
+                (*i)++;
+            total += last;
+        } else if (ch == '[') {
+            size_t j = *i + 1;
+            if (p[j] == '^')
+                j++;
+            if (p[j] == ']')
+                j++;
+            while (p[j] && p[j] != ']') {
+                if (p[j] == '[' && (p[j + 1] == ':' || p[j + 1] == '.' ||
+                                    p[j + 1] == '=')) {
+                    char close = p[j + 1];
+                    j += 2;
+                    while (p[j] && !(p[j] == close && p[j + 1] == ']'))
+                        j++;
+                    if (p[j])
+                        j += 2;
+                    continue;
+                }
+                j++;
+            }
+            *i = p[j] ? j + 1 : j;
+            last = 1;
+            total += 1;
+        } else {
+            if (ch == '\\' && p[*i + 1])
+                (*i)++;
+            (*i)++;
+            last = ch == '|' || ch == '^' || ch == '$' ? 0 : 1;
+            total += last;
+        }
+        if (total > RE_MAX_WEIGHT)
+            return -1;
+    }
+    return total;
+}
+
+int shunt_regex_check(const char *pattern, char *why, size_t wl)
+{
+    size_t i = 0;
+    long w = 0;
+    if (strlen(pattern) > RE_MAX_LEN) {
+        snprintf(why, wl, "regex longer than %d bytes", RE_MAX_LEN);
+        return -1;
+    }
+    while (pattern[i]) {
+        long part = re_weigh(pattern, &i, 0);
+        if (part < 0 || (w += part) > RE_MAX_WEIGHT) {
+            snprintf(why, wl, "regex '%.100s' is too complex to compile "
+                     "safely (a repetition count over %d, or more than %d "
+                     "atoms once repetitions, stacked ones such as 'a++' "
+                     "included, are expanded)", pattern, RE_MAX_COUNT,
+                     RE_MAX_WEIGHT);
+            return -1;
+        }
+        if (pattern[i] == ')')
+            i++; /* an unmatched ')': regcomp judges it */
+    }
+    return 0;
+}
+
 int shunt_relist_add(shunt_relist_t *l, const char *pattern, char *err,
                      size_t errlen)
 {
+    char why[256];
+    if (shunt_regex_check(pattern, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         regex_t *re = realloc(l->re, cap * sizeof(*re));

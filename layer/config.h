@@ -62,6 +62,10 @@ int shunt_config_parse(shunt_config_t *c, const char *text, size_t len,
                        char *err, size_t errlen);
 /* "error" .. "trace" -> 1..5, "off"/"none" -> 0, else -1. */
 int shunt_log_level_parse(const char *s);
+/* 0 when pattern is cheap enough to compile with regcomp(); -1 with why
+ * when it is not (stacked repetitions, counts over 255, too many atoms once
+ * expanded, over 1024 bytes): glibc would need memory exponential in it. */
+int shunt_regex_check(const char *pattern, char *why, size_t wl);
 /* Appends a compiled pattern to a list; 0 or -1 with err filled. */
 int shunt_relist_add(shunt_relist_t *l, const char *pattern, char *err,
                      size_t errlen);

@@ -159,6 +159,40 @@ static void test_config_unix_remote(void **state)
 }
 
 /* ---- policy -------------------------------------------------------------- */
+/* Patterns glibc would compile into exponential memory are refused with
+ * a reason before regcomp() sees them; ordinary ones pass. */
+static void test_regex_check(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "^/srv/", "\\.so(\\.[0-9]+)*$", "^/home/[^/]+/\\.cache(/|$)",
+        "[[:alpha:]]+[]x]*", "a{3,}", "(ab|cd){1,255}", "x\\+\\+", "{", "a{,2}",
+        "/usr/include/c++/", "a+*", "a{2}{3}", ""};
+    static const char *const bad[] = {
+        "c+++++++++++++++++++++++++++++++++++++++++++++++", "a{100}{100}",
+        "(a{200}){200}", "((a{20}){20}){20}", "a{256}", "a{1,300}"};
+    char why[256];
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+        why[0] = '\0';
+        if (shunt_regex_check(good[i], why, sizeof(why)) != 0)
+            fail_msg("refused '%s': %s", good[i], why);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        why[0] = '\0';
+        if (shunt_regex_check(bad[i], why, sizeof(why)) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_non_null(strstr(why, "too complex"));
+    }
+    shunt_config_t c;
+    shunt_config_init(&c);
+    char err[256];
+    assert_int_equal(shunt_config_parse(&c, "local a+++++++++++++++++++++\n", 29,
+                                        err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "line 1: regex"));
+    assert_int_equal(c.lists[SHUNT_LIST_LOCAL].n, 0);
+    shunt_config_free(&c);
+}
+
 static void test_policy_defaults(void **state)
 {
     (void)state;
@@ -341,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_unix_remote),
+        cmocka_unit_test(test_regex_check),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
         cmocka_unit_test(test_fdtable),
