@@ -11,20 +11,21 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
-    const char *target, *root, *socket, *agent, *log_level;
+    const char *target, *root, *socket, *agent, *log_level, *record;
 } proxy_cmd_t;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: harness proxy (--target NAME | --root DIR) [--socket PATH]\n"
-            "                     [--agent PATH] [--log-level LEVEL]\n"
+            "                     [--agent PATH] [--log-level LEVEL] [--record DIR]\n"
             "\n"
             "Starts shunt-agent for the target (or serving DIR as the root, in\n"
             "the current network namespace) and runs the session proxy that\n"
@@ -41,6 +42,10 @@ static void usage(FILE *f)
             "  --agent PATH       shunt-agent binary (default: next to harness)\n"
             "  --log-level LEVEL  error, warn, info, debug or trace (proxy and "
             "agent)\n"
+            "  --record DIR       write the session's frames into DIR as fuzz "
+            "seeds\n"
+            "                     (DIR/proto_decode, DIR/agent_session; "
+            "docs/fuzzing.md)\n"
             "  -h, --help         this help\n");
 }
 
@@ -52,6 +57,7 @@ static int parse_args(proxy_cmd_t *pc, int argc, char **argv)
         {"socket", required_argument, 0, 's'},
         {"agent", required_argument, 0, 'a'},
         {"log-level", required_argument, 0, 'l'},
+        {"record", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -65,6 +71,7 @@ static int parse_args(proxy_cmd_t *pc, int argc, char **argv)
         case 's': pc->socket = optarg; break;
         case 'a': pc->agent = optarg; break;
         case 'l': pc->log_level = optarg; break;
+        case 'R': pc->record = optarg; break;
         case 'h': usage(stdout); return 1;
         case ':':
             fprintf(stderr, "harness proxy: %s needs a value\n\n",
@@ -142,6 +149,13 @@ int cmd_proxy(int argc, char **argv)
     int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sigfd < 0) {
         fprintf(stderr, "harness proxy: signalfd: %s\n", strerror(errno));
+        return SHUNT_EXIT_FAIL;
+    }
+
+    /* The proxy reads its recording directory from the environment (the
+     * same variable works for harness exec). */
+    if (pc->record && setenv("SHUNT_PROXY_RECORD", pc->record, 1) < 0) {
+        fprintf(stderr, "harness proxy: setenv: %s\n", strerror(errno));
         return SHUNT_EXIT_FAIL;
     }
 

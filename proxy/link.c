@@ -22,12 +22,16 @@ int proxy_link_send(shunt_proxy_t *p, uint16_t type, uint64_t id,
     if (!atomic_load(&p->link_up))
         return -EIO;
     uint16_t flags = shunt_msg_is_oneway(type) ? SHUNT_FLAG_ONEWAY : 0;
+    size_t at = p->link_tx.len;
     int rc = shunt_encode(&p->link_tx, type, flags, id, body, p->link_max);
     if (rc < 0) {
         LOG_ERROR("cannot queue %s for the agent: %s", shunt_msg_name(type),
                   strerror(-rc));
         return rc;
     }
+    if (p->record)
+        proxy_record_frame(p->record, 1, p->link_tx.data + at,
+                           p->link_tx.len - at);
     proxy_mark_dirty(p, &p->link_ev);
     return 0;
 }
@@ -103,6 +107,7 @@ int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
     if (!id)
         return -ENOMEM;
     int rc = 0;
+    size_t at0 = p->link_tx.len;
     uint32_t limit = SHUNT_DATA_MAX(c->max_frame);
     if (m->type == SHUNT_T_READ && m->u.read.count > limit) {
         /* The answer must fit the client's frame: a short read is legal. */
@@ -126,6 +131,9 @@ int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         pend_drop(p, id);
         return rc;
     }
+    if (p->record)
+        proxy_record_frame(p->record, 1, p->link_tx.data + at0,
+                           p->link_tx.len - at0);
     if (m->type == SHUNT_T_CLOSE)
         sess_handle_forget(p, m->u.close.handle);
     c->npending++;
@@ -220,6 +228,8 @@ static void link_on_response(shunt_proxy_t *p, const uint8_t *frame,
 
 static void link_on_frame(shunt_proxy_t *p, const uint8_t *frame, size_t len)
 {
+    if (p->record)
+        proxy_record_frame(p->record, 0, frame, len);
     shunt_msg_t m;
     int rc = shunt_decode(frame, len, &m);
     if (rc == -ENOSYS) {

@@ -165,6 +165,11 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
     }
     memcpy(p->layer_token, o->layer_token, o->layer_token_len);
     p->layer_token_len = o->layer_token_len;
+    const char *rec = o->record_dir ? o->record_dir : getenv("SHUNT_PROXY_RECORD");
+    if (rec && *rec && !(p->record = proxy_record_open(rec))) {
+        snprintf(err, errlen, "cannot record into %s (see the log)", rec);
+        goto fail;
+    }
 
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     p->stop_ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -306,6 +311,8 @@ void shunt_proxy_free(shunt_proxy_t *p)
 {
     if (!p)
         return;
+    proxy_record_close(p->record);
+    p->record = NULL;
     uint64_t k;
     void *v;
     p->dirty = NULL;

@@ -110,6 +110,8 @@ struct pstream {
     int have_peer;          /* UDP: first peer known */
 };
 
+typedef struct proxy_record proxy_record_t;
+
 struct shunt_proxy {
     int epfd;
     ev_t stop_ev, listen_ev, link_ev;
@@ -139,6 +141,8 @@ struct shunt_proxy {
     pstream_t *all_streams;
     pconn_t *close_head, *close_tail;    /* connections being closed */
     uint64_t accept_retry_at;
+
+    proxy_record_t *record; /* recording mode (record.c), or NULL */
 
     uint8_t *scratch;       /* local read buffer */
     size_t scratch_len;
@@ -226,5 +230,12 @@ int stream_register(shunt_proxy_t *p, psess_t *root, pstream_t *s);
  * listener named in r->local_addr (relay_port 0).  Takes s. */
 int unixrelay_open(shunt_proxy_t *p, psess_t *root, pstream_t *s,
                    shunt_connect_r_t *r, uint16_t *relay_port);
+
+/* record.c: frames as fuzz seeds.  open: NULL on failure (logged);
+ * frame/close accept NULL. */
+proxy_record_t *proxy_record_open(const char *dir);
+void proxy_record_frame(proxy_record_t *r, int to_agent, const uint8_t *frame,
+                        size_t len);
+void proxy_record_close(proxy_record_t *r);
 
 #endif

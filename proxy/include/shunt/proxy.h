@@ -15,6 +15,10 @@ typedef struct {
     const void *layer_token;     /* secret the layers must present */
     size_t layer_token_len;
     int timeout_ms;              /* agent connect + handshake; 0 = 10 s */
+    const char *record_dir;      /* recording mode: frames as fuzz seeds
+                                  * (docs/fuzzing.md); NULL: the
+                                  * SHUNT_PROXY_RECORD environment
+                                  * variable, if set */
 } shunt_proxy_opts_t;
 
 /* Connects to the agent, performs the handshake and binds the socket.
