@@ -9,6 +9,8 @@
  *                                         prints connect() p50/p99 (us)
  *   net_bench rtt N                       N 32-byte loopback TCP round trips
  *                                         to an echo child; p50/p99 (us)
+ *   net_bench rawconnect N                N loopback connect()+close() to a
+ *                                         child that accepts; p50/p99 (us)
  *   net_bench hold                        holds /dev/cpu_dma_latency at 0
  *                                         until killed
  * Output: one line "KEY VALUE..." for bench/run to read. */
@@ -17,10 +19,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct addrinfo *resolve(const char *host, const char *port)
@@ -108,6 +112,49 @@ static int do_connect(const char *host, const char *port, size_t n)
     return 0;
 }
 
+/* The baseline of connect(): a loopback TCP connect to a child process that
+ * accepts and closes (backlog large enough that no SYN is ever dropped). */
+static int do_rawconnect(size_t n)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        listen(l, 4096) < 0 || getsockname(l, (struct sockaddr *)&a, &al) < 0)
+        bench_die("listen");
+    pid_t pid = fork();
+    if (pid < 0)
+        bench_die("fork");
+    if (pid == 0) {
+        for (;;) {
+            int c = accept(l, NULL, NULL);
+            if (c >= 0)
+                close(c);
+        }
+    }
+    close(l);
+    uint64_t *lat = calloc(n, sizeof *lat);
+    if (!lat)
+        bench_die("calloc");
+    for (size_t i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            bench_die("socket");
+        uint64_t t0 = bench_now_ns();
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+            bench_die("connect");
+        lat[i] = bench_now_ns() - t0;
+        close(fd);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    double p50 = bench_pct_us(lat, n, 50), p99 = bench_pct_us(lat, n, 99);
+    printf("rawconnect %.1f %.1f\n", p50, p99);
+    free(lat);
+    return 0;
+}
+
 static int do_rtt(size_t n)
 {
     uint64_t *lat = calloc(n, sizeof *lat);
@@ -128,6 +175,8 @@ int main(int argc, char **argv)
         return do_connect(argv[2], argv[3], (size_t)atol(argv[4]));
     if (argc == 3 && strcmp(argv[1], "rtt") == 0)
         return do_rtt((size_t)atol(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "rawconnect") == 0)
+        return do_rawconnect((size_t)atol(argv[2]));
     if (argc == 2 && strcmp(argv[1], "hold") == 0) {
         int fd = bench_hold_cpu_latency();
         printf("hold %s\n", fd >= 0 ? "yes" : "no");
@@ -136,6 +185,6 @@ int main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "usage: net_bench stream HOST PORT MIB RUNS | connect HOST PORT N | "
-                    "rtt N | hold\n");
+                    "rtt N | rawconnect N | hold\n");
     return 2;
 }
