@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Builds goprog/main.go with every Go toolchain found, in four variants
-# (default, pie, stripped, stripped-pie), and writes a manifest of what
-# test_goinfo must read from each: `go version`'s answer and the addresses
-# `go tool nm` prints for the unstripped twin (identical flags but -s -w).
+# Builds goprog/main.go with every Go toolchain ci/go-toolchains lists, in
+# four variants (default, pie, stripped, stripped-pie), and writes a
+# manifest of what test_goinfo must read from each: `go version`'s answer
+# and the addresses `go tool nm` prints for the unstripped twin (identical
+# flags but -s -w).
 #   build.sh SRCDIR OUTDIR
 # Manifest lines: "ok TOOLCHAIN VARIANT PATH VERSION PIE STRIPPED INTERP
-# SYSCALL6 RAWSYSCALL6 RAWVFORK" (hex addresses, 0 = absent) or
+# SYSCALL6 RAWSYSCALL6 RAWVFORK ASMCGOCALL" (hex addresses, 0 = absent;
+# ASMCGOCALL is the ABI0 body runtime.asmcgocall.abi0) or
 # "skip TOOLCHAIN REASON".
 set -euo pipefail
 src=$1 out=$2
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 mkdir -p "$out"
 manifest=$out/manifest
 : >"$manifest.new"
+# Every toolchain uses its own GOROOT (from its executable's path).
+unset GOROOT
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1
 export GOCACHE=$out/gocache GOPATH=$out/gopath GOTELEMETRY=off
 mod=$out/mod
@@ -19,16 +24,15 @@ mkdir -p "$mod"
 cp "$src/main.go" "$mod/main.go"
 printf 'module goprog\n\ngo 1.19\n' >"$mod/go.mod"
 
-toolchains=("path:$(command -v go || true)" "go1.19:/usr/lib/go-1.19/bin/go")
+mapfile -t toolchains < <("$root/ci/go-toolchains")
+if ((${#toolchains[@]} == 0)); then
+  echo "skip none no Go toolchain found (ci/setup installs them)" >>"$manifest.new"
+  echo "build.sh: SKIP: no Go toolchain (ci/setup installs them)" >&2
+fi
+start=$SECONDS
 for tc in "${toolchains[@]}"; do
-  name=${tc%%:*} gobin=${tc#*:}
-  if [ -z "$gobin" ] || [ ! -x "$gobin" ]; then
-    echo "skip $name no Go toolchain at ${gobin:-PATH} (ci/setup installs golang-1.19-go)" >>"$manifest.new"
-    echo "build.sh: SKIP $name: no Go toolchain at ${gobin:-PATH}" >&2
-    continue
-  fi
-  ver=$("$gobin" env GOVERSION)
-  [ "$name" = path ] && name=$ver
+  name=${tc%% *} gobin=${tc#* }
+  t0=$SECONDS
   for variant in default pie stripped stripped-pie; do
     flags=()
     case $variant in *pie) flags+=(-buildmode=pie) ;; esac
@@ -37,6 +41,7 @@ for tc in "${toolchains[@]}"; do
     mkdir -p "$out/$name"
     (cd "$mod" && "$gobin" build -trimpath "${flags[@]}" -o "$bin" .)
   done
+  echo "build.sh: $name ($gobin): $((SECONDS - t0)) s" >&2
   for variant in default pie stripped stripped-pie; do
     bin=$out/$name/$variant
     twin=$bin
@@ -47,12 +52,17 @@ for tc in "${toolchains[@]}"; do
     elif ((minor >= 23)); then sc6='internal/runtime/syscall.Syscall6'
     elif ((minor >= 19)); then sc6='runtime/internal/syscall.Syscall6'
     else sc6=none; fi
+    # From Go 1.17 assembly functions are NAME.abi0 in the symbol table,
+    # and NAME alone is the ABIInternal wrapper the linker made for them.
+    cgo=runtime.asmcgocall.abi0
+    ((minor < 17)) && cgo=runtime.asmcgocall
     nm=$("$gobin" tool nm "$twin")
     addr() { echo "$nm" | awk -v n="$1" '$3 == n && $2 == "T" {print $1; f=1; exit} END {if (!f) print 0}'; }
     pie=0; case $variant in *pie) pie=1 ;; esac
     stripped=0; case $variant in stripped*) stripped=1 ;; esac
-    echo "ok $name $variant $bin $gv $pie $stripped 1 $(addr "$sc6") $(addr syscall.RawSyscall6) $(addr syscall.rawVforkSyscall.abi0)" >>"$manifest.new"
+    echo "ok $name $variant $bin $gv $pie $stripped 1 $(addr "$sc6") $(addr syscall.RawSyscall6) $(addr syscall.rawVforkSyscall.abi0) $(addr "$cgo")" >>"$manifest.new"
   done
 done
+echo "build.sh: ${#toolchains[@]} toolchains in $((SECONDS - start)) s" >&2
 mv "$manifest.new" "$manifest"
 cat "$manifest"
