@@ -38,8 +38,23 @@ hdr=version
 for f in "${fields[@]}"; do hdr+=" ${f%%=*}"; done
 echo "$hdr"
 rc=0
+# A toolchain's offsets cannot change: the line is kept per toolchain (its
+# version, go binary and runtime2.go by hash) so that the second build
+# flavour and later runs skip the rebuild of package runtime.
+cache=${SHUNT_GO_OFFSETS_CACHE:-/var/cache/shunt/go-offsets}
+mkdir -p "$cache" 2>/dev/null || cache=
 for go in "${gos[@]}"; do
   ver=$("$go" env GOVERSION 2>/dev/null) || { echo "$go: not a go command" >&2; rc=1; continue; }
+  key=
+  if [ -n "$cache" ]; then
+    goroot=$("$go" env GOROOT)
+    key=$ver-$(cat "$(readlink -f "$go")" "$goroot/src/runtime/runtime2.go" 2>/dev/null |
+               sha256sum | cut -c1-16)
+    if [ -s "$cache/$key" ] && [ "$(head -n1 "$cache/$key")" = "$hdr" ]; then
+      sed -n 2p "$cache/$key"
+      continue
+    fi
+  fi
   if ! out=$(cd "$tmp" && GOCACHE=$tmp/cache GOPATH=$tmp/gopath \
     "$go" build -a -work runtime 2>&1); then
     echo "$ver: go build runtime failed: $out" >&2
@@ -67,6 +82,9 @@ for go in "${gos[@]}"; do
   done
   unset c
   echo "$line"
+  if [ -n "$key" ] && [[ $line != *'?'* ]]; then
+    printf '%s\n%s\n' "$hdr" "$line" >"$cache/$key.new" && mv "$cache/$key.new" "$cache/$key"
+  fi
   rm -rf "$work"
 done
 exit $rc

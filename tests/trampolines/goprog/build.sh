@@ -18,7 +18,9 @@ manifest=$out/manifest
 # Every toolchain uses its own GOROOT (from its executable's path).
 unset GOROOT
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1
-export GOCACHE=$out/gocache GOPATH=$out/gopath GOTELEMETRY=off
+# One Go build cache for every build flavour (Go's cache is content-addressed
+# and safe for concurrent use): the second flavour's builds are cache hits.
+export GOCACHE=${SHUNT_GOCACHE:-/var/cache/shunt/gocache} GOPATH=$out/gopath GOTELEMETRY=off
 mod=$out/mod
 mkdir -p "$mod"
 cp "$src/main.go" "$mod/main.go"
