@@ -592,7 +592,7 @@ int cmd_run(int argc, char **argv)
                         sizeof(c->build_err)) < 0 && !c->build_err[0])
             snprintf(c->build_err, sizeof(c->build_err), "build failed");
         tbuild[i] = (double)(shunt_now_ms() - t0) / 1000.0;
-        if (!c->built.cached && !c->build_err[0])
+        if (!c->built.cached && !c->build_err[0] && c->built.dir[0])
             fprintf(hum, "built %s in %.1fs (%s)\n", c->name, tbuild[i], c->built.dir);
     }
     fflush(hum);

@@ -310,12 +310,12 @@ static op_t *edit_script(const lines_t *a, const lines_t *b, size_t *nops)
             if (i < n && j < m && strcmp(a->v[pre + i], b->v[pre + j]) == 0) {
                 ops[k++] = (op_t){OP_EQ, pre + i, pre + j};
                 i++, j++;
-            } else if (j < m && (i == n || t[i * (m + 1) + j + 1] >= t[(i + 1) * (m + 1) + j])) {
-                ops[k++] = (op_t){OP_ADD, pre + i, pre + j};
-                j++;
-            } else {
+            } else if (i < n && (j == m || t[(i + 1) * (m + 1) + j] >= t[i * (m + 1) + j + 1])) {
                 ops[k++] = (op_t){OP_DEL, pre + i, pre + j};
                 i++;
+            } else {
+                ops[k++] = (op_t){OP_ADD, pre + i, pre + j};
+                j++;
             }
         }
         free(t);
