@@ -75,7 +75,7 @@ static int parse(run_cli_t *cl, int argc, char **argv)
     opterr = 0;
     int c;
     cl->jobs = 1;
-    while ((c = getopt_long(argc, argv, "+:j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': {
             char *end;

@@ -550,9 +550,12 @@ out:
         if (shunt_target_down(c->target, derr, sizeof(derr)) < 0)
             add(&rep, "harness down %s: %s\n", c->target, derr);
     } else if (up) {
-        add(&rep, "target %s kept: harness exec --target %s%s%s -- %s\n", c->target,
-            c->target, s->layer ? " --config " : "", s->layer ? s->file : "",
-            c->built.argv && c->built.argv[0] ? c->built.argv[0] : "CMD");
+        add(&rep, "target %s kept; the local run again: (cd %s && harness exec --target %s%s%s --",
+            c->target, r->cwd, c->target, s->layer ? " --config " : "",
+            s->layer ? s->file : "");
+        for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
+            add(&rep, " %s", c->built.argv[i]);
+        add(&rep, ")\n");
     }
     for (int i = 0; ref && loc && i < r->repeat; i++) {
         obs_free(&ref[i]);
