@@ -24,6 +24,8 @@ extern char **environ;
 
 /* ---- processes and files ------------------------------------------------ */
 
+volatile sig_atomic_t shunt_proc_interrupted;
+
 static int open_or_null(const char *path, int flags)
 {
     return open(path ? path : "/dev/null", flags | O_CLOEXEC, 0644);
@@ -101,9 +103,9 @@ int shunt_proc_run(char *const *argv, char *const *envp, const char *cwd,
             return -1;
         }
         uint64_t now = shunt_now_ms();
-        if (now >= deadline) {
+        if (now >= deadline || (shunt_proc_interrupted && stage == 0)) {
             if (stage == 0) {
-                if (timed_out)
+                if (timed_out && !shunt_proc_interrupted)
                     *timed_out = 1;
                 kill(pid, SIGTERM);
                 stage = 1;

@@ -5,6 +5,7 @@
 #define SHUNT_HARNESS_BUILD_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -50,6 +51,10 @@ int shunt_proc_run(char *const *argv, char *const *envp, const char *cwd,
                    const char *in_path, const char *out_path,
                    const char *err_path, int timeout_ms, int *timed_out,
                    char *err, size_t errlen);
+
+/* Set by a signal handler: shunt_proc_run stops its child as if its time
+ * were up (SIGTERM, then SIGKILL). */
+extern volatile sig_atomic_t shunt_proc_interrupted;
 
 /* Reads a whole file (at most max bytes; more is an error). */
 char *shunt_read_file(const char *path, size_t max, size_t *len);

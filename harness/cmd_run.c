@@ -374,7 +374,27 @@ static void write_json(const done_t *d, size_t n, int exit_code)
     shunt_json_free(&j);
 }
 
-/* The worker: runs one case and writes the result and report to fd. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+    shunt_proc_interrupted = 1;
+}
+
+static void catch_stops(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The worker: runs one case and writes the result and report to fd.  A
+ * stop signal ends the program's run early; the target still goes down. */
 static void worker(shunt_case_t *c, const shunt_run_opts_t *o, int fd)
 {
     shunt_case_result_t res;
@@ -410,6 +430,7 @@ int cmd_run(int argc, char **argv)
         return pr > 0 ? SHUNT_EXIT_OK : SHUNT_EXIT_USAGE;
     }
     shunt_log_init("run", shunt_log_get_level(), 2);
+    catch_stops();
     FILE *hum = (cl.tap || cl.json) ? stderr : stdout;
     int color = cl.color >= 0 && isatty(fileno(hum)) && !getenv("NO_COLOR");
     signal(SIGPIPE, SIG_IGN);
@@ -611,7 +632,26 @@ int cmd_run(int argc, char **argv)
     for (size_t i = 0; i < ncases; i++)
         width = strlen(cases[i].name) > width ? strlen(cases[i].name) : width;
     while (finished < ncases) {
-        while (running < (size_t)cl.jobs && next < ncases) {
+        if (stop_signal && next < ncases) {
+            /* no new case after a stop signal; those not started are skipped */
+            /* a terminal's ^C reached them already; a second one only sets
+             * the same flag */
+            for (size_t i = 0; i < next; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], stop_signal);
+            for (; next < ncases; next++, finished++) {
+                done[next].res.status = SHUNT_CASE_SKIP;
+                snprintf(done[next].res.reason, sizeof(done[next].res.reason),
+                         "not run: interrupted");
+                snprintf(done[next].res.name, sizeof(done[next].res.name), "%s",
+                         cases[next].name);
+                snprintf(done[next].res.file, sizeof(done[next].res.file), "%s",
+                         cases[next].s->file);
+            }
+            if (finished >= ncases)
+                break;
+        }
+        while (!stop_signal && running < (size_t)cl.jobs && next < ncases) {
             char tmpl[] = "/tmp/shunt-case-XXXXXX";
             int fd = mkstemp(tmpl);
             if (fd < 0) {
@@ -704,7 +744,9 @@ int cmd_run(int argc, char **argv)
     if (config_errors)
         fprintf(hum, "; %d invalid scenario file%s\n", config_errors,
                 config_errors == 1 ? "" : "s");
-    if (config_errors)
+    if (stop_signal)
+        rc = 128 + stop_signal;
+    else if (config_errors)
         rc = EXIT_CONFIG;
     else if (cnt[SHUNT_CASE_FAIL] || cnt[SHUNT_CASE_ERROR])
         rc = SHUNT_EXIT_FAIL;

@@ -194,7 +194,7 @@ static void tail(text_t *t, const char *label, const char *text, size_t len)
  * 2 unexplained difference. */
 static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
                           size_t alen, const char *b, size_t blen, int color,
-                          const char *suffix, text_t *rep)
+                          const char *suffix, char *seen, text_t *rep)
 {
     char *na = shunt_normalise(a, alen, r->norms, r->n_norms, kind);
     char *nb = shunt_normalise(b, blen, r->norms, r->n_norms, kind);
@@ -215,8 +215,10 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
         const shunt_divergence_t *hit = NULL;
         for (size_t i = 0; i < r->n_divergences && !hit; i++)
             if (r->divergences[i].in == kind &&
-                shunt_diff_only_lines(&d, r->divergences[i].lines))
+                shunt_diff_only_lines(&d, r->divergences[i].lines)) {
                 hit = &r->divergences[i];
+                seen[i] = 1;
+            }
         if (hit) {
             add(rep, "known divergence in %s%s: %s\n%s", shunt_obs_name(kind), suffix,
                 hit->reason, d.text);
@@ -330,6 +332,11 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         goto out;
     }
     up = 1;
+    if (shunt_proc_interrupted) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "interrupted");
+        goto out;
+    }
     /* 2. the program at the same path inside */
     if (c->built.dir[0]) {
         char dst[PATH_MAX];
@@ -439,9 +446,18 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         }
     }
     free(rargv);
+    if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "interrupted");
+    }
 
     /* 5. compare */
     t0 = shunt_now_ms();
+    char *seen = calloc(r->n_divergences + 1, 1);
+    if (!seen) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+    }
     for (int i = 0; res->status == SHUNT_CASE_PASS && i < r->repeat; i++) {
         char suffix[32] = "";
         if (r->repeat > 1)
@@ -465,21 +481,21 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         const char *first = NULL;
         if (r->cmp_stdout) {
             w = compare_stream(r, SHUNT_OBS_STDOUT, ref[i].out, ref[i].out_len,
-                               loc[i].out, loc[i].out_len, o->color, suffix, &rep);
+                               loc[i].out, loc[i].out_len, o->color, suffix, seen, &rep);
             if (w == 2 && !first)
                 first = "stdout differs";
             worst = w > worst ? w : worst;
         }
         if (r->cmp_stderr) {
             w = compare_stream(r, SHUNT_OBS_STDERR, ref[i].err, ref[i].err_len,
-                               loc[i].err, loc[i].err_len, o->color, suffix, &rep);
+                               loc[i].err, loc[i].err_len, o->color, suffix, seen, &rep);
             if (w == 2 && !first)
                 first = "stderr differs";
             worst = w > worst ? w : worst;
         }
         if (r->n_files) {
             w = compare_stream(r, SHUNT_OBS_FILES, ref[i].files, strlen(ref[i].files),
-                               loc[i].files, strlen(loc[i].files), o->color, suffix, &rep);
+                               loc[i].files, strlen(loc[i].files), o->color, suffix, seen, &rep);
             if (w == 2 && !first)
                 first = "files written differ";
             worst = w > worst ? w : worst;
@@ -487,8 +503,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         if (r->cmp_exit && strcmp(ref[i].how, loc[i].how) != 0) {
             const shunt_divergence_t *hit = NULL;
             for (size_t d = 0; d < r->n_divergences && !hit; d++)
-                if (r->divergences[d].in == SHUNT_OBS_EXIT)
+                if (r->divergences[d].in == SHUNT_OBS_EXIT) {
                     hit = &r->divergences[d];
+                    seen[d] = 1;
+                }
             if (hit) {
                 add(&rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
                     suffix, hit->reason, ref[i].how, loc[i].how);
@@ -513,10 +531,11 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) {
         /* declared but not seen: say so, so stale declarations get removed */
         for (size_t d = 0; d < r->n_divergences; d++)
-            if (res->status == SHUNT_CASE_PASS)
+            if (!seen[d])
                 add(&rep, "declared divergence in %s not observed: %s\n",
                     shunt_obs_name(r->divergences[d].in), r->divergences[d].reason);
     }
+    free(seen);
     res->t_diff = secs(t0);
 
     /* 6. leaks, through the recorder's hook */

@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-build hrun-timeout; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -75,6 +75,32 @@ check "JSON" 0 "$?" "$work/json" '"status":"known-divergence"'
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); c = d["cases"][0]; \
   assert c["name"] == "diverge-known" and d["exit"] == 0 and c["ms"]["local"] >= 0, d' "$work/json" &&
   echo "ok   json parses" || { echo "FAIL json"; fails=$((fails+1)); }
+
+cp "$fx/../run/hello.c" "$work/hello.c" && cp "$fx/build.yaml" "$work/build.yaml"
+rc=$(SHUNT_CACHE_DIR=$work/cache run "$work/build.yaml")
+check "a cold build" 0 "$rc" "$work/out" "^built build in .*\($work/cache/c-[0-9a-f]{16}\)$" '^\[1/1\] PASS +build '
+rc=$(SHUNT_CACHE_DIR=$work/cache run "$work/build.yaml")
+check "a warm run builds nothing" 0 "$rc" "$work/out" '^\[1/1\] PASS +build '
+grep -q '^built ' "$work/out" && { echo "FAIL warm run rebuilt"; fails=$((fails+1)); }
+echo 'int main(void) { return 0; }' > "$work/hello.c"
+rc=$(SHUNT_CACHE_DIR=$work/cache run "$work/build.yaml")
+check "a changed source is rebuilt" 0 "$rc" "$work/out" '^built build in ' '^\[1/1\] PASS +build '
+[ "$(ls "$work/cache" | grep -c '^c-')" = 2 ] && echo "ok   two cache entries" ||
+  { echo "FAIL cache entries: $(ls "$work/cache")"; fails=$((fails+1)); }
+
+rc=$(SHUNT_CACHE_DIR=$work/cache run "$fx/build-fails.yaml")
+check "a build failure is an error with the compiler's message" 1 "$rc" "$work/out" \
+  '^\[1/1\] ERROR build-fails ' 'the program did not build' 'undeclared_thing'
+[ -z "$(ls -A "$work/cache" | grep '^\.tmp')" ] && echo "ok   no temporary build left" ||
+  { echo "FAIL a temporary build dir was left"; fails=$((fails+1)); }
+
+rc=$(run "$fx/go-missing.yaml")
+check "a Go version not installed is skipped" 77 "$rc" "$work/out" \
+  '^\[1/1\] SKIP +go-missing/go1.5 ' 'Go 1.5 is not installed on this machine'
+
+rc=$(run "$fx/timeout.yaml")
+check "a run past its timeout fails" 1 "$rc" "$work/out" \
+  'the reference run: timed out, expected exit 0'
 
 "$harness" run --bogus > "$work/out" 2>&1
 check "usage error" 2 "$?" "$work/out" 'unknown option --bogus'
