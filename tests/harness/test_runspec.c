@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdlib.h>
 
 #include "scenario.h"
 
@@ -217,12 +219,58 @@ static void test_errors(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* Every scenario shipped, and every runner fixture but the invalid one,
+ * loads; the invalid one fails with its position. */
+static void load_dir(const char *dir, size_t *count)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".yaml") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        shunt_scenario_t *s = shunt_scenario_load(path, err, sizeof(err));
+        if (strcmp(e->d_name, "invalid.yaml") == 0) {
+            assert_null(s);
+            char want[1200];
+            snprintf(want, sizeof(want),
+                     "%s:6:12: expect.journal: the call journal is not available yet "
+                     "(the layer has no journal / observe-only mode); remove this key",
+                     path);
+            assert_string_equal(err, want);
+            continue;
+        }
+        if (!s)
+            print_error("%s\n", err);
+        assert_non_null(s);
+        assert_non_null(s->run);
+        shunt_scenario_free(s);
+        (*count)++;
+    }
+    closedir(d);
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    load_dir(SCENARIOS_DIR, &n);
+    assert_true(n >= 12);
+    n = 0;
+    load_dir(FIXTURES_DIR "/run", &n);
+    assert_true(n >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
