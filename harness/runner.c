@@ -325,13 +325,14 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     uint64_t t0 = shunt_now_ms();
     s->target.name = c->target;
     shunt_up_opts_t uo = {.init_path = o->init_path};
-    if (shunt_target_up(s, &uo, &info, err, sizeof(err)) < 0) {
+    int urc = shunt_target_up(s, &uo, &info, err, sizeof(err));
+    if (urc < 0) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "target %s did not start", c->target);
         add(&rep, "harness up: %s\n", err);
         goto out;
     }
-    up = 1;
+    up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
     if (shunt_proc_interrupted) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "interrupted");
@@ -564,7 +565,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     free(pargv);
     free(largv);
 out:
-    if (up && !o->keep) {
+    if (up == 2) {
+        add(&rep, "target %s was already up with this configuration: used and left up\n",
+            c->target);
+    } else if (up && !o->keep) {
         char derr[2048];
         if (shunt_target_down(c->target, derr, sizeof(derr)) < 0)
             add(&rep, "harness down %s: %s\n", c->target, derr);
