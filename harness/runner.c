@@ -104,6 +104,35 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Output is compared as text: a NUL byte becomes the two characters \0 so
+ * that nothing after it is lost. */
+static char *denul(char *buf, size_t *len)
+{
+    size_t nuls = 0;
+    for (size_t i = 0; buf && i < *len; i++)
+        nuls += buf[i] == 0;
+    if (!nuls)
+        return buf;
+    char *o = malloc(*len + nuls + 1);
+    if (!o) {
+        free(buf);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *len; i++) {
+        if (buf[i]) {
+            o[k++] = buf[i];
+        } else {
+            o[k++] = '\\';
+            o[k++] = '0';
+        }
+    }
+    o[k] = 0;
+    *len = k;
+    free(buf);
+    return o;
+}
+
 /* The expected files as one text: "== PATH ==" and its bytes, or
  * "== PATH: missing ==" for each. */
 static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
@@ -122,6 +151,11 @@ static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
         if (!data) {
             add(&t, "== %s: missing ==\n", f->path);
         } else {
+            data = denul(data, &len);
+            if (!data) {
+                add(&t, "== %s: out of memory ==\n", f->path);
+                continue;
+            }
             add(&t, "== %s ==\n%s%s", f->path, data,
                 len && data[len - 1] != '\n' ? "\n\\ no newline at end\n" : "");
             free(data);
@@ -159,6 +193,10 @@ static int run_once(char *const *argv, const char *cwd, const char *in_path,
     describe(st, o->timed_out, o->how, sizeof(o->how));
     o->out = shunt_read_file(outp, OUT_MAX, &o->out_len);
     o->err = shunt_read_file(errp, OUT_MAX, &o->err_len);
+    if (o->out)
+        o->out = denul(o->out, &o->out_len);
+    if (o->err)
+        o->err = denul(o->err, &o->err_len);
     if (!o->out || !o->err) {
         snprintf(err, errlen, "cannot read the output of %s: %s", tag, strerror(errno));
         return -1;
