@@ -504,7 +504,22 @@ static char *expand(const char *arg, const char *src, const char *out,
 static const char *const *default_build(const shunt_runspec_t *r)
 {
     static const char *const go_file[] = {"go", "build", "-o", "{out}", "{src}", NULL};
+    /* cargo cannot name its output: the one executable in target/release */
+    static const char *const cargo[] = {
+        "/bin/sh", "-c",
+        "cargo build --release --offline --quiet && "
+        "set -- \"$1\" target/release/* && out=$1 && shift && "
+        "for f do [ -f \"$f\" ] && [ -x \"$f\" ] && exec cp \"$f\" \"$out\"; done; "
+        "echo 'cargo built no executable' >&2; exit 1",
+        "sh", "{out}", NULL};
     shunt_lang_t l = r->lang;
+    if (l == SHUNT_LANG_RUST && r->source_is_dir) {
+        char toml[PATH_MAX];
+        struct stat st;
+        if (shunt_fmt(toml, sizeof(toml), "%s/Cargo.toml", r->source) == 0 &&
+            stat(toml, &st) == 0)
+            return cargo;
+    }
     if (l == SHUNT_LANG_GO && !r->source_is_dir)
         return go_file;
     static const char *const c[] = {"cc", "-O2", "-g", "-Wall", "-o", "{out}", "{src}", NULL};

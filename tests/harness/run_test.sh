@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-build hrun-timeout; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-build hrun-timeout hrun-cargo; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -93,6 +93,11 @@ check "a build failure is an error with the compiler's message" 1 "$rc" "$work/o
   '^\[1/1\] ERROR build-fails ' 'the program did not build' 'undeclared_thing'
 [ -z "$(ls -A "$work/cache" | grep '^\.tmp')" ] && echo "ok   no temporary build left" ||
   { echo "FAIL a temporary build dir was left"; fails=$((fails+1)); }
+
+if command -v cargo >/dev/null; then
+  rc=$(SHUNT_CACHE_DIR=$work/cache run "$fx/cargo.yaml")
+  check "a cargo project" 0 "$rc" "$work/out" '^built cargo in ' '^\[1/1\] PASS +cargo '
+fi
 
 rc=$(run "$fx/go-missing.yaml")
 check "a Go version not installed is skipped" 77 "$rc" "$work/out" \
