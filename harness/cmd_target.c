@@ -358,8 +358,11 @@ int cmd_check(int argc, char **argv)
             failed = 1;
             continue;
         }
-        printf("%s: ok (target %s, %zu service%s)\n", argv[i], s->target.name,
+        printf("%s: ok (target %s, %zu service%s", argv[i], s->target.name,
                s->target.n_services, s->target.n_services == 1 ? "" : "s");
+        if (s->run)
+            printf(", program: %s", shunt_lang_name(s->run->lang));
+        printf(")\n");
         shunt_scenario_free(s);
     }
     return failed ? SHUNT_EXIT_FAIL : SHUNT_EXIT_OK;

@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"check", cmd_check, "validate scenario files without running anything"},
     {"proxy", cmd_proxy, "start an agent for a target and the local relay to it"},
     {"exec", cmd_exec, "run a local command under the layer against a target"},
+    {"run", cmd_run, "run scenarios in their targets and under the layer, and compare"},
 };
 
 static void usage(FILE *f)

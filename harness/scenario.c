@@ -668,7 +668,8 @@ static int build(ctx_t *c, shunt_scenario_t *s)
         return oom(c);
     if (s->layer && shunt_layercfg_check(&c->e, s->layer) < 0)
         return -1;
-    return 0;
+    return shunt_runspec_parse(&c->e, c->dir, s->program, s->runs, s->expect,
+                               &s->run);
 }
 
 static shunt_scenario_t *finish(shunt_ydoc_t *doc, char *err, size_t errlen)
@@ -721,6 +722,7 @@ void shunt_scenario_free(shunt_scenario_t *s)
         free(m->p);
         free(m);
     }
+    shunt_runspec_free(s->run);
     shunt_yaml_free(s->doc);
     free(s);
 }

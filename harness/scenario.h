@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "runspec.h"
 #include "ydoc.h"
 
 #define SHUNT_NAME_MAX 20      /* target and service names: [a-z0-9-]{1,20} */
@@ -76,6 +77,7 @@ typedef struct {
     shunt_target_spec_t target;
     shunt_ydoc_t *doc;
     const shunt_ynode_t *layer, *program, *runs, *expect;
+    shunt_runspec_t *run;      /* program/runs/expect; NULL without program: */
     void *mem;                 /* owns every string and array above */
 } shunt_scenario_t;
 

@@ -27,7 +27,7 @@ expect 2 'missing command'
 expect 2 'unknown command "bogus"'     bogus
 expect 2 'unknown option --bogus'      --bogus status
 expect 2 'unknown log level "loud"'    --log-level loud status
-for cmd in up down status check; do
+for cmd in up down status check run; do
   expect 0 "^usage: harness $cmd"      "$cmd" --help
   expect 2 "harness $cmd: unknown option --nope" "$cmd" --nope
 done
@@ -37,13 +37,24 @@ expect 2 'give target names or --all'  down --all x
 expect 2 '"Bad_Name" is not a target name' down Bad_Name
 expect 2 '--timeout expects 1-3600 seconds' up --timeout 0 x.yaml
 expect 2 'expected at least one scenario file' check
-expect 0 'example.yaml: ok \(target example, 2 services\)' \
+expect 0 'example.yaml: ok \(target example, 2 services, program: python\)' \
   check "$fixtures/../../../scenarios/example.yaml"
 expect 0 'hitest.yaml: ok \(target hitest, 2 services\)' check "$fixtures/hitest.yaml"
 expect 1 'bad-port.yaml:6:37: target.services\[1\].port: expected an integer 1-65535, got "abc"' \
   check "$fixtures/bad-port.yaml"
 expect 1 'nope.yaml: cannot open: No such file or directory' check "$fixtures/nope.yaml"
 expect 1 "bad-port.yaml:6:37: .*" up "$fixtures/bad-port.yaml"
+# run: usage errors and invalid files need no target
+expect 2 'expected scenario files or directories' run
+expect 2 'run: -j expects 1-64, got "0"' run -j 0 x.yaml
+expect 2 '--tap and --json both want stdout' run --tap --json x.yaml
+expect 2 'harness run: .*nope.yaml: No such file or directory' run "$fixtures/nope.yaml"
+expect 3 'invalid.yaml:6:12: expect.journal: the call journal is not available yet' \
+  run "$fixtures/run/invalid.yaml"
+expect 3 'hitest.yaml:1:1: no program: section, nothing to run' run "$fixtures/hitest.yaml"
+expect 2 'no case to run \(nothing matches --only\)' \
+  run --only 'zzz*' "$fixtures/run/diverge.yaml"
+expect 1 'run/invalid.yaml:6:12: expect.journal' check "$fixtures/run/invalid.yaml"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed" >&2

@@ -38,7 +38,7 @@ static void test_full_target(void **state)
         "name: full scenario\n"
         "description: every key\n"
         "layer: {env: {include: [\"APP_*\"]}}\n"
-        "program: x\nruns: []\nexpect: {}\n"
+        "program: {language: command, args: [\"true\"]}\nruns: {}\nexpect: {}\n"
         "target:\n"
         "  name: demo\n"
         "  hostname: demo-host\n"

@@ -1,0 +1,644 @@
+/* One case: target up, the program copied into it, the reference run
+ * (runc exec), the local run (harness exec), normalise, diff, report. */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compare.h"
+#include "leaks.h"
+#include "shunt/util.h"
+#include "target.h"
+
+#define OUT_MAX (16u << 20)
+
+const char *shunt_case_status_name(shunt_case_status_t st)
+{
+    switch (st) {
+    case SHUNT_CASE_PASS: return "PASS";
+    case SHUNT_CASE_KNOWN: return "PASS*";
+    case SHUNT_CASE_FAIL: return "FAIL";
+    case SHUNT_CASE_SKIP: return "SKIP";
+    case SHUNT_CASE_ERROR: return "ERROR";
+    }
+    return "?";
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} text_t;
+
+static void add(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 1024;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *np = realloc(t->p, cap);
+        if (!np)
+            return;
+        t->p = np;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* What one run of the program showed. */
+typedef struct {
+    char *out, *err, *files;
+    size_t out_len, err_len;
+    int wstatus, timed_out, ran;
+    char how[64];
+} obs_t;
+
+static void obs_free(obs_t *o)
+{
+    free(o->out);
+    free(o->err);
+    free(o->files);
+    memset(o, 0, sizeof(*o));
+}
+
+static void describe(int st, int timed_out, char *out, size_t len)
+{
+    if (timed_out)
+        snprintf(out, len, "timed out");
+    else if (WIFEXITED(st))
+        snprintf(out, len, "exit %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, len, "killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(out, len, "status 0x%x", st);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (shunt_fmt(buf, sizeof(buf), "%s", path) < 0)
+        return -1;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Output is compared as text: a NUL byte becomes the two characters \0 so
+ * that nothing after it is lost. */
+static char *denul(char *buf, size_t *len)
+{
+    size_t nuls = 0;
+    for (size_t i = 0; buf && i < *len; i++)
+        nuls += buf[i] == 0;
+    if (!nuls)
+        return buf;
+    char *o = malloc(*len + nuls + 1);
+    if (!o) {
+        free(buf);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *len; i++) {
+        if (buf[i]) {
+            o[k++] = buf[i];
+        } else {
+            o[k++] = '\\';
+            o[k++] = '0';
+        }
+    }
+    o[k] = 0;
+    *len = k;
+    free(buf);
+    return o;
+}
+
+/* The expected files as one text: "== PATH ==" and its bytes, or
+ * "== PATH: missing ==" for each. */
+static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
+                            int remove)
+{
+    text_t t = {0};
+    for (size_t i = 0; i < r->n_files; i++) {
+        const shunt_expect_file_t *f = &r->files[i];
+        char p[PATH_MAX];
+        if (local && f->local_on_host)
+            snprintf(p, sizeof(p), "%s", f->path);
+        else
+            snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, f->path);
+        size_t len = 0;
+        char *data = shunt_read_file(p, OUT_MAX, &len);
+        if (!data) {
+            add(&t, "== %s: missing ==\n", f->path);
+        } else {
+            data = denul(data, &len);
+            if (!data) {
+                add(&t, "== %s: out of memory ==\n", f->path);
+                continue;
+            }
+            add(&t, "== %s ==\n%s%s", f->path, data,
+                len && data[len - 1] != '\n' ? "\n\\ no newline at end\n" : "");
+            free(data);
+        }
+        if (remove)
+            unlink(p);
+    }
+    return t.p ? t.p : strdup("");
+}
+
+static void clear_files(const shunt_runspec_t *r, int init_pid)
+{
+    for (size_t i = 0; i < r->n_files; i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, r->files[i].path);
+        unlink(p);
+        if (r->files[i].local_on_host)
+            unlink(r->files[i].path);
+    }
+}
+
+static int run_once(char *const *argv, const char *cwd, const char *in_path,
+                    const char *dir, const char *tag, int timeout_ms, obs_t *o,
+                    char *err, size_t errlen)
+{
+    char outp[PATH_MAX], errp[PATH_MAX];
+    snprintf(outp, sizeof(outp), "%s/%s.out", dir, tag);
+    snprintf(errp, sizeof(errp), "%s/%s.err", dir, tag);
+    int st = shunt_proc_run(argv, NULL, cwd, in_path, outp, errp, timeout_ms,
+                            &o->timed_out, err, errlen);
+    if (st < 0)
+        return -1;
+    o->ran = 1;
+    o->wstatus = st;
+    describe(st, o->timed_out, o->how, sizeof(o->how));
+    o->out = shunt_read_file(outp, OUT_MAX, &o->out_len);
+    o->err = shunt_read_file(errp, OUT_MAX, &o->err_len);
+    if (o->out)
+        o->out = denul(o->out, &o->out_len);
+    if (o->err)
+        o->err = denul(o->err, &o->err_len);
+    if (!o->out || !o->err) {
+        snprintf(err, errlen, "cannot read the output of %s: %s", tag, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void tail(text_t *t, const char *label, const char *text, size_t len)
+{
+    if (!text || !len)
+        return;
+    const char *s = text + len;
+    int lines = 0;
+    while (s > text && lines < 16) {
+        s--;
+        if (*s == '\n' && s + 1 < text + len)
+            lines++;
+    }
+    if (*s == '\n')
+        s++;
+    add(t, "  %s (last lines):\n", label);
+    for (const char *l = s; *l;) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        add(t, "    | %.*s\n", n, l);
+        if (!nl)
+            break;
+        l = nl + 1;
+    }
+}
+
+/* Compares one observation kind; returns 0 equal, 1 known divergence,
+ * 2 unexplained difference. */
+static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
+                          size_t alen, const char *b, size_t blen, int color,
+                          const char *suffix, char *seen, text_t *rep)
+{
+    char *na = shunt_normalise(a, alen, r->norms, r->n_norms, kind);
+    char *nb = shunt_normalise(b, blen, r->norms, r->n_norms, kind);
+    shunt_diff_t d;
+    char la[96], lb[96];
+    snprintf(la, sizeof(la), "reference %s%s (in the target)", shunt_obs_name(kind), suffix);
+    snprintf(lb, sizeof(lb), "local %s%s (under the layer)", shunt_obs_name(kind), suffix);
+    int rc = 2;
+    if (!na || !nb || shunt_diff(na, nb, la, lb, color, &d) < 0) {
+        add(rep, "%s: out of memory comparing\n", shunt_obs_name(kind));
+        free(na);
+        free(nb);
+        return 2;
+    }
+    if (!d.differs) {
+        rc = 0;
+    } else {
+        const shunt_divergence_t *hit = NULL;
+        for (size_t i = 0; i < r->n_divergences && !hit; i++)
+            if (r->divergences[i].in == kind &&
+                shunt_diff_only_lines(&d, r->divergences[i].lines)) {
+                hit = &r->divergences[i];
+                seen[i] = 1;
+            }
+        if (hit) {
+            add(rep, "known divergence in %s%s: %s\n%s", shunt_obs_name(kind), suffix,
+                hit->reason, d.text);
+            rc = 1;
+        } else {
+            add(rep, "%s%s differs:\n%s", shunt_obs_name(kind), suffix, d.text);
+        }
+    }
+    shunt_diff_free(&d);
+    free(na);
+    free(nb);
+    return rc;
+}
+
+/* "harness exec: ..." on the local run's stderr with its own exit codes:
+ * the session could not start, which is not the program's doing. */
+static const char *exec_failure(const obs_t *o)
+{
+    if (!WIFEXITED(o->wstatus))
+        return NULL;
+    int code = WEXITSTATUS(o->wstatus);
+    if (code != 1 && code != 126 && code != 127)
+        return NULL;
+    const char *s = o->err;
+    while (s && *s) {
+        if (strncmp(s, "harness exec: ", 14) == 0)
+            return s;
+        s = strchr(s, '\n');
+        if (s)
+            s++;
+    }
+    return NULL;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = shunt_write_full(fd, text, strlen(text));
+    if (close(fd) < 0 || rc < 0)
+        return -1;
+    return 0;
+}
+
+static double secs(uint64_t t0) { return (double)(shunt_now_ms() - t0) / 1000.0; }
+
+void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
+                    shunt_case_result_t *res, char **report)
+{
+    shunt_scenario_t *s = c->s;
+    const shunt_runspec_t *r = s->run;
+    text_t rep = {0};
+    uint64_t t_all = shunt_now_ms();
+    char err[8192], dir[PATH_MAX] = "";
+    obs_t *ref = calloc((size_t)r->repeat, sizeof(obs_t));
+    obs_t *loc = calloc((size_t)r->repeat, sizeof(obs_t));
+    int up = 0;
+    shunt_target_info_t info;
+    res->status = SHUNT_CASE_PASS;
+    *report = NULL;
+    if (!ref || !loc) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+        goto out;
+    }
+    if (c->skip[0]) {
+        res->status = SHUNT_CASE_SKIP;
+        snprintf(res->reason, sizeof(res->reason), "%s", c->skip);
+        goto out;
+    }
+    if (c->build_err[0]) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "the program did not build");
+        add(&rep, "%s\n", c->build_err);
+        goto out;
+    }
+    if (geteuid() != 0) {
+        res->status = SHUNT_CASE_SKIP;
+        snprintf(res->reason, sizeof(res->reason),
+                 "needs root (runc and network namespaces)");
+        goto out;
+    }
+    snprintf(dir, sizeof(dir), "/tmp/shunt-run-XXXXXX");
+    if (!mkdtemp(dir)) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "mkdtemp: %s", strerror(errno));
+        dir[0] = 0;
+        goto out;
+    }
+    char in_path[PATH_MAX];
+    const char *stdin_path = NULL;
+    if (r->stdin_text) {
+        snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
+        if (write_text(in_path, r->stdin_text) < 0) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason), "%.500s: %s", in_path, strerror(errno));
+            goto out;
+        }
+        stdin_path = in_path;
+    }
+
+    /* 1. the target, under this case's name */
+    uint64_t t0 = shunt_now_ms();
+    s->target.name = c->target;
+    shunt_up_opts_t uo = {.init_path = o->init_path};
+    int urc = shunt_target_up(s, &uo, &info, err, sizeof(err));
+    if (urc < 0) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "target %s did not start", c->target);
+        add(&rep, "harness up: %s\n", err);
+        goto out;
+    }
+    up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
+    if (shunt_proc_interrupted) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "interrupted");
+        goto out;
+    }
+    /* 2. the program at the same path inside */
+    if (c->built.dir[0]) {
+        char dst[PATH_MAX];
+        (void)shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, c->built.dir);
+        if (mkdir_p(dst) < 0 || shunt_copy_tree(c->built.dir, dst) < 0) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason),
+                     "cannot copy the program into the target (%.800s): %s", dst,
+                     strerror(errno));
+            goto out;
+        }
+    }
+    res->t_target = secs(t0);
+
+    /* argv with program.env: `env K=V... PROG ARGS` on both sides */
+    size_t na = 0;
+    while (c->built.argv[na])
+        na++;
+    char **pargv = calloc(na + r->n_env + 2, sizeof(char *));
+    size_t k = 0;
+    if (!pargv) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+        goto out;
+    }
+    if (r->n_env) {
+        pargv[k++] = (char *)"/usr/bin/env";
+        for (size_t i = 0; i < r->n_env; i++)
+            pargv[k++] = r->env[i];
+    }
+    for (size_t i = 0; i < na; i++)
+        pargv[k++] = c->built.argv[i];
+    size_t np = k;
+    char ctr[96];
+    snprintf(ctr, sizeof(ctr), "shunt-%s-target", c->target);
+    char **rargv = calloc(np + 8, sizeof(char *));
+    char **largv = calloc(np + 12, sizeof(char *));
+    if (!rargv || !largv) {
+        free(pargv);
+        free(rargv);
+        free(largv);
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+        goto out;
+    }
+    k = 0;
+    rargv[k++] = (char *)"runc";
+    rargv[k++] = (char *)"exec";
+    rargv[k++] = (char *)"--cwd";
+    rargv[k++] = r->cwd;
+    rargv[k++] = ctr;
+    for (size_t i = 0; i < np; i++)
+        rargv[k++] = pargv[i];
+    k = 0;
+    largv[k++] = (char *)o->harness;
+    largv[k++] = (char *)"exec";
+    largv[k++] = (char *)"--target";
+    largv[k++] = c->target;
+    char scen_abs[PATH_MAX];
+    if (!realpath(s->file, scen_abs))
+        snprintf(scen_abs, sizeof(scen_abs), "%s", s->file);
+    if (s->layer) {
+        largv[k++] = (char *)"--config";
+        largv[k++] = scen_abs;
+    }
+    largv[k++] = (char *)"--";
+    for (size_t i = 0; i < np; i++)
+        largv[k++] = pargv[i];
+    int tmo = r->timeout_s * 1000;
+
+    /* 3. the reference runs, then 4. the local runs */
+    for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_reference && i < r->repeat; i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "ref%d", i);
+        clear_files(r, info.init_pid);
+        t0 = shunt_now_ms();
+        if (run_once(rargv, NULL, stdin_path, dir, tag, tmo, &ref[i], err, sizeof(err)) < 0) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason), "reference run: %.1000s", err);
+        }
+        res->t_ref += secs(t0);
+        ref[i].files = snapshot_files(r, info.init_pid, 0, 1);
+    }
+    struct stat cst;
+    if (res->status == SHUNT_CASE_PASS && r->run_local &&
+        (stat(r->cwd, &cst) < 0 || !S_ISDIR(cst.st_mode))) {
+        res->status = SHUNT_CASE_SKIP;
+        snprintf(res->reason, sizeof(res->reason),
+                 "program.cwd %s does not exist on this machine", r->cwd);
+    }
+    for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "local%d", i);
+        clear_files(r, info.init_pid);
+        t0 = shunt_now_ms();
+        if (run_once(largv, r->cwd, stdin_path, dir, tag, tmo, &loc[i], err, sizeof(err)) < 0) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason), "local run: %.1000s", err);
+        }
+        res->t_local += secs(t0);
+        loc[i].files = snapshot_files(r, info.init_pid, 1, 1);
+        const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
+        if (why) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason), "the local run could not start: %.*s",
+                     (int)strcspn(why, "\n"), why);
+        }
+    }
+    free(rargv);
+    if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "interrupted");
+    }
+
+    /* 5. compare */
+    t0 = shunt_now_ms();
+    char *seen = calloc(r->n_divergences + 1, 1);
+    if (!seen) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+    }
+    for (int i = 0; res->status == SHUNT_CASE_PASS && i < r->repeat; i++) {
+        char suffix[32] = "";
+        if (r->repeat > 1)
+            snprintf(suffix, sizeof(suffix), " #%d", i + 1);
+        obs_t *main = r->run_reference ? &ref[i] : &loc[i];
+        if (r->want_status >= 0 &&
+            (main->timed_out || !WIFEXITED(main->wstatus) ||
+             WEXITSTATUS(main->wstatus) != r->want_status)) {
+            res->status = SHUNT_CASE_FAIL;
+            snprintf(res->reason, sizeof(res->reason),
+                     "the %s run%s: %s, expected exit %d (expect.status)",
+                     r->run_reference ? "reference" : "local", suffix, main->how,
+                     r->want_status);
+            tail(&rep, "its stderr", main->err, main->err_len);
+            tail(&rep, "its stdout", main->out, main->out_len);
+            break;
+        }
+        if (!r->run_reference || !r->run_local)
+            continue;
+        int worst = 0, w;
+        const char *first = NULL;
+        if (r->cmp_stdout) {
+            w = compare_stream(r, SHUNT_OBS_STDOUT, ref[i].out, ref[i].out_len,
+                               loc[i].out, loc[i].out_len, o->color, suffix, seen, &rep);
+            if (w == 2 && !first)
+                first = "stdout differs";
+            worst = w > worst ? w : worst;
+        }
+        if (r->cmp_stderr) {
+            w = compare_stream(r, SHUNT_OBS_STDERR, ref[i].err, ref[i].err_len,
+                               loc[i].err, loc[i].err_len, o->color, suffix, seen, &rep);
+            if (w == 2 && !first)
+                first = "stderr differs";
+            worst = w > worst ? w : worst;
+        }
+        if (r->n_files) {
+            w = compare_stream(r, SHUNT_OBS_FILES, ref[i].files, strlen(ref[i].files),
+                               loc[i].files, strlen(loc[i].files), o->color, suffix, seen, &rep);
+            if (w == 2 && !first)
+                first = "files written differ";
+            worst = w > worst ? w : worst;
+        }
+        if (r->cmp_exit && strcmp(ref[i].how, loc[i].how) != 0) {
+            const shunt_divergence_t *hit = NULL;
+            for (size_t d = 0; d < r->n_divergences && !hit; d++)
+                if (r->divergences[d].in == SHUNT_OBS_EXIT) {
+                    hit = &r->divergences[d];
+                    seen[d] = 1;
+                }
+            if (hit) {
+                add(&rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
+                    suffix, hit->reason, ref[i].how, loc[i].how);
+                worst = worst > 1 ? worst : 1;
+            } else {
+                add(&rep, "exit status%s differs: reference %s, local %s\n", suffix,
+                    ref[i].how, loc[i].how);
+                if (!first)
+                    first = "exit status differs";
+                worst = 2;
+            }
+        }
+        if (worst == 2) {
+            res->status = SHUNT_CASE_FAIL;
+            snprintf(res->reason, sizeof(res->reason), "%s%s", first, suffix);
+            if (!r->cmp_stderr)
+                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
+        } else if (worst == 1) {
+            res->status = SHUNT_CASE_KNOWN;
+        }
+    }
+    if (res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) {
+        /* declared but not seen: say so, so stale declarations get removed */
+        for (size_t d = 0; d < r->n_divergences; d++)
+            if (!seen[d])
+                add(&rep, "declared divergence in %s not observed: %s\n",
+                    shunt_obs_name(r->divergences[d].in), r->divergences[d].reason);
+    }
+    free(seen);
+    res->t_diff = secs(t0);
+
+    /* 6. leaks, through the recorder's hook */
+    if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) && r->no_leaks) {
+        shunt_leaks_input_t li = {.target = c->target, .init_pid = info.init_pid,
+                                  .scenario = scen_abs, .argv = pargv, .cwd = r->cwd,
+                                  .stdin_path = stdin_path, .timeout_ms = tmo};
+        char *lr = NULL;
+        int lrc = shunt_leaks_check(&li, &lr);
+        if (lrc == SHUNT_LEAKS_UNAVAILABLE) {
+            res->status = SHUNT_CASE_SKIP;
+            snprintf(res->reason, sizeof(res->reason), "expect.no_leaks: %s",
+                     lr ? lr : "not available");
+        } else if (lrc == SHUNT_LEAKS_FOUND) {
+            res->status = SHUNT_CASE_FAIL;
+            snprintf(res->reason, sizeof(res->reason), "leaks: the local run reached "
+                                                       "this host where it should not");
+            add(&rep, "leaks:\n%s\n", lr ? lr : "");
+        } else if (lrc != SHUNT_LEAKS_NONE) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason), "leak recorder: %s",
+                     lr ? lr : "failed");
+        }
+        free(lr);
+    }
+    free(pargv);
+    free(largv);
+out:
+    if (up == 2) {
+        add(&rep, "target %s was already up with this configuration: used and left up\n",
+            c->target);
+    } else if (up && !o->keep) {
+        char derr[2048];
+        if (shunt_target_down(c->target, derr, sizeof(derr)) < 0)
+            add(&rep, "harness down %s: %s\n", c->target, derr);
+    } else if (up) {
+        add(&rep, "target %s kept; the local run again: (cd %s && harness exec --target %s%s%s --",
+            c->target, r->cwd, c->target, s->layer ? " --config " : "",
+            s->layer ? s->file : "");
+        for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
+            add(&rep, " %s", c->built.argv[i]);
+        add(&rep, ")\n");
+    }
+    for (int i = 0; ref && loc && i < r->repeat; i++) {
+        obs_free(&ref[i]);
+        obs_free(&loc[i]);
+    }
+    free(ref);
+    free(loc);
+    if (dir[0]) {
+        char p[PATH_MAX];
+        const char *names[] = {"stdin", NULL};
+        for (size_t i = 0; names[i]; i++)
+            if (shunt_fmt(p, sizeof(p), "%s/%s", dir, names[i]) == 0)
+                unlink(p);
+        for (int i = 0; i < r->repeat; i++)
+            for (int j = 0; j < 4; j++) {
+                static const char *const f[] = {"ref", "ref", "local", "local"};
+                if (shunt_fmt(p, sizeof(p), "%s/%s%d.%s", dir, f[j], i,
+                              j % 2 ? "err" : "out") == 0)
+                    unlink(p);
+            }
+        rmdir(dir);
+    }
+    res->t_total = secs(t_all);
+    *report = rep.p;
+}
