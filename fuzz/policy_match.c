@@ -393,24 +393,33 @@ static void compare_rule(const char *line, const shunt_netrule_t *g, int gok,
 }
 
 /* Glob over the characters a rule name may hold: '*' any run (dots
- * included), '?' one character, the rest literally, case-insensitively. */
+ * included), '?' one character, the rest literally, case-insensitively.
+ * Dynamic programming over (pattern prefix, name prefix): quadratic, so a
+ * pattern of many stars cannot stall the target. */
 static int ref_glob(const char *pat, const char *s)
 {
-    if (!*pat)
-        return !*s;
-    if (*pat == '*') {
-        for (const char *t = s;; t++) {
-            if (ref_glob(pat + 1, t))
-                return 1;
-            if (!*t)
-                return 0;
+    size_t pl = strlen(pat), sl = strlen(s);
+    static unsigned char row[2][300];
+    if (sl >= sizeof(row[0]))
+        return 0;
+    /* row[cur][j]: pat[0..i) matches s[0..j) */
+    int cur = 0;
+    memset(row[cur], 0, sl + 1);
+    row[cur][0] = 1;
+    for (size_t i = 0; i < pl; i++) {
+        int nxt = !cur;
+        memset(row[nxt], 0, sl + 1);
+        for (size_t j = 0; j <= sl; j++) {
+            if (pat[i] == '*')
+                row[nxt][j] = row[cur][j] || (j > 0 && row[nxt][j - 1]);
+            else if (j > 0 && (pat[i] == '?' ||
+                               tolower((unsigned char)pat[i]) ==
+                                   tolower((unsigned char)s[j - 1])))
+                row[nxt][j] = row[cur][j - 1];
         }
+        cur = nxt;
     }
-    if (!*s)
-        return 0;
-    if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*s))
-        return 0;
-    return ref_glob(pat + 1, s + 1);
+    return row[cur][sl];
 }
 
 static int ref_bits_equal(const unsigned char *a, const unsigned char *b,

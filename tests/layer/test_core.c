@@ -167,9 +167,10 @@ static void test_regex_check(void **state)
     static const char *const good[] = {
         "^/srv/", "\\.so(\\.[0-9]+)*$", "^/home/[^/]+/\\.cache(/|$)",
         "[[:alpha:]]+[]x]*", "a{3,}", "(ab|cd){1,255}", "x\\+\\+", "{", "a{,2}",
-        "/usr/include/c++/", "a+*", "a{2}{3}", ""};
+        "/usr/include/c++/", "a+*", "a{2}{3}", "(a+)+", ""};
     static const char *const bad[] = {
         "c+++++++++++++++++++++++++++++++++++++++++++++++", "a{100}{100}",
+        "x))+++++++++++++++++++++++++++++++++++++", "(a)){99}{99}", "^/+*+++runs+/", "a+*?",
         "(a{200}){200}", "((a{20}){20}){20}", "a{256}", "a{1,300}"};
     char why[256];
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
