@@ -10,6 +10,8 @@ int cmd_check(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 /* harness/cmd_exec.c */
 int cmd_exec(int argc, char **argv);
+/* harness/cmd_record.c */
+int cmd_record(int argc, char **argv);
 
 /* Exit codes shared by every command. */
 #define SHUNT_EXIT_OK 0

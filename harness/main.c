@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"check", cmd_check, "validate scenario files without running anything"},
     {"proxy", cmd_proxy, "start an agent for a target and the local relay to it"},
     {"exec", cmd_exec, "run a local command under the layer against a target"},
+    {"record", cmd_record, "run a command under the ptrace recorder: its syscalls and leaks"},
 };
 
 static void usage(FILE *f)
