@@ -401,6 +401,7 @@ typedef struct {
     unsigned char dns[DNS_MAX];  /* the payload of a send, for DNS */
     size_t dns_len;
     int dirfd;                   /* from the last D */
+    int no_mode;                 /* open flags without O_CREAT/O_TMPFILE */
 } dec_t;
 
 static void put_argv(dec_t *d, uint64_t p, rec_buf_t *b)
@@ -481,6 +482,8 @@ void rec_decode(pid_t tid, int idx, const uint64_t args[6], rec_buf_t *out,
             continue;
         if (c == 'l' && i > 0 && spec[i - 1] == 'a')
             continue; /* shown with its sockaddr */
+        if (c == 'm' && d.no_mode)
+            continue; /* open's mode is read only with O_CREAT/O_TMPFILE */
         if (shown++)
             rec_buf_put(out, ", ", 2);
         switch (c) {
@@ -515,6 +518,7 @@ void rec_decode(pid_t tid, int idx, const uint64_t args[6], rec_buf_t *out,
             break;
         }
         case 'O':
+            d.no_mode = !(v & O_CREAT) && (v & O_TMPFILE) != O_TMPFILE;
             put_open_flags(out, v);
             if (last_path && open_writes(v))
                 last_path->op = REC_OP_WRITE;

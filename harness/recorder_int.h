@@ -69,7 +69,8 @@ void rec_decode(pid_t tid, int idx, const uint64_t args[6], rec_buf_t *out,
 /* ---- per-process state the policy needs ---------------------------------- */
 typedef struct rec_image {
     int refs;
-    char *exe, *cwd, *ldpath; /* at exec; any may be NULL */
+    char *exe, *cwd;          /* at exec; any may be NULL */
+    char *ldpath, *preload;   /* LD_LIBRARY_PATH, LD_PRELOAD at exec */
     int built;                /* pol is set up */
     void *pol;                /* shunt_policy_t *, lazily */
 } rec_image_t;

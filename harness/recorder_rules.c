@@ -164,17 +164,17 @@ rec_image_t *rec_image_new(pid_t pid)
     snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        static const char key[] = "LD_LIBRARY_PATH=";
+        static const char lib[] = "LD_LIBRARY_PATH=", pre[] = "LD_PRELOAD=";
         char buf[65536];
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         for (ssize_t o = 0; n > 0 && o < n;) {
             buf[n] = 0;
             const char *e = buf + o;
-            if (strncmp(e, key, sizeof(key) - 1) == 0) {
-                img->ldpath = strdup(e + sizeof(key) - 1);
-                break;
-            }
+            if (!img->ldpath && strncmp(e, lib, sizeof(lib) - 1) == 0)
+                img->ldpath = strdup(e + sizeof(lib) - 1);
+            if (!img->preload && strncmp(e, pre, sizeof(pre) - 1) == 0)
+                img->preload = strdup(e + sizeof(pre) - 1);
             o += (ssize_t)strlen(e) + 1;
         }
     }
@@ -192,6 +192,7 @@ void rec_image_unref(rec_image_t *img)
     free(img->exe);
     free(img->cwd);
     free(img->ldpath);
+    free(img->preload);
     free(img);
 }
 
@@ -232,6 +233,18 @@ static shunt_policy_t *image_policy(const recorder_rules_t *r, rec_image_t *img)
     for (char *tok = lp ? strtok_r(lp, ":", &save) : NULL; tok;
          tok = strtok_r(NULL, ":", &save))
         add_local_norm(p, tok);
+    free(lp);
+    /* The preloaded libraries (the layer among them): their dirs, as for
+     * every library the layer finds loaded. */
+    lp = img->preload ? strdup(img->preload) : NULL;
+    for (char *tok = lp ? strtok_r(lp, ": ", &save) : NULL; tok;
+         tok = strtok_r(NULL, ": ", &save)) {
+        char *slash = strrchr(tok, '/');
+        if (slash && slash != tok) {
+            *slash = 0;
+            add_local_norm(p, tok);
+        }
+    }
     free(lp);
     img->pol = p;
     return p;
