@@ -142,7 +142,7 @@ static void on_entry(rec_t *r, task_t *t, long nr, const uint64_t args[6])
         return;
     rec_buf_t b = {0};
     rec_subjects_t sj = {0};
-    rec_decode(t->tid, idx, args, &b, &sj);
+    rec_decode(t->tid, t->tgid, idx, args, &b, &sj);
     char *leak = rec_classify(r->o->rules, t->img, t->tid, idx, &sj);
     rec_subjects_free(&sj);
     if (r->o->leaks_only && !leak) {

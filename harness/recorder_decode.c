@@ -451,28 +451,12 @@ static void put_msghdr(dec_t *d, uint64_t p, rec_buf_t *b, rec_subjects_t *sj)
     }
 }
 
-void rec_decode(pid_t tid, int idx, const uint64_t args[6], rec_buf_t *out,
-                rec_subjects_t *sj)
+void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
+                rec_buf_t *out, rec_subjects_t *sj)
 {
     const char *spec = rec_sc_table[idx].args;
     dec_t d = {.tid = tid, .sockfd = -1, .dirfd = AT_FDCWD};
-    d.tgid = tid;
-    {
-        /* The process id, for pidfd_open (a thread's id is refused). */
-        char p[64], st[512];
-        snprintf(p, sizeof(p), "/proc/%d/status", (int)tid);
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, st, sizeof(st) - 1);
-            close(fd);
-            if (n > 0) {
-                st[n] = 0;
-                char *t = strstr(st, "\nTgid:");
-                if (t)
-                    d.tgid = (pid_t)atoi(t + 6);
-            }
-        }
-    }
+    d.tgid = tgid;
     rec_subject_t *last_path = NULL;
     int shown = 0;
     for (int i = 0; spec[i] && i < 6; i++) {

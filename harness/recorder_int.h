@@ -60,11 +60,11 @@ typedef struct {
 } rec_subjects_t;
 void rec_subjects_free(rec_subjects_t *s);
 
-/* Decodes the arguments of syscall idx made by thread tid (stopped at its
- * entry) into out ("AT_FDCWD, \"/etc/x\", O_RDONLY"), and what it touched
- * into subj. */
-void rec_decode(pid_t tid, int idx, const uint64_t args[6], rec_buf_t *out,
-                rec_subjects_t *subj);
+/* Decodes the arguments of syscall idx made by thread tid of process tgid
+ * (stopped at its entry) into out ("AT_FDCWD, \"/etc/x\", O_RDONLY"), and
+ * what it touched into subj. */
+void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
+                rec_buf_t *out, rec_subjects_t *subj);
 
 /* ---- per-process state the policy needs ---------------------------------- */
 typedef struct rec_image {
