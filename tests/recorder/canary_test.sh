@@ -7,7 +7,7 @@
 # Run under flock /tmp/shunt-targets.lock (see CMakeLists.txt).
 set -uo pipefail
 harness=$1 fixture=$2 canary=$3
-name=rectest
+name=rec-canary
 file=/etc/rec/canary.txt
 
 if [ "$(id -u)" -ne 0 ] || ! command -v runc >/dev/null; then

@@ -1,7 +1,9 @@
 /* The leak canary: reads a remote file through libc (the layer forwards it:
  * the host never sees the path) and opens it again with a raw syscall the
  * layer cannot see (the host does: a leak the recorder must report).
- *   canary PATH */
+ *   leak-canary PATH
+ * (scenarios/leak-canary.yaml; tests/recorder/canary_test.sh
+ * runs it with `harness exec --record`.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
