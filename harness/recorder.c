@@ -53,9 +53,11 @@ static task_t *task_find(rec_t *r, pid_t tid)
     return NULL;
 }
 
-static pid_t tgid_of(pid_t tid)
+/* The process id of a thread and its parent's, from /proc/TID/status. */
+static pid_t tgid_of(pid_t tid, pid_t *ppid)
 {
-    char p[64], st[512];
+    char p[64], st[1024];
+    *ppid = 0;
     snprintf(p, sizeof(p), "/proc/%d/status", (int)tid);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -65,6 +67,9 @@ static pid_t tgid_of(pid_t tid)
     if (n <= 0)
         return tid;
     st[n] = 0;
+    char *pp = strstr(st, "\nPPid:");
+    if (pp)
+        *ppid = (pid_t)atoi(pp + 7);
     char *t = strstr(st, "\nTgid:");
     return t ? (pid_t)atoi(t + 6) : tid;
 }
@@ -72,6 +77,8 @@ static pid_t tgid_of(pid_t tid)
 /* Adds tid (a new process or thread), sharing parent's image. */
 static task_t *task_add(rec_t *r, pid_t tid, const task_t *parent)
 {
+    /* parent points into r->t, which may move below. */
+    rec_image_t *img = parent ? parent->img : NULL;
     pthread_mutex_lock(&r->mu);
     task_t *t = NULL;
     if (r->n == r->cap) {
@@ -82,12 +89,24 @@ static task_t *task_add(rec_t *r, pid_t tid, const task_t *parent)
         r->t = v;
         r->cap = cap;
     }
+    pid_t ppid;
+    pid_t tgid = tgid_of(tid, &ppid);
+    if (!parent) {
+        /* Its first stop came before its parent's fork event: the image
+         * is its process's (a thread) or its parent's (a fork). */
+        for (size_t i = 0; i < r->n && !img; i++)
+            if (r->t[i].tgid == tgid)
+                img = r->t[i].img;
+        for (size_t i = 0; i < r->n && !img; i++)
+            if (r->t[i].tgid == ppid)
+                img = r->t[i].img;
+    }
     t = &r->t[r->n++];
     t->tid = tid;
-    t->tgid = tgid_of(tid);
+    t->tgid = tgid;
     t->ev = -1;
     t->in_call = 0;
-    t->img = parent ? parent->img : NULL;
+    t->img = img;
     if (t->img)
         t->img->refs++;
     if (r->timed_out)
