@@ -43,7 +43,7 @@ enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC };
 enum { REC_S_PATH, REC_S_UNIX, REC_S_INET };
 typedef struct {
     int kind;          /* REC_S_* */
-    int op;            /* path: REC_OP_*; inet: 1 for bind (not a send) */
+    int op;            /* path: REC_OP_*; unix, inet: 1 for bind */
     char *path;        /* normalised absolute path (PATH, UNIX), or NULL
                           when it could not be resolved */
     int family;        /* INET: AF_INET or AF_INET6 */

@@ -365,7 +365,10 @@ static char *classify_unix(const recorder_rules_t *r, const rec_subject_t *s)
         return NULL;
     if (shunt_relist_match(&r->x.lists[SHUNT_LIST_READ_WRITE], s->path))
         return why("unix socket %s matches --remote-path", s->path);
-    if (r->layer && shunt_relist_match(&r->cfg.unix_remote, s->path))
+    /* net_remote_unix is about connecting: a local server bound there is
+     * the program's own. */
+    if (r->layer && s->op != 1 &&
+        shunt_relist_match(&r->cfg.unix_remote, s->path))
         return why("unix socket %s is remote (net_remote_unix)", s->path);
     return NULL;
 }

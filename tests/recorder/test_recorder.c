@@ -412,6 +412,55 @@ static void test_leaks_net(void **state)
     recorder_rules_free(rules);
 }
 
+/* Layer mode on sockets: net_remote_unix is about connecting; the network
+ * filter and the name filter decide addresses and DNS queries; loopback
+ * is never remote (the layer's relays are there). */
+static void test_leaks_layer_net(void **state)
+{
+    (void)state;
+    recorder_rules_t *rules = recorder_rules_new();
+    char err[256], conf[512];
+    snprintf(conf, sizeof(conf), "net_remote_unix ^%s/sock$\n", dir);
+    assert_int_equal(recorder_rules_layer(rules, conf, err, sizeof(err)), 0);
+    recorder_opts_t o = {.timeout_ms = 20000, .rules = rules};
+    recorder_result_t res;
+    assert_int_equal(run("net", &o, &res), 0);
+    count_leaks(&res, "connect", "/sock\"", 1);
+    assert_int_equal(res.n_leaks, 1); /* not the bind, not the TCP loopback */
+    recorder_result_free(&res);
+    recorder_rules_free(rules);
+    if (geteuid() != 0)
+        return; /* the rest in rec_prog's own network namespace */
+
+    /* Only TCP to 192.0.2.0/24 is remote; names follow (a net_remote
+     * address rule may apply to any name). */
+    rules = recorder_rules_new();
+    assert_int_equal(recorder_rules_layer(rules, "net_remote tcp 192.0.2.0/24\n",
+                                          err, sizeof(err)), 0);
+    o.rules = rules;
+    assert_int_equal(run("dns", &o, &res), 0);
+    count_leaks(&res, "sendto", "DNS query secret.cluster", 1);
+    count_leaks(&res, "connect", "192.0.2.1:53", 1);
+    count_leaks(&res, "connect", "192.0.2.7:8080", 1);
+    assert_int_equal(res.n_leaks, 3);
+    recorder_result_free(&res);
+    recorder_rules_free(rules);
+
+    /* *.cluster kept local: its lookup on a loopback resolver is not a
+     * leak; DNS off the host and the default remote set still are. */
+    rules = recorder_rules_new();
+    assert_int_equal(recorder_rules_layer(rules, "net_local any *.cluster\n",
+                                          err, sizeof(err)), 0);
+    o.rules = rules;
+    assert_int_equal(run("dns", &o, &res), 0);
+    count_leaks(&res, "sendto", "DNS query secret.cluster", 0);
+    count_leaks(&res, "connect", "192.0.2.1:53", 1);
+    count_leaks(&res, "connect", "192.0.2.7:8080", 1);
+    assert_int_equal(res.n_leaks, 2);
+    recorder_result_free(&res);
+    recorder_rules_free(rules);
+}
+
 static void test_table(void **state)
 {
     (void)state;
@@ -436,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_leaks_explicit),
         cmocka_unit_test(test_leaks_layer),
         cmocka_unit_test(test_leaks_net),
+        cmocka_unit_test(test_leaks_layer_net),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
