@@ -78,7 +78,9 @@ typedef struct {
  * res->status set; -errno when the program could not be started
  * (-ENOENT, -EACCES... from its execve: res->status is then 127 << 8) or
  * the tracing failed (err says why).  Must be called from one thread
- * throughout; it waits only for its own children (__WNOTHREAD). */
+ * throughout; it waits only for its own children (__WNOTHREAD).  SIGCHLD
+ * must not be ignored (SIG_IGN) in the calling process: the program's exit
+ * status would be lost to auto-reaping. */
 int recorder_run(const recorder_opts_t *o, const char *path,
                  char *const argv[], char *const envp[],
                  recorder_result_t *res, char *err, size_t errlen);
