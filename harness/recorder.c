@@ -279,7 +279,8 @@ static void handle_stop(rec_t *r, task_t *t, int st)
             memcpy(a, info.seccomp.args, sizeof(a));
             on_entry(r, t, (long)info.seccomp.nr, a);
         }
-        t->in_call = 1;
+        /* Its result is wanted only for a journal entry. */
+        t->in_call = t->ev >= 0;
     } else if (sig == (SIGTRAP | 0x80)) {
         memset(&info, 0, sizeof(info));
         long k = ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(info), &info);
