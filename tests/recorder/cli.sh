@@ -64,6 +64,21 @@ check "--leaks-only" 1 "$harness" record --leaks-only --remote-path '^/nonexiste
 [ "$(grep -c '^\[pid' "$work/err")" -eq 1 ] && { passed=$((passed + 1)); echo "PASS: --leaks-only prints one call"; } ||
   { failed=$((failed + 1)); echo "FAIL: --leaks-only"; cat "$work/err"; }
 
+# --config: the layer's policy (no layer runs here, so whatever it would
+# have forwarded is a leak): a read in read mode is one, a write is not.
+printf 'layer:\n  files:\n    read_only: ["^/nonexistent-rec-cli/"]\n' > "$work/layer.yaml"
+check "--config: a read of a read_only path" 1 \
+  "$harness" record --config "$work/layer.yaml" -- /bin/cat "$missing"
+has "--config: one leak" "$work/err" '^1 leak$'
+has "--config: the leak" "$work/err" "^LEAK .*openat\(AT_FDCWD, \"$missing\", O_RDONLY\).*: $missing is remote \(read\) in the layer's policy$"
+check "--config: a write in read mode stays local" 1 \
+  "$harness" record --config "$work/layer.yaml" -- /usr/bin/tee /nonexistent-rec-cli/new </dev/null
+has "--config: the write is journaled" "$work/err" 'openat\(AT_FDCWD, "/nonexistent-rec-cli/new", O_WRONLY\|O_CREAT\|O_TRUNC, 0666\) = -1 ENOENT'
+has "--config: no leak" "$work/err" '^0 leaks$'
+printf 'layer:\n  files:\n    read_only: ["("]\n' > "$work/bad.yaml"
+check "--config: a bad layer section" 1 "$harness" record --config "$work/bad.yaml" -- true
+has "--config: why" "$work/err" 'layer.files.read_only\[0\]: invalid regular expression'
+
 start=$(date +%s)
 check "--timeout kills the tree (124)" 124 "$harness" record --timeout 0.5 -- sh -c 'sleep 30 & sleep 30'
 has "timeout: why" "$work/err" 'timed out after 500 ms'
