@@ -132,6 +132,27 @@ static void *thread_main(void *arg)
     return (void *)(long)(fd >= 0);
 }
 
+/* A thread that is not the leader execs: the new program gets the
+ * leader's id. */
+static void *exec_main(void *arg)
+{
+    (void)arg;
+    put("exec_tid", (long)syscall(SYS_gettid));
+    char *argv[] = {(char *)self, (char *)"child-open", (char *)out,
+                    (char *)dir, NULL};
+    execv(self, argv);
+    _exit(35);
+}
+
+static int thread_exec(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, exec_main, NULL))
+        return 36;
+    pause(); /* ends with the exec */
+    return 37;
+}
+
 static int thread(void)
 {
     pthread_t th;
@@ -244,6 +265,8 @@ int main(int argc, char **argv)
         return child_open();
     if (strcmp(m, "thread") == 0)
         return thread();
+    if (strcmp(m, "thread-exec") == 0)
+        return thread_exec();
     if (strcmp(m, "exit3") == 0)
         return 3;
     if (strcmp(m, "term") == 0)

@@ -237,6 +237,26 @@ static void test_thread(void **state)
     recorder_result_free(&res);
 }
 
+static void test_thread_exec(void **state)
+{
+    (void)state;
+    recorder_opts_t o = {.timeout_ms = 20000};
+    recorder_result_t res;
+    assert_int_equal(run("thread-exec", &o, &res), 0);
+    assert_int_equal(res.status, 0);
+    pid_t pid = (pid_t)val("pid"), tid = (pid_t)val("exec_tid");
+    assert_true(tid > 0 && tid != pid);
+    assert_int_equal(val("child_pid"), pid); /* the leader's id */
+    const recorder_event_t *e = EXPECT_EVENT(&res, 0, "execve", "\"child-open\"");
+    assert_int_equal(e->ret, 0);
+    char want[256];
+    snprintf(want, sizeof(want), "\"%s/child.txt\"", dir);
+    e = EXPECT_EVENT(&res, pid, "openat", want);
+    assert_true(e->ret >= 0);
+    assert_int_equal(e->tgid, pid);
+    recorder_result_free(&res);
+}
+
 static void test_status(void **state)
 {
     (void)state;
@@ -479,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_fork),
         cmocka_unit_test(test_vfork),
         cmocka_unit_test(test_thread),
+        cmocka_unit_test(test_thread_exec),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_timeout),
