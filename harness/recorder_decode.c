@@ -299,7 +299,8 @@ static void put_sockaddr(pid_t tid, const struct sockaddr_storage *ss,
             rec_buf_put(b, "}", 1);
         } else {
             char p[sizeof(un->sun_path) + 1];
-            size_t n = strnlen(un->sun_path, pl);
+            size_t n = strnlen(un->sun_path,
+                               pl < sizeof(un->sun_path) ? pl : sizeof(un->sun_path));
             memcpy(p, un->sun_path, n);
             p[n] = 0;
             rec_buf_put(b, "{AF_UNIX, ", 10);
