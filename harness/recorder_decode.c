@@ -413,6 +413,10 @@ static void put_argv(dec_t *d, uint64_t p, rec_buf_t *b)
     }
     uint64_t ptrs[8];
     size_t got = mem_read(d->tid, p, ptrs, sizeof(ptrs)) / sizeof(ptrs[0]);
+    if (!got) {
+        put_ptr(b, p);
+        return;
+    }
     rec_buf_put(b, "[", 1);
     size_t i = 0;
     for (; i < got && ptrs[i]; i++) {
@@ -511,7 +515,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         case 'H': {
             struct open_how how;
             if (mem_read(tid, v, &how, sizeof(how)) != sizeof(how)) {
-                rec_buf_printf(out, "%#llx", (unsigned long long)v);
+                put_ptr(out, v);
                 break;
             }
             rec_buf_put(out, "{flags=", 7);
