@@ -12,6 +12,8 @@ int cmd_proxy(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 /* harness/cmd_run.c */
 int cmd_run(int argc, char **argv);
+/* harness/cmd_record.c */
+int cmd_record(int argc, char **argv);
 
 /* Exit codes shared by every command. */
 #define SHUNT_EXIT_OK 0

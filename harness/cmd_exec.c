@@ -1,6 +1,7 @@
 /* harness exec: run a local command under the layer against a target that
  * is up, with an agent and a proxy of its own for the command's lifetime. */
 #include "cmd.h"
+#include "exec_record.h"
 #include "layercfg.h"
 #include "session.h"
 #include "target.h"
@@ -32,11 +33,15 @@ extern char **environ;
 typedef struct {
     const char *target, *config, *log_level, *log_file, *agent;
     char **cmd; /* NULL-terminated, from argv */
+    int record, record_json, record_timeout_ms;
+    const char *record_out;
 } exec_cmd_t;
 
 static const char usage_text[] =
     "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
-    "                    [--log-file PATH] [--agent PATH] -- CMD [ARGS...]\n"
+    "                    [--log-file PATH] [--agent PATH]\n"
+    "                    [--record [--record-out FILE] [--record-json]\n"
+    "                     [--record-timeout SECONDS]] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD locally under the shunt layer (libshunt.so, loaded with\n"
     "LD_PRELOAD) against a target started by `harness up`: CMD reads the\n"
@@ -64,6 +69,15 @@ static const char usage_text[] =
     "                    or trace (default: the config's layer.log, or off)\n"
     "  --log-file PATH   the layer's log file (default: stderr)\n"
     "  --agent PATH      shunt-agent binary (default: next to harness)\n"
+    "  --record          run CMD under the ptrace recorder (docs/recorder.md):\n"
+    "                    every call its tree made on the local host that names\n"
+    "                    a remote path, name or address (the layer's policy,\n"
+    "                    the target's cluster subnet) is a leak, listed on\n"
+    "                    stderr at the end\n"
+    "  --record-out FILE the whole journal and the leaks, written to FILE\n"
+    "  --record-json     ... as JSON\n"
+    "  --record-timeout SECONDS  kill CMD's tree after this long (default:\n"
+    "                    none)\n"
     "  -h, --help        this help\n"
     "The global --log-level sets the harness's, proxy's and agent's logs.\n"
     "\n"
@@ -80,6 +94,10 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         {"log", required_argument, 0, 'l'},
         {"log-file", required_argument, 0, 'f'},
         {"agent", required_argument, 0, 'a'},
+        {"record", no_argument, 0, 'R'},
+        {"record-out", required_argument, 0, 'O'},
+        {"record-json", no_argument, 0, 'J'},
+        {"record-timeout", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -94,6 +112,21 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         case 'l': xc->log_level = optarg; break;
         case 'f': xc->log_file = optarg; break;
         case 'a': xc->agent = optarg; break;
+        case 'R': xc->record = 1; break;
+        case 'O': xc->record_out = optarg; break;
+        case 'J': xc->record_json = 1; break;
+        case 'T': {
+            char *end;
+            double sec = strtod(optarg, &end);
+            if (*end || !(sec > 0) || sec > 86400) {
+                fprintf(stderr, "harness exec: --record-timeout: expected "
+                                "seconds (0 < N <= 86400), got \"%s\"\n",
+                        optarg);
+                return -1;
+            }
+            xc->record_timeout_ms = (int)(sec * 1000);
+            break;
+        }
         case 'h': fputs(usage_text, stdout); return 1;
         case ':':
             fprintf(stderr, "harness exec: %s needs a value\n\n%s",
@@ -104,6 +137,12 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
                     argv[optind - 1], usage_text);
             return -1;
         }
+    }
+    if ((xc->record_out || xc->record_json || xc->record_timeout_ms) &&
+        !xc->record) {
+        fprintf(stderr, "harness exec: --record-out, --record-json and "
+                        "--record-timeout need --record\n");
+        return -1;
     }
     if (!xc->target) {
         fprintf(stderr, "harness exec: --target NAME is required\n\n%s",
@@ -441,25 +480,33 @@ static int exit_code(int st)
 
 /* Waits for CMD, serving the session and forwarding signals meanwhile.
  * Returns CMD's wait status. */
-static int supervise(shunt_session_t *s, int sigfd, pid_t child)
+static int supervise(shunt_session_t *s, int sigfd, pid_t child, int done_fd)
 {
     int proxy_dead = 0;
     int same_group = getpgid(child) == getpgrp();
     for (;;) {
-        struct pollfd pf[1 + SHUNT_SESSION_POLLFDS] = {
+        struct pollfd pf[2 + SHUNT_SESSION_POLLFDS] = {
             {.fd = sigfd, .events = POLLIN}};
         size_t n = shunt_session_pollfds(s, pf + 1);
         if (proxy_dead)
             pf[1].fd = -1;
-        if (poll(pf, (nfds_t)(1 + n), -1) < 0 && errno != EINTR) {
+        /* --record: the recorder's thread waits for CMD; it says when. */
+        pf[1 + n] = (struct pollfd){.fd = done_fd, .events = POLLIN};
+        if (poll(pf, (nfds_t)(2 + n), -1) < 0 && errno != EINTR) {
             LOG_ERROR("poll: %s", strerror(errno));
             break;
         }
         if (shunt_session_events(s, pf + 1, n) < 0)
             proxy_dead = 1; /* logged; CMD's remote calls now fail */
+        if (done_fd >= 0 && (pf[1 + n].revents & POLLIN))
+            return 0;
         struct signalfd_siginfo si;
         while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             int sig = (int)si.ssi_signo;
+            if (sig == SIGCHLD && done_fd >= 0) {
+                shunt_session_reap(s);
+                continue;
+            }
             if (sig == SIGCHLD) {
                 int st;
                 pid_t r = waitpid(child, &st, WNOHANG);
@@ -480,6 +527,45 @@ static int supervise(shunt_session_t *s, int sigfd, pid_t child)
     while (waitpid(child, &st, 0) < 0 && errno == EINTR)
         ;
     return st;
+}
+
+/* CMD under the recorder: the same supervision, the recorder's thread
+ * waiting for CMD's tree. */
+static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
+                        const char *config, const char *path, char **envp)
+{
+    char err[1024];
+    FILE *journal = NULL;
+    if (xc->record_out && !(journal = fopen(xc->record_out, "we"))) {
+        fprintf(stderr, "harness exec: %s: %s\n", xc->record_out,
+                strerror(errno));
+        return SHUNT_EXIT_FAIL;
+    }
+    exec_record_t *x;
+    if (exec_record_start(&x, xc->target, config, xc->record_timeout_ms, path,
+                          xc->cmd, envp, err, sizeof(err)) < 0) {
+        fprintf(stderr, "harness exec: %s\n", err);
+        if (journal)
+            fclose(journal);
+        return SHUNT_EXIT_FAIL;
+    }
+    pid_t child = exec_record_pid(x);
+    if (child > 0)
+        supervise(s, sigfd, child, exec_record_done_fd(x));
+    int st = 0, timed_out = 0;
+    size_t leaks = 0;
+    int r = exec_record_finish(x, journal, xc->record_json, &st, &leaks,
+                               &timed_out);
+    if (journal)
+        fclose(journal);
+    if (r < 0) {
+        if (child <= 0)
+            return SHUNT_EXIT_FAIL; /* the recorder could not trace */
+        fprintf(stderr, "harness exec: cannot execute %s: %s\n", path,
+                strerror(-r));
+        return r == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+    }
+    return exit_code(st);
 }
 
 static int run(exec_cmd_t *xc)
@@ -604,6 +690,10 @@ static int run(exec_cmd_t *xc)
     }
     LOG_INFO("running %s under %s (session socket %s)", path, layer,
              shunt_session_socket(s));
+    if (xc->record) {
+        rc = run_recorded(xc, s, sigfd, config, path, envp);
+        goto out;
+    }
     pid_t child = spawn(path, xc->cmd, envp);
     if (child < 0) {
         fprintf(stderr, "harness exec: cannot execute %s: %s\n", path,
@@ -611,7 +701,7 @@ static int run(exec_cmd_t *xc)
         rc = child == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
         goto out;
     }
-    int st = supervise(s, sigfd, child);
+    int st = supervise(s, sigfd, child, -1);
     char how[96];
     shunt_describe_status(st, how, sizeof(how));
     LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);

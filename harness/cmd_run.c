@@ -198,8 +198,10 @@ static int selected(const run_cli_t *cl, const char *name)
 
 static void fmt_times(const shunt_case_result_t *r, char *out, size_t len)
 {
-    snprintf(out, len, "build %.2fs  target %.2fs  ref %.2fs  local %.2fs  diff %.2fs  total %.2fs",
-             r->t_build, r->t_target, r->t_ref, r->t_local, r->t_diff, r->t_total);
+    snprintf(out, len, "build %.2fs  target %.2fs  ref %.2fs  local %.2fs  diff %.2fs  "
+             "leaks %.2fs  total %.2fs",
+             r->t_build, r->t_target, r->t_ref, r->t_local, r->t_diff, r->t_leaks,
+             r->t_total);
 }
 
 static void print_indented(FILE *f, const char *text)
@@ -353,9 +355,11 @@ static void write_json(const done_t *d, size_t n, int exit_code)
         shunt_json_str(&j, r->reason);
         shunt_json_key(&j, "ms");
         shunt_json_obj(&j);
-        const char *keys[] = {"build", "target", "reference", "local", "diff", "total"};
-        double v[] = {r->t_build, r->t_target, r->t_ref, r->t_local, r->t_diff, r->t_total};
-        for (size_t k = 0; k < 6; k++) {
+        const char *keys[] = {"build", "target", "reference", "local", "diff", "leaks",
+                              "total"};
+        double v[] = {r->t_build, r->t_target, r->t_ref, r->t_local, r->t_diff, r->t_leaks,
+                      r->t_total};
+        for (size_t k = 0; k < 7; k++) {
             shunt_json_key(&j, keys[k]);
             shunt_json_int(&j, (long long)(v[k] * 1000.0 + 0.5));
         }
@@ -728,13 +732,13 @@ int cmd_run(int argc, char **argv)
     size_t cnt[5] = {0};
     for (size_t i = 0; i < ncases; i++)
         cnt[done[i].res.status]++;
-    fprintf(hum, "\n%-*s  %-6s %8s %8s %8s %8s %8s\n", (int)width, "case", "result",
-            "build", "target", "ref", "local", "diff");
+    fprintf(hum, "\n%-*s  %-6s %8s %8s %8s %8s %8s %8s\n", (int)width, "case", "result",
+            "build", "target", "ref", "local", "diff", "leaks");
     for (size_t i = 0; i < ncases; i++) {
         const shunt_case_result_t *r = &done[i].res;
-        fprintf(hum, "%-*s  %-6s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", (int)width, r->name,
-                shunt_case_status_name(r->status), r->t_build, r->t_target, r->t_ref,
-                r->t_local, r->t_diff);
+        fprintf(hum, "%-*s  %-6s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", (int)width,
+                r->name, shunt_case_status_name(r->status), r->t_build, r->t_target,
+                r->t_ref, r->t_local, r->t_diff, r->t_leaks);
     }
     fprintf(hum, "\n%zu case%s: %zu passed, %zu passed with known divergences, %zu failed, "
                  "%zu errors, %zu skipped%s",

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,44 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
     free(na);
     free(nb);
     return rc;
+}
+
+/* The recorder's LEAK lines (one per line of report, NULL: none) against
+ * expect.leaks: the same number, the i-th line matching the i-th pattern.
+ * no_leaks is an empty list.  1 when they agree, else 0 with why. */
+static int leaks_match(const shunt_runspec_t *r, const char *report, char *why,
+                       size_t wl)
+{
+    size_t n = 0;
+    for (const char *p = report; p && *p; n++) {
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    size_t want = r->leaks_listed ? r->n_leaks : 0;
+    if (n != want) {
+        snprintf(why, wl, "the recorder reported %zu leak%s, expected %zu", n,
+                 n == 1 ? "" : "s", want);
+        return 0;
+    }
+    const char *p = report;
+    for (size_t i = 0; i < want; i++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, len);
+        regex_t re;
+        int ok = line && regcomp(&re, r->leaks[i], REG_EXTENDED | REG_NOSUB) == 0;
+        int m = ok && regexec(&re, line, 0, NULL, 0) == 0;
+        if (ok)
+            regfree(&re);
+        free(line);
+        if (!m) {
+            snprintf(why, wl, "leak %zu does not match expect.leaks[%zu] (%.200s)",
+                     i + 1, i, r->leaks[i]);
+            return 0;
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    return 1;
 }
 
 /* "harness exec: ..." on the local run's stderr with its own exit codes:
@@ -577,26 +616,38 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     free(seen);
     res->t_diff = secs(t0);
 
-    /* 6. leaks, through the recorder's hook */
-    if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) && r->no_leaks) {
+    /* 6. leaks, through the recorder (leaks.c): expect.no_leaks wants none,
+     * expect.leaks exactly the listed ones (a canary proves the detector) */
+    if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
+        (r->no_leaks || r->leaks_listed)) {
+        const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
         shunt_leaks_input_t li = {.target = c->target, .init_pid = info.init_pid,
                                   .scenario = scen_abs, .argv = pargv, .cwd = r->cwd,
                                   .stdin_path = stdin_path, .timeout_ms = tmo};
         char *lr = NULL;
+        t0 = shunt_now_ms();
         int lrc = shunt_leaks_check(&li, &lr);
+        res->t_leaks = secs(t0);
         if (lrc == SHUNT_LEAKS_UNAVAILABLE) {
             res->status = SHUNT_CASE_SKIP;
-            snprintf(res->reason, sizeof(res->reason), "expect.no_leaks: %s",
+            snprintf(res->reason, sizeof(res->reason), "%s: %s", key,
                      lr ? lr : "not available");
-        } else if (lrc == SHUNT_LEAKS_FOUND) {
-            res->status = SHUNT_CASE_FAIL;
-            snprintf(res->reason, sizeof(res->reason), "leaks: the local run reached "
-                                                       "this host where it should not");
-            add(&rep, "leaks:\n%s\n", lr ? lr : "");
-        } else if (lrc != SHUNT_LEAKS_NONE) {
+        } else if (lrc == SHUNT_LEAKS_ERROR) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "leak recorder: %s",
                      lr ? lr : "failed");
+        } else {
+            char why[512];
+            if (leaks_match(r, lrc == SHUNT_LEAKS_FOUND ? lr : NULL, why, sizeof(why))) {
+                if (r->leaks_listed)
+                    add(&rep, "leaks: the %zu expected leak%s reported, nothing else\n%s",
+                        r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
+            } else {
+                res->status = SHUNT_CASE_FAIL;
+                snprintf(res->reason, sizeof(res->reason), "%s: %s", key, why);
+                add(&rep, "leaks reported by the recorder:\n%s\n",
+                    lr && *lr ? lr : "(none)\n");
+            }
         }
         free(lr);
     }

@@ -34,7 +34,7 @@ typedef struct {
     char go[32];
     shunt_case_status_t status;
     char reason[1024];            /* one line: why it failed/skipped/errored */
-    double t_build, t_target, t_ref, t_local, t_diff, t_total;
+    double t_build, t_target, t_ref, t_local, t_diff, t_leaks, t_total;
     /* followed on the wire by the report text */
 } shunt_case_result_t;
 

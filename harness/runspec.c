@@ -1,6 +1,8 @@
 /* Validation of a scenario's program:, runs: and expect: sections. */
 #include "runspec.h"
 
+#include "../layer/config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
@@ -102,6 +104,9 @@ static int get_regex(ctx_t *c, const shunt_ynode_t *n, const char *path,
     const char *s;
     if (shunt_yget_str(c->e, n, path, &s) < 0)
         return -1;
+    char why[256];
+    if (shunt_regex_check(s, why, sizeof(why)) < 0)
+        return shunt_yerror(c->e, n, path, "%s", why);
     regex_t re;
     int rc = regcomp(&re, s, REG_EXTENDED);
     if (rc != 0) {
@@ -637,7 +642,7 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
     static const char *const keys[] = {"stdout", "stderr", "exit", "status",
                                        "journal", "files", "normalise",
-                                       "no_leaks", "divergences", NULL};
+                                       "no_leaks", "leaks", "divergences", NULL};
     const shunt_ynode_t *v;
     r->cmp_stdout = r->cmp_exit = 1;
     r->want_status = 0;
@@ -674,6 +679,24 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     }
     if ((v = shunt_ymap_get(n, "no_leaks")) && get_bool(c, v, "expect.no_leaks", &r->no_leaks) < 0)
         return -1;
+    if ((v = shunt_ymap_get(n, "leaks"))) {
+        if (r->no_leaks)
+            return shunt_yerror(c->e, v, "expect.leaks",
+                                "no_leaks: true and a leaks: list contradict "
+                                "each other (no_leaks is leaks: [])");
+        if (shunt_yexpect_seq(c->e, v, "expect.leaks") < 0)
+            return -1;
+        if (!(r->leaks = zalloc(c, v->count + 1, sizeof(*r->leaks))))
+            return oom(c);
+        for (size_t i = 0; i < v->count; i++) {
+            char kp[64];
+            shunt_ypath_index(kp, sizeof(kp), "expect.leaks", i);
+            if (get_regex(c, v->items[i], kp, &r->leaks[i]) < 0)
+                return -1;
+        }
+        r->n_leaks = v->count;
+        r->leaks_listed = 1;
+    }
     if ((v = shunt_ymap_get(n, "files")) && get_files(c, v, r) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "normalise")) && get_norms(c, v, r) < 0)

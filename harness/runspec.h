@@ -81,6 +81,12 @@ typedef struct {
     shunt_divergence_t *divergences;
     size_t n_divergences;
     int no_leaks;
+    /* expect.leaks: the leaks the recorder must report, one ERE each,
+     * matched in order against its LEAK lines; exactly n_leaks of them
+     * (a leak canary proves the detector works this way) */
+    char **leaks;
+    size_t n_leaks;
+    int leaks_listed;
 } shunt_runspec_t;
 
 /* Parses program/runs/expect (any may be NULL).  dir anchors source:.

@@ -2,7 +2,7 @@
 # harness run end to end with real targets: a real divergence fails, the
 # same divergence declared passes as a known one, a declaration that covers
 # only part of it fails, normalisers/stderr/files/stdin, the reference
-# status, no_leaks without a recorder (skipped), an invalid file (3), -j 2
+# status, no_leaks and expect.leaks through the recorder, an invalid file (3), -j 2
 # with clashing target names, --only, and the TAP/JSON/JUnit reports.
 # Usage: run_test.sh HARNESS FIXTURES_DIR.  Needs root and runc (77).
 set -uo pipefail
@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-build hrun-timeout hrun-cargo; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -49,8 +49,16 @@ check "a failing reference run fails" 1 "$rc" "$work/out" \
   'the reference run: exit 3, expected exit 0 \(expect.status\)'
 
 rc=$(run "$fx/leaks.yaml")
-check "no_leaks without the recorder is skipped" 77 "$rc" "$work/out" \
-  '^\[1/1\] SKIP +leaks ' 'expect.no_leaks: not available: the ptrace recorder'
+check "no_leaks: a program without leaks passes" 0 "$rc" "$work/out" '^\[1/1\] PASS +leaks '
+
+rc=$(run "$fx/leaks-found.yaml")
+check "no_leaks: a raw openat of a remote path fails the case" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +leaks-found ' 'expect.no_leaks: the recorder reported 1 leak, expected 0' \
+  'openat\(AT_FDCWD, "/etc/hrun/secret.txt", O_RDONLY\) = -1 ENOENT'
+
+rc=$(run "$fx/leaks-wrong.yaml")
+check "expect.leaks naming another leak fails" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +leaks-wrong ' 'leak 1 does not match expect.leaks\[0\]'
 
 rc=$(run "$fx/invalid.yaml" "$fx/diverge-known.yaml")
 check "an invalid file: 3, the others still run" 3 "$rc" "$work/out" \
@@ -68,7 +76,7 @@ rc=$(run --only 'diverge-k*' "$fx/diverge.yaml" "$fx/diverge-known.yaml")
 check "--only" 0 "$rc" "$work/out" '^\[1/1\] PASS\* diverge-known'
 
 "$harness" run --tap "$fx/diverge.yaml" "$fx/leaks.yaml" > "$work/tap" 2>/dev/null
-check "TAP" 1 "$?" "$work/tap" '^1\.\.2$' '^not ok 1 - diverge$' '^ok 2 - leaks # SKIP expect.no_leaks'
+check "TAP" 1 "$?" "$work/tap" '^1\.\.2$' '^not ok 1 - diverge$' '^ok 2 - leaks$'
 
 "$harness" run --json "$fx/diverge-known.yaml" > "$work/json" 2>/dev/null
 check "JSON" 0 "$?" "$work/json" '"status":"known-divergence"'

@@ -161,7 +161,17 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nexpect: {journal: true}\n",
      "3:19: expect.journal: the call journal is not available yet (the layer has no journal / observe-only mode); remove this key"},
     {"program: {language: c, inline: x}\nexpect: {stdot: true}\n",
-     "3:10: expect.stdot: unknown key (allowed: stdout, stderr, exit, status, journal, files, normalise, no_leaks, divergences)"},
+     "3:10: expect.stdot: unknown key (allowed: stdout, stderr, exit, status, journal, files, normalise, no_leaks, leaks, divergences)"},
+    {"program: {language: c, inline: x}\nexpect: {no_leaks: true, leaks: [x]}\n",
+     "3:33: expect.leaks: no_leaks: true and a leaks: list contradict each other (no_leaks is leaks: [])"},
+    {"program: {language: c, inline: x}\nexpect: {leaks: x}\n",
+     "3:17: expect.leaks: expected a list, got a scalar"},
+    {"program: {language: c, inline: x}\nexpect: {leaks: ['openat(']}\n",
+     "3:18: expect.leaks[0]: invalid regular expression (POSIX ERE): Unmatched ( or \\("},
+    {"program: {language: c, inline: x}\nexpect: {leaks: ['a+++']}\n",
+     "3:18: expect.leaks[0]: regex 'a+++' is too complex to compile safely (more "
+     "than 2 repetition operators in a row such as 'a+*+', a repetition count over 255, or "
+     "more than 4096 atoms once repetitions are expanded)"},
     {"program: {language: c, inline: x}\nexpect: {status: 300}\n",
      "3:18: expect.status: expected an integer 0-255, got \"300\" (or any)"},
     {"program: {language: c, inline: x}\nexpect: {no_leaks: 1}\n",
