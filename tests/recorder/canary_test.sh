@@ -4,7 +4,6 @@
 # openat (a leak); `harness exec --record` must report exactly that one.
 # Exit statuses and signals come through the recorder unchanged.
 #   canary_test.sh HARNESS_BIN FIXTURE_YAML CANARY_BIN
-# Run under flock /tmp/shunt-targets.lock (see CMakeLists.txt).
 set -uo pipefail
 harness=$1 fixture=$2 canary=$3
 name=rec-canary
