@@ -209,24 +209,6 @@ static void reexec_with_env(void)
              "program sees the local environment", ESTR((int)-r));
 }
 
-/* In a stripped program the pclntab names runtime.asmcgocall's ABIInternal
- * wrapper like the ABI0 body.  The wrapper stores AX and BX as the ABI0
- * arguments and calls the body: mov %rax,(%rsp); mov %rbx,8(%rsp);
- * call rel32.  Given the wrapper, follow that call. */
-static uintptr_t asmcgocall_body(uintptr_t a)
-{
-    static const uint8_t seq[] = {0x48, 0x89, 0x04, 0x24, 0x48,
-                                  0x89, 0x5c, 0x24, 0x08, 0xe8};
-    const uint8_t *p = (const uint8_t *)a;
-    for (int i = 0; i < 48; i++)
-        if (memcmp(p + i, seq, sizeof(seq)) == 0) {
-            int32_t rel;
-            memcpy(&rel, p + i + sizeof(seq), 4);
-            return a + (uintptr_t)i + sizeof(seq) + 4 + (uintptr_t)(intptr_t)rel;
-        }
-    return a;
-}
-
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -256,7 +238,7 @@ void shunt_go_install(void)
                  gi.version);
         return;
     }
-    shunt_go_asmcgocall = asmcgocall_body(m.bias + gi.asmcgocall);
+    shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);
     shunt_go_handler = go_dispatch;
     for (int nr = 0; nr < SHUNT_GO_NR_MAX; nr++)
         if (go_table[nr])

@@ -41,6 +41,11 @@ SHUNT_GO_HIDDEN extern void *shunt_go_vfork_orig;
  * handler there. */
 SHUNT_GO_HIDDEN extern __thread int shunt_go_fork_tid __attribute__((tls_model("initial-exec")));
 
+/* The ABI0 body of runtime.asmcgocall given the run-time address found
+ * for it (which, in a stripped program, may be its ABIInternal wrapper:
+ * then the wrapper's call is followed).  Reads the code at a. */
+SHUNT_GO_HIDDEN uintptr_t shunt_go_asmcgocall_body(uintptr_t a);
+
 /* Entry points, not callable from C: the targets of the patched jumps. */
 SHUNT_GO_HIDDEN void shunt_go_syscall6_entry(void);
 SHUNT_GO_HIDDEN void shunt_go_vfork_entry(void);
