@@ -24,7 +24,7 @@ trap 'rm -rf "$work"' EXIT
 progs() { awk -v d="$stage_dir" '$1 == "gotest" {print $2, $3, d "/" $2 "/" $3}' "$manifest"; }
 
 if [ "$group" = trampoline ]; then
-  while read -r kind ver variant bin; do
+  while read -r kind ver variant bin <&3; do
     [ "$kind" = tramp ] || continue
     for i in 1 2 3 4 5; do
       out=$(timeout 120 env GOTRAMP_TEST=1 LD_PRELOAD="$preload" "$bin" 2>&1)
@@ -36,7 +36,7 @@ if [ "$group" = trampoline ]; then
       fi
     done
     pass "trampoline $ver $variant (5 runs)"
-  done < "$manifest"
+  done 3< "$manifest"
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
   exit
@@ -88,52 +88,52 @@ cleanup)
   exit 0
   ;;
 files)
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: os.ReadFile" "$p" read /srv/gt/README.txt
     compare "$ver $variant: os.ReadFile of a target-only /etc file" "$p" read /etc/gt-only.conf
     compare "$ver $variant: os.ReadDir" "$p" readdir /srv/gt/a
     compare "$ver $variant: os.ReadDir of the top" "$p" readdir /srv/gt
     compare "$ver $variant: os.Stat" "$p" stat /srv/gt/README.txt /srv/gt/a /srv/gt/a/b/deep.txt /nonexistent /srv/gt/nope
-  done < <(progs)
+  done 3< <(progs)
   ;;
 write)
   printf 'layer:\n  files:\n    read_write: ["^/srv/gt/rw(/.*)?$"]\n' > "$work/rw.yaml"
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     config=$work/rw.yaml
     compare "$ver $variant: os.WriteFile, append, rename, mkdir, remove (write mode)" \
       "$p" write /srv/gt/rw/new-$variant.txt "written by $ver"
     config=
-  done < <(progs)
+  done 3< <(progs)
   ;;
 env)
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: os.Getenv (the target's environment)" "$p" env GO_MODE GO_GREETING
-  done < <(progs)
+  done 3< <(progs)
   ;;
 dns)
   hosts="api.cluster dns-only.cluster only-in-target.example nonexistent.invalid"
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: net.LookupHost, pure Go resolver" "$p" lookup go $hosts
     grep -q "Go.s resolver\|Go resolver" "$work/l.err" ||
       fail "$ver $variant: the pure Go resolver was not the one used" "$work/l.err"
     compare "$ver $variant: net.LookupHost, cgo resolver" "$p" lookup cgo $hosts
     grep -q "cgo" "$work/l.err" ||
       fail "$ver $variant: the cgo resolver was not the one used" "$work/l.err"
-  done < <(progs)
+  done 3< <(progs)
   ;;
 http)
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: net/http GET of a cluster service" "$p" http http://api.cluster:8080/hello.txt
-  done < <(progs)
+  done 3< <(progs)
   ;;
 exec)
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: os/exec child reading a target file" "$p" exec /bin/cat /srv/gt/README.txt
     compare "$ver $variant: os/exec child with the target's environment" "$p" exec /bin/sh -c 'echo "$GO_MODE"'
-  done < <(progs)
+  done 3< <(progs)
   ;;
 static)
-  while read -r kind ver bin; do
+  while read -r kind ver bin <&3; do
     [ "$kind" = static ] || continue
     local_ "$bin" read /srv/gt/README.txt
     if [ "$lrc" -eq 126 ] && grep -q "statically linked" "$work/l.err"; then
@@ -141,11 +141,11 @@ static)
     else
       fail "$ver static binary: status $lrc, want 126 and a message" "$work/l.out" "$work/l.err"
     fi
-  done < "$manifest"
+  done 3< "$manifest"
   ;;
 stress)
   runs=${SHUNT_GO_STRESS_RUNS:-6}
-  while read -r ver variant p; do
+  while read -r ver variant p <&3; do
     compare "$ver $variant: stress (32 goroutines)" "$p" stress 20 /srv/gt/README.txt api.cluster:8080
     ok=1
     for i in $(seq 1 "$runs"); do
@@ -157,7 +157,7 @@ stress)
       fi
     done
     [ $ok = 1 ] && pass "$ver $variant: stress, $runs more runs"
-  done < <(progs)
+  done 3< <(progs)
   ;;
 *)
   echo "unknown group $group"
