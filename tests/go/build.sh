@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds tests/go/prog (gotest) and tests/go/tramp (trampoline unit test
 # program) with every Go toolchain ci/go-toolchains lists, cgo on (dynamic),
-# in four variants: default, pie, stripped (-s -w), stripped-pie; plus one
-# static gotest (CGO_ENABLED=0) per toolchain, which harness exec must
-# refuse.  Offline: GOPROXY=off GOTOOLCHAIN=local, caches in OUTDIR.
+# in four variants: default, pie, stripped (-s -w), stripped-pie; plus per
+# toolchain a static gotest (CGO_ENABLED=0), which harness exec must
+# refuse, and a PIE gotest without cgo, which the layer must leave alone.  Offline: GOPROXY=off GOTOOLCHAIN=local, caches in OUTDIR.
 #   build.sh SRCDIR OUTDIR TOOLCHAINS_SCRIPT
 # Manifest OUTDIR/manifest, one line per build:
 #   "gotest VERSION VARIANT PATH", "tramp VERSION VARIANT PATH",
-#   "static VERSION PATH".
+#   "static VERSION PATH", "nocgo VERSION PATH".
 set -euo pipefail
 src=$1 out=$2 list=$3
 mkdir -p "$out"
@@ -36,6 +36,11 @@ while read -r ver gobin; do
   bin=$out/$ver/gotest-static
   (cd "$out/mod-prog" && CGO_ENABLED=0 nice "$gobin" build -trimpath -o "$bin" .)
   echo "static $ver $bin" >>"$out/manifest.new"
+  # Dynamically linked (a PIE needs ld.so) but without runtime/cgo: the
+  # layer must leave it unhooked with one warning.
+  bin=$out/$ver/gotest-nocgo-pie
+  (cd "$out/mod-prog" && CGO_ENABLED=0 nice "$gobin" build -trimpath -buildmode=pie -o "$bin" .)
+  echo "nocgo $ver $bin" >>"$out/manifest.new"
   n=$((n + 1))
 done < <("$list")
 [ "$n" -gt 0 ] || { echo "build.sh: no Go toolchain listed by $list" >&2; exit 1; }
