@@ -161,7 +161,7 @@ unhooked)
   done 3< "$manifest"
   ;;
 stress)
-  runs=${SHUNT_GO_STRESS_RUNS:-6}
+  runs=${SHUNT_GO_STRESS_RUNS:-4}
   while read -r ver variant p <&3; do
     compare "$ver $variant: stress (32 goroutines)" "$p" stress 20 /srv/gt/README.txt api.cluster:8080
     ok=1
