@@ -47,7 +47,7 @@ extern char **environ;
     X(SYS_dup, hook_dup(I(0)))                                                \
     X(SYS_dup2, hook_dup2(I(0), I(1)))                                        \
     X(SYS_dup3, hook_dup3(I(0), I(1), I(2)))                                  \
-    X(SYS_fcntl, hook_fcntl(I(0), I(1), A(2)))                                \
+    X(SYS_fcntl, hook_fcntl(I(0), I(1), P(2)))                                \
     /* metadata */                                                            \
     X(SYS_stat, hook_fstatat(AT_FDCWD, P(0), P(1), 0))                        \
     X(SYS_lstat, hook_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
