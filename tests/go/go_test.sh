@@ -19,6 +19,7 @@ failed=0 passed=0
 work=$(mktemp -d /tmp/shunt-go-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$src/../lib/compare.sh"
+. "$src/../lib/leaks.sh"
 
 # Every gotest build, as staged: "VERSION VARIANT PATH".
 progs() { awk -v d="$stage_dir" '$1 == "gotest" {print $2, $3, d "/" $2 "/" $3}' "$manifest"; }
@@ -142,6 +143,15 @@ static)
       fail "$ver static binary: status $lrc, want 126 and a message" "$work/l.out" "$work/l.err"
     fi
   done 3< "$manifest"
+  ;;
+leaks)
+  # strace of the local runs: every connection and query went to a
+  # loopback relay, none to the target's addresses or to a port 53.
+  while read -r ver variant p <&3; do
+    no_leak "$ver $variant: net/http GET" 1 "$p" http http://api.cluster:8080/hello.txt
+    no_leak "$ver $variant: pure Go resolver" 1 "$p" lookup go api.cluster dns-only.cluster
+    no_leak "$ver $variant: cgo resolver" 0 "$p" lookup cgo api.cluster dns-only.cluster
+  done 3< <(progs)
   ;;
 unhooked)
   # A PIE without cgo is dynamic, but Go runs its threads on its own TLS:
