@@ -19,6 +19,12 @@ void rfiles_init(void);
 /* Filled in by env.c and children.c when they are linked in. */
 __attribute__((weak)) void shunt_env_init(void);
 __attribute__((weak)) void shunt_children_init(void);
+/* go.c: a Go main program is run again with the environment env.c set
+ * (Go reads its initial stack, not environ), then its syscall entry
+ * points are hooked. */
+__attribute__((weak)) void shunt_go_reexec(int env_changed);
+__attribute__((weak)) void shunt_go_install(void);
+extern char **environ;
 
 __attribute__((visibility("default"))) const char *shunt_layer_version(void);
 const char *shunt_layer_version(void) { return "shunt-layer 0.2.0"; }
@@ -211,12 +217,17 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
     setup_policy();
     rfiles_init();
     shunt_rpc_init();
+    char **env0 = environ;
     if (shunt_env_init)
         shunt_env_init();
+    if (shunt_go_reexec)
+        shunt_go_reexec(environ != env0);
     if (shunt_children_init)
         shunt_children_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     int failed = shunt_hooks_install();
+    if (shunt_go_install)
+        shunt_go_install(); /* after: go.c calls the real_* originals */
     shunt_state = SHUNT_STATE_ACTIVE;
     LOG_INFO("active: socket %s, session %016llx, %d hook(s) failed",
              shunt_layer.socket_path, (unsigned long long)shunt_layer.session,

@@ -52,6 +52,7 @@ enum {
     N_SYSCALL6,
     N_RAWSYSCALL,
     N_VFORK,
+    N_ASMCGOCALL,
     N_COUNT
 };
 static const char *const names[N_COUNT] = {
@@ -64,6 +65,7 @@ static const char *const names[N_COUNT] = {
     [N_SYSCALL6] = "syscall.Syscall6",
     [N_RAWSYSCALL] = "syscall.RawSyscall",
     [N_VFORK] = "syscall.rawVforkSyscall",
+    [N_ASMCGOCALL] = "runtime.asmcgocall",
 };
 #define ABI0_SUFFIX ".abi0"
 
@@ -628,7 +630,8 @@ static int read_all(gf_t *g, shunt_goinfo_t *out)
      * shows the suffix.  Until 1.19 Syscall/Syscall6/RawSyscall were
      * assembly. */
     for (int i = N_RAWSC6; i < N_COUNT; i++)
-        if (!f.abi0[i] && (i == N_VFORK || out->minor < 19))
+        if (!f.abi0[i] &&
+            (i == N_VFORK || i == N_ASMCGOCALL || out->minor < 19))
             f.abi0[i] = f.plain[i];
     int sc6 = out->minor >= 26   ? N_SC6_126
               : out->minor >= 23 ? N_SC6_123
@@ -642,6 +645,7 @@ static int read_all(gf_t *g, shunt_goinfo_t *out)
     out->syscall_abi0[1] = f.abi0[N_SYSCALL6];
     out->syscall_abi0[2] = f.abi0[N_RAWSYSCALL];
     out->raw_vfork = f.abi0[N_VFORK];
+    out->asmcgocall = f.abi0[N_ASMCGOCALL];
     if (sc6 >= 0 && !out->syscall6)
         return bad(g, "%s: %s not found", out->version, names[sc6]);
     if (sc6 < 0 && !out->syscall_abi0[0] && !out->syscall_abi0[1] &&

@@ -25,6 +25,10 @@ typedef struct {
      * ending in syscall6, and these stay 0. */
     uint64_t syscall_abi0[3];
     uint64_t raw_vfork; /* syscall.rawVforkSyscall (ABI0): when os/exec is linked */
+    /* runtime.asmcgocall (ABI0): runs a C function on the thread's g0
+     * stack; the layer's Go trampolines call it.  Present in every Go
+     * program; 0 only if the file lacks it. */
+    uint64_t asmcgocall;
 } shunt_goinfo_t;
 
 /* Reads the executable at path.  Returns 0 with *out filled; -ENOEXEC

@@ -1,0 +1,285 @@
+/* Go programs: their system calls, made without libc, reach the same
+ * detours as libc's (docs/go.md).  At start-up the main executable is
+ * checked for Go (a PT_NOTE "Go" build-id note, read from memory: no file
+ * I/O for other programs); a Go program that is understood gets its
+ * Syscall6 and rawVforkSyscall patched to the trampolines of
+ * trampolines/x86_64/go_*.S, whose one C handler, go_dispatch(), maps a
+ * system-call number onto the hook_<name> detour of hooks.def. */
+#include "hooks.h"
+#include "layer.h"
+
+#include "shunt/goinfo.h"
+#include "shunt/gotramp.h"
+#include "shunt/hook.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+extern char **environ;
+
+#define A(i) (a[i])
+#define P(i) ((void *)a[i])
+#define I(i) ((int)a[i])
+
+/* Every system call the layer serves for Go, with the detour it goes to.
+ * A detour whose libc original may be absent (H_OPT) is guarded by
+ * OPT(real_name, expr): without the original the call goes to the kernel. */
+#define OPT(real, expr) ((real) ? (long)(expr) : bare(nr, a))
+#define GO_SYSCALLS(X)                                                        \
+    /* files: open, data */                                                   \
+    X(SYS_open, hook_open(P(0), I(1), (mode_t)A(2)))                          \
+    X(SYS_openat, hook_openat(I(0), P(1), I(2), (mode_t)A(3)))                \
+    X(SYS_read, hook_read(I(0), P(1), (size_t)A(2)))                          \
+    X(SYS_write, hook_write(I(0), P(1), (size_t)A(2)))                        \
+    X(SYS_pread64, hook_pread(I(0), P(1), (size_t)A(2), (off_t)A(3)))         \
+    X(SYS_pwrite64, hook_pwrite(I(0), P(1), (size_t)A(2), (off_t)A(3)))       \
+    X(SYS_readv, hook_readv(I(0), P(1), I(2)))                                \
+    X(SYS_writev, hook_writev(I(0), P(1), I(2)))                              \
+    X(SYS_lseek, hook_lseek(I(0), (off_t)A(1), I(2)))                         \
+    X(SYS_ftruncate, hook_ftruncate(I(0), (off_t)A(1)))                       \
+    X(SYS_fsync, hook_fsync(I(0)))                                            \
+    X(SYS_fdatasync, hook_fdatasync(I(0)))                                    \
+    /* fds */                                                                 \
+    X(SYS_close, hook_close(I(0)))                                            \
+    X(SYS_dup, hook_dup(I(0)))                                                \
+    X(SYS_dup2, hook_dup2(I(0), I(1)))                                        \
+    X(SYS_dup3, hook_dup3(I(0), I(1), I(2)))                                  \
+    X(SYS_fcntl, hook_fcntl(I(0), I(1), P(2)))                                \
+    /* metadata */                                                            \
+    X(SYS_stat, hook_fstatat(AT_FDCWD, P(0), P(1), 0))                        \
+    X(SYS_lstat, hook_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
+    X(SYS_fstat, hook_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
+    X(SYS_newfstatat, hook_fstatat(I(0), P(1), P(2), I(3)))                   \
+    X(SYS_statx, OPT(real_statx,                                              \
+                     hook_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
+    X(SYS_getdents64, hook_getdents64(I(0), P(1), (size_t)A(2)))              \
+    X(SYS_access, hook_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
+    X(SYS_faccessat, hook_faccessat(I(0), P(1), I(2), 0))                     \
+    X(SYS_faccessat2, hook_faccessat(I(0), P(1), I(2), I(3)))                 \
+    X(SYS_readlink, hook_readlinkat(AT_FDCWD, P(0), P(1), (size_t)A(2)))      \
+    X(SYS_readlinkat, hook_readlinkat(I(0), P(1), P(2), (size_t)A(3)))        \
+    X(SYS_statfs, hook_statfs(P(0), P(1)))                                    \
+    X(SYS_fstatfs, hook_fstatfs(I(0), P(1)))                                  \
+    /* namespace changes */                                                   \
+    X(SYS_mkdir, hook_mkdirat(AT_FDCWD, P(0), (mode_t)A(1)))                  \
+    X(SYS_mkdirat, hook_mkdirat(I(0), P(1), (mode_t)A(2)))                    \
+    X(SYS_rmdir, hook_unlinkat(AT_FDCWD, P(0), AT_REMOVEDIR))                 \
+    X(SYS_unlink, hook_unlinkat(AT_FDCWD, P(0), 0))                           \
+    X(SYS_unlinkat, hook_unlinkat(I(0), P(1), I(2)))                          \
+    X(SYS_rename, hook_renameat(AT_FDCWD, P(0), AT_FDCWD, P(1)))              \
+    X(SYS_renameat, hook_renameat(I(0), P(1), I(2), P(3)))                    \
+    X(SYS_renameat2,                                                          \
+      A(4) == 0 ? hook_renameat(I(0), P(1), I(2), P(3))                       \
+                : OPT(real_renameat2, hook_renameat2(I(0), P(1), I(2), P(3),  \
+                                                     (unsigned)A(4))))        \
+    X(SYS_truncate, hook_truncate(P(0), (off_t)A(1)))                         \
+    X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
+    X(SYS_fchmodat, hook_fchmodat(I(0), P(1), (mode_t)A(2), 0))               \
+    X(SYS_symlinkat, hook_symlinkat(P(0), I(1), P(2)))                        \
+    X(SYS_utimensat, hook_utimensat(I(0), P(1), P(2), I(3)))                  \
+    /* sockets */                                                             \
+    X(SYS_socket, hook_socket(I(0), I(1), I(2)))                              \
+    X(SYS_connect, hook_connect(I(0), P(1), (socklen_t)A(2)))                 \
+    X(SYS_bind, hook_bind(I(0), P(1), (socklen_t)A(2)))                       \
+    X(SYS_getsockname, hook_getsockname(I(0), P(1), P(2)))                    \
+    X(SYS_getpeername, hook_getpeername(I(0), P(1), P(2)))                    \
+    X(SYS_getsockopt, hook_getsockopt(I(0), I(1), I(2), P(3), P(4)))          \
+    X(SYS_sendto, hook_sendto(I(0), P(1), (size_t)A(2), I(3), P(4),           \
+                              (socklen_t)A(5)))                               \
+    X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \
+    X(SYS_sendmsg, hook_sendmsg(I(0), P(1), I(2)))                            \
+    X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))
+
+typedef long (*go_fn_t)(long nr, const long *a);
+
+static long bare(long nr, const long *a)
+{
+    return layer_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* One adapter per system call: the detour's -1/errno becomes -errno. */
+#define X(nr_, expr)                                                          \
+    static long go_##nr_(long nr, const long *a)                              \
+    {                                                                         \
+        (void)nr;                                                             \
+        long r = (long)(expr);                                                \
+        return r == -1 ? -(long)errno : r;                                    \
+    }
+GO_SYSCALLS(X)
+#undef X
+
+static const go_fn_t go_table[SHUNT_GO_NR_MAX] = {
+#define X(nr_, expr) [nr_] = go_##nr_,
+    GO_SYSCALLS(X)
+#undef X
+};
+
+/* The one C handler: runs on g0 (asmcgocall), a C context like a cgo
+ * call.  errno is libc's per-thread errno of this Go thread. */
+static void go_dispatch(shunt_go_call_t *c)
+{
+    int saved = errno;
+    long nr = c->nr;
+    go_fn_t fn = nr >= 0 && nr < SHUNT_GO_NR_MAX ? go_table[nr] : NULL;
+    errno = 0;
+    c->ret = fn ? fn(nr, c->a) : bare(nr, c->a);
+    errno = saved;
+}
+
+/* ---- detection and install --------------------------------------------- */
+
+typedef struct {
+    uintptr_t bias;
+    int is_go;
+} mainprog_t;
+
+/* The main program's load bias and whether it carries Go's build-id note
+ * (PT_NOTE, name "Go", type 4), read from its mapped headers. */
+static int find_main(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    mainprog_t *m = arg;
+    m->bias = info->dlpi_addr;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        size_t left = ph->p_memsz;
+        while (left >= 12) {
+            uint32_t nsz, dsz, type;
+            memcpy(&nsz, p, 4);
+            memcpy(&dsz, p + 4, 4);
+            memcpy(&type, p + 8, 4);
+            size_t adv = 12 + ((nsz + 3u) & ~3u) + ((dsz + 3u) & ~3u);
+            if (adv > left || nsz > left)
+                break;
+            if (nsz == 4 && type == 4 && memcmp(p + 12, "Go\0\0", 4) == 0)
+                m->is_go = 1;
+            p += adv;
+            left -= adv;
+        }
+    }
+    return 1; /* the first object is the main program */
+}
+
+/* Go reads its environment from the process's initial stack, not from
+ * libc's environ, which layer/env.c replaced with the target's.  Run the
+ * same program again with that environment (SHUNT_ENV_DONE set, so the new
+ * image keeps it): execve of /proc/self/exe with the arguments of
+ * /proc/self/cmdline.  Returns only on failure. */
+static void reexec_with_env(void)
+{
+    static char buf[65536];
+    int fd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/cmdline",
+                        O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        LOG_WARN("go: /proc/self/cmdline: %s; the Go program sees the "
+                 "local environment", ESTR((int)-fd));
+        return;
+    }
+    size_t n = 0;
+    for (;;) {
+        long r = LSYS3(SYS_read, fd, buf + n, sizeof(buf) - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == sizeof(buf) - 1)
+            break;
+    }
+    LSYS1(SYS_close, fd);
+    if (n == 0 || n == sizeof(buf) - 1) {
+        LOG_WARN("go: command line not readable; the Go program sees the "
+                 "local environment");
+        return;
+    }
+    buf[n] = 0;
+    static char *argv[4096];
+    size_t argc = 0;
+    for (size_t i = 0; i < n && argc + 1 < sizeof(argv) / sizeof(argv[0]);
+         i += strlen(buf + i) + 1)
+        argv[argc++] = buf + i;
+    argv[argc] = NULL;
+    LOG_DEBUG("go: exec again with the target's environment");
+    long r = LSYS3(SYS_execve, "/proc/self/exe", argv, environ);
+    LOG_WARN("go: exec with the target's environment failed: %s; the Go "
+             "program sees the local environment", ESTR((int)-r));
+}
+
+void shunt_go_install(void);
+void shunt_go_install(void)
+{
+    mainprog_t m = {0, 0};
+    dl_iterate_phdr(find_main, &m);
+    if (!m.is_go)
+        return;
+    shunt_goinfo_t gi;
+    char why[256] = "";
+    int rc = shunt_goinfo_read("/proc/self/exe", &gi, why, sizeof(why));
+    if (rc < 0) {
+        LOG_WARN("go: program left unhooked: %s", why);
+        return;
+    }
+    if (gi.minor < 19 || !gi.syscall6 || !gi.asmcgocall) {
+        LOG_WARN("go: program left unhooked: %s is not supported (Go >= "
+                 "1.19 with Syscall6 and runtime.asmcgocall needed)",
+                 gi.version);
+        return;
+    }
+    /* Without runtime/cgo, Go points FS at its own TLS block on its
+     * threads: neither libc nor the layer's TLS would work there.  cgo
+     * exports these two symbols dynamically. */
+    if (!dlsym(RTLD_DEFAULT, "crosscall2") &&
+        !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
+        LOG_WARN("go: program left unhooked: %s without cgo (no crosscall2)",
+                 gi.version);
+        return;
+    }
+    shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);
+    shunt_go_handler = go_dispatch;
+    for (int nr = 0; nr < SHUNT_GO_NR_MAX; nr++)
+        if (go_table[nr])
+            shunt_go_want[nr / 64] |= 1ull << (nr % 64);
+    shunt_hook_batch_begin();
+    /* The vfork hook first: without it a child of os/exec would run the
+     * layer on its parent's memory, so Syscall6 is not hooked alone. */
+    if (gi.raw_vfork) {
+        rc = shunt_hook_install((void *)(m.bias + gi.raw_vfork),
+                                (void *)shunt_go_vfork_entry,
+                                &shunt_go_vfork_orig, why, sizeof(why));
+        if (rc < 0) {
+            LOG_WARN("go: program left unhooked: rawVforkSyscall: %s", why);
+            goto end;
+        }
+    }
+    void *orig = NULL;
+    rc = shunt_hook_install((void *)(m.bias + gi.syscall6),
+                            (void *)shunt_go_syscall6_entry, &orig, why,
+                            sizeof(why));
+    if (rc < 0) {
+        /* rawVforkSyscall alone only records a tid: harmless. */
+        LOG_WARN("go: program left unhooked: Syscall6: %s", why);
+        goto end;
+    }
+    LOG_INFO("go: %s%s%s hooked (Syscall6 at %p)", gi.version,
+             gi.pie ? ", PIE" : "", gi.stripped ? ", stripped" : "",
+             (void *)(m.bias + gi.syscall6));
+end:
+    why[0] = 0;
+    if (shunt_hook_batch_end(why, sizeof(why)) < 0)
+        LOG_ERROR("go: hooks installed, but %s", why);
+}
+
+void shunt_go_reexec(int env_changed);
+void shunt_go_reexec(int env_changed)
+{
+    mainprog_t m = {0, 0};
+    if (!env_changed)
+        return;
+    dl_iterate_phdr(find_main, &m);
+    if (m.is_go)
+        reexec_with_env();
+}

@@ -1,0 +1,175 @@
+// gotest: prints what a Go program observes through os, net, net/http and
+// os/exec, one subcommand per check, so that a run inside the target and a
+// run under the layer can be compared line for line (tests/go/go_test.sh).
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func die(format string, a ...interface{}) {
+	fmt.Printf("error: "+format+"\n", a...)
+	os.Exit(1)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		die("usage: gotest CMD ARGS...")
+	}
+	a := os.Args[2:]
+	switch os.Args[1] {
+	case "read": // os.ReadFile
+		b, err := os.ReadFile(a[0])
+		if err != nil {
+			die("%v", err)
+		}
+		fmt.Printf("%d bytes\n%s", len(b), b)
+	case "readdir": // os.ReadDir, then Info() of each entry
+		ents, err := os.ReadDir(a[0])
+		if err != nil {
+			die("%v", err)
+		}
+		for _, e := range ents {
+			info, err := e.Info()
+			if err != nil {
+				die("%s: %v", e.Name(), err)
+			}
+			fmt.Printf("%s dir=%v mode=%v size=%d\n", e.Name(), e.IsDir(), info.Mode(), info.Size())
+		}
+	case "stat": // os.Stat and os.Lstat
+		for _, p := range a {
+			st, err := os.Stat(p)
+			if err != nil {
+				fmt.Printf("%s: %v\n", p, err)
+				continue
+			}
+			fmt.Printf("%s: size=%d mode=%v dir=%v\n", p, st.Size(), st.Mode(), st.IsDir())
+		}
+	case "write": // os.WriteFile, append, read back, rename, remove
+		p := a[0]
+		if err := os.WriteFile(p, []byte(a[1]+"\n"), 0644); err != nil {
+			die("write: %v", err)
+		}
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			die("append open: %v", err)
+		}
+		fmt.Fprintf(f, "appended\n")
+		f.Close()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			die("read back: %v", err)
+		}
+		fmt.Printf("%s", b)
+		if err := os.Rename(p, p+".moved"); err != nil {
+			die("rename: %v", err)
+		}
+		if err := os.Mkdir(p+".d", 0755); err != nil {
+			die("mkdir: %v", err)
+		}
+		if err := os.Remove(p + ".d"); err != nil {
+			die("rmdir: %v", err)
+		}
+		st, err := os.Stat(p + ".moved")
+		if err != nil {
+			die("stat: %v", err)
+		}
+		fmt.Printf("moved size=%d mode=%v\n", st.Size(), st.Mode())
+		if err := os.Remove(p + ".moved"); err != nil {
+			die("remove: %v", err)
+		}
+		_, err = os.Stat(p)
+		fmt.Printf("after remove: exists=%v\n", !os.IsNotExist(err))
+	case "http": // net/http GET
+		c := &http.Client{Timeout: 20 * time.Second}
+		r, err := c.Get(a[0])
+		if err != nil {
+			die("%v", err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		fmt.Printf("%s\n%s", r.Status, b)
+	case "lookup": // lookup go|cgo HOST...: net.LookupHost with that resolver
+		// GODEBUG is read at the first lookup; +1 reports the choice on
+		// stderr.  Set here: the layer gives the program the target's
+		// environment, where the caller's GODEBUG is not.
+		os.Setenv("GODEBUG", "netdns="+a[0]+"+1")
+		for _, h := range a[1:] {
+			addrs, err := net.LookupHost(h)
+			if err != nil {
+				fmt.Printf("%s: not found\n", h)
+				continue
+			}
+			sort.Strings(addrs)
+			fmt.Printf("%s: %s\n", h, strings.Join(addrs, " "))
+		}
+	case "exec": // os/exec: a child with its output through a pipe
+		out, err := exec.Command(a[0], a[1:]...).CombinedOutput()
+		fmt.Printf("%s", out)
+		if err != nil {
+			die("%v", err)
+		}
+	case "env":
+		for _, n := range a {
+			fmt.Printf("%s=%s\n", n, os.Getenv(n))
+		}
+	case "stress": // goroutines doing remote stats, reads and connects
+		stress(a)
+	default:
+		die("unknown command %s", os.Args[1])
+	}
+}
+
+// stress ROUNDS FILE HOST:PORT: 32 goroutines, each doing ROUNDS of stat +
+// read of FILE and a TCP connect + HTTP request to HOST:PORT; prints only
+// totals, so both runs print the same lines.
+func stress(a []string) {
+	var rounds int
+	fmt.Sscan(a[0], &rounds)
+	want, err := os.ReadFile(a[1])
+	if err != nil {
+		die("%v", err)
+	}
+	var bad, ok int64
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				if st, err := os.Stat(a[1]); err != nil || st.Size() != int64(len(want)) {
+					atomic.AddInt64(&bad, 1)
+				}
+				if b, err := os.ReadFile(a[1]); err != nil || string(b) != string(want) {
+					atomic.AddInt64(&bad, 1)
+				}
+				if (g+i)%4 == 0 {
+					c, err := net.DialTimeout("tcp", a[2], 10*time.Second)
+					if err != nil {
+						atomic.AddInt64(&bad, 1)
+						continue
+					}
+					fmt.Fprintf(c, "HEAD / HTTP/1.0\r\n\r\n")
+					b := make([]byte, 12)
+					if _, err := io.ReadFull(c, b); err != nil || string(b[:5]) != "HTTP/" {
+						atomic.AddInt64(&bad, 1)
+					}
+					c.Close()
+				}
+				atomic.AddInt64(&ok, 1)
+			}
+		}(g)
+	}
+	wg.Wait()
+	fmt.Printf("rounds=%d bad=%d\n", ok, bad)
+}

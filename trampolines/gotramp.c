@@ -1,0 +1,36 @@
+/* The state the Go trampolines (x86_64/go_*.S) read; see shunt/gotramp.h. */
+#include "shunt/gotramp.h"
+
+#include <stddef.h>
+#include <string.h>
+
+void (*shunt_go_handler)(shunt_go_call_t *call);
+uintptr_t shunt_go_asmcgocall;
+uint64_t shunt_go_want[SHUNT_GO_NR_MAX / 64];
+void *shunt_go_vfork_orig;
+__thread int shunt_go_fork_tid __attribute__((tls_model("initial-exec")));
+
+/* The assembly hard-codes these offsets. */
+_Static_assert(offsetof(shunt_go_call_t, nr) == 0, "nr at +0");
+_Static_assert(offsetof(shunt_go_call_t, a) == 8, "a at +8");
+_Static_assert(offsetof(shunt_go_call_t, ret) == 56, "ret at +56");
+_Static_assert(sizeof(shunt_go_call_t) == 64, "64 bytes");
+
+/* In a stripped program the pclntab names runtime.asmcgocall's ABIInternal
+ * wrapper like the ABI0 body, and the reader keeps the first it meets.
+ * The wrapper stores AX and BX as the ABI0 arguments and calls the body:
+ * mov %rax,(%rsp); mov %rbx,8(%rsp); call rel32.  Given the wrapper,
+ * follow that call; given the body, return it. */
+uintptr_t shunt_go_asmcgocall_body(uintptr_t a)
+{
+    static const uint8_t seq[] = {0x48, 0x89, 0x04, 0x24, 0x48,
+                                  0x89, 0x5c, 0x24, 0x08, 0xe8};
+    const uint8_t *p = (const uint8_t *)a;
+    for (size_t i = 0; i < 48; i++)
+        if (memcmp(p + i, seq, sizeof(seq)) == 0) {
+            int32_t rel;
+            memcpy(&rel, p + i + sizeof(seq), 4);
+            return a + i + sizeof(seq) + 4 + (uintptr_t)(intptr_t)rel;
+        }
+    return a;
+}
