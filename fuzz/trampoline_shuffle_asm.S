@@ -1,0 +1,138 @@
+/* Assembly half of fuzz/trampoline_shuffle: a Go-side caller of the Syscall6
+ * trampoline and a stand-in for runtime.asmcgocall, so that the trampoline's
+ * register shuffle runs in a plain C process.
+ *
+ * tsh_call(const tsh_regs_t *in, tsh_regs_t *out)   (System V ABI)
+ *   loads Go's ABIInternal entry state from in: AX = nr, BX CX DI SI R8 R9
+ *   = a1..a6, R14 = g, X15 = 0, and poison in the registers Go leaves to the
+ *   callee (DX R10 R11 R12 R13 R15); calls shunt_go_syscall6_entry; stores
+ *   what came back: AX BX CX R14, both halves of X15, and how far RSP moved.
+ *
+ * tsh_asmcgocall: ABI0, as runtime.asmcgocall: fn at 8(SP), arg at 16(SP),
+ *   int32 result at 24(SP).  Runs fn(arg) on tsh_g0_top (a separate stack,
+ *   as the real one switches to g0), then clobbers every register an ABI0
+ *   function may (R14 and X15 included): the trampoline must restore what
+ *   Go needs by itself.
+ *
+ * tsh_regs_t: 0 nr/ax, 8 a1/bx, 16 a2/cx, 24 a3/di, 32 a4/si, 40 a5/r8,
+ *   48 a6/r9, 56 g/r14, 64 x15 low, 72 x15 high, 80 rsp delta. */
+        .text
+
+        .globl  tsh_call
+        .hidden tsh_call
+        .type   tsh_call, @function
+        .p2align 4
+tsh_call:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %rbp, -16
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %rbx, -24
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r12, -32
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r13, -40
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r14, -48
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r15, -56
+        pushq   %rsi                    /* out */
+        .cfi_adjust_cfa_offset 8
+        /* 7 pushes + return address: RSP is 16-aligned - 8 + 64 = aligned
+         * again minus 8 after the call pushes its return address, as Go's
+         * own caller frame would leave it. */
+        movq    %rsp, %rbp              /* to measure RSP after the call */
+        movq    %rdi, %r15
+        movq    0(%r15), %rax
+        movq    8(%r15), %rbx
+        movq    16(%r15), %rcx
+        movq    32(%r15), %rsi
+        movq    40(%r15), %r8
+        movq    48(%r15), %r9
+        movq    56(%r15), %r14
+        movq    24(%r15), %rdi
+        xorps   %xmm15, %xmm15
+        movabsq $0x5a5a5a5a5a5a5a01, %rdx
+        movabsq $0x5a5a5a5a5a5a5a02, %r10
+        movabsq $0x5a5a5a5a5a5a5a03, %r11
+        movabsq $0x5a5a5a5a5a5a5a04, %r12
+        movabsq $0x5a5a5a5a5a5a5a05, %r13
+        movabsq $0x5a5a5a5a5a5a5a06, %r15
+        call    shunt_go_syscall6_entry
+        movq    %rsp, %rdx
+        subq    %rbp, %rdx              /* 0 when the stack is balanced */
+        movq    %rbp, %rsp
+        movq    0(%rsp), %rsi           /* out */
+        movq    %rax, 0(%rsi)
+        movq    %rbx, 8(%rsi)
+        movq    %rcx, 16(%rsi)
+        movq    %r14, 56(%rsi)
+        movq    %xmm15, %rax
+        movq    %rax, 64(%rsi)
+        pextrq  $1, %xmm15, %rax
+        movq    %rax, 72(%rsi)
+        movq    %rdx, 80(%rsi)
+        popq    %rsi
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        ret
+        .cfi_endproc
+        .size   tsh_call, . - tsh_call
+
+        .globl  tsh_asmcgocall
+        .hidden tsh_asmcgocall
+        .type   tsh_asmcgocall, @function
+        .p2align 4
+tsh_asmcgocall:
+        .cfi_startproc
+        movq    8(%rsp), %rax           /* fn */
+        movq    16(%rsp), %rdi          /* arg */
+        movq    %rsp, %rdx
+        movq    tsh_g0_top(%rip), %rsp  /* 16-aligned top of the "g0" stack */
+        .cfi_def_cfa %rdx, 8
+        pushq   %rdx                    /* the goroutine's SP */
+        subq    $8, %rsp                /* 16-aligned at the call */
+        call    *%rax
+        addq    $8, %rsp
+        popq    %rsp
+        .cfi_def_cfa %rsp, 8
+        movl    %eax, 24(%rsp)
+        /* what an ABI0 function may leave behind */
+        movabsq $0x6b6b6b6b6b6b6b01, %rax
+        movq    %rax, %rbx
+        movq    %rax, %rcx
+        movq    %rax, %rdx
+        movq    %rax, %rsi
+        movq    %rax, %rdi
+        movq    %rax, %r8
+        movq    %rax, %r9
+        movq    %rax, %r10
+        movq    %rax, %r11
+        movq    %rax, %r12
+        movq    %rax, %r13
+        movq    %rax, %r14
+        movq    %rax, %r15
+        movq    %rax, %xmm15
+        pinsrq  $1, %rax, %xmm15
+        ret
+        .cfi_endproc
+        .size   tsh_asmcgocall, . - tsh_asmcgocall
+
+        .section .note.GNU-stack, "", @progbits
