@@ -854,7 +854,7 @@ static void hn_load(void)
     LOG_DEBUG("hostname: %s (the target's)", hn_name);
 }
 
-static const char *target_hostname(void)
+const char *layer_target_hostname(void)
 {
     LAYER_ENTER();
     pthread_once(&hn_once, hn_load);
@@ -867,7 +867,7 @@ int hook_gethostname(char *name, size_t len)
     if (LAYER_BYPASS())
         return real_gethostname(name, len);
     int saved = errno;
-    const char *hn = target_hostname();
+    const char *hn = layer_target_hostname();
     if (!hn) {
         errno = saved;
         return real_gethostname(name, len);
@@ -891,7 +891,7 @@ int hook_uname(struct utsname *buf)
     if (r != 0 || LAYER_BYPASS())
         return r;
     int saved = errno;
-    const char *hn = target_hostname();
+    const char *hn = layer_target_hostname();
     if (hn) {
         size_t l = strlen(hn);
         if (l >= sizeof(buf->nodename))

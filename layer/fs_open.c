@@ -4,7 +4,9 @@
 #include "net.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -27,6 +29,21 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     LAYER_ENTER();
     layer_target_t t;
     int r = layer_resolve(dirfd, path, &t);
+    /* The UTS name is the target's, as gethostname() says; Go's
+     * os.Hostname() reads it from this file. */
+    if (r == 0 && !wants_write(flags) &&
+        strcmp(t.norm, "/proc/sys/kernel/hostname") == 0) {
+        const char *hn = layer_target_hostname();
+        if (hn) {
+            char line[HOST_NAME_MAX + 2];
+            size_t l = strnlen(hn, HOST_NAME_MAX);
+            memcpy(line, hn, l);
+            line[l++] = '\n';
+            r = rfile_text(line, l, flags);
+            LAYER_LEAVE();
+            return (int)layer_ret(r, saved);
+        }
+    }
     if (r == 0 && t.mode != SHUNT_MODE_LOCAL &&
         !(t.mode == SHUNT_MODE_READ && wants_write(flags))) {
         r = t.mode == SHUNT_MODE_NOT_FOUND ? -ENOENT : rfile_open(&t, flags, mode);

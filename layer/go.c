@@ -91,7 +91,9 @@ extern char **environ;
                               (socklen_t)A(5)))                               \
     X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \
     X(SYS_sendmsg, hook_sendmsg(I(0), P(1), I(2)))                            \
-    X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))
+    X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))                            \
+    /* the target's host name (os.Hostname() asks uname first) */             \
+    X(SYS_uname, hook_uname(P(0)))
 
 typedef long (*go_fn_t)(long nr, const long *a);
 

@@ -163,6 +163,9 @@ static inline int layer_is_remote(int mode)
 /* Opens a remote path; returns a real fd (memfd snapshot or placeholder)
  * registered in the fd table, or -errno. */
 int rfile_open(const layer_target_t *t, int flags, mode_t mode);
+/* A read-only fd (a memfd, not in the fd table) holding text, opened with
+ * the status flags of flags; or -errno. */
+int rfile_text(const char *text, size_t len, int flags);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;
@@ -178,5 +181,8 @@ void rpc_close_handle(uint32_t handle);
  * the name, or NULL.  For the outgoing filter's name rules. */
 struct sockaddr;
 const char *layer_dns_name_of(const struct sockaddr *sa, char *buf, size_t len);
+/* The target's host name (its /etc/hostname, read once), or NULL when it
+ * cannot be read: gethostname, uname and /proc/sys/kernel/hostname. */
+const char *layer_target_hostname(void);
 
 #endif

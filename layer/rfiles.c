@@ -168,6 +168,22 @@ static int fetch(uint32_t handle, int mfd, uint64_t size)
     return 0;
 }
 
+int rfile_text(const char *text, size_t len, int flags)
+{
+    int mfd = (int)LSYS2(SYS_memfd_create, "shunt",
+                         (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+    if (mfd < 0)
+        return mfd;
+    int e = write_all(mfd, (const uint8_t *)text, len);
+    if (e < 0) {
+        LSYS1(SYS_close, mfd);
+        return e;
+    }
+    LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+    finish_fd(mfd, O_RDONLY, flags);
+    return mfd;
+}
+
 int rfile_open(const layer_target_t *t, int flags, mode_t mode)
 {
     int acc = flags & O_ACCMODE;

@@ -12,7 +12,9 @@ set -euo pipefail
 src=$1 out=$2 list=$3
 mkdir -p "$out"
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off
-export GOCACHE=$out/gocache GOPATH=$out/gopath
+# One build cache for every build flavour (content-addressed, safe for
+# concurrent use): the second flavour and later runs mostly hit it.
+export GOCACHE=${SHUNT_GOCACHE:-/var/cache/shunt/gocache} GOPATH=$out/gopath
 : >"$out/manifest.new"
 n=0
 while read -r ver gobin; do
