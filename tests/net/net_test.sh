@@ -121,6 +121,8 @@ getent)
   compare "getent hosts of several names" getent hosts api.cluster redis.cluster api.internal
   compare_status "getent hosts of an unknown name" getent hosts no-such-name.cluster
   compare "hostname (the target's)" hostname
+  compare "/proc/sys/kernel/hostname (the target's UTS name)" cat /proc/sys/kernel/hostname
+  compare "uname -n (the target's)" uname -n
   ;;
 node)
   stage "$src/client.js"
