@@ -160,6 +160,12 @@ static int emit_jcc(emit_t *e, unsigned cc, uint64_t target)
 
 static kind_t classify(const cs_insn *in, const cs_x86 *x, csh h)
 {
+    /* The opcode bytes alone mislead: capstone gives a 3DNow! instruction
+     * (0F 0F /r ib) the opcode bytes 0F ib, and 0F 8A is also jp rel32.
+     * Only what capstone calls a branch is read as one. */
+    if (!cs_insn_group(h, in, CS_GRP_JUMP) && !cs_insn_group(h, in, CS_GRP_CALL) &&
+        !cs_insn_group(h, in, CS_GRP_BRANCH_RELATIVE))
+        return K_PLAIN;
     uint8_t o0 = x->opcode[0], o1 = x->opcode[1];
     if (o0 >= 0x70 && o0 <= 0x7F)
         return K_JCC;

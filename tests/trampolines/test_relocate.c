@@ -47,6 +47,13 @@ static const case_t cases[] = {
         0x55,                   /* +4 push rbp */
         0x48, 0x89, 0xe5),      /* +5 mov rbp, rsp */
      OUT(0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0xe9, BACK), .consumed = 5},
+    /* capstone gives a 3DNow! instruction (0F 0F /r ib) the opcode bytes
+     * 0F ib: with ib 8A it once looked like jp rel32 (found by fuzzing) */
+    {"3DNow! pfnacc is not a jcc", NEAR,
+     IN(0x0f, 0x0f, 0xff, 0x8a, /* +0 pfnacc mm7, mm7 */
+        0x55,                   /* +4 push rbp */
+        0xc3),                  /* +5 ret */
+     OUT(0x0f, 0x0f, 0xff, 0x8a, 0x55, 0xe9, BACK), .consumed = 5},
     {"rip-relative mov", NEAR,
      IN(0x48, 0x8b, 0x05, 0xd0, 0x0f, 0x00, 0x00, /* +0 mov rax, [rip+0xfd0] */
         0xc3),                                    /* +7 ret */
