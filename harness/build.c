@@ -1,5 +1,6 @@
 /* Program builds into a content-addressed cache; process and file helpers. */
 #include "build.h"
+#include "copytree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -178,64 +179,6 @@ char *shunt_read_file(const char *path, size_t max, size_t *len)
     close(fd);
     errno = e;
     return buf;
-}
-
-int shunt_copy_tree(const char *src, const char *dst)
-{
-    struct stat st;
-    if (lstat(src, &st) < 0)
-        return -1;
-    if (S_ISDIR(st.st_mode)) {
-        if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
-            return -1;
-        DIR *d = opendir(src);
-        if (!d)
-            return -1;
-        struct dirent *e;
-        int rc = 0;
-        while (rc == 0 && (e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char s2[PATH_MAX], d2[PATH_MAX];
-            if (shunt_fmt(s2, sizeof(s2), "%s/%s", src, e->d_name) < 0 ||
-                shunt_fmt(d2, sizeof(d2), "%s/%s", dst, e->d_name) < 0) {
-                errno = ENAMETOOLONG;
-                rc = -1;
-                break;
-            }
-            rc = shunt_copy_tree(s2, d2);
-        }
-        closedir(d);
-        return rc;
-    }
-    if (!S_ISREG(st.st_mode))
-        return 0; /* symlinks, sockets: not part of a program */
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    unlink(dst);
-    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                   st.st_mode & 07777);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t r;
-    int rc = 0;
-    while ((r = read(in, buf, sizeof(buf))) > 0)
-        if (shunt_write_full(out, buf, (size_t)r) < 0) {
-            rc = -1;
-            break;
-        }
-    if (r < 0)
-        rc = -1;
-    if (fchmod(out, st.st_mode & 07777) < 0)
-        rc = -1;
-    close(in);
-    if (close(out) < 0)
-        rc = -1;
-    return rc;
 }
 
 static int rm_rf(const char *path)
@@ -609,9 +552,9 @@ int shunt_build(const shunt_runspec_t *r, const shunt_gotool_t *gt,
             return snprintf(err, errlen, "path too long"), -1;
         int rc = 0;
         if (r->source && r->source_is_dir)
-            rc = shunt_copy_tree(r->source, tsrc);
+            rc = shunt_copy_tree(r->source, tsrc, 0);
         else if (r->source)
-            rc = shunt_copy_tree(r->source, tentry);
+            rc = shunt_copy_tree(r->source, tentry, 0);
         else {
             int fd = open(tentry, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
             rc = fd < 0 ? -1 : shunt_write_full(fd, r->inline_src, strlen(r->inline_src));

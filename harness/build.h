@@ -59,7 +59,5 @@ extern volatile sig_atomic_t shunt_proc_interrupted;
 /* Reads a whole file (at most max bytes; more is an error). */
 char *shunt_read_file(const char *path, size_t max, size_t *len);
 
-/* Copies a file or a directory tree from src to dst (modes kept). */
-int shunt_copy_tree(const char *src, const char *dst);
 
 #endif

@@ -1,5 +1,6 @@
 /* A container's rootfs: the host's /usr, a private copy of /etc, scenario files. */
 #include "target_int.h"
+#include "copytree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,55 +27,6 @@ static const char *const empty_dirs[] = {
     "proc", "dev", "sys", "tmp", "usr", "root", "run", "var", "var/tmp",
     "var/lib", "var/log", "home", "srv", "opt", "mnt", "etc", ".shunt", NULL,
 };
-
-/* Copies a host /etc entry into the rootfs: symlinks as symlinks, dirs
- * recursively, regular files with their mode; anything else is skipped. */
-static int copy_tree(const char *src, const char *dst, int depth)
-{
-    struct stat st;
-    if (lstat(src, &st) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (S_ISLNK(st.st_mode)) {
-        char target[PATH_MAX];
-        ssize_t n = readlink(src, target, sizeof(target) - 1);
-        if (n < 0)
-            return -1;
-        target[n] = 0;
-        return symlink(target, dst) < 0 && errno != EEXIST ? -1 : 0;
-    }
-    if (S_ISREG(st.st_mode)) {
-        int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (in < 0)
-            return errno == EACCES ? 0 : -1;
-        int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                       st.st_mode & 07777);
-        int rc = out < 0 ? -1 : tgt_copy_fd(in, out);
-        if (out >= 0 && (fchmod(out, st.st_mode & 07777) < 0 || close(out) < 0))
-            rc = -1;
-        close(in);
-        return rc;
-    }
-    if (!S_ISDIR(st.st_mode) || depth > 8)
-        return 0;
-    if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
-        return -1;
-    DIR *d = opendir(src);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char s2[PATH_MAX], d2[PATH_MAX];
-        if (shunt_fmt(s2, sizeof(s2), "%s/%s", src, e->d_name) < 0 ||
-            shunt_fmt(d2, sizeof(d2), "%s/%s", dst, e->d_name) < 0)
-            continue;
-        rc = copy_tree(s2, d2, depth + 1);
-    }
-    closedir(d);
-    return rc;
-}
 
 /* Writes a file at an absolute container path beneath rootfs without ever
  * following a symlink (the copied /etc holds absolute links into the host's
@@ -169,7 +121,7 @@ int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
     for (size_t i = 0; etc_whitelist[i]; i++) {
         snprintf(q, sizeof(q), "/etc/%s", etc_whitelist[i]);
         if (shunt_fmt(p, sizeof(p), "%s/etc/%s", root, etc_whitelist[i]) < 0 ||
-            copy_tree(q, p, 0) < 0)
+            shunt_copy_tree(q, p, SHUNT_COPY_LINKS | SHUNT_COPY_LENIENT) < 0)
             return snprintf(err, errlen, "cannot copy %s into %s: %s", q, p,
                             strerror(errno)), -1;
     }

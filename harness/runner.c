@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "copytree.h"
 #include "leaks.h"
 #include "shunt/util.h"
 #include "target.h"
@@ -419,7 +420,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (c->built.dir[0]) {
         char dst[PATH_MAX];
         (void)shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, c->built.dir);
-        if (mkdir_p(dst) < 0 || shunt_copy_tree(c->built.dir, dst) < 0) {
+        if (mkdir_p(dst) < 0 || shunt_copy_tree(c->built.dir, dst, 0) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason),
                      "cannot copy the program into the target (%.800s): %s", dst,
