@@ -186,3 +186,21 @@ int shunt_count_fds(int pid)
     closedir(d);
     return n;
 }
+
+uint64_t shunt_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+uint64_t shunt_fnv1a_field(uint64_t h, const void *p, size_t n)
+{
+    unsigned char len[8];
+    for (size_t i = 0; i < sizeof(len); i++)
+        len[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    return shunt_fnv1a(shunt_fnv1a(h, len, sizeof(len)), p, n);
+}

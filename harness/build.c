@@ -1,6 +1,6 @@
 /* Program builds into a content-addressed cache; process and file helpers. */
 #include "build.h"
-#include "copytree.h"
+#include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -272,16 +272,7 @@ typedef struct {
 
 static void hbytes(hash_t *h, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    uint64_t len = n;
-    for (size_t i = 0; i < sizeof(len); i++) {
-        h->h ^= (unsigned char)(len >> (8 * i));
-        h->h *= 1099511628211ull;
-    }
-    for (size_t i = 0; i < n; i++) {
-        h->h ^= b[i];
-        h->h *= 1099511628211ull;
-    }
+    h->h = shunt_fnv1a_field(h->h, p, n);
 }
 
 static void hstr(hash_t *h, const char *s) { hbytes(h, s ? s : "", s ? strlen(s) : 0); }
@@ -361,21 +352,6 @@ int shunt_cache_root(char *out, size_t outlen)
     if (slash)
         *slash = 0;
     return shunt_fmt(out, outlen, "%s/cache/programs", self);
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (shunt_fmt(buf, sizeof(buf), "%s", path) < 0)
-        return -1;
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* ---- building ----------------------------------------------------------- */
@@ -484,7 +460,7 @@ int shunt_build(const shunt_runspec_t *r, const shunt_gotool_t *gt,
     memset(out, 0, sizeof(*out));
     if (r->lang == SHUNT_LANG_COMMAND)
         goto argv; /* nothing to build or copy */
-    hash_t h = {1469598103934665603ull};
+    hash_t h = {SHUNT_FNV_OFFSET};
     const char *const *bcmd = r->build ? (const char *const *)r->build
                                        : default_build(r);
     hstr(&h, shunt_lang_name(r->lang));
@@ -536,7 +512,7 @@ int shunt_build(const shunt_runspec_t *r, const shunt_gotool_t *gt,
         out->cached = 1;
     } else {
         char tmp[PATH_MAX], tsrc[PATH_MAX], tprog[PATH_MAX], tentry[PATH_MAX], log[PATH_MAX];
-        if (mkdir_p(cache_root) < 0)
+        if (shunt_mkdir_p(cache_root, 0755) < 0)
             return snprintf(err, errlen, "cannot create %s: %s", cache_root,
                             strerror(errno)), -1;
         if (shunt_fmt(tmp, sizeof(tmp), "%s/.tmp-%d-%016llx", cache_root, (int)getpid(),

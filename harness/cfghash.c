@@ -1,6 +1,8 @@
 /* The configuration hash that tells whether a running target is still current. */
 #include "target_int.h"
 
+#include "shunt/util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,16 +17,7 @@ typedef struct {
 
 static void hbytes(hash_t *h, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    uint64_t len = n;
-    for (size_t i = 0; i < sizeof(len); i++) { /* length first: no ambiguity */
-        h->h ^= (unsigned char)(len >> (8 * i));
-        h->h *= 1099511628211ull;
-    }
-    for (size_t i = 0; i < n; i++) {
-        h->h ^= b[i];
-        h->h *= 1099511628211ull;
-    }
+    h->h = shunt_fnv1a_field(h->h, p, n);
 }
 
 static void hstr(hash_t *h, const char *s) { hbytes(h, s ? s : "", s ? strlen(s) : 0); }
@@ -67,7 +60,7 @@ static void henv(hash_t *h, const shunt_envlist_t *e)
 int tgt_config_hash(const shunt_target_spec_t *t, const char *init,
                     char out[17], char *err, size_t errlen)
 {
-    hash_t h = {14695981039346656037ull};
+    hash_t h = {SHUNT_FNV_OFFSET};
     struct stat st;
     hstr(&h, "shunt-target-v1");
     hstr(&h, init);

@@ -11,22 +11,6 @@
 
 #include "shunt/util.h"
 
-int tgt_mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (shunt_fmt(tmp, sizeof(tmp), "%s", path) < 0)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, mode) < 0 && errno != EEXIST) ? -1 : 0;
-}
-
 static int rm_cb(const char *path, const struct stat *st, int flag,
                  struct FTW *ftw)
 {

@@ -1,6 +1,6 @@
 /* A container's rootfs: the host's /usr, a private copy of /etc, scenario files. */
 #include "target_int.h"
-#include "copytree.h"
+#include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -90,7 +90,7 @@ int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
 {
     char root[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
     if (shunt_fmt(root, sizeof(root), "%s/rootfs", c->bundle) < 0 ||
-        tgt_mkdir_p(root, 0755) < 0)
+        shunt_mkdir_p(root, 0755) < 0)
         return snprintf(err, errlen, "cannot create %s: %s", root,
                         strerror(errno)), -1;
     for (size_t i = 0; empty_dirs[i]; i++) {

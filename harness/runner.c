@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "compare.h"
-#include "copytree.h"
+#include "fsutil.h"
 #include "leaks.h"
 #include "shunt/util.h"
 #include "target.h"
@@ -89,21 +89,6 @@ static void describe(int st, int timed_out, char *out, size_t len)
         snprintf(out, len, "killed by signal %d", WTERMSIG(st));
     else
         snprintf(out, len, "status 0x%x", st);
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (shunt_fmt(buf, sizeof(buf), "%s", path) < 0)
-        return -1;
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* Output is compared as text: a NUL byte becomes the two characters \0 so
@@ -420,7 +405,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (c->built.dir[0]) {
         char dst[PATH_MAX];
         (void)shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, c->built.dir);
-        if (mkdir_p(dst) < 0 || shunt_copy_tree(c->built.dir, dst, 0) < 0) {
+        if (shunt_mkdir_p(dst, 0755) < 0 || shunt_copy_tree(c->built.dir, dst, 0) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason),
                      "cannot copy the program into the target (%.800s): %s", dst,

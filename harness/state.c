@@ -1,5 +1,6 @@
 /* A target's state: its state file, liveness, locks and subnet. */
 #include "target_int.h"
+#include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -177,7 +178,7 @@ int tgt_lock_target(const char *name, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/.%s.lock", SHUNT_STATE_ROOT, name);
-    if (tgt_mkdir_p(SHUNT_STATE_ROOT, 0755) < 0)
+    if (shunt_mkdir_p(SHUNT_STATE_ROOT, 0755) < 0)
         return snprintf(err, errlen, "cannot create %s: %s", SHUNT_STATE_ROOT,
                         strerror(errno)), -1;
     for (;;) {

@@ -58,7 +58,6 @@ void tgt_append_tail(char *err, size_t errlen, const char *what,
     tgt_run_ok((const char *const[]){__VA_ARGS__, NULL}, err, errlen)
 
 /* files.c */
-int tgt_mkdir_p(const char *path, mode_t mode);
 int tgt_rm_rf(const char *path);
 int tgt_write_all_fd(int fd, const void *data, size_t len);
 int tgt_write_file(const char *path, const char *data, mode_t mode);

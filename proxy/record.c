@@ -31,16 +31,6 @@ struct proxy_record {
     int failed;
 };
 
-static uint64_t fnv1a(const uint8_t *b, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void rec_fail(proxy_record_t *r, const char *what, int e)
 {
     if (!r->failed)
@@ -56,7 +46,7 @@ static void rec_write(proxy_record_t *r, const char *sub, char tag,
         return;
     char path[640];
     snprintf(path, sizeof(path), "%s/%s/%c-%016llx", r->dir, sub, tag,
-             (unsigned long long)fnv1a(b, n));
+             (unsigned long long)shunt_fnv1a(SHUNT_FNV_OFFSET, b, n));
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (errno != EEXIST)

@@ -40,4 +40,12 @@ int shunt_count_fds(int pid);
 
 #define SHUNT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* 64-bit FNV-1a, for cache keys and content-named files (not for
+ * security): start from SHUNT_FNV_OFFSET.  _field hashes the length (8
+ * bytes, little-endian) first, so that fields hashed one after another
+ * cannot run into each other. */
+#define SHUNT_FNV_OFFSET 14695981039346656037ull
+uint64_t shunt_fnv1a(uint64_t h, const void *p, size_t n);
+uint64_t shunt_fnv1a_field(uint64_t h, const void *p, size_t n);
+
 #endif

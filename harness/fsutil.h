@@ -1,7 +1,12 @@
-/* Copying a file or directory tree, for the program cache (build.c) and a
- * target's /etc (rootfs.c). */
-#ifndef SHUNT_HARNESS_COPYTREE_H
-#define SHUNT_HARNESS_COPYTREE_H
+/* Filesystem helpers of the harness: mkdir -p, and copying a file or
+ * directory tree (the program cache, the runner, a target's /etc). */
+#ifndef SHUNT_HARNESS_FSUTIL_H
+#define SHUNT_HARNESS_FSUTIL_H
+
+#include <sys/types.h>
+
+/* Creates path and its missing parents with mode.  0, or -1 with errno. */
+int shunt_mkdir_p(const char *path, mode_t mode);
 
 enum {
     /* symbolic links are copied as links (default: skipped) */

@@ -1,5 +1,5 @@
-/* One tree copy for the harness (copytree.h). */
-#include "copytree.h"
+/* Filesystem helpers of the harness (fsutil.h). */
+#include "fsutil.h"
 
 #include "shunt/util.h"
 
@@ -10,6 +10,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int shunt_mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (shunt_fmt(tmp, sizeof(tmp), "%s", path) < 0)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
 
 static int copy_file(const char *src, const char *dst, const struct stat *st,
                      int flags)
