@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -130,19 +131,47 @@ func main() {
 	}
 }
 
-// stress ROUNDS FILE HOST:PORT: 32 goroutines, each doing ROUNDS of stat +
-// read of FILE and a TCP connect + HTTP request to HOST:PORT; prints only
-// totals, so both runs print the same lines.
+// stress ROUNDS FILE HOST:PORT [GOROUTINES]: GOROUTINES goroutines
+// (default 32), each doing ROUNDS of stat + read of FILE and, every 4th
+// round, a TCP connect + HTTP request to HOST:PORT, while another goroutine
+// allocates and forces collections (runtime.GC) until they are done: stacks
+// get scanned, moved and shrunk, and goroutines preempted, while calls are in
+// the layer.  Prints only totals, so both runs print the same lines.
 func stress(a []string) {
-	var rounds int
+	var rounds, gs int
 	fmt.Sscan(a[0], &rounds)
+	gs = 32
+	if len(a) > 3 {
+		fmt.Sscan(a[3], &gs)
+	}
 	want, err := os.ReadFile(a[1])
 	if err != nil {
 		die("%v", err)
 	}
 	var bad, ok int64
 	var wg sync.WaitGroup
-	for g := 0; g < 32; g++ {
+	done := make(chan struct{})
+	gcs := make(chan int)
+	go func() { // the collector's load
+		n := 0
+		var keep [][]byte
+		for {
+			select {
+			case <-done:
+				gcs <- n
+				return
+			default:
+			}
+			keep = append(keep, make([]byte, 64<<10))
+			if len(keep) > 64 {
+				keep = keep[:0]
+			}
+			runtime.GC()
+			n++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for g := 0; g < gs; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
@@ -171,5 +200,9 @@ func stress(a []string) {
 		}(g)
 	}
 	wg.Wait()
+	close(done)
+	if n := <-gcs; n == 0 {
+		die("stress: no collection ran")
+	}
 	fmt.Printf("rounds=%d bad=%d\n", ok, bad)
 }
