@@ -62,7 +62,7 @@ check "expect.leaks naming another leak fails" 1 "$rc" "$work/out" \
 
 rc=$(run "$fx/invalid.yaml" "$fx/diverge-known.yaml")
 check "an invalid file: 3, the others still run" 3 "$rc" "$work/out" \
-  'invalid.yaml:6:12: expect.journal: the call journal is not available yet' \
+  'invalid.yaml:6:21: expect.journal.calls\[0\]: expected a call name' \
   '^\[1/1\] PASS\* diverge-known' '1 invalid scenario file'
 
 rc=$(run -j 2 "$fx/diverge.yaml" "$fx/diverge-known.yaml" --junit "$work/j.xml")
