@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -39,6 +39,21 @@ check "declared divergence passes as known" 0 "$rc" "$work/out" \
 rc=$(run "$fx/diverge-narrow.yaml")
 check "a divergence covering part of the diff fails" 1 "$rc" "$work/out" \
   '^\[1/1\] FAIL +diverge-narrow ' '^    stdout differs$'
+
+rc=$(run "$fx/journal-diverge.yaml")
+check "a difference only in the call journal fails" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +journal-diverge ' '^    the call journal differs$' \
+  '^    -1 access\("/etc/app/config\.ini", R_OK\) = 0$' \
+  '^    \+1 access\("/etc/app/config\.ini", R_OK\) = -1 ENOENT$'
+
+"$harness" run --json "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
+check "the journal diff in --json" 1 "$?" "$work/json" '"reason": "the call journal differs"' \
+  'journal differs:'
+
+rc=$(run "$fx/journal-known.yaml")
+check "a declared journal divergence passes as known; normalisers and exclude apply" 0 \
+  "$rc" "$work/out" '^\[1/1\] PASS\* journal-known ' 'known divergence in journal: layer.files.local' \
+  '^     1 open\("/tmp/FILE\.txt", O_WRONLY\|O_CREAT\|O_TRUNC, 0666\) = 3$'
 
 rc=$(run "$fx/same.yaml")
 check "normalised stdout, stderr, stdin and a written file" 0 "$rc" "$work/out" \
