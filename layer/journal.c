@@ -894,9 +894,16 @@ static void exec_tag(void)
     size_t n = jn_tag_len;
     memcpy(tag, jn_tag, n);
     long pid = LSYS0(SYS_getpid);
-    if (pid != jn_pid) { /* a CLONE_VM child: the parent waits, counts it */
+    if (pid != jn_pid) {
+        /* A CLONE_VM child (memory shared with its parent, which waits):
+         * counted once, however many execs it tries (posix_spawnp's PATH
+         * search). */
+        static long vf_pid;
+        static unsigned vf_no;
+        if (__atomic_exchange_n(&vf_pid, pid, __ATOMIC_RELAXED) != pid)
+            vf_no = __atomic_add_fetch(&jn_forks, 1, __ATOMIC_RELAXED);
         tag[n++] = '.';
-        put_dec(tag, &n, __atomic_add_fetch(&jn_forks, 1, __ATOMIC_RELAXED));
+        put_dec(tag, &n, vf_no);
     }
     if (n > JTAG - 1 || side_path(p, sizeof(p), pid) < 0)
         return;
