@@ -517,9 +517,11 @@ char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls
         size_t nlen = strcspn(name, "( \n");
         int keep = (!n_calls || name_in(name, nlen, calls, n_calls)) &&
                    !name_in(name, nlen, exclude, n_exclude);
-        if (keep && len)
-            v[n++] = (jline_t){.line = p, .len = len, .tag_len = tag < len ? tag : len,
-                               .order = n};
+        if (keep && len) {
+            v[n] = (jline_t){.line = p, .len = len, .tag_len = tag < len ? tag : len,
+                             .order = n};
+            n++;
+        }
         p = nl ? nl + 1 : p + len;
     }
     qsort(v, n, sizeof(*v), jline_cmp);
