@@ -286,8 +286,10 @@ static void a_argv(jl_t *l, char *const *argv)
 
 static void end_raw(jl_t *l)
 {
-    if (l->n >= JLINE - 5)
-        puts_(l, "...");
+    if (l->n >= JLINE - 5) { /* full: put() kept 5 bytes for this */
+        memcpy(l->b + l->n, "...", 3);
+        l->n += 3;
+    }
     l->b[l->n++] = '\n';
     if (jn_fd >= 0)
         LSYS3(SYS_write, jn_fd, l->b, l->n);
