@@ -47,8 +47,8 @@ check "a difference only in the call journal fails" 1 "$rc" "$work/out" \
   '^    \+1 access\("/etc/app/config\.ini", R_OK\) = -1 ENOENT$'
 
 "$harness" run --json "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
-check "the journal diff in --json" 1 "$?" "$work/json" '"reason": "the call journal differs"' \
-  'journal differs:'
+check "the journal diff in --json" 1 "$?" "$work/json" '"reason":"the call journal differs"' \
+  '"report":"journal differs:'
 
 rc=$(run "$fx/journal-known.yaml")
 check "a declared journal divergence passes as known; normalisers and exclude apply" 0 \
