@@ -32,6 +32,7 @@ extern char **environ;
 
 typedef struct {
     const char *target, *config, *log_level, *log_file, *agent;
+    const char *journal; /* --journal: SHUNT_JOURNAL for the layer */
     char **cmd; /* NULL-terminated, from argv */
     int record, record_json, record_timeout_ms;
     const char *record_out;
@@ -39,7 +40,7 @@ typedef struct {
 
 static const char usage_text[] =
     "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
-    "                    [--log-file PATH] [--agent PATH]\n"
+    "                    [--log-file PATH] [--agent PATH] [--journal FILE]\n"
     "                    [--record [--record-out FILE] [--record-json]\n"
     "                     [--record-timeout SECONDS]] -- CMD [ARGS...]\n"
     "\n"
@@ -54,7 +55,8 @@ static const char usage_text[] =
     "  LD_PRELOAD=LIBDIR/libshunt.so (before any LD_PRELOAD already set),\n"
     "  SHUNT_SOCKET, SHUNT_TOKEN (the session), SHUNT_CONFIG (the layer's\n"
     "  configuration file), SHUNT_LOG and SHUNT_LOG_FILE (from --log and\n"
-    "  --log-file);\n"
+    "  --log-file), SHUNT_JOURNAL (from --journal: the layer appends one line\n"
+    "  per call CMD makes to FILE, docs/hooking.md);\n"
     "LIBDIR is ../lib relative to the harness executable.  The layer then\n"
     "replaces the environment with the target's (see docs/exec.md).\n"
     "SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD (those a\n"
@@ -69,6 +71,7 @@ static const char usage_text[] =
     "                    or trace (default: the config's layer.log, or off)\n"
     "  --log-file PATH   the layer's log file (default: stderr)\n"
     "  --agent PATH      shunt-agent binary (default: next to harness)\n"
+    "  --journal FILE    the layer's call journal, appended to FILE (absolute)\n"
     "  --record          run CMD under the ptrace recorder (docs/recorder.md):\n"
     "                    every call its tree made on the local host that names\n"
     "                    a remote path, name or address (the layer's policy,\n"
@@ -93,6 +96,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         {"config", required_argument, 0, 'c'},
         {"log", required_argument, 0, 'l'},
         {"log-file", required_argument, 0, 'f'},
+        {"journal", required_argument, 0, 'j'},
         {"agent", required_argument, 0, 'a'},
         {"record", no_argument, 0, 'R'},
         {"record-out", required_argument, 0, 'O'},
@@ -111,6 +115,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         case 'c': xc->config = optarg; break;
         case 'l': xc->log_level = optarg; break;
         case 'f': xc->log_file = optarg; break;
+        case 'j': xc->journal = optarg; break;
         case 'a': xc->agent = optarg; break;
         case 'R': xc->record = 1; break;
         case 'O': xc->record_out = optarg; break;
@@ -164,6 +169,10 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
     }
     if (xc->log_file && (!*xc->log_file || strchr(xc->log_file, '\n'))) {
         fprintf(stderr, "harness exec: --log-file: invalid path\n");
+        return -1;
+    }
+    if (xc->journal && xc->journal[0] != '/') {
+        fprintf(stderr, "harness exec: --journal: expected an absolute path\n");
         return -1;
     }
     xc->cmd = argv + optind;
@@ -330,7 +339,8 @@ static int is_session_var(const char *entry)
      * starts a new session, whose program imports the target's env. */
     static const char *const names[] = {
         "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
-        "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE"};
+        "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
+        "SHUNT_MODE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
@@ -377,6 +387,8 @@ static char **child_env(const char *layer, const shunt_session_t *s,
     if (xc->log_level && !(env[k++] = env_entry("SHUNT_LOG", xc->log_level, NULL)))
         goto oom;
     if (xc->log_file && !(env[k++] = env_entry("SHUNT_LOG_FILE", xc->log_file, NULL)))
+        goto oom;
+    if (xc->journal && !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
         goto oom;
     return env;
 oom:

@@ -454,3 +454,87 @@ int shunt_diff_only_lines(const shunt_diff_t *d, const char *regex)
     regfree(&re);
     return ok;
 }
+
+/* ---- the call journal ------------------------------------------------------ */
+typedef struct {
+    const char *line;
+    size_t len, tag_len, order;
+} jline_t;
+
+/* Dotted process tags by number: "1.2" < "1.10", a parent before its
+ * children. */
+static int tag_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t i = 0, j = 0;
+    while (i < al && j < bl) {
+        unsigned long x = 0, y = 0;
+        while (i < al && a[i] >= '0' && a[i] <= '9')
+            x = x * 10 + (unsigned long)(a[i++] - '0');
+        while (j < bl && b[j] >= '0' && b[j] <= '9')
+            y = y * 10 + (unsigned long)(b[j++] - '0');
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (i < al && j < bl && a[i] != b[j])
+            return (unsigned char)a[i] < (unsigned char)b[j] ? -1 : 1;
+        i += i < al;
+        j += j < bl;
+    }
+    return (i < al) - (j < bl);
+}
+
+static int jline_cmp(const void *pa, const void *pb)
+{
+    const jline_t *a = pa, *b = pb;
+    int c = tag_cmp(a->line, a->tag_len, b->line, b->tag_len);
+    if (c)
+        return c;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int name_in(const char *name, size_t len, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == len && memcmp(list[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls,
+                            char *const *exclude, size_t n_exclude)
+{
+    size_t cap = 1;
+    for (const char *p = text; *p; p++)
+        cap += *p == '\n';
+    jline_t *v = malloc(cap * sizeof(*v));
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        size_t tag = strcspn(p, " \n");
+        const char *name = p + (tag < len ? tag + 1 : len);
+        size_t nlen = strcspn(name, "( \n");
+        int keep = (!n_calls || name_in(name, nlen, calls, n_calls)) &&
+                   !name_in(name, nlen, exclude, n_exclude);
+        if (keep && len) {
+            v[n] = (jline_t){.line = p, .len = len, .tag_len = tag < len ? tag : len,
+                             .order = n};
+            n++;
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    qsort(v, n, sizeof(*v), jline_cmp);
+    buf_t b = {0};
+    put(&b, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        put(&b, v[i].line, v[i].len);
+        put(&b, "\n", 1);
+    }
+    free(v);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}

@@ -13,6 +13,14 @@
 char *shunt_normalise(const char *text, size_t len, const shunt_norm_t *norms,
                       size_t n, unsigned stream);
 
+/* The layer's call journal (lines "TAG CALL(ARGS) = RESULT") as the runner
+ * compares it: only the lines whose CALL is in calls (NULL: all) and not in
+ * exclude, grouped by process (a stable sort on TAG, "1" < "1.2" < "1.10"),
+ * so that processes running side by side do not interleave.  malloc'd, or
+ * NULL when out of memory. */
+char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls,
+                            char *const *exclude, size_t n_exclude);
+
 typedef struct {
     char *text;       /* unified diff (malloc'd; "" when equal) */
     int differs;

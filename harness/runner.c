@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,7 +66,7 @@ static void add(text_t *t, const char *fmt, ...)
 
 /* What one run of the program showed. */
 typedef struct {
-    char *out, *err, *files;
+    char *out, *err, *files, *journal;
     size_t out_len, err_len;
     int wstatus, timed_out, ran;
     char how[64];
@@ -76,6 +77,7 @@ static void obs_free(obs_t *o)
     free(o->out);
     free(o->err);
     free(o->files);
+    free(o->journal);
     memset(o, 0, sizeof(*o));
 }
 
@@ -327,6 +329,56 @@ static int write_text(const char *path, const char *text)
     return 0;
 }
 
+/* ---- the call journal (expect.journal) ------------------------------------
+ * Both runs write it to the same path, DIR/journal: the reference inside the
+ * target (its own /tmp), with the layer copied in at the path it has here
+ * and loaded in observe-only mode; the local run on this host, through
+ * `harness exec --journal`. */
+
+/* The layer harness exec preloads: ../lib/libshunt.so from the harness. */
+static int layer_path(const char *harness, char *out)
+{
+    char self[PATH_MAX], lib[PATH_MAX];
+    if (!realpath(harness, self))
+        return -1;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (shunt_fmt(lib, sizeof(lib), "%s/../lib/libshunt.so", self) < 0 ||
+        !realpath(lib, out))
+        return -1;
+    return 0;
+}
+
+/* Removes DIR/journal and the exec side files DIR/journal.tag.PID. */
+static void journal_clean(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[PATH_MAX];
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "journal", 7) == 0 &&
+            shunt_fmt(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
+            unlink(p);
+    closedir(d);
+}
+
+/* Reads DIR/journal (missing: empty) and cleans up after it. */
+static char *journal_take(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t len = 0;
+    char *t = shunt_fmt(p, sizeof(p), "%s/journal", dir) == 0
+                  ? shunt_read_file(p, OUT_MAX, &len)
+                  : NULL;
+    journal_clean(dir);
+    if (t)
+        t = denul(t, &len);
+    return t ? t : strdup("");
+}
+
 static double secs(uint64_t t0) { return (double)(shunt_now_ms() - t0) / 1000.0; }
 
 void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
@@ -436,8 +488,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     size_t np = k;
     char ctr[96];
     snprintf(ctr, sizeof(ctr), "shunt-%s-target", c->target);
-    char **rargv = calloc(np + 8, sizeof(char *));
-    char **largv = calloc(np + 12, sizeof(char *));
+    char **rargv = calloc(np + 16, sizeof(char *));
+    char **largv = calloc(np + 16, sizeof(char *));
     if (!rargv || !largv) {
         free(pargv);
         free(rargv);
@@ -446,9 +498,47 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         snprintf(res->reason, sizeof(res->reason), "out of memory");
         goto out;
     }
+    /* expect.journal: the layer inside the target, the journal's dirs */
+    int journal = r->cmp_journal && r->run_reference && r->run_local;
+    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX],
+        tdir[PATH_MAX];
+    if (journal) {
+        char dst[PATH_MAX], ddir[PATH_MAX];
+        int ok = layer_path(o->harness, lib) == 0 &&
+                 shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, lib) == 0 &&
+                 shunt_fmt(tdir, sizeof(tdir), "/proc/%d/root%s", info.init_pid, dir) == 0 &&
+                 shunt_mkdir_p(tdir, 0755) == 0;
+        if (ok) {
+            snprintf(ddir, sizeof(ddir), "%s", dst);
+            *strrchr(ddir, '/') = 0;
+            unlink(dst); /* a copy from an earlier case in a kept target */
+            ok = shunt_mkdir_p(ddir, 0755) == 0 && shunt_copy_tree(lib, dst, 0) == 0;
+        }
+        if (!ok) {
+            free(pargv);
+            free(rargv);
+            free(largv);
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason),
+                     "expect.journal: cannot put the layer into the target: %s",
+                     strerror(errno));
+            goto out;
+        }
+        snprintf(env_pre, sizeof(env_pre), "LD_PRELOAD=%s", lib);
+        snprintf(jpath, sizeof(jpath), "%s/journal", dir);
+        snprintf(env_jn, sizeof(env_jn), "SHUNT_JOURNAL=%s", jpath);
+    }
     k = 0;
     rargv[k++] = (char *)"runc";
     rargv[k++] = (char *)"exec";
+    if (journal) {
+        rargv[k++] = (char *)"--env";
+        rargv[k++] = env_pre;
+        rargv[k++] = (char *)"--env";
+        rargv[k++] = (char *)"SHUNT_MODE=observe";
+        rargv[k++] = (char *)"--env";
+        rargv[k++] = env_jn;
+    }
     rargv[k++] = (char *)"--cwd";
     rargv[k++] = r->cwd;
     rargv[k++] = ctr;
@@ -465,6 +555,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (s->layer) {
         largv[k++] = (char *)"--config";
         largv[k++] = scen_abs;
+    }
+    if (journal) {
+        largv[k++] = (char *)"--journal";
+        largv[k++] = jpath;
     }
     largv[k++] = (char *)"--";
     for (size_t i = 0; i < np; i++)
@@ -483,6 +577,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         }
         res->t_ref += secs(t0);
         ref[i].files = snapshot_files(r, info.init_pid, 0, 1);
+        if (journal)
+            ref[i].journal = journal_take(tdir);
     }
     struct stat cst;
     if (res->status == SHUNT_CASE_PASS && r->run_local &&
@@ -502,6 +598,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         }
         res->t_local += secs(t0);
         loc[i].files = snapshot_files(r, info.init_pid, 1, 1);
+        if (journal)
+            loc[i].journal = journal_take(dir);
         const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
         if (why) {
             res->status = SHUNT_CASE_ERROR;
@@ -562,6 +660,24 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                                loc[i].files, strlen(loc[i].files), o->color, suffix, seen, &rep);
             if (w == 2 && !first)
                 first = "files written differ";
+            worst = w > worst ? w : worst;
+        }
+        if (journal && ref[i].journal && loc[i].journal) {
+            char *ja = shunt_journal_prepare(ref[i].journal, r->journal_calls,
+                                             r->n_journal_calls, r->journal_exclude,
+                                             r->n_journal_exclude);
+            char *jb = shunt_journal_prepare(loc[i].journal, r->journal_calls,
+                                             r->n_journal_calls, r->journal_exclude,
+                                             r->n_journal_exclude);
+            if (ja && jb)
+                w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
+                                   o->color, suffix, seen, &rep);
+            else
+                w = 2;
+            free(ja);
+            free(jb);
+            if (w == 2 && !first)
+                first = "the call journal differs";
             worst = w > worst ? w : worst;
         }
         if (r->cmp_exit && strcmp(ref[i].how, loc[i].how) != 0) {

@@ -69,6 +69,7 @@ const char *shunt_obs_name(unsigned bit)
     case SHUNT_OBS_STDERR: return "stderr";
     case SHUNT_OBS_EXIT: return "exit";
     case SHUNT_OBS_FILES: return "files";
+    case SHUNT_OBS_JOURNAL: return "journal";
     default: return "?";
     }
 }
@@ -187,6 +188,7 @@ static unsigned obs_bit(const char *s)
     if (strcmp(s, "stderr") == 0) return SHUNT_OBS_STDERR;
     if (strcmp(s, "exit") == 0) return SHUNT_OBS_EXIT;
     if (strcmp(s, "files") == 0) return SHUNT_OBS_FILES;
+    if (strcmp(s, "journal") == 0) return SHUNT_OBS_JOURNAL;
     return 0;
 }
 
@@ -194,8 +196,8 @@ static unsigned obs_bit(const char *s)
 static int get_in(ctx_t *c, const shunt_ynode_t *n, const char *path,
                   unsigned allowed, int single, unsigned *out)
 {
-    const char *names = allowed & SHUNT_OBS_EXIT ? "stdout, stderr, exit or files"
-                                                 : "stdout, stderr or files";
+    const char *names = allowed & SHUNT_OBS_EXIT ? "stdout, stderr, exit, files or journal"
+                                                 : "stdout, stderr, files or journal";
     *out = 0;
     if (n->kind == SHUNT_Y_SCALAR || single) {
         const char *s;
@@ -520,7 +522,8 @@ static int get_norms(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         nm->in = SHUNT_OBS_STDOUT | SHUNT_OBS_STDERR | SHUNT_OBS_FILES;
         if ((v = shunt_ymap_get(m, "in"))) {
             shunt_ypath_key(kp, sizeof(kp), sub, "in");
-            if (get_in(c, v, kp, SHUNT_OBS_STDOUT | SHUNT_OBS_STDERR | SHUNT_OBS_FILES,
+            if (get_in(c, v, kp, SHUNT_OBS_STDOUT | SHUNT_OBS_STDERR | SHUNT_OBS_FILES |
+                                     SHUNT_OBS_JOURNAL,
                        0, &nm->in) < 0)
                 return -1;
         }
@@ -547,10 +550,10 @@ static int get_divergences(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return -1;
         if (!(v = shunt_ymap_get(m, "in")))
             return shunt_yerror(c->e, m, sub,
-                                "missing required key in (stdout, stderr, exit or files)");
+                                "missing required key in (stdout, stderr, exit, files or journal)");
         shunt_ypath_key(kp, sizeof(kp), sub, "in");
         if (get_in(c, v, kp, SHUNT_OBS_STDOUT | SHUNT_OBS_STDERR | SHUNT_OBS_EXIT |
-                                 SHUNT_OBS_FILES,
+                                 SHUNT_OBS_FILES | SHUNT_OBS_JOURNAL,
                    1, &d->in) < 0)
             return -1;
         if (!(v = shunt_ymap_get(m, "reason")))
@@ -638,6 +641,61 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     return 0;
 }
 
+/* A list of call names (identifiers) for expect.journal.calls/exclude. */
+static int get_calls(ctx_t *c, const shunt_ynode_t *n, const char *path, char ***out,
+                     size_t *nout)
+{
+    if (shunt_yexpect_seq(c->e, n, path) < 0)
+        return -1;
+    if (n->count == 0)
+        return shunt_yerror(c->e, n, path, "expected a non-empty list of call names");
+    if (!(*out = zalloc(c, n->count + 1, sizeof(**out))))
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        char sub[256];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yget_str(c->e, n->items[i], sub, &s) < 0)
+            return -1;
+        size_t k = 0;
+        while (s[k] == '_' || (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9'))
+            k++;
+        if (k == 0 || s[k])
+            return shunt_yerror(c->e, n->items[i], sub,
+                                "expected a call name as the journal writes it "
+                                "(open, stat, connect...), got \"%s\"",
+                                s);
+        if (!((*out)[i] = sdup(c, s)))
+            return oom(c);
+    }
+    *nout = n->count;
+    return 0;
+}
+
+/* expect.journal: true/false, or {calls: [...], exclude: [...]}. */
+static int get_journal(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    static const char *const keys[] = {"calls", "exclude", NULL};
+    const char *path = "expect.journal";
+    const shunt_ynode_t *v;
+    if (n->kind == SHUNT_Y_SCALAR)
+        return get_bool(c, n, path, &r->cmp_journal);
+    if (n->kind != SHUNT_Y_MAP)
+        return shunt_yerror(c->e, n, path,
+                            "expected true, false or a map (calls:, exclude:)");
+    if (shunt_ycheck_keys(c->e, n, path, keys) < 0)
+        return -1;
+    r->cmp_journal = 1;
+    if ((v = shunt_ymap_get(n, "calls")) &&
+        get_calls(c, v, "expect.journal.calls", &r->journal_calls, &r->n_journal_calls) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "exclude")) &&
+        get_calls(c, v, "expect.journal.exclude", &r->journal_exclude,
+                  &r->n_journal_exclude) < 0)
+        return -1;
+    return 0;
+}
+
 static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
     static const char *const keys[] = {"stdout", "stderr", "exit", "status",
@@ -651,11 +709,8 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     if (shunt_yexpect_map(c->e, n, "expect") < 0 ||
         shunt_ycheck_keys(c->e, n, "expect", keys) < 0)
         return -1;
-    if ((v = shunt_ymap_get(n, "journal")))
-        return shunt_yerror(c->e, v, "expect.journal",
-                            "the call journal is not available yet (the layer "
-                            "has no journal / observe-only mode); remove this "
-                            "key");
+    if ((v = shunt_ymap_get(n, "journal")) && get_journal(c, v, r) < 0)
+        return -1;
     if ((v = shunt_ymap_get(n, "stdout")) && get_bool(c, v, "expect.stdout", &r->cmp_stdout) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "stderr")) && get_bool(c, v, "expect.stderr", &r->cmp_stderr) < 0)
@@ -708,6 +763,7 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         int on = in == SHUNT_OBS_STDOUT ? r->cmp_stdout
                : in == SHUNT_OBS_STDERR ? r->cmp_stderr
                : in == SHUNT_OBS_EXIT   ? r->cmp_exit
+               : in == SHUNT_OBS_JOURNAL ? r->cmp_journal
                                         : r->n_files > 0;
         if (!on) {
             char kp[128];

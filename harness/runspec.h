@@ -23,6 +23,7 @@ enum {
     SHUNT_OBS_STDERR = 2,
     SHUNT_OBS_EXIT = 4,
     SHUNT_OBS_FILES = 8,
+    SHUNT_OBS_JOURNAL = 16, /* the layer's call journal (expect.journal) */
 };
 
 typedef enum {
@@ -73,6 +74,14 @@ typedef struct {
     int run_reference, run_local, repeat;
 
     int cmp_stdout, cmp_stderr, cmp_exit;
+    /* expect.journal: both runs under the layer's journal (the reference in
+     * observe-only mode); only the calls named in journal_calls (NULL: all),
+     * none of journal_exclude */
+    int cmp_journal;
+    char **journal_calls;
+    size_t n_journal_calls;
+    char **journal_exclude;
+    size_t n_journal_exclude;
     int want_status;     /* the reference's exit status; -1: any */
     shunt_expect_file_t *files;
     size_t n_files;

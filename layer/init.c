@@ -1,5 +1,6 @@
 /* The layer's constructor: environment, configuration, policy, hooks. */
 #include "hooks.h"
+#include "journal.h"
 #include "layer.h"
 
 #include <fcntl.h>
@@ -156,6 +157,11 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
     const char *lvl = getenv("SHUNT_LOG");
     const char *logfile = getenv("SHUNT_LOG_FILE");
     const char *cfgpath = getenv("SHUNT_CONFIG");
+    const char *journal = getenv("SHUNT_JOURNAL");
+    const char *mode = getenv("SHUNT_MODE");
+    int observe = mode && strcmp(mode, "observe") == 0;
+    if (observe)
+        sock = NULL; /* never a session, whatever else is set */
     shunt_config_init(&shunt_layer.cfg);
     char cfgerr[256] = "";
     int cfgbad = 0;
@@ -178,6 +184,19 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
             logfile = shunt_layer.cfg.log_file;
         shunt_log_open(logfile);
         shunt_log_level = level;
+    }
+    if (observe) {
+        /* Observe-only: the hooks and the journal, every call local (the
+         * state stays inert, so each hook goes straight to the original). */
+        if (journal && *journal && shunt_journal_open(journal) < 0)
+            LOG_ERROR("journal %s cannot be opened: no journal", journal);
+        shunt_state = 1;
+        rfiles_init();
+        int failed = shunt_hooks_install();
+        LOG_INFO("observe-only: %d hook(s) failed, journal %s", failed,
+                 journal && *journal ? journal : "off");
+        errno = saved;
+        return;
     }
     if (!sock || !*sock) {
         LOG_DEBUG("no SHUNT_SOCKET: inert");
@@ -225,6 +244,8 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
     if (shunt_children_init)
         shunt_children_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (journal && *journal && shunt_journal_open(journal) < 0)
+        LOG_ERROR("journal %s cannot be opened: no journal", journal);
     int failed = shunt_hooks_install();
     if (shunt_go_install)
         shunt_go_install(); /* after: go.c calls the real_* originals */

@@ -1,5 +1,6 @@
 /* The installer: resolves every hooks.def entry in libc and patches it. */
 #include "hooks.h"
+#include "journal.h"
 #include "layer.h"
 
 #include "shunt/hook.h"
@@ -17,6 +18,7 @@
 
 typedef struct {
     const char *name;
+    const char *base; /* the HOOK an ALIAS stands for: the journal's key */
     int flags;
     void *detour;
     void **real;
@@ -24,9 +26,9 @@ typedef struct {
 
 static const hookent_t table[] = {
 #define HOOK(name, ret, params, flags) \
-    {#name, flags, (void *)hook_##name, (void **)&real_##name},
+    {#name, #name, flags, (void *)hook_##name, (void **)&real_##name},
 #define ALIAS(name, of, flags) \
-    {#name, flags, (void *)hook_##of, (void **)&real_##name},
+    {#name, #of, flags, (void *)hook_##of, (void **)&real_##name},
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
@@ -110,8 +112,9 @@ int shunt_hooks_install(void)
             continue;
         }
         char why[256] = "";
-        int r = shunt_hook_install(addr[i], h->detour, h->real, why,
-                                   sizeof(why));
+        void *detour = shunt_journal_detour(h->base);
+        int r = shunt_hook_install(addr[i], detour ? detour : h->detour,
+                                   h->real, why, sizeof(why));
         if (r < 0) {
             *h->real = addr[i];
             if (h->flags & H_OPT)

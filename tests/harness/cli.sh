@@ -49,12 +49,12 @@ expect 2 'expected scenario files or directories' run
 expect 2 'run: -j expects 1-64, got "0"' run -j 0 x.yaml
 expect 2 '--tap and --json both want stdout' run --tap --json x.yaml
 expect 2 'harness run: .*nope.yaml: No such file or directory' run "$fixtures/nope.yaml"
-expect 3 'invalid.yaml:6:12: expect.journal: the call journal is not available yet' \
+expect 3 'invalid.yaml:6:21: expect.journal.calls\[0\]: expected a call name as the journal writes it' \
   run "$fixtures/run/invalid.yaml"
 expect 3 'hitest.yaml:1:1: no program: section, nothing to run' run "$fixtures/hitest.yaml"
 expect 2 'no case to run \(nothing matches --only\)' \
   run --only 'zzz*' "$fixtures/run/diverge.yaml"
-expect 1 'run/invalid.yaml:6:12: expect.journal' check "$fixtures/run/invalid.yaml"
+expect 1 'run/invalid.yaml:6:21: expect.journal.calls\[0\]' check "$fixtures/run/invalid.yaml"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed" >&2

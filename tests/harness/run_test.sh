@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -40,6 +40,21 @@ rc=$(run "$fx/diverge-narrow.yaml")
 check "a divergence covering part of the diff fails" 1 "$rc" "$work/out" \
   '^\[1/1\] FAIL +diverge-narrow ' '^    stdout differs$'
 
+rc=$(run "$fx/journal-diverge.yaml")
+check "a difference only in the call journal fails" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +journal-diverge ' '^    the call journal differs$' \
+  '^    -1 access\("/etc/app/config\.ini", R_OK\) = 0$' \
+  '^    \+1 access\("/etc/app/config\.ini", R_OK\) = -1 ENOENT$'
+
+"$harness" run --json "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
+check "the journal diff in --json" 1 "$?" "$work/json" '"reason":"the call journal differs"' \
+  '"report":"journal differs:'
+
+rc=$(run "$fx/journal-known.yaml")
+check "a declared journal divergence passes as known; normalisers and exclude apply" 0 \
+  "$rc" "$work/out" '^\[1/1\] PASS\* journal-known ' 'known divergence in journal: layer.files.local' \
+  '^     1 open\("/tmp/FILE\.txt", O_WRONLY\|O_CREAT\|O_TRUNC, 0666\) = 3$'
+
 rc=$(run "$fx/same.yaml")
 check "normalised stdout, stderr, stdin and a written file" 0 "$rc" "$work/out" \
   '^\[1/1\] PASS +same '
@@ -62,7 +77,7 @@ check "expect.leaks naming another leak fails" 1 "$rc" "$work/out" \
 
 rc=$(run "$fx/invalid.yaml" "$fx/diverge-known.yaml")
 check "an invalid file: 3, the others still run" 3 "$rc" "$work/out" \
-  'invalid.yaml:6:12: expect.journal: the call journal is not available yet' \
+  'invalid.yaml:6:21: expect.journal.calls\[0\]: expected a call name' \
   '^\[1/1\] PASS\* diverge-known' '1 invalid scenario file'
 
 rc=$(run -j 2 "$fx/diverge.yaml" "$fx/diverge-known.yaml" --junit "$work/j.xml")

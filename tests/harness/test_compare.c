@@ -136,6 +136,37 @@ static void test_diff_only_lines(void **state)
     shunt_diff_free(&d);
 }
 
+/* Journal lines grouped by process (dotted tags by number), the order in a
+ * process kept; calls filtered by name. */
+static void test_journal_prepare(void **state)
+{
+    (void)state;
+    const char *j = "1 open(\"/a\", O_RDONLY) = 3\n"
+                    "1.10 stat(\"/t\") = 0\n"
+                    "1.2 open(\"/c\", O_RDONLY) = 3\n"
+                    "1 read(3, 10) = 4\n"
+                    "1.2 close(3) = 0\n"
+                    "1 close(3) = 0\n"
+                    "1.10 execve(\"/bin/x\", [\"x\"]) = ?\n";
+    char *o = shunt_journal_prepare(j, NULL, 0, NULL, 0);
+    assert_string_equal(o, "1 open(\"/a\", O_RDONLY) = 3\n"
+                           "1 read(3, 10) = 4\n"
+                           "1 close(3) = 0\n"
+                           "1.2 open(\"/c\", O_RDONLY) = 3\n"
+                           "1.2 close(3) = 0\n"
+                           "1.10 stat(\"/t\") = 0\n"
+                           "1.10 execve(\"/bin/x\", [\"x\"]) = ?\n");
+    free(o);
+    char *calls[] = {"open", "close"}, *excl[] = {"close"};
+    o = shunt_journal_prepare(j, calls, 2, excl, 1);
+    assert_string_equal(o, "1 open(\"/a\", O_RDONLY) = 3\n"
+                           "1.2 open(\"/c\", O_RDONLY) = 3\n");
+    free(o);
+    o = shunt_journal_prepare("", NULL, 0, NULL, 0);
+    assert_string_equal(o, "");
+    free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_diff_unified),
         cmocka_unit_test(test_diff_two_hunks_and_newline),
         cmocka_unit_test(test_diff_only_lines),
+        cmocka_unit_test(test_journal_prepare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,6 +97,25 @@ static void test_defaults(void **state)
     assert_false(r->cmp_stderr);
     assert_int_equal(r->want_status, 0);
     assert_null(r->go_versions);
+    assert_false(r->cmp_journal);
+    shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\n"
+             "expect:\n"
+             "  journal: {calls: [open, stat], exclude: [read]}\n"
+             "  normalise: [{drop: x, in: journal}]\n"
+             "  divergences: [{in: journal, reason: a reason long enough}]\n");
+    assert_non_null(s);
+    assert_true(s->run->cmp_journal);
+    assert_int_equal(s->run->n_journal_calls, 2);
+    assert_string_equal(s->run->journal_calls[1], "stat");
+    assert_int_equal(s->run->n_journal_exclude, 1);
+    assert_int_equal(s->run->norms[0].in, SHUNT_OBS_JOURNAL);
+    assert_int_equal(s->run->divergences[0].in, SHUNT_OBS_JOURNAL);
+    shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\nexpect: {journal: true}\n");
+    assert_non_null(s);
+    assert_true(s->run->cmp_journal);
+    assert_null(s->run->journal_calls);
     shunt_scenario_free(s);
     s = load("program: {language: go, source: run}\n");
     assert_non_null(s);
@@ -158,8 +177,18 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nruns: {local: maybe}\n",
      "3:15: runs.local: expected true or false, got \"maybe\""},
     {"runs: {repeat: 2}\n", "2:7: runs: needs a program: section (what to run)"},
-    {"program: {language: c, inline: x}\nexpect: {journal: true}\n",
-     "3:19: expect.journal: the call journal is not available yet (the layer has no journal / observe-only mode); remove this key"},
+    {"program: {language: c, inline: x}\nexpect: {journal: maybe}\n",
+     "3:19: expect.journal: expected true or false, got \"maybe\""},
+    {"program: {language: c, inline: x}\nexpect: {journal: [open]}\n",
+     "3:19: expect.journal: expected true, false or a map (calls:, exclude:)"},
+    {"program: {language: c, inline: x}\nexpect: {journal: {calls: open}}\n",
+     "3:27: expect.journal.calls: expected a list, got a scalar"},
+    {"program: {language: c, inline: x}\nexpect: {journal: {exclude: [read, \"Open\"]}}\n",
+     "3:36: expect.journal.exclude[1]: expected a call name as the journal writes it (open, stat, connect...), got \"Open\""},
+    {"program: {language: c, inline: x}\nexpect: {journal: {call: [open]}}\n",
+     "3:20: expect.journal.call: unknown key (allowed: calls, exclude)"},
+    {"program: {language: c, inline: x}\nexpect: {divergences: [{in: journal, reason: layer fds differ}]}\n",
+     "3:29: expect.divergences[0].in: journal is not compared (expect.journal is off or empty)"},
     {"program: {language: c, inline: x}\nexpect: {stdot: true}\n",
      "3:10: expect.stdot: unknown key (allowed: stdout, stderr, exit, status, journal, files, normalise, no_leaks, leaks, divergences)"},
     {"program: {language: c, inline: x}\nexpect: {no_leaks: true, leaks: [x]}\n",
@@ -187,7 +216,7 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nexpect: {normalise: [{drop: x, sort: true}]}\n",
      "3:22: expect.normalise[0]: expected exactly one of replace, drop, sort and fields"},
     {"program: {language: c, inline: x}\nexpect: {normalise: [{drop: x, in: [exit]}]}\n",
-     "3:37: expect.normalise[0].in[0]: expected stdout, stderr or files, got \"exit\""},
+     "3:37: expect.normalise[0].in[0]: expected stdout, stderr, files or journal, got \"exit\""},
     {"program: {language: c, inline: x}\nexpect: {normalise: [{fields: [0]}]}\n",
      "3:32: expect.normalise[0].fields[0]: expected an integer 1-1000, got \"0\""},
     {"program: {language: c, inline: x}\nexpect: {normalise: [{drop: x, match: y}]}\n",
@@ -197,7 +226,7 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: why}]}\n",
      "3:45: expect.divergences[0].reason: expected an explanation (at least 10 characters), got \"why\""},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdin, reason: a long enough reason}]}\n",
-     "3:29: expect.divergences[0].in: expected stdout, stderr, exit or files, got \"stdin\""},
+     "3:29: expect.divergences[0].in: expected stdout, stderr, exit, files or journal, got \"stdin\""},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stderr, reason: a long enough reason}]}\n",
      "3:29: expect.divergences[0].in: stderr is not compared (expect.stderr is off or empty)"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: exit, lines: x, reason: a long enough reason}]}\n",
@@ -247,8 +276,8 @@ static void load_dir(const char *dir, size_t *count)
             assert_null(s);
             char want[1200];
             snprintf(want, sizeof(want),
-                     "%s:6:12: expect.journal: the call journal is not available yet "
-                     "(the layer has no journal / observe-only mode); remove this key",
+                     "%s:6:21: expect.journal.calls[0]: expected a call name as the journal "
+                     "writes it (open, stat, connect...), got \"open(\"",
                      path);
             assert_string_equal(err, want);
             continue;
