@@ -212,11 +212,11 @@ static void reexec_with_env(void)
              "program sees the local environment", ESTR((int)-r));
 }
 
-/* Go 1.17/1.18: patches the ABI0 functions present (RawSyscall6 may be
- * absent).  Every run is checked before the first is patched, so code
- * that does not look as expected leaves the program untouched. */
-static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
-                        char *why, size_t whylen)
+/* Go < 1.19: every ABI0 function present (RawSyscall6 may be absent)
+ * must look exactly as expected before anything is patched, so that code
+ * that does not leaves the program untouched. */
+static int check_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
+                      char *why, size_t whylen)
 {
     for (int i = 0; i < SHUNT_GO_ABI0_N; i++) {
         shunt_go_site_t site;
@@ -224,13 +224,16 @@ static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
                                          whylen) < 0)
             return -1;
     }
-    for (int i = 0; i < SHUNT_GO_ABI0_N; i++) {
-        if (!fn[i])
-            continue;
+    return 0;
+}
+
+static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
+                        char *why, size_t whylen)
+{
+    for (int i = 0; i < SHUNT_GO_ABI0_N; i++)
         /* On failure those already patched stay: each is complete. */
-        if (shunt_go_abi0_install(i, bias + fn[i], why, whylen) < 0)
+        if (fn[i] && shunt_go_abi0_install(i, bias + fn[i], why, whylen) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -248,26 +251,20 @@ void shunt_go_install(void)
         LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
-    /* Go >= 1.19: the ABIInternal Syscall6.  1.17 and 1.18: the ABI0
-     * syscall.Syscall family, patched inside (go_abi0.S).  Before 1.17
-     * asmcgocall saves the caller's PC (a trampoline's) in g.sched, which
-     * a traceback cannot unwind, and R14 is not g: not hooked. */
+    /* Go >= 1.19: the ABIInternal Syscall6.  Older: the ABI0
+     * syscall.Syscall family, patched inside (go_abi0.S). */
+    int family = shunt_go_family(&gi, why, sizeof(why));
+    if (family < 0) {
+        LOG_WARN("go: program left unhooked: %s", why);
+        return;
+    }
+    int old = family == SHUNT_GO_ABI0;
     uintptr_t abi0[SHUNT_GO_ABI0_N] = {
         [SHUNT_GO_ABI0_SYSCALL] = gi.syscall_abi0[0],
         [SHUNT_GO_ABI0_SYSCALL6] = gi.syscall_abi0[1],
         [SHUNT_GO_ABI0_RAWSYSCALL] = gi.syscall_abi0[2],
         [SHUNT_GO_ABI0_RAWSYSCALL6] = gi.raw_syscall6,
     };
-    int old = gi.minor < 19;
-    if (gi.major != 1 || gi.minor < 17 || !gi.asmcgocall ||
-        (!old && !gi.syscall6) ||
-        (old && (!abi0[0] || !abi0[1] || !abi0[2]))) {
-        LOG_WARN("go: program left unhooked: %s is not supported (Go >= "
-                 "1.19 with Syscall6, or 1.17-1.18 with syscall.Syscall, "
-                 "Syscall6 and RawSyscall, and runtime.asmcgocall needed)",
-                 gi.version);
-        return;
-    }
     /* Without runtime/cgo, Go points FS at its own TLS block on its
      * threads: neither libc nor the layer's TLS would work there.  cgo
      * exports these two symbols dynamically. */
@@ -275,6 +272,10 @@ void shunt_go_install(void)
         !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
         LOG_WARN("go: program left unhooked: %s without cgo (no crosscall2)",
                  gi.version);
+        return;
+    }
+    if (old && check_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
+        LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
     shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);

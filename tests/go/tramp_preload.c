@@ -85,8 +85,7 @@ __attribute__((constructor)) static void init(void)
     shunt_goinfo_t gi;
     char why[256];
     if (shunt_goinfo_read("/proc/self/exe", &gi, why, sizeof(why)) < 0 ||
-        !(gi.syscall6 || gi.syscall_abi0[0]) || !gi.asmcgocall ||
-        !gi.raw_vfork) {
+        shunt_go_family(&gi, why, sizeof(why)) < 0 || !gi.raw_vfork) {
         /* Silent: the test program's children (/bin/echo) inherit the
          * preload; the program itself says when the handler is missing. */
         return;
@@ -107,7 +106,7 @@ __attribute__((constructor)) static void init(void)
         fprintf(stderr, "tramp_preload: install: %s\n", why);
         exit(98);
     }
-    if (gi.syscall6) {
+    if (shunt_go_family(&gi, why, sizeof(why)) == SHUNT_GO_SYSCALL6) {
         if (shunt_hook_install((void *)(bias + gi.syscall6),
                                (void *)shunt_go_syscall6_entry, &orig, why,
                                sizeof(why)) < 0) {

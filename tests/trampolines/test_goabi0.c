@@ -1,7 +1,7 @@
 /* shunt_go_abi0_site: where Go < 1.19's ABI0 syscall.Syscall family is
  * patched (trampolines/goabi0.c).  Hand-assembled functions shaped as Go's
  * assembler writes src/syscall/asm_linux_amd64.s, and the variations it
- * must refuse. */
+ * must refuse.  shunt_go_family: which versions take which trampolines. */
 #include "shunt/gotramp.h"
 
 #include <setjmp.h>
@@ -136,11 +136,56 @@ static void test_refused(void **state)
     assert_null(shunt_go_abi0_entry(SHUNT_GO_ABI0_N));
 }
 
+/* shunt_go_family: which trampolines a Go version takes, and the reason
+ * an older or incomplete program is left alone. */
+static int family(int major, int minor, int sc6, int abi0, int cgo,
+                  char *why, size_t n)
+{
+    shunt_goinfo_t g;
+    memset(&g, 0, sizeof g);
+    snprintf(g.version, sizeof g.version, "go%d.%d.1", major, minor);
+    g.major = major, g.minor = minor;
+    g.syscall6 = sc6 ? 0x401000 : 0;
+    for (int i = 0; i < 3; i++)
+        g.syscall_abi0[i] = abi0 > i ? 0x402000 + 0x60 * (unsigned)i : 0;
+    g.asmcgocall = cgo ? 0x403000 : 0;
+    why[0] = 0;
+    int rc = shunt_go_family(&g, why, n);
+    printf("go%d.%d sc6=%d abi0=%d cgo=%d: %d %s\n", major, minor, sc6, abi0,
+           cgo, rc, why);
+    return rc;
+}
+
+static void test_family(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(family(1, 26, 1, 0, 1, why, sizeof why), SHUNT_GO_SYSCALL6);
+    assert_int_equal(family(1, 19, 1, 0, 1, why, sizeof why), SHUNT_GO_SYSCALL6);
+    assert_int_equal(family(1, 18, 0, 3, 1, why, sizeof why), SHUNT_GO_ABI0);
+    assert_int_equal(family(1, 17, 0, 3, 1, why, sizeof why), SHUNT_GO_ABI0);
+    /* Older releases: recognised, refused with the reason. */
+    for (int minor = SHUNT_GO_MIN_MINOR - 1; minor >= 10; minor--) {
+        assert_int_equal(family(1, minor, 0, 3, 1, why, sizeof why), -1);
+        assert_non_null(strstr(why, "is not supported"));
+        assert_non_null(strstr(why, "older runtimes are not tested"));
+    }
+    assert_int_equal(family(2, 0, 1, 0, 1, why, sizeof why), -1);
+    /* Something missing. */
+    assert_int_equal(family(1, 22, 0, 0, 1, why, sizeof why), -1);
+    assert_non_null(strstr(why, "Syscall6 was not found"));
+    assert_int_equal(family(1, 18, 0, 2, 1, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not all found"));
+    assert_int_equal(family(1, 18, 0, 3, 0, why, sizeof why), -1);
+    assert_non_null(strstr(why, "asmcgocall"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_go_shapes),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

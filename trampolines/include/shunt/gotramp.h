@@ -9,6 +9,8 @@
 /* Hidden: the assembly reaches them RIP-relative, also inside a .so. */
 #define SHUNT_GO_HIDDEN __attribute__((visibility("hidden")))
 
+#include "shunt/goinfo.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +101,15 @@ SHUNT_GO_HIDDEN int shunt_go_abi0_check(int which, uintptr_t fn,
  * nothing was changed). */
 SHUNT_GO_HIDDEN int shunt_go_abi0_install(int which, uintptr_t fn, char *why,
                                           size_t whylen);
+
+/* Which trampolines a Go program takes, from what shunt_goinfo_read found:
+ * SHUNT_GO_SYSCALL6 (Go >= 1.19: patch Syscall6's entry), SHUNT_GO_ABI0
+ * (Go 1.17-1.18: patch the ABI0 functions' runs), or -1 with a reason (a
+ * release older than SHUNT_GO_MIN_MINOR, or a function missing). */
+#define SHUNT_GO_MIN_MINOR 17
+enum { SHUNT_GO_SYSCALL6 = 1, SHUNT_GO_ABI0 = 2 };
+SHUNT_GO_HIDDEN int shunt_go_family(const shunt_goinfo_t *gi, char *why,
+                                    size_t whylen);
 
 /* "syscall.Syscall" ... for messages. */
 SHUNT_GO_HIDDEN const char *shunt_go_abi0_name(int which);
