@@ -61,7 +61,9 @@ for tc in "${toolchains[@]}"; do
     cgo=runtime.asmcgocall.abi0
     ((minor < 17)) && cgo=runtime.asmcgocall
     nm=$("$gobin" tool nm "$twin")
-    addr() { echo "$nm" | awk -v n="$1" '$3 == n && $2 == "T" {print $1; f=1; exit} END {if (!f) print 0}'; }
+    # awk reads all its input: an early exit would kill echo with SIGPIPE,
+    # which pipefail and set -e turn into a failure of the assignment below.
+    addr() { echo "$nm" | awk -v n="$1" '!f && $3 == n && $2 == "T" {print $1; f=1} END {if (!f) print 0}'; }
     pie=0; case $variant in *pie) pie=1 ;; esac
     stripped=0; case $variant in stripped*) stripped=1 ;; esac
     # Before 1.19 Syscall, Syscall6, RawSyscall and RawSyscall6 are the
