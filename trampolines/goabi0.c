@@ -12,7 +12,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/mman.h>
 
 uintptr_t shunt_go_abi0_resume[SHUNT_GO_ABI0_N];
