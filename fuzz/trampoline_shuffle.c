@@ -1,28 +1,39 @@
-/* libFuzzer target: the register shuffle of the Go Syscall6 trampoline
- * (trampolines/x86_64/go_syscall6.S), in a plain C process.  The assembly
- * half (trampoline_shuffle_asm.S) calls the trampoline exactly as Go's
- * ABIInternal code does and stands in for runtime.asmcgocall; the handler
- * here plays the layer.
+/* libFuzzer target: the register shuffles of the Go trampolines
+ * (trampolines/x86_64/go_syscall6.S, and go_abi0.S for Go < 1.19), in a
+ * plain C process.  The assembly half (trampoline_shuffle_asm.S) calls the
+ * Syscall6 trampoline exactly as Go's ABIInternal code does, impersonates
+ * the ABI0 syscall.Syscall family whose patched run jumps to go_abi0.S, and
+ * stands in for runtime.asmcgocall; the handler here plays the layer.
  *
  * Input, per call (up to 8 calls per input, 66 bytes each):
  *   byte 0       which system call: 0-11 a wanted pseudo call 500+n (the
  *                handler serves it), 12 getpid (not wanted: the kernel),
  *                13+ a number no kernel has (1000+: the kernel, ENOSYS)
- *   byte 1       the fork marker: 0 none, 1 this thread's own tid (a
- *                clone this thread made: forgotten, then the handler),
- *                2+ another tid (a clone child: bare calls only)
+ *   byte 1       low 4 bits, the fork marker: 0 none, 1 this thread's own
+ *                tid (a clone this thread made: forgotten, then the
+ *                handler), 2+ another tid (a clone child: bare calls
+ *                only); high 4 bits, the entry: 1-4 the go_abi0.S entry
+ *                for Syscall, Syscall6, RawSyscall, RawSyscall6, anything
+ *                else the ABIInternal Syscall6 entry
  *   bytes 2-49   a1..a6 (little-endian)
  *   bytes 50-57  g (R14)
  *   bytes 58-65  what the handler answers (any 64-bit value)
  *
- * Oracle: the handler runs exactly when it must, on the "g0" stack, with
- * the number and a1..a6 exactly as given; Go gets AX = r1, BX = r2, CX =
- * errno by the rule of Go's own body (a result in [-4094, -1], unsigned
- * above 0xfffffffffffff001, is -errno: r1 = -1, r2 = 0;
- * else r1 = result, errno 0; the kernel's r2 is DX, which the bare path
+ * Oracle, Syscall6 entry: the handler runs exactly when it must, on the
+ * "g0" stack, with the number and a1..a6 exactly as given; Go gets AX =
+ * r1, BX = r2, CX = errno by the rule of Go's own body (a result in
+ * [-4094, -1], unsigned above 0xfffffffffffff001, is -errno: r1 = -1, r2 =
+ * 0; else r1 = result, errno 0; the kernel's r2 is DX, which the bare path
  * loads with a3); R14 comes back as given although asmcgocall clobbered
  * it; X15 comes back zero although asmcgocall clobbered it; RSP is
- * balanced; the fork marker is forgotten when it was this thread's. */
+ * balanced; the fork marker is forgotten when it was this thread's.
+ *
+ * Oracle, ABI0 entries: the handler as above, with a1..a3 from the frame
+ * and a4..a6 = 0 for the three-argument functions (whatever the frame
+ * holds there: the result slots); at the jump back AX is what SYSCALL
+ * would have left (the handler's answer, or the kernel's result or
+ * -errno), DX the kernel's r2 unless that is an error (Go ignores it
+ * then), RSP equal to the function's at entry, BP unchanged. */
 #include "shunt/gotramp.h"
 
 #include <errno.h>
@@ -42,6 +53,10 @@ typedef struct {
 
 void tsh_call(const tsh_regs_t *in, tsh_regs_t *out);
 void tsh_asmcgocall(void);
+void tsh_call_abi0(const uint64_t frame[10], void *entry, uint64_t g);
+void tsh_abi0_resume(void);
+extern uint64_t tsh_abi0_seen[5]; /* SP at entry, SP back, AX, DX, BP */
+#define BP_MARK 0x5a5a5a5a5a5a5a07ull
 __attribute__((visibility("hidden"))) uintptr_t tsh_g0_top;
 
 #define G0_SIZE (256 * 1024)
@@ -88,6 +103,60 @@ static void setup(void)
     memset(shunt_go_want, 0, sizeof(shunt_go_want));
     for (int nr = 500; nr < 512; nr++)
         shunt_go_want[nr / 64] |= 1ull << (nr % 64);
+    for (int i = 0; i < SHUNT_GO_ABI0_N; i++)
+        shunt_go_abi0_resume[i] = (uintptr_t)tsh_abi0_resume;
+}
+
+static void check_marker(int wanted, int fork)
+{
+    if (wanted && fork == 1 && shunt_go_fork_tid != 0)
+        fail("own fork marker kept", (uint64_t)shunt_go_fork_tid, 0);
+    if (fork == 2 && shunt_go_fork_tid == 0)
+        fail("a child's fork marker dropped", 0, 1);
+}
+
+/* The call of an ABI0 entry: in holds the number and a1..a6 as the frame
+ * does; bytes 26-49 (a4..a6) also fill the three-argument functions' result
+ * slots, which must not reach the handler. */
+static void call_abi0(int which, const tsh_regs_t *in, int wanted, int fork,
+                      long pid)
+{
+    int six = which == SHUNT_GO_ABI0_SYSCALL6 ||
+              which == SHUNT_GO_ABI0_RAWSYSCALL6;
+    uint64_t frame[10] = {in->ax, in->bx, in->cx, in->di, in->si, in->r8,
+                          in->r9, 0x6c6c6c6c6c6c6c01ull, 0x6c6c6c6c6c6c6c02ull,
+                          0x6c6c6c6c6c6c6c03ull};
+    uint64_t want_a[6] = {in->bx, in->cx, in->di, six ? in->si : 0,
+                          six ? in->r8 : 0, six ? in->r9 : 0};
+    tsh_call_abi0(frame, shunt_go_abi0_entry(which), in->r14);
+
+    int served = wanted && fork != 2;
+    if (handler_calls != served)
+        fail("abi0: handler calls", (uint64_t)handler_calls, (uint64_t)served);
+    uint64_t raw, r2 = 0;
+    if (served) {
+        if (!on_g0)
+            fail("abi0: handler off the g0 stack", 0, 1);
+        if ((uint64_t)seen.nr != in->ax)
+            fail("abi0: handler nr", (uint64_t)seen.nr, in->ax);
+        for (int i = 0; i < 6; i++)
+            if ((uint64_t)seen.a[i] != want_a[i])
+                fail("abi0: handler argument", (uint64_t)seen.a[i], want_a[i]);
+        raw = (uint64_t)answer;
+    } else if (in->ax == SYS_getpid) {
+        raw = (uint64_t)pid;
+        r2 = in->di; /* the kernel leaves DX, which held a3 */
+    } else {
+        raw = (uint64_t)-ENOSYS;
+    }
+    if (tsh_abi0_seen[2] != raw)
+        fail("abi0: AX at the jump back", tsh_abi0_seen[2], raw);
+    if (raw <= (uint64_t)-4095 && tsh_abi0_seen[3] != r2)
+        fail("abi0: DX at the jump back", tsh_abi0_seen[3], r2);
+    if (tsh_abi0_seen[1] != tsh_abi0_seen[0])
+        fail("abi0: SP at the jump back", tsh_abi0_seen[1], tsh_abi0_seen[0]);
+    if (tsh_abi0_seen[4] != BP_MARK)
+        fail("abi0: BP", tsh_abi0_seen[4], BP_MARK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -104,8 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.ax = SYS_getpid;
         else
             in.ax = 1000 + (uint64_t)kind;
-        int fork = data[1] == 0 ? 0 : data[1] == 1 ? 1 : 2;
-        shunt_go_fork_tid = fork == 0 ? 0 : fork == 1 ? (int)tid : (int)tid + 1 + data[1];
+        int mark = data[1] & 15, entry = data[1] >> 4;
+        int fork = mark == 0 ? 0 : mark == 1 ? 1 : 2;
+        shunt_go_fork_tid = fork == 0 ? 0 : fork == 1 ? (int)tid : (int)tid + 1 + mark;
         uint64_t *args[6] = {&in.bx, &in.cx, &in.di, &in.si, &in.r8, &in.r9};
         for (int i = 0; i < 6; i++)
             *args[i] = le64(data + 2 + 8 * i);
@@ -115,6 +185,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&seen, 0, sizeof(seen));
         on_g0 = 0;
 
+        if (entry >= 1 && entry <= SHUNT_GO_ABI0_N) {
+            call_abi0(entry - 1, &in, wanted, fork, pid);
+            check_marker(wanted, fork);
+            continue;
+        }
         tsh_call(&in, &out);
 
         int served = wanted && fork != 2;
@@ -158,10 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("X15", out.x15lo | out.x15hi, 0);
         if (out.rsp_delta != 0)
             fail("RSP balance", (uint64_t)out.rsp_delta, 0);
-        if (wanted && fork == 1 && shunt_go_fork_tid != 0)
-            fail("own fork marker kept", (uint64_t)shunt_go_fork_tid, 0);
-        if (fork == 2 && shunt_go_fork_tid == 0)
-            fail("a child's fork marker dropped", 0, 1);
+        check_marker(wanted, fork);
     }
     shunt_go_fork_tid = 0;
     return 0;

@@ -1,6 +1,8 @@
 /* Assembly half of fuzz/trampoline_shuffle: a Go-side caller of the Syscall6
- * trampoline and a stand-in for runtime.asmcgocall, so that the trampoline's
- * register shuffle runs in a plain C process.
+ * trampoline, an impersonated Go < 1.19 ABI0 syscall function for the
+ * go_abi0.S entries (tsh_call_abi0, below) and a stand-in for
+ * runtime.asmcgocall, so that the trampolines' register shuffles run in a
+ * plain C process.
  *
  * tsh_call(const tsh_regs_t *in, tsh_regs_t *out)   (System V ABI)
  *   loads Go's ABIInternal entry state from in: AX = nr, BX CX DI SI R8 R9
@@ -134,5 +136,125 @@ tsh_asmcgocall:
         ret
         .cfi_endproc
         .size   tsh_asmcgocall, . - tsh_asmcgocall
+
+/* tsh_call_abi0(const uint64_t frame[10], void *entry, uint64_t g)
+ *   (System V ABI) impersonates a Go < 1.19 ABI0 syscall function whose
+ *   run of argument loads was patched to jmp to entry (go_abi0.S): builds
+ *   the caller's argument area from frame (trap, a1..a6 and three result
+ *   slots: what 8..80(SP) hold at the function's entry), poisons every
+ *   register, sets R14 = g and BP to a marker, calls tsh_abi0_fn, which
+ *   records its SP and jumps to entry.  The entry must come back to
+ *   tsh_abi0_resume (the C side puts it in shunt_go_abi0_resume[]), which
+ *   records SP, AX, DX and BP in tsh_abi0_seen and returns as Go's
+ *   function would after storing its results.
+ *
+ * tsh_abi0_seen: 0 SP at the function's entry, 8 SP at the jump back,
+ *   16 AX, 24 DX, 32 BP at the jump back.
+ *
+ * Caller's frame (below the 7 saved registers, 16-aligned at the call):
+ *   0(%rsp) trap   8..48 a1..a6   56..72 r1, r2, err   (80 bytes) */
+#define BP_MARK 0x5a5a5a5a5a5a5a07
+        .globl  tsh_call_abi0
+        .hidden tsh_call_abi0
+        .type   tsh_call_abi0, @function
+        .p2align 4
+tsh_call_abi0:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %rbp, -16
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %rbx, -24
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r12, -32
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r13, -40
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r14, -48
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset %r15, -56
+        /* 6 pushes + return address = 56: 8 more and 80 for the frame
+         * leave RSP 16-aligned at the call. */
+        subq    $88, %rsp
+        .cfi_adjust_cfa_offset 88
+        movq    %rsi, tsh_abi0_target(%rip)
+        movq    %rdx, %r14              /* g */
+        xorl    %ecx, %ecx
+1:      movq    (%rdi,%rcx,8), %rax
+        movq    %rax, (%rsp,%rcx,8)
+        incq    %rcx
+        cmpq    $10, %rcx
+        jb      1b
+        movabsq $0x5a5a5a5a5a5a5a01, %rax
+        movq    %rax, %rbx
+        movq    %rax, %rcx
+        movq    %rax, %rdx
+        movq    %rax, %rsi
+        movq    %rax, %rdi
+        movq    %rax, %r8
+        movq    %rax, %r9
+        movq    %rax, %r10
+        movq    %rax, %r11
+        movq    %rax, %r12
+        movq    %rax, %r13
+        movq    %rax, %r15
+        movabsq $BP_MARK, %rbp
+        call    tsh_abi0_fn
+        addq    $88, %rsp
+        .cfi_adjust_cfa_offset -88
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        ret
+        .cfi_endproc
+        .size   tsh_call_abi0, . - tsh_call_abi0
+
+/* The impersonated Go function: SP recorded (as Go's CALL of entersyscall
+ * would come first), then the patched jmp. */
+        .type   tsh_abi0_fn, @function
+        .p2align 4
+tsh_abi0_fn:
+        .cfi_startproc
+        movq    %rsp, tsh_abi0_seen(%rip)
+        jmp     *tsh_abi0_target(%rip)
+        .cfi_endproc
+        .size   tsh_abi0_fn, . - tsh_abi0_fn
+
+        .globl  tsh_abi0_resume
+        .hidden tsh_abi0_resume
+        .type   tsh_abi0_resume, @function
+        .p2align 4
+tsh_abi0_resume:
+        .cfi_startproc
+        movq    %rsp, tsh_abi0_seen+8(%rip)
+        movq    %rax, tsh_abi0_seen+16(%rip)
+        movq    %rdx, tsh_abi0_seen+24(%rip)
+        movq    %rbp, tsh_abi0_seen+32(%rip)
+        ret
+        .cfi_endproc
+        .size   tsh_abi0_resume, . - tsh_abi0_resume
+
+        .bss
+        .p2align 3
+        .globl  tsh_abi0_seen
+        .hidden tsh_abi0_seen
+tsh_abi0_seen:
+        .zero   40
+tsh_abi0_target:
+        .zero   8
 
         .section .note.GNU-stack, "", @progbits

@@ -2,7 +2,8 @@
  * detours as libc's (docs/go.md).  At start-up the main executable is
  * checked for Go (a PT_NOTE "Go" build-id note, read from memory: no file
  * I/O for other programs); a Go program that is understood gets its
- * Syscall6 and rawVforkSyscall patched to the trampolines of
+ * Syscall6 (Go >= 1.19) or the SYSCALL runs of its ABI0 syscall.Syscall
+ * family (1.17, 1.18), and rawVforkSyscall, patched to the trampolines of
  * trampolines/x86_64/go_*.S, whose one C handler, go_dispatch(), maps a
  * system-call number onto the hook_<name> detour of hooks.def. */
 #include "hooks.h"
@@ -211,6 +212,31 @@ static void reexec_with_env(void)
              "program sees the local environment", ESTR((int)-r));
 }
 
+/* Go < 1.19: every ABI0 function present (RawSyscall6 may be absent)
+ * must look exactly as expected before anything is patched, so that code
+ * that does not leaves the program untouched. */
+static int check_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
+                      char *why, size_t whylen)
+{
+    for (int i = 0; i < SHUNT_GO_ABI0_N; i++) {
+        shunt_go_site_t site;
+        if (fn[i] && shunt_go_abi0_check(i, bias + fn[i], &site, why,
+                                         whylen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
+                        char *why, size_t whylen)
+{
+    for (int i = 0; i < SHUNT_GO_ABI0_N; i++)
+        /* On failure those already patched stay: each is complete. */
+        if (fn[i] && shunt_go_abi0_install(i, bias + fn[i], why, whylen) < 0)
+            return -1;
+    return 0;
+}
+
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -225,12 +251,20 @@ void shunt_go_install(void)
         LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
-    if (gi.minor < 19 || !gi.syscall6 || !gi.asmcgocall) {
-        LOG_WARN("go: program left unhooked: %s is not supported (Go >= "
-                 "1.19 with Syscall6 and runtime.asmcgocall needed)",
-                 gi.version);
+    /* Go >= 1.19: the ABIInternal Syscall6.  Older: the ABI0
+     * syscall.Syscall family, patched inside (go_abi0.S). */
+    int family = shunt_go_family(&gi, why, sizeof(why));
+    if (family < 0) {
+        LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
+    int old = family == SHUNT_GO_ABI0;
+    uintptr_t abi0[SHUNT_GO_ABI0_N] = {
+        [SHUNT_GO_ABI0_SYSCALL] = gi.syscall_abi0[0],
+        [SHUNT_GO_ABI0_SYSCALL6] = gi.syscall_abi0[1],
+        [SHUNT_GO_ABI0_RAWSYSCALL] = gi.syscall_abi0[2],
+        [SHUNT_GO_ABI0_RAWSYSCALL6] = gi.raw_syscall6,
+    };
     /* Without runtime/cgo, Go points FS at its own TLS block on its
      * threads: neither libc nor the layer's TLS would work there.  cgo
      * exports these two symbols dynamically. */
@@ -238,6 +272,10 @@ void shunt_go_install(void)
         !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
         LOG_WARN("go: program left unhooked: %s without cgo (no crosscall2)",
                  gi.version);
+        return;
+    }
+    if (old && check_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
+        LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
     shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);
@@ -256,6 +294,16 @@ void shunt_go_install(void)
             LOG_WARN("go: program left unhooked: rawVforkSyscall: %s", why);
             goto end;
         }
+    }
+    if (old) {
+        if (install_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
+            LOG_WARN("go: program left unhooked: %s", why);
+            goto end;
+        }
+        LOG_INFO("go: %s%s%s hooked (ABI0 syscall.Syscall at %p)",
+                 gi.version, gi.pie ? ", PIE" : "",
+                 gi.stripped ? ", stripped" : "", (void *)(m.bias + abi0[0]));
+        goto end;
     }
     void *orig = NULL;
     rc = shunt_hook_install((void *)(m.bias + gi.syscall6),

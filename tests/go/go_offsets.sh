@@ -31,7 +31,9 @@ fields=(
   "m.curg=m_curg"
 )
 unset GOROOT
-export GOTOOLCHAIN=local GOFLAGS= GOPROXY=off GOTELEMETRY=off CGO_ENABLED=1
+# A GOFLAGS value (here, or in go env -w's file) old toolchains reject
+# would stop them: one every Go accepts.
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GOTELEMETRY=off CGO_ENABLED=1
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 hdr=version

@@ -85,7 +85,7 @@ __attribute__((constructor)) static void init(void)
     shunt_goinfo_t gi;
     char why[256];
     if (shunt_goinfo_read("/proc/self/exe", &gi, why, sizeof(why)) < 0 ||
-        !gi.syscall6 || !gi.asmcgocall || !gi.raw_vfork) {
+        shunt_go_family(&gi, why, sizeof(why)) < 0 || !gi.raw_vfork) {
         /* Silent: the test program's children (/bin/echo) inherit the
          * preload; the program itself says when the handler is missing. */
         return;
@@ -102,11 +102,31 @@ __attribute__((constructor)) static void init(void)
     void *orig;
     if (shunt_hook_install((void *)(bias + gi.raw_vfork),
                            (void *)shunt_go_vfork_entry, &shunt_go_vfork_orig,
-                           why, sizeof(why)) < 0 ||
-        shunt_hook_install((void *)(bias + gi.syscall6),
-                           (void *)shunt_go_syscall6_entry, &orig, why,
-                           sizeof(why)) < 0) {
+                           why, sizeof(why)) < 0) {
         fprintf(stderr, "tramp_preload: install: %s\n", why);
         exit(98);
     }
+    if (shunt_go_family(&gi, why, sizeof(why)) == SHUNT_GO_SYSCALL6) {
+        if (shunt_hook_install((void *)(bias + gi.syscall6),
+                               (void *)shunt_go_syscall6_entry, &orig, why,
+                               sizeof(why)) < 0) {
+            fprintf(stderr, "tramp_preload: install: %s\n", why);
+            exit(98);
+        }
+        return;
+    }
+    /* Go < 1.19: the four ABI0 functions, patched inside (go_abi0.S). */
+    const uint64_t fn[SHUNT_GO_ABI0_N] = {
+        [SHUNT_GO_ABI0_SYSCALL] = gi.syscall_abi0[0],
+        [SHUNT_GO_ABI0_SYSCALL6] = gi.syscall_abi0[1],
+        [SHUNT_GO_ABI0_RAWSYSCALL] = gi.syscall_abi0[2],
+        [SHUNT_GO_ABI0_RAWSYSCALL6] = gi.raw_syscall6,
+    };
+    for (int i = 0; i < SHUNT_GO_ABI0_N; i++)
+        if (!fn[i] || shunt_go_abi0_install(i, bias + fn[i], why,
+                                            sizeof(why)) < 0) {
+            fprintf(stderr, "tramp_preload: install %s: %s\n",
+                    shunt_go_abi0_name(i), fn[i] ? why : "absent");
+            exit(98);
+        }
 }

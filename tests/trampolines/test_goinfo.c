@@ -25,6 +25,7 @@ typedef struct {
     int pie, stripped, interp;
     unsigned long long sc6, raw6, vfork;
     unsigned long long cgo; /* runtime.asmcgocall.abi0, from go tool nm */
+    unsigned long long abi0[3]; /* Go < 1.19: syscall.Syscall, Syscall6, RawSyscall */
 } bin_t;
 
 static bin_t bins[MAX_BINS];
@@ -54,11 +55,13 @@ static void load_manifest(void)
             break;
         bin_t *b = &bins[nbins];
         int n = sscanf(line,
-                       "ok %31s %31s %511s %63s %d %d %d %llx %llx %llx %llx",
+                       "ok %31s %31s %511s %63s %d %d %d %llx %llx %llx %llx "
+                       "%llx %llx %llx",
                        b->tc, b->variant, b->path, b->version, &b->pie,
                        &b->stripped, &b->interp, &b->sc6, &b->raw6,
-                       &b->vfork, &b->cgo);
-        if (n == 11)
+                       &b->vfork, &b->cgo, &b->abi0[0], &b->abi0[1],
+                       &b->abi0[2]);
+        if (n == 14)
             nbins++;
         else
             fprintf(stderr, "manifest line not understood: %s", line);
@@ -103,8 +106,17 @@ static void test_variants(void **state)
         assert_int_equal(g.stripped, b->stripped);
         assert_int_equal(g.has_interp, b->interp);
         assert_int_equal(g.syscall6, b->sc6);
-        assert_int_not_equal(g.syscall6, 0);
+        /* Go >= 1.19: the ABIInternal Syscall6; before, the ABI0 bodies
+         * (and raw_syscall6 is RawSyscall6's ABI0 body). */
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(g.syscall_abi0[k], b->abi0[k]);
+        if (g.minor >= 19)
+            assert_int_not_equal(g.syscall6, 0);
+        else
+            for (int k = 0; k < 3; k++)
+                assert_int_not_equal(g.syscall_abi0[k], 0);
         assert_int_equal(g.raw_syscall6, b->raw6);
+        assert_int_not_equal(g.raw_syscall6, 0);
         assert_int_equal(g.raw_vfork, b->vfork);
         assert_int_not_equal(g.raw_vfork, 0);
         /* Every version has the ABI0 body of runtime.asmcgocall, which the

@@ -6,8 +6,10 @@
 # flags but -s -w).
 #   build.sh SRCDIR OUTDIR
 # Manifest lines: "ok TOOLCHAIN VARIANT PATH VERSION PIE STRIPPED INTERP
-# SYSCALL6 RAWSYSCALL6 RAWVFORK ASMCGOCALL" (hex addresses, 0 = absent;
-# ASMCGOCALL is the ABI0 body runtime.asmcgocall.abi0) or
+# SYSCALL6 RAWSYSCALL6 RAWVFORK ASMCGOCALL SYSCALL SYSCALL6_ABI0
+# RAWSYSCALL" (hex addresses, 0 = absent; ASMCGOCALL is the ABI0 body
+# runtime.asmcgocall.abi0; the last three are the ABI0 bodies of Go < 1.19,
+# 0 from 1.19) or
 # "skip TOOLCHAIN REASON".
 set -euo pipefail
 src=$1 out=$2
@@ -59,10 +61,19 @@ for tc in "${toolchains[@]}"; do
     cgo=runtime.asmcgocall.abi0
     ((minor < 17)) && cgo=runtime.asmcgocall
     nm=$("$gobin" tool nm "$twin")
-    addr() { echo "$nm" | awk -v n="$1" '$3 == n && $2 == "T" {print $1; f=1; exit} END {if (!f) print 0}'; }
+    # awk reads all its input: an early exit would kill echo with SIGPIPE,
+    # which pipefail and set -e turn into a failure of the assignment below.
+    addr() { echo "$nm" | awk -v n="$1" '!f && $3 == n && $2 == "T" {print $1; f=1} END {if (!f) print 0}'; }
     pie=0; case $variant in *pie) pie=1 ;; esac
     stripped=0; case $variant in stripped*) stripped=1 ;; esac
-    echo "ok $name $variant $bin $gv $pie $stripped 1 $(addr "$sc6") $(addr syscall.RawSyscall6) $(addr syscall.rawVforkSyscall.abi0) $(addr "$cgo")" >>"$manifest.new"
+    # Before 1.19 Syscall, Syscall6, RawSyscall and RawSyscall6 are the
+    # ABI0 assembly bodies (.abi0 from 1.17, no suffix before).
+    abi=.abi0; ((minor < 17)) && abi=
+    if ((minor >= 19)); then raw6=syscall.RawSyscall6 old="0 0 0"
+    else raw6=syscall.RawSyscall6$abi
+      old="$(addr syscall.Syscall$abi) $(addr syscall.Syscall6$abi) $(addr syscall.RawSyscall$abi)"
+    fi
+    echo "ok $name $variant $bin $gv $pie $stripped 1 $(addr "$sc6") $(addr "$raw6") $(addr syscall.rawVforkSyscall$abi) $(addr "$cgo") $old" >>"$manifest.new"
   done
 done
 echo "build.sh: ${#toolchains[@]} toolchains in $((SECONDS - start)) s" >&2
