@@ -499,9 +499,78 @@ static int name_in(const char *name, size_t len, char *const *list, size_t n)
     return 0;
 }
 
-char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls,
-                            char *const *exclude, size_t n_exclude)
+/* The first string argument of a record's call ("...": the path), copied
+ * into out with the journal's escapes kept; 0, or -1 when there is none. */
+static int first_str(const char *line, size_t len, char *out, size_t outlen)
 {
+    const char *open = memchr(line, '(', len);
+    if (!open)
+        return -1;
+    const char *end = line + len, *q = memchr(open, '"', (size_t)(end - open));
+    if (!q)
+        return -1;
+    size_t n = 0;
+    for (const char *p = q + 1; p < end; p++) {
+        if (*p == '"')
+            break;
+        if (*p == '\\' && p + 1 < end && n + 1 < outlen)
+            out[n++] = *p++;
+        if (n + 1 < outlen)
+            out[n++] = *p;
+    }
+    out[n] = 0;
+    return 0;
+}
+
+/* The fd a record's call takes first ("read(3, ..."), or -1. */
+static long first_fd(const char *line, size_t len)
+{
+    const char *open = memchr(line, '(', len);
+    if (!open || open + 1 >= line + len || open[1] < '0' || open[1] > '9')
+        return -1;
+    long fd = 0;
+    const char *p = open + 1;
+    while (p < line + len && *p >= '0' && *p <= '9' && fd < 1000000)
+        fd = fd * 10 + (*p++ - '0');
+    return p < line + len && (*p == ',' || *p == ')') ? fd : -1;
+}
+
+/* The value after " = " when it is a number >= 0, or -1. */
+static long result_of(const char *line, size_t len)
+{
+    const char *eq = NULL;
+    for (const char *p = line; p + 3 <= line + len; p++)
+        if (p[0] == ')' && p[1] == ' ' && p[2] == '=')
+            eq = p + 3;
+    if (!eq || eq + 1 >= line + len || eq[0] != ' ' || eq[1] < '0' || eq[1] > '9')
+        return -1;
+    long v = 0;
+    for (const char *p = eq + 1; p < line + len && *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return v;
+}
+
+typedef struct {
+    const char *tag;
+    size_t tag_len;
+    long fd;
+} skipfd_t;
+
+char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls,
+                            char *const *exclude, size_t n_exclude,
+                            char *const *skip_paths, size_t n_skip)
+{
+    regex_t *res = n_skip ? calloc(n_skip, sizeof(*res)) : NULL;
+    if (n_skip && !res)
+        return NULL;
+    size_t n_res = 0;
+    for (; n_res < n_skip; n_res++)
+        if (regcomp(&res[n_res], skip_paths[n_res], REG_EXTENDED | REG_NOSUB) != 0)
+            break;
+    skipfd_t *fds = NULL;
+    size_t n_fds = 0, cap_fds = 0;
+    int oom = n_res < n_skip;
+
     size_t cap = 1;
     for (const char *p = text; *p; p++)
         cap += *p == '\n';
@@ -509,7 +578,7 @@ char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls
     if (!v)
         return NULL;
     size_t n = 0;
-    for (const char *p = text; *p;) {
+    for (const char *p = text; *p && !oom;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         size_t tag = strcspn(p, " \n");
@@ -517,12 +586,55 @@ char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls
         size_t nlen = strcspn(name, "( \n");
         int keep = (!n_calls || name_in(name, nlen, calls, n_calls)) &&
                    !name_in(name, nlen, exclude, n_exclude);
+        if (n_res && len) {
+            /* skip_paths: a record naming such a path goes, and so do the
+             * calls of its process on the fd it opened, up to its close. */
+            char path[1024];
+            long fd = first_fd(p, len);
+            size_t k = 0;
+            while (fd >= 0 && k < n_fds &&
+                   !(fds[k].fd == fd && fds[k].tag_len == tag &&
+                     memcmp(fds[k].tag, p, tag) == 0))
+                k++;
+            if (fd >= 0 && k < n_fds) {
+                keep = 0;
+                if (nlen >= 5 && memcmp(name + nlen - 5, "close", 5) == 0)
+                    fds[k] = fds[--n_fds];
+            } else if (first_str(p, len, path, sizeof(path)) == 0) {
+                for (size_t i = 0; i < n_res && keep >= 0; i++)
+                    if (regexec(&res[i], path, 0, NULL, 0) == 0)
+                        keep = -1;
+                long r = keep < 0 && memmem(name, nlen, "open", 4) ? result_of(p, len) : -1;
+                if (r >= 0) {
+                    if (n_fds == cap_fds) {
+                        size_t nc = cap_fds ? 2 * cap_fds : 16;
+                        skipfd_t *t = realloc(fds, nc * sizeof(*t));
+                        if (!t) {
+                            oom = 1;
+                            break;
+                        }
+                        fds = t;
+                        cap_fds = nc;
+                    }
+                    fds[n_fds++] = (skipfd_t){p, tag, r};
+                }
+                keep = keep > 0;
+            }
+        }
         if (keep && len) {
             v[n] = (jline_t){.line = p, .len = len, .tag_len = tag < len ? tag : len,
                              .order = n};
             n++;
         }
         p = nl ? nl + 1 : p + len;
+    }
+    for (size_t i = 0; i < n_res; i++)
+        regfree(&res[i]);
+    free(res);
+    free(fds);
+    if (oom) {
+        free(v);
+        return NULL;
     }
     qsort(v, n, sizeof(*v), jline_cmp);
     buf_t b = {0};

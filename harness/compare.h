@@ -16,10 +16,14 @@ char *shunt_normalise(const char *text, size_t len, const shunt_norm_t *norms,
 /* The layer's call journal (lines "TAG CALL(ARGS) = RESULT") as the runner
  * compares it: only the lines whose CALL is in calls (NULL: all) and not in
  * exclude, grouped by process (a stable sort on TAG, "1" < "1.2" < "1.10"),
- * so that processes running side by side do not interleave.  malloc'd, or
- * NULL when out of memory. */
+ * so that processes running side by side do not interleave.  A record
+ * whose first string argument (its path) matches one of the POSIX EREs
+ * skip_paths is dropped, and when it opened an fd ("= N"), so are the
+ * records of the same process on that fd up to and including its close.
+ * malloc'd, or NULL when out of memory (or a regex does not compile). */
 char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls,
-                            char *const *exclude, size_t n_exclude);
+                            char *const *exclude, size_t n_exclude,
+                            char *const *skip_paths, size_t n_skip);
 
 typedef struct {
     char *text;       /* unified diff (malloc'd; "" when equal) */

@@ -665,10 +665,12 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         if (journal && ref[i].journal && loc[i].journal) {
             char *ja = shunt_journal_prepare(ref[i].journal, r->journal_calls,
                                              r->n_journal_calls, r->journal_exclude,
-                                             r->n_journal_exclude);
+                                             r->n_journal_exclude, r->journal_skip_paths,
+                                             r->n_journal_skip_paths);
             char *jb = shunt_journal_prepare(loc[i].journal, r->journal_calls,
                                              r->n_journal_calls, r->journal_exclude,
-                                             r->n_journal_exclude);
+                                             r->n_journal_exclude, r->journal_skip_paths,
+                                             r->n_journal_skip_paths);
             if (ja && jb)
                 w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
                                    o->color, suffix, seen, &rep);

@@ -672,17 +672,19 @@ static int get_calls(ctx_t *c, const shunt_ynode_t *n, const char *path, char **
     return 0;
 }
 
-/* expect.journal: true/false, or {calls: [...], exclude: [...]}. */
+/* expect.journal: true/false, or {calls: [...], exclude: [...],
+ * skip_paths: [REGEX...]}. */
 static int get_journal(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
-    static const char *const keys[] = {"calls", "exclude", NULL};
+    static const char *const keys[] = {"calls", "exclude", "skip_paths", NULL};
     const char *path = "expect.journal";
     const shunt_ynode_t *v;
     if (n->kind == SHUNT_Y_SCALAR)
         return get_bool(c, n, path, &r->cmp_journal);
     if (n->kind != SHUNT_Y_MAP)
         return shunt_yerror(c->e, n, path,
-                            "expected true, false or a map (calls:, exclude:)");
+                            "expected true, false or a map (calls:, exclude:, "
+                            "skip_paths:)");
     if (shunt_ycheck_keys(c->e, n, path, keys) < 0)
         return -1;
     r->cmp_journal = 1;
@@ -693,6 +695,22 @@ static int get_journal(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         get_calls(c, v, "expect.journal.exclude", &r->journal_exclude,
                   &r->n_journal_exclude) < 0)
         return -1;
+    if ((v = shunt_ymap_get(n, "skip_paths"))) {
+        const char *kp = "expect.journal.skip_paths";
+        if (shunt_yexpect_seq(c->e, v, kp) < 0)
+            return -1;
+        if (v->count == 0)
+            return shunt_yerror(c->e, v, kp, "expected a non-empty list of regular expressions");
+        if (!(r->journal_skip_paths = zalloc(c, v->count + 1, sizeof(char *))))
+            return oom(c);
+        for (size_t i = 0; i < v->count; i++) {
+            char sub[256];
+            shunt_ypath_index(sub, sizeof(sub), kp, i);
+            if (get_regex(c, v->items[i], sub, &r->journal_skip_paths[i]) < 0)
+                return -1;
+        }
+        r->n_journal_skip_paths = v->count;
+    }
     return 0;
 }
 

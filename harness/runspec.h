@@ -82,6 +82,10 @@ typedef struct {
     size_t n_journal_calls;
     char **journal_exclude;
     size_t n_journal_exclude;
+    /* expect.journal.skip_paths: POSIX EREs; records naming such a path,
+     * and their process's calls on the fd it opened, are left out */
+    char **journal_skip_paths;
+    size_t n_journal_skip_paths;
     int want_status;     /* the reference's exit status; -1: any */
     shunt_expect_file_t *files;
     size_t n_files;

@@ -7,6 +7,7 @@
  * trampolines/x86_64/go_*.S, whose one C handler, go_dispatch(), maps a
  * system-call number onto the hook_<name> detour of hooks.def. */
 #include "hooks.h"
+#include "journal.h"
 #include "layer.h"
 
 #include "shunt/goinfo.h"
@@ -25,66 +26,80 @@ extern char **environ;
 #define P(i) ((void *)a[i])
 #define I(i) ((int)a[i])
 
+/* The detours Go's calls go to: hook_<name>, or the call journal's wrapper
+ * around it when SHUNT_JOURNAL is on (set once in shunt_go_install, before
+ * the first hooked Go call), so that Go programs are journalled like C
+ * programs (layer/journal.c). */
+#define GO_JOURNALLED(X)                                                      \
+    X(open) X(openat) X(read) X(write) X(pread) X(pwrite) X(readv)            \
+    X(writev) X(close) X(fstatat) X(statx) X(faccessat) X(readlinkat)         \
+    X(mkdirat) X(unlinkat) X(renameat) X(renameat2) X(truncate) X(socket)     \
+    X(connect) X(bind)
+
+#define X(name) static __typeof__(hook_##name) *go_j_##name = hook_##name;
+GO_JOURNALLED(X)
+#undef X
+
 /* Every system call the layer serves for Go, with the detour it goes to.
  * A detour whose libc original may be absent (H_OPT) is guarded by
  * OPT(real_name, expr): without the original the call goes to the kernel. */
 #define OPT(real, expr) ((real) ? (long)(expr) : bare(nr, a))
 #define GO_SYSCALLS(X)                                                        \
     /* files: open, data */                                                   \
-    X(SYS_open, hook_open(P(0), I(1), (mode_t)A(2)))                          \
-    X(SYS_openat, hook_openat(I(0), P(1), I(2), (mode_t)A(3)))                \
-    X(SYS_read, hook_read(I(0), P(1), (size_t)A(2)))                          \
-    X(SYS_write, hook_write(I(0), P(1), (size_t)A(2)))                        \
-    X(SYS_pread64, hook_pread(I(0), P(1), (size_t)A(2), (off_t)A(3)))         \
-    X(SYS_pwrite64, hook_pwrite(I(0), P(1), (size_t)A(2), (off_t)A(3)))       \
-    X(SYS_readv, hook_readv(I(0), P(1), I(2)))                                \
-    X(SYS_writev, hook_writev(I(0), P(1), I(2)))                              \
+    X(SYS_open, go_j_open(P(0), I(1), (mode_t)A(2)))                          \
+    X(SYS_openat, go_j_openat(I(0), P(1), I(2), (mode_t)A(3)))                \
+    X(SYS_read, go_j_read(I(0), P(1), (size_t)A(2)))                          \
+    X(SYS_write, go_j_write(I(0), P(1), (size_t)A(2)))                        \
+    X(SYS_pread64, go_j_pread(I(0), P(1), (size_t)A(2), (off_t)A(3)))         \
+    X(SYS_pwrite64, go_j_pwrite(I(0), P(1), (size_t)A(2), (off_t)A(3)))       \
+    X(SYS_readv, go_j_readv(I(0), P(1), I(2)))                                \
+    X(SYS_writev, go_j_writev(I(0), P(1), I(2)))                              \
     X(SYS_lseek, hook_lseek(I(0), (off_t)A(1), I(2)))                         \
     X(SYS_ftruncate, hook_ftruncate(I(0), (off_t)A(1)))                       \
     X(SYS_fsync, hook_fsync(I(0)))                                            \
     X(SYS_fdatasync, hook_fdatasync(I(0)))                                    \
     /* fds */                                                                 \
-    X(SYS_close, hook_close(I(0)))                                            \
+    X(SYS_close, go_j_close(I(0)))                                            \
     X(SYS_dup, hook_dup(I(0)))                                                \
     X(SYS_dup2, hook_dup2(I(0), I(1)))                                        \
     X(SYS_dup3, hook_dup3(I(0), I(1), I(2)))                                  \
     X(SYS_fcntl, hook_fcntl(I(0), I(1), P(2)))                                \
     /* metadata */                                                            \
-    X(SYS_stat, hook_fstatat(AT_FDCWD, P(0), P(1), 0))                        \
-    X(SYS_lstat, hook_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
-    X(SYS_fstat, hook_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
-    X(SYS_newfstatat, hook_fstatat(I(0), P(1), P(2), I(3)))                   \
+    X(SYS_stat, go_j_fstatat(AT_FDCWD, P(0), P(1), 0))                        \
+    X(SYS_lstat, go_j_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
+    X(SYS_fstat, go_j_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
+    X(SYS_newfstatat, go_j_fstatat(I(0), P(1), P(2), I(3)))                   \
     X(SYS_statx, OPT(real_statx,                                              \
-                     hook_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
+                     go_j_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
     X(SYS_getdents64, hook_getdents64(I(0), P(1), (size_t)A(2)))              \
-    X(SYS_access, hook_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
-    X(SYS_faccessat, hook_faccessat(I(0), P(1), I(2), 0))                     \
-    X(SYS_faccessat2, hook_faccessat(I(0), P(1), I(2), I(3)))                 \
-    X(SYS_readlink, hook_readlinkat(AT_FDCWD, P(0), P(1), (size_t)A(2)))      \
-    X(SYS_readlinkat, hook_readlinkat(I(0), P(1), P(2), (size_t)A(3)))        \
+    X(SYS_access, go_j_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
+    X(SYS_faccessat, go_j_faccessat(I(0), P(1), I(2), 0))                     \
+    X(SYS_faccessat2, go_j_faccessat(I(0), P(1), I(2), I(3)))                 \
+    X(SYS_readlink, go_j_readlinkat(AT_FDCWD, P(0), P(1), (size_t)A(2)))      \
+    X(SYS_readlinkat, go_j_readlinkat(I(0), P(1), P(2), (size_t)A(3)))        \
     X(SYS_statfs, hook_statfs(P(0), P(1)))                                    \
     X(SYS_fstatfs, hook_fstatfs(I(0), P(1)))                                  \
     /* namespace changes */                                                   \
-    X(SYS_mkdir, hook_mkdirat(AT_FDCWD, P(0), (mode_t)A(1)))                  \
-    X(SYS_mkdirat, hook_mkdirat(I(0), P(1), (mode_t)A(2)))                    \
-    X(SYS_rmdir, hook_unlinkat(AT_FDCWD, P(0), AT_REMOVEDIR))                 \
-    X(SYS_unlink, hook_unlinkat(AT_FDCWD, P(0), 0))                           \
-    X(SYS_unlinkat, hook_unlinkat(I(0), P(1), I(2)))                          \
-    X(SYS_rename, hook_renameat(AT_FDCWD, P(0), AT_FDCWD, P(1)))              \
-    X(SYS_renameat, hook_renameat(I(0), P(1), I(2), P(3)))                    \
+    X(SYS_mkdir, go_j_mkdirat(AT_FDCWD, P(0), (mode_t)A(1)))                  \
+    X(SYS_mkdirat, go_j_mkdirat(I(0), P(1), (mode_t)A(2)))                    \
+    X(SYS_rmdir, go_j_unlinkat(AT_FDCWD, P(0), AT_REMOVEDIR))                 \
+    X(SYS_unlink, go_j_unlinkat(AT_FDCWD, P(0), 0))                           \
+    X(SYS_unlinkat, go_j_unlinkat(I(0), P(1), I(2)))                          \
+    X(SYS_rename, go_j_renameat(AT_FDCWD, P(0), AT_FDCWD, P(1)))              \
+    X(SYS_renameat, go_j_renameat(I(0), P(1), I(2), P(3)))                    \
     X(SYS_renameat2,                                                          \
-      A(4) == 0 ? hook_renameat(I(0), P(1), I(2), P(3))                       \
-                : OPT(real_renameat2, hook_renameat2(I(0), P(1), I(2), P(3),  \
+      A(4) == 0 ? go_j_renameat(I(0), P(1), I(2), P(3))                       \
+                : OPT(real_renameat2, go_j_renameat2(I(0), P(1), I(2), P(3),  \
                                                      (unsigned)A(4))))        \
-    X(SYS_truncate, hook_truncate(P(0), (off_t)A(1)))                         \
+    X(SYS_truncate, go_j_truncate(P(0), (off_t)A(1)))                         \
     X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
     X(SYS_fchmodat, hook_fchmodat(I(0), P(1), (mode_t)A(2), 0))               \
     X(SYS_symlinkat, hook_symlinkat(P(0), I(1), P(2)))                        \
     X(SYS_utimensat, hook_utimensat(I(0), P(1), P(2), I(3)))                  \
     /* sockets */                                                             \
-    X(SYS_socket, hook_socket(I(0), I(1), I(2)))                              \
-    X(SYS_connect, hook_connect(I(0), P(1), (socklen_t)A(2)))                 \
-    X(SYS_bind, hook_bind(I(0), P(1), (socklen_t)A(2)))                       \
+    X(SYS_socket, go_j_socket(I(0), I(1), I(2)))                              \
+    X(SYS_connect, go_j_connect(I(0), P(1), (socklen_t)A(2)))                 \
+    X(SYS_bind, go_j_bind(I(0), P(1), (socklen_t)A(2)))                       \
     X(SYS_getsockname, hook_getsockname(I(0), P(1), P(2)))                    \
     X(SYS_getpeername, hook_getpeername(I(0), P(1), P(2)))                    \
     X(SYS_getsockopt, hook_getsockopt(I(0), I(1), I(2), P(3), P(4)))          \
@@ -278,6 +293,12 @@ void shunt_go_install(void)
         LOG_WARN("go: program left unhooked: %s", why);
         return;
     }
+    /* The journal's wrappers, when it is on (before the first Go call). */
+#define X(name)                                                               \
+    if (shunt_journal_detour(#name))                                          \
+        go_j_##name = (__typeof__(go_j_##name))shunt_journal_detour(#name);
+    GO_JOURNALLED(X)
+#undef X
     shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);
     shunt_go_handler = go_dispatch;
     for (int nr = 0; nr < SHUNT_GO_NR_MAX; nr++)

@@ -193,6 +193,10 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
         shunt_state = 1;
         rfiles_init();
         int failed = shunt_hooks_install();
+        /* A Go program's own system calls reach the journal through the Go
+         * hooks (go.c); each detour then calls the original, as here. */
+        if (journal && *journal && shunt_go_install)
+            shunt_go_install();
         LOG_INFO("observe-only: %d hook(s) failed, journal %s", failed,
                  journal && *journal ? journal : "off");
         errno = saved;

@@ -148,7 +148,7 @@ static void test_journal_prepare(void **state)
                     "1.2 close(3) = 0\n"
                     "1 close(3) = 0\n"
                     "1.10 execve(\"/bin/x\", [\"x\"]) = ?\n";
-    char *o = shunt_journal_prepare(j, NULL, 0, NULL, 0);
+    char *o = shunt_journal_prepare(j, NULL, 0, NULL, 0, NULL, 0);
     assert_string_equal(o, "1 open(\"/a\", O_RDONLY) = 3\n"
                            "1 read(3, 10) = 4\n"
                            "1 close(3) = 0\n"
@@ -158,12 +158,38 @@ static void test_journal_prepare(void **state)
                            "1.10 execve(\"/bin/x\", [\"x\"]) = ?\n");
     free(o);
     char *calls[] = {"open", "close"}, *excl[] = {"close"};
-    o = shunt_journal_prepare(j, calls, 2, excl, 1);
+    o = shunt_journal_prepare(j, calls, 2, excl, 1, NULL, 0);
     assert_string_equal(o, "1 open(\"/a\", O_RDONLY) = 3\n"
                            "1.2 open(\"/c\", O_RDONLY) = 3\n");
     free(o);
-    o = shunt_journal_prepare("", NULL, 0, NULL, 0);
+    o = shunt_journal_prepare("", NULL, 0, NULL, 0, NULL, 0);
     assert_string_equal(o, "");
+    free(o);
+}
+
+/* skip_paths: the record naming the path goes, with its process's calls on
+ * the fd it opened up to the close; the same fd number elsewhere stays. */
+static void test_journal_skip_paths(void **state)
+{
+    (void)state;
+    const char *j = "1 openat(AT_FDCWD, \"/proc/self/maps\", O_RDONLY) = 3\n"
+                    "1.1 read(3, 10) = 10\n"
+                    "1 read(3, 1024) = 1024\n"
+                    "1 fstatat(3, \"\", AT_EMPTY_PATH) = 0 {mode=0100444, size=0}\n"
+                    "1 read(3, 1024) = 7\n"
+                    "1 close(3) = 0\n"
+                    "1 open(\"/etc/app.conf\", O_RDONLY) = 3\n"
+                    "1 read(3, 512) = 49\n"
+                    "1 stat(\"/sys/fs/cgroup/x\") = -1 ENOENT\n"
+                    "1 open(\"/sys/nope\", O_RDONLY) = -1 ENOENT\n"
+                    "1 close(3) = 0\n";
+    char *skip[] = {"^/(proc|sys)/"};
+    char *o = shunt_journal_prepare(j, NULL, 0, NULL, 0, skip, 1);
+    assert_non_null(o);
+    assert_string_equal(o, "1 open(\"/etc/app.conf\", O_RDONLY) = 3\n"
+                           "1 read(3, 512) = 49\n"
+                           "1 close(3) = 0\n"
+                           "1.1 read(3, 10) = 10\n");
     free(o);
 }
 
@@ -177,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_diff_two_hunks_and_newline),
         cmocka_unit_test(test_diff_only_lines),
         cmocka_unit_test(test_journal_prepare),
+        cmocka_unit_test(test_journal_skip_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

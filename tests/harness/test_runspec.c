@@ -101,7 +101,7 @@ static void test_defaults(void **state)
     shunt_scenario_free(s);
     s = load("program: {language: c, inline: x}\n"
              "expect:\n"
-             "  journal: {calls: [open, stat], exclude: [read]}\n"
+             "  journal: {calls: [open, stat], exclude: [read], skip_paths: ['^/proc/']}\n"
              "  normalise: [{drop: x, in: journal}]\n"
              "  divergences: [{in: journal, reason: a reason long enough}]\n");
     assert_non_null(s);
@@ -109,6 +109,8 @@ static void test_defaults(void **state)
     assert_int_equal(s->run->n_journal_calls, 2);
     assert_string_equal(s->run->journal_calls[1], "stat");
     assert_int_equal(s->run->n_journal_exclude, 1);
+    assert_int_equal(s->run->n_journal_skip_paths, 1);
+    assert_string_equal(s->run->journal_skip_paths[0], "^/proc/");
     assert_int_equal(s->run->norms[0].in, SHUNT_OBS_JOURNAL);
     assert_int_equal(s->run->divergences[0].in, SHUNT_OBS_JOURNAL);
     shunt_scenario_free(s);
@@ -180,13 +182,15 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nexpect: {journal: maybe}\n",
      "3:19: expect.journal: expected true or false, got \"maybe\""},
     {"program: {language: c, inline: x}\nexpect: {journal: [open]}\n",
-     "3:19: expect.journal: expected true, false or a map (calls:, exclude:)"},
+     "3:19: expect.journal: expected true, false or a map (calls:, exclude:, skip_paths:)"},
     {"program: {language: c, inline: x}\nexpect: {journal: {calls: open}}\n",
      "3:27: expect.journal.calls: expected a list, got a scalar"},
     {"program: {language: c, inline: x}\nexpect: {journal: {exclude: [read, \"Open\"]}}\n",
      "3:36: expect.journal.exclude[1]: expected a call name as the journal writes it (open, stat, connect...), got \"Open\""},
+    {"program: {language: c, inline: x}\nexpect: {journal: {skip_paths: [\"(\"]}}\n",
+     "3:33: expect.journal.skip_paths[0]: invalid regular expression (POSIX ERE): Unmatched ( or \\("},
     {"program: {language: c, inline: x}\nexpect: {journal: {call: [open]}}\n",
-     "3:20: expect.journal.call: unknown key (allowed: calls, exclude)"},
+     "3:20: expect.journal.call: unknown key (allowed: calls, exclude, skip_paths)"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: journal, reason: layer fds differ}]}\n",
      "3:29: expect.divergences[0].in: journal is not compared (expect.journal is off or empty)"},
     {"program: {language: c, inline: x}\nexpect: {stdot: true}\n",
