@@ -20,12 +20,9 @@
  *   48 a6/r9, 56 g/r14, 64 x15 low, 72 x15 high, 80 rsp delta. */
         .text
 
-        .globl  tsh_call
-        .hidden tsh_call
-        .type   tsh_call, @function
-        .p2align 4
-tsh_call:
-        .cfi_startproc
+/* The SysV callee-saved registers (6 pushes, 48 bytes), with their CFI,
+ * as both callers save them around code that clobbers everything. */
+        .macro SAVE_CALLEE_SAVED
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
         .cfi_offset %rbp, -16
@@ -44,6 +41,29 @@ tsh_call:
         pushq   %r15
         .cfi_adjust_cfa_offset 8
         .cfi_offset %r15, -56
+        .endm
+        .macro RESTORE_CALLEE_SAVED
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .endm
+
+        .globl  tsh_call
+        .hidden tsh_call
+        .type   tsh_call, @function
+        .p2align 4
+tsh_call:
+        .cfi_startproc
+        SAVE_CALLEE_SAVED
         pushq   %rsi                    /* out */
         .cfi_adjust_cfa_offset 8
         /* 7 pushes + return address: RSP is 16-aligned - 8 + 64 = aligned
@@ -82,18 +102,7 @@ tsh_call:
         movq    %rdx, 80(%rsi)
         popq    %rsi
         .cfi_adjust_cfa_offset -8
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
+        RESTORE_CALLEE_SAVED
         ret
         .cfi_endproc
         .size   tsh_call, . - tsh_call
@@ -160,24 +169,7 @@ tsh_asmcgocall:
         .p2align 4
 tsh_call_abi0:
         .cfi_startproc
-        pushq   %rbp
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %rbp, -16
-        pushq   %rbx
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %rbx, -24
-        pushq   %r12
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %r12, -32
-        pushq   %r13
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %r13, -40
-        pushq   %r14
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %r14, -48
-        pushq   %r15
-        .cfi_adjust_cfa_offset 8
-        .cfi_offset %r15, -56
+        SAVE_CALLEE_SAVED
         /* 6 pushes + return address = 56: 8 more and 80 for the frame
          * leave RSP 16-aligned at the call. */
         subq    $88, %rsp
@@ -207,18 +199,7 @@ tsh_call_abi0:
         call    tsh_abi0_fn
         addq    $88, %rsp
         .cfi_adjust_cfa_offset -88
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
+        RESTORE_CALLEE_SAVED
         ret
         .cfi_endproc
         .size   tsh_call_abi0, . - tsh_call_abi0

@@ -30,9 +30,7 @@ typedef enum {
     K_OTHER_REL, /* xbegin and anything else capstone calls relative */
 } kind_t;
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+int shunt_why(char *why, size_t whylen, const char *fmt, ...)
 {
     if (why && whylen) {
         va_list ap;
@@ -67,7 +65,7 @@ static int32_t get32(const uint8_t *p)
 static uint8_t *room(emit_t *e, size_t n)
 {
     if (e->len + n > e->cap) {
-        fail(e->why, e->whylen, "the stub needs more than the %zu bytes given",
+        shunt_why(e->why, e->whylen, "the stub needs more than the %zu bytes given",
              e->cap);
         return NULL;
     }
@@ -107,7 +105,7 @@ static int emit_jmp(emit_t *e, uint64_t target)
     int n = shunt_emit_jmp(e->out + e->len, e->cap - e->len, e->addr + e->len,
                            target);
     if (n < 0)
-        return fail(e->why, e->whylen,
+        return shunt_why(e->why, e->whylen,
                     "the stub needs more than the %zu bytes given", e->cap);
     e->len += (size_t)n;
     return 0;
@@ -244,15 +242,15 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
 
     if (k != K_PLAIN) {
         if (k == K_LOOP)
-            return fail(e->why, e->whylen,
+            return shunt_why(e->why, e->whylen,
                         "%s at +%zu has only a rel8 form and cannot be moved",
                         in->mnemonic, off);
         if (k == K_OTHER_REL)
-            return fail(e->why, e->whylen,
+            return shunt_why(e->why, e->whylen,
                         "relative %s at +%zu cannot be moved", in->mnemonic,
                         off);
         if (x->prefix[2] == 0x66 || x->prefix[3] == 0x67)
-            return fail(e->why, e->whylen,
+            return shunt_why(e->why, e->whylen,
                         "%s at +%zu has a size-override prefix", in->mnemonic,
                         off);
         /* Prefixes dropped on purpose: bnd (F2) and branch hints (2E, 3E)
@@ -269,7 +267,7 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
     bool eip;
     const cs_x86_op *op = rip_operand(x, &eip);
     if (op && eip)
-        return fail(e->why, e->whylen,
+        return shunt_why(e->why, e->whylen,
                     "EIP-relative operand (0x67 prefix) at +%zu", off);
     uint8_t *p = room(e, in->size);
     if (!p)
@@ -281,14 +279,14 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
     size_t doff = x->encoding.disp_offset;
     if (x->encoding.disp_size != 4 || doff == 0 || doff + 4 > in->size ||
         get32(in->bytes + doff) != (int32_t)op->mem.disp)
-        return fail(e->why, e->whylen,
+        return shunt_why(e->why, e->whylen,
                     "cannot locate the displacement of the %s at +%zu",
                     in->mnemonic, off);
     uint64_t abs = in->address + in->size + (uint64_t)(int64_t)(int32_t)op->mem.disp;
     uint64_t here = e->addr + (uint64_t)(p - e->out);
     int64_t disp = (int64_t)(abs - (here + in->size));
     if (!fits32(disp))
-        return fail(e->why, e->whylen,
+        return shunt_why(e->why, e->whylen,
                     "RIP-relative operand of the %s at +%zu points to 0x%llx, "
                     "more than 2 GiB from the stub at 0x%llx",
                     in->mnemonic, off, (unsigned long long)abs,
@@ -368,7 +366,7 @@ static int scan_tail(csh h, cs_insn *in, const uint8_t *code, size_t code_len,
         uint64_t t = in->address + in->size + (uint64_t)rel;
         bool cond = k == K_JCC || k == K_LOOP;
         if (inside(t, code_addr + (cond ? 0 : 1), code_addr + consumed))
-            return fail(why, whylen,
+            return shunt_why(why, whylen,
                         "branch back into the overwritten bytes at +%llu "
                         "(%s at +%llu)",
                         (unsigned long long)(t - code_addr), in->mnemonic,
@@ -427,12 +425,12 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     if (why && whylen)
         why[0] = '\0';
     if (!code || !out || !res || min_len == 0 || min_len > 64)
-        return fail(why, whylen, "bad arguments");
+        return shunt_why(why, whylen, "bad arguments");
 
     csh h;
     cs_insn *in;
     if (!dec_get(&h, &in))
-        return fail(why, whylen, "capstone: cannot open an x86-64 decoder");
+        return shunt_why(why, whylen, "capstone: cannot open an x86-64 decoder");
 
     emit_t e = {out, out_cap, 0, out_addr, why, whylen};
     uint64_t targets[64];
@@ -444,7 +442,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     size_t pos = 0;
     while (pos < min_len) {
         if (left == 0) {
-            rc = fail(why, whylen, "code ends at +%zu, before %zu bytes",
+            rc = shunt_why(why, whylen, "code ends at +%zu, before %zu bytes",
                       pos, min_len);
             goto out;
         }
@@ -452,17 +450,17 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
             char hex[64];
             hexbytes(hex, sizeof hex, code + pos,
                      code_len - pos < 8 ? code_len - pos : 8);
-            rc = fail(why, whylen, "cannot decode the instruction at +%zu (%s)",
+            rc = shunt_why(why, whylen, "cannot decode the instruction at +%zu (%s)",
                       pos, hex);
             goto out;
         }
         if (in->id == X86_INS_INT3) {
-            rc = fail(why, whylen,
+            rc = shunt_why(why, whylen,
                       "int3 at +%zu (a debugger's breakpoint, or padding)", pos);
             goto out;
         }
         if (is_terminal(in->id) && pos + in->size < min_len) {
-            rc = fail(why, whylen,
+            rc = shunt_why(why, whylen,
                       "function ends before %zu bytes (%s at +%zu)", min_len,
                       in->mnemonic, pos);
             goto out;
@@ -476,7 +474,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     }
     for (size_t i = 0; i < ntargets; i++)
         if (inside(targets[i], code_addr, code_addr + pos)) {
-            rc = fail(why, whylen,
+            rc = shunt_why(why, whylen,
                       "branch back into the overwritten bytes at +%llu",
                       (unsigned long long)(targets[i] - code_addr));
             goto out;

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Writes the reason (printf-style) into why when why is not NULL, and
+ * returns -1: the engine's one way of failing with a reason (relocate.c). */
+int shunt_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* jmp qword [rip+0]; .quad target */
 #define SHUNT_ABS_JMP_LEN 14
 #define SHUNT_PAGE 4096u
