@@ -3,7 +3,7 @@
  * checked for Go (a PT_NOTE "Go" build-id note, read from memory: no file
  * I/O for other programs); a Go program that is understood gets its
  * Syscall6 (Go >= 1.19) or the SYSCALL runs of its ABI0 syscall.Syscall
- * family (1.17, 1.18), and rawVforkSyscall, patched to the trampolines of
+ * family (1.16 to 1.18), and rawVforkSyscall, patched to the trampolines of
  * trampolines/x86_64/go_*.S, whose one C handler, go_dispatch(), maps a
  * system-call number onto the hook_<name> detour of hooks.def. */
 #include "hooks.h"

@@ -164,8 +164,10 @@ static void test_family(void **state)
     assert_int_equal(family(1, 19, 1, 0, 1, why, sizeof why), SHUNT_GO_SYSCALL6);
     assert_int_equal(family(1, 18, 0, 3, 1, why, sizeof why), SHUNT_GO_ABI0);
     assert_int_equal(family(1, 17, 0, 3, 1, why, sizeof why), SHUNT_GO_ABI0);
+    assert_int_equal(family(1, 16, 0, 3, 1, why, sizeof why), SHUNT_GO_ABI0);
     /* Older releases: recognised, refused with the reason. */
-    for (int minor = SHUNT_GO_MIN_MINOR - 1; minor >= 10; minor--) {
+    assert_int_equal(SHUNT_GO_MIN_MINOR, 16);
+    for (int minor = 15; minor >= 10; minor--) {
         assert_int_equal(family(1, minor, 0, 3, 1, why, sizeof why), -1);
         assert_non_null(strstr(why, "is not supported"));
         assert_non_null(strstr(why, "older runtimes are not tested"));

@@ -1,4 +1,4 @@
-/* The detours for Go < 1.19's ABI0 system-call functions in
+/* The detours for Go 1.16-1.18's ABI0 system-call functions in
  * src/syscall/asm_linux_amd64.s: syscall.Syscall, Syscall6 (which call
  * runtime.entersyscall first) and RawSyscall, RawSyscall6 (which do not).
  * docs/go.md explains the design.
@@ -16,7 +16,10 @@
  *   in   SP as at the function's entry (NOSPLIT, $0 frame: no locals, BP
  *        not pushed), R14 = g (Go >= 1.17: ABI0 code is entered from
  *        ABIInternal code or the entersyscall wrapper with R14 = g, and
- *        runtime.asmcgocall relies on it)
+ *        runtime.asmcgocall relies on it).  Go 1.16 has no register ABI:
+ *        R14 is any value there, its asmcgocall takes g from TLS, and the
+ *        Syscall6 trampoline's save and restore of R14 (and zeroing of
+ *        X15) only touch registers that are scratch in ABI0.
  *   out  AX = the kernel's raw result (>= 0, or -errno), DX = r2, then
  *        `jmp` to the instruction after the replaced SYSCALL
  *        (shunt_go_abi0_resume[i]); every other register is scratch in

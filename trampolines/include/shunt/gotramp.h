@@ -104,9 +104,9 @@ SHUNT_GO_HIDDEN int shunt_go_abi0_install(int which, uintptr_t fn, char *why,
 
 /* Which trampolines a Go program takes, from what shunt_goinfo_read found:
  * SHUNT_GO_SYSCALL6 (Go >= 1.19: patch Syscall6's entry), SHUNT_GO_ABI0
- * (Go 1.17-1.18: patch the ABI0 functions' runs), or -1 with a reason (a
+ * (Go 1.16-1.18: patch the ABI0 functions' runs), or -1 with a reason (a
  * release older than SHUNT_GO_MIN_MINOR, or a function missing). */
-#define SHUNT_GO_MIN_MINOR 17
+#define SHUNT_GO_MIN_MINOR 16
 enum { SHUNT_GO_SYSCALL6 = 1, SHUNT_GO_ABI0 = 2 };
 SHUNT_GO_HIDDEN int shunt_go_family(const shunt_goinfo_t *gi, char *why,
                                     size_t whylen);
