@@ -1,5 +1,5 @@
 /* Each Go trampoline, case by case: the ABIInternal Syscall6 entry
- * (go_syscall6.S), the four ABI0 entries of Go 1.17/1.18 (go_abi0.S) and
+ * (go_syscall6.S), the four ABI0 entries of Go 1.16–1.18 (go_abi0.S) and
  * the rawVforkSyscall entry (go_vfork.S).
  *
  * The first five are driven through fuzz/trampoline_shuffle's assembly
