@@ -663,9 +663,12 @@ int cmd_run(int argc, char **argv)
         }
         while (!stop_signal && running < (size_t)cl.jobs && next < ncases) {
             char tmpl[] = "/tmp/shunt-case-XXXXXX";
-            int fd = mkstemp(tmpl);
+            /* O_CLOEXEC: the worker writes its result here, and the
+             * programs it runs (and a sibling case's) must not inherit it:
+             * an extra fd shifts every fd number the journal compares. */
+            int fd = mkostemp(tmpl, O_CLOEXEC);
             if (fd < 0) {
-                fprintf(stderr, "harness run: mkstemp: %s\n", strerror(errno));
+                fprintf(stderr, "harness run: mkostemp: %s\n", strerror(errno));
                 rc = SHUNT_EXIT_FAIL;
                 goto out_pids;
             }

@@ -10,7 +10,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -54,6 +54,10 @@ rc=$(run "$fx/journal-known.yaml")
 check "a declared journal divergence passes as known; normalisers and exclude apply" 0 \
   "$rc" "$work/out" '^\[1/1\] PASS\* journal-known ' 'known divergence in journal: layer.files.local' \
   '^     1 open\("/tmp/FILE\.txt", O_WRONLY\|O_CREAT\|O_TRUNC, 0666\) = 3$'
+
+rc=$(run "$fx/fds.yaml")
+check "the programs inherit no fd from the harness (both runs)" 0 "$rc" "$work/out" \
+  '^\[1/1\] PASS +fds '
 
 rc=$(run "$fx/same.yaml")
 check "normalised stdout, stderr, stdin and a written file" 0 "$rc" "$work/out" \
