@@ -78,52 +78,6 @@ static unsigned long long parse_num(const char *opt, const char *s,
     return v;
 }
 
-/* Reads a whole small file; returns a malloc'd buffer or NULL with errno. */
-static char *slurp(const char *path, size_t *len, size_t limit)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= limit) {
-                free(buf);
-                close(fd);
-                errno = EFBIG;
-                return NULL;
-            }
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-        if (r == 0) {
-            close(fd);
-            buf[n] = 0;
-            *len = n;
-            return buf;
-        }
-        n += (size_t)r;
-    }
-    free(buf);
-    close(fd);
-    errno = ENOMEM;
-    return NULL;
-}
-
 static void parse_args(int argc, char **argv, agent_conf_t *c)
 {
     enum {
@@ -234,7 +188,7 @@ static void parse_args(int argc, char **argv, agent_conf_t *c)
 static void load_token(agent_conf_t *c)
 {
     size_t len;
-    char *t = slurp(c->token_file, &len, 1 << 16);
+    char *t = shunt_read_file(c->token_file, 1 << 16, &len);
     if (!t)
         bad_args("--token-file %s: %s", c->token_file, strerror(errno));
     while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))

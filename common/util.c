@@ -204,3 +204,49 @@ uint64_t shunt_fnv1a_field(uint64_t h, const void *p, size_t n)
         len[i] = (unsigned char)((uint64_t)n >> (8 * i));
     return shunt_fnv1a(shunt_fnv1a(h, len, sizeof(len)), p, n);
 }
+
+char *shunt_read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max) {
+                free(buf);
+                buf = NULL;
+                errno = EFBIG;
+                break;
+            }
+            cap *= 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (r == 0) {
+            buf[n] = 0;
+            if (len)
+                *len = n;
+            break;
+        }
+        n += (size_t)r;
+    }
+    int e = errno;
+    close(fd);
+    errno = e;
+    return buf;
+}

@@ -22,6 +22,27 @@
 
 /* The SysV callee-saved registers (6 pushes, 48 bytes), with their CFI,
  * as both callers save them around code that clobbers everything. */
+/* VALUE in RAX and every general register but RSP and RBP (and R14 when
+ * with_r14 is 0): junk where code may leave or expect anything. */
+        .macro FILL_JUNK value, with_r14=1
+        movabsq $\value, %rax
+        movq    %rax, %rbx
+        movq    %rax, %rcx
+        movq    %rax, %rdx
+        movq    %rax, %rsi
+        movq    %rax, %rdi
+        movq    %rax, %r8
+        movq    %rax, %r9
+        movq    %rax, %r10
+        movq    %rax, %r11
+        movq    %rax, %r12
+        movq    %rax, %r13
+        .if \with_r14
+        movq    %rax, %r14
+        .endif
+        movq    %rax, %r15
+        .endm
+
         .macro SAVE_CALLEE_SAVED
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
@@ -126,20 +147,7 @@ tsh_asmcgocall:
         .cfi_def_cfa %rsp, 8
         movl    %eax, 24(%rsp)
         /* what an ABI0 function may leave behind */
-        movabsq $0x6b6b6b6b6b6b6b01, %rax
-        movq    %rax, %rbx
-        movq    %rax, %rcx
-        movq    %rax, %rdx
-        movq    %rax, %rsi
-        movq    %rax, %rdi
-        movq    %rax, %r8
-        movq    %rax, %r9
-        movq    %rax, %r10
-        movq    %rax, %r11
-        movq    %rax, %r12
-        movq    %rax, %r13
-        movq    %rax, %r14
-        movq    %rax, %r15
+        FILL_JUNK 0x6b6b6b6b6b6b6b01
         movq    %rax, %xmm15
         pinsrq  $1, %rax, %xmm15
         ret
@@ -182,19 +190,7 @@ tsh_call_abi0:
         incq    %rcx
         cmpq    $10, %rcx
         jb      1b
-        movabsq $0x5a5a5a5a5a5a5a01, %rax
-        movq    %rax, %rbx
-        movq    %rax, %rcx
-        movq    %rax, %rdx
-        movq    %rax, %rsi
-        movq    %rax, %rdi
-        movq    %rax, %r8
-        movq    %rax, %r9
-        movq    %rax, %r10
-        movq    %rax, %r11
-        movq    %rax, %r12
-        movq    %rax, %r13
-        movq    %rax, %r15
+        FILL_JUNK 0x5a5a5a5a5a5a5a01, with_r14=0
         movabsq $BP_MARK, %rbp
         call    tsh_abi0_fn
         addq    $88, %rsp

@@ -1,6 +1,7 @@
 /* Program builds into a content-addressed cache; process and file helpers. */
 #include "build.h"
 #include "fsutil.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -135,52 +136,6 @@ fail:
     return -1;
 }
 
-char *shunt_read_file(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(buf);
-                buf = NULL;
-                errno = EFBIG;
-                break;
-            }
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        if (r == 0) {
-            buf[n] = 0;
-            if (len)
-                *len = n;
-            break;
-        }
-        n += (size_t)r;
-    }
-    int e = errno;
-    close(fd);
-    errno = e;
-    return buf;
-}
-
 static int rm_rf(const char *path)
 {
     struct stat st;
@@ -266,16 +221,6 @@ int shunt_go_version_matches(const char *pattern, const char *version)
 
 /* ---- the cache key ------------------------------------------------------ */
 
-typedef struct {
-    uint64_t h;
-} hash_t;
-
-static void hbytes(hash_t *h, const void *p, size_t n)
-{
-    h->h = shunt_fnv1a_field(h->h, p, n);
-}
-
-static void hstr(hash_t *h, const char *s) { hbytes(h, s ? s : "", s ? strlen(s) : 0); }
 
 static int cmp_names(const void *a, const void *b)
 {

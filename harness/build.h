@@ -4,6 +4,8 @@
 #ifndef SHUNT_HARNESS_BUILD_H
 #define SHUNT_HARNESS_BUILD_H
 
+#include "shunt/util.h"
+
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -56,8 +58,6 @@ int shunt_proc_run(char *const *argv, char *const *envp, const char *cwd,
  * were up (SIGTERM, then SIGKILL). */
 extern volatile sig_atomic_t shunt_proc_interrupted;
 
-/* Reads a whole file (at most max bytes; more is an error). */
-char *shunt_read_file(const char *path, size_t max, size_t *len);
 
 
 #endif

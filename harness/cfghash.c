@@ -1,5 +1,6 @@
 /* The configuration hash that tells whether a running target is still current. */
 #include "target_int.h"
+#include "hash.h"
 
 #include "shunt/util.h"
 
@@ -11,18 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    uint64_t h;
-} hash_t;
-
-static void hbytes(hash_t *h, const void *p, size_t n)
-{
-    h->h = shunt_fnv1a_field(h->h, p, n);
-}
-
-static void hstr(hash_t *h, const char *s) { hbytes(h, s ? s : "", s ? strlen(s) : 0); }
-
-static void hint(hash_t *h, long long v) { hbytes(h, &v, sizeof(v)); }
 
 static int hfiles(hash_t *h, const shunt_filelist_t *fl, char *err, size_t errlen)
 {

@@ -38,6 +38,11 @@ int shunt_fmt(char *out, size_t outlen, const char *fmt, ...)
 /* Number of open fds of a process (from /proc/PID/fd), or -errno. */
 int shunt_count_fds(int pid);
 
+/* Reads a whole file into a malloc'd, NUL-terminated buffer (*len its
+ * length, when len is not NULL): at most max bytes, more is EFBIG.  NULL
+ * with errno set on failure. */
+char *shunt_read_file(const char *path, size_t max, size_t *len);
+
 #define SHUNT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* 64-bit FNV-1a, for cache keys and content-named files (not for
