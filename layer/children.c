@@ -208,7 +208,7 @@ int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_execve(path, argv, f.envp);
+    int r = REAL(execve, path, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -218,7 +218,7 @@ int hook_execveat(int dirfd, const char *path, char *const argv[],
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_execveat(dirfd, path, argv, f.envp, flags);
+    int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
     finish(&f);
     return r;
 }
@@ -227,7 +227,7 @@ int hook_fexecve(int fd, char *const argv[], char *const envp[])
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_fexecve(fd, argv, f.envp);
+    int r = REAL(fexecve, fd, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -239,7 +239,7 @@ int hook_posix_spawn(pid_t *pidp, const char *path,
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_posix_spawn(pidp, path, fa, attr, argv, f.envp);
+    int r = REAL(posix_spawn, pidp, path, fa, attr, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -251,7 +251,7 @@ int hook_posix_spawnp(pid_t *pidp, const char *file,
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_posix_spawnp(pidp, file, fa, attr, argv, f.envp);
+    int r = REAL(posix_spawnp, pidp, file, fa, attr, argv, f.envp);
     finish(&f);
     return r;
 }

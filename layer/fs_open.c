@@ -53,10 +53,10 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     LAYER_LEAVE();
     errno = saved;
     if (via == VIA_NOCANCEL && dirfd == AT_FDCWD)
-        return real___open_nocancel(path, flags, mode);
+        return REAL(__open_nocancel, path, flags, mode);
     if (via == VIA_OPENAT_NOCANCEL)
-        return real___openat64_nocancel(dirfd, path, flags, mode);
-    return real_openat(dirfd, path, flags, mode);
+        return REAL(__openat64_nocancel, dirfd, path, flags, mode);
+    return REAL(openat, dirfd, path, flags, mode);
 }
 
 #define GET_MODE(flags, last)                                             \
@@ -72,7 +72,7 @@ int hook_open(const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real_open(path, flags, mode);
+        return REAL(open, path, flags, mode);
     return open_common(AT_FDCWD, path, flags, mode, VIA_OPENAT);
 }
 
@@ -80,14 +80,14 @@ int hook_openat(int dirfd, const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real_openat(dirfd, path, flags, mode);
+        return REAL(openat, dirfd, path, flags, mode);
     return open_common(dirfd, path, flags, mode, VIA_OPENAT);
 }
 
 int hook_creat(const char *path, mode_t mode)
 {
     if (LAYER_BYPASS())
-        return real_creat(path, mode);
+        return REAL(creat, path, mode);
     return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,
                        VIA_OPENAT);
 }
@@ -95,14 +95,14 @@ int hook_creat(const char *path, mode_t mode)
 int hook___open_2(const char *path, int flags)
 {
     if (LAYER_BYPASS())
-        return real___open_2(path, flags);
+        return REAL(__open_2, path, flags);
     return open_common(AT_FDCWD, path, flags, 0, VIA_OPENAT);
 }
 
 int hook___openat_2(int dirfd, const char *path, int flags)
 {
     if (LAYER_BYPASS())
-        return real___openat_2(dirfd, path, flags);
+        return REAL(__openat_2, dirfd, path, flags);
     return open_common(dirfd, path, flags, 0, VIA_OPENAT);
 }
 
@@ -110,7 +110,7 @@ int hook___open_nocancel(const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real___open_nocancel(path, flags, mode);
+        return REAL(__open_nocancel, path, flags, mode);
     return open_common(AT_FDCWD, path, flags, mode, VIA_NOCANCEL);
 }
 
@@ -118,7 +118,7 @@ int hook___openat64_nocancel(int dirfd, const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real___openat64_nocancel(dirfd, path, flags, mode);
+        return REAL(__openat64_nocancel, dirfd, path, flags, mode);
     return open_common(dirfd, path, flags, mode, VIA_OPENAT_NOCANCEL);
 }
 
@@ -136,7 +136,7 @@ static int close_common(int fd, int nocancel)
     shunt_rfile_unref(f); /* a stale layer entry is dropped below */
     int saved = errno;
     shunt_rfile_t *old = shunt_fdt_take(fd);
-    int r = nocancel ? real___close_nocancel(fd) : real_close(fd);
+    int r = nocancel ? REAL(__close_nocancel, fd) : REAL(close, fd);
     int e = errno;
     if (old) {
         LAYER_ENTER();
@@ -150,14 +150,14 @@ static int close_common(int fd, int nocancel)
 int hook_close(int fd)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
-        return real_close(fd);
+        return REAL(close, fd);
     return close_common(fd, 0);
 }
 
 int hook___close_nocancel(int fd)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
-        return real___close_nocancel(fd);
+        return REAL(__close_nocancel, fd);
     return close_common(fd, 1);
 }
 
@@ -178,7 +178,7 @@ static void drop_range(unsigned first, unsigned last)
 int hook_close_range(unsigned int first, unsigned int last, int flags)
 {
     if (LAYER_BYPASS() || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
-        return real_close_range(first, last, flags);
+        return REAL(close_range, first, last, flags);
     int saved = errno;
     LAYER_ENTER();
     /* Close around the layer's fds. */
@@ -198,7 +198,7 @@ int hook_close_range(unsigned int first, unsigned int last, int flags)
         }
         if (lfd < 0 || (unsigned)lfd > cur) {
             unsigned end = lfd < 0 ? last : (unsigned)lfd - 1;
-            if (real_close_range(cur, end, flags) < 0 && !r) {
+            if (REAL(close_range, cur, end, flags) < 0 && !r) {
                 r = -1;
                 e = errno;
             }
@@ -234,7 +234,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
         layer_fd_evict(newfd);
     LAYER_LEAVE();
     errno = saved;
-    int r = is_dup3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+    int r = is_dup3 ? REAL(dup3, oldfd, newfd, flags) : REAL(dup2, oldfd, newfd);
     if (r < 0 || oldfd == newfd)
         return r;
     int e = errno;
@@ -248,7 +248,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
 
 int hook_dup(int fd)
 {
-    int r = real_dup(fd);
+    int r = REAL(dup, fd);
     if (r >= 0 && (shunt_fdt_is_ours(fd) || shunt_net_is_ours(fd))) {
         int e = errno;
         LAYER_ENTER();
@@ -263,7 +263,7 @@ int hook_dup2(int oldfd, int newfd)
 {
     if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
         !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
-        return real_dup2(oldfd, newfd);
+        return REAL(dup2, oldfd, newfd);
     return dup2_common(oldfd, newfd, 0, 0);
 }
 
@@ -271,7 +271,7 @@ int hook_dup3(int oldfd, int newfd, int flags)
 {
     if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
         !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
-        return real_dup3(oldfd, newfd, flags);
+        return REAL(dup3, oldfd, newfd, flags);
     return dup2_common(oldfd, newfd, flags, 1);
 }
 
@@ -283,8 +283,8 @@ int hook_fcntl(int fd, int cmd, ...)
     va_end(ap);
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1) ||
         (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
-        return real_fcntl(fd, cmd, arg);
-    int r = real_fcntl(fd, cmd, arg);
+        return REAL(fcntl, fd, cmd, arg);
+    int r = REAL(fcntl, fd, cmd, arg);
     if (r >= 0) {
         int e = errno;
         LAYER_ENTER();
@@ -297,7 +297,7 @@ int hook_fcntl(int fd, int cmd, ...)
 
 mode_t hook_umask(mode_t mask)
 {
-    mode_t old = real_umask(mask);
+    mode_t old = REAL(umask, mask);
     shunt_layer.umask = mask & 0777;
     return old;
 }

@@ -42,7 +42,7 @@ GO_JOURNALLED(X)
 
 /* Every system call the layer serves for Go, with the detour it goes to.
  * A detour whose libc original may be absent (H_OPT) is guarded by
- * OPT(real_name, expr): without the original the call goes to the kernel. */
+ * OPT(real_name.fn, expr): without the original the call goes to the kernel. */
 #define OPT(real, expr) ((real) ? (long)(expr) : bare(nr, a))
 #define GO_SYSCALLS(X)                                                        \
     /* files: open, data */                                                   \
@@ -69,7 +69,7 @@ GO_JOURNALLED(X)
     X(SYS_lstat, go_j_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
     X(SYS_fstat, go_j_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
     X(SYS_newfstatat, go_j_fstatat(I(0), P(1), P(2), I(3)))                   \
-    X(SYS_statx, OPT(real_statx,                                              \
+    X(SYS_statx, OPT(real_statx.fn,                                              \
                      go_j_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
     X(SYS_getdents64, hook_getdents64(I(0), P(1), (size_t)A(2)))              \
     X(SYS_access, go_j_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
@@ -89,7 +89,7 @@ GO_JOURNALLED(X)
     X(SYS_renameat, go_j_renameat(I(0), P(1), I(2), P(3)))                    \
     X(SYS_renameat2,                                                          \
       A(4) == 0 ? go_j_renameat(I(0), P(1), I(2), P(3))                       \
-                : OPT(real_renameat2, go_j_renameat2(I(0), P(1), I(2), P(3),  \
+                : OPT(real_renameat2.fn, go_j_renameat2(I(0), P(1), I(2), P(3),  \
                                                      (unsigned)A(4))))        \
     X(SYS_truncate, go_j_truncate(P(0), (off_t)A(1)))                         \
     X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
