@@ -42,7 +42,8 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
 static long stat_any(int dirfd, const char *path, int flags,
                      shunt_stat_r_t *out)
 {
-    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH))
+    /* The fd itself: "" or (Linux >= 6.11) NULL with AT_EMPTY_PATH. */
+    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH))
         return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
     layer_target_t t;
     long r = target_of(dirfd, path, &t);

@@ -122,6 +122,48 @@ int hook___openat64_nocancel(int dirfd, const char *path, int flags, ...)
     return open_common(dirfd, path, flags, mode, VIA_OPENAT_NOCANCEL);
 }
 
+/* openat2, reached through syscall() (libc has no wrapper) and Go.  A
+ * path the layer leaves local goes to the kernel unchanged (its checks,
+ * its RESOLVE_* rules).  A remote path is an openat when how->resolve is 0
+ * (the kernel's checks of flags and mode first); with RESOLVE_* flags it
+ * is ENOSYS, as on a kernel without openat2: the layer cannot enforce
+ * RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS... in the target, and callers
+ * (systemd, runc, Rust crates) fall back to openat and their own checks,
+ * which the layer serves. */
+struct layer_open_how {
+    uint64_t flags, mode, resolve;
+};
+
+long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
+{
+    long raw = 1;
+    struct layer_open_how how;
+    if (!LAYER_BYPASS() && how_p && size >= sizeof(how) && size <= 4096) {
+        memcpy(&how, how_p, sizeof(how));
+        LAYER_ENTER();
+        layer_target_t t;
+        int r = layer_resolve(dirfd, path, &t);
+        raw = r < 0 || t.mode == SHUNT_MODE_LOCAL ||
+              (t.mode == SHUNT_MODE_READ && wants_write((int)how.flags));
+        LAYER_LEAVE();
+    }
+    if (raw)
+        return layer_sys(SYS_openat2, dirfd, (long)path, (long)how_p,
+                         (long)size, 0, 0);
+    if ((how.flags >> 32) || (how.mode & ~07777ull) ||
+        (how.mode && !(how.flags & O_CREAT) &&
+         (how.flags & O_TMPFILE) != O_TMPFILE))
+        return -EINVAL;
+    if (how.resolve)
+        return -ENOSYS;
+    int saved = errno;
+    int fd = open_common(dirfd, path, (int)how.flags, (mode_t)how.mode,
+                         VIA_OPENAT);
+    long r = fd < 0 ? -errno : fd;
+    errno = saved;
+    return r;
+}
+
 /* ---- close -------------------------------------------------------------- */
 static int close_common(int fd, int nocancel)
 {

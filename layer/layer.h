@@ -159,6 +159,14 @@ static inline int layer_is_remote(int mode)
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;
 }
 
+/* ---- system calls by number (go.c, sys.c, fs_open.c) -------------------
+ * The one table of system-call numbers the layer serves (go.c): Go's
+ * Syscall6 and libc's syscall() both go through it.  Returns 1 with *ret
+ * (a result or -errno) when nr is served, 0 when it goes to the kernel. */
+int layer_sys_serve(long nr, const long a[6], long *ret);
+/* openat2 (fs_open.c): a result or -errno. */
+long layer_openat2(int dirfd, const char *path, const void *how, size_t size);
+
 /* ---- remote file helpers (rfiles.c) ------------------------------------ */
 /* Opens a remote path; returns a real fd (memfd snapshot or placeholder)
  * registered in the fd table, or -errno. */
