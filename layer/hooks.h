@@ -48,7 +48,8 @@ struct statx;
  * original: no layer logic ever runs inside an original, whatever libc's
  * internal call graph is.  H_NESTED originals (composite functions whose
  * inner calls are the program's: getaddrinfo reading the target's
- * /etc/hosts, posix_spawn's child calling execve) run without it. */
+ * /etc/hosts, posix_spawn's child calling execve; and exec, which does not
+ * return to lower the guard of a CLONE_VM parent) run without it. */
 #define REAL(name, ...)                                                  \
     ({                                                                   \
         const int real_g_ = !(real_##name##_flags & H_NESTED);          \

@@ -22,7 +22,7 @@ hx() { "$harness" exec --target "$name" -- "$@"; }
 mkdir -p "$work/plain" "$work/layer"
 "$lt_local" "$work/plain" > "$work/plain.out" 2>&1 || {
   cat "$work/plain.out" >&2; fail "lt_local failed without the layer"; }
-hx "$lt_local" "$work/layer" > "$work/layer.out" 2>&1
+hx "$lt_local" "$work/layer" /srv/data/hello.txt > "$work/layer.out" 2>&1
 rc=$?
 sed -i "s#$work/layer#DIR#g" "$work/layer.out"
 sed -i "s#$work/plain#DIR#g" "$work/plain.out"

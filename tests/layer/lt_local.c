@@ -3,8 +3,10 @@
  * own child (a crash is reported with the entry's name: an original that
  * reached a detour which called that original again recursed until the
  * stack was gone), and prints what it returned.  local.sh diffs the two
- * runs: the local path of every hook behaves exactly as libc.
- *   lt_local DIR      DIR: an empty local directory
+ * runs: the local path of every hook behaves exactly as libc.  Under the
+ * layer, REMOTE names a path only the target has: after each call the
+ * layer must still serve it (no guard left raised).
+ *   lt_local DIR [REMOTE]   DIR: an empty local directory
  * Every hooks.def entry must have a case here: a new hook without one
  * fails the test. */
 #include <arpa/inet.h>
@@ -47,7 +49,7 @@ static const struct {
 };
 #define NHOOKS (sizeof(hooks) / sizeof(hooks[0]))
 
-static const char *dir;
+static const char *dir, *remote;
 static char p_file[512], p_new[512], p_sub[512], p_link[512];
 
 static void out(const char *name, long r)
@@ -808,9 +810,10 @@ static void prepare(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc != 2 && argc != 3)
         return 2;
     dir = argv[1];
+    remote = argc == 3 ? argv[2] : NULL;
     snprintf(p_file, sizeof(p_file), "%s/file", dir);
     snprintf(p_new, sizeof(p_new), "%s/new", dir);
     snprintf(p_sub, sizeof(p_sub), "%s/sub", dir);
@@ -842,6 +845,12 @@ int main(int argc, char **argv)
         if (pid == 0) {
             long r = fn(name, f);
             out(name, r);
+            /* Under the layer (REMOTE: a path only the target has), the
+             * layer must still serve this thread after the call: an
+             * original that leaves the guard raised turns it off. */
+            if (remote && access(remote, F_OK) != 0)
+                printf("%s: the layer no longer serves this thread: %s\n",
+                       name, strerror(errno));
             _exit(0);
         }
         int st;
