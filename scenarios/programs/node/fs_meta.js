@@ -64,3 +64,27 @@ attempt('require', () => {
   const m = require(`${app}/lib/mod.js`);
   console.log('require', m.name, m.answer(), m.where);
 });
+
+// The asynchronous forms (libuv's thread pool), one after the other.
+(async () => {
+  const s = await fs.promises.stat(`${app}/config.json`);
+  show('promises.stat', s);
+  const fh = await fs.promises.open(`${app}/lib/mod.js`);
+  show('filehandle.stat', await fh.stat());
+  await fh.close();
+  console.log('promises.readFile', JSON.stringify(await fs.promises.readFile(`${app}/config.json`, 'utf8')));
+  console.log('promises.readdir', (await fs.promises.readdir(app)).sort().join(','));
+  await new Promise((done) => fs.lstat(`${app}/lib`, (e, l) => {
+    if (e) console.log('lstat callback error', e.code); else show('lstat callback', l);
+    done();
+  }));
+  await new Promise((done) => fs.access(`${app}/nope`, (e) => {
+    console.log('access callback', e ? e.code : 'ok');
+    done();
+  }));
+  const copy = path.join(fs.mkdtempSync('/tmp/node-fs-meta-'), 'config.json');
+  fs.copyFileSync(`${app}/config.json`, copy);
+  console.log('copyFileSync', JSON.stringify(fs.readFileSync(copy, 'utf8')),
+              (fs.statSync(copy).mode & 0o777).toString(8));
+  fs.rmSync(path.dirname(copy), {recursive: true, force: true});
+})().catch((e) => console.log('async error', e.code));
