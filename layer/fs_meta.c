@@ -294,7 +294,8 @@ int hook_fstatfs(int fd, struct statfs *sf)
     LAYER_ENTER();
     long r;
     if (f->kind == SHUNT_RF_SNAPSHOT) {
-        r = rpc_statfs_path(SHUNT_AT_ROOT, f->path, sf);
+        /* A snapshot inherited across exec has no path: the root's. */
+        r = rpc_statfs_path(SHUNT_AT_ROOT, f->path ? f->path : "/", sf);
     } else {
         shunt_fstatfs_t q = {.handle = f->handle};
         shunt_msg_t m;
