@@ -39,6 +39,23 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
     return 0;
 }
 
+/* The remote fd a local path names (/proc/self/fd/N, /dev/stdin...), or
+ * NULL: the kernel would answer for the layer's memfd. */
+static shunt_rfile_t *fd_by_path(const layer_target_t *t, int std)
+{
+    if (t->mode != SHUNT_MODE_LOCAL || t->norm[0] != '/')
+        return NULL;
+    int fd = layer_fd_of_path(t->norm, std);
+    if (fd < 0 || !shunt_fdt_is_ours(fd))
+        return NULL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return NULL;
+    }
+    return f;
+}
+
 static long stat_any(int dirfd, const char *path, int flags,
                      shunt_stat_r_t *out)
 {
@@ -46,7 +63,17 @@ static long stat_any(int dirfd, const char *path, int flags,
     if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH))
         return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
     layer_target_t t;
+    t.norm[0] = '\0';
     long r = target_of(dirfd, path, &t);
+    if (r == GO_LOCAL && !(flags & AT_SYMLINK_NOFOLLOW)) {
+        shunt_rfile_t *f = fd_by_path(&t, 1);
+        if (f) {
+            r = f->kind == SHUNT_RF_SNAPSHOT ? (*out = f->st, 0)
+                                              : rpc_fstat_handle(f->handle, out);
+            shunt_rfile_unref(f);
+        }
+        return r;
+    }
     if (r != 0)
         return r;
     return rpc_stat_path(&t, flags, out);
@@ -197,7 +224,21 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
+    t.norm[0] = '\0';
     long r = target_of(dirfd, path, &t);
+    /* /proc/self/fd/N of a remote fd: the remote path, as the kernel
+     * names a file's fd (not the layer's memfd). */
+    shunt_rfile_t *pf = r == GO_LOCAL ? fd_by_path(&t, 0) : NULL;
+    int named = 0;
+    if (pf && pf->path && n > 0) {
+        size_t len = strlen(pf->path);
+        if (len > n)
+            len = n;
+        memcpy(buf, pf->path, len);
+        r = (long)len;
+        named = 1;
+    }
+    shunt_rfile_unref(pf);
     if (r == 0) {
         shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
         shunt_msg_t m;
@@ -215,7 +256,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
         }
     }
     LAYER_LEAVE();
-    if (r == GO_LOCAL) {
+    if (r == GO_LOCAL && !named) {
         errno = saved;
         return REAL(readlinkat, dirfd, path, buf, n);
     }

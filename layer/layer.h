@@ -154,6 +154,9 @@ typedef struct {
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+/* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
+ * names, or -1 (norm: a normalised absolute path). */
+int layer_fd_of_path(const char *norm, int std);
 static inline int layer_is_remote(int mode)
 {
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;
