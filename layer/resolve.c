@@ -105,7 +105,8 @@ int layer_fd_of_path(const char *norm, int std)
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !n; i++)
         if (strncmp(norm, dirs[i], strlen(dirs[i])) == 0)
             n = norm + strlen(dirs[i]);
-    if (!n && strncmp(norm, "/proc/", 6) == 0) {
+    if (!n && strncmp(norm, "/proc/", 6) == 0 && norm[6] >= '1' &&
+        norm[6] <= '9') {
         char mine[40];
         int l = snprintf(mine, sizeof(mine), "/proc/%ld/fd/", LSYS0(SYS_getpid));
         if (strncmp(norm, mine, (size_t)l) == 0)
