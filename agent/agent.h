@@ -179,7 +179,7 @@ void htab_free(htable_t *t);
 
 /* ---- paths.c ------------------------------------------------------------ */
 /* Builds the absolute in-root path for (dirh, path) into out. */
-int path_join(client_t *cl, int32_t dirh, shunt_str_t path, char *out,
+int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
               size_t outlen);
 /* openat2(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): fd or -errno. */
 int root_open(agent_t *a, const char *path, int flags, mode_t mode);

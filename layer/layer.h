@@ -148,7 +148,7 @@ void shunt_rpc_init(void);          /* at init: the thread-exit key */
  * the path is relative). */
 typedef struct {
     int mode;
-    int32_t dirh;
+    uint32_t dirh;
     const char *rpath;
     char norm[4096];
     char buf[4096];

@@ -579,7 +579,8 @@ static void test_dir_handles(void **state)
     int fh = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDONLY, 0);
     assert_int_equal(r_open(f->c, fh, "x", O_RDONLY, 0), -ENOTDIR);
     assert_int_equal(r_open(f->c, 12345, "x", O_RDONLY, 0), -EBADF);
-    assert_int_equal(r_open(f->c, -1, "x", O_RDONLY, 0), -EBADF);
+    assert_int_equal(r_open(f->c, 0xfffffffeu, "x", O_RDONLY, 0), -EBADF);
+    assert_int_equal(r_open(f->c, 0x80000001u, "x", O_RDONLY, 0), -EBADF);
     /* an absolute path ignores dirh, as openat does */
     assert_int_equal(r_slurp(f->c, 12345, "/hello.txt", buf, sizeof(buf)), 12);
     r_close(f->c, (uint32_t)fh);
