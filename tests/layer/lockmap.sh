@@ -132,6 +132,12 @@ lock_part() {
   got=$(L sqlite3 "$db" "SELECT count(*) FROM t WHERE x LIKE 'b-%';" 2>&1)
   [ "$got" = 60 ] || fail "local count: $got"
 
+  # Two connections of one process share its POSIX locks.
+  want=$(T $py /srv/tools/pylock.py sqltwo "$db" 2>&1)
+  same "sqltwo" "$(L $py "$work/pylock.py" sqltwo "$db" 2>&1)" "$want"
+  got=$(T sqlite3 "$db" "SELECT count(*) FROM t WHERE x = 'two'; PRAGMA integrity_check;" 2>&1)
+  [ "$got" = "$(printf '2\nok')" ] || fail "after sqltwo: $got"
+
   # WAL: the shared-memory index cannot be mapped across machines; SQLite
   # reports an error (it died of SIGBUS before).
   got=$(L sqlite3 /srv/rw/w.db "PRAGMA journal_mode=WAL; CREATE TABLE w(x);

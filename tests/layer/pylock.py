@@ -13,6 +13,8 @@ flock.  A holder prints "held" and keeps its lock until GOFILE exists.
   pylock.py sqlhold DB GOFILE        SQLite: BEGIN EXCLUSIVE, "held", wait
   pylock.py sqlfill DB N TAG         SQLite: N inserts, one transaction each
   pylock.py wal DB                   SQLite: WAL mode, a table, a row, count
+  pylock.py sqltwo DB                SQLite: two connections of one process,
+                                     overlapping readers, then a write
 """
 import errno
 import fcntl
@@ -108,6 +110,22 @@ def sql(cmd, path):
             c.execute("INSERT INTO t VALUES(?)", ("%s-%d" % (sys.argv[4], i),))
             c.execute("COMMIT")
         say("filled")
+    elif cmd == "sqltwo":
+        # SQLite keeps one POSIX lock per file and process for all its
+        # connections (they share the inode's lock): A's read lock stays,
+        # taken through A's fd, while B commits a write through B's fd.
+        b = sqlite3.connect(path, timeout=2, isolation_level=None)
+        c.execute("BEGIN")
+        c.execute("SELECT count(*) FROM t").fetchone()
+        b.execute("BEGIN")
+        b.execute("SELECT count(*) FROM t").fetchone()
+        c.execute("COMMIT")
+        try:
+            b.execute("INSERT INTO t VALUES('two')")
+            b.execute("COMMIT")
+            say("committed")
+        except sqlite3.Error as e:
+            say("sqlite error:", e)
     elif cmd == "wal":
         try:
             say(c.execute("PRAGMA journal_mode=WAL").fetchone()[0])
