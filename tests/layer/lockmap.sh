@@ -2,14 +2,14 @@
 # Locks and mappings of remote files with real programs (rg, python3's mmap
 # and sqlite3 modules, the sqlite3 CLI, flock(1)), inside the target and
 # locally under the layer.
-#   lockmap.sh HARNESS LIBSHUNT FIXTURE NAME CONFIG map|lock
+#   lockmap.sh HARNESS LIBSHUNT FIXTURE NAME CONFIG map|lock [LT_LOCKSIG]
 # map:  mmap of a 70 MiB and a 6 GiB sparse read-only file and of a
 #       write-mode file: the content of the target, or ENODEV; never SIGBUS.
 # lock: fcntl and flock locks of write-mode files exclude local processes
 #       and processes inside the target from each other; SQLite in rollback
 #       (DELETE) mode works across processes, WAL mode fails cleanly.
 set -uo pipefail
-harness=$1 lib=$2 fixture=$3 name=$4 config=$5 part=$6
+harness=$1 lib=$2 fixture=$3 name=$4 config=$5 part=$6 locksig=${7:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/session.sh"
 st_init "ltest-$part"
@@ -181,6 +181,21 @@ lock_part() {
     [ $kind = posix ] && same "getlk when free" \
       "$(L $py "$work/pylock.py" getlk "$f" 2>&1)" F_UNLCK
   done
+
+  # F_SETLKW and signals: EINTR from a handler without SA_RESTART, the
+  # wait goes on past one with it.
+  T $py /srv/tools/pylock.py hold /srv/rw/lk-s posix /srv/rw/lk-s.go > "$work/hs" 2>&1 &
+  h=$!
+  wait_line "$work/hs" held
+  L "$locksig" eintr /srv/rw/lk-s > "$work/se" 2>&1 || fail "lt_locksig eintr: $(cat "$work/se")"
+  grep -qx "EINTR after 1 signal(s)" "$work/se" || fail "lt_locksig eintr: $(cat "$work/se")"
+  L "$locksig" restart /srv/rw/lk-s > "$work/sr" 2>&1 &
+  s=$!
+  sleep 2 # past its alarm
+  T touch /srv/rw/lk-s.go
+  wait $s || fail "lt_locksig restart: $(cat "$work/sr")"
+  grep -qx "granted after 1 signal(s)" "$work/sr" || fail "lt_locksig restart: $(cat "$work/sr")"
+  wait $h || fail "holder: $(cat "$work/hs")"
 
   # Held locally: the target sees them.
   L $py "$work/pylock.py" hold /srv/rw/lk-l posix /srv/rw/lk-l.go > "$work/hl" 2>&1 &
