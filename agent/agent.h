@@ -194,6 +194,9 @@ int base_is_dot(const char *base, int *dotdot);
 void files_handle(client_t *cl, const shunt_msg_t *m);
 void handle_close_fd(handle_t *h);
 
+/* ---- locks.c ------------------------------------------------------------ */
+void locks_handle(client_t *cl, const shunt_msg_t *m); /* LOCK, FLOCK */
+
 /* ---- env.c -------------------------------------------------------------- */
 int env_load_file(agent_t *a, const char *file, char *err, size_t errlen);
 void env_get(client_t *cl, const shunt_msg_t *m);

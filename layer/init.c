@@ -146,6 +146,7 @@ static void atfork_child(void)
 void shunt_layer_fork_child(void)
 {
     shunt_rpc_fork_child();
+    layer_locks_fork_child();
     shunt_layer.parent_session = shunt_layer.session;
     shunt_layer.session = new_session_id();
 }

@@ -175,6 +175,15 @@ long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
 
+/* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
+int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */
+/* fcntl lock command on a layer fd: 0 or -errno; *served = 0 when the fd
+ * is not a remote handle (then the caller runs the original). */
+long layer_fcntl_lock(int fd, int cmd, void *arg, int *served);
+/* The program closed an fd of f's file: its POSIX locks on the file go. */
+void layer_locks_closed(shunt_rfile_t *f);
+void layer_locks_fork_child(void);
+
 /* ---- names (dns.c) ------------------------------------------------------
  * The host name this process was given for an address (by the getaddrinfo
  * or gethostbyname hooks; a bounded table, newest answers kept): buf with
