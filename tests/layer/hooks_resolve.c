@@ -1,6 +1,9 @@
 /* layer.hooks_resolve: every entry of layer/hooks.def resolves in this libc
  * (optional ones are reported, not failed), and aliases that share an
- * address are noted. */
+ * address are noted; the layer's own lookup (layer/libcsym.c, which the
+ * installer uses instead of dlsym) gives exactly what dlsym/dlvsym give. */
+#include "libcsym.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +41,13 @@ int main(void)
         void *a = (table[i].flags & H_PRIV)
                       ? dlvsym(libc, table[i].name, "GLIBC_PRIVATE")
                       : dlsym(libc, table[i].name);
+        void *own = shunt_libc_sym(
+            table[i].name, (table[i].flags & H_PRIV) ? "GLIBC_PRIVATE" : NULL);
+        if (own != a) {
+            fprintf(stderr, "MISMATCH %s: dlsym %p, shunt_libc_sym %p\n",
+                    table[i].name, a, own);
+            missing++;
+        }
         if (!a) {
             if (table[i].flags & H_OPT) {
                 printf("optional %s: not in this libc\n", table[i].name);
