@@ -164,7 +164,6 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
                                                                char **envp)
 {
     int saved = errno;
-    shunt_alloc_init();
     int early = environ == NULL;
     if (early)
         environ = envp;
@@ -211,6 +210,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
             LOG_ERROR("journal %s cannot be opened: no journal", journal);
         shunt_state = 1;
         rfiles_init();
+        shunt_alloc_init();
         int failed = shunt_hooks_install();
         /* A Go program's own system calls reach the journal through the Go
          * hooks (go.c); each detour then calls the original, as here. */
@@ -276,6 +276,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     if (journal && *journal && shunt_journal_open(journal) < 0)
         LOG_ERROR("journal %s cannot be opened: no journal", journal);
+    shunt_alloc_init();
     int failed = shunt_hooks_install();
     if (shunt_go_install)
         shunt_go_install(); /* after: go.c calls the real_* originals */

@@ -77,7 +77,7 @@ typedef struct {
 extern shunt_layer_t shunt_layer;
 
 /* Gives capstone the layer's allocator (alloc.c: glibc's, never the
- * program's malloc); first thing in the constructor. */
+ * program's malloc); before the hooks are installed. */
 void shunt_alloc_init(void);
 
 /* Called in the child after fork (pthread_atfork): drops the parent's
