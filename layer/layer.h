@@ -76,6 +76,10 @@ typedef struct {
 } shunt_layer_t;
 extern shunt_layer_t shunt_layer;
 
+/* Gives capstone the layer's allocator (alloc.c: glibc's, never the
+ * program's malloc); before the hooks are installed. */
+void shunt_alloc_init(void);
+
 /* Called in the child after fork (pthread_atfork): drops the parent's
  * connections, takes a new session id linked to the parent's. */
 void shunt_layer_fork_child(void);
