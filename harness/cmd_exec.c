@@ -340,7 +340,7 @@ static int is_session_var(const char *entry)
     static const char *const names[] = {
         "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
-        "SHUNT_MODE"};
+        "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')

@@ -25,6 +25,7 @@ __attribute__((weak)) void shunt_children_init(void);
  * points are hooked. */
 __attribute__((weak)) void shunt_go_reexec(int env_changed);
 __attribute__((weak)) void shunt_go_install(void);
+void shunt_progloc_init(shunt_policy_t *p);
 extern char **environ;
 
 __attribute__((visibility("default"))) const char *shunt_layer_version(void);
@@ -109,6 +110,7 @@ static void setup_policy(void)
         add_local_dir_of(buf);
     }
     dl_iterate_phdr(add_lib, NULL);
+    shunt_progloc_init(p); /* progloc.c: the program's own files */
     n = LSYS2(SYS_getcwd, buf, sizeof(buf));
     if (n > 0 && buf[0] == '/' && buf[1] != '\0')
         shunt_policy_add_local(p, buf); /* "/" would make everything local */

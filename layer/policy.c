@@ -82,6 +82,39 @@ int shunt_policy_add_local(shunt_policy_t *p, const char *path)
     return set_add(&p->local, path);
 }
 
+/* Directory names whose parent is an install prefix: ~/.pyenv/versions/X
+ * (bin), a virtualenv (bin), ~/.cargo (bin), ~/.pyenv (shims). */
+static const char *const prefix_dirs[] = {"bin", "sbin", "libexec", "shims"};
+
+int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir)
+{
+    size_t len = strlen(path);
+    if (path[0] != '/' || len >= 4096)
+        return -EINVAL;
+    char buf[4096];
+    memcpy(buf, path, len + 1);
+    int r = 0;
+    if (!is_dir) {
+        if (len > 1)
+            r |= set_add(&p->local, buf);
+        char *slash = strrchr(buf, '/');
+        if (slash == buf)
+            return r ? -ENOMEM : 0; /* a file in "/": not the root */
+        *slash = '\0';
+    }
+    if (buf[1] == '\0')
+        return r ? -ENOMEM : 0;
+    r |= set_add(&p->local, buf);
+    char *slash = strrchr(buf, '/');
+    for (size_t i = 0; i < sizeof(prefix_dirs) / sizeof(char *); i++)
+        if (strcmp(slash + 1, prefix_dirs[i]) == 0 && slash != buf) {
+            *slash = '\0';
+            r |= set_add(&p->local, buf);
+            break;
+        }
+    return r ? -ENOMEM : 0;
+}
+
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix)
 {
     return set_add(&p->local_raw, prefix);
