@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "layer.h"
+#include "notice.h"
 
 #include "shunt/goinfo.h"
 #include "shunt/gotramp.h"
@@ -17,6 +18,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -252,6 +255,33 @@ static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
     return 0;
 }
 
+/* A Go program the layer does not hook runs on the local host: said on
+ * stderr every time under an active layer (notice.c), logged otherwise
+ * (observe-only mode must not change what the program prints). */
+__attribute__((format(printf, 2, 3))) static void
+unhooked(const shunt_goinfo_t *gi, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (!shunt_layer.socket_path[0]) {
+        LOG_WARN("go: program left unhooked: %s", why);
+        return;
+    }
+    char exe[512];
+    long n = LSYS4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe,
+                   sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = 0;
+    shunt_notice_unhooked("%s (a Go program%s%s) is left unhooked: %s; its "
+                          "own system calls go to the local host and see "
+                          "local files, names and network",
+                          exe[0] ? exe : "this program",
+                          gi && gi->version[0] ? ", " : "",
+                          gi && gi->version[0] ? gi->version : "", why);
+}
+
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -260,17 +290,18 @@ void shunt_go_install(void)
     if (!m.is_go)
         return;
     shunt_goinfo_t gi;
+    memset(&gi, 0, sizeof(gi));
     char why[256] = "";
     int rc = shunt_goinfo_read("/proc/self/exe", &gi, why, sizeof(why));
     if (rc < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     /* Go >= 1.19: the ABIInternal Syscall6.  Older: the ABI0
      * syscall.Syscall family, patched inside (go_abi0.S). */
     int family = shunt_go_family(&gi, why, sizeof(why));
     if (family < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     int old = family == SHUNT_GO_ABI0;
@@ -285,12 +316,13 @@ void shunt_go_install(void)
      * exports these two symbols dynamically. */
     if (!dlsym(RTLD_DEFAULT, "crosscall2") &&
         !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
-        LOG_WARN("go: program left unhooked: %s without cgo (no crosscall2)",
-                 gi.version);
+        unhooked(&gi, "it is built without cgo (no crosscall2): Go points "
+                      "the thread register at its own TLS block on its "
+                      "threads, where neither libc nor the layer can run");
         return;
     }
     if (old && check_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     /* The journal's wrappers, when it is on (before the first Go call). */
@@ -312,13 +344,13 @@ void shunt_go_install(void)
                                 (void *)shunt_go_vfork_entry,
                                 &shunt_go_vfork_orig, why, sizeof(why));
         if (rc < 0) {
-            LOG_WARN("go: program left unhooked: rawVforkSyscall: %s", why);
+            unhooked(&gi, "rawVforkSyscall: %s", why);
             goto end;
         }
     }
     if (old) {
         if (install_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
-            LOG_WARN("go: program left unhooked: %s", why);
+            unhooked(&gi, "%s", why);
             goto end;
         }
         LOG_INFO("go: %s%s%s hooked (ABI0 syscall.Syscall at %p)",
@@ -332,7 +364,7 @@ void shunt_go_install(void)
                             sizeof(why));
     if (rc < 0) {
         /* rawVforkSyscall alone only records a tid: harmless. */
-        LOG_WARN("go: program left unhooked: Syscall6: %s", why);
+        unhooked(&gi, "Syscall6: %s", why);
         goto end;
     }
     LOG_INFO("go: %s%s%s hooked (Syscall6 at %p)", gi.version,

@@ -8,6 +8,7 @@
  * Runs once in the constructor, before the environment becomes the
  * target's: every variable read here is the local one. */
 #include "layer.h"
+#include "notice.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -130,6 +131,7 @@ static void tool_homes(shunt_policy_t *p, progvar_t *pv, const char *exe)
 void shunt_progloc_init(shunt_policy_t *p);
 void shunt_progloc_init(shunt_policy_t *p)
 {
+    shunt_notice_init(); /* notice.c: $SHUNT_UNHOOKED_FILE */
     static progvar_t pv; /* 8 KiB: not on the constructor's stack */
     pv.len = 0;
     pv.v[0] = '\0';
