@@ -110,7 +110,32 @@ else
   echo "SKIP: cargo ($cargo) is not a rustup proxy"
 fi
 
-# 5. an explicit policy rule still wins over the program's own files.
+# 5. the go tool: GOROOT is its prefix, its build cache (~/.cache/go-build)
+#    a toolchain home.  Only Debian's go 1.19 is dynamically linked (the
+#    others are static: refused).  go build also renames a local file,
+#    which crashed every program (glibc's renameat2 jumps to renameat).
+local_ /usr/bin/python3 -c "
+import os
+open('$work/ren-a', 'w').write('x')
+os.rename('$work/ren-a', '$work/ren-b')
+print(open('$work/ren-b').read())"
+[ "$lrc" -eq 0 ] && [ "$(cat "$work/l.out")" = x ] && pass "a local os.rename" ||
+  fail "a local os.rename: status $lrc" "$work/l.out" "$work/l.err"
+gotool=
+for g in /usr/lib/go-*/bin/go; do
+  [ -x "$g" ] && readelf -lW "$g" 2>/dev/null | grep -q INTERP && { gotool=$g; break; }
+done
+if [ -n "$gotool" ]; then
+  mkdir -p "$work/gomod"
+  printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("built") }\n' > "$work/gomod/main.go"
+  printf 'module gomod\n\ngo 1.19\n' > "$work/gomod/go.mod"
+  check "go build with $gotool (GOROOT, GOCACHE in the home)" 0 "built" \
+    sh -c "cd $work/gomod && GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local $gotool build -o $work/gomod/out . && $work/gomod/out"
+else
+  echo "SKIP: no dynamically linked go tool in /usr/lib/go-*"
+fi
+
+# 6. an explicit policy rule still wins over the program's own files.
 cfg=$work/layer.yaml
 printf '%s\n' 'layer:' '  files:' "    not_found: [\"^$fake/venv/pyvenv[.]cfg\$\"]" > "$cfg"
 if [ -x "$fake/venv/bin/python3" ]; then
