@@ -272,6 +272,13 @@ static void test_policy_program(void **state)
             fail_msg("%s: mode %s, want %s", cases[i].path,
                      shunt_mode_name(shunt_policy_mode(&p, cases[i].path)),
                      shunt_mode_name(cases[i].mode));
+    /* no entry covered by another: /h/.pyenv/shims went when /h/.pyenv
+     * came, /bin/sh... never came */
+    for (size_t i = 0; i < p.local.n; i++)
+        for (size_t j = 0; j < p.local.n; j++)
+            if (i != j && shunt_path_under(p.local.v[i], p.local.v[j]))
+                fail_msg("%s is under %s", p.local.v[i], p.local.v[j]);
+    assert_int_equal(p.local.n, 6); /* .pyenv venv proj .cargo /bin /init */
     shunt_policy_free(&p);
     shunt_config_free(&c);
 }
