@@ -111,6 +111,9 @@ GO_JOURNALLED(X)
     X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \
     X(SYS_sendmsg, hook_sendmsg(I(0), P(1), I(2)))                            \
     X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))                            \
+    /* processes: a Go program's own exec (syscall.Exec) as libc's; the     \
+     * execve of os/exec's vfork children is seen by the trampoline */     \
+    X(SYS_execve, hook_execve(P(0), P(1), P(2)))                              \
     /* the target's host name (os.Hostname() asks uname first) */             \
     X(SYS_uname, hook_uname(P(0)))
 
@@ -140,9 +143,35 @@ static const go_fn_t go_table[SHUNT_GO_NR_MAX] = {
 
 /* The one C handler: runs on g0 (asmcgocall), a C context like a cgo
  * call.  errno is libc's per-thread errno of this Go thread. */
+/* What os/exec's children exec'd since the last look (go_syscall6.S copies
+ * each path into the ring): a static one is named on stderr (notice.c).
+ * Looked at on the next handled call of any thread (for os/exec, its
+ * close of the pipe right after the fork); the path is on disk, so a child
+ * that is already gone is still named. */
+static unsigned exec_seen;
+
+static void exec_children(void)
+{
+    unsigned s = __atomic_load_n(&shunt_go_exec_seq, __ATOMIC_ACQUIRE);
+    if (s == __atomic_load_n(&exec_seen, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&exec_seen, s, __ATOMIC_RELAXED);
+    for (int i = 0; i < SHUNT_GO_EXEC_SLOTS; i++) {
+        shunt_go_exec_slot_t *e = &shunt_go_exec_ring[i];
+        if (!__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
+            continue;
+        char path[SHUNT_GO_EXEC_PATH];
+        memcpy(path, e->path, sizeof(path));
+        path[sizeof(path) - 1] = 0;
+        __atomic_store_n(&e->ready, 0, __ATOMIC_RELEASE);
+        shunt_exec_check(AT_FDCWD, path, 0);
+    }
+}
+
 static void go_dispatch(shunt_go_call_t *c)
 {
     int saved = errno;
+    exec_children();
     long nr = c->nr;
     go_fn_t fn = nr >= 0 && nr < SHUNT_GO_NR_MAX ? go_table[nr] : NULL;
     errno = 0;

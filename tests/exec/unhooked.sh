@@ -20,6 +20,7 @@ trap 'rm -rf "$work"' EXIT
 failed=0 passed=0
 . "$(dirname "$0")/../lib/compare.sh"
 tree=/srv/xt
+first="line one"
 [ -e $tree/README.txt ] && { echo "FAIL: $tree exists on this host"; exit 1; }
 
 # notices FILE: the "not intercepted" lines of FILE.
@@ -103,6 +104,53 @@ EOF
   fi
 else
   echo "SKIP: no go on PATH"
+fi
+
+# 2b. a Go program with cgo (hooked) starting a static child with os/exec:
+#    the vfork child's execve is seen by the trampoline (its path copied
+#    for the parent's layer): one notice, every time, however short the
+#    child's life; a dynamic child says nothing and reads the target.
+if command -v go >/dev/null && [ -n "$static" ]; then
+  mkdir -p "$work/gex"
+  cat > "$work/gex/main.go" <<'EOF'
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+)
+
+var _ = net.ParseIP // links runtime/cgo
+
+func main() {
+	for i := 0; i < 2; i++ {
+		out, err := exec.Command(os.Args[1], os.Args[2:]...).Output()
+		fmt.Printf("%s", out)
+		fmt.Println("err:", err)
+	}
+}
+EOF
+  printf 'module gex\n\ngo 1.19\n' > "$work/gex/go.mod"
+  if (cd "$work/gex" && CGO_ENABLED=1 GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local \
+        GOTELEMETRY=off go build -o gex .) 2> "$work/gobuild.err"; then
+    local_ "$work/gex/gex" "$static" --version
+    if [ "$lrc" -eq 0 ] && [ "$(grep -c '^err: <nil>$' "$work/l.out")" -eq 2 ] &&
+       [ "$(grep -c "^shunt: not intercepted: $static is a statically linked executable" "$work/l.err")" -eq 2 ]; then
+      pass "a cgo Go program's os/exec of a static child, twice: two notices"
+    else
+      fail "Go os/exec of a static child: status $lrc" "$work/l.out" "$work/l.err"
+    fi
+    local_ "$work/gex/gex" /bin/cat $tree/README.txt
+    if [ "$lrc" -eq 0 ] && [ "$(grep -c "^$first\$" "$work/l.out")" -eq 2 ] && [ ! -s "$work/l.err" ]; then
+      pass "a cgo Go program's os/exec of a dynamic child: no notice, the target's file"
+    else
+      fail "Go os/exec of a dynamic child: status $lrc" "$work/l.out" "$work/l.err"
+    fi
+  else
+    fail "go build of the cgo program" "$work/gobuild.err"
+  fi
 fi
 
 # 3. age: cgo, built by Debian with external linking (.data.rel.ro holds the
