@@ -379,6 +379,29 @@ static char *journal_take(const char *dir)
     return t ? t : strdup("");
 }
 
+/* ---- programs the layer could not enter ---------------------------------
+ * The local run's layer appends "shunt: not intercepted: ..." to
+ * DIR/unhooked (harness exec --unhooked-file) for every program of the tree
+ * it cannot enter (a static child, an unhookable Go program: it ran on this
+ * host unintercepted).  The case is then an error of its own, not a silent
+ * difference of outputs.  Returns the first line (malloc'd), or NULL. */
+static char *unhooked_take(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t len = 0;
+    char *t = shunt_fmt(p, sizeof(p), "%s/unhooked", dir) == 0
+                  ? shunt_read_file(p, OUT_MAX, &len)
+                  : NULL;
+    unlink(p);
+    if (t && len == 0) {
+        free(t);
+        t = NULL;
+    }
+    if (t)
+        t[strcspn(t, "\n")] = 0;
+    return t;
+}
+
 static double secs(uint64_t t0) { return (double)(shunt_now_ms() - t0) / 1000.0; }
 
 void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
@@ -560,6 +583,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         largv[k++] = (char *)"--journal";
         largv[k++] = jpath;
     }
+    char upath[PATH_MAX];
+    snprintf(upath, sizeof(upath), "%s/unhooked", dir);
+    largv[k++] = (char *)"--unhooked-file";
+    largv[k++] = upath;
     largv[k++] = (char *)"--";
     for (size_t i = 0; i < np; i++)
         largv[k++] = pargv[i];
@@ -601,11 +628,20 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         if (journal)
             loc[i].journal = journal_take(dir);
         const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
+        char *unhooked = unhooked_take(dir);
         if (why) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "the local run could not start: %.*s",
                      (int)strcspn(why, "\n"), why);
+        } else if (unhooked && res->status == SHUNT_CASE_PASS) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason),
+                     "the local run was not intercepted: %.900s",
+                     strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
+                         ? unhooked + 24
+                         : unhooked);
         }
+        free(unhooked);
     }
     free(rargv);
     if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR) {

@@ -10,8 +10,10 @@
  * before the real exec (a CLONE_VM child shares the parent thread's TLS). */
 #include "hooks.h"
 #include "layer.h"
+#include "notice.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -206,6 +208,7 @@ static void finish(fixed_env_t *f)
 
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
+    shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
     prepare(envp, &f);
     int r = real_execve(path, argv, f.envp);
@@ -216,6 +219,7 @@ int hook_execve(const char *path, char *const argv[], char *const envp[])
 int hook_execveat(int dirfd, const char *path, char *const argv[],
                   char *const envp[], int flags)
 {
+    shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
     prepare(envp, &f);
     int r = real_execveat(dirfd, path, argv, f.envp, flags);
@@ -225,6 +229,7 @@ int hook_execveat(int dirfd, const char *path, char *const argv[],
 
 int hook_fexecve(int fd, char *const argv[], char *const envp[])
 {
+    shunt_exec_check(fd, "", AT_EMPTY_PATH);
     fixed_env_t f;
     prepare(envp, &f);
     int r = real_fexecve(fd, argv, f.envp);

@@ -133,7 +133,11 @@ static int rename_common(int od, const char *op, int nd, const char *np,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_renameat2(od, op, nd, np, flags);
+        /* glibc's renameat2 jumps to renameat when flags is 0: through the
+         * hooked entry, with the guard down, that came back here forever
+         * (a local rename() crashed the program with a stack overflow). */
+        return flags ? real_renameat2(od, op, nd, np, flags)
+                     : real_renameat(od, op, nd, np);
     }
     return (int)layer_ret(r, saved);
 }

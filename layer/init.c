@@ -26,6 +26,7 @@ __attribute__((weak)) void shunt_env_restore_at_start(char **env);
  * points are hooked. */
 __attribute__((weak)) void shunt_go_reexec(int env_changed);
 __attribute__((weak)) void shunt_go_install(void);
+void shunt_progloc_init(shunt_policy_t *p);
 extern char **environ;
 
 __attribute__((visibility("default"))) const char *shunt_layer_version(void);
@@ -110,6 +111,7 @@ static void setup_policy(void)
         add_local_dir_of(buf);
     }
     dl_iterate_phdr(add_lib, NULL);
+    shunt_progloc_init(p); /* progloc.c: the program's own files */
     n = LSYS2(SYS_getcwd, buf, sizeof(buf));
     if (n > 0 && buf[0] == '/' && buf[1] != '\0')
         shunt_policy_add_local(p, buf); /* "/" would make everything local */
