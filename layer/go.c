@@ -108,6 +108,10 @@ GO_JOURNALLED(X)
     X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \
     X(SYS_sendmsg, hook_sendmsg(I(0), P(1), I(2)))                            \
     X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))                            \
+    /* the current directory (os.Chdir, os.Getwd) */                          \
+    X(SYS_chdir, hook_chdir(P(0)))                                            \
+    X(SYS_fchdir, hook_fchdir(I(0)))                                          \
+    X(SYS_getcwd, shunt_cwd_getcwd_sys(P(0), (size_t)A(1)))                   \
     /* the target's host name (os.Hostname() asks uname first) */             \
     X(SYS_uname, hook_uname(P(0)))
 

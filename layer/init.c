@@ -20,6 +20,8 @@ void rfiles_init(void);
 /* Filled in by env.c and children.c when they are linked in. */
 __attribute__((weak)) void shunt_env_init(void);
 __attribute__((weak)) void shunt_children_init(void);
+/* cwd.c: a remote cwd inherited through exec (SHUNT_CWD). */
+__attribute__((weak)) void shunt_cwd_init(void);
 /* go.c: a Go main program is run again with the environment env.c set
  * (Go reads its initial stack, not environ), then its syscall entry
  * points are hooked. */
@@ -245,6 +247,8 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
         shunt_env_init();
     if (shunt_go_reexec)
         shunt_go_reexec(environ != env0);
+    if (shunt_cwd_init)
+        shunt_cwd_init(); /* takes SHUNT_CWD out before children.c looks */
     if (shunt_children_init)
         shunt_children_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

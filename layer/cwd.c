@@ -1,0 +1,357 @@
+/* A remote current directory: chdir/fchdir into a remote directory,
+ * getcwd, and what children inherit (docs/hooking.md, "The current
+ * directory").
+ *
+ * The remote cwd is a path: its canonical name in the target (REALPATH at
+ * chdir).  Relative paths are resolved against it by resolve.c.  Meanwhile
+ * the kernel's cwd is a removed local directory (made once per process,
+ * kept as an O_PATH fd): whatever the layer does not see (a static child,
+ * an unhooked call, a raw syscall) finds nothing there (ENOENT) and cannot
+ * create anything, and the kernel's getcwd says ENOENT.  An exec passes
+ * the remote cwd in SHUNT_CWD=DEV:INO:PATH, DEV:INO naming that removed
+ * directory; the new image's layer takes it only when its kernel cwd is
+ * still that directory, and removes the variable from the program's
+ * environment. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+extern char **environ;
+
+#define CWD_VAR "SHUNT_CWD"
+
+static struct {
+    atomic_int remote;     /* 1: the cwd is path, in the target */
+    atomic_flag lock;      /* guards path (a spinlock: vfork children) */
+    char path[PATH_MAX];
+    int deadfd;            /* O_PATH fd of the removed local directory */
+    dev_t dead_dev;
+    ino_t dead_ino;
+} cwd = {.lock = ATOMIC_FLAG_INIT, .deadfd = -1};
+
+static void lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&cwd.lock, memory_order_acquire))
+        LSYS0(SYS_sched_yield);
+}
+
+static void unlock(void)
+{
+    atomic_flag_clear_explicit(&cwd.lock, memory_order_release);
+}
+
+int layer_cwd_is_remote(void)
+{
+    return atomic_load_explicit(&cwd.remote, memory_order_relaxed);
+}
+
+long layer_cwd_copy(char *buf, size_t len)
+{
+    if (!layer_cwd_is_remote())
+        return 0;
+    lock();
+    size_t n = strlen(cwd.path);
+    long r = (long)n;
+    if (!cwd.remote)
+        r = 0;
+    else if (n + 1 > len)
+        r = -ENAMETOOLONG;
+    else
+        memcpy(buf, cwd.path, n + 1);
+    unlock();
+    return r;
+}
+
+/* The removed directory the kernel cwd stays in while the cwd is remote:
+ * made on first use (mkdir, open O_PATH, rmdir; raw syscalls). */
+static long dead_dir(void)
+{
+    if (cwd.deadfd >= 0)
+        return cwd.deadfd;
+    char p[64];
+    uint64_t rnd = 0;
+    LSYS3(SYS_getrandom, &rnd, sizeof(rnd), 0);
+    snprintf(p, sizeof(p), "/tmp/.shunt-cwd-%ld-%016" PRIx64,
+             LSYS0(SYS_getpid), rnd);
+    long r = LSYS2(SYS_mkdir, p, 0500);
+    if (r < 0) {
+        LOG_WARN("cwd: mkdir %s: %s", p, ESTR((int)-r));
+        return r;
+    }
+    long fd = LSYS4(SYS_openat, AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                    0);
+    LSYS1(SYS_rmdir, p);
+    if (fd < 0) {
+        LOG_WARN("cwd: open %s: %s", p, ESTR((int)-fd));
+        return fd;
+    }
+    struct stat st;
+    if (LSYS2(SYS_fstat, fd, &st) == 0) {
+        cwd.dead_dev = st.st_dev;
+        cwd.dead_ino = st.st_ino;
+    }
+    cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
+    return cwd.deadfd;
+}
+
+/* Enters the remote directory canon (canonical, absolute). */
+static long set_remote(const char *canon, size_t len)
+{
+    if (len + 1 > sizeof(cwd.path))
+        return -ENAMETOOLONG;
+    long fd = dead_dir();
+    if (fd < 0)
+        return fd;
+    long r = LSYS1(SYS_fchdir, fd);
+    if (r < 0)
+        return r;
+    lock();
+    memcpy(cwd.path, canon, len);
+    cwd.path[len] = 0;
+    atomic_store(&cwd.remote, 1);
+    unlock();
+    LOG_DEBUG("cwd: remote %s", canon);
+    return 0;
+}
+
+static void set_local(void)
+{
+    if (layer_cwd_is_remote())
+        LOG_DEBUG("cwd: local again");
+    atomic_store(&cwd.remote, 0);
+}
+
+/* REALPATH of (dirh, path) as a directory into out. */
+static long realpath_dir(int32_t dirh, const char *path, char *out,
+                         size_t outlen)
+{
+    shunt_realpath_t q = {.dirh = dirh, .path = shunt_str(path),
+                          .flags = O_DIRECTORY};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_REALPATH, &q, SHUNT_T_READLINK_R, &m);
+    if (r < 0)
+        return r;
+    size_t n = m.u.readlink_r.target.len;
+    if (n == 0 || m.u.readlink_r.target.p[0] != '/')
+        return -EIO;
+    if (n + 1 > outlen)
+        return -ENAMETOOLONG;
+    memcpy(out, m.u.readlink_r.target.p, n);
+    out[n] = 0;
+    return (long)n;
+}
+
+long layer_cwd_chdir(const char *path)
+{
+    if (!path)
+        return -EFAULT;
+    layer_target_t t;
+    int r = layer_resolve(AT_FDCWD, path, &t);
+    if (r < 0 && r != -EINVAL)
+        return r;
+    if (r == 0 && t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (r == 0 && layer_is_remote(t.mode)) {
+        char canon[PATH_MAX];
+        long n = realpath_dir(t.dirh, t.rpath, canon, sizeof(canon));
+        return n < 0 ? n : set_remote(canon, (size_t)n);
+    }
+    /* Local: the kernel's.  Under a remote cwd a relative path was made
+     * absolute by layer_resolve (t.lpath). */
+    long k = LSYS1(SYS_chdir, r == 0 ? t.lpath : path);
+    if (k == 0)
+        set_local();
+    return k;
+}
+
+long layer_cwd_fchdir(int fd)
+{
+    if (shunt_fdt_is_ours(fd)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        if (f && f->kind != SHUNT_RF_LAYER) {
+            long r = -ENOTDIR;
+            if (f->kind == SHUNT_RF_DIR) {
+                char canon[PATH_MAX];
+                r = realpath_dir((int32_t)f->handle, ".", canon,
+                                 sizeof(canon));
+                if (r >= 0)
+                    r = set_remote(canon, (size_t)r);
+            }
+            shunt_rfile_unref(f);
+            return r;
+        }
+        shunt_rfile_unref(f);
+    }
+    long k = LSYS1(SYS_fchdir, fd);
+    if (k == 0)
+        set_local();
+    return k;
+}
+
+long layer_cwd_getcwd(char *buf, size_t size)
+{
+    char path[PATH_MAX];
+    long n = layer_cwd_copy(path, sizeof(path));
+    if (n == 0)
+        return LSYS2(SYS_getcwd, buf, size);
+    if (n < 0)
+        return n;
+    /* Still there?  (A removed cwd: ENOENT, as the kernel says.) */
+    char canon[PATH_MAX];
+    n = realpath_dir(SHUNT_AT_ROOT, path, canon, sizeof(canon));
+    if (n < 0)
+        return n == -ENOTDIR ? -ENOENT : n;
+    if ((size_t)n + 1 > size)
+        return -ERANGE;
+    memcpy(buf, canon, (size_t)n + 1);
+    return n + 1;
+}
+
+/* ---- hooks -------------------------------------------------------------- */
+
+int hook_chdir(const char *path)
+{
+    if (LAYER_BYPASS())
+        return real_chdir(path);
+    int saved = errno;
+    LAYER_ENTER();
+    long r = layer_cwd_chdir(path);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+int hook_fchdir(int fd)
+{
+    if (LAYER_BYPASS())
+        return real_fchdir(fd);
+    int saved = errno;
+    LAYER_ENTER();
+    long r = layer_cwd_fchdir(fd);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+/* libc's getcwd; get_current_dir_name, getwd and realpath call it too. */
+char *hook_getcwd(char *buf, size_t size)
+{
+    if (LAYER_BYPASS() || !layer_cwd_is_remote())
+        return real_getcwd(buf, size);
+    if (buf && size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int saved = errno;
+    char tmp[PATH_MAX];
+    LAYER_ENTER();
+    long r = layer_cwd_getcwd(tmp, sizeof(tmp));
+    LAYER_LEAVE();
+    if (r < 0) {
+        errno = (int)-r;
+        return NULL;
+    }
+    if (!buf) {
+        size_t want = size ? size : (size_t)r;
+        if ((size_t)r > want) {
+            errno = ERANGE;
+            return NULL;
+        }
+        buf = malloc(want);
+        if (!buf) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    } else if ((size_t)r > size) {
+        errno = ERANGE;
+        return NULL;
+    }
+    memcpy(buf, tmp, (size_t)r);
+    errno = saved;
+    return buf;
+}
+
+long shunt_cwd_getcwd_sys(char *buf, size_t size)
+{
+    if (LAYER_BYPASS())
+        return layer_ret(LSYS2(SYS_getcwd, buf, size), errno);
+    int saved = errno;
+    LAYER_ENTER();
+    long r = layer_cwd_getcwd(buf, size);
+    LAYER_LEAVE();
+    return layer_ret(r, saved);
+}
+
+/* ---- exec ---------------------------------------------------------------- */
+
+size_t layer_cwd_env(char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    long n = layer_cwd_copy(path, sizeof(path));
+    if (n <= 0)
+        return 0;
+    int w = snprintf(buf, len, CWD_VAR "=%llu:%llu:%s",
+                     (unsigned long long)cwd.dead_dev,
+                     (unsigned long long)cwd.dead_ino, path);
+    return w > 0 && (size_t)w < len ? (size_t)w : 0;
+}
+
+static void fork_child(void)
+{
+    atomic_flag_clear(&cwd.lock); /* another thread may have held it */
+}
+
+void shunt_cwd_init(void);
+void shunt_cwd_init(void)
+{
+    pthread_atfork(NULL, NULL, fork_child);
+    size_t i = 0;
+    const char *v = NULL;
+    for (; environ && environ[i]; i++)
+        if (strncmp(environ[i], CWD_VAR "=", sizeof(CWD_VAR)) == 0) {
+            v = environ[i] + sizeof(CWD_VAR);
+            break;
+        }
+    if (!v)
+        return;
+    do /* out of the program's sight */
+        environ[i] = environ[i + 1];
+    while (environ[i++]);
+    unsigned long long dev, ino;
+    int off = 0;
+    if (sscanf(v, "%llu:%llu:%n", &dev, &ino, &off) != 2 || off == 0 ||
+        v[off] != '/') {
+        LOG_WARN("cwd: bad " CWD_VAR "; the cwd is the local one");
+        return;
+    }
+    /* Inherited: the kernel cwd must still be the parent's removed
+     * directory (a program without the layer may have moved since). */
+    struct stat st;
+    if (LSYS4(SYS_newfstatat, AT_FDCWD, "", &st, AT_EMPTY_PATH) < 0 ||
+        st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino) {
+        LOG_DEBUG("cwd: " CWD_VAR " is stale; the cwd is the local one");
+        return;
+    }
+    long fd = LSYS4(SYS_openat, AT_FDCWD, ".", O_PATH | O_DIRECTORY |
+                    O_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    cwd.dead_dev = st.st_dev;
+    cwd.dead_ino = st.st_ino;
+    cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
+    size_t len = strlen(v + off);
+    if (len + 1 > sizeof(cwd.path))
+        return;
+    memcpy(cwd.path, v + off, len + 1);
+    atomic_store(&cwd.remote, 1);
+    LOG_DEBUG("cwd: remote %s (inherited)", cwd.path);
+}
+
