@@ -4,8 +4,8 @@
  *
  * The remote cwd is a path: its canonical name in the target (REALPATH at
  * chdir).  Relative paths are resolved against it by resolve.c.  Meanwhile
- * the kernel's cwd is a removed local directory (made once per process,
- * kept as an O_PATH fd): whatever the layer does not see (a static child,
+ * the kernel's cwd is a removed local directory (a new one at each remote
+ * chdir, kept as an O_PATH fd): whatever the layer does not see (a static child,
  * an unhooked call, a raw syscall) finds nothing there (ENOENT) and cannot
  * create anything, and the kernel's getcwd says ENOENT.  An exec passes
  * the remote cwd in SHUNT_CWD=DEV:INO:PATH, DEV:INO naming that removed
@@ -72,13 +72,13 @@ long layer_cwd_copy(char *buf, size_t len)
     return r;
 }
 
-/* The removed directory the kernel cwd stays in while the cwd is remote:
- * made on first use (mkdir, open O_PATH, rmdir; raw syscalls). */
-static long dead_dir(void)
+/* A new removed directory for the kernel cwd to stay in (mkdir, open
+ * O_PATH, rmdir; raw syscalls): one per remote chdir, so that a SHUNT_CWD
+ * a child inherits from an older environment (a Go program's, whose
+ * environment is its start-up one) names a directory it is not in. */
+static long new_dead_dir(dev_t *dev, ino_t *ino)
 {
-    if (cwd.deadfd >= 0)
-        return cwd.deadfd;
-    char p[64];
+    char p[80];
     uint64_t rnd = 0;
     LSYS3(SYS_getrandom, &rnd, sizeof(rnd), 0);
     snprintf(p, sizeof(p), "/tmp/.shunt-cwd-%ld-%016" PRIx64,
@@ -96,12 +96,14 @@ static long dead_dir(void)
         return fd;
     }
     struct stat st;
-    if (LSYS2(SYS_fstat, fd, &st) == 0) {
-        cwd.dead_dev = st.st_dev;
-        cwd.dead_ino = st.st_ino;
+    r = LSYS2(SYS_fstat, fd, &st);
+    if (r < 0) {
+        LSYS1(SYS_close, fd);
+        return r;
     }
-    cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
-    return cwd.deadfd;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return fd;
 }
 
 /* Enters the remote directory canon (canonical, absolute). */
@@ -109,15 +111,27 @@ static long set_remote(const char *canon, size_t len)
 {
     if (len + 1 > sizeof(cwd.path))
         return -ENAMETOOLONG;
-    long fd = dead_dir();
+    dev_t dev;
+    ino_t ino;
+    long fd = new_dead_dir(&dev, &ino);
     if (fd < 0)
         return fd;
     long r = LSYS1(SYS_fchdir, fd);
-    if (r < 0)
+    if (r < 0) {
+        LSYS1(SYS_close, fd);
         return r;
+    }
+    int old = cwd.deadfd;
+    cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
+    if (old >= 0) {
+        layer_fd_unprotect(old);
+        LSYS1(SYS_close, old);
+    }
     lock();
     memcpy(cwd.path, canon, len);
     cwd.path[len] = 0;
+    cwd.dead_dev = dev;
+    cwd.dead_ino = ino;
     atomic_store(&cwd.remote, 1);
     unlock();
     LOG_DEBUG("cwd: remote %s", canon);
@@ -294,13 +308,14 @@ long shunt_cwd_getcwd_sys(char *buf, size_t size)
 
 size_t layer_cwd_env(char *buf, size_t len)
 {
-    char path[PATH_MAX];
-    long n = layer_cwd_copy(path, sizeof(path));
-    if (n <= 0)
+    if (!layer_cwd_is_remote())
         return 0;
-    int w = snprintf(buf, len, CWD_VAR "=%llu:%llu:%s",
-                     (unsigned long long)cwd.dead_dev,
-                     (unsigned long long)cwd.dead_ino, path);
+    lock();
+    int w = cwd.remote ? snprintf(buf, len, CWD_VAR "=%llu:%llu:%s",
+                                  (unsigned long long)cwd.dead_dev,
+                                  (unsigned long long)cwd.dead_ino, cwd.path)
+                       : 0;
+    unlock();
     return w > 0 && (size_t)w < len ? (size_t)w : 0;
 }
 
