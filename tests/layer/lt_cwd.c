@@ -6,6 +6,7 @@
 #include "lt.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
@@ -95,10 +96,11 @@ int main(int argc, char **argv)
     g = getcwd(NULL, 0);
     CHECK_STR(g, "/srv/data");
     free(g);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    CHECK_STR(getwd(buf), "/srv/data");
-#pragma GCC diagnostic pop
+    /* getwd, looked up: calling it directly earns a link-time warning */
+    char *(*getwd_fn)(char *) = (char *(*)(char *))dlsym(RTLD_DEFAULT, "getwd");
+    CHECK(getwd_fn != NULL);
+    if (getwd_fn)
+        CHECK_STR(getwd_fn(buf), "/srv/data");
     CHECK_STR(realpath("sub/../hello.txt", buf), "/srv/data/hello.txt");
     CHECK(getcwd(buf, 5) == NULL && errno == ERANGE);
     /* the kernel's cwd meanwhile: a removed local directory */
