@@ -37,6 +37,7 @@ static struct {
     int deadfd;            /* O_PATH fd of the removed local directory */
     dev_t dead_dev;
     ino_t dead_ino;
+    int named;             /* the removed directory's name says path */
 } cwd = {.lock = ATOMIC_FLAG_INIT, .deadfd = -1};
 
 static void lock(void)
@@ -72,17 +73,78 @@ long layer_cwd_copy(char *buf, size_t len)
     return r;
 }
 
-/* A new removed directory for the kernel cwd to stay in (mkdir, open
- * O_PATH, rmdir; raw syscalls): one per remote chdir, so that a SHUNT_CWD
- * a child inherits from an older environment (a Go program's, whose
- * environment is its start-up one) names a directory it is not in. */
-static long new_dead_dir(dev_t *dev, ino_t *ino)
+#define DEAD_DIR "/tmp/"
+#define DEAD_NAME ".shunt-cwd-"
+
+/* The removed directory's name: DEAD_NAME RANDOM "-" CANON, with '%' and
+ * '/' written %25 and %2F, when that fits in NAME_MAX (then a child, even
+ * one whose environment lost or never had SHUNT_CWD, learns the remote cwd
+ * from /proc/self/cwd); else DEAD_NAME RANDOM.  Returns 1 when the name
+ * carries canon. */
+static int dead_name(char *out, size_t outlen, uint64_t rnd, const char *canon)
 {
-    char p[80];
+    int n = snprintf(out, outlen, DEAD_DIR DEAD_NAME "%016" PRIx64, rnd);
+    size_t len = (size_t)n, max = sizeof(DEAD_DIR) - 1 + NAME_MAX;
+    if (len + 1 >= max || len + 2 > outlen)
+        return 0;
+    out[len++] = '-';
+    for (const char *c = canon; *c; c++) {
+        int esc = *c == '/' || *c == '%';
+        if (len + (esc ? 3 : 1) > max || len + 4 > outlen) {
+            out[n] = 0;
+            return 0;
+        }
+        if (esc) {
+            out[len++] = '%';
+            out[len++] = '2';
+            out[len++] = *c == '/' ? 'F' : '5';
+        } else {
+            out[len++] = *c;
+        }
+    }
+    out[len] = 0;
+    return 1;
+}
+
+/* The remote cwd a removed directory's /proc/self/cwd name carries
+ * ("/tmp/.shunt-cwd-RANDOM-ESCAPED (deleted)") into out; 0 or -1. */
+static int undead_name(const char *link, char *out, size_t outlen)
+{
+    static const char deleted[] = " (deleted)";
+    size_t l = strlen(link), dl = sizeof(deleted) - 1;
+    size_t pl = sizeof(DEAD_DIR DEAD_NAME) - 1;
+    if (l < pl + 17 + dl || strcmp(link + l - dl, deleted) != 0 ||
+        strncmp(link, DEAD_DIR DEAD_NAME, pl) != 0 || link[pl + 16] != '-')
+        return -1;
+    size_t o = 0;
+    for (size_t i = pl + 17; i < l - dl; i++) {
+        char c = link[i];
+        if (c == '%') {
+            if (i + 2 >= l - dl || link[i + 1] != '2')
+                return -1;
+            c = link[i + 2] == 'F' ? '/' : link[i + 2] == '5' ? '%' : 0;
+            if (!c)
+                return -1;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = 0;
+    return o > 0 && out[0] == '/' ? 0 : -1;
+}
+
+/* A new removed directory for the kernel cwd to stay in (mkdir, open
+ * O_PATH, rmdir; raw syscalls), named after canon (dead_name): one per
+ * remote chdir, so that a SHUNT_CWD a child inherits from an older
+ * environment names a directory it is not in. */
+static long new_dead_dir(const char *canon, int *named, dev_t *dev, ino_t *ino)
+{
+    char p[sizeof(DEAD_DIR) + NAME_MAX + 1];
     uint64_t rnd = 0;
     LSYS3(SYS_getrandom, &rnd, sizeof(rnd), 0);
-    snprintf(p, sizeof(p), "/tmp/.shunt-cwd-%ld-%016" PRIx64,
-             LSYS0(SYS_getpid), rnd);
+    *named = dead_name(p, sizeof(p), rnd, canon);
     long r = LSYS2(SYS_mkdir, p, 0500);
     if (r < 0) {
         LOG_WARN("cwd: mkdir %s: %s", p, ESTR((int)-r));
@@ -113,7 +175,8 @@ static long set_remote(const char *canon, size_t len)
         return -ENAMETOOLONG;
     dev_t dev;
     ino_t ino;
-    long fd = new_dead_dir(&dev, &ino);
+    int named;
+    long fd = new_dead_dir(canon, &named, &dev, &ino);
     if (fd < 0)
         return fd;
     long r = LSYS1(SYS_fchdir, fd);
@@ -132,6 +195,7 @@ static long set_remote(const char *canon, size_t len)
     cwd.path[len] = 0;
     cwd.dead_dev = dev;
     cwd.dead_ino = ino;
+    cwd.named = named;
     atomic_store(&cwd.remote, 1);
     unlock();
     LOG_DEBUG("cwd: remote %s", canon);
@@ -311,7 +375,7 @@ size_t layer_cwd_env(char *buf, size_t len)
     if (!layer_cwd_is_remote())
         return 0;
     lock();
-    int w = cwd.remote ? snprintf(buf, len, CWD_VAR "=%llu:%llu:%s",
+    int w = cwd.remote && !cwd.named ? snprintf(buf, len, CWD_VAR "=%llu:%llu:%s",
                                   (unsigned long long)cwd.dead_dev,
                                   (unsigned long long)cwd.dead_ino, cwd.path)
                        : 0;
@@ -328,31 +392,41 @@ void shunt_cwd_init(void);
 void shunt_cwd_init(void)
 {
     pthread_atfork(NULL, NULL, fork_child);
-    size_t i = 0;
     const char *v = NULL;
-    for (; environ && environ[i]; i++)
+    for (size_t i = 0; environ && environ[i]; i++)
         if (strncmp(environ[i], CWD_VAR "=", sizeof(CWD_VAR)) == 0) {
             v = environ[i] + sizeof(CWD_VAR);
+            do /* out of the program's sight (the string stays) */
+                environ[i] = environ[i + 1];
+            while (environ[i++]);
             break;
         }
-    if (!v)
-        return;
-    do /* out of the program's sight */
-        environ[i] = environ[i + 1];
-    while (environ[i++]);
-    unsigned long long dev, ino;
-    int off = 0;
-    if (sscanf(v, "%llu:%llu:%n", &dev, &ino, &off) != 2 || off == 0 ||
-        v[off] != '/') {
-        LOG_WARN("cwd: bad " CWD_VAR "; the cwd is the local one");
-        return;
-    }
-    /* Inherited: the kernel cwd must still be the parent's removed
+    /* Inherited only while the kernel cwd is still the parent's removed
      * directory (a program without the layer may have moved since). */
     struct stat st;
-    if (LSYS4(SYS_newfstatat, AT_FDCWD, "", &st, AT_EMPTY_PATH) < 0 ||
-        st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino) {
-        LOG_DEBUG("cwd: " CWD_VAR " is stale; the cwd is the local one");
+    if (LSYS4(SYS_newfstatat, AT_FDCWD, "", &st, AT_EMPTY_PATH) < 0)
+        return;
+    char path[PATH_MAX];
+    int found = 0, named = 0;
+    unsigned long long dev, ino;
+    int off = 0;
+    if (v && sscanf(v, "%llu:%llu:%n", &dev, &ino, &off) == 2 && off > 0 &&
+        v[off] == '/' && st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino &&
+        strlen(v + off) < sizeof(path)) {
+        strcpy(path, v + off);
+        found = 1;
+    } else {
+        char link[PATH_MAX];
+        long n = LSYS4(SYS_readlinkat, AT_FDCWD, "/proc/self/cwd", link,
+                       sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = 0;
+            found = named = undead_name(link, path, sizeof(path)) == 0;
+        }
+    }
+    if (!found) {
+        if (v)
+            LOG_DEBUG("cwd: " CWD_VAR " is stale; the cwd is the local one");
         return;
     }
     long fd = LSYS4(SYS_openat, AT_FDCWD, ".", O_PATH | O_DIRECTORY |
@@ -361,12 +435,9 @@ void shunt_cwd_init(void)
         return;
     cwd.dead_dev = st.st_dev;
     cwd.dead_ino = st.st_ino;
+    cwd.named = named;
     cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
-    size_t len = strlen(v + off);
-    if (len + 1 > sizeof(cwd.path))
-        return;
-    memcpy(cwd.path, v + off, len + 1);
+    strcpy(cwd.path, path);
     atomic_store(&cwd.remote, 1);
     LOG_DEBUG("cwd: remote %s (inherited)", cwd.path);
 }
-

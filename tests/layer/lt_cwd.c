@@ -239,12 +239,50 @@ int main(int argc, char **argv)
     CHECK_LONG(waitpid(pid, &status, 0), pid);
     posix_spawn_file_actions_destroy(&fa);
 
+    /* an exec the layer does not see (a raw execve, as Go's os/exec or a
+     * program without the layer make): the child's environment has no
+     * SHUNT_CWD, the name of the kernel's cwd tells the remote cwd */
+    CHECK_LONG(pipe(pfd), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        long r;
+        __asm__ volatile("syscall"
+                         : "=a"(r)
+                         : "0"((long)SYS_execve), "D"("/proc/self/exe"),
+                           "S"(cargv), "d"(environ)
+                         : "rcx", "r11", "memory");
+        _exit(127);
+    }
+    close(pfd[1]);
+    CHECK_STR(slurp_fd(pfd[0]), want);
+    close(pfd[0]);
+    CHECK_LONG(waitpid(pid, &status, 0), pid);
+
     /* a shell keeps its logical $PWD and sees the physical cwd */
     CHECK_STR(run("pwd; pwd -P; cat hello.txt; cd sub && pwd && cat a.txt && "
                   "cd .. && pwd && ls"),
               "/srv/data\n/srv/data\nhello from the target\n/srv/data/sub\n"
               "aaa\n/srv/data\nbig.txt\ndangling\nhello.txt\nlink\n"
               "secret.txt\nsub\n");
+
+    /* a path too long to be named by the removed directory: SHUNT_CWD */
+    char longp[PATH_MAX] = "/srv/rw";
+    CHECK_LONG(chdir(longp), 0);
+    for (int i = 0; i < 5; i++) {
+        char comp[64];
+        snprintf(comp, sizeof(comp), "%d-%.50s", i,
+                 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+        CHECK_LONG(mkdir(comp, 0755), 0);
+        CHECK_LONG(chdir(comp), 0);
+        strcat(longp, "/");
+        strcat(longp, comp);
+    }
+    CHECK(strlen(longp) > 255);
+    CHECK_STR(cwd_now(), longp);
+    char wantl[PATH_MAX + 16];
+    snprintf(wantl, sizeof(wantl), "%s\n%s\n", longp, longp);
+    CHECK_STR(run("pwd -P; sh -c 'pwd -P'"), wantl);
 
     CHECK_LONG(chdir(start), 0);
     CHECK_STR(cwd_now(), start);

@@ -155,6 +155,9 @@ func main() {
 			wd, _ = os.Getwd()
 			b, rerr := os.ReadFile("deep.txt")
 			fmt.Printf("fchdir %v: %s %q %v\n", err, wd, b, rerr)
+			// a child inherits it (Go execs with raw system calls)
+			out, err := exec.Command("/bin/sh", "-c", "pwd -P; cat deep.txt").CombinedOutput()
+			fmt.Printf("child %v: %s", err, out)
 		}
 		os.Chdir("/tmp")
 		wd, err = os.Getwd()
