@@ -5,13 +5,14 @@
  * The remote cwd is a path: its canonical name in the target (REALPATH at
  * chdir).  Relative paths are resolved against it by resolve.c.  Meanwhile
  * the kernel's cwd is a removed local directory (a new one at each remote
- * chdir, kept as an O_PATH fd): whatever the layer does not see (a static child,
- * an unhooked call, a raw syscall) finds nothing there (ENOENT) and cannot
- * create anything, and the kernel's getcwd says ENOENT.  An exec passes
- * the remote cwd in SHUNT_CWD=DEV:INO:PATH, DEV:INO naming that removed
- * directory; the new image's layer takes it only when its kernel cwd is
- * still that directory, and removes the variable from the program's
- * environment. */
+ * chdir, kept as an O_PATH fd): whatever the layer does not see (a static
+ * child, an unhooked call, a raw syscall) finds nothing there (ENOENT) and
+ * cannot create anything, and the kernel's getcwd says ENOENT.  Its name
+ * carries the remote cwd, so an exec'd image's layer reads it back from
+ * /proc/self/cwd, however the exec was made; a path too long for a name
+ * travels in SHUNT_CWD=DEV:INO:PATH (DEV:INO naming that directory), which
+ * the new image's layer takes only while its kernel cwd is still that
+ * directory, and removes from the program's environment. */
 #include "hooks.h"
 #include "layer.h"
 
