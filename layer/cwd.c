@@ -180,18 +180,16 @@ static long set_remote(const char *canon, size_t len)
     long fd = new_dead_dir(canon, &named, &dev, &ino);
     if (fd < 0)
         return fd;
+    /* The kernel's cwd and the state change together (threads). */
+    lock();
     long r = LSYS1(SYS_fchdir, fd);
     if (r < 0) {
+        unlock();
         LSYS1(SYS_close, fd);
         return r;
     }
     int old = cwd.deadfd;
     cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
-    if (old >= 0) {
-        layer_fd_unprotect(old);
-        LSYS1(SYS_close, old);
-    }
-    lock();
     memcpy(cwd.path, canon, len);
     cwd.path[len] = 0;
     cwd.dead_dev = dev;
@@ -199,15 +197,26 @@ static long set_remote(const char *canon, size_t len)
     cwd.named = named;
     atomic_store(&cwd.remote, 1);
     unlock();
+    if (old >= 0) {
+        layer_fd_unprotect(old);
+        LSYS1(SYS_close, old);
+    }
     LOG_DEBUG("cwd: remote %s", canon);
     return 0;
 }
 
-static void set_local(void)
+/* A local chdir (nr SYS_chdir or SYS_fchdir): the kernel's. */
+static long chdir_local(long nr, long arg)
 {
-    if (layer_cwd_is_remote())
+    lock();
+    long k = layer_sys(nr, arg, 0, 0, 0, 0, 0);
+    int was = cwd.remote;
+    if (k == 0)
+        atomic_store(&cwd.remote, 0);
+    unlock();
+    if (k == 0 && was)
         LOG_DEBUG("cwd: local again");
-    atomic_store(&cwd.remote, 0);
+    return k;
 }
 
 /* REALPATH of (dirh, path) as a directory into out. */
@@ -247,10 +256,7 @@ long layer_cwd_chdir(const char *path)
     }
     /* Local: the kernel's.  Under a remote cwd a relative path was made
      * absolute by layer_resolve (t.lpath). */
-    long k = LSYS1(SYS_chdir, r == 0 ? t.lpath : path);
-    if (k == 0)
-        set_local();
-    return k;
+    return chdir_local(SYS_chdir, (long)(r == 0 ? t.lpath : path));
 }
 
 long layer_cwd_fchdir(int fd)
@@ -271,10 +277,7 @@ long layer_cwd_fchdir(int fd)
         }
         shunt_rfile_unref(f);
     }
-    long k = LSYS1(SYS_fchdir, fd);
-    if (k == 0)
-        set_local();
-    return k;
+    return chdir_local(SYS_fchdir, fd);
 }
 
 long layer_cwd_getcwd(char *buf, size_t size)
