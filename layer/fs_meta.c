@@ -39,16 +39,23 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
     return 0;
 }
 
+/* t->lpath is what a local decision passes to the original. */
 static long stat_any(int dirfd, const char *path, int flags,
-                     shunt_stat_r_t *out)
+                     shunt_stat_r_t *out, layer_target_t *t)
 {
-    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH))
-        return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
-    layer_target_t t;
-    long r = target_of(dirfd, path, &t);
+    t->lpath = path;
+    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+        if (dirfd != AT_FDCWD)
+            return fd_stat(dirfd, out);
+        if (!layer_cwd_is_remote())
+            return GO_LOCAL;
+        path = "."; /* the remote cwd itself */
+        flags &= ~AT_EMPTY_PATH;
+    }
+    long r = target_of(dirfd, path, t);
     if (r != 0)
         return r;
-    return rpc_stat_path(&t, flags, out);
+    return rpc_stat_path(t, flags, out);
 }
 
 /* The common body: remote -> fill st; local -> real_fstatat. */
@@ -57,11 +64,12 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_fstatat(dirfd, path, st, flags);
+        return real_fstatat(dirfd, t.lpath, st, flags);
     }
     if (r == 0)
         rstat_to_stat(&rs, st);
@@ -104,11 +112,12 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_statx(dirfd, path, flags, mask, sx);
+        return real_statx(dirfd, t.lpath, flags, mask, sx);
     }
     if (r == 0)
         rstat_to_statx(&rs, sx);
@@ -164,7 +173,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_faccessat(dirfd, path, mode, flags);
+        return real_faccessat(dirfd, t.lpath, mode, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -216,7 +225,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_readlinkat(dirfd, path, buf, n);
+        return real_readlinkat(dirfd, t.lpath, buf, n);
     }
     return layer_ret(r, saved);
 }
@@ -275,7 +284,7 @@ int hook_statfs(const char *path, struct statfs *sf)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_statfs(path, sf);
+        return real_statfs(t.lpath, sf);
     }
     return (int)layer_ret(r, saved);
 }

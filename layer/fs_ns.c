@@ -50,7 +50,7 @@ static int mkdir_common(int dirfd, const char *path, mode_t mode)
                            .mode = mode & ~shunt_layer.umask & 07777};
         r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_mkdirat(dirfd, path, mode));
+    MUT_END(real_mkdirat(dirfd, t.lpath, mode));
 }
 
 int hook_mkdir(const char *path, mode_t mode)
@@ -80,7 +80,7 @@ static int unlink_common(int dirfd, const char *path, int flags)
             r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
         }
     }
-    MUT_END(real_unlinkat(dirfd, path, flags));
+    MUT_END(real_unlinkat(dirfd, t.lpath, flags));
 }
 
 int hook_rmdir(const char *path)
@@ -136,8 +136,8 @@ static int rename_common(int od, const char *op, int nd, const char *np,
         /* glibc's renameat2 jumps to renameat when flags is 0: through the
          * hooked entry, with the guard down, that came back here forever
          * (a local rename() crashed the program with a stack overflow). */
-        return flags ? real_renameat2(od, op, nd, np, flags)
-                     : real_renameat(od, op, nd, np);
+        return flags ? real_renameat2(od, to->lpath, nd, tn->lpath, flags)
+                     : real_renameat(od, to->lpath, nd, tn->lpath);
     }
     return (int)layer_ret(r, saved);
 }
@@ -174,7 +174,7 @@ int hook_truncate(const char *path, off_t len)
                               .length = len};
         r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_truncate(path, len));
+    MUT_END(real_truncate(t.lpath, len));
 }
 
 /* A snapshot (a file opened read-only) whose path is in write mode can
@@ -197,7 +197,7 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_fchmodat(dirfd, path, mode, flags));
+    MUT_END(real_fchmodat(dirfd, t.lpath, mode, flags));
 }
 
 int hook_chmod(const char *path, mode_t mode)
@@ -251,7 +251,7 @@ static int symlink_common(const char *target, int dirfd, const char *path)
                              .newpath = shunt_str(t.rpath)};
         r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_symlinkat(target, dirfd, path));
+    MUT_END(real_symlinkat(target, dirfd, t.lpath));
 }
 
 int hook_symlink(const char *target, const char *path)
@@ -329,7 +329,7 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_utimensat(dirfd, path, ts, flags));
+    MUT_END(real_utimensat(dirfd, t.lpath, ts, flags));
 }
 
 int hook_futimens(int fd, const struct timespec ts[2])

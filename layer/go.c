@@ -114,6 +114,10 @@ GO_JOURNALLED(X)
     /* processes: a Go program's own exec (syscall.Exec) as libc's; the     \
      * execve of os/exec's vfork children is seen by the trampoline */     \
     X(SYS_execve, hook_execve(P(0), P(1), P(2)))                              \
+    /* the current directory (os.Chdir, os.Getwd) */                          \
+    X(SYS_chdir, hook_chdir(P(0)))                                            \
+    X(SYS_fchdir, hook_fchdir(I(0)))                                          \
+    X(SYS_getcwd, shunt_cwd_getcwd_sys(P(0), (size_t)A(1)))                   \
     /* the target's host name (os.Hostname() asks uname first) */             \
     X(SYS_uname, hook_uname(P(0)))
 

@@ -154,10 +154,33 @@ typedef struct {
     int mode;
     uint32_t dirh;
     const char *rpath;
+    const char *lpath; /* for a local decision: the path to give the
+                        * original (the program's, or absolute when it is
+                        * relative to a remote cwd) */
     char norm[4096];
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+
+/* ---- the current directory (cwd.c) -------------------------------------
+ * The cwd may be a remote directory (chdir/fchdir into one); the kernel's
+ * cwd is then a removed local directory.  The raw-syscall forms below
+ * (>= 0 or -errno, called inside LAYER_ENTER) serve every entry point:
+ * libc's chdir/fchdir/getcwd hooks, Go's Syscall6 (go.c) and a syscall()
+ * hook (SYS_chdir, SYS_fchdir, SYS_getcwd: route them here). */
+int layer_cwd_is_remote(void);
+long layer_cwd_chdir(const char *path);
+long layer_cwd_fchdir(int fd);
+long layer_cwd_getcwd(char *buf, size_t size); /* as SYS_getcwd: length
+                                                  with the NUL */
+/* The remote cwd's path into buf: its length, 0 when the cwd is local,
+ * or -ENAMETOOLONG. */
+long layer_cwd_copy(char *buf, size_t len);
+/* "SHUNT_CWD=..." for a child's environment (children.c) into buf: its
+ * length, 0 when the cwd is local. */
+size_t layer_cwd_env(char *buf, size_t len);
+/* getcwd as a syscall, -1/errno: for go.c's table. */
+long shunt_cwd_getcwd_sys(char *buf, size_t size);
 static inline int layer_is_remote(int mode)
 {
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;

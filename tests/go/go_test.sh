@@ -106,6 +106,12 @@ write)
     config=
   done 3< <(progs)
   ;;
+cwd)
+  while read -r ver variant p <&3; do
+    compare "$ver $variant: os.Chdir, os.Getwd, relative paths, File.Chdir" \
+      "$p" cwd /srv/gt /srv/gt/a /srv/gt/nope /srv/gt/README.txt
+  done 3< <(progs)
+  ;;
 env)
   while read -r ver variant p <&3; do
     compare "$ver $variant: os.Getenv (the target's environment)" "$p" env GO_MODE GO_GREETING
