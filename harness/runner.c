@@ -539,6 +539,13 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         rargv[k++] = (char *)"--env";
         rargv[k++] = env_jn;
     }
+    /* PWD names the case's directory in both runs: runc exec sets none,
+     * and the local run would inherit the harness's own (a shell stats
+     * $PWD at start-up, which the journal shows) */
+    char env_pwd[PATH_MAX + 8];
+    snprintf(env_pwd, sizeof(env_pwd), "PWD=%s", r->cwd);
+    rargv[k++] = (char *)"--env";
+    rargv[k++] = env_pwd;
     rargv[k++] = (char *)"--cwd";
     rargv[k++] = r->cwd;
     rargv[k++] = ctr;
@@ -587,6 +594,9 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         snprintf(res->reason, sizeof(res->reason),
                  "program.cwd %s does not exist on this machine", r->cwd);
     }
+    /* the local run (and the recorder's) start in CWD with PWD=CWD; this
+     * process is the case's worker, so its environment is the case's */
+    setenv("PWD", r->cwd, 1);
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# harness run end to end for what a first-time scenario writer needs: PWD in
+# both runs, cases: lists, target files of every kind and setup:, signal and
+# refusal expectations, --show-output, the target's /etc and its DNS.
+# Usage: ux_test.sh HARNESS FIXTURES_DIR.  Needs root and runc (77).
+set -uo pipefail
+harness=$1
+fx=$2/ux
+[ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
+work=$(mktemp -d /tmp/shunt-uxtest.XXXXXX)
+targets="hux-pwd hux-cases hux-files hux-escape hux-status hux-etc hux-dns"
+trap 'for t in $targets; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+fails=0
+check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
+  local name=$1 want=$2 got=$3 out=$4; shift 4
+  if [ "$got" != "$want" ]; then
+    echo "FAIL $name: exit $got, want $want"; sed 's/^/  | /' "$out"; fails=$((fails+1)); return
+  fi
+  for p in "$@"; do
+    if ! grep -qE -- "$p" "$out"; then
+      echo "FAIL $name: no line matches: $p"; sed 's/^/  | /' "$out"; fails=$((fails+1)); return
+    fi
+  done
+  echo "ok   $name"
+}
+run() { "$harness" run --no-color "$@" > "$work/out" 2>&1; echo $?; }
+
+cd "$work" || exit 1   # the harness's own directory is not the case's
+rc=$(run "$fx/pwd.yaml")
+check "PWD is the case's cwd in both runs" 0 "$rc" "$work/out" '^\[1/1\] PASS +pwd '
+
+[ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
