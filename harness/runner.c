@@ -385,7 +385,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     shunt_case_result_t *res, char **report)
 {
     shunt_scenario_t *s = c->s;
-    const shunt_runspec_t *r = s->run;
+    const shunt_runspec_t *r = c->run;
     text_t rep = {0};
     uint64_t t_all = shunt_now_ms();
     char err[8192], dir[PATH_MAX] = "";
@@ -448,6 +448,11 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         goto out;
     }
     up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
+    if (c->group) {
+        if (!c->group->up)
+            c->group->up = up;
+        up = c->group->up;
+    }
     if (shunt_proc_interrupted) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "interrupted");
@@ -768,6 +773,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     free(pargv);
     free(largv);
 out:
+    if (c->group) /* the group's target: the last case decides */
+        up = c->more ? 0 : c->group->up;
     if (up == 2) {
         add(&rep, "target %s was already up with this configuration: used and left up\n",
             c->target);

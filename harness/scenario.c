@@ -631,10 +631,303 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
     return 0;
 }
 
+
+/* ---- cases: --------------------------------------------------------------
+ * Each case is the file's program:, runs: and expect: with the case's own
+ * keys on top, built as a map of the original nodes (so positions stay
+ * right) and parsed by runspec; its errors then name cases[i]. */
+
+static const char *const program_keys[] = {"language", "source", "main", "inline",
+                                           "build", "args", "stdin", "env", "cwd",
+                                           "timeout", "go", NULL};
+
+static int in_list(const char *k, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(k, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static shunt_ynode_t *ynew(ctx_t *c, shunt_ykind_t kind, const shunt_ynode_t *pos,
+                           size_t cap)
+{
+    shunt_ynode_t *n = zalloc(c, 1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->line = pos ? pos->line : 1;
+    n->col = pos ? pos->col : 1;
+    if (kind != SHUNT_Y_SCALAR) {
+        n->keys = zalloc(c, cap, sizeof(*n->keys));
+        n->items = zalloc(c, cap, sizeof(*n->items));
+        if (!n->keys || !n->items)
+            return NULL;
+    }
+    return n;
+}
+
+static shunt_ynode_t *yscalar(ctx_t *c, const char *v, const shunt_ynode_t *pos)
+{
+    shunt_ynode_t *n = ynew(c, SHUNT_Y_SCALAR, pos, 0);
+    if (!n || !(n->value = sdup(c, v)))
+        return NULL;
+    n->len = strlen(v);
+    n->plain = true;
+    return n;
+}
+
+/* Sets key in a map made by ynew (room for it), replacing an older value. */
+static void yset(shunt_ynode_t *m, shunt_ynode_t *k, shunt_ynode_t *v)
+{
+    for (size_t i = 0; i < m->count; i++)
+        if (strcmp(m->keys[i]->value, k->value) == 0) {
+            m->keys[i] = k;
+            m->items[i] = v;
+            return;
+        }
+    m->keys[m->count] = k;
+    m->items[m->count++] = v;
+}
+
+static void ydel(shunt_ynode_t *m, const char *key)
+{
+    for (size_t i = 0; i < m->count; i++)
+        if (strcmp(m->keys[i]->value, key) == 0) {
+            memmove(m->keys + i, m->keys + i + 1, (m->count - i - 1) * sizeof(*m->keys));
+            memmove(m->items + i, m->items + i + 1, (m->count - i - 1) * sizeof(*m->items));
+            m->count--;
+            return;
+        }
+}
+
+/* base's entries, then over's on top (over may be NULL). */
+static shunt_ynode_t *ymerge(ctx_t *c, const shunt_ynode_t *base, const shunt_ynode_t *over,
+                             const shunt_ynode_t *pos)
+{
+    size_t cap = (base ? base->count : 0) + (over ? over->count : 0) + 2;
+    shunt_ynode_t *m = ynew(c, SHUNT_Y_MAP, pos, cap);
+    if (!m)
+        return NULL;
+    for (size_t i = 0; base && i < base->count; i++)
+        yset(m, base->keys[i], base->items[i]);
+    for (size_t i = 0; over && i < over->count; i++)
+        yset(m, over->keys[i], over->items[i]);
+    return m;
+}
+
+/* "FILE:L:C: PATH: msg": a path into the merged program/expect/runs that
+ * names a key the case gave is rewritten to the case's own path. */
+static void case_error_path(ctx_t *c, size_t idx, const shunt_ynode_t *cn)
+{
+    char *buf = c->e.buf;
+    size_t fl = strlen(c->e.file);
+    if (strncmp(buf, c->e.file, fl) != 0 || buf[fl] != ':')
+        return;
+    char *p = buf + fl + 1;
+    p += strspn(p, "0123456789");
+    if (*p++ != ':')
+        return;
+    p += strspn(p, "0123456789");
+    if (strncmp(p, ": ", 2) != 0)
+        return;
+    p += 2; /* the path */
+    char *end = strstr(p, ": ");
+    if (!end)
+        return;
+    char cp[64];
+    snprintf(cp, sizeof(cp), "cases[%zu]", idx);
+    const char *sect = NULL;
+    size_t sl = 0;
+    static const char *const sects[] = {"program", "expect", "runs", NULL};
+    for (size_t i = 0; sects[i]; i++) {
+        size_t l = strlen(sects[i]);
+        if (strncmp(p, sects[i], l) == 0 && (p[l] == '.' || p + l == end)) {
+            sect = sects[i];
+            sl = l;
+        }
+    }
+    if (!sect)
+        return;
+    int program = strcmp(sect, "program") == 0;
+    const shunt_ynode_t *own = program ? cn : shunt_ymap_get(cn, sect);
+    char repl[700];
+    size_t cut; /* bytes of the path replaced */
+    if (p + sl == end) { /* the whole section */
+        if (program)
+            snprintf(repl, sizeof(repl), "%s", cp);
+        else if (own)
+            snprintf(repl, sizeof(repl), "%s.%s", cp, sect);
+        else
+            return;
+        cut = sl;
+    } else {
+        char *k = p + sl + 1;
+        size_t kl = strcspn(k, ".[:");
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)(kl < 63 ? kl : 63), k);
+        cut = sl + 1 + kl;
+        if (program && shunt_ymap_get(cn, "command") &&
+            (strcmp(key, "args") == 0 || strcmp(key, "language") == 0))
+            snprintf(repl, sizeof(repl), "%s.command", cp);
+        else if (!own || !shunt_ymap_get(own, key))
+            return;
+        else if (program)
+            snprintf(repl, sizeof(repl), "%s.%s", cp, key);
+        else
+            snprintf(repl, sizeof(repl), "%s.%s.%s", cp, sect, key);
+        if (program && strcmp(key, "env") == 0 && k[kl] == '.') {
+            /* env is merged: the variable decides whose it is */
+            const shunt_ynode_t *fe = shunt_ymap_get(cn, "env");
+            char var[128];
+            size_t vl = strcspn(k + kl + 1, ":");
+            snprintf(var, sizeof(var), "%.*s", (int)(vl < 127 ? vl : 127), k + kl + 1);
+            if (!fe || fe->kind != SHUNT_Y_MAP || !shunt_ymap_get(fe, var))
+                return;
+        }
+    }
+    char tmp[8192];
+    snprintf(tmp, sizeof(tmp), "%s%s", repl, p + cut);
+    size_t off = (size_t)(p - buf);
+    snprintf(p, c->e.len - off, "%s", tmp);
+}
+
+static int valid_case_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
+{
+    static const char *const keys[] = {"name", "description", "command", "language",
+                                       "source", "main", "inline", "build", "args",
+                                       "stdin", "env", "cwd", "timeout", "go",
+                                       "runs", "expect", NULL};
+    static const char *const by_source[] = {"source", "inline", "main", "build", "go", NULL};
+    if (shunt_yexpect_seq(&c->e, n, "cases") < 0)
+        return -1;
+    if (n->count == 0)
+        return shunt_yerror(&c->e, n, "cases", "expected at least one case");
+    const shunt_ynode_t *fp = s->program && !shunt_ynode_is_null(s->program) ? s->program : NULL;
+    if (fp && shunt_yexpect_map(&c->e, fp, "program") < 0)
+        return -1;
+    if (s->runs && shunt_yexpect_map(&c->e, s->runs, "runs") < 0)
+        return -1;
+    if (s->expect && shunt_yexpect_map(&c->e, s->expect, "expect") < 0)
+        return -1;
+    if (!(s->cases = zalloc(c, n->count, sizeof(*s->cases))))
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *cn = n->items[i], *v;
+        char sub[64], kp[128];
+        const char *str;
+        shunt_ypath_index(sub, sizeof(sub), "cases", i);
+        if (shunt_yexpect_map(&c->e, cn, sub) < 0 ||
+            shunt_ycheck_keys(&c->e, cn, sub, keys) < 0)
+            return -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "name");
+        if (!(v = shunt_ymap_get(cn, "name")))
+            return shunt_yerror(&c->e, cn, sub, "missing required key name");
+        if (shunt_yget_str(&c->e, v, kp, &str) < 0)
+            return -1;
+        if (!valid_case_name(str))
+            return shunt_yerror(&c->e, v, kp,
+                                "expected a name of 1-64 characters [A-Za-z0-9._-] "
+                                "not starting with '.' or '-', got \"%s\"",
+                                str);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(s->cases[j].name, str) == 0)
+                return shunt_yerror(&c->e, v, kp, "\"%s\" is already the name of cases[%zu]",
+                                    str, j);
+        if (!(s->cases[i].name = sdup(c, str)))
+            return oom(c);
+        if ((v = shunt_ymap_get(cn, "description")) &&
+            shunt_yget_str(&c->e, v, "description", &str) < 0)
+            return -1;
+
+        /* program: the file's, the case's keys on top */
+        shunt_ynode_t *prog = ymerge(c, fp, NULL, cn);
+        if (!prog)
+            return oom(c);
+        const shunt_ynode_t *cmd = shunt_ymap_get(cn, "command");
+        const shunt_ynode_t *lang = shunt_ymap_get(cn, "language");
+        if (cmd && (lang || shunt_ymap_get(cn, "args"))) {
+            shunt_ypath_key(kp, sizeof(kp), sub, "command");
+            return shunt_yerror(&c->e, cmd, kp,
+                                "command: is the program and its arguments (language "
+                                "command); it goes without language: and args:");
+        }
+        if (cmd && (cmd->kind != SHUNT_Y_SEQ || cmd->count == 0)) {
+            shunt_ypath_key(kp, sizeof(kp), sub, "command");
+            return shunt_yerror(&c->e, cmd, kp,
+                                "expected a non-empty list: the program and its arguments");
+        }
+        const shunt_ynode_t *old = shunt_ymap_get(prog, "language");
+        const char *oldl = old && old->kind == SHUNT_Y_SCALAR ? old->value : "";
+        const char *newl = cmd ? "command" : lang && lang->kind == SHUNT_Y_SCALAR ? lang->value : NULL;
+        if (newl && strcmp(newl, oldl) != 0) /* another language: none of the file's source */
+            for (size_t k = 0; by_source[k]; k++)
+                ydel(prog, by_source[k]);
+        if (shunt_ymap_get(cn, "source") || shunt_ymap_get(cn, "inline")) {
+            ydel(prog, "source");
+            ydel(prog, "inline");
+            ydel(prog, "main");
+        }
+        for (size_t k = 0; k < cn->count; k++) {
+            const char *key = cn->keys[k]->value;
+            if (!in_list(key, program_keys))
+                continue;
+            shunt_ynode_t *val = cn->items[k];
+            const shunt_ynode_t *fe = shunt_ymap_get(prog, "env");
+            if (strcmp(key, "env") == 0 && fe && fe->kind == SHUNT_Y_MAP &&
+                val->kind == SHUNT_Y_MAP && !(val = ymerge(c, fe, val, val)))
+                return oom(c);
+            yset(prog, cn->keys[k], val);
+        }
+        if (cmd) {
+            shunt_ynode_t *kl = yscalar(c, "language", cmd), *vl = yscalar(c, "command", cmd),
+                          *ka = yscalar(c, "args", cmd);
+            if (!kl || !vl || !ka)
+                return oom(c);
+            yset(prog, kl, vl);
+            yset(prog, ka, (shunt_ynode_t *)cmd);
+        }
+        if (prog->count == 0)
+            return shunt_yerror(&c->e, cn, sub,
+                                "no program: give command: [PROGRAM, ARGS...], or "
+                                "language: with source:/inline: (or a program: section "
+                                "for every case)");
+        const shunt_ynode_t *cr = shunt_ymap_get(cn, "runs"), *ce = shunt_ymap_get(cn, "expect");
+        char kr[128];
+        shunt_ypath_key(kr, sizeof(kr), sub, "runs");
+        shunt_ypath_key(kp, sizeof(kp), sub, "expect");
+        if ((cr && shunt_yexpect_map(&c->e, cr, kr) < 0) ||
+            (ce && shunt_yexpect_map(&c->e, ce, kp) < 0))
+            return -1;
+        shunt_ynode_t *runs = s->runs || cr ? ymerge(c, s->runs, cr, cr ? cr : s->runs) : NULL;
+        shunt_ynode_t *exp = s->expect || ce ? ymerge(c, s->expect, ce, ce ? ce : s->expect) : NULL;
+        if ((!runs && (s->runs || cr)) || (!exp && (s->expect || ce)))
+            return oom(c);
+        if (shunt_runspec_parse(&c->e, c->dir, prog, runs, exp, &s->cases[i].run) < 0) {
+            case_error_path(c, i, cn);
+            return -1;
+        }
+        s->n_cases++;
+    }
+    return 0;
+}
+
 static int build(ctx_t *c, shunt_scenario_t *s)
 {
     static const char *const keys[] = {"name", "description", "target", "layer",
-                                       "program", "runs", "expect", NULL};
+                                       "program", "runs", "expect", "cases", NULL};
     const shunt_ynode_t *root = s->doc->root;
     if (!root || shunt_ynode_is_null(root))
         return shunt_yerror(&c->e, root, NULL,
@@ -668,6 +961,8 @@ static int build(ctx_t *c, shunt_scenario_t *s)
         return oom(c);
     if (s->layer && shunt_layercfg_check(&c->e, s->layer) < 0)
         return -1;
+    if ((v = shunt_ymap_get(root, "cases")))
+        return get_cases(c, v, s);
     return shunt_runspec_parse(&c->e, c->dir, s->program, s->runs, s->expect,
                                &s->run);
 }
@@ -715,6 +1010,8 @@ void shunt_scenario_free(shunt_scenario_t *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; s->cases && i < s->n_cases; i++)
+        shunt_runspec_free(s->cases[i].run);
     mem_t *m = s->mem;
     if (m) {
         for (size_t i = 0; i < m->n; i++)

@@ -67,6 +67,13 @@ typedef struct {
     size_t n_dns_records;
 } shunt_target_spec_t;
 
+/* One entry of cases: (a family of programs sharing the file's target). */
+typedef struct {
+    char *name;                /* cases[i].name */
+    shunt_runspec_t *run;      /* the file's program/runs/expect with the
+                                  case's keys on top */
+} shunt_scase_t;
+
 /* One scenario file. Sections other than target: are parsed by later rooms
  * from doc (kept alive for them); their nodes are available here. */
 typedef struct {
@@ -77,7 +84,10 @@ typedef struct {
     shunt_target_spec_t target;
     shunt_ydoc_t *doc;
     const shunt_ynode_t *layer, *program, *runs, *expect;
-    shunt_runspec_t *run;      /* program/runs/expect; NULL without program: */
+    shunt_runspec_t *run;      /* program/runs/expect; NULL without program:
+                                  and with cases: (then they are defaults) */
+    shunt_scase_t *cases;      /* cases:, in file order; NULL without */
+    size_t n_cases;
     void *mem;                 /* owns every string and array above */
 } shunt_scenario_t;
 

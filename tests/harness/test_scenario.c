@@ -106,7 +106,7 @@ static const bad_case_t bad_cases[] = {
     {"name: x\n", "t.yaml:1:1: missing required section target"},
     {"target: {}\nrun: []\n",
      "t.yaml:2:1: run: unknown key (allowed: name, description, target, layer, "
-     "program, runs, expect)"},
+     "program, runs, expect, cases)"},
     {"target: {}\ntarget: {}\n",
      "t.yaml:2:1: target: duplicate key (first defined at line 1, column 1)"},
     {"target: [\n", "t.yaml:2:1: syntax error: while parsing a flow node did not "
@@ -243,6 +243,50 @@ static const bad_case_t bad_cases[] = {
     {SVC "  dns: {records: [{name: a.cluster, ip: 10.200.1.1}]}\n",
      "t.yaml:4:26: target.dns.records[0].name: name \"a.cluster\" is already used in "
      "the cluster"},
+    /* cases: errors name the case's own key; the file's defaults keep theirs */
+    {"target: {}\ncases: []\n", "t.yaml:2:8: cases: expected at least one case"},
+    {"target: {}\ncases:\n  - {command: [ls]}\n",
+     "t.yaml:3:5: cases[0]: missing required key name"},
+    {"target: {}\ncases:\n  - {name: a, commnd: [ls]}\n",
+     "t.yaml:3:15: cases[0].commnd: unknown key (allowed: name, description, command, "
+     "language, source, main, inline, build, args, stdin, env, cwd, timeout, go, runs, "
+     "expect)"},
+    {"target: {}\ncases:\n  - {name: a, command: [ls]}\n  - {name: a, command: [ls]}\n",
+     "t.yaml:4:12: cases[1].name: \"a\" is already the name of cases[0]"},
+    {"target: {}\ncases:\n  - {name: a b, command: [ls]}\n",
+     "t.yaml:3:12: cases[0].name: expected a name of 1-64 characters [A-Za-z0-9._-] not "
+     "starting with '.' or '-', got \"a b\""},
+    {"target: {}\ncases:\n  - {name: a}\n",
+     "t.yaml:3:5: cases[0]: no program: give command: [PROGRAM, ARGS...], or language: "
+     "with source:/inline: (or a program: section for every case)"},
+    {"target: {}\ncases:\n  - {name: a, command: [ls], args: [x]}\n",
+     "t.yaml:3:24: cases[0].command: command: is the program and its arguments (language "
+     "command); it goes without language: and args:"},
+    {"target: {}\ncases:\n  - {name: a, command: []}\n",
+     "t.yaml:3:24: cases[0].command: expected a non-empty list: the program and its "
+     "arguments"},
+    {"target: {}\nprogram: {language: command, timeout: 0}\ncases:\n  - {name: a, "
+     "command: [ls]}\n",
+     "t.yaml:2:39: program.timeout: expected an integer 1-3600, got \"0\""},
+    {"target: {}\nprogram: {language: command}\ncases:\n  - {name: a, command: [ls], "
+     "timeout: x}\n",
+     "t.yaml:4:39: cases[0].timeout: expected an integer 1-3600, got \"x\""},
+    {"target: {}\nexpect: {stderr: true}\ncases:\n  - {name: a, command: [ls]}\n"
+     "  - {name: b, command: [ls], expect: {status: x}}\n",
+     "t.yaml:5:47: cases[1].expect.status: expected an integer 0-255, got \"x\" (or "
+     "any)"},
+    {"target: {}\nexpect: {stdrr: true}\ncases:\n  - {name: a, command: [ls]}\n",
+     "t.yaml:2:10: expect.stdrr: unknown key (allowed: stdout, stderr, exit, status, "
+     "journal, files, normalise, no_leaks, leaks, divergences)"},
+    {"target: {}\nprogram: {language: command, env: {A: x}}\ncases:\n"
+     "  - {name: a, command: [ls], env: {\"B-\": y}}\n",
+     "t.yaml:4:36: cases[0].env.B-: environment variable names must match "
+     "[A-Za-z_][A-Za-z0-9_]*"},
+    {"target: {}\ncases:\n  - {name: a, language: python}\n",
+     "t.yaml:3:5: cases[0]: expected exactly one of source (a file or directory) and "
+     "inline (the source text)"},
+    {"target: {}\ncases:\n  - {name: a, command: [ls], runs: {repeat: 0}}\n",
+     "t.yaml:3:45: cases[0].runs.repeat: expected an integer 1-100, got \"0\""},
 };
 
 static void test_bad_cases(void **state)
@@ -276,6 +320,59 @@ static void test_bad_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* cases: inherit the file's program, runs and expect, key by key; env is
+ * merged; command: is language command with its args. */
+static void test_cases_inherit(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "target: {name: fam}\n"
+        "program: {language: command, cwd: /srv, timeout: 5, env: {A: file, B: file}}\n"
+        "runs: {repeat: 2}\n"
+        "expect: {stderr: true, status: 3}\n"
+        "cases:\n"
+        "  - name: one\n"
+        "    command: [ls, -l]\n"
+        "  - name: two\n"
+        "    command: [cat]\n"
+        "    env: {B: case, C: case}\n"
+        "    cwd: /tmp\n"
+        "    expect: {status: any}\n"
+        "    runs: {local: false}\n"
+        "  - name: py\n"
+        "    language: python\n"
+        "    inline: print(1)\n";
+    shunt_scenario_t *s = shunt_scenario_load_string("d/fam.yaml", yaml, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_null(s->run);
+    assert_int_equal(s->n_cases, 3);
+    const shunt_runspec_t *a = s->cases[0].run, *b = s->cases[1].run, *p = s->cases[2].run;
+    assert_string_equal(s->cases[0].name, "one");
+    assert_int_equal(a->lang, SHUNT_LANG_COMMAND);
+    assert_int_equal(a->n_args, 2);
+    assert_string_equal(a->args[1], "-l");
+    assert_string_equal(a->cwd, "/srv");
+    assert_int_equal(a->timeout_s, 5);
+    assert_int_equal(a->repeat, 2);
+    assert_int_equal(a->cmp_stderr, 1);
+    assert_int_equal(a->want_status, 3);
+    assert_int_equal(a->n_env, 2);
+    assert_string_equal(b->cwd, "/tmp");
+    assert_int_equal(b->want_status, -1);
+    assert_int_equal(b->cmp_stderr, 1);
+    assert_int_equal(b->run_local, 0);
+    assert_int_equal(b->repeat, 2);
+    assert_int_equal(b->n_env, 3);
+    assert_string_equal(b->env[0], "A=file");
+    assert_string_equal(b->env[1], "B=case");
+    assert_string_equal(b->env[2], "C=case");
+    assert_int_equal(p->lang, SHUNT_LANG_PYTHON);
+    assert_string_equal(p->inline_src, "print(1)");
+    assert_string_equal(p->cwd, "/srv");
+    shunt_scenario_free(s);
+}
+
 static void test_default_name_from_bad_basename(void **state)
 {
     (void)state;
@@ -305,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_full_target),
         cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_default_name_from_bad_basename),
+        cmocka_unit_test(test_cases_inherit),
         cmocka_unit_test(test_example_scenario_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,4 +29,21 @@ cd "$work" || exit 1   # the harness's own directory is not the case's
 rc=$(run "$fx/pwd.yaml")
 check "PWD is the case's cwd in both runs" 0 "$rc" "$work/out" '^\[1/1\] PASS +pwd '
 
+rc=$(run "$fx/cases.yaml")
+check "cases: one target, each case its own result, a failure hides nothing" 1 "$rc" \
+  "$work/out" '^\[1/4\] PASS +cases/cat ' '^\[2/4\] PASS +cases/env ' \
+  '^\[3/4\] FAIL +cases/differs ' '^    -remote$' '^\[4/4\] PASS +cases/status ' \
+  '^4 cases: 3 passed, 0 passed with known divergences, 1 failed'
+[ "$(grep -c 'target 0\.00s' "$work/out")" -ge 3 ] && echo "ok   the target is up once" ||
+  { echo "FAIL the target came up more than once"; sed 's/^/  | /' "$work/out"; fails=$((fails+1)); }
+"$harness" status hux-cases > "$work/st" 2>&1
+check "cases: the last case took the target down" 1 "$?" "$work/st" 'hux-cases: not up'
+
+rc=$(run --only 'cases/e*' "$fx/cases.yaml")
+check "cases: --only picks a case" 0 "$rc" "$work/out" '^\[1/1\] PASS +cases/env '
+
+rc=$(run -j 2 --only '*/[eo]*' "$fx/cases.yaml" "$fx/cases2.yaml")
+check "cases: -j 2, two files with one target name" 0 "$rc" "$work/out" \
+  'PASS +cases/env ' 'PASS +cases2/one '
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
