@@ -135,18 +135,14 @@ int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
     if (extra_path && rootfs_write(root, extra_path, extra_content,
                                    strlen(extra_content), -1, 0644, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; c->files && i < c->files->n; i++) {
-        const shunt_file_spec_t *f = &c->files->v[i];
-        int fd = -1;
-        if (f->from && (fd = open(f->from, O_RDONLY | O_CLOEXEC)) < 0)
-            return snprintf(err, errlen, "cannot read %s: %s", f->from,
-                            strerror(errno)), -1;
-        int rc = rootfs_write(root, f->path, f->content, f->content_len, fd,
-                              f->mode, err, errlen);
-        if (fd >= 0)
-            close(fd);
-        if (rc < 0)
-            return -1;
-    }
+    /* the scenario's files; those under /tmp (a tmpfs mounted when the
+     * container starts) are written once it runs (target.c) */
+    int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return snprintf(err, errlen, "%s: %s", root, strerror(errno)), -1;
+    int rc = tgt_put_files(rfd, c->files, 0, err, errlen);
+    close(rfd);
+    if (rc < 0)
+        return -1;
     return 0;
 }

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +205,7 @@ static int get_env(ctx_t *c, const shunt_ynode_t *n, const char *path,
  * would corrupt the host. */
 static const char *const forbidden_dirs[] = {
     "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc",
-    "/sys", "/dev", "/tmp", "/.shunt", NULL,
+    "/sys", "/dev", "/.shunt", NULL,
 };
 static const char *const generated_files[] = {
     "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", NULL,
@@ -236,6 +238,10 @@ static int check_container_path(ctx_t *c, const shunt_ynode_t *n,
                                 "kernel mount in the container",
                                 p, forbidden_dirs[i]);
     }
+    if (strcmp(p, "/tmp") == 0)
+        return shunt_yerror(&c->e, n, path,
+                            "\"/tmp\" is the container's own tmpfs; files beneath it "
+                            "are fine");
     for (size_t i = 0; generated_files[i]; i++)
         if (strcmp(p, generated_files[i]) == 0)
             return shunt_yerror(&c->e, n, path,
@@ -245,55 +251,110 @@ static int check_container_path(ctx_t *c, const shunt_ynode_t *n,
     return 0;
 }
 
-/* from: relative to the scenario directory, never leaving it. */
+static int get_command(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                       shunt_service_spec_t *svc);
+
+/* from: relative to the scenario directory, never leaving it, or an
+ * absolute path on this host; a regular file or a directory. */
 static int resolve_from(ctx_t *c, const shunt_ynode_t *n, const char *path,
-                        const char *rel, char **out)
+                        const char *rel, char **out, int *is_dir)
 {
-    if (rel[0] == '/')
-        return shunt_yerror(&c->e, n, path,
-                            "must be relative to the scenario's directory, got "
-                            "the absolute path \"%s\"",
-                            rel);
-    int depth = 0;
-    for (const char *s = rel; *s;) {
-        size_t len = strcspn(s, "/");
-        if (len == 2 && s[0] == '.' && s[1] == '.')
-            depth--;
-        else if (len > 0 && !(len == 1 && s[0] == '.'))
-            depth++;
-        if (depth < 0)
-            return shunt_yerror(&c->e, n, path,
-                                "\"%s\" escapes the scenario's directory", rel);
-        s += len;
-        while (*s == '/')
-            s++;
-    }
     char joined[PATH_MAX], real[PATH_MAX], realdir[PATH_MAX];
-    if (snprintf(joined, sizeof(joined), "%s/%s", c->dir, rel) >= (int)sizeof(joined))
-        return shunt_yerror(&c->e, n, path, "path too long");
     struct stat st;
-    if (!realpath(joined, real) || stat(real, &st) < 0)
-        return shunt_yerror(&c->e, n, path, "cannot read \"%s\" (relative to %s): %s",
-                            rel, c->dir, strerror(errno));
-    if (!realpath(c->dir, realdir))
-        return shunt_yerror(&c->e, n, path, "cannot resolve %s: %s", c->dir,
-                            strerror(errno));
-    size_t dl = strlen(realdir);
-    if (strcmp(realdir, "/") != 0 &&
-        (strncmp(real, realdir, dl) != 0 || real[dl] != '/'))
+    if (rel[0] == '/') {
+        if (!realpath(rel, real) || stat(real, &st) < 0)
+            return shunt_yerror(&c->e, n, path, "cannot read \"%s\" on this host: %s",
+                                rel, strerror(errno));
+    } else {
+        int depth = 0;
+        for (const char *s = rel; *s;) {
+            size_t len = strcspn(s, "/");
+            if (len == 2 && s[0] == '.' && s[1] == '.')
+                depth--;
+            else if (len > 0 && !(len == 1 && s[0] == '.'))
+                depth++;
+            if (depth < 0)
+                return shunt_yerror(&c->e, n, path,
+                                    "\"%s\" escapes the scenario's directory (an "
+                                    "absolute path names a host file)",
+                                    rel);
+            s += len;
+            while (*s == '/')
+                s++;
+        }
+        if (snprintf(joined, sizeof(joined), "%s/%s", c->dir, rel) >= (int)sizeof(joined))
+            return shunt_yerror(&c->e, n, path, "path too long");
+        if (!realpath(joined, real) || stat(real, &st) < 0)
+            return shunt_yerror(&c->e, n, path, "cannot read \"%s\" (relative to %s): %s",
+                                rel, c->dir, strerror(errno));
+        if (!realpath(c->dir, realdir))
+            return shunt_yerror(&c->e, n, path, "cannot resolve %s: %s", c->dir,
+                                strerror(errno));
+        size_t dl = strlen(realdir);
+        if (strcmp(realdir, "/") != 0 &&
+            (strncmp(real, realdir, dl) != 0 || real[dl] != '/'))
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" resolves to %s, outside the scenario's "
+                                "directory (through a symlink)",
+                                rel, real);
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return shunt_yerror(&c->e, n, path,
-                            "\"%s\" resolves to %s, outside the scenario's "
-                            "directory (through a symlink)",
-                            rel, real);
-    if (!S_ISREG(st.st_mode))
-        return shunt_yerror(&c->e, n, path, "\"%s\" is not a regular file", rel);
+                            "\"%s\" is neither a regular file nor a directory", rel);
+    *is_dir = S_ISDIR(st.st_mode);
     return (*out = sdup(c, real)) ? 0 : oom(c);
+}
+
+/* owner: UID, "UID:GID", a user name or "USER:GROUP" (names as this
+ * host's /etc/passwd and /etc/group have them, which the target copies). */
+static int get_owner(ctx_t *c, const shunt_ynode_t *n, const char *path, long *uid,
+                     long *gid)
+{
+    const char *s;
+    if (shunt_yget_str(&c->e, n, path, &s) < 0)
+        return -1;
+    char u[128], g[128] = "";
+    const char *colon = strchr(s, ':');
+    snprintf(u, sizeof(u), "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+    if (colon)
+        snprintf(g, sizeof(g), "%s", colon + 1);
+    char *end;
+    *uid = strtol(u, &end, 10);
+    if (!u[0] || *end || *uid < 0 || *uid > 65535) {
+        struct passwd *pw = getpwnam(u);
+        if (!pw)
+            return shunt_yerror(&c->e, n, path,
+                                "expected UID, UID:GID, USER or USER:GROUP (0-65535 "
+                                "or a name in /etc/passwd), got \"%s\"",
+                                s);
+        *uid = (long)pw->pw_uid;
+        if (!colon)
+            *gid = (long)pw->pw_gid;
+    } else if (!colon) {
+        *gid = *uid;
+    }
+    if (colon) {
+        *gid = strtol(g, &end, 10);
+        if (!g[0] || *end || *gid < 0 || *gid > 65535) {
+            struct group *gr = getgrnam(g);
+            if (!gr)
+                return shunt_yerror(&c->e, n, path,
+                                    "group \"%s\" is neither a number 0-65535 nor a "
+                                    "name in /etc/group",
+                                    g);
+            *gid = (long)gr->gr_gid;
+        }
+    }
+    return 0;
 }
 
 static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
                      shunt_filelist_t *out)
 {
-    static const char *const keys[] = {"path", "content", "from", "mode", NULL};
+    static const char *const keys[] = {"path", "content", "from", "symlink", "link",
+                                       "dir", "fifo", "mode", "owner", NULL};
+    static const char *const kinds[] = {"content", "from", "symlink", "link", "dir",
+                                        "fifo", NULL};
     if (shunt_yexpect_seq(&c->e, n, path) < 0)
         return -1;
     out->v = zalloc(c, n->count, sizeof(*out->v));
@@ -309,9 +370,8 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
             shunt_ycheck_keys(&c->e, f, sub, keys) < 0)
             return -1;
         const shunt_ynode_t *pn = shunt_ymap_get(f, "path");
-        const shunt_ynode_t *cn = shunt_ymap_get(f, "content");
-        const shunt_ynode_t *fn = shunt_ymap_get(f, "from");
         const shunt_ynode_t *mn = shunt_ymap_get(f, "mode");
+        const shunt_ynode_t *on = shunt_ymap_get(f, "owner");
         if (!pn)
             return shunt_yerror(&c->e, f, sub, "missing required key path");
         shunt_ypath_key(kp, sizeof(kp), sub, "path");
@@ -324,30 +384,117 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
             if (strcmp(out->v[j].path, fs->path) == 0)
                 return shunt_yerror(&c->e, pn, kp, "\"%s\" is already listed at %s[%zu]",
                                     s, path, j);
-        if (!cn == !fn)
+        const char *kind = NULL;
+        const shunt_ynode_t *kn = NULL;
+        for (size_t k = 0; kinds[k]; k++) {
+            const shunt_ynode_t *v = shunt_ymap_get(f, kinds[k]);
+            if (!v)
+                continue;
+            if (kind)
+                return shunt_yerror(&c->e, v, sub,
+                                    "expected exactly one of content, from, symlink, "
+                                    "link, dir and fifo; %s is already given",
+                                    kind);
+            kind = kinds[k];
+            kn = v;
+        }
+        if (!kind)
             return shunt_yerror(&c->e, f, sub,
-                                "expected exactly one of content or from");
-        if (cn) {
-            shunt_ypath_key(kp, sizeof(kp), sub, "content");
-            if (cn->kind != SHUNT_Y_SCALAR || (shunt_ynode_is_null(cn) && cn->len))
-                return shunt_yerror(&c->e, cn, kp, "expected a string, got a %s",
-                                    shunt_ykind_name(cn));
-            fs->content = keep(c, malloc(cn->len + 1));
+                                "expected exactly one of content, from, symlink, link, "
+                                "dir and fifo");
+        shunt_ypath_key(kp, sizeof(kp), sub, kind);
+        fs->mode = 0644;
+        if (strcmp(kind, "content") == 0) {
+            if (kn->kind != SHUNT_Y_SCALAR || (shunt_ynode_is_null(kn) && kn->len))
+                return shunt_yerror(&c->e, kn, kp, "expected a string, got a %s",
+                                    shunt_ykind_name(kn));
+            fs->content = keep(c, malloc(kn->len + 1));
             if (!fs->content)
                 return oom(c);
-            memcpy(fs->content, cn->value, cn->len + 1);
-            fs->content_len = cn->len;
-        } else {
-            shunt_ypath_key(kp, sizeof(kp), sub, "from");
-            if (shunt_yget_str(&c->e, fn, kp, &s) < 0 ||
-                resolve_from(c, fn, kp, s, &fs->from) < 0)
+            memcpy(fs->content, kn->value, kn->len + 1);
+            fs->content_len = kn->len;
+        } else if (strcmp(kind, "from") == 0) {
+            int is_dir = 0;
+            if (shunt_yget_str(&c->e, kn, kp, &s) < 0 ||
+                resolve_from(c, kn, kp, s, &fs->from, &is_dir) < 0)
                 return -1;
+            fs->kind = is_dir ? SHUNT_FILE_TREE : SHUNT_FILE_REG;
+        } else if (strcmp(kind, "symlink") == 0) {
+            fs->kind = SHUNT_FILE_SYMLINK;
+            if (shunt_yget_str(&c->e, kn, kp, &s) < 0)
+                return -1;
+            if (strlen(s) >= PATH_MAX)
+                return shunt_yerror(&c->e, kn, kp, "longer than %d bytes", PATH_MAX - 1);
+            if (!(fs->target = sdup(c, s)))
+                return oom(c);
+        } else if (strcmp(kind, "link") == 0) {
+            fs->kind = SHUNT_FILE_LINK;
+            if (shunt_yget_str(&c->e, kn, kp, &s) < 0 || check_container_path(c, kn, kp, s) < 0)
+                return -1;
+            if (!(fs->target = sdup(c, s)))
+                return oom(c);
+        } else {
+            const char *b;
+            if (shunt_yget_str(&c->e, kn, kp, &b) < 0)
+                return -1;
+            if (strcmp(b, "true") != 0 && strcmp(b, "yes") != 0)
+                return shunt_yerror(&c->e, kn, kp, "expected true, got \"%s\"", b);
+            fs->kind = strcmp(kind, "dir") == 0 ? SHUNT_FILE_DIR : SHUNT_FILE_FIFO;
+            if (fs->kind == SHUNT_FILE_DIR)
+                fs->mode = 0755;
         }
-        fs->mode = 0644;
         shunt_ypath_key(kp, sizeof(kp), sub, "mode");
+        if (mn && (fs->kind == SHUNT_FILE_SYMLINK || fs->kind == SHUNT_FILE_LINK))
+            return shunt_yerror(&c->e, mn, kp,
+                                "a %s has no mode of its own",
+                                fs->kind == SHUNT_FILE_LINK ? "hard link" : "symlink");
         if (mn && shunt_yget_mode(&c->e, mn, kp, &fs->mode) < 0)
             return -1;
+        fs->mode_set = mn != NULL;
+        fs->uid = fs->gid = -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "owner");
+        if (on && fs->kind == SHUNT_FILE_LINK)
+            return shunt_yerror(&c->e, on, kp, "a hard link has the owner of its file");
+        if (on && get_owner(c, on, kp, &fs->uid, &fs->gid) < 0)
+            return -1;
         out->n++;
+    }
+    return 0;
+}
+
+/* setup: commands run in the target once it is up; each a string (run by
+ * /bin/sh -c) or a non-empty list (the program and its arguments). */
+static int get_setup(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
+{
+    const char *path = "target.setup";
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (!(t->setup = zalloc(c, n->count + 1, sizeof(*t->setup))))
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *v = n->items[i];
+        char sub[64];
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (v->kind == SHUNT_Y_SCALAR) {
+            const char *s;
+            if (shunt_yget_str(&c->e, v, sub, &s) < 0)
+                return -1;
+            char **argv = zalloc(c, 4, sizeof(char *));
+            if (!argv || !(argv[0] = sdup(c, "/bin/sh")) || !(argv[1] = sdup(c, "-c")) ||
+                !(argv[2] = sdup(c, s)))
+                return oom(c);
+            t->setup[i] = argv;
+        } else {
+            shunt_service_spec_t tmp = {0};
+            if (v->kind != SHUNT_Y_SEQ)
+                return shunt_yerror(&c->e, v, sub,
+                                    "expected a shell command (a string) or a list "
+                                    "(the program and its arguments)");
+            if (get_command(c, v, sub, &tmp) < 0)
+                return -1;
+            t->setup[i] = tmp.command;
+        }
+        t->n_setup++;
     }
     return 0;
 }
@@ -575,7 +722,7 @@ static int default_name(ctx_t *c, const shunt_ynode_t *tn, char **out)
 static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
 {
     static const char *const keys[] = {"name", "hostname", "env", "hosts",
-                                       "files", "services", "dns", NULL};
+                                       "files", "services", "dns", "setup", NULL};
     const char *path = "target";
     const shunt_ynode_t *v;
     if (shunt_yexpect_map(&c->e, n, path) < 0 ||
@@ -609,6 +756,8 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
         get_files(c, v, "target.files", &t->files) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "dns")) && get_dns(c, v, "target.dns", t) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "setup")) && get_setup(c, v, t) < 0)
         return -1;
     if (!t->dns_domain && !(t->dns_domain = sdup(c, "cluster")))
         return oom(c);

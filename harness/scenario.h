@@ -19,12 +19,26 @@ typedef struct {
     size_t n;
 } shunt_envlist_t;
 
+typedef enum {
+    SHUNT_FILE_REG,     /* content: or from: a file */
+    SHUNT_FILE_TREE,    /* from: a directory, copied whole */
+    SHUNT_FILE_DIR,     /* dir: true, an empty directory */
+    SHUNT_FILE_SYMLINK, /* symlink: TARGET (any text: dangling, looping) */
+    SHUNT_FILE_LINK,    /* link: PATH, a hard link to another container path */
+    SHUNT_FILE_FIFO,    /* fifo: true */
+} shunt_file_kind_t;
+
 typedef struct {
     char *path;      /* absolute path inside the container */
+    shunt_file_kind_t kind;
     char *content;   /* inline content, or NULL */
     size_t content_len;
-    char *from;      /* host path resolved against the YAML's directory, or NULL */
-    unsigned mode;   /* default 0644 */
+    char *from;      /* host path (absolute, or resolved against the YAML's
+                        directory), or NULL */
+    char *target;    /* symlink: its text; link: the container path */
+    unsigned mode;   /* default 0644 (directories 0755) */
+    int mode_set;    /* mode: given (a tree keeps its files' own otherwise) */
+    long uid, gid;   /* owner:, -1 for root's default */
 } shunt_file_spec_t;
 
 typedef struct {
@@ -63,6 +77,9 @@ typedef struct {
     shunt_service_spec_t *services;
     size_t n_services;
     char *dns_domain;          /* default "cluster" */
+    char ***setup;             /* setup: NULL-terminated argvs, run in the
+                                  target once it is up */
+    size_t n_setup;
     shunt_dns_record_t *dns_records;
     size_t n_dns_records;
 } shunt_target_spec_t;

@@ -66,6 +66,71 @@ static int start_ctr(ctr_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Files under /tmp, the tmpfs the container got when it started: through
+ * a directory fd of its root, never following its symlinks. */
+static int put_tmp_files(const ctr_t *c, char *err, size_t errlen)
+{
+    int any = 0;
+    for (size_t i = 0; c->files && i < c->files->n; i++)
+        any |= tgt_in_tmp(c->files->v[i].path);
+    if (!any)
+        return 0;
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/root", c->st->pid);
+    int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno)), -1;
+    int rc = tgt_put_files(root, c->files, 1, err, errlen);
+    close(root);
+    return rc;
+}
+
+/* target.setup[i], run in the target (runc exec, as root, from /) once it
+ * is up; its output goes to the target's log. */
+static int run_setup(const shunt_up_opts_t *o, const ctr_t *c, char **argv, size_t i,
+                     char *err, size_t errlen)
+{
+    char log[PATH_MAX], cmd[1024];
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    const char **av = calloc(n + 10, sizeof(char *));
+    if (!av || shunt_fmt(log, sizeof(log), "%s/log", c->bundle) < 0) {
+        free(av);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    size_t k = 0;
+    av[k++] = "timeout"; /* a setup that hangs fails up instead */
+    av[k++] = "-k";
+    av[k++] = "5";
+    av[k++] = "300";
+    av[k++] = "runc";
+    av[k++] = "exec";
+    av[k++] = "--cwd";
+    av[k++] = "/";
+    av[k++] = c->st->id;
+    for (size_t j = 0; j < n; j++)
+        av[k++] = argv[j];
+    tgt_join_argv((const char *const *)argv, cmd, sizeof(cmd));
+    progress(o, "setup: %s", cmd);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char out[512] = "";
+    int rc = fd < 0 ? -1 : tgt_run_argv(av, fd, out, sizeof(out));
+    if (fd >= 0)
+        close(fd);
+    free(av);
+    if (rc != 0) {
+        if (rc < 0)
+            snprintf(err, errlen, "target.setup[%zu] `%s`: %s", i, cmd,
+                     fd < 0 ? strerror(errno) : out);
+        else
+            snprintf(err, errlen, "target.setup[%zu] `%s` failed (exit %d)", i, cmd, rc);
+        tgt_append_tail(err, errlen, "the target's log", log);
+        return -1;
+    }
+    return 0;
+}
+
 static int ready_ctr(const shunt_up_opts_t *o, const char *target_ns, ctr_t *c,
                      const char *what, char *err, size_t errlen)
 {
@@ -197,9 +262,13 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
             snprintf(what, sizeof(what), "cluster DNS");
         progress(o, "starting %s (%s)...", what, c->st->ip);
         if (start_ctr(c, err, errlen) < 0 || tgt_state_write(st, err, errlen) < 0 ||
+            put_tmp_files(c, err, errlen) < 0 ||
             ready_ctr(o, target_ns, c, what, err, errlen) < 0)
             return -1;
     }
+    for (size_t i = 0; i < t->n_setup; i++)
+        if (run_setup(o, &ctrs[n - 1], t->setup[i], i, err, errlen) < 0)
+            return -1;
     snprintf(st->status, sizeof(st->status), "up");
     return tgt_state_write(st, err, errlen);
 }

@@ -116,7 +116,7 @@ static const bad_case_t bad_cases[] = {
     /* target keys */
     {"target:\n  nmae: x\n",
      "t.yaml:2:3: target.nmae: unknown key (allowed: name, hostname, env, hosts, "
-     "files, services, dns)"},
+     "files, services, dns, setup)"},
     {"target:\n  name: Demo\n",
      "t.yaml:2:9: target.name: expected a name of 1-20 characters [a-z0-9-] not "
      "starting or ending with '-', got \"Demo\""},
@@ -171,26 +171,54 @@ static const bad_case_t bad_cases[] = {
      "t.yaml:4:14: target.files[1].path: \"/a\" is already listed at "
      "target.files[0]"},
     {"target:\n  files:\n    - {path: /a}\n",
-     "t.yaml:3:7: target.files[0]: expected exactly one of content or from"},
+     "t.yaml:3:7: target.files[0]: expected exactly one of content, from, symlink, "
+     "link, dir and fifo"},
     {"target:\n  files:\n    - {path: /a, content: x, from: y}\n",
-     "t.yaml:3:7: target.files[0]: expected exactly one of content or from"},
-    {"target:\n  files:\n    - {path: /a, from: /etc/passwd}\n",
-     "t.yaml:3:24: target.files[0].from: must be relative to the scenario's "
-     "directory, got the absolute path \"/etc/passwd\""},
+     "t.yaml:3:36: target.files[0]: expected exactly one of content, from, symlink, "
+     "link, dir and fifo; content is already given"},
+    {"target:\n  files:\n    - {path: /a, from: /nonexistent/x}\n",
+     "t.yaml:3:24: target.files[0].from: cannot read \"/nonexistent/x\" on this host: "
+     "No such file or directory"},
     {"target:\n  files:\n    - {path: /a, from: data/../../x}\n",
      "t.yaml:3:24: target.files[0].from: \"data/../../x\" escapes the scenario's "
-     "directory"},
+     "directory (an absolute path names a host file)"},
+    {"target:\n  files:\n    - {path: /a, from: /dev/null}\n",
+     "t.yaml:3:24: target.files[0].from: \"/dev/null\" is neither a regular file nor "
+     "a directory"},
+    {"target:\n  files:\n    - {path: /a, symlink: /b, mode: 0600}\n",
+     "t.yaml:3:37: target.files[0].mode: a symlink has no mode of its own"},
+    {"target:\n  files:\n    - {path: /a, link: b}\n",
+     "t.yaml:3:24: target.files[0].link: must be an absolute path, got \"b\""},
+    {"target:\n  files:\n    - {path: /a, link: /b, owner: root}\n",
+     "t.yaml:3:35: target.files[0].owner: a hard link has the owner of its file"},
+    {"target:\n  files:\n    - {path: /a, dir: false}\n",
+     "t.yaml:3:23: target.files[0].dir: expected true, got \"false\""},
+    {"target:\n  files:\n    - {path: /a, fifo: true, owner: \"nosuchuser-x\"}\n",
+     "t.yaml:3:37: target.files[0].owner: expected UID, UID:GID, USER or USER:GROUP "
+     "(0-65535 or a name in /etc/passwd), got \"nosuchuser-x\""},
+    {"target:\n  files:\n    - {path: /a, fifo: true, owner: \"0:nosuchgroup-x\"}\n",
+     "t.yaml:3:37: target.files[0].owner: group \"nosuchgroup-x\" is neither a number "
+     "0-65535 nor a name in /etc/group"},
+    {"target:\n  files:\n    - {path: /tmp, dir: true}\n",
+     "t.yaml:3:14: target.files[0].path: \"/tmp\" is the container's own tmpfs; files "
+     "beneath it are fine"},
+    {"target:\n  setup: [\"true\", {a: b}]\n",
+     "t.yaml:2:19: target.setup[1]: expected a shell command (a string) or a list (the "
+     "program and its arguments)"},
+    {"target:\n  setup: [[]]\n",
+     "t.yaml:2:11: target.setup[0]: expected a non-empty list (program and its "
+     "arguments)"},
+    {"target:\n  setup: x\n",
+     "t.yaml:2:10: target.setup: expected a list, got a scalar"},
     {"target:\n  files:\n    - {path: /a, from: missing.bin}\n",
      "t.yaml:3:24: target.files[0].from: cannot read \"missing.bin\" (relative to "
      "FIXTURES): No such file or directory"},
-    {"target:\n  files:\n    - {path: /a, from: data}\n",
-     "t.yaml:3:24: target.files[0].from: \"data\" is not a regular file"},
     {"target:\n  files:\n    - {path: /a, content: x, mode: 0999}\n",
      "t.yaml:3:36: target.files[0].mode: expected an octal file mode like 0644, got "
      "\"0999\""},
-    {"target:\n  files:\n    - {path: /a, content: x, owner: root}\n",
-     "t.yaml:3:30: target.files[0].owner: unknown key (allowed: path, content, "
-     "from, mode)"},
+    {"target:\n  files:\n    - {path: /a, content: x, ownr: root}\n",
+     "t.yaml:3:30: target.files[0].ownr: unknown key (allowed: path, content, "
+     "from, symlink, link, dir, fifo, mode, owner)"},
     {"target:\n  files: {path: /a}\n",
      "t.yaml:2:10: target.files: expected a list, got a map"},
     /* services */
@@ -226,8 +254,8 @@ static const bad_case_t bad_cases[] = {
     {"target:\n  services:\n    - {name: a, command: [x], prot: 1}\n",
      "t.yaml:3:31: target.services[0].prot: unknown key (allowed: name, command, "
      "port, aliases, files, env)"},
-    {SVC "    - {name: b, command: [x], files: [{path: /tmp/x, content: a}]}\n",
-     "t.yaml:4:46: target.services[1].files[0].path: \"/tmp/x\" is under /tmp, which "
+    {SVC "    - {name: b, command: [x], files: [{path: /sys/x, content: a}]}\n",
+     "t.yaml:4:46: target.services[1].files[0].path: \"/sys/x\" is under /sys, which "
      "is a read-only or kernel mount in the container"},
     {SVC "    - {name: b, command: [x], env: {X: [1]}}\n",
      "t.yaml:4:40: target.services[1].env.X: expected a string, got a list"},

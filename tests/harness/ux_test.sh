@@ -46,4 +46,41 @@ rc=$(run -j 2 --only '*/[eo]*' "$fx/cases.yaml" "$fx/cases2.yaml")
 check "cases: -j 2, two files with one target name" 0 "$rc" "$work/out" \
   'PASS +cases/env ' 'PASS +cases2/one '
 
+rc=$(run "$fx/files.yaml")
+check "target.files of every kind, /tmp, from: a directory, setup:" 0 "$rc" "$work/out" \
+  '^\[1/1\] PASS +files '
+
+# A target is not trusted: a symlink planted in it never leads a write out
+# of its root, onto this host.
+mkdir -p "$work/host" "$work/hosttree/sub" && echo from-host > "$work/hosttree/sub/f" &&
+  ln -s "$work/host" "$work/hosttree/up" && ln -s "$work/host/f" "$work/hosttree/f"
+escape() { # NAME FILES-YAML: a target whose files must not reach $work/host
+  { echo "target:"; echo "  name: hux-escape"; echo "  files:"; echo "$2"
+    echo "program: {language: command, args: [/bin/true]}"; } > "$work/escape.yaml"
+  rc=$(run "$work/escape.yaml")
+  if [ -n "$(ls -A "$work/host")" ]; then
+    echo "FAIL $1: a write reached the host: $(ls -A "$work/host")"; fails=$((fails+1))
+  else
+    check "$1" 1 "$rc" "$work/out" '^\[1/1\] ERROR +escape ' 'is a symlink or not a directory in the container \(never followed\)'
+  fi
+}
+escape "a planted symlink dir does not redirect a write to the host" \
+"    - {path: /srv/evil, symlink: $work/host}
+    - {path: /srv/evil/pwned, content: x}"
+escape "nor under the target's /tmp (written once it runs)" \
+"    - {path: /tmp/evil, symlink: $work/host}
+    - {path: /tmp/evil/pwned, content: x}"
+escape "nor through a symlink inside a copied directory" \
+"    - {path: /opt/t, from: $work/hosttree}
+    - {path: /opt/t/up/pwned, content: x}"
+{ echo "target: {name: hux-escape, files: [{path: /opt/t, from: $work/hosttree},"
+  echo "  {path: /opt/t/f, content: mine}]}"
+  echo "program: {language: command, args: [/bin/sh, -c, 'test ! -L /opt/t/f && cat /opt/t/f /opt/t/sub/f && readlink /opt/t/up']}"
+  echo "runs: {local: false}"; } > "$work/escape.yaml"
+rc=$(run "$work/escape.yaml")
+check "a planted symlink as the file itself is replaced, not written through" 0 "$rc" \
+  "$work/out" '^\[1/1\] PASS +escape '
+[ -z "$(ls -A "$work/host")" ] && echo "ok   nothing reached the host" ||
+  { echo "FAIL a write reached the host: $(ls -A "$work/host")"; fails=$((fails+1)); }
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
