@@ -28,7 +28,7 @@
 
 static const char usage_text[] =
     "usage: harness run [-j N] [--only PATTERN]... [--keep] [--junit FILE]\n"
-    "                   [--tap | --json] [--no-color] FILE.yaml|DIR...\n"
+    "                   [--tap | --json] [--no-color] [-v] FILE.yaml|DIR...\n"
     "\n"
     "Runs each scenario's program twice -- inside its target (the reference,\n"
     "with runc exec) and on this machine under the layer (harness exec) --\n"
@@ -46,6 +46,8 @@ static const char usage_text[] =
     "  --tap               TAP on stdout (progress goes to stderr)\n"
     "  --json              JSON on stdout (progress goes to stderr)\n"
     "  --no-color          no colours in diffs (default: colours on a terminal)\n"
+    "  -v, --show-output   both runs' exit, stdout and stderr in every case's report,\n"
+    "                      passing ones too\n"
     "  -h, --help          this help\n"
     "\n"
     "exit status: 0 all passed (known divergences included); 1 a case failed;\n"
@@ -53,7 +55,7 @@ static const char usage_text[] =
     "77 nothing failed but a case was skipped (cannot run on this machine).\n";
 
 typedef struct {
-    int jobs, keep, tap, json, color;
+    int jobs, keep, tap, json, color, show_output;
     const char *junit;
     char **only;
     size_t n_only;
@@ -71,13 +73,14 @@ static int parse(run_cli_t *cl, int argc, char **argv)
         {"keep", no_argument, 0, 'k'},       {"junit", required_argument, 0, 'u'},
         {"tap", no_argument, 0, 't'},        {"json", no_argument, 0, 's'},
         {"no-color", no_argument, 0, 'n'},   {"help", no_argument, 0, 'h'},
+        {"show-output", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
     optind = 1;
     opterr = 0;
     int c;
     cl->jobs = 1;
-    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:hv", opts, NULL)) != -1) {
         switch (c) {
         case 'j': {
             char *end;
@@ -98,6 +101,7 @@ static int parse(run_cli_t *cl, int argc, char **argv)
             break;
         }
         case 'k': cl->keep = 1; break;
+        case 'v': cl->show_output = 1; break;
         case 'u': cl->junit = optarg; break;
         case 't': cl->tap = 1; break;
         case 's': cl->json = 1; break;
@@ -655,7 +659,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     shunt_run_opts_t o = {.init_path = init, .harness = self, .keep = cl.keep,
-                          .color = color};
+                          .color = color, .show_output = cl.show_output};
 
     /* Builds, one after the other (they share the cache). */
     double *tbuild = calloc(ncases, sizeof(double));

@@ -55,6 +55,7 @@ typedef struct {
     const char *harness;          /* this harness binary (for exec) */
     int keep;                     /* leave the target up */
     int color;                    /* ANSI colours in diffs */
+    int show_output;              /* both runs' outputs in every report */
 } shunt_run_opts_t;
 
 /* Runs the case; fills res and *report (malloc'd text: diffs, known

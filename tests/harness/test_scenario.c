@@ -302,10 +302,10 @@ static const bad_case_t bad_cases[] = {
     {"target: {}\nexpect: {stderr: true}\ncases:\n  - {name: a, command: [ls]}\n"
      "  - {name: b, command: [ls], expect: {status: x}}\n",
      "t.yaml:5:47: cases[1].expect.status: expected an integer 0-255, got \"x\" (or "
-     "any)"},
+     "any, or a signal: SIGABRT...)"},
     {"target: {}\nexpect: {stdrr: true}\ncases:\n  - {name: a, command: [ls]}\n",
      "t.yaml:2:10: expect.stdrr: unknown key (allowed: stdout, stderr, exit, status, "
-     "journal, files, normalise, no_leaks, leaks, divergences)"},
+     "refused, journal, files, normalise, no_leaks, leaks, divergences)"},
     {"target: {}\nprogram: {language: command, env: {A: x}}\ncases:\n"
      "  - {name: a, command: [ls], env: {\"B-\": y}}\n",
      "t.yaml:4:36: cases[0].env.B-: environment variable names must match "

@@ -83,4 +83,13 @@ check "a planted symlink as the file itself is replaced, not written through" 0 
 [ -z "$(ls -A "$work/host")" ] && echo "ok   nothing reached the host" ||
   { echo "FAIL a write reached the host: $(ls -A "$work/host")"; fails=$((fails+1)); }
 
+rc=$(run -v "$fx/status.yaml")
+check "a signal status, an expected refusal, a fixed PATH, --show-output" 1 "$rc" "$work/out" \
+  '^\[1/6\] PASS +status/abort ' '^\[2/6\] PASS +status/kill-shell ' \
+  '^\[3/6\] PASS +status/static ' 'refused as expected \(expect.refused\): harness exec: refusing to run .*statically linked' \
+  '^\[4/6\] FAIL +status/not-refused ' 'the local run was not refused \(expect.refused\): it ran, exit 0' \
+  '^\[5/6\] FAIL +status/wrong-signal ' 'exit 137, expected killed by SIGABRT \(or exit 134\)' \
+  '^\[6/6\] PASS +status/fixed-path ' '^        \| /usr/bin/python3$' \
+  '^    reference run: exit 134$' '^        \| about to abort$'
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
