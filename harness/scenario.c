@@ -1106,8 +1106,16 @@ static int build(ctx_t *c, shunt_scenario_t *s)
         return shunt_yerror(&c->e, root, NULL, "missing required section target");
     if (get_target(c, v, &s->target) < 0)
         return -1;
-    if (!s->name && !(s->name = sdup(c, s->target.name)))
-        return oom(c);
+    if (!s->name) { /* cases are named after the file: so is the scenario */
+        const char *base = strrchr(c->e.file, '/');
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", base ? base + 1 : c->e.file);
+        char *dot = strrchr(buf, '.');
+        if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+            *dot = 0;
+        if (!(s->name = sdup(c, buf)))
+            return oom(c);
+    }
     if (s->layer && shunt_layercfg_check(&c->e, s->layer) < 0)
         return -1;
     if ((v = shunt_ymap_get(root, "cases")))

@@ -96,7 +96,9 @@ typedef struct {
 typedef struct {
     char *file;                /* path as given */
     char *dir;                 /* its directory */
-    char *name;                /* name: or the file's basename */
+    char *name;                /* name: (a title), or the file's basename
+                                  without .yaml/.yml (what cases are named
+                                  after) */
     char *description;
     shunt_target_spec_t target;
     shunt_ydoc_t *doc;

@@ -29,6 +29,14 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(s->target.n_services, 0);
     assert_null(s->layer);
     shunt_scenario_free(s);
+    /* the scenario is named after its file, as its cases are, not after
+     * its target */
+    s = shunt_scenario_load_string("dir/file-name.yml", "target: {name: other}\n", err,
+                                   sizeof(err));
+    assert_non_null(s);
+    assert_string_equal(s->name, "file-name");
+    assert_string_equal(s->target.name, "other");
+    shunt_scenario_free(s);
 }
 
 static void test_full_target(void **state)
