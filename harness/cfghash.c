@@ -143,6 +143,12 @@ int tgt_config_hash(const shunt_target_spec_t *t, const char *init,
             return -1;
         henv(&h, &s->env);
     }
+    hint(&h, (long long)t->n_etc_drop);
+    for (size_t i = 0; i < t->n_etc_drop; i++)
+        hstr(&h, t->etc_drop[i]);
+    hint(&h, (long long)t->n_etc_add);
+    for (size_t i = 0; i < t->n_etc_add; i++)
+        hstr(&h, t->etc_add[i]);
     hint(&h, (long long)t->n_setup);
     for (size_t i = 0; i < t->n_setup; i++) {
         for (size_t j = 0; t->setup[i][j]; j++)

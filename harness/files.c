@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -191,11 +193,34 @@ static int put_owner(int dfd, const char *name, long uid, long gid)
     return fchownat(dfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
 }
 
+/* How copy_dir_fd copies: an owner for every entry (-1: root), entries to
+ * leave out (fnmatch patterns on the path relative to the top, FNM_PATHNAME)
+ * unless a keep pattern matches, and lenience (an entry that cannot be
+ * read is skipped). */
+typedef struct {
+    long uid, gid;
+    const char *const *skip;
+    size_t nskip;
+    const char *const *keep;
+    size_t nkeep;
+    int lenient;
+    char *what; /* the entry being copied, for messages */
+    size_t wl;
+} copy_opts_t;
+
+static int matches(const char *rel, const char *const *pats, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fnmatch(pats[i], rel, FNM_PATHNAME | FNM_PERIOD) == 0)
+            return 1;
+    return 0;
+}
+
 /* Copies the host directory src (an fd) into dst (an fd), recursively:
  * directories, regular files, symlinks (as links) and FIFOs, with their
- * modes; other kinds are skipped. */
-static int copy_dir_fd(int src, int dst, int depth, long uid, long gid, char *what,
-                       size_t wl)
+ * modes; other kinds are skipped.  rel: src's path below the top ("" at
+ * the top). */
+static int copy_dir_fd(int src, int dst, int depth, const char *rel, const copy_opts_t *o)
 {
     if (depth > 64)
         return errno = ELOOP, -1;
@@ -208,25 +233,40 @@ static int copy_dir_fd(int src, int dst, int depth, long uid, long gid, char *wh
     }
     struct dirent *e;
     int rc = 0;
+    long uid = o->uid, gid = o->gid;
     while (rc == 0 && (e = readdir(d))) {
         const char *n = e->d_name;
         struct stat st;
+        char sub[PATH_MAX];
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
             continue;
-        snprintf(what, wl, "%s", n);
-        if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (shunt_fmt(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", n) < 0) {
+            if (o->lenient)
+                continue;
             rc = -1;
+            errno = ENAMETOOLONG;
             break;
+        }
+        if (o->nskip && matches(sub, o->skip, o->nskip) && !matches(sub, o->keep, o->nkeep))
+            continue;
+        snprintf(o->what, o->wl, "%s", sub);
+        if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = o->lenient ? 0 : -1;
+            continue;
         }
         unsigned mode = st.st_mode & 07777;
         if (S_ISDIR(st.st_mode)) {
+            int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 < 0 && o->lenient)
+                continue;
             if (mkdirat(dst, n, 0700) < 0 && errno != EEXIST) {
                 rc = -1;
+                if (s2 >= 0)
+                    close(s2);
                 break;
             }
-            int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             int d2 = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            rc = s2 < 0 || d2 < 0 ? -1 : copy_dir_fd(s2, d2, depth + 1, uid, gid, what, wl);
+            rc = s2 < 0 || d2 < 0 ? -1 : copy_dir_fd(s2, d2, depth + 1, sub, o);
             if (rc == 0 && uid >= 0)
                 rc = fchown(d2, (uid_t)uid, (gid_t)gid);
             if (rc == 0)
@@ -237,6 +277,8 @@ static int copy_dir_fd(int src, int dst, int depth, long uid, long gid, char *wh
                 close(d2);
         } else if (S_ISREG(st.st_mode)) {
             int in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            if (in < 0 && o->lenient)
+                continue;
             rc = in < 0 ? -1 : put_regular(dst, n, NULL, 0, in, mode);
             if (in >= 0)
                 close(in);
@@ -245,6 +287,8 @@ static int copy_dir_fd(int src, int dst, int depth, long uid, long gid, char *wh
         } else if (S_ISLNK(st.st_mode)) {
             char t[PATH_MAX];
             ssize_t l = readlinkat(src, n, t, sizeof(t) - 1);
+            if (l < 0 && o->lenient)
+                continue;
             if (l < 0 || clear_entry(dst, n) < 0) {
                 rc = -1;
                 break;
@@ -259,6 +303,53 @@ static int copy_dir_fd(int src, int dst, int depth, long uid, long gid, char *wh
         }
     }
     closedir(d);
+    return rc;
+}
+
+/* What makes the host's /etc another machine's: its identity, its network
+ * and its secrets (target.etc.keep brings one back, target.etc.drop adds). */
+const char *const tgt_etc_dropped[] = {
+    "hostname", "hosts", "resolv.conf", "mailname", "machine-id", "machine-info",
+    "adjtime", "fstab", "crypttab", "shadow", "shadow-", "gshadow", "gshadow-",
+    "ssh/ssh_host_*", "ssl/private", "NetworkManager/system-connections",
+    "wpa_supplicant", "netplan", "network/interfaces", "network/interfaces.d",
+    "systemd/network", "sudoers", "sudoers.d", "security/opasswd", ".pwd.lock",
+    NULL,
+};
+
+int tgt_copy_etc(const char *root, const char *const *drop, size_t ndrop,
+                 const char *const *keep, size_t nkeep, char *err, size_t errlen)
+{
+    size_t nd = 0;
+    while (tgt_etc_dropped[nd])
+        nd++;
+    const char **skip = calloc(nd + ndrop + 1, sizeof(char *));
+    if (!skip)
+        return PUT_ERR("out of memory");
+    for (size_t i = 0; i < nd; i++)
+        skip[i] = tgt_etc_dropped[i];
+    for (size_t i = 0; i < ndrop; i++)
+        skip[nd + i] = drop[i];
+    char what[PATH_MAX] = "", p[PATH_MAX];
+    copy_opts_t o = {.uid = -1, .gid = -1, .skip = skip, .nskip = nd + ndrop,
+                     .keep = keep, .nkeep = nkeep, .lenient = 1, .what = what,
+                     .wl = sizeof(what)};
+    int rc = -1;
+    int src = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dst = -1;
+    if (src >= 0 && shunt_fmt(p, sizeof(p), "%s/etc", root) == 0 &&
+        (mkdir(p, 0755) == 0 || errno == EEXIST))
+        dst = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0 || dst < 0)
+        snprintf(err, errlen, "cannot open /etc or %s/etc: %s", root, strerror(errno));
+    else if ((rc = copy_dir_fd(src, dst, 0, "", &o)) < 0)
+        snprintf(err, errlen, "cannot copy /etc/%s into %s/etc: %s", what, root,
+                 strerror(errno));
+    if (src >= 0)
+        close(src);
+    if (dst >= 0)
+        close(dst);
+    free(skip);
     return rc;
 }
 
@@ -294,9 +385,9 @@ int tgt_put_file(int root, const shunt_file_spec_t *f, char *err, size_t errlen)
         if (f->kind == SHUNT_FILE_TREE) {
             src = open(f->from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             struct stat ss;
-            if (src < 0 || fstat(src, &ss) < 0 ||
-                copy_dir_fd(src, d, 0, f->uid, f->uid < 0 ? -1 : f->gid, what,
-                            sizeof(what)) < 0)
+            copy_opts_t co = {.uid = f->uid, .gid = f->uid < 0 ? -1 : f->gid,
+                              .what = what, .wl = sizeof(what)};
+            if (src < 0 || fstat(src, &ss) < 0 || copy_dir_fd(src, d, 0, "", &co) < 0)
                 rc = -1;
             else if (!f->mode_set)
                 mode = ss.st_mode & 07777;

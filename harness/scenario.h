@@ -77,6 +77,8 @@ typedef struct {
     shunt_service_spec_t *services;
     size_t n_services;
     char *dns_domain;          /* default "cluster" */
+    char **etc_drop, **etc_add; /* etc: patterns relative to /etc */
+    size_t n_etc_drop, n_etc_add;
     char ***setup;             /* setup: NULL-terminated argvs, run in the
                                   target once it is up */
     size_t n_setup;

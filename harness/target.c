@@ -215,6 +215,8 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
                       .files = &t->files, .hostname = t->hostname, .is_target = 1};
     n++;
     st->n_ctr = n;
+    for (size_t i = 0; i < n; i++)
+        ctrs[i].spec = t;
     snprintf(target_ns, sizeof(target_ns), "%s", tc->id);
     for (size_t i = 0; i < n; i++)
         if (shunt_fmt(ctrs[i].bundle, sizeof(ctrs[i].bundle), "%s/%s", dir,

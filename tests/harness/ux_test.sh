@@ -92,4 +92,53 @@ check "a signal status, an expected refusal, a fixed PATH, --show-output" 1 "$rc
   '^\[6/6\] PASS +status/fixed-path ' '^        \| /usr/bin/python3$' \
   '^    reference run: exit 134$' '^        \| about to abort$'
 
+# The target's /etc is the host's, minus what makes it the host; a
+# scenario drops more or adds some back.  Java keeps its configuration in
+# /etc/java-NN-openjdk: it runs in the target when this host has it.
+sum() { md5sum < "$1" | cut -d' ' -f1; }
+java_case=""
+if command -v java >/dev/null && ls -d /etc/java-*-openjdk >/dev/null 2>&1; then
+  # the JDK's lib/jvm.cfg and conf/*.properties are symlinks into /etc
+  java_case="  - {name: java, command: [/bin/sh, -c, 'for f in /usr/lib/jvm/*/lib/jvm.cfg; do test -e \$f || { echo \$f dangles; exit 1; }; done; java -version'], expect: {stderr: true}}"
+fi
+cat > "$work/etc.yaml" <<YAML
+target:
+  name: hux-etc
+  hostname: hux-etc-host
+program: {language: command, cwd: /}
+cases:
+  - name: host-etc
+    command:
+      - /bin/sh
+      - -c
+      - |
+        set -e
+        test "\$(md5sum < /etc/login.defs | cut -d' ' -f1)" = $(sum /etc/login.defs)
+        test "\$(md5sum < /etc/passwd | cut -d' ' -f1)" = $(sum /etc/passwd)
+        test "\$(cat /etc/hostname)" = hux-etc-host
+        for f in machine-id shadow gshadow ssl/private fstab; do
+          test ! -e /etc/\$f || { echo "/etc/\$f is there"; exit 1; }
+        done
+        ls /etc/ssh/ssh_host_* 2>/dev/null && exit 1
+        echo ok
+    runs: {local: false}
+${java_case}
+YAML
+rc=$(run "$work/etc.yaml")
+check "the target's /etc is the host's without its identity and secrets" 0 "$rc" "$work/out" \
+  'PASS +etc/host-etc '
+[ -n "$java_case" ] && { grep -qE 'PASS +etc/java ' "$work/out" && echo "ok   java -version in the target" ||
+  { echo "FAIL java -version"; sed 's/^/  | /' "$work/out"; fails=$((fails+1)); }; }
+cat > "$work/etc2.yaml" <<YAML
+target:
+  name: hux-etc
+  etc: {drop: [login.defs, "/etc/pam.d/common-*"], add: [machine-id]}
+program:
+  language: command
+  args: [/bin/sh, -c, 'test ! -e /etc/login.defs && test ! -e /etc/pam.d/common-auth && test -e /etc/pam.d && test "\$(cat /etc/machine-id)" = $(cat /etc/machine-id 2>/dev/null || echo none)']
+runs: {local: false}
+YAML
+rc=$(run "$work/etc2.yaml")
+check "target.etc: drop and add" 0 "$rc" "$work/out" 'PASS +etc2 '
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
