@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "shunt/util.h"
@@ -178,11 +179,35 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
     empty_env.v = path_env;
     empty_env.n = 1;
     snprintf(dns_listen, sizeof(dns_listen), "--listen-address=10.200.%d.3", st->subnet);
+    /* The cluster's names are answered here and only here (--local): a
+     * question it has no record for (AAAA, MX... of a name with only an A)
+     * gets NOERROR without data, an unknown name NXDOMAIN -- not REFUSED,
+     * which it answered for want of an upstream server, and which made
+     * host(1) and nslookup fail.  "//" is every name without a dot. */
+    static char dns_local[65536];
+    size_t dl = (size_t)snprintf(dns_local, sizeof(dns_local), "--local=/%s/", t->dns_domain);
+    size_t dlen = strlen(t->dns_domain);
+    for (size_t i = 0; i < t->n_services + t->n_dns_records + 1; i++) {
+        const shunt_service_spec_t *sv = i < t->n_services ? &t->services[i] : NULL;
+        size_t na = sv ? sv->n_aliases : 1;
+        for (size_t a = 0; a < na; a++) {
+            const char *nm = sv ? sv->aliases[a]
+                             : i < t->n_services + t->n_dns_records
+                                 ? t->dns_records[i - t->n_services].name
+                                 : t->hostname;
+            size_t l = strlen(nm);
+            if (!strchr(nm, '.') || (l > dlen && nm[l - dlen - 1] == '.' &&
+                                     strcasecmp(nm + l - dlen, t->dns_domain) == 0))
+                continue; /* under // or the domain already */
+            if (dl + l + 2 < sizeof(dns_local))
+                dl += (size_t)snprintf(dns_local + dl, sizeof(dns_local) - dl, "%s/", nm);
+        }
+    }
     const char *const dns_argv[] = {
         "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
         "--no-hosts", "--addn-hosts=/etc/cluster.hosts", "--bind-interfaces",
         dns_listen, "--user=root", "--group=root", "--domain-needed",
-        "--bogus-priv", "--log-facility=-", NULL,
+        "--bogus-priv", "--local=//", dns_local, "--log-facility=-", NULL,
     };
     size_t n = 0;
     if (has_dns) {

@@ -141,4 +141,17 @@ YAML
 rc=$(run "$work/etc2.yaml")
 check "target.etc: drop and add" 0 "$rc" "$work/out" 'PASS +etc2 '
 
+if command -v dig >/dev/null && command -v host >/dev/null && command -v nslookup >/dev/null; then
+  rc=$(run -v "$fx/dns.yaml")
+  check "the cluster DNS: NOERROR without data, not REFUSED; host and nslookup work" 0 "$rc" \
+    "$work/out" '^\[1/1\] PASS +dns ' '\| api.cluster AAAA status: NOERROR$' \
+    '\| api.cluster MX status: NOERROR$' '\| api.internal AAAA status: NOERROR$' \
+    '\| other.example MX status: NOERROR$' '\| db.cluster AAAA status: NOERROR$' \
+    '\| nope.cluster status: NXDOMAIN$' '\| api.cluster has address 10.200.N.10$' \
+    '\| api.cluster has address 10.200.N.10$'
+  grep -q REFUSED "$work/out" && { echo "FAIL the cluster DNS answered REFUSED"; fails=$((fails+1)); }
+else
+  echo "skip the cluster DNS test: no dig/host/nslookup (bind9-dnsutils)"
+fi
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
