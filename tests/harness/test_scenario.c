@@ -417,6 +417,52 @@ static void test_cases_inherit(void **state)
     shunt_scenario_free(s);
 }
 
+/* target.files kinds, owners and modes; setup: and etc: */
+static void test_file_kinds(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "target:\n"
+        "  files:\n"
+        "    - {path: /srv/a, content: x, owner: \"1000:1001\"}\n"
+        "    - {path: /srv/l, symlink: /nowhere}\n"
+        "    - {path: /srv/h, link: /srv/a}\n"
+        "    - {path: /srv/d, dir: true}\n"
+        "    - {path: /tmp/f, fifo: yes, mode: 0600, owner: root}\n"
+        "    - {path: /opt/t, from: /usr/share}\n"
+        "  setup: [\"echo hi\", [/bin/true, x]]\n"
+        "  etc: {drop: [java-*, /etc/ssl/certs], add: [machine-id]}\n";
+    shunt_scenario_t *s = shunt_scenario_load_string("d/k.yaml", yaml, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    const shunt_file_spec_t *f = s->target.files.v;
+    assert_int_equal(s->target.files.n, 6);
+    assert_int_equal(f[0].kind, SHUNT_FILE_REG);
+    assert_int_equal(f[0].uid, 1000);
+    assert_int_equal(f[0].gid, 1001);
+    assert_int_equal(f[1].kind, SHUNT_FILE_SYMLINK);
+    assert_string_equal(f[1].target, "/nowhere");
+    assert_int_equal(f[1].uid, -1);
+    assert_int_equal(f[2].kind, SHUNT_FILE_LINK);
+    assert_string_equal(f[2].target, "/srv/a");
+    assert_int_equal(f[3].kind, SHUNT_FILE_DIR);
+    assert_int_equal(f[3].mode, 0755);
+    assert_int_equal(f[4].kind, SHUNT_FILE_FIFO);
+    assert_int_equal(f[4].mode, 0600);
+    assert_int_equal(f[4].uid, 0);
+    assert_int_equal(f[5].kind, SHUNT_FILE_TREE);
+    assert_false(f[5].mode_set);
+    assert_int_equal(s->target.n_setup, 2);
+    assert_string_equal(s->target.setup[0][0], "/bin/sh");
+    assert_string_equal(s->target.setup[0][2], "echo hi");
+    assert_string_equal(s->target.setup[1][1], "x");
+    assert_null(s->target.setup[1][2]);
+    assert_int_equal(s->target.n_etc_drop, 2);
+    assert_string_equal(s->target.etc_drop[1], "ssl/certs");
+    assert_string_equal(s->target.etc_add[0], "machine-id");
+    shunt_scenario_free(s);
+}
+
 static void test_default_name_from_bad_basename(void **state)
 {
     (void)state;
@@ -447,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_default_name_from_bad_basename),
         cmocka_unit_test(test_cases_inherit),
+        cmocka_unit_test(test_file_kinds),
         cmocka_unit_test(test_example_scenario_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
