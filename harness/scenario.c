@@ -903,11 +903,12 @@ static void ydel(shunt_ynode_t *m, const char *key)
         }
 }
 
-/* base's entries, then over's on top (over may be NULL). */
+/* base's entries, then over's on top (over may be NULL); room for extra
+ * more keys. */
 static shunt_ynode_t *ymerge(ctx_t *c, const shunt_ynode_t *base, const shunt_ynode_t *over,
-                             const shunt_ynode_t *pos)
+                             const shunt_ynode_t *pos, size_t extra)
 {
-    size_t cap = (base ? base->count : 0) + (over ? over->count : 0) + 2;
+    size_t cap = (base ? base->count : 0) + (over ? over->count : 0) + extra;
     shunt_ynode_t *m = ynew(c, SHUNT_Y_MAP, pos, cap);
     if (!m)
         return NULL;
@@ -1055,7 +1056,8 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
             return -1;
 
         /* program: the file's, the case's keys on top */
-        shunt_ynode_t *prog = ymerge(c, fp, NULL, cn);
+        /* room for every key of the case, and language + args of command: */
+        shunt_ynode_t *prog = ymerge(c, fp, NULL, cn, cn->count + 2);
         if (!prog)
             return oom(c);
         const shunt_ynode_t *cmd = shunt_ymap_get(cn, "command");
@@ -1089,7 +1091,7 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
             shunt_ynode_t *val = cn->items[k];
             const shunt_ynode_t *fe = shunt_ymap_get(prog, "env");
             if (strcmp(key, "env") == 0 && fe && fe->kind == SHUNT_Y_MAP &&
-                val->kind == SHUNT_Y_MAP && !(val = ymerge(c, fe, val, val)))
+                val->kind == SHUNT_Y_MAP && !(val = ymerge(c, fe, val, val, 0)))
                 return oom(c);
             yset(prog, cn->keys[k], val);
         }
@@ -1113,8 +1115,8 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
         if ((cr && shunt_yexpect_map(&c->e, cr, kr) < 0) ||
             (ce && shunt_yexpect_map(&c->e, ce, kp) < 0))
             return -1;
-        shunt_ynode_t *runs = s->runs || cr ? ymerge(c, s->runs, cr, cr ? cr : s->runs) : NULL;
-        shunt_ynode_t *exp = s->expect || ce ? ymerge(c, s->expect, ce, ce ? ce : s->expect) : NULL;
+        shunt_ynode_t *runs = s->runs || cr ? ymerge(c, s->runs, cr, cr ? cr : s->runs, 0) : NULL;
+        shunt_ynode_t *exp = s->expect || ce ? ymerge(c, s->expect, ce, ce ? ce : s->expect, 0) : NULL;
         if ((!runs && (s->runs || cr)) || (!exp && (s->expect || ce)))
             return oom(c);
         if (shunt_runspec_parse(&c->e, c->dir, prog, runs, exp, &s->cases[i].run) < 0) {
