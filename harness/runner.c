@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,29 @@ static void tail(text_t *t, const char *label, const char *text, size_t len)
     }
 }
 
+/* --show-output: a run's stream in full (up to 200 lines). */
+static void show(text_t *t, const char *label, const char *text, size_t len)
+{
+    if (!text || !len) {
+        add(t, "  %s: (empty)\n", label);
+        return;
+    }
+    add(t, "  %s:\n", label);
+    int lines = 0;
+    for (const char *l = text; *l && l < text + len; lines++) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        if (lines == 200) {
+            add(t, "    | ... (more lines cut)\n");
+            break;
+        }
+        add(t, "    | %.*s\n", n, l);
+        if (!nl)
+            break;
+        l = nl + 1;
+    }
+}
+
 /* Compares one observation kind; returns 0 equal, 1 known divergence,
  * 2 unexplained difference. */
 static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
@@ -408,7 +432,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     shunt_case_result_t *res, char **report)
 {
     shunt_scenario_t *s = c->s;
-    const shunt_runspec_t *r = s->run;
+    const shunt_runspec_t *r = c->run;
     text_t rep = {0};
     uint64_t t_all = shunt_now_ms();
     char err[8192], dir[PATH_MAX] = "";
@@ -471,6 +495,11 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         goto out;
     }
     up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
+    if (c->group) {
+        if (!c->group->up)
+            c->group->up = up;
+        up = c->group->up;
+    }
     if (shunt_proc_interrupted) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "interrupted");
@@ -562,6 +591,13 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         rargv[k++] = (char *)"--env";
         rargv[k++] = env_jn;
     }
+    /* PWD names the case's directory in both runs: runc exec sets none,
+     * and the local run would inherit the harness's own (a shell stats
+     * $PWD at start-up, which the journal shows) */
+    char env_pwd[PATH_MAX + 8];
+    snprintf(env_pwd, sizeof(env_pwd), "PWD=%s", r->cwd);
+    rargv[k++] = (char *)"--env";
+    rargv[k++] = env_pwd;
     rargv[k++] = (char *)"--cwd";
     rargv[k++] = r->cwd;
     rargv[k++] = ctr;
@@ -614,6 +650,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         snprintf(res->reason, sizeof(res->reason),
                  "program.cwd %s does not exist on this machine", r->cwd);
     }
+    int refused = 0;
+    /* the local run (and the recorder's) start in CWD with PWD=CWD; this
+     * process is the case's worker, so its environment is the case's */
+    setenv("PWD", r->cwd, 1);
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);
@@ -629,6 +669,39 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
             loc[i].journal = journal_take(dir);
         const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
         char *unhooked = unhooked_take(dir);
+        if (r->want_refused && res->status == SHUNT_CASE_PASS &&
+            !(why && WEXITSTATUS(loc[i].wstatus) != 126)) {
+            /* expected: harness exec refuses it (exit 126 and its line) */
+            int n = why ? (int)strcspn(why, "\n") : 0;
+            char *line = why ? strndup(why, (size_t)n) : NULL;
+            regex_t re;
+            int match = line && WEXITSTATUS(loc[i].wstatus) == 126;
+            if (match && r->refused_re) {
+                match = regcomp(&re, r->refused_re, REG_EXTENDED | REG_NOSUB) == 0;
+                if (match) {
+                    match = regexec(&re, line, 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            }
+            if (match) {
+                add(&rep, "refused as expected (expect.refused): %s\n", line);
+                refused = 1;
+            } else {
+                res->status = SHUNT_CASE_FAIL;
+                if (!line || WEXITSTATUS(loc[i].wstatus) != 126)
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was not refused (expect.refused): it ran, %s",
+                             loc[i].how);
+                else
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was refused, but not as expect.refused "
+                             "says: %.800s",
+                             line);
+                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
+            }
+            free(line);
+            why = NULL;
+        }
         if (why) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "the local run could not start: %.*s",
@@ -661,19 +734,27 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         if (r->repeat > 1)
             snprintf(suffix, sizeof(suffix), " #%d", i + 1);
         obs_t *main = r->run_reference ? &ref[i] : &loc[i];
-        if (r->want_status >= 0 &&
-            (main->timed_out || !WIFEXITED(main->wstatus) ||
-             WEXITSTATUS(main->wstatus) != r->want_status)) {
+        int status_ok =
+            !main->timed_out &&
+            ((WIFEXITED(main->wstatus) && WEXITSTATUS(main->wstatus) == r->want_status) ||
+             (r->want_signal && WIFSIGNALED(main->wstatus) &&
+              WTERMSIG(main->wstatus) == r->want_signal));
+        if (r->want_status >= 0 && !status_ok) {
+            char want[64];
+            if (r->want_signal)
+                snprintf(want, sizeof(want), "killed by SIG%s (or exit %d)",
+                         sigabbrev_np(r->want_signal), r->want_status);
+            else
+                snprintf(want, sizeof(want), "exit %d", r->want_status);
             res->status = SHUNT_CASE_FAIL;
             snprintf(res->reason, sizeof(res->reason),
-                     "the %s run%s: %s, expected exit %d (expect.status)",
-                     r->run_reference ? "reference" : "local", suffix, main->how,
-                     r->want_status);
+                     "the %s run%s: %s, expected %s (expect.status)",
+                     r->run_reference ? "reference" : "local", suffix, main->how, want);
             tail(&rep, "its stderr", main->err, main->err_len);
             tail(&rep, "its stdout", main->out, main->out_len);
             break;
         }
-        if (!r->run_reference || !r->run_local)
+        if (!r->run_reference || !r->run_local || refused)
             continue;
         int worst = 0, w;
         const char *first = NULL;
@@ -755,11 +836,26 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     }
     free(seen);
     res->t_diff = secs(t0);
+    if (o->show_output)
+        for (int i = 0; i < r->repeat; i++) {
+            char lab[64];
+            const char *sfx = r->repeat > 1 ? " #" : "";
+            for (int side = 0; side < 2; side++) {
+                const obs_t *ob = side ? &loc[i] : &ref[i];
+                if (!ob->ran)
+                    continue;
+                snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
+                         r->repeat > 1 ? i + 1 : 0);
+                add(&rep, "%s run: %s\n", lab, ob->how);
+                show(&rep, "stdout", ob->out, ob->out_len);
+                show(&rep, "stderr", ob->err, ob->err_len);
+            }
+        }
 
     /* 6. leaks, through the recorder (leaks.c): expect.no_leaks wants none,
      * expect.leaks exactly the listed ones (a canary proves the detector) */
     if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
-        (r->no_leaks || r->leaks_listed)) {
+        (r->no_leaks || r->leaks_listed) && !refused) {
         const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
         shunt_leaks_input_t li = {.target = c->target, .init_pid = info.init_pid,
                                   .scenario = scen_abs, .argv = pargv, .cwd = r->cwd,
@@ -794,6 +890,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     free(pargv);
     free(largv);
 out:
+    if (c->group) /* the group's target: the last case decides */
+        up = c->more ? 0 : c->group->up;
     if (up == 2) {
         add(&rep, "target %s was already up with this configuration: used and left up\n",
             c->target);
