@@ -246,7 +246,7 @@ static int spawn_agent(shunt_session_t *s)
     }
     if (pid == 0) {
         /* Only async-signal-safe calls from here to exec. */
-        setpgid(0, 0); /* a terminal's ^C is ours to forward, in order */
+        setsid(); /* no terminal: ^C is ours to forward, /dev/tty not its */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
