@@ -40,7 +40,16 @@ int shunt_inroot_open_root(pid_t pid)
 {
     char p[64];
     snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-    return open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* a pid reused by a process of this host would make "/" the target */
+    struct stat a, b;
+    if (fd >= 0 && fstat(fd, &a) == 0 && stat("/", &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
 }
 
 int shunt_inroot_parent(int root, const char *path, char *base, size_t baselen)

@@ -26,7 +26,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* The root of process PID (a target's init): an O_PATH directory fd. */
+/* The root of process PID (a target's init): an O_PATH directory fd.
+ * EPERM when it is this host's own root (a pid reused after the target's
+ * init died). */
 int shunt_inroot_open_root(pid_t pid);
 
 /* Opens PATH's parent directory inside ROOT (resolved in the root, links
