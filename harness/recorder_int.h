@@ -71,6 +71,9 @@ typedef struct rec_image {
     int refs;
     char *exe, *cwd;          /* at exec; any may be NULL */
     char *ldpath, *preload;   /* LD_LIBRARY_PATH, LD_PRELOAD at exec */
+    char *env;                /* the environment block at exec (NUL-separated) */
+    size_t envlen;
+    char *execfn;             /* the path exec was given (AT_EXECFN) */
     int built;                /* pol is set up */
     void *pol;                /* shunt_policy_t *, lazily */
 } rec_image_t;

@@ -56,17 +56,24 @@ static shunt_rfile_t *fd_by_path(const layer_target_t *t, int std)
     return f;
 }
 
+/* t->lpath is what a local decision passes to the original. */
 static long stat_any(int dirfd, const char *path, int flags,
-                     shunt_stat_r_t *out)
+                     shunt_stat_r_t *out, layer_target_t *t)
 {
+    t->lpath = path;
     /* The fd itself: "" or (Linux >= 6.11) NULL with AT_EMPTY_PATH. */
-    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH))
-        return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
-    layer_target_t t;
-    t.norm[0] = '\0';
-    long r = target_of(dirfd, path, &t);
+    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH)) {
+        if (dirfd != AT_FDCWD)
+            return fd_stat(dirfd, out);
+        if (!layer_cwd_is_remote())
+            return GO_LOCAL;
+        path = "."; /* the remote cwd itself */
+        flags &= ~AT_EMPTY_PATH;
+    }
+    t->norm[0] = '\0';
+    long r = target_of(dirfd, path, t);
     if (r == GO_LOCAL && !(flags & AT_SYMLINK_NOFOLLOW)) {
-        shunt_rfile_t *f = fd_by_path(&t, 1);
+        shunt_rfile_t *f = fd_by_path(t, 1);
         if (f) {
             r = f->kind == SHUNT_RF_SNAPSHOT ? (*out = f->st, 0)
                                               : rpc_fstat_handle(f->handle, out);
@@ -76,7 +83,7 @@ static long stat_any(int dirfd, const char *path, int flags,
     }
     if (r != 0)
         return r;
-    return rpc_stat_path(&t, flags, out);
+    return rpc_stat_path(t, flags, out);
 }
 
 /* The common body: remote -> fill st; local -> real_fstatat. */
@@ -85,11 +92,12 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(fstatat, dirfd, path, st, flags);
+        return REAL(fstatat, dirfd, t.lpath, st, flags);
     }
     if (r == 0)
         rstat_to_stat(&rs, st);
@@ -132,11 +140,12 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(statx, dirfd, path, flags, mask, sx);
+        return REAL(statx, dirfd, t.lpath, flags, mask, sx);
     }
     if (r == 0)
         rstat_to_statx(&rs, sx);
@@ -192,7 +201,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(faccessat, dirfd, path, mode, flags);
+        return REAL(faccessat, dirfd, t.lpath, mode, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -258,7 +267,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     LAYER_LEAVE();
     if (r == GO_LOCAL && !named) {
         errno = saved;
-        return REAL(readlinkat, dirfd, path, buf, n);
+        return REAL(readlinkat, dirfd, t.lpath, buf, n);
     }
     return layer_ret(r, saved);
 }
@@ -294,7 +303,7 @@ static void to_statfs(const shunt_statfs_r_t *r, struct statfs *sf)
     sf->f_flags = r->flags;
 }
 
-static long rpc_statfs_path(int32_t dirh, const char *path, struct statfs *sf)
+static long rpc_statfs_path(uint32_t dirh, const char *path, struct statfs *sf)
 {
     shunt_statfs_t q = {.dirh = dirh, .path = shunt_str(path)};
     shunt_msg_t m;
@@ -317,7 +326,7 @@ int hook_statfs(const char *path, struct statfs *sf)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(statfs, path, sf);
+        return REAL(statfs, t.lpath, sf);
     }
     return (int)layer_ret(r, saved);
 }

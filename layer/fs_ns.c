@@ -50,7 +50,7 @@ static int mkdir_common(int dirfd, const char *path, mode_t mode)
                            .mode = mode & ~shunt_layer.umask & 07777};
         r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(mkdirat, dirfd, path, mode));
+    MUT_END(REAL(mkdirat, dirfd, t.lpath, mode));
 }
 
 int hook_mkdir(const char *path, mode_t mode)
@@ -80,7 +80,7 @@ static int unlink_common(int dirfd, const char *path, int flags)
             r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
         }
     }
-    MUT_END(REAL(unlinkat, dirfd, path, flags));
+    MUT_END(REAL(unlinkat, dirfd, t.lpath, flags));
 }
 
 int hook_rmdir(const char *path)
@@ -133,7 +133,7 @@ static int rename_common(int od, const char *op, int nd, const char *np,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(renameat2, od, op, nd, np, flags);
+        return REAL(renameat2, od, to->lpath, nd, tn->lpath, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -170,7 +170,7 @@ int hook_truncate(const char *path, off_t len)
                               .length = len};
         r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(truncate, path, len));
+    MUT_END(REAL(truncate, t.lpath, len));
 }
 
 /* A snapshot (a file opened read-only) whose path is in write mode can
@@ -193,7 +193,7 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(fchmodat, dirfd, path, mode, flags));
+    MUT_END(REAL(fchmodat, dirfd, t.lpath, mode, flags));
 }
 
 int hook_chmod(const char *path, mode_t mode)
@@ -247,7 +247,7 @@ static int symlink_common(const char *target, int dirfd, const char *path)
                              .newpath = shunt_str(t.rpath)};
         r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(symlinkat, target, dirfd, path));
+    MUT_END(REAL(symlinkat, target, dirfd, t.lpath));
 }
 
 int hook_symlink(const char *target, const char *path)
@@ -294,7 +294,7 @@ static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
     shunt_msg_t m;
     shunt_utimens_t q = utimens_req(ts);
     if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
-        q.dirh = (int32_t)f->handle;
+        q.dirh = f->handle;
         q.path = shunt_str("");
         q.flags = AT_EMPTY_PATH;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
@@ -325,7 +325,7 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(utimensat, dirfd, path, ts, flags));
+    MUT_END(REAL(utimensat, dirfd, t.lpath, ts, flags));
 }
 
 int hook_futimens(int fd, const struct timespec ts[2])

@@ -1,7 +1,7 @@
 /* Private API of libshunt.so, shared by every file of layer/.
  *
  * Rules for code running inside a hook (see docs/hooking.md):
- *   - call only real_<name>() (the original of a hooked function, from
+ *   - call only REAL(name, ...) (the original of a hooked function, from
  *     hooks.def) or raw syscalls (layer_sys*); never a hooked function
  *     directly, never stdio;
  *   - enter the per-thread guard (LAYER_ENTER/LAYER_LEAVE) around layer work
@@ -76,6 +76,10 @@ typedef struct {
 } shunt_layer_t;
 extern shunt_layer_t shunt_layer;
 
+/* Gives capstone the layer's allocator (alloc.c: glibc's, never the
+ * program's malloc); before the hooks are installed. */
+void shunt_alloc_init(void);
+
 /* Called in the child after fork (pthread_atfork): drops the parent's
  * connections, takes a new session id linked to the parent's. */
 void shunt_layer_fork_child(void);
@@ -148,8 +152,11 @@ void shunt_rpc_init(void);          /* at init: the thread-exit key */
  * the path is relative). */
 typedef struct {
     int mode;
-    int32_t dirh;
+    uint32_t dirh;
     const char *rpath;
+    const char *lpath; /* for a local decision: the path to give the
+                        * original (the program's, or absolute when it is
+                        * relative to a remote cwd) */
     char norm[4096];
     char buf[4096];
 } layer_target_t;
@@ -157,6 +164,26 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t);
 /* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
  * names, or -1 (norm: a normalised absolute path). */
 int layer_fd_of_path(const char *norm, int std);
+
+/* ---- the current directory (cwd.c) -------------------------------------
+ * The cwd may be a remote directory (chdir/fchdir into one); the kernel's
+ * cwd is then a removed local directory.  The raw-syscall forms below
+ * (>= 0 or -errno, called inside LAYER_ENTER) serve every entry point:
+ * libc's chdir/fchdir/getcwd hooks, Go's Syscall6 (go.c) and a syscall()
+ * hook (SYS_chdir, SYS_fchdir, SYS_getcwd: route them here). */
+int layer_cwd_is_remote(void);
+long layer_cwd_chdir(const char *path);
+long layer_cwd_fchdir(int fd);
+long layer_cwd_getcwd(char *buf, size_t size); /* as SYS_getcwd: length
+                                                  with the NUL */
+/* The remote cwd's path into buf: its length, 0 when the cwd is local,
+ * or -ENAMETOOLONG. */
+long layer_cwd_copy(char *buf, size_t len);
+/* "SHUNT_CWD=..." for a child's environment (children.c) into buf: its
+ * length, 0 when the cwd is local. */
+size_t layer_cwd_env(char *buf, size_t len);
+/* getcwd as a syscall, -1/errno: for go.c's table. */
+long shunt_cwd_getcwd_sys(char *buf, size_t size);
 static inline int layer_is_remote(int mode)
 {
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;
@@ -185,6 +212,15 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
+
+/* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
+int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */
+/* fcntl lock command on a layer fd: 0 or -errno; *served = 0 when the fd
+ * is not a remote handle (then the caller runs the original). */
+long layer_fcntl_lock(int fd, int cmd, void *arg, int *served);
+/* The program closed an fd of f's file: its POSIX locks on the file go. */
+void layer_locks_closed(shunt_rfile_t *f);
+void layer_locks_fork_child(void);
 
 /* ---- names (dns.c) ------------------------------------------------------
  * The host name this process was given for an address (by the getaddrinfo

@@ -33,6 +33,11 @@ void shunt_policy_free(shunt_policy_t *p);
 int shunt_policy_add_defaults(shunt_policy_t *p);
 /* 0 or -ENOMEM.  "/" is refused (-EINVAL): it would make everything local. */
 int shunt_policy_add_local(shunt_policy_t *p, const char *path);
+/* A program's own files (docs/hooking.md, "Default local set"): path (a
+ * normalised absolute file, or a directory when is_dir), the directory it
+ * is in, and when that directory is a bin/, sbin/, libexec/ or shims/, the
+ * install prefix above it (never "/").  0, -EINVAL (relative) or -ENOMEM. */
+int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir);
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix);
 int shunt_policy_add_remote(shunt_policy_t *p, const char *path);
 /* Mode of a normalised absolute path: config lists (not_found, read_write,

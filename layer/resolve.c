@@ -23,6 +23,7 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
 {
     t->dirh = SHUNT_AT_ROOT;
     t->rpath = path;
+    t->lpath = path;
     t->mode = SHUNT_MODE_LOCAL;
     if (!path)
         return -EFAULT;
@@ -45,7 +46,7 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
                 r = (int)n;
             else {
                 t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
-                t->dirh = (int32_t)f->handle;
+                t->dirh = f->handle;
             }
         } else if (f->kind == SHUNT_RF_LAYER) {
             r = -EBADF;
@@ -55,9 +56,31 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
         shunt_rfile_unref(f);
         return r;
     }
+    long blen;
+    if (dirfd == AT_FDCWD && layer_cwd_is_remote()) {
+        /* The remote cwd (cwd.c); "" with AT_EMPTY_PATH names it too. */
+        blen = layer_cwd_copy(t->buf, sizeof(t->buf));
+        if (blen < 0)
+            return (int)blen;
+        if (blen > 0) {
+            long n = shunt_path_normalize(t->buf, path[0] ? path : ".",
+                                          t->norm, sizeof(t->norm));
+            if (n < 0)
+                return (int)n;
+            t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+            /* The kernel's cwd is not there: a local decision gives the
+             * original call the absolute path. */
+            t->lpath = t->norm;
+            if (layer_is_remote(t->mode)) {
+                int r = join(t, (size_t)blen, path[0] ? path : ".");
+                t->lpath = t->rpath;
+                return r;
+            }
+            return 0;
+        }
+    }
     if (path[0] == '\0')
         return 0; /* AT_EMPTY_PATH on a local fd: local */
-    long blen;
     if (dirfd == AT_FDCWD) {
         blen = LSYS2(SYS_getcwd, t->buf, sizeof(t->buf));
         if (blen < 0)
