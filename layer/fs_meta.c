@@ -36,6 +36,11 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
         return GO_LOCAL;
     if (t->mode == SHUNT_MODE_NOT_FOUND)
         return -ENOENT;
+    /* A directory on the way to the program's own (local) files: node's
+     * JS realpath lstat()s ~ and ~/.nvm to reach ~/.nvm/versions/... */
+    if (t->mode == SHUNT_MODE_READ && t->dirh == SHUNT_AT_ROOT &&
+        shunt_policy_local_ancestor(&shunt_layer.pol, t->norm))
+        return GO_LOCAL;
     return 0;
 }
 
