@@ -26,7 +26,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
                        int via)
 {
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     layer_target_t t;
     int r = layer_resolve(dirfd, path, &t);
     /* The UTS name is the target's, as gethostname() says; Go's

@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 
 __thread int shunt_guard __attribute__((tls_model("initial-exec")));
+__thread int shunt_win __attribute__((tls_model("initial-exec")));
+__thread unsigned shunt_held __attribute__((tls_model("initial-exec")));
+__thread int shunt_prevwin[32] __attribute__((tls_model("initial-exec")));
 int shunt_state;
 shunt_layer_t shunt_layer;
 

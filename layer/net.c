@@ -48,12 +48,14 @@ static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
 static void tlock(atomic_flag *l)
 {
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
         __builtin_ia32_pause();
 }
 static void tunlock(atomic_flag *l)
 {
     atomic_flag_clear_explicit(l, memory_order_release);
+    shunt_sig_unblock();
 }
 
 static void ns_unref(nsock_t *s)
