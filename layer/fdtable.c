@@ -141,14 +141,20 @@ int shunt_fdt_next(int from)
     return -1;
 }
 
-void shunt_fdt_foreach(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
-                       void *arg)
+void shunt_fdt_foreach_locked(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
+                              void *arg)
 {
-    shunt_fdt_lock();
     for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1)) {
         shunt_rfile_t **c = chunks[fd / CHUNK];
         if (c && c[fd % CHUNK])
             fn(fd, c[fd % CHUNK], arg);
     }
+}
+
+void shunt_fdt_foreach(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
+                       void *arg)
+{
+    shunt_fdt_lock();
+    shunt_fdt_foreach_locked(fn, arg);
     shunt_fdt_unlock();
 }

@@ -209,6 +209,7 @@ long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
                shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
+int shunt_rpc_connect(void);        /* this thread's connection, now */
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------

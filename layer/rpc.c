@@ -251,6 +251,14 @@ static conn_t *conn_get(void)
     return c;
 }
 
+int shunt_rpc_connect(void)
+{
+    shunt_sig_block();
+    int r = conn_get() ? 0 : -EIO;
+    shunt_sig_unblock();
+    return r;
+}
+
 uint32_t shunt_rpc_data_max(void)
 {
     conn_t *c = conn_get();

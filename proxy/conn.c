@@ -217,7 +217,8 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
     }
     uint32_t mf = h->max_frame < p->link_max ? h->max_frame : p->link_max;
     uint64_t sid;
-    psess_t *s = sess_attach(p, h->session, h->parent_session, &sid);
+    psess_t *s = sess_attach(p, h->session, h->parent_session,
+                              h->role == SHUNT_ROLE_LAYER, &sid);
     if (!s) {
         reject(p, c, m->id, ENOMEM, "out of memory");
         return;
@@ -290,6 +291,28 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
     }
     if (!atomic_load(&p->link_up)) {
         conn_send_error(p, c, m.id, EIO, "agent link lost");
+        return;
+    }
+    if (m.type == SHUNT_T_FORK) { /* answered here (docs/proxy.md) */
+        int n = sess_fork(p, c->sess, m.u.fork.child_session,
+                          m.u.fork.handles.p, m.u.fork.handles.len);
+        if (n < 0) {
+            conn_send_error(p, c, m.id, -n, "cannot register the child");
+            return;
+        }
+        shunt_ok_t ok = {.ret = n};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_CLOSE &&
+        !sess_close_request(p, c->sess, m.u.close.handle)) {
+        /* Another process still holds it: released here, not closed. */
+        shunt_ok_t ok = {.ret = 0};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
         return;
     }
     rc = proxy_forward_request(p, c, frame, len, &m);
