@@ -32,7 +32,7 @@ typedef struct {
 
 /* ---- event-loop objects ------------------------------------------------- */
 /* Every epoll registration points at one of these as its first member. */
-enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER };
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET };
 typedef struct {
     int kind;
 } agent_ev_t;
@@ -123,6 +123,10 @@ struct agent {
     int mntns_fd, netns_fd;
     int epfd, lfd, sfd;
     agent_ev_t lev, sev;
+    int pidfd;       /* the target process (pidfd), -1 when none */
+    agent_ev_t tev;
+    int target_lost; /* it exited: its root and namespaces are gone, every
+                      * request but CLOSE fails with EIO from then on */
     client_t *clients;
     unsigned nclients, nrejected;
     uint64_t next_serial;

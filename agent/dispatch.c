@@ -86,6 +86,14 @@ void handshake(client_t *cl, const shunt_msg_t *m)
 
 void dispatch(client_t *cl, const shunt_msg_t *m)
 {
+    if (cl->a->target_lost && m->type != SHUNT_T_CLOSE &&
+        m->type != SHUNT_T_PING && !(m->flags & SHUNT_FLAG_ONEWAY)) {
+        /* Its files are in a root that is gone (writes would succeed into
+         * deleted files), its namespaces too (logged once, loop.c). */
+        reply_error(cl, m->id, EIO, "the target is gone (stopped or "
+                                    "restarted)");
+        return;
+    }
     switch (m->type) {
     case SHUNT_T_OPEN: case SHUNT_T_OPENAT: case SHUNT_T_READ:
     case SHUNT_T_PREAD: case SHUNT_T_WRITE: case SHUNT_T_PWRITE:

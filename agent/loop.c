@@ -304,6 +304,16 @@ int agent_run(agent_t *a)
             switch (ev->kind) {
             case EV_LISTEN: on_accept(a); break;
             case EV_SIGNAL: on_signal(a); break;
+            case EV_TARGET:
+                if (!a->target_lost) {
+                    a->target_lost = 1;
+                    agent_unwatch(a, a->pidfd);
+                    LOG_ERROR("target pid %d exited (the target was stopped "
+                              "or restarted): every later request fails "
+                              "with EIO",
+                              (int)a->conf.target_pid);
+                }
+                break;
             case EV_RESOLVER: resolver_event(a, e); break;
             case EV_CLIENT: {
                 client_t *cl = (client_t *)ev;
