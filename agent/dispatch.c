@@ -74,6 +74,18 @@ void handshake(client_t *cl, const shunt_msg_t *m)
     if (h->name.len)
         snprintf(cl->desc + dl, sizeof(cl->desc) - dl, " %.*s",
                  (int)(h->name.len > 40 ? 40 : h->name.len), h->name.p);
+    cl->unauth = 0;
+    a->nunauth--;
+    if (a->nclients >= a->conf.max_clients) {
+        cl->rejected = 1;
+        a->nrejected++;
+        snprintf(msg, sizeof(msg), "too many clients (%u)",
+                 a->conf.max_clients);
+        refuse(cl, m->id, EUSERS, msg);
+        return;
+    }
+    a->nclients++;
+    cl->counted = 1;
     cl->state = C_READY;
     cl->deadline_ms = 0;
     LOG_INFO("client %s: %s pid %u, protocol %u, max frame %u, session "

@@ -57,6 +57,8 @@ struct pconn {
     int closing;            /* flushing a last ERROR, then closed */
     uint64_t close_at;      /* deadline for closing */
     pconn_t *close_prev, *close_next;
+    uint64_t hs_deadline;   /* !authed: HELLO must come by then */
+    pconn_t *hs_prev, *hs_next; /* !authed: list in accept order */
     uint32_t max_frame;
     uint32_t npending;      /* requests forwarded and not yet answered */
     psess_t *sess;
@@ -146,6 +148,8 @@ struct shunt_proxy {
     pstream_t *thead, *ttail;            /* endpoints waiting for a peer */
     pstream_t *all_streams;
     pconn_t *close_head, *close_tail;    /* connections being closed */
+    pconn_t *hs_head, *hs_tail;          /* connections before HELLO */
+    unsigned n_unauth;
     uint64_t accept_retry_at;
 
     proxy_record_t *record; /* recording mode (record.c), or NULL */
@@ -166,6 +170,10 @@ struct shunt_proxy {
 /* Timeouts and limits. */
 #define PROXY_ENDPOINT_TIMEOUT_MS 10000u
 #define PROXY_CLOSE_GRACE_MS 2000u
+/* Connections that have not sent a valid HELLO: at most this many (the
+ * oldest is dropped for a new one), each for at most this long. */
+#define PROXY_MAX_UNAUTH 16u
+#define PROXY_HANDSHAKE_MS 5000u
 #define PROXY_CONN_MAX_PENDING 64u
 #define PROXY_CONN_TX_HIGH (4u * 1024u * 1024u)
 #define PROXY_LINK_TX_HIGH (8u * 1024u * 1024u)
