@@ -236,6 +236,10 @@ void sess_free_all(shunt_proxy_t *p);
 
 /* stream.c; stream_open completes the agent's CONNECT_R r (relay endpoint)
  * before it is sent on to the layer. */
+/* UDP_PEER: the relay of UDP stream id (of root's group) takes datagrams
+ * from addr:port only.  0 or -errno. */
+int stream_udp_peer(shunt_proxy_t *p, psess_t *root, uint32_t id,
+                    const uint8_t *addr, size_t alen, uint16_t port);
 int stream_open(shunt_proxy_t *p, psess_t *root,
                 shunt_connect_r_t *r, int udp, uint16_t *relay_port);
 void stream_on_agent(shunt_proxy_t *p, const shunt_msg_t *m);
