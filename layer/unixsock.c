@@ -29,7 +29,9 @@ static long abs_path(const char *path, char *out, size_t outlen)
         return 0;
     }
     char cwd[4096];
-    long n = LSYS2(SYS_getcwd, cwd, sizeof(cwd));
+    long n = layer_cwd_copy(cwd, sizeof(cwd)); /* a remote cwd (cwd.c) */
+    if (n == 0)
+        n = LSYS2(SYS_getcwd, cwd, sizeof(cwd));
     if (n < 0)
         return n;
     if (cwd[0] != '/')
@@ -60,7 +62,7 @@ static int unix_is_remote(int fd, const struct sockaddr *sa, socklen_t len,
     path[plen] = '\0'; /* the kernel ends the name at len or the first NUL */
     int type = 0;
     socklen_t tl = sizeof(type);
-    if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+    if (REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
         type != SOCK_STREAM)
         return 0;
     char norm[4096];
@@ -82,7 +84,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return rem;
     if (rem == 0) {
         LAYER_LEAVE();
-        int r = real_connect(fd, sa, len);
+        int r = REAL(connect, fd, sa, len);
         int e = errno;
         LAYER_ENTER();
         return r < 0 ? -e : 0;
@@ -90,7 +92,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
     struct sockaddr_un cur;
     socklen_t cl = sizeof(cur);
     if (shunt_net_is_ours(fd) &&
-        real_getpeername(fd, (struct sockaddr *)&cur, &cl) == 0)
+        REAL(getpeername, fd, (struct sockaddr *)&cur, &cl) == 0)
         return -EISCONN; /* already relayed (the kernel would look the
                           * path up locally first) */
     shunt_connect_t q = {.socktype = SOCK_STREAM,
@@ -143,7 +145,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
 int shunt_unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     if (!shunt_layer.cfg.unix_remote.n)
-        return real_connect(fd, sa, len);
+        return REAL(connect, fd, sa, len);
     int saved = errno;
     LAYER_ENTER();
     long r = unix_connect(fd, sa, len);
