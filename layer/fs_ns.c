@@ -29,7 +29,7 @@ static long mut_target(int dirfd, const char *path, layer_target_t *t)
 
 #define MUT_BEGIN(dirfd, path)                                            \
     int saved = errno;                                                    \
-    LAYER_ENTER();                                                        \
+    LAYER_ENTER_PATH();                                                     \
     layer_target_t t;                                                     \
     long r = mut_target(dirfd, path, &t);                                 \
     shunt_msg_t m;                                                        \
