@@ -179,7 +179,7 @@ void htab_free(htable_t *t);
 
 /* ---- paths.c ------------------------------------------------------------ */
 /* Builds the absolute in-root path for (dirh, path) into out. */
-int path_join(client_t *cl, int32_t dirh, shunt_str_t path, char *out,
+int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
               size_t outlen);
 /* openat2(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): fd or -errno. */
 int root_open(agent_t *a, const char *path, int flags, mode_t mode);
@@ -193,6 +193,9 @@ int base_is_dot(const char *base, int *dotdot);
 /* ---- files.c ------------------------------------------------------------ */
 void files_handle(client_t *cl, const shunt_msg_t *m);
 void handle_close_fd(handle_t *h);
+
+/* ---- locks.c ------------------------------------------------------------ */
+void locks_handle(client_t *cl, const shunt_msg_t *m); /* LOCK, FLOCK */
 
 /* ---- env.c -------------------------------------------------------------- */
 int env_load_file(agent_t *a, const char *file, char *err, size_t errlen);

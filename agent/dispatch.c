@@ -98,6 +98,9 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_SYMLINK: case SHUNT_T_UTIMENS:
         files_handle(cl, m);
         break;
+    case SHUNT_T_LOCK: case SHUNT_T_FLOCK:
+        locks_handle(cl, m);
+        break;
     case SHUNT_T_ENV_GET:
         env_get(cl, m);
         break;

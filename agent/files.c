@@ -42,7 +42,7 @@ static handle_t *get_handle(client_t *cl, uint64_t id, uint32_t num,
 }
 
 /* Joins (dirh, path) or answers the request with the error. */
-static int join(client_t *cl, uint64_t id, int32_t dirh, shunt_str_t path,
+static int join(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
                 char *out)
 {
     if (path.len == 0) {
@@ -74,7 +74,7 @@ static int handle_limit(client_t *cl, uint64_t id)
     return -1;
 }
 
-static void do_open(client_t *cl, uint64_t id, int32_t dirh, shunt_str_t path,
+static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
                     int flags, uint32_t mode)
 {
     char p[PATHBUF];
@@ -214,19 +214,17 @@ static void send_statx(client_t *cl, uint64_t id, int fd, const char *what)
 }
 
 /* For *at requests with AT_EMPTY_PATH: the fd dirh stands for. */
-static int dirh_fd(client_t *cl, int32_t dirh)
+static int dirh_fd(client_t *cl, uint32_t dirh)
 {
     if (dirh == SHUNT_AT_ROOT)
         return cl->a->root_fd;
-    handle_t *h = dirh < 0 ? NULL
-                           : htab_get(&cl->h, (uint32_t)dirh,
-                                      HK(H_FILE) | HK(H_DIR));
+    handle_t *h = htab_get(&cl->h, dirh, HK(H_FILE) | HK(H_DIR));
     return h ? h->fd : -1;
 }
 
 /* Opens (dirh, path) as O_PATH, following the last symlink unless
  * nofollow; with empty_ok an empty path means dirh itself (*owned = 0). */
-static int open_target(client_t *cl, uint64_t id, int32_t dirh,
+static int open_target(client_t *cl, uint64_t id, uint32_t dirh,
                        shunt_str_t path, int nofollow, int empty_ok,
                        const char *op, int *owned)
 {
@@ -234,7 +232,7 @@ static int open_target(client_t *cl, uint64_t id, int32_t dirh,
     if (path.len == 0 && empty_ok) {
         int fd = dirh_fd(cl, dirh);
         if (fd < 0)
-            reply_error(cl, id, EBADF, "bad handle %d", dirh);
+            reply_error(cl, id, EBADF, "bad handle %u", dirh);
         return fd;
     }
     char p[PATHBUF];
@@ -313,7 +311,7 @@ static void do_readlink(client_t *cl, uint64_t id, const shunt_readlink_t *s)
 }
 
 /* Opens the parent of (dirh, path) for an op on the last component. */
-static int open_parent(client_t *cl, uint64_t id, int32_t dirh,
+static int open_parent(client_t *cl, uint64_t id, uint32_t dirh,
                        shunt_str_t path, char *p, const char **base,
                        const char *op)
 {
@@ -342,7 +340,7 @@ static void do_mkdir(client_t *cl, uint64_t id, const shunt_mkdir_t *s)
     close(pfd);
 }
 
-static void do_remove(client_t *cl, uint64_t id, int32_t dirh,
+static void do_remove(client_t *cl, uint64_t id, uint32_t dirh,
                       shunt_str_t path, int rmdir)
 {
     char p[PATHBUF];

@@ -13,16 +13,14 @@
  * from the root again: RESOLVE_IN_ROOT with the directory's own fd would
  * make that directory the root, so "..", absolute paths and absolute
  * symlinks below it would resolve wrongly. */
-int path_join(client_t *cl, int32_t dirh, shunt_str_t path, char *out,
+int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
               size_t outlen)
 {
     const char *base = "";
     if ((path.len > 0 && path.p[0] == '/') || dirh == SHUNT_AT_ROOT) {
         base = "";
     } else {
-        handle_t *h = dirh < 0 ? NULL
-                               : htab_get(&cl->h, (uint32_t)dirh,
-                                          HK(H_FILE) | HK(H_DIR));
+        handle_t *h = htab_get(&cl->h, dirh, HK(H_FILE) | HK(H_DIR));
         if (!h)
             return -EBADF;
         if (h->kind != H_DIR && path.len)

@@ -129,6 +129,26 @@ int main(int argc, char **argv)
     put(&w, SHUNT_T_RMDIR, &rd);
     save("write-tree", &w);
 
+    shunt_open_t lo = {.path = shunt_str("/data/a.txt"), .flags = O_RDWR};
+    put(&w, SHUNT_T_OPEN, &lo);
+    put(&w, SHUNT_T_OPEN, &lo);
+    shunt_lock_t lk = {.handle = H(1), .cmd = 37 /* F_OFD_SETLK */,
+                       .type = F_WRLCK, .whence = SEEK_SET, .start = 0,
+                       .len = 4};
+    put(&w, SHUNT_T_LOCK, &lk);
+    lk.handle = H(2);
+    put(&w, SHUNT_T_LOCK, &lk);
+    lk.cmd = 36; /* F_OFD_GETLK */
+    put(&w, SHUNT_T_LOCK, &lk);
+    shunt_flock_t fk = {.handle = H(1), .op = 2 /* LOCK_EX */};
+    put(&w, SHUNT_T_FLOCK, &fk);
+    fk.handle = H(2);
+    put(&w, SHUNT_T_FLOCK, &fk);
+    shunt_close_t lc = {.handle = H(1)};
+    put(&w, SHUNT_T_CLOSE, &lc);
+    put(&w, SHUNT_T_FLOCK, &fk);
+    save("locks", &w);
+
     shunt_env_get_t eg = {.max_bytes = 0};
     put(&w, SHUNT_T_ENV_GET, &eg);
     eg.max_bytes = 12;

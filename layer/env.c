@@ -2,6 +2,7 @@
  * filtered by env_include/env_exclude, plus the local variables that a
  * local run needs (docs/exec.md).  Runs once per session: a child started
  * under the layer inherits whatever environment its parent gave it. */
+#include "hooks.h"
 #include "layer.h"
 
 #include <fnmatch.h>
@@ -135,4 +136,31 @@ void shunt_env_init(void)
     LOG_DEBUG("environment: %zu variable(s) from the target, %zu kept "
               "local",
               from_target, n - 1 - from_target);
+}
+
+/* The layer starts before libc's own initialiser (init.c), which then sets
+ * environ to the stack's again; the environment built above is put back
+ * when the program starts: after every library's constructor (as when the
+ * layer started last), before the program's own constructors and main(),
+ * whose envp is __environ.  A Go program never gets here: it was run again
+ * with that environment already (go.c). */
+static char **env_at_start;
+
+void shunt_env_restore_at_start(char **env);
+void shunt_env_restore_at_start(char **env) { env_at_start = env; }
+
+int hook___libc_start_main(int (*main)(int, char **, char **), int argc,
+                           char **argv, void (*init)(void), void (*fini)(void),
+                           void (*rtld_fini)(void), void *stack_end)
+{
+    if (env_at_start) {
+        if (environ != argv + argc + 1)
+            LOG_DEBUG("environment: changed by a library's constructor; "
+                      "the target's replaces it");
+        environ = env_at_start;
+        __environ = env_at_start;
+        env_at_start = NULL;
+    }
+    return REAL(__libc_start_main, main, argc, argv, init, fini, rtld_fini,
+                                  stack_end);
 }

@@ -253,7 +253,7 @@ static void to_statfs(const shunt_statfs_r_t *r, struct statfs *sf)
     sf->f_flags = r->flags;
 }
 
-static long rpc_statfs_path(int32_t dirh, const char *path, struct statfs *sf)
+static long rpc_statfs_path(uint32_t dirh, const char *path, struct statfs *sf)
 {
     shunt_statfs_t q = {.dirh = dirh, .path = shunt_str(path)};
     shunt_msg_t m;

@@ -294,7 +294,7 @@ static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
     shunt_msg_t m;
     shunt_utimens_t q = utimens_req(ts);
     if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
-        q.dirh = (int32_t)f->handle;
+        q.dirh = f->handle;
         q.path = shunt_str("");
         q.flags = AT_EMPTY_PATH;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);

@@ -182,6 +182,7 @@ static int close_common(int fd, int nocancel)
     int e = errno;
     if (old) {
         LAYER_ENTER();
+        layer_locks_closed(old);
         shunt_rfile_unref(old);
         LAYER_LEAVE();
         errno = r < 0 ? e : saved;
@@ -212,8 +213,11 @@ static void drop_range(unsigned first, unsigned last)
         shunt_rfile_unref(f);
         if (layer)
             continue;
-        if (LSYS3(SYS_fcntl, fd, F_GETFD, 0) == -EBADF)
-            shunt_rfile_unref(shunt_fdt_take(fd));
+        if (LSYS3(SYS_fcntl, fd, F_GETFD, 0) == -EBADF) {
+            shunt_rfile_t *old = shunt_fdt_take(fd);
+            layer_locks_closed(old);
+            shunt_rfile_unref(old);
+        }
     }
 }
 
@@ -281,7 +285,9 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
         return r;
     int e = errno;
     LAYER_ENTER();
-    shunt_rfile_unref(shunt_fdt_take(newfd));
+    shunt_rfile_t *old = shunt_fdt_take(newfd);
+    layer_locks_closed(old); /* newfd was closed */
+    shunt_rfile_unref(old);
     dup_entry(oldfd, newfd);
     LAYER_LEAVE();
     errno = e;
@@ -323,8 +329,17 @@ int hook_fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1) ||
-        (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
+    if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
+        return REAL(fcntl, fd, cmd, arg);
+    if (layer_is_lock_cmd(cmd) && !LAYER_BYPASS()) {
+        int saved = errno, served;
+        LAYER_ENTER();
+        long lr = layer_fcntl_lock(fd, cmd, arg, &served);
+        LAYER_LEAVE();
+        if (served)
+            return (int)layer_ret(lr, saved);
+    }
+    if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
         return REAL(fcntl, fd, cmd, arg);
     int r = REAL(fcntl, fd, cmd, arg);
     if (r >= 0) {

@@ -20,6 +20,7 @@ void rfiles_init(void);
 /* Filled in by env.c and children.c when they are linked in. */
 __attribute__((weak)) void shunt_env_init(void);
 __attribute__((weak)) void shunt_children_init(void);
+__attribute__((weak)) void shunt_env_restore_at_start(char **env);
 /* go.c: a Go main program is run again with the environment env.c set
  * (Go reads its initial stack, not environ), then its syscall entry
  * points are hooked. */
@@ -146,13 +147,27 @@ static void atfork_child(void)
 void shunt_layer_fork_child(void)
 {
     shunt_rpc_fork_child();
+    layer_locks_fork_child();
     shunt_layer.parent_session = shunt_layer.session;
     shunt_layer.session = new_session_id();
 }
 
-__attribute__((constructor(101))) static void shunt_layer_init(void)
+/* Linked with -z initfirst (DF_1_INITFIRST): the loader calls this before
+ * the initialisers of every other object, libc's included, so the hooks are
+ * in place when libselinux, GnuTLS, jemalloc... run theirs (docs/hooking.md,
+ * "Start-up").  libc's own initialiser has not set environ yet: it is set
+ * here from the envp the loader passes (libc sets the same value next).  A
+ * NULL environ is how this is told apart from a late call (another object
+ * marked INITFIRST, or the layer loaded with dlopen): then the layer starts
+ * as before, after those constructors, and says so. */
+__attribute__((constructor(101))) static void shunt_layer_init(int argc,
+                                                               char **argv,
+                                                               char **envp)
 {
     int saved = errno;
+    int early = environ == NULL;
+    if (early)
+        environ = envp;
     const char *sock = getenv("SHUNT_SOCKET");
     const char *lvl = getenv("SHUNT_LOG");
     const char *logfile = getenv("SHUNT_LOG_FILE");
@@ -185,6 +200,10 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
         shunt_log_open(logfile);
         shunt_log_level = level;
     }
+    if (!early && (observe || (sock && *sock)))
+        LOG_WARN("started after other libraries' constructors (another "
+                 "object is marked INITFIRST, or the layer was not "
+                 "preloaded): their calls were not intercepted");
     if (observe) {
         /* Observe-only: the hooks and the journal, every call local (the
          * state stays inert, so each hook goes straight to the original). */
@@ -192,6 +211,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
             LOG_ERROR("journal %s cannot be opened: no journal", journal);
         shunt_state = 1;
         rfiles_init();
+        shunt_alloc_init();
         int failed = shunt_hooks_install();
         /* A Go program's own system calls reach the journal through the Go
          * hooks (go.c); each detour then calls the original, as here. */
@@ -234,8 +254,11 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
     mode_t um = (mode_t)LSYS1(SYS_umask, 022);
     LSYS1(SYS_umask, um);
     shunt_layer.umask = um;
-    const char *pn = getenv("_") ? program_invocation_short_name : "";
-    strncpy(shunt_layer.progname, pn ? pn : "",
+    /* program_invocation_short_name is libc's, set after this runs. */
+    const char *pn = argc > 0 && argv && argv[0] ? argv[0] : "";
+    if (strrchr(pn, '/'))
+        pn = strrchr(pn, '/') + 1;
+    strncpy(shunt_layer.progname, getenv("_") ? pn : "",
             sizeof(shunt_layer.progname) - 1);
     setup_policy();
     rfiles_init();
@@ -245,11 +268,16 @@ __attribute__((constructor(101))) static void shunt_layer_init(void)
         shunt_env_init();
     if (shunt_go_reexec)
         shunt_go_reexec(environ != env0);
+    /* libc's initialiser, still to come, sets environ back to envp: the
+     * target's is put back when the program starts (env.c). */
+    if (early && environ != env0 && shunt_env_restore_at_start)
+        shunt_env_restore_at_start(environ);
     if (shunt_children_init)
         shunt_children_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     if (journal && *journal && shunt_journal_open(journal) < 0)
         LOG_ERROR("journal %s cannot be opened: no journal", journal);
+    shunt_alloc_init();
     int failed = shunt_hooks_install();
     if (shunt_go_install)
         shunt_go_install(); /* after: go.c calls the real_* originals */

@@ -2,6 +2,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "layer.h"
+#include "libcsym.h"
 
 #include "shunt/hook.h"
 
@@ -71,9 +72,9 @@ static void *find_hidden(const char *name)
 
 int shunt_hooks_install(void)
 {
-    void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
-    if (!libc) {
-        LOG_ERROR("libc.so.6 is not loaded: no hooks installed");
+    /* Not dlopen/dlsym: libcsym.c says why. */
+    if (!shunt_libc_sym("read", NULL)) {
+        LOG_ERROR("libc.so.6's symbols cannot be read: no hooks installed");
         return (int)NHOOKS;
     }
     void *addr[NHOOKS];
@@ -83,9 +84,8 @@ int shunt_hooks_install(void)
         if (h->flags & H_FIND)
             addr[i] = find_hidden(h->name);
         else
-            addr[i] = (h->flags & H_PRIV)
-                          ? dlvsym(libc, h->name, "GLIBC_PRIVATE")
-                          : dlsym(libc, h->name);
+            addr[i] = shunt_libc_sym(
+                h->name, (h->flags & H_PRIV) ? "GLIBC_PRIVATE" : NULL);
         if (addr[i])
             *h->real = addr[i];
     }
@@ -131,7 +131,6 @@ int shunt_hooks_install(void)
     char why[256] = "";
     if (shunt_hook_batch_end(why, sizeof(why)) < 0)
         LOG_ERROR("hooks installed, but %s", why);
-    dlclose(libc);
     LOG_DEBUG("%d hooks installed, %d failed", installed, failed);
     return failed;
 }

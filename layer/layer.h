@@ -76,6 +76,10 @@ typedef struct {
 } shunt_layer_t;
 extern shunt_layer_t shunt_layer;
 
+/* Gives capstone the layer's allocator (alloc.c: glibc's, never the
+ * program's malloc); before the hooks are installed. */
+void shunt_alloc_init(void);
+
 /* Called in the child after fork (pthread_atfork): drops the parent's
  * connections, takes a new session id linked to the parent's. */
 void shunt_layer_fork_child(void);
@@ -148,7 +152,7 @@ void shunt_rpc_init(void);          /* at init: the thread-exit key */
  * the path is relative). */
 typedef struct {
     int mode;
-    int32_t dirh;
+    uint32_t dirh;
     const char *rpath;
     char norm[4096];
     char buf[4096];
@@ -182,6 +186,15 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
+
+/* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
+int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */
+/* fcntl lock command on a layer fd: 0 or -errno; *served = 0 when the fd
+ * is not a remote handle (then the caller runs the original). */
+long layer_fcntl_lock(int fd, int cmd, void *arg, int *served);
+/* The program closed an fd of f's file: its POSIX locks on the file go. */
+void layer_locks_closed(shunt_rfile_t *f);
+void layer_locks_fork_child(void);
 
 /* ---- names (dns.c) ------------------------------------------------------
  * The host name this process was given for an address (by the getaddrinfo

@@ -45,7 +45,7 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
                 r = (int)n;
             else {
                 t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
-                t->dirh = (int32_t)f->handle;
+                t->dirh = f->handle;
             }
         } else if (f->kind == SHUNT_RF_LAYER) {
             r = -EBADF;

@@ -244,14 +244,14 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
         if (k == K_LOOP)
             return shunt_why(e->why, e->whylen,
                         "%s at +%zu has only a rel8 form and cannot be moved",
-                        in->mnemonic, off);
+                        cs_insn_name(h, in->id), off);
         if (k == K_OTHER_REL)
             return shunt_why(e->why, e->whylen,
-                        "relative %s at +%zu cannot be moved", in->mnemonic,
+                        "relative %s at +%zu cannot be moved", cs_insn_name(h, in->id),
                         off);
         if (x->prefix[2] == 0x66 || x->prefix[3] == 0x67)
             return shunt_why(e->why, e->whylen,
-                        "%s at +%zu has a size-override prefix", in->mnemonic,
+                        "%s at +%zu has a size-override prefix", cs_insn_name(h, in->id),
                         off);
         /* Prefixes dropped on purpose: bnd (F2) and branch hints (2E, 3E)
          * change nothing a relocated branch needs; REX.W is ignored. */
@@ -281,7 +281,7 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
         get32(in->bytes + doff) != (int32_t)op->mem.disp)
         return shunt_why(e->why, e->whylen,
                     "cannot locate the displacement of the %s at +%zu",
-                    in->mnemonic, off);
+                    cs_insn_name(h, in->id), off);
     uint64_t abs = in->address + in->size + (uint64_t)(int64_t)(int32_t)op->mem.disp;
     uint64_t here = e->addr + (uint64_t)(p - e->out);
     int64_t disp = (int64_t)(abs - (here + in->size));
@@ -289,7 +289,7 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
         return shunt_why(e->why, e->whylen,
                     "RIP-relative operand of the %s at +%zu points to 0x%llx, "
                     "more than 2 GiB from the stub at 0x%llx",
-                    in->mnemonic, off, (unsigned long long)abs,
+                    cs_insn_name(h, in->id), off, (unsigned long long)abs,
                     (unsigned long long)here);
     put32(p + doff, (int32_t)disp);
     return 0;
@@ -369,7 +369,7 @@ static int scan_tail(csh h, cs_insn *in, const uint8_t *code, size_t code_len,
             return shunt_why(why, whylen,
                         "branch back into the overwritten bytes at +%llu "
                         "(%s at +%llu)",
-                        (unsigned long long)(t - code_addr), in->mnemonic,
+                        (unsigned long long)(t - code_addr), cs_insn_name(h, in->id),
                         (unsigned long long)(in->address - code_addr));
     }
     return 0;
@@ -386,6 +386,12 @@ static int dec_open(csh *h, cs_insn **in)
     if (cs_open(CS_ARCH_X86, CS_MODE_64, h) != CS_ERR_OK)
         return -1;
     cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+    /* AT&T: capstone 4's Intel printer sorts a table with qsort on its first
+     * use, which mallocs with the program's allocator; the layer installs
+     * hooks before any other initialiser (docs/hooking.md, "Start-up") and
+     * must not start a replacement malloc's own initialisation then.
+     * Messages name instructions with cs_insn_name, the same in both. */
+    cs_option(*h, CS_OPT_SYNTAX, CS_OPT_SYNTAX_ATT);
     if (!(*in = cs_malloc(*h))) {
         cs_close(h);
         return -1;
@@ -462,7 +468,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
         if (is_terminal(in->id) && pos + in->size < min_len) {
             rc = shunt_why(why, whylen,
                       "function ends before %zu bytes (%s at +%zu)", min_len,
-                      in->mnemonic, pos);
+                      cs_insn_name(h, in->id), pos);
             goto out;
         }
         uint64_t t;

@@ -242,8 +242,8 @@ int count_fds(pid_t pid)
     return shunt_count_fds((int)pid);
 }
 
-int r_open(shunt_client_t *c, int32_t dirh, const char *path, int flags,
-           unsigned mode)
+int64_t r_open(shunt_client_t *c, uint32_t dirh, const char *path, int flags,
+               unsigned mode)
 {
     shunt_msg_t m;
     int r;
@@ -258,7 +258,7 @@ int r_open(shunt_client_t *c, int32_t dirh, const char *path, int flags,
     }
     if (r < 0)
         return r;
-    return (int)m.u.open_r.handle;
+    return m.u.open_r.handle;
 }
 
 int r_close(shunt_client_t *c, uint32_t h)
@@ -268,7 +268,7 @@ int r_close(shunt_client_t *c, uint32_t h)
     return shunt_client_call(c, SHUNT_T_CLOSE, &cl, &m);
 }
 
-ssize_t r_slurp(shunt_client_t *c, int32_t dirh, const char *path, char *buf,
+ssize_t r_slurp(shunt_client_t *c, uint32_t dirh, const char *path, char *buf,
                 size_t len)
 {
     int h = r_open(c, dirh, path, O_RDONLY, 0);

@@ -50,12 +50,12 @@ int raw_wait_closed(int fd, int timeout_ms);
 /* Number of open fds of a process. */
 int count_fds(pid_t pid);
 
-/* Convenience requests; return >= 0 or -errno. */
-int r_open(shunt_client_t *c, int32_t dirh, const char *path, int flags,
-           unsigned mode);
+/* Convenience requests; return >= 0 or -errno (r_open: the u32 handle). */
+int64_t r_open(shunt_client_t *c, uint32_t dirh, const char *path, int flags,
+               unsigned mode);
 int r_close(shunt_client_t *c, uint32_t h);
 /* Reads the whole file at path into buf (NUL-terminated); returns length. */
-ssize_t r_slurp(shunt_client_t *c, int32_t dirh, const char *path, char *buf,
+ssize_t r_slurp(shunt_client_t *c, uint32_t dirh, const char *path, char *buf,
                 size_t len);
 int r_ping(shunt_client_t *c);
 

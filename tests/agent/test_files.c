@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -579,7 +580,8 @@ static void test_dir_handles(void **state)
     int fh = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDONLY, 0);
     assert_int_equal(r_open(f->c, fh, "x", O_RDONLY, 0), -ENOTDIR);
     assert_int_equal(r_open(f->c, 12345, "x", O_RDONLY, 0), -EBADF);
-    assert_int_equal(r_open(f->c, -1, "x", O_RDONLY, 0), -EBADF);
+    assert_int_equal(r_open(f->c, 0xfffffffeu, "x", O_RDONLY, 0), -EBADF);
+    assert_int_equal(r_open(f->c, 0x80000001u, "x", O_RDONLY, 0), -EBADF);
     /* an absolute path ignores dirh, as openat does */
     assert_int_equal(r_slurp(f->c, 12345, "/hello.txt", buf, sizeof(buf)), 12);
     r_close(f->c, (uint32_t)fh);
@@ -619,6 +621,94 @@ static void test_handles_are_per_client(void **state)
     r_close(f->c, (uint32_t)h);
 }
 
+/* ---- locks --------------------------------------------------------------
+ * LOCK and FLOCK lock the handle's own open file description: two handles
+ * exclude each other, and both exclude this (local) process's own POSIX
+ * and flock locks on the same file; nothing ever blocks. */
+static long r_lock(shunt_client_t *c, uint32_t h, int cmd, int type,
+                   int64_t start, int64_t len, shunt_msg_t *m)
+{
+    shunt_lock_t q = {.handle = h, .cmd = cmd, .type = type,
+                      .whence = SEEK_SET, .start = start, .len = len};
+    return shunt_client_call(c, SHUNT_T_LOCK, &q, m);
+}
+
+static long r_flock(shunt_client_t *c, uint32_t h, int op)
+{
+    shunt_flock_t q = {.handle = h, .op = op};
+    shunt_msg_t m;
+    return shunt_client_call(c, SHUNT_T_FLOCK, &q, &m);
+}
+
+static void test_locks(void **state)
+{
+    fx_t *f = *state;
+    shunt_msg_t m;
+    int h1 = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDWR, 0);
+    int h2 = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDWR, 0);
+    assert_true(h1 > 0 && h2 > 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/hello.txt", f->a);
+    int lfd = open(p, O_RDWR | O_CLOEXEC);
+    assert_true(lfd >= 0);
+
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_SETLK, F_WRLCK, 0, 4, &m), 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_SETLK, F_WRLCK, 2, 1, &m), 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLK, F_RDLCK, 3, 1, &m),
+                     -EAGAIN);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLK, F_RDLCK, 4, 1, &m), 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_GETLK, F_WRLCK, 0, 0, &m), 0);
+    assert_int_equal(m.u.lock_r.type, F_WRLCK);
+    assert_int_equal(m.u.lock_r.start, 0);
+    assert_int_equal(m.u.lock_r.len, 4);
+    assert_int_equal(m.u.lock_r.pid, -1);
+    /* a local POSIX lock conflicts with the agent's */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1,
+                       .l_len = 1};
+    assert_int_equal(fcntl(lfd, F_SETLK, &fl), -1);
+    assert_true(errno == EAGAIN || errno == EACCES);
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_SETLK, F_UNLCK, 0, 0, &m), 0);
+    assert_int_equal(fcntl(lfd, F_SETLK, &fl), 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_GETLK, F_RDLCK, 0, 0, &m), 0);
+    assert_int_equal(m.u.lock_r.type, F_WRLCK); /* ours, with our pid */
+    assert_int_equal(m.u.lock_r.pid, getpid());
+    fl.l_type = F_UNLCK;
+    assert_int_equal(fcntl(lfd, F_SETLK, &fl), 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_GETLK, F_RDLCK, 0, 0, &m), 0);
+    assert_int_equal(m.u.lock_r.type, F_UNLCK);
+
+    /* flock */
+    assert_int_equal(r_flock(f->c, (uint32_t)h1, LOCK_EX), 0);
+    assert_int_equal(r_flock(f->c, (uint32_t)h2, LOCK_SH), -EWOULDBLOCK);
+    assert_int_equal(flock(lfd, LOCK_SH | LOCK_NB), -1);
+    assert_int_equal(errno, EWOULDBLOCK);
+    assert_int_equal(r_close(f->c, (uint32_t)h1), 0); /* releases its locks */
+    assert_int_equal(r_flock(f->c, (uint32_t)h2, LOCK_EX), 0);
+    assert_int_equal(r_flock(f->c, (uint32_t)h2, LOCK_UN), 0);
+
+    /* what the kernel would refuse, and what the agent never does */
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLKW, F_WRLCK, 0, 0, &m),
+                     -EINVAL);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_SETLK, F_WRLCK, 0, 0, &m),
+                     -EINVAL);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLK, 9, 0, 0, &m),
+                     -EINVAL);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLK, 1 << 20, 0, 0, &m),
+                     -EINVAL);
+    assert_int_equal(r_lock(f->c, (uint32_t)h2, F_OFD_SETLK, F_WRLCK, -5, 1, &m),
+                     -EINVAL);
+    assert_int_equal(r_flock(f->c, (uint32_t)h2, 0), -EINVAL);
+    assert_int_equal(r_lock(f->c, (uint32_t)h1, F_OFD_SETLK, F_WRLCK, 0, 0, &m),
+                     -EBADF);
+    assert_int_equal(r_flock(f->c, (uint32_t)h1, LOCK_EX), -EBADF);
+    int ro = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDONLY, 0);
+    assert_int_equal(r_lock(f->c, (uint32_t)ro, F_OFD_SETLK, F_WRLCK, 0, 0, &m),
+                     -EBADF);
+    r_close(f->c, (uint32_t)ro);
+    r_close(f->c, (uint32_t)h2);
+    close(lfd);
+}
+
 int main(void)
 {
     umask(0); /* the local mirror takes modes as given, like the agent */
@@ -633,6 +723,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_handles_are_per_client, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
     };
     return cmocka_run_group_tests_name("agent.files", tests, NULL, NULL);
 }

@@ -110,7 +110,9 @@ static void test_handshake(void **state)
         {0x12345678u, 1, 1, SHUNT_ROLE_TOOL, EPROTO},
         {SHUNT_MAGIC, 7, 9, SHUNT_ROLE_TOOL, EPROTONOSUPPORT},
         {SHUNT_MAGIC, 0, 0, SHUNT_ROLE_TOOL, EPROTONOSUPPORT},
-        {SHUNT_MAGIC, 1, 1, SHUNT_ROLE_LAYER, EPROTO},
+        {SHUNT_MAGIC, 1, 1, SHUNT_ROLE_TOOL, EPROTONOSUPPORT}, /* signed dirh */
+        {SHUNT_MAGIC, SHUNT_PROTO_VERSION_MIN, SHUNT_PROTO_VERSION_MAX,
+         SHUNT_ROLE_LAYER, EPROTO},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int fd = agent_raw_connect(&ap);
@@ -136,7 +138,7 @@ static void test_handshake(void **state)
     shunt_msg_t m;
     assert_int_equal(raw_recv(fd, &rx, &m, 5000), 1);
     assert_int_equal(m.type, SHUNT_T_HELLO_R);
-    assert_int_equal(m.u.hello_r.version, 1);
+    assert_int_equal(m.u.hello_r.version, SHUNT_PROTO_VERSION_MAX);
     assert_int_equal(m.u.hello_r.server_pid, ap.pid);
     assert_int_equal(m.u.hello_r.max_frame, SHUNT_FRAME_DEFAULT < 200000
                                                 ? SHUNT_FRAME_DEFAULT : 200000);
@@ -436,6 +438,43 @@ static void test_disconnect_closes_everything(void **state)
     stop(&ap);
 }
 
+/* Handles are u32 with a slot generation in the top 12 bits; the second
+ * half of the generations sets bit 31.  Protocol 1 carried dirh as an i32,
+ * so from about the 2,048th open on one slot every request relative to a
+ * directory handle failed with EBADF (find, du and tar silently lost most of
+ * a tree).  100,000 opens wrap the generation counter more than 24 times. */
+static void test_many_opens_dir_handles(void **state)
+{
+    (void)state;
+    agent_proc_t ap;
+    start(&ap, NULL);
+    shunt_client_t *c = agent_client(&ap);
+    int high = 0;
+    for (int i = 0; i < 100000; i++) {
+        int64_t d = r_open(c, SHUNT_AT_ROOT, "/", O_RDONLY | O_DIRECTORY, 0);
+        if (d <= 0)
+            fail_msg("open %d: %lld", i, (long long)d);
+        high |= (d & 0x80000000) != 0;
+        shunt_stat_t q = {.dirh = (uint32_t)d, .path = shunt_str("a.txt")};
+        shunt_msg_t m;
+        int r = shunt_client_call(c, SHUNT_T_STAT, &q, &m);
+        if (r != 0)
+            fail_msg("open %d: STAT relative to handle %#llx: %d", i,
+                     (unsigned long long)d, r);
+        if (i % 997 == 0) { /* an OPENAT relative to it as well */
+            int64_t f = r_open(c, (uint32_t)d, "a.txt", O_RDONLY, 0);
+            if (f <= 0)
+                fail_msg("open %d: OPENAT relative to %#llx: %lld", i,
+                         (unsigned long long)d, (long long)f);
+            assert_int_equal(r_close(c, (uint32_t)f), 0);
+        }
+        assert_int_equal(r_close(c, (uint32_t)d), 0);
+    }
+    assert_true(high); /* the test reached the handles that failed */
+    shunt_client_close(c);
+    stop(&ap);
+}
+
 static void test_slow_reader_dropped(void **state)
 {
     (void)state;
@@ -542,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_max_fds),
         cmocka_unit_test(test_env_file),
         cmocka_unit_test(test_disconnect_closes_everything),
+        cmocka_unit_test(test_many_opens_dir_handles),
         cmocka_unit_test(test_slow_reader_dropped),
         cmocka_unit_test(test_sigterm),
         cmocka_unit_test(test_bad_args),

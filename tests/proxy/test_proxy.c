@@ -436,7 +436,9 @@ static void test_bad_handshake(void **state)
     assert_null(shunt_client_connect(f->sock, &o, err, sizeof(err)));
     assert_int_equal(errno, EACCES);
 
-    shunt_hello_t h = {.magic = SHUNT_MAGIC, .ver_min = 1, .ver_max = 1,
+    shunt_hello_t h = {.magic = SHUNT_MAGIC,
+                       .ver_min = SHUNT_PROTO_VERSION_MIN,
+                       .ver_max = SHUNT_PROTO_VERSION_MAX,
                        .role = SHUNT_ROLE_LAYER,
                        .token = shunt_bytes(f->token, f->token_len),
                        .max_frame = SHUNT_FRAME_DEFAULT};

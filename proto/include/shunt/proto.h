@@ -10,8 +10,8 @@
  * All little-endian.  length counts the payload only (not the header). */
 #define SHUNT_HDR_LEN 16u
 #define SHUNT_MAGIC 0x544e4853u /* "SHNT" read as a little-endian u32 */
-#define SHUNT_PROTO_VERSION_MIN 1
-#define SHUNT_PROTO_VERSION_MAX 1
+#define SHUNT_PROTO_VERSION_MIN 2
+#define SHUNT_PROTO_VERSION_MAX 2
 
 /* Frame limits, header included.  Each side announces the largest frame it
  * accepts in HELLO; the smaller of the two is the limit for the session. */
@@ -29,8 +29,9 @@
 #define SHUNT_ROLE_PROXY 2
 #define SHUNT_ROLE_TOOL 3 /* tests, benchmarks, debugging clients */
 
-/* dirh value meaning "the target's root directory". */
-#define SHUNT_AT_ROOT (-100)
+/* dirh value meaning "the target's root directory".  No handle can have
+ * this number (the agent's slot part stops below 0xfffff). */
+#define SHUNT_AT_ROOT 0xffffffffu
 
 /* Initial per-stream flow-control window, in bytes of DATA payload. */
 #define SHUNT_STREAM_WINDOW (512u * 1024u)
