@@ -39,17 +39,18 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
     return 0;
 }
 
+/* t->lpath is what a local decision passes to the original. */
 static long stat_any(int dirfd, const char *path, int flags,
-                     shunt_stat_r_t *out)
+                     shunt_stat_r_t *out, layer_target_t *t)
 {
+    t->lpath = path;
     /* The fd itself: "" or (Linux >= 6.11) NULL with AT_EMPTY_PATH. */
     if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH))
         return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
-    layer_target_t t;
-    long r = target_of(dirfd, path, &t);
+    long r = target_of(dirfd, path, t);
     if (r != 0)
         return r;
-    return rpc_stat_path(&t, flags, out);
+    return rpc_stat_path(t, flags, out);
 }
 
 /* The common body: remote -> fill st; local -> real_fstatat. */
@@ -58,11 +59,12 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(fstatat, dirfd, path, st, flags);
+        return REAL(fstatat, dirfd, t.lpath, st, flags);
     }
     if (r == 0)
         rstat_to_stat(&rs, st);
@@ -105,11 +107,12 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
-    long r = stat_any(dirfd, path, flags, &rs);
+    layer_target_t t;
+    long r = stat_any(dirfd, path, flags, &rs, &t);
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(statx, dirfd, path, flags, mask, sx);
+        return REAL(statx, dirfd, t.lpath, flags, mask, sx);
     }
     if (r == 0)
         rstat_to_statx(&rs, sx);
@@ -165,7 +168,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(faccessat, dirfd, path, mode, flags);
+        return REAL(faccessat, dirfd, t.lpath, mode, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -217,7 +220,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(readlinkat, dirfd, path, buf, n);
+        return REAL(readlinkat, dirfd, t.lpath, buf, n);
     }
     return layer_ret(r, saved);
 }

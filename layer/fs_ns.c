@@ -51,7 +51,7 @@ static int mkdir_common(int dirfd, const char *path, mode_t mode)
                            .mode = mode & ~shunt_layer.umask & 07777};
         r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(mkdirat, dirfd, path, mode));
+    MUT_END(REAL(mkdirat, dirfd, t.lpath, mode));
 }
 
 int hook_mkdir(const char *path, mode_t mode)
@@ -81,7 +81,7 @@ static int unlink_common(int dirfd, const char *path, int flags)
             r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
         }
     }
-    MUT_END(REAL(unlinkat, dirfd, path, flags));
+    MUT_END(REAL(unlinkat, dirfd, t.lpath, flags));
 }
 
 int hook_rmdir(const char *path)
@@ -134,7 +134,7 @@ static int rename_common(int od, const char *op, int nd, const char *np,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(renameat2, od, op, nd, np, flags);
+        return REAL(renameat2, od, to->lpath, nd, tn->lpath, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -171,7 +171,7 @@ int hook_truncate(const char *path, off_t len)
                               .length = len};
         r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(truncate, path, len));
+    MUT_END(REAL(truncate, t.lpath, len));
 }
 
 /* A snapshot (a file opened read-only) whose path is in write mode can
@@ -194,7 +194,7 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(fchmodat, dirfd, path, mode, flags));
+    MUT_END(REAL(fchmodat, dirfd, t.lpath, mode, flags));
 }
 
 int hook_chmod(const char *path, mode_t mode)
@@ -248,7 +248,7 @@ static int symlink_common(const char *target, int dirfd, const char *path)
                              .newpath = shunt_str(t.rpath)};
         r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(symlinkat, target, dirfd, path));
+    MUT_END(REAL(symlinkat, target, dirfd, t.lpath));
 }
 
 int hook_symlink(const char *target, const char *path)
@@ -326,7 +326,7 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(utimensat, dirfd, path, ts, flags));
+    MUT_END(REAL(utimensat, dirfd, t.lpath, ts, flags));
 }
 
 int hook_futimens(int fd, const struct timespec ts[2])
@@ -348,7 +348,7 @@ static int chown_common(int dirfd, const char *path, uid_t uid, gid_t gid,
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHOWN, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(fchownat, dirfd, path, uid, gid, flags));
+    MUT_END(REAL(fchownat, dirfd, t.lpath, uid, gid, flags));
 }
 
 int hook_chown(const char *path, uid_t uid, gid_t gid)
@@ -429,6 +429,7 @@ static int link_common(int od, const char *op, int nd, const char *np,
         /* the old name is the fd itself: remote when it has a handle */
         shunt_rfile_t *f = shunt_fdt_is_ours(od) ? shunt_fdt_get(od) : NULL;
         ro = GO_LOCAL;
+        a.lpath = op;
         if (f && (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD)) {
             a.dirh = f->handle;
             a.rpath = "";
@@ -462,7 +463,7 @@ static int link_common(int od, const char *op, int nd, const char *np,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(linkat, od, op, nd, np, flags);
+        return REAL(linkat, od, a.lpath, nd, b.lpath, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -493,7 +494,7 @@ static int mknod_common(int dirfd, const char *path, mode_t mode, dev_t dev)
                            .dev = (uint64_t)dev};
         r = shunt_rpc(SHUNT_T_MKNOD, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(REAL(mknodat, dirfd, path, mode, dev));
+    MUT_END(REAL(mknodat, dirfd, t.lpath, mode, dev));
 }
 
 int hook_mknod(const char *path, mode_t mode, dev_t dev)

@@ -52,6 +52,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     }
     LAYER_LEAVE();
     errno = saved;
+    path = t.lpath; /* absolute when relative to a remote dir fd */
     if (via == VIA_NOCANCEL && dirfd == AT_FDCWD)
         return REAL(__open_nocancel, path, flags, mode);
     if (via == VIA_OPENAT_NOCANCEL)

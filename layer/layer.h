@@ -154,6 +154,9 @@ typedef struct {
     int mode;
     uint32_t dirh;
     const char *rpath;
+    const char *lpath; /* for a local decision: the path to give the
+                        * original (the program's, or absolute when it is
+                        * relative to a remote cwd) */
     char norm[4096];
     char buf[4096];
 } layer_target_t;

@@ -23,6 +23,7 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
 {
     t->dirh = SHUNT_AT_ROOT;
     t->rpath = path;
+    t->lpath = path;
     t->mode = SHUNT_MODE_LOCAL;
     if (!path)
         return -EFAULT;
@@ -46,6 +47,10 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
             else {
                 t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
                 t->dirh = f->handle;
+                /* The fd is a placeholder: a local decision gives the
+                 * original the absolute joined path (NEW-dirfd). */
+                if (!layer_is_remote(t->mode))
+                    t->lpath = t->norm;
             }
         } else if (f->kind == SHUNT_RF_LAYER) {
             r = -EBADF;
