@@ -86,7 +86,7 @@ static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
         f = flags & OPATH_FLAGS;
     else /* never block on a FIFO or device; cleared again for files */
         f = (flags & OPEN_FLAGS) | O_NOCTTY | O_NONBLOCK;
-    int fd = root_open(cl->a, p, f, mode);
+    int fd = root_open_io(cl->a, p, f, mode);
     if (fd < 0) {
         fail(cl, id, -fd, "open", p);
         return;
@@ -485,7 +485,7 @@ static void do_truncate(client_t *cl, uint64_t id, const shunt_truncate_t *t)
     char p[PATHBUF];
     if (join(cl, id, t->dirh, t->path, p) < 0)
         return;
-    int fd = root_open(cl->a, p, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
+    int fd = root_open_io(cl->a, p, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0) {
         fail(cl, id, -fd, "truncate", p);
         return;
@@ -688,6 +688,69 @@ static void do_mknod(client_t *cl, uint64_t id, const shunt_mknod_t *s)
     close(pfd);
 }
 
+/* The path the kernel gives for fd ("/proc/self/fd/N"), or -errno. */
+static long fd_path(int fd, char *buf, size_t len)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, len - 1);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n >= len - 1)
+        return -ENAMETOOLONG;
+    buf[n] = 0;
+    return n;
+}
+
+/* REALPATH: resolve in the root, then name the inode.  The root's own name
+ * (a directory of this host with --root; "/" for a target's mount
+ * namespace, whose paths /proc shows as the target sees them) is cut off. */
+static void do_realpath(client_t *cl, uint64_t id, const shunt_realpath_t *s)
+{
+    if (s->flags & ~O_DIRECTORY) {
+        reply_error(cl, id, EINVAL, "bad realpath flags 0x%x",
+                    (unsigned)s->flags);
+        return;
+    }
+    char p[PATHBUF];
+    if (join(cl, id, s->dirh, s->path, p) < 0)
+        return;
+    int fd = root_open(cl->a, p, O_PATH | (s->flags & O_DIRECTORY), 0);
+    if (fd < 0) {
+        fail(cl, id, -fd, "realpath", p);
+        return;
+    }
+    char root[PATHBUF], path[PATHBUF];
+    long rl = fd_path(cl->a->root_fd, root, sizeof(root));
+    long pl = rl < 0 ? rl : fd_path(fd, path, sizeof(path));
+    if (pl >= 0 && (s->flags & O_DIRECTORY) &&
+        syscall(SYS_faccessat2, fd, "", X_OK, AT_EMPTY_PATH) < 0)
+        pl = -errno;
+    close(fd);
+    if (pl < 0) {
+        fail(cl, id, (int)-pl, "realpath", p);
+        return;
+    }
+    static const char deleted[] = " (deleted)";
+    size_t dl = sizeof(deleted) - 1;
+    if ((size_t)pl > dl && strcmp(path + pl - dl, deleted) == 0) {
+        fail(cl, id, ENOENT, "realpath", p);
+        return;
+    }
+    const char *out = path;
+    if (!(rl == 1 && root[0] == '/')) {
+        if (strncmp(path, root, (size_t)rl) != 0 ||
+            (path[rl] != '/' && path[rl] != 0)) {
+            reply_error(cl, id, ENOENT, "realpath %.300s: %s lies outside "
+                        "the root", p, path);
+            return;
+        }
+        out = path[rl] ? path + rl : "/";
+    }
+    shunt_readlink_r_t r = {.target = {.p = out, .len = (uint32_t)strlen(out)}};
+    client_send(cl, SHUNT_T_READLINK_R, 0, id, &r);
+}
+
 void files_handle(client_t *cl, const shunt_msg_t *m)
 {
     uint64_t id = m->id;
@@ -822,6 +885,7 @@ void files_handle(client_t *cl, const shunt_msg_t *m)
         break;
     case SHUNT_T_LINK: do_link(cl, id, &m->u.link); break;
     case SHUNT_T_MKNOD: do_mknod(cl, id, &m->u.mknod); break;
+    case SHUNT_T_REALPATH: do_realpath(cl, id, &m->u.realpath); break;
     default:
         reply_error(cl, id, EINVAL, "not a file request");
         break;

@@ -102,6 +102,23 @@ int main(int argc, char **argv)
     put(&w, SHUNT_T_ACCESS, &ac);
     save("stat-links", &w);
 
+    /* REALPATH: canonical names of directories, through links that try
+     * to leave the root; a file asked as a directory; a bad flag. */
+    shunt_realpath_t rp = {.dirh = CWD, .path = shunt_str("/data/sub/up"),
+                           .flags = O_DIRECTORY};
+    put(&w, SHUNT_T_REALPATH, &rp);
+    rp.path = shunt_str("/data/escape-abs");
+    put(&w, SHUNT_T_REALPATH, &rp);
+    rp.path = shunt_str("/../../data/./sub/..");
+    put(&w, SHUNT_T_REALPATH, &rp);
+    rp.path = shunt_str("/data/a.txt");
+    put(&w, SHUNT_T_REALPATH, &rp);
+    rp.flags = 0;
+    put(&w, SHUNT_T_REALPATH, &rp);
+    rp.flags = 1;
+    put(&w, SHUNT_T_REALPATH, &rp);
+    save("realpath", &w);
+
     shunt_mkdir_t mk = {.dirh = CWD, .path = shunt_str("/new"), .mode = 0755};
     put(&w, SHUNT_T_MKDIR, &mk);
     shunt_open_t oc = {.path = shunt_str("/new/f"),

@@ -33,6 +33,7 @@ extern char **environ;
 typedef struct {
     const char *target, *config, *log_level, *log_file, *agent;
     const char *journal; /* --journal: SHUNT_JOURNAL for the layer */
+    const char *unhooked; /* --unhooked-file: SHUNT_UNHOOKED_FILE */
     char **cmd; /* NULL-terminated, from argv */
     int record, record_json, record_timeout_ms;
     const char *record_out;
@@ -41,6 +42,7 @@ typedef struct {
 static const char usage_text[] =
     "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
     "                    [--log-file PATH] [--agent PATH] [--journal FILE]\n"
+    "                    [--unhooked-file FILE]\n"
     "                    [--record [--record-out FILE] [--record-json]\n"
     "                     [--record-timeout SECONDS]] -- CMD [ARGS...]\n"
     "\n"
@@ -56,7 +58,8 @@ static const char usage_text[] =
     "  SHUNT_SOCKET, SHUNT_TOKEN (the session), SHUNT_CONFIG (the layer's\n"
     "  configuration file), SHUNT_LOG and SHUNT_LOG_FILE (from --log and\n"
     "  --log-file), SHUNT_JOURNAL (from --journal: the layer appends one line\n"
-    "  per call CMD makes to FILE, docs/hooking.md);\n"
+    "  per call CMD makes to FILE, docs/hooking.md), SHUNT_UNHOOKED_FILE\n"
+    "  (from --unhooked-file);\n"
     "LIBDIR is ../lib relative to the harness executable.  The layer then\n"
     "replaces the environment with the target's (see docs/exec.md).\n"
     "SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD (those a\n"
@@ -72,6 +75,10 @@ static const char usage_text[] =
     "  --log-file PATH   the layer's log file (default: stderr)\n"
     "  --agent PATH      shunt-agent binary (default: next to harness)\n"
     "  --journal FILE    the layer's call journal, appended to FILE (absolute)\n"
+    "  --unhooked-file FILE  the layer appends to FILE (absolute) the line it\n"
+    "                    prints on stderr for every program of CMD's tree it\n"
+    "                    cannot enter (a static child, an unhookable Go\n"
+    "                    program: \"shunt: not intercepted: ...\")\n"
     "  --record          run CMD under the ptrace recorder (docs/recorder.md):\n"
     "                    every call its tree made on the local host that names\n"
     "                    a remote path, name or address (the layer's policy,\n"
@@ -97,6 +104,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         {"log", required_argument, 0, 'l'},
         {"log-file", required_argument, 0, 'f'},
         {"journal", required_argument, 0, 'j'},
+        {"unhooked-file", required_argument, 0, 'u'},
         {"agent", required_argument, 0, 'a'},
         {"record", no_argument, 0, 'R'},
         {"record-out", required_argument, 0, 'O'},
@@ -116,6 +124,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         case 'l': xc->log_level = optarg; break;
         case 'f': xc->log_file = optarg; break;
         case 'j': xc->journal = optarg; break;
+        case 'u': xc->unhooked = optarg; break;
         case 'a': xc->agent = optarg; break;
         case 'R': xc->record = 1; break;
         case 'O': xc->record_out = optarg; break;
@@ -154,6 +163,10 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
                 usage_text);
         return -1;
     }
+    if (!shunt_valid_name(xc->target)) {
+        fprintf(stderr, "harness exec: \"%s\" is not a target name\n", xc->target);
+        return -1;
+    }
     if (optind >= argc) {
         fprintf(stderr, "harness exec: missing the command to run (after "
                         "--)\n\n%s",
@@ -173,6 +186,11 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
     }
     if (xc->journal && xc->journal[0] != '/') {
         fprintf(stderr, "harness exec: --journal: expected an absolute path\n");
+        return -1;
+    }
+    if (xc->unhooked && xc->unhooked[0] != '/') {
+        fprintf(stderr, "harness exec: --unhooked-file: expected an absolute "
+                        "path\n");
         return -1;
     }
     xc->cmd = argv + optind;
@@ -340,7 +358,7 @@ static int is_session_var(const char *entry)
     static const char *const names[] = {
         "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
-        "SHUNT_MODE"};
+        "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
@@ -365,7 +383,7 @@ static char **child_env(const char *layer, const shunt_session_t *s,
     size_t n = 0;
     while (environ && environ[n])
         n++;
-    char **env = calloc(n + 8, sizeof(*env));
+    char **env = calloc(n + 9, sizeof(*env));
     if (!env)
         return NULL;
     size_t k = 0;
@@ -390,9 +408,12 @@ static char **child_env(const char *layer, const shunt_session_t *s,
         goto oom;
     if (xc->journal && !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
         goto oom;
+    if (xc->unhooked &&
+        !(env[k++] = env_entry("SHUNT_UNHOOKED_FILE", xc->unhooked, NULL)))
+        goto oom;
     return env;
 oom:
-    for (size_t i = 0; i < n + 8; i++)
+    for (size_t i = 0; i < n + 9; i++)
         free(env[i]);
     free(env);
     return NULL;

@@ -28,7 +28,7 @@
 
 static const char usage_text[] =
     "usage: harness run [-j N] [--only PATTERN]... [--keep] [--junit FILE]\n"
-    "                   [--tap | --json] [--no-color] FILE.yaml|DIR...\n"
+    "                   [--tap | --json] [--no-color] [-v] FILE.yaml|DIR...\n"
     "\n"
     "Runs each scenario's program twice -- inside its target (the reference,\n"
     "with runc exec) and on this machine under the layer (harness exec) --\n"
@@ -46,6 +46,8 @@ static const char usage_text[] =
     "  --tap               TAP on stdout (progress goes to stderr)\n"
     "  --json              JSON on stdout (progress goes to stderr)\n"
     "  --no-color          no colours in diffs (default: colours on a terminal)\n"
+    "  -v, --show-output   both runs' exit, stdout and stderr in every case's report,\n"
+    "                      passing ones too\n"
     "  -h, --help          this help\n"
     "\n"
     "exit status: 0 all passed (known divergences included); 1 a case failed;\n"
@@ -53,7 +55,7 @@ static const char usage_text[] =
     "77 nothing failed but a case was skipped (cannot run on this machine).\n";
 
 typedef struct {
-    int jobs, keep, tap, json, color;
+    int jobs, keep, tap, json, color, show_output;
     const char *junit;
     char **only;
     size_t n_only;
@@ -71,13 +73,14 @@ static int parse(run_cli_t *cl, int argc, char **argv)
         {"keep", no_argument, 0, 'k'},       {"junit", required_argument, 0, 'u'},
         {"tap", no_argument, 0, 't'},        {"json", no_argument, 0, 's'},
         {"no-color", no_argument, 0, 'n'},   {"help", no_argument, 0, 'h'},
+        {"show-output", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
     optind = 1;
     opterr = 0;
     int c;
     cl->jobs = 1;
-    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:hv", opts, NULL)) != -1) {
         switch (c) {
         case 'j': {
             char *end;
@@ -98,6 +101,7 @@ static int parse(run_cli_t *cl, int argc, char **argv)
             break;
         }
         case 'k': cl->keep = 1; break;
+        case 'v': cl->show_output = 1; break;
         case 'u': cl->junit = optarg; break;
         case 't': cl->tap = 1; break;
         case 's': cl->json = 1; break;
@@ -399,31 +403,132 @@ static void catch_stops(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
-/* The worker: runs one case and writes the result and report to fd.  A
- * stop signal ends the program's run early; the target still goes down. */
-static void worker(shunt_case_t *c, const shunt_run_opts_t *o, int fd)
+/* The worker: runs cases[0..n-1] (one case, or the cases of one file's
+ * cases: list, which share its target) and writes each result and report
+ * to fd.  A stop signal ends the program's run early; the target still
+ * goes down. */
+static void worker(shunt_case_t *cases, size_t n, const shunt_run_opts_t *o, int fd)
 {
-    shunt_case_result_t res;
-    memset(&res, 0, sizeof(res));
-    char *report = NULL;
-    shunt_run_case(c, o, &res, &report);
-    size_t len = report ? strlen(report) : 0;
-    if (shunt_write_full(fd, &res, sizeof(res)) < 0 ||
-        shunt_write_full(fd, &len, sizeof(len)) < 0 ||
-        (len && shunt_write_full(fd, report, len) < 0))
-        _exit(1);
+    shunt_group_t group = {0};
+    for (size_t i = 0; i < n; i++) {
+        shunt_case_t *c = &cases[i];
+        shunt_case_result_t res;
+        memset(&res, 0, sizeof(res));
+        char *report = NULL;
+        if (n > 1) {
+            c->group = &group;
+            c->more = i + 1 < n;
+        }
+        if (shunt_proc_interrupted && !c->skip[0])
+            snprintf(c->skip, sizeof(c->skip), "not run: interrupted");
+        shunt_run_case(c, o, &res, &report);
+        size_t len = report ? strlen(report) : 0;
+        if (shunt_write_full(fd, &res, sizeof(res)) < 0 ||
+            shunt_write_full(fd, &len, sizeof(len)) < 0 ||
+            (len && shunt_write_full(fd, report, len) < 0))
+            _exit(1);
+        free(report);
+    }
     _exit(0);
 }
 
 static int read_done(int fd, done_t *d)
 {
     size_t len = 0;
-    if (lseek(fd, 0, SEEK_SET) < 0 || shunt_read_full(fd, &d->res, sizeof(d->res)) < 0 ||
+    if (shunt_read_full(fd, &d->res, sizeof(d->res)) < 0 ||
         shunt_read_full(fd, &len, sizeof(len)) < 0 || len > (64u << 20))
         return -1;
     d->report = calloc(1, len + 1);
     if (!d->report || (len && shunt_read_full(fd, d->report, len) < 0))
         return -1;
+    return 0;
+}
+
+/* The cases of one program (a file's, or one of its cases:): one, or one
+ * per Go toolchain; only those --only selects.  group: the file's index
+ * (cases of one file's cases: list share a worker and a target). */
+static int add_cases(const run_cli_t *cl, shunt_scenario_t *s, const shunt_runspec_t *r,
+                     const char *base, size_t group, shunt_case_t **cases,
+                     size_t *ncases, size_t *capcases, shunt_gotool_t **tools,
+                     size_t *ntools, int *tools_loaded, char *tools_err, size_t tel)
+{
+    size_t nv = 1;
+    if (r->lang == SHUNT_LANG_GO) {
+        if (!*tools_loaded) {
+            *tools_loaded = 1;
+            if (shunt_go_toolchains(tools, ntools, tools_err, tel) < 0)
+                *ntools = 0;
+        }
+        nv = 0;
+        for (size_t g = 0; g < r->n_go; g++) {
+            int any = 0;
+            for (size_t t = 0; t < *ntools; t++)
+                if (shunt_go_version_matches(r->go_versions[g], (*tools)[t].version))
+                    any = 1, nv++;
+            if (!any)
+                nv++; /* a skipped case for the missing version */
+        }
+    }
+    if (*ncases + nv > *capcases) {
+        size_t cap = (*ncases + nv) * 2;
+        shunt_case_t *nc = realloc(*cases, cap * sizeof(*nc));
+        if (!nc)
+            return -1;
+        *cases = nc;
+        *capcases = cap;
+    }
+    if (r->lang != SHUNT_LANG_GO) {
+        shunt_case_t *c = &(*cases)[*ncases];
+        memset(c, 0, sizeof(*c));
+        c->s = s;
+        c->run = r;
+        c->group_id = group;
+        snprintf(c->name, sizeof(c->name), "%s", base);
+        if (selected(cl, c->name))
+            (*ncases)++;
+        return 0;
+    }
+    for (size_t g = 0; g < r->n_go; g++) {
+        int any = 0;
+        for (size_t t = 0; t < *ntools; t++) {
+            if (!shunt_go_version_matches(r->go_versions[g], (*tools)[t].version))
+                continue;
+            any = 1;
+            int dup = 0;
+            for (size_t k = 0; k < *ncases; k++)
+                dup |= (*cases)[k].run == r && (*cases)[k].go == &(*tools)[t];
+            if (dup)
+                continue;
+            shunt_case_t *c = &(*cases)[*ncases];
+            memset(c, 0, sizeof(*c));
+            c->s = s;
+            c->run = r;
+            c->group_id = group;
+            c->go = &(*tools)[t];
+            snprintf(c->name, sizeof(c->name), "%.120s/%.32s", base, (*tools)[t].version);
+            if (selected(cl, c->name))
+                (*ncases)++;
+        }
+        if (!any) {
+            shunt_case_t *c = &(*cases)[*ncases];
+            memset(c, 0, sizeof(*c));
+            c->s = s;
+            c->run = r;
+            c->group_id = group;
+            const char *v = r->go_versions[g];
+            snprintf(c->name, sizeof(c->name), "%.120s/go%.32s", base,
+                     strncmp(v, "go", 2) == 0 ? v + 2 : v);
+            if (tel && tools_err[0])
+                snprintf(c->skip, sizeof(c->skip), "no Go toolchain: %s", tools_err);
+            else
+                snprintf(c->skip, sizeof(c->skip),
+                         "Go %s is not installed on this machine (ci/go-toolchains "
+                         "lists %zu toolchain%s)",
+                         v, *ntools, *ntools == 1 ? "" : "s");
+            if (selected(cl, c->name))
+                (*ncases)++;
+        }
+    }
     return 0;
 }
 
@@ -468,7 +573,7 @@ int cmd_run(int argc, char **argv)
         char base[128];
         base_name(files[i], base, sizeof(base));
         shunt_scenario_t *s = shunt_scenario_load(files[i], err, sizeof(err));
-        if (s && !s->run) {
+        if (s && !s->run && !s->n_cases) {
             snprintf(err, sizeof(err),
                      "%s:1:1: no program: section, nothing to run (harness up starts "
                      "its target alone)",
@@ -484,77 +589,17 @@ int cmd_run(int argc, char **argv)
             continue;
         }
         scen[i] = s;
-        const shunt_runspec_t *r = s->run;
-        size_t nv = 1;
-        if (r->lang == SHUNT_LANG_GO) {
-            if (!tools_loaded) {
-                tools_loaded = 1;
-                if (shunt_go_toolchains(&tools, &ntools, tools_err, sizeof(tools_err)) < 0)
-                    ntools = 0;
-            }
-            nv = 0;
-            for (size_t g = 0; g < r->n_go; g++) {
-                int any = 0;
-                for (size_t t = 0; t < ntools; t++)
-                    if (shunt_go_version_matches(r->go_versions[g], tools[t].version))
-                        any = 1, nv++;
-                if (!any)
-                    nv++; /* a skipped case for the missing version */
-            }
-        }
-        if (ncases + nv > capcases) {
-            size_t cap = (ncases + nv) * 2;
-            shunt_case_t *nc = realloc(cases, cap * sizeof(*nc));
-            if (!nc)
+        size_t nrun = s->n_cases ? s->n_cases : 1;
+        for (size_t ci = 0; ci < nrun; ci++) {
+            const shunt_runspec_t *r = s->n_cases ? s->cases[ci].run : s->run;
+            char cbase[160];
+            if (s->n_cases)
+                snprintf(cbase, sizeof(cbase), "%.90s/%.64s", base, s->cases[ci].name);
+            else
+                snprintf(cbase, sizeof(cbase), "%s", base);
+            if (add_cases(&cl, s, r, cbase, i, &cases, &ncases, &capcases, &tools,
+                          &ntools, &tools_loaded, tools_err, sizeof(tools_err)) < 0)
                 goto oom;
-            cases = nc;
-            capcases = cap;
-        }
-        if (r->lang != SHUNT_LANG_GO) {
-            shunt_case_t *c = &cases[ncases];
-            memset(c, 0, sizeof(*c));
-            c->s = s;
-            snprintf(c->name, sizeof(c->name), "%s", base);
-            if (selected(&cl, c->name))
-                ncases++;
-            continue;
-        }
-        for (size_t g = 0; g < r->n_go; g++) {
-            int any = 0;
-            for (size_t t = 0; t < ntools; t++) {
-                if (!shunt_go_version_matches(r->go_versions[g], tools[t].version))
-                    continue;
-                any = 1;
-                int dup = 0;
-                for (size_t k = 0; k < ncases; k++)
-                    dup |= cases[k].s == s && cases[k].go == &tools[t];
-                if (dup)
-                    continue;
-                shunt_case_t *c = &cases[ncases];
-                memset(c, 0, sizeof(*c));
-                c->s = s;
-                c->go = &tools[t];
-                snprintf(c->name, sizeof(c->name), "%s/%s", base, tools[t].version);
-                if (selected(&cl, c->name))
-                    ncases++;
-            }
-            if (!any) {
-                shunt_case_t *c = &cases[ncases];
-                memset(c, 0, sizeof(*c));
-                c->s = s;
-                const char *v = r->go_versions[g];
-                snprintf(c->name, sizeof(c->name), "%s/go%s", base,
-                         strncmp(v, "go", 2) == 0 ? v + 2 : v);
-                if (tools_err[0])
-                    snprintf(c->skip, sizeof(c->skip), "no Go toolchain: %s", tools_err);
-                else
-                    snprintf(c->skip, sizeof(c->skip),
-                             "Go %s is not installed on this machine (ci/go-toolchains "
-                             "lists %zu toolchain%s)",
-                             v, ntools, ntools == 1 ? "" : "s");
-                if (selected(&cl, c->name))
-                    ncases++;
-            }
         }
     }
     if (ncases == 0) {
@@ -564,17 +609,26 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
 
-    /* Target names: the scenario's, made unique among cases that may run
+    /* Groups: the cases of one file's cases: list run in one worker, in
+     * one target; every other case is a group of its own. */
+    for (size_t i = 0; i < ncases; i++)
+        if (!cases[i].s->n_cases)
+            cases[i].group_id = nf + i;
+    /* Target names: the scenario's, made unique among groups that may run
      * at the same time (a suffix, within the 20 characters allowed). */
     for (size_t i = 0; i < ncases; i++) {
         const char *base = cases[i].s->target.name;
         snprintf(cases[i].target, sizeof(cases[i].target), "%s", base);
         int clash = 0;
+        size_t first = i;
+        while (first > 0 && cases[first - 1].group_id == cases[i].group_id)
+            first--;
         for (size_t k = 0; k < ncases; k++)
-            clash |= k != i && strcmp(cases[k].s->target.name, base) == 0;
+            clash |= cases[k].group_id != cases[i].group_id &&
+                     strcmp(cases[k].s->target.name, base) == 0;
         if (clash && cl.jobs > 1) {
             char sfx[8];
-            snprintf(sfx, sizeof(sfx), "-%zu", (i + 1) % 1000);
+            snprintf(sfx, sizeof(sfx), "-%zu", (first + 1) % 1000);
             size_t room = SHUNT_NAME_MAX - strlen(sfx);
             snprintf(cases[i].target, sizeof(cases[i].target), "%.*s%s", (int)room,
                      base, sfx);
@@ -605,7 +659,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     shunt_run_opts_t o = {.init_path = init, .harness = self, .keep = cl.keep,
-                          .color = color};
+                          .color = color, .show_output = cl.show_output};
 
     /* Builds, one after the other (they share the cache). */
     double *tbuild = calloc(ncases, sizeof(double));
@@ -619,7 +673,7 @@ int cmd_run(int argc, char **argv)
         if (c->skip[0])
             continue;
         uint64_t t0 = shunt_now_ms();
-        if (shunt_build(c->s->run, c->go, cache, &c->built, c->build_err,
+        if (shunt_build(c->run, c->go, cache, &c->built, c->build_err,
                         sizeof(c->build_err)) < 0 && !c->build_err[0])
             snprintf(c->build_err, sizeof(c->build_err), "build failed");
         tbuild[i] = (double)(shunt_now_ms() - t0) / 1000.0;
@@ -631,9 +685,11 @@ int cmd_run(int argc, char **argv)
     /* Cases, cl.jobs at a time, each in a forked worker. */
     pid_t *pids = calloc(ncases, sizeof(pid_t));
     int *fds = calloc(ncases, sizeof(int));
-    if (!pids || !fds) {
+    size_t *lens = calloc(ncases, sizeof(size_t));
+    if (!pids || !fds || !lens) {
         free(pids);
         free(fds);
+        free(lens);
         free(tbuild);
         goto oom;
     }
@@ -674,9 +730,12 @@ int cmd_run(int argc, char **argv)
             }
             unlink(tmpl);
             fflush(NULL);
+            size_t len = 1;
+            while (next + len < ncases && cases[next + len].group_id == cases[next].group_id)
+                len++;
             pid_t pid = fork();
             if (pid == 0)
-                worker(&cases[next], &o, fd);
+                worker(&cases[next], len, &o, fd);
             if (pid < 0) {
                 fprintf(stderr, "harness run: fork: %s\n", strerror(errno));
                 close(fd);
@@ -685,7 +744,8 @@ int cmd_run(int argc, char **argv)
             }
             pids[next] = pid;
             fds[next] = fd;
-            next++;
+            lens[next] = len;
+            next += len;
             running++;
         }
         int st;
@@ -702,20 +762,25 @@ int cmd_run(int argc, char **argv)
             continue;
         pids[i] = 0;
         running--;
+        /* the results it wrote count even when it died later in its group */
+        int wok = lseek(fds[i], 0, SEEK_SET) == 0;
+        size_t job_end = i + lens[i];
+        int jfd = fds[i];
+        for (; i < job_end; i++) {
         finished++;
         done_t *d = &done[i];
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || read_done(fds[i], d) < 0) {
+        if (!wok || read_done(jfd, d) < 0) {
+            wok = 0;
             memset(&d->res, 0, sizeof(d->res));
             d->res.status = SHUNT_CASE_ERROR;
             snprintf(d->res.reason, sizeof(d->res.reason), "the case's worker died (%s%d)",
                      WIFSIGNALED(st) ? "signal " : "status ",
                      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
         }
-        close(fds[i]);
         snprintf(d->res.name, sizeof(d->res.name), "%s", cases[i].name);
         snprintf(d->res.file, sizeof(d->res.file), "%s", cases[i].s->file);
         snprintf(d->res.lang, sizeof(d->res.lang), "%s",
-                 shunt_lang_name(cases[i].s->run->lang));
+                 shunt_lang_name(cases[i].run->lang));
         snprintf(d->res.go, sizeof(d->res.go), "%s",
                  cases[i].go ? cases[i].go->version : "");
         d->res.t_build = tbuild[i];
@@ -735,6 +800,8 @@ int cmd_run(int argc, char **argv)
         if (d->res.status != SHUNT_CASE_SKIP)
             print_indented(hum, d->report);
         fflush(hum);
+        }
+        close(jfd);
     }
 
     /* Summary */
@@ -775,6 +842,7 @@ int cmd_run(int argc, char **argv)
     if (cl.json)
         write_json(done, ncases, rc);
 out_pids:
+    free(lens);
     free(pids);
     free(fds);
     free(tbuild);

@@ -362,6 +362,8 @@ int cmd_check(int argc, char **argv)
                s->target.n_services, s->target.n_services == 1 ? "" : "s");
         if (s->run)
             printf(", program: %s", shunt_lang_name(s->run->lang));
+        if (s->n_cases)
+            printf(", %zu case%s", s->n_cases, s->n_cases == 1 ? "" : "s");
         printf(")\n");
         shunt_scenario_free(s);
     }

@@ -39,7 +39,7 @@ void rec_buf_printf(rec_buf_t *b, const char *fmt, ...)
 void rec_buf_quote(rec_buf_t *b, const char *s, size_t n, size_t max);
 
 /* ---- what a call touched ----------------------------------------------------- */
-enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC };
+enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC, REC_OP_META };
 enum { REC_S_PATH, REC_S_UNIX, REC_S_INET };
 typedef struct {
     int kind;          /* REC_S_* */
@@ -71,6 +71,9 @@ typedef struct rec_image {
     int refs;
     char *exe, *cwd;          /* at exec; any may be NULL */
     char *ldpath, *preload;   /* LD_LIBRARY_PATH, LD_PRELOAD at exec */
+    char *env;                /* the environment block at exec (NUL-separated) */
+    size_t envlen;
+    char *execfn;             /* the path exec was given (AT_EXECFN) */
     int built;                /* pol is set up */
     void *pol;                /* shunt_policy_t *, lazily */
 } rec_image_t;

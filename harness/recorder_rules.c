@@ -6,6 +6,7 @@
 #include "config.h"
 #include "path.h"
 #include "policy.h"
+#include "progloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -152,6 +154,39 @@ static char *read_link(pid_t pid, const char *what)
     return strdup(buf);
 }
 
+/* The string at addr in pid's memory (we are its tracer), or NULL. */
+static char *read_mem_str(pid_t pid, uint64_t addr)
+{
+    char p[64], buf[4096];
+    snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, (off_t)addr);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = 0;
+    return strlen(buf) < (size_t)n ? strdup(buf) : NULL;
+}
+
+/* AT_EXECFN of a process that just exec'd: the script of a #! script. */
+static char *read_execfn(pid_t pid)
+{
+    char p[64];
+    uint64_t av[2 * 64];
+    snprintf(p, sizeof(p), "/proc/%d/auxv", (int)pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, av, sizeof(av));
+    close(fd);
+    for (ssize_t i = 0; n > 0 && (i + 1) * 16 <= n; i++)
+        if (av[2 * i] == AT_EXECFN)
+            return read_mem_str(pid, av[2 * i + 1]);
+    return NULL;
+}
+
 rec_image_t *rec_image_new(pid_t pid)
 {
     rec_image_t *img = calloc(1, sizeof(*img));
@@ -160,16 +195,23 @@ rec_image_t *rec_image_new(pid_t pid)
     img->refs = 1;
     img->exe = read_link(pid, "exe");
     img->cwd = read_link(pid, "cwd");
+    img->execfn = read_execfn(pid);
     char p[64];
     snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         static const char lib[] = "LD_LIBRARY_PATH=", pre[] = "LD_PRELOAD=";
-        char buf[65536];
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        char *buf = malloc(65536);
+        ssize_t n = buf ? read(fd, buf, 65535) : -1;
         close(fd);
-        for (ssize_t o = 0; n > 0 && o < n;) {
+        if (n > 0) {
             buf[n] = 0;
+            img->env = buf;
+            img->envlen = (size_t)n;
+        } else {
+            free(buf);
+        }
+        for (ssize_t o = 0; n > 0 && o < n;) {
             const char *e = buf + o;
             if (!img->ldpath && strncmp(e, lib, sizeof(lib) - 1) == 0)
                 img->ldpath = strdup(e + sizeof(lib) - 1);
@@ -193,6 +235,8 @@ void rec_image_unref(rec_image_t *img)
     free(img->cwd);
     free(img->ldpath);
     free(img->preload);
+    free(img->env);
+    free(img->execfn);
     free(img);
 }
 
@@ -204,8 +248,23 @@ static void add_local_norm(shunt_policy_t *p, const char *dir)
         shunt_policy_add_local(p, norm); /* "/" is refused, as the layer does */
 }
 
+/* A variable of the environment the process was exec'd with. */
+static const char *image_var(const char *name, void *ctx)
+{
+    const rec_image_t *img = ctx;
+    size_t k = strlen(name);
+    for (size_t o = 0; img->env && o < img->envlen;) {
+        const char *e = img->env + o;
+        if (strncmp(e, name, k) == 0 && e[k] == '=')
+            return e + k + 1;
+        o += strlen(e) + 1;
+    }
+    return NULL;
+}
+
 /* The layer's policy in that process: its defaults and the dirs it adds
- * at start (layer/init.c, setup_policy); the dirs of loaded libraries are
+ * at start (layer/init.c, setup_policy; the program's own files by the
+ * same rule, layer/progloc_rules.c); the dirs of loaded libraries are
  * checked later against /proc/PID/maps. */
 static shunt_policy_t *image_policy(const recorder_rules_t *r, rec_image_t *img)
 {
@@ -228,6 +287,10 @@ static shunt_policy_t *image_policy(const recorder_rules_t *r, rec_image_t *img)
         free(d);
     }
     add_local_norm(p, img->cwd);
+    progvar_t pv; /* what the layer would pass on: not needed here */
+    shunt_progloc_in_t in = {.getvar = image_var, .ctx = img, .exe = img->exe,
+                             .execfn = img->execfn, .cwd = img->cwd};
+    shunt_progloc_apply(p, &in, &pv);
     /* The loader searched these before the layer was there. */
     char *lp = img->ldpath ? strdup(img->ldpath) : NULL, *save = NULL;
     for (char *tok = lp ? strtok_r(lp, ":", &save) : NULL; tok;
@@ -351,8 +414,13 @@ static char *classify_path(const recorder_rules_t *r, rec_image_t *img,
     if (!p)
         return NULL;
     int mode = shunt_policy_mode(p, s->path);
+    /* A directory on the way to the program's own files is local for
+     * metadata in the layer too (shunt_policy_local_ancestor). */
     int leak = mode == SHUNT_MODE_NOT_FOUND || mode == SHUNT_MODE_WRITE ||
-               (mode == SHUNT_MODE_READ && s->op == REC_OP_READ);
+               (mode == SHUNT_MODE_READ &&
+                (s->op == REC_OP_READ ||
+                 (s->op == REC_OP_META &&
+                  !shunt_policy_local_ancestor(p, s->path))));
     if (!leak || maps_cover(tid, s->path))
         return NULL;
     return why("%s is remote (%s) in the layer's policy", s->path,

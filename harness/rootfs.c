@@ -12,13 +12,6 @@
 
 #include "shunt/util.h"
 
-static const char *const etc_whitelist[] = {
-    "passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf",
-    "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "os-release",
-    "protocols", "services", "localtime", "timezone", "host.conf", "gai.conf",
-    "mime.types", "debian_version", NULL,
-};
-
 /* Top-level dirs that are symlinks into /usr on merged-/usr systems. */
 const char *const tgt_sys_dirs[] = {"bin", "sbin", "lib", "lib32", "lib64",
                                     "libx32", NULL};
@@ -118,13 +111,12 @@ int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
                             strerror(errno)), -1;
         }
     }
-    for (size_t i = 0; etc_whitelist[i]; i++) {
-        snprintf(q, sizeof(q), "/etc/%s", etc_whitelist[i]);
-        if (shunt_fmt(p, sizeof(p), "%s/etc/%s", root, etc_whitelist[i]) < 0 ||
-            shunt_copy_tree(q, p, SHUNT_COPY_LINKS | SHUNT_COPY_LENIENT) < 0)
-            return snprintf(err, errlen, "cannot copy %s into %s: %s", q, p,
-                            strerror(errno)), -1;
-    }
+    /* the host's /etc but what makes it the host (files.c) */
+    const shunt_target_spec_t *t = c->spec;
+    if (tgt_copy_etc(root, t ? (const char *const *)t->etc_drop : NULL,
+                     t ? t->n_etc_drop : 0, t ? (const char *const *)t->etc_add : NULL,
+                     t ? t->n_etc_add : 0, err, errlen) < 0)
+        return -1;
     char hn[128];
     snprintf(hn, sizeof(hn), "%s\n", c->hostname);
     if (rootfs_write(root, "/etc/hostname", hn, strlen(hn), -1, 0644, err, errlen) < 0 ||
@@ -135,18 +127,14 @@ int tgt_build_rootfs(const ctr_t *c, const char *hosts, const char *resolv,
     if (extra_path && rootfs_write(root, extra_path, extra_content,
                                    strlen(extra_content), -1, 0644, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; c->files && i < c->files->n; i++) {
-        const shunt_file_spec_t *f = &c->files->v[i];
-        int fd = -1;
-        if (f->from && (fd = open(f->from, O_RDONLY | O_CLOEXEC)) < 0)
-            return snprintf(err, errlen, "cannot read %s: %s", f->from,
-                            strerror(errno)), -1;
-        int rc = rootfs_write(root, f->path, f->content, f->content_len, fd,
-                              f->mode, err, errlen);
-        if (fd >= 0)
-            close(fd);
-        if (rc < 0)
-            return -1;
-    }
+    /* the scenario's files; those under /tmp (a tmpfs mounted when the
+     * container starts) are written once it runs (target.c) */
+    int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return snprintf(err, errlen, "%s: %s", root, strerror(errno)), -1;
+    int rc = tgt_put_files(rfd, c->files, 0, err, errlen);
+    close(rfd);
+    if (rc < 0)
+        return -1;
     return 0;
 }

@@ -1,10 +1,12 @@
 /* One case: target up, the program copied into it, the reference run
  * (runc exec), the local run (harness exec), normalise, diff, report. */
 #include "runner.h"
+#include "inroot.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,22 +125,22 @@ static char *denul(char *buf, size_t *len)
 }
 
 /* The expected files as one text: "== PATH ==" and its bytes, or
- * "== PATH: missing ==" for each. */
-static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
+ * "== PATH: missing ==" for each.  Inside the target only through its root
+ * fd (inroot.h): a program that replaces PATH with a link to the host gets
+ * nothing read or removed there. */
+static char *snapshot_files(const shunt_runspec_t *r, int root, int local,
                             int remove)
 {
     text_t t = {0};
     for (size_t i = 0; i < r->n_files; i++) {
         const shunt_expect_file_t *f = &r->files[i];
-        char p[PATH_MAX];
-        if (local && f->local_on_host)
-            snprintf(p, sizeof(p), "%s", f->path);
-        else
-            snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, f->path);
+        int host = local && f->local_on_host;
         size_t len = 0;
-        char *data = shunt_read_file(p, OUT_MAX, &len);
+        char *data = host ? shunt_read_file(f->path, OUT_MAX, &len)
+                          : shunt_inroot_read(root, f->path, OUT_MAX, &len);
         if (!data) {
-            add(&t, "== %s: missing ==\n", f->path);
+            add(&t, "== %s: %s ==\n", f->path,
+                errno == EINVAL ? "not a regular file" : "missing");
         } else {
             data = denul(data, &len);
             if (!data) {
@@ -149,18 +151,18 @@ static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
                 len && data[len - 1] != '\n' ? "\n\\ no newline at end\n" : "");
             free(data);
         }
-        if (remove)
-            unlink(p);
+        if (remove && host)
+            unlink(f->path);
+        else if (remove)
+            shunt_inroot_unlink(root, f->path);
     }
     return t.p ? t.p : strdup("");
 }
 
-static void clear_files(const shunt_runspec_t *r, int init_pid)
+static void clear_files(const shunt_runspec_t *r, int root)
 {
     for (size_t i = 0; i < r->n_files; i++) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, r->files[i].path);
-        unlink(p);
+        shunt_inroot_unlink(root, r->files[i].path);
         if (r->files[i].local_on_host)
             unlink(r->files[i].path);
     }
@@ -210,6 +212,29 @@ static void tail(text_t *t, const char *label, const char *text, size_t len)
     for (const char *l = s; *l;) {
         const char *nl = strchr(l, '\n');
         int n = nl ? (int)(nl - l) : (int)strlen(l);
+        add(t, "    | %.*s\n", n, l);
+        if (!nl)
+            break;
+        l = nl + 1;
+    }
+}
+
+/* --show-output: a run's stream in full (up to 200 lines). */
+static void show(text_t *t, const char *label, const char *text, size_t len)
+{
+    if (!text || !len) {
+        add(t, "  %s: (empty)\n", label);
+        return;
+    }
+    add(t, "  %s:\n", label);
+    int lines = 0;
+    for (const char *l = text; *l && l < text + len; lines++) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        if (lines == 200) {
+            add(t, "    | ... (more lines cut)\n");
+            break;
+        }
         add(t, "    | %.*s\n", n, l);
         if (!nl)
             break;
@@ -350,33 +375,58 @@ static int layer_path(const char *harness, char *out)
     return 0;
 }
 
-/* Removes DIR/journal and the exec side files DIR/journal.tag.PID. */
-static void journal_clean(const char *dir)
+/* Removes journal and the exec side files journal.tag.PID from the
+ * directory DFD (closed). */
+static void journal_clean(int dfd)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
         return;
+    }
     struct dirent *e;
-    char p[PATH_MAX];
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, "journal", 7) == 0 &&
-            shunt_fmt(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
-            unlink(p);
+        if (strncmp(e->d_name, "journal", 7) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
 }
 
-/* Reads DIR/journal (missing: empty) and cleans up after it. */
-static char *journal_take(const char *dir)
+/* Reads DIR/journal (missing: empty) and cleans up after it: DIR on this
+ * host (root < 0) or inside the target's root fd. */
+static char *journal_take(int root, const char *dir)
 {
-    char p[PATH_MAX];
     size_t len = 0;
-    char *t = shunt_fmt(p, sizeof(p), "%s/journal", dir) == 0
-                  ? shunt_read_file(p, OUT_MAX, &len)
-                  : NULL;
-    journal_clean(dir);
+    int dfd = root >= 0 ? shunt_inroot_opendir(root, dir)
+                        : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *t = dfd >= 0 ? shunt_inroot_read_at(dfd, "journal", OUT_MAX, &len) : NULL;
+    journal_clean(dfd);
     if (t)
         t = denul(t, &len);
     return t ? t : strdup("");
+}
+
+/* ---- programs the layer could not enter ---------------------------------
+ * The local run's layer appends "shunt: not intercepted: ..." to
+ * DIR/unhooked (harness exec --unhooked-file) for every program of the tree
+ * it cannot enter (a static child, an unhookable Go program: it ran on this
+ * host unintercepted).  The case is then an error of its own, not a silent
+ * difference of outputs.  Returns the first line (malloc'd), or NULL. */
+static char *unhooked_take(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t len = 0;
+    char *t = shunt_fmt(p, sizeof(p), "%s/unhooked", dir) == 0
+                  ? shunt_read_file(p, OUT_MAX, &len)
+                  : NULL;
+    unlink(p);
+    if (t && len == 0) {
+        free(t);
+        t = NULL;
+    }
+    if (t)
+        t[strcspn(t, "\n")] = 0;
+    return t;
 }
 
 static double secs(uint64_t t0) { return (double)(shunt_now_ms() - t0) / 1000.0; }
@@ -385,13 +435,13 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     shunt_case_result_t *res, char **report)
 {
     shunt_scenario_t *s = c->s;
-    const shunt_runspec_t *r = s->run;
+    const shunt_runspec_t *r = c->run;
     text_t rep = {0};
     uint64_t t_all = shunt_now_ms();
     char err[8192], dir[PATH_MAX] = "";
     obs_t *ref = calloc((size_t)r->repeat, sizeof(obs_t));
     obs_t *loc = calloc((size_t)r->repeat, sizeof(obs_t));
-    int up = 0;
+    int up = 0, root = -1;
     shunt_target_info_t info;
     res->status = SHUNT_CASE_PASS;
     *report = NULL;
@@ -448,22 +498,30 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         goto out;
     }
     up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
+    if (c->group) {
+        if (!c->group->up)
+            c->group->up = up;
+        up = c->group->up;
+    }
     if (shunt_proc_interrupted) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "interrupted");
         goto out;
     }
     /* 2. the program at the same path inside */
-    if (c->built.dir[0]) {
-        char dst[PATH_MAX];
-        (void)shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, c->built.dir);
-        if (shunt_mkdir_p(dst, 0755) < 0 || shunt_copy_tree(c->built.dir, dst, 0) < 0) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason),
-                     "cannot copy the program into the target (%.800s): %s", dst,
-                     strerror(errno));
-            goto out;
-        }
+    if ((root = shunt_inroot_open_root(info.init_pid)) < 0) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "target %s: the root of pid %d: %s",
+                 c->target, info.init_pid, strerror(errno));
+        goto out;
+    }
+    if (c->built.dir[0] && shunt_inroot_copy(c->built.dir, root, c->built.dir) < 0) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason),
+                 "cannot copy the program into the target (%.800s): %s%s", c->built.dir,
+                 strerror(errno),
+                 errno == ELOOP ? " (a symbolic link in the target is in the way)" : "");
+        goto out;
     }
     res->t_target = secs(t0);
 
@@ -500,20 +558,15 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     }
     /* expect.journal: the layer inside the target, the journal's dirs */
     int journal = r->cmp_journal && r->run_reference && r->run_local;
-    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX],
-        tdir[PATH_MAX];
+    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX];
     if (journal) {
-        char dst[PATH_MAX], ddir[PATH_MAX];
-        int ok = layer_path(o->harness, lib) == 0 &&
-                 shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, lib) == 0 &&
-                 shunt_fmt(tdir, sizeof(tdir), "/proc/%d/root%s", info.init_pid, dir) == 0 &&
-                 shunt_mkdir_p(tdir, 0755) == 0;
-        if (ok) {
-            snprintf(ddir, sizeof(ddir), "%s", dst);
-            *strrchr(ddir, '/') = 0;
-            unlink(dst); /* a copy from an earlier case in a kept target */
-            ok = shunt_mkdir_p(ddir, 0755) == 0 && shunt_copy_tree(lib, dst, 0) == 0;
-        }
+        /* in the target only through its root fd; a copy from an earlier
+         * case in a kept target is replaced, never written through */
+        int tfd = -1, ok = layer_path(o->harness, lib) == 0 &&
+                           (tfd = shunt_inroot_mkdir_p(root, dir, 0755)) >= 0 &&
+                           shunt_inroot_copy(lib, root, lib) == 0;
+        if (tfd >= 0)
+            close(tfd);
         if (!ok) {
             free(pargv);
             free(rargv);
@@ -539,6 +592,13 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         rargv[k++] = (char *)"--env";
         rargv[k++] = env_jn;
     }
+    /* PWD names the case's directory in both runs: runc exec sets none,
+     * and the local run would inherit the harness's own (a shell stats
+     * $PWD at start-up, which the journal shows) */
+    char env_pwd[PATH_MAX + 8];
+    snprintf(env_pwd, sizeof(env_pwd), "PWD=%s", r->cwd);
+    rargv[k++] = (char *)"--env";
+    rargv[k++] = env_pwd;
     rargv[k++] = (char *)"--cwd";
     rargv[k++] = r->cwd;
     rargv[k++] = ctr;
@@ -560,6 +620,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         largv[k++] = (char *)"--journal";
         largv[k++] = jpath;
     }
+    char upath[PATH_MAX];
+    snprintf(upath, sizeof(upath), "%s/unhooked", dir);
+    largv[k++] = (char *)"--unhooked-file";
+    largv[k++] = upath;
     largv[k++] = (char *)"--";
     for (size_t i = 0; i < np; i++)
         largv[k++] = pargv[i];
@@ -569,16 +633,16 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_reference && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "ref%d", i);
-        clear_files(r, info.init_pid);
+        clear_files(r, root);
         t0 = shunt_now_ms();
         if (run_once(rargv, NULL, stdin_path, dir, tag, tmo, &ref[i], err, sizeof(err)) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "reference run: %.1000s", err);
         }
         res->t_ref += secs(t0);
-        ref[i].files = snapshot_files(r, info.init_pid, 0, 1);
+        ref[i].files = snapshot_files(r, root, 0, 1);
         if (journal)
-            ref[i].journal = journal_take(tdir);
+            ref[i].journal = journal_take(root, dir);
     }
     struct stat cst;
     if (res->status == SHUNT_CASE_PASS && r->run_local &&
@@ -587,25 +651,71 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         snprintf(res->reason, sizeof(res->reason),
                  "program.cwd %s does not exist on this machine", r->cwd);
     }
+    int refused = 0;
+    /* the local run (and the recorder's) start in CWD with PWD=CWD; this
+     * process is the case's worker, so its environment is the case's */
+    setenv("PWD", r->cwd, 1);
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);
-        clear_files(r, info.init_pid);
+        clear_files(r, root);
         t0 = shunt_now_ms();
         if (run_once(largv, r->cwd, stdin_path, dir, tag, tmo, &loc[i], err, sizeof(err)) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "local run: %.1000s", err);
         }
         res->t_local += secs(t0);
-        loc[i].files = snapshot_files(r, info.init_pid, 1, 1);
+        loc[i].files = snapshot_files(r, root, 1, 1);
         if (journal)
-            loc[i].journal = journal_take(dir);
+            loc[i].journal = journal_take(-1, dir);
         const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
+        char *unhooked = unhooked_take(dir);
+        if (r->want_refused && res->status == SHUNT_CASE_PASS &&
+            !(why && WEXITSTATUS(loc[i].wstatus) != 126)) {
+            /* expected: harness exec refuses it (exit 126 and its line) */
+            int n = why ? (int)strcspn(why, "\n") : 0;
+            char *line = why ? strndup(why, (size_t)n) : NULL;
+            regex_t re;
+            int match = line && WEXITSTATUS(loc[i].wstatus) == 126;
+            if (match && r->refused_re) {
+                match = regcomp(&re, r->refused_re, REG_EXTENDED | REG_NOSUB) == 0;
+                if (match) {
+                    match = regexec(&re, line, 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            }
+            if (match) {
+                add(&rep, "refused as expected (expect.refused): %s\n", line);
+                refused = 1;
+            } else {
+                res->status = SHUNT_CASE_FAIL;
+                if (!line || WEXITSTATUS(loc[i].wstatus) != 126)
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was not refused (expect.refused): it ran, %s",
+                             loc[i].how);
+                else
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was refused, but not as expect.refused "
+                             "says: %.800s",
+                             line);
+                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
+            }
+            free(line);
+            why = NULL;
+        }
         if (why) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "the local run could not start: %.*s",
                      (int)strcspn(why, "\n"), why);
+        } else if (unhooked && res->status == SHUNT_CASE_PASS) {
+            res->status = SHUNT_CASE_ERROR;
+            snprintf(res->reason, sizeof(res->reason),
+                     "the local run was not intercepted: %.900s",
+                     strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
+                         ? unhooked + 24
+                         : unhooked);
         }
+        free(unhooked);
     }
     free(rargv);
     if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR) {
@@ -625,19 +735,27 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         if (r->repeat > 1)
             snprintf(suffix, sizeof(suffix), " #%d", i + 1);
         obs_t *main = r->run_reference ? &ref[i] : &loc[i];
-        if (r->want_status >= 0 &&
-            (main->timed_out || !WIFEXITED(main->wstatus) ||
-             WEXITSTATUS(main->wstatus) != r->want_status)) {
+        int status_ok =
+            !main->timed_out &&
+            ((WIFEXITED(main->wstatus) && WEXITSTATUS(main->wstatus) == r->want_status) ||
+             (r->want_signal && WIFSIGNALED(main->wstatus) &&
+              WTERMSIG(main->wstatus) == r->want_signal));
+        if (r->want_status >= 0 && !status_ok) {
+            char want[64];
+            if (r->want_signal)
+                snprintf(want, sizeof(want), "killed by SIG%s (or exit %d)",
+                         sigabbrev_np(r->want_signal), r->want_status);
+            else
+                snprintf(want, sizeof(want), "exit %d", r->want_status);
             res->status = SHUNT_CASE_FAIL;
             snprintf(res->reason, sizeof(res->reason),
-                     "the %s run%s: %s, expected exit %d (expect.status)",
-                     r->run_reference ? "reference" : "local", suffix, main->how,
-                     r->want_status);
+                     "the %s run%s: %s, expected %s (expect.status)",
+                     r->run_reference ? "reference" : "local", suffix, main->how, want);
             tail(&rep, "its stderr", main->err, main->err_len);
             tail(&rep, "its stdout", main->out, main->out_len);
             break;
         }
-        if (!r->run_reference || !r->run_local)
+        if (!r->run_reference || !r->run_local || refused)
             continue;
         int worst = 0, w;
         const char *first = NULL;
@@ -719,11 +837,26 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     }
     free(seen);
     res->t_diff = secs(t0);
+    if (o->show_output)
+        for (int i = 0; i < r->repeat; i++) {
+            char lab[64];
+            const char *sfx = r->repeat > 1 ? " #" : "";
+            for (int side = 0; side < 2; side++) {
+                const obs_t *ob = side ? &loc[i] : &ref[i];
+                if (!ob->ran)
+                    continue;
+                snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
+                         r->repeat > 1 ? i + 1 : 0);
+                add(&rep, "%s run: %s\n", lab, ob->how);
+                show(&rep, "stdout", ob->out, ob->out_len);
+                show(&rep, "stderr", ob->err, ob->err_len);
+            }
+        }
 
     /* 6. leaks, through the recorder (leaks.c): expect.no_leaks wants none,
      * expect.leaks exactly the listed ones (a canary proves the detector) */
     if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
-        (r->no_leaks || r->leaks_listed)) {
+        (r->no_leaks || r->leaks_listed) && !refused) {
         const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
         shunt_leaks_input_t li = {.target = c->target, .init_pid = info.init_pid,
                                   .scenario = scen_abs, .argv = pargv, .cwd = r->cwd,
@@ -758,6 +891,10 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     free(pargv);
     free(largv);
 out:
+    if (c->group) /* the group's target: the last case decides */
+        up = c->more ? 0 : c->group->up;
+    if (root >= 0)
+        close(root);
     if (up == 2) {
         add(&rep, "target %s was already up with this configuration: used and left up\n",
             c->target);

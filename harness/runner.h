@@ -17,8 +17,20 @@ typedef enum {
     SHUNT_CASE_ERROR,  /* configuration or infrastructure error */
 } shunt_case_status_t;
 
+/* The cases of one file's cases: list run one after the other in one
+ * worker and share the target: the first brings it up, the last takes it
+ * down. */
+typedef struct {
+    int up;                       /* 0 not yet, 1 brought up by this group,
+                                     2 was up before it (left up) */
+} shunt_group_t;
+
 typedef struct {
     shunt_scenario_t *s;
+    const shunt_runspec_t *run;   /* s->run, or one of s->cases */
+    shunt_group_t *group;         /* NULL: the case has its target alone */
+    int more;                     /* more cases of the group follow */
+    size_t group_id;              /* cases of one group share it */
     const shunt_gotool_t *go;     /* Go programs: the toolchain */
     char name[160];               /* "go-http/go1.26.8" */
     char target[SHUNT_NAME_MAX + 1];
@@ -43,6 +55,7 @@ typedef struct {
     const char *harness;          /* this harness binary (for exec) */
     int keep;                     /* leave the target up */
     int color;                    /* ANSI colours in diffs */
+    int show_output;              /* both runs' outputs in every report */
 } shunt_run_opts_t;
 
 /* Runs the case; fills res and *report (malloc'd text: diffs, known

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
+#include <signal.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -714,10 +716,22 @@ static int get_journal(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     return 0;
 }
 
+/* SIGABRT, ABRT (any case) or a number 1-64 after SIG: the signal, or 0. */
+static int signal_number(const char *s)
+{
+    const char *n = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (int i = 1; i < NSIG && i < 65; i++) {
+        const char *a = sigabbrev_np(i);
+        if (a && strcasecmp(n, a) == 0)
+            return i;
+    }
+    return 0;
+}
+
 static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
     static const char *const keys[] = {"stdout", "stderr", "exit", "status",
-                                       "journal", "files", "normalise",
+                                       "refused", "journal", "files", "normalise",
                                        "no_leaks", "leaks", "divergences", NULL};
     const shunt_ynode_t *v;
     r->cmp_stdout = r->cmp_exit = 1;
@@ -738,17 +752,42 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     if ((v = shunt_ymap_get(n, "status"))) {
         const char *s;
         long st;
+        int sig = 0;
         if (v->kind == SHUNT_Y_SCALAR && shunt_yget_str(c->e, v, "expect.status", &s) == 0 &&
             strcmp(s, "any") == 0) {
             r->want_status = -1;
+        } else if (v->kind == SHUNT_Y_SCALAR && shunt_yget_str(c->e, v, "expect.status", &s) == 0 &&
+                   strncasecmp(s, "SIG", 3) == 0) {
+            if (!(sig = signal_number(s)))
+                return shunt_yerror(c->e, v, "expect.status",
+                                    "unknown signal \"%s\" (SIGABRT, SIGSEGV, SIGKILL...)", s);
+            r->want_signal = sig;
+            r->want_status = 128 + sig;
         } else {
             if (shunt_yget_int(c->e, v, "expect.status", 0, 255, &st) < 0) {
                 size_t l = strlen(c->e->buf);
-                snprintf(c->e->buf + l, c->e->len - l, " (or any)");
+                snprintf(c->e->buf + l, c->e->len - l,
+                         " (or any, or a signal: SIGABRT...)");
                 return -1;
             }
             r->want_status = (int)st;
         }
+    }
+    if ((v = shunt_ymap_get(n, "refused"))) {
+        const char *s;
+        if (shunt_yget_str(c->e, v, "expect.refused", &s) < 0)
+            return -1;
+        if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+            r->want_refused = 1;
+        else if (strcmp(s, "false") != 0 && strcmp(s, "no") != 0) {
+            if (get_regex(c, v, "expect.refused", &r->refused_re) < 0)
+                return -1;
+            r->want_refused = 1;
+        }
+        if (r->want_refused && !r->run_local)
+            return shunt_yerror(c->e, v, "expect.refused",
+                                "the local run is off (runs.local: false): nothing "
+                                "can be refused");
     }
     if ((v = shunt_ymap_get(n, "no_leaks")) && get_bool(c, v, "expect.no_leaks", &r->no_leaks) < 0)
         return -1;

@@ -87,6 +87,14 @@ typedef struct {
     char **journal_skip_paths;
     size_t n_journal_skip_paths;
     int want_status;     /* the reference's exit status; -1: any */
+    int want_signal;     /* expect.status: SIGNAME: killed by it (or exit
+                            128+N, how runc exec and harness exec report it);
+                            then want_status is 128+N */
+    /* expect.refused: the local run must be refused by harness exec (exit
+     * 126, "harness exec: ..." -- a static binary the layer cannot enter);
+     * refused_re, if given, must match that line; nothing is compared */
+    int want_refused;
+    char *refused_re;
     shunt_expect_file_t *files;
     size_t n_files;
     shunt_norm_t *norms;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "shunt/util.h"
@@ -66,6 +67,71 @@ static int start_ctr(ctr_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Files under /tmp, the tmpfs the container got when it started: through
+ * a directory fd of its root, never following its symlinks. */
+static int put_tmp_files(const ctr_t *c, char *err, size_t errlen)
+{
+    int any = 0;
+    for (size_t i = 0; c->files && i < c->files->n; i++)
+        any |= tgt_in_tmp(c->files->v[i].path);
+    if (!any)
+        return 0;
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/root", c->st->pid);
+    int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno)), -1;
+    int rc = tgt_put_files(root, c->files, 1, err, errlen);
+    close(root);
+    return rc;
+}
+
+/* target.setup[i], run in the target (runc exec, as root, from /) once it
+ * is up; its output goes to the target's log. */
+static int run_setup(const shunt_up_opts_t *o, const ctr_t *c, char **argv, size_t i,
+                     char *err, size_t errlen)
+{
+    char log[PATH_MAX], cmd[1024];
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    const char **av = calloc(n + 10, sizeof(char *));
+    if (!av || shunt_fmt(log, sizeof(log), "%s/log", c->bundle) < 0) {
+        free(av);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    size_t k = 0;
+    av[k++] = "timeout"; /* a setup that hangs fails up instead */
+    av[k++] = "-k";
+    av[k++] = "5";
+    av[k++] = "300";
+    av[k++] = "runc";
+    av[k++] = "exec";
+    av[k++] = "--cwd";
+    av[k++] = "/";
+    av[k++] = c->st->id;
+    for (size_t j = 0; j < n; j++)
+        av[k++] = argv[j];
+    tgt_join_argv((const char *const *)argv, cmd, sizeof(cmd));
+    progress(o, "setup: %s", cmd);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char out[512] = "";
+    int rc = fd < 0 ? -1 : tgt_run_argv(av, fd, out, sizeof(out));
+    if (fd >= 0)
+        close(fd);
+    free(av);
+    if (rc != 0) {
+        if (rc < 0)
+            snprintf(err, errlen, "target.setup[%zu] `%s`: %s", i, cmd,
+                     fd < 0 ? strerror(errno) : out);
+        else
+            snprintf(err, errlen, "target.setup[%zu] `%s` failed (exit %d)", i, cmd, rc);
+        tgt_append_tail(err, errlen, "the target's log", log);
+        return -1;
+    }
+    return 0;
+}
+
 static int ready_ctr(const shunt_up_opts_t *o, const char *target_ns, ctr_t *c,
                      const char *what, char *err, size_t errlen)
 {
@@ -113,11 +179,35 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
     empty_env.v = path_env;
     empty_env.n = 1;
     snprintf(dns_listen, sizeof(dns_listen), "--listen-address=10.200.%d.3", st->subnet);
+    /* The cluster's names are answered here and only here (--local): a
+     * question it has no record for (AAAA, MX... of a name with only an A)
+     * gets NOERROR without data, an unknown name NXDOMAIN -- not REFUSED,
+     * which it answered for want of an upstream server, and which made
+     * host(1) and nslookup fail.  "//" is every name without a dot. */
+    static char dns_local[65536];
+    size_t dl = (size_t)snprintf(dns_local, sizeof(dns_local), "--local=/%s/", t->dns_domain);
+    size_t dlen = strlen(t->dns_domain);
+    for (size_t i = 0; i < t->n_services + t->n_dns_records + 1; i++) {
+        const shunt_service_spec_t *sv = i < t->n_services ? &t->services[i] : NULL;
+        size_t na = sv ? sv->n_aliases : 1;
+        for (size_t a = 0; a < na; a++) {
+            const char *nm = sv ? sv->aliases[a]
+                             : i < t->n_services + t->n_dns_records
+                                 ? t->dns_records[i - t->n_services].name
+                                 : t->hostname;
+            size_t l = strlen(nm);
+            if (!strchr(nm, '.') || (l > dlen && nm[l - dlen - 1] == '.' &&
+                                     strcasecmp(nm + l - dlen, t->dns_domain) == 0))
+                continue; /* under // or the domain already */
+            if (dl + l + 2 < sizeof(dns_local))
+                dl += (size_t)snprintf(dns_local + dl, sizeof(dns_local) - dl, "%s/", nm);
+        }
+    }
     const char *const dns_argv[] = {
         "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
         "--no-hosts", "--addn-hosts=/etc/cluster.hosts", "--bind-interfaces",
         dns_listen, "--user=root", "--group=root", "--domain-needed",
-        "--bogus-priv", "--log-facility=-", NULL,
+        "--bogus-priv", "--local=//", dns_local, "--log-facility=-", NULL,
     };
     size_t n = 0;
     if (has_dns) {
@@ -150,6 +240,8 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
                       .files = &t->files, .hostname = t->hostname, .is_target = 1};
     n++;
     st->n_ctr = n;
+    for (size_t i = 0; i < n; i++)
+        ctrs[i].spec = t;
     snprintf(target_ns, sizeof(target_ns), "%s", tc->id);
     for (size_t i = 0; i < n; i++)
         if (shunt_fmt(ctrs[i].bundle, sizeof(ctrs[i].bundle), "%s/%s", dir,
@@ -197,9 +289,13 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
             snprintf(what, sizeof(what), "cluster DNS");
         progress(o, "starting %s (%s)...", what, c->st->ip);
         if (start_ctr(c, err, errlen) < 0 || tgt_state_write(st, err, errlen) < 0 ||
+            put_tmp_files(c, err, errlen) < 0 ||
             ready_ctr(o, target_ns, c, what, err, errlen) < 0)
             return -1;
     }
+    for (size_t i = 0; i < t->n_setup; i++)
+        if (run_setup(o, &ctrs[n - 1], t->setup[i], i, err, errlen) < 0)
+            return -1;
     snprintf(st->status, sizeof(st->status), "up");
     return tgt_state_write(st, err, errlen);
 }
@@ -321,6 +417,11 @@ int shunt_target_info(const char *name, shunt_target_info_t *out, char *err,
     if (!st)
         return snprintf(err, errlen, "out of memory"), -1;
     memset(out, 0, sizeof(*out));
+    if (!shunt_valid_name(name)) {
+        snprintf(err, errlen, "\"%s\" is not a target name", name);
+        free(st);
+        return -1;
+    }
     if (tgt_state_read(name, st) < 0) {
         snprintf(err, errlen, "target %s is not up (no state in %s/%s)", name,
                  SHUNT_STATE_ROOT, name);

@@ -41,6 +41,7 @@ typedef struct {
     const char *hostname;
     int port;           /* readiness port, 0 for none */
     int is_target;
+    const shunt_target_spec_t *spec; /* the cluster's (target.etc) */
     char bundle[PATH_MAX];
 } ctr_t;
 
@@ -63,6 +64,19 @@ int tgt_write_all_fd(int fd, const void *data, size_t len);
 int tgt_write_file(const char *path, const char *data, mode_t mode);
 int tgt_write_atomic(const char *path, const char *data);
 int tgt_copy_fd(int in, int out);
+/* Writes one scenario file (any kind) beneath the container root whose
+ * directory fd is root, never following a symlink of the container. */
+int tgt_put_file(int root, const shunt_file_spec_t *f, char *err, size_t errlen);
+/* Those of files under /tmp (tmp) or not (!tmp), in order. */
+int tgt_put_files(int root, const shunt_filelist_t *files, int tmp, char *err,
+                  size_t errlen);
+int tgt_in_tmp(const char *cpath);
+/* The host's /etc into ROOT/etc, without what makes it the host's
+ * (tgt_etc_dropped, fnmatch patterns relative to /etc) nor drop, except
+ * what keep matches. */
+extern const char *const tgt_etc_dropped[];
+int tgt_copy_etc(const char *root, const char *const *drop, size_t ndrop,
+                 const char *const *keep, size_t nkeep, char *err, size_t errlen);
 
 /* state.c */
 void tgt_state_dir(const char *name, char *out, size_t outlen);

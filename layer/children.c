@@ -10,8 +10,10 @@
  * before the real exec (a CLONE_VM child shares the parent thread's TLS). */
 #include "hooks.h"
 #include "layer.h"
+#include "notice.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -102,16 +104,28 @@ typedef struct {
 /* Builds, if needed, envp with the session's variables.  On any failure the
  * program's own envp is used: a child without the layer is better than an
  * exec that fails because of the layer. */
+/* The remote cwd's variable (cwd.c) replaces any the program passes. */
+static int is_cwd_var(const char *e)
+{
+    return strncmp(e, "SHUNT_CWD=", 10) == 0;
+}
+
 static void fix_env(char *const *envp, fixed_env_t *f)
 {
     f->envp = (char **)envp;
     f->map = NULL;
-    size_t n = 0;
+    size_t n = 0, stale_cwd = 0;
     while (envp && envp[n])
-        n++;
+        stale_cwd += is_cwd_var(envp[n++]);
     int missing_preload = 0;
     const char *old_preload = NULL;
     size_t need_bytes = 0, need_ptrs = 0;
+    char cwd_var[PATH_MAX + 64];
+    size_t cwd_len = layer_cwd_env(cwd_var, sizeof(cwd_var));
+    if (cwd_len) {
+        need_bytes += cwd_len + 1;
+        need_ptrs++;
+    }
     if (self_len) {
         for (size_t i = 0; i < n; i++)
             if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
@@ -130,7 +144,7 @@ static void fix_env(char *const *envp, fixed_env_t *f)
             need_bytes += strlen(session_vars[j]) + 1;
             need_ptrs++;
         }
-    if (!need_ptrs)
+    if (!need_ptrs && !stale_cwd)
         return;
     size_t len = (n + need_ptrs + 1) * sizeof(char *) + need_bytes;
     long p = layer_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
@@ -159,8 +173,14 @@ static void fix_env(char *const *envp, fixed_env_t *f)
     }
     for (size_t i = 0; i < n; i++)
         if (!(missing_preload && old_preload &&
-              envp[i] + 11 == old_preload))
+              envp[i] + 11 == old_preload) &&
+            !is_cwd_var(envp[i]))
             out[k++] = envp[i];
+    if (cwd_len) {
+        memcpy(str, cwd_var, cwd_len + 1);
+        out[k++] = str;
+        str += cwd_len + 1;
+    }
     for (size_t j = 0; j < n_session_vars; j++)
         if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
             size_t sl = strlen(session_vars[j]) + 1;
@@ -206,6 +226,7 @@ static void finish(fixed_env_t *f)
 
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
+    shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
     prepare(envp, &f);
     int r = REAL(execve, path, argv, f.envp);
@@ -216,6 +237,7 @@ int hook_execve(const char *path, char *const argv[], char *const envp[])
 int hook_execveat(int dirfd, const char *path, char *const argv[],
                   char *const envp[], int flags)
 {
+    shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
     prepare(envp, &f);
     int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
@@ -225,6 +247,7 @@ int hook_execveat(int dirfd, const char *path, char *const argv[],
 
 int hook_fexecve(int fd, char *const argv[], char *const envp[])
 {
+    shunt_exec_check(fd, "", AT_EMPTY_PATH);
     fixed_env_t f;
     prepare(envp, &f);
     int r = REAL(fexecve, fd, argv, f.envp);

@@ -36,7 +36,29 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
         return GO_LOCAL;
     if (t->mode == SHUNT_MODE_NOT_FOUND)
         return -ENOENT;
+    /* A directory on the way to the program's own (local) files: node's
+     * JS realpath lstat()s ~ and ~/.nvm to reach ~/.nvm/versions/... */
+    if (t->mode == SHUNT_MODE_READ && t->dirh == SHUNT_AT_ROOT &&
+        shunt_policy_local_ancestor(&shunt_layer.pol, t->norm))
+        return GO_LOCAL;
     return 0;
+}
+
+/* The remote fd a local path names (/proc/self/fd/N, /dev/stdin...), or
+ * NULL: the kernel would answer for the layer's memfd. */
+static shunt_rfile_t *fd_by_path(const layer_target_t *t, int std)
+{
+    if (t->mode != SHUNT_MODE_LOCAL || t->norm[0] != '/')
+        return NULL;
+    int fd = layer_fd_of_path(t->norm, std);
+    if (fd < 0 || !shunt_fdt_is_ours(fd))
+        return NULL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return NULL;
+    }
+    return f;
 }
 
 /* t->lpath is what a local decision passes to the original. */
@@ -45,9 +67,25 @@ static long stat_any(int dirfd, const char *path, int flags,
 {
     t->lpath = path;
     /* The fd itself: "" or (Linux >= 6.11) NULL with AT_EMPTY_PATH. */
-    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH))
-        return dirfd == AT_FDCWD ? GO_LOCAL : fd_stat(dirfd, out);
+    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH)) {
+        if (dirfd != AT_FDCWD)
+            return fd_stat(dirfd, out);
+        if (!layer_cwd_is_remote())
+            return GO_LOCAL;
+        path = "."; /* the remote cwd itself */
+        flags &= ~AT_EMPTY_PATH;
+    }
+    t->norm[0] = '\0';
     long r = target_of(dirfd, path, t);
+    if (r == GO_LOCAL && !(flags & AT_SYMLINK_NOFOLLOW)) {
+        shunt_rfile_t *f = fd_by_path(t, 1);
+        if (f) {
+            r = f->kind == SHUNT_RF_SNAPSHOT ? (*out = f->st, 0)
+                                              : rpc_fstat_handle(f->handle, out);
+            shunt_rfile_unref(f);
+        }
+        return r;
+    }
     if (r != 0)
         return r;
     return rpc_stat_path(t, flags, out);
@@ -200,7 +238,21 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
+    t.norm[0] = '\0';
     long r = target_of(dirfd, path, &t);
+    /* /proc/self/fd/N of a remote fd: the remote path, as the kernel
+     * names a file's fd (not the layer's memfd). */
+    shunt_rfile_t *pf = r == GO_LOCAL ? fd_by_path(&t, 0) : NULL;
+    int named = 0;
+    if (pf && pf->path && n > 0) {
+        size_t len = strlen(pf->path);
+        if (len > n)
+            len = n;
+        memcpy(buf, pf->path, len);
+        r = (long)len;
+        named = 1;
+    }
+    shunt_rfile_unref(pf);
     if (r == 0) {
         shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
         shunt_msg_t m;
@@ -218,7 +270,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
         }
     }
     LAYER_LEAVE();
-    if (r == GO_LOCAL) {
+    if (r == GO_LOCAL && !named) {
         errno = saved;
         return REAL(readlinkat, dirfd, t.lpath, buf, n);
     }
@@ -279,7 +331,7 @@ int hook_statfs(const char *path, struct statfs *sf)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return REAL(statfs, path, sf);
+        return REAL(statfs, t.lpath, sf);
     }
     return (int)layer_ret(r, saved);
 }

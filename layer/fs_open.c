@@ -21,6 +21,41 @@ static int wants_write(int flags)
 
 enum { VIA_OPENAT, VIA_NOCANCEL, VIA_OPENAT_NOCANCEL };
 
+#define GO_LOCAL 1
+
+/* open of /proc/self/fd/N, /dev/fd/N, /dev/stdin... naming a remote fd:
+ * the kernel would reopen the layer's memfd (a placeholder: empty; a
+ * snapshot: not in the table, so its fstat is the memfd's).  A remote file
+ * whose path the layer knows is opened again remotely, as the kernel
+ * reopens a file; a snapshot without a path (inherited across exec) is
+ * reopened and shares its table entry.  GO_LOCAL otherwise. */
+static long reopen_fd_path(const layer_target_t *t, int dirfd,
+                           const char *path, int flags, mode_t mode)
+{
+    int fd = layer_fd_of_path(t->norm, 1);
+    if (fd < 0 || !shunt_fdt_is_ours(fd))
+        return GO_LOCAL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    long r = GO_LOCAL;
+    layer_target_t t2;
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        /* not a remote file */
+    } else if (f->path && layer_resolve(AT_FDCWD, f->path, &t2) == 0 &&
+               layer_is_remote(t2.mode) &&
+               !(t2.mode == SHUNT_MODE_READ && wants_write(flags))) {
+        r = rfile_open(&t2, flags & ~(O_CREAT | O_EXCL), mode);
+    } else if (f->kind == SHUNT_RF_SNAPSHOT && !wants_write(flags)) {
+        int nfd = REAL(openat, dirfd, path, flags, mode);
+        r = nfd < 0 ? -errno : nfd;
+        if (nfd >= 0 && shunt_fdt_set(nfd, f) < 0) {
+            LSYS1(SYS_close, nfd);
+            r = -EMFILE;
+        }
+    }
+    shunt_rfile_unref(f);
+    return r;
+}
+
 /* Remote, not-found or local; a local open goes to the original. */
 static int open_common(int dirfd, const char *path, int flags, mode_t mode,
                        int via)
@@ -28,6 +63,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
+    t.norm[0] = '\0';
     int r = layer_resolve(dirfd, path, &t);
     /* The UTS name is the target's, as gethostname() says; Go's
      * os.Hostname() reads it from this file. */
@@ -50,9 +86,16 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
         LAYER_LEAVE();
         return (int)layer_ret(r, saved);
     }
+    if (r == 0 && t.norm[0] == '/') {
+        long rr = reopen_fd_path(&t, dirfd, path, flags, mode);
+        if (rr != GO_LOCAL) {
+            LAYER_LEAVE();
+            return (int)layer_ret(rr, saved);
+        }
+    }
     LAYER_LEAVE();
     errno = saved;
-    path = t.lpath; /* absolute when relative to a remote dir fd */
+    path = t.lpath; /* absolute when relative to a remote cwd */
     if (via == VIA_NOCANCEL && dirfd == AT_FDCWD)
         return REAL(__open_nocancel, path, flags, mode);
     if (via == VIA_OPENAT_NOCANCEL)

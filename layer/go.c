@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "layer.h"
+#include "notice.h"
 
 #include "shunt/goinfo.h"
 #include "shunt/gotramp.h"
@@ -17,6 +18,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -136,6 +139,13 @@ GO_JOURNALLED(X)
     X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \
     X(SYS_sendmsg, hook_sendmsg(I(0), P(1), I(2)))                            \
     X(SYS_recvmsg, hook_recvmsg(I(0), P(1), I(2)))                            \
+    /* processes: a Go program's own exec (syscall.Exec) as libc's; the     \
+     * execve of os/exec's vfork children is seen by the trampoline */     \
+    X(SYS_execve, hook_execve(P(0), P(1), P(2)))                              \
+    /* the current directory (os.Chdir, os.Getwd) */                          \
+    X(SYS_chdir, hook_chdir(P(0)))                                            \
+    X(SYS_fchdir, hook_fchdir(I(0)))                                          \
+    X(SYS_getcwd, shunt_cwd_getcwd_sys(P(0), (size_t)A(1)))                   \
     /* the target's host name (os.Hostname() asks uname first) */             \
     X(SYS_uname, hook_uname(P(0)))
 
@@ -174,9 +184,35 @@ static const go_fn_t go_table[SHUNT_GO_NR_MAX] = {
 
 /* The one C handler: runs on g0 (asmcgocall), a C context like a cgo
  * call.  errno is libc's per-thread errno of this Go thread. */
+/* What os/exec's children exec'd since the last look (go_syscall6.S copies
+ * each path into the ring): a static one is named on stderr (notice.c).
+ * Looked at on the next handled call of any thread (for os/exec, its
+ * close of the pipe right after the fork); the path is on disk, so a child
+ * that is already gone is still named. */
+static unsigned exec_seen;
+
+static void exec_children(void)
+{
+    unsigned s = __atomic_load_n(&shunt_go_exec_seq, __ATOMIC_ACQUIRE);
+    if (s == __atomic_load_n(&exec_seen, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&exec_seen, s, __ATOMIC_RELAXED);
+    for (int i = 0; i < SHUNT_GO_EXEC_SLOTS; i++) {
+        shunt_go_exec_slot_t *e = &shunt_go_exec_ring[i];
+        if (!__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
+            continue;
+        char path[SHUNT_GO_EXEC_PATH];
+        memcpy(path, e->path, sizeof(path));
+        path[sizeof(path) - 1] = 0;
+        __atomic_store_n(&e->ready, 0, __ATOMIC_RELEASE);
+        shunt_exec_check(AT_FDCWD, path, 0);
+    }
+}
+
 static void go_dispatch(shunt_go_call_t *c)
 {
     int saved = errno;
+    exec_children();
     long nr = c->nr;
     go_fn_t fn = nr >= 0 && nr < SHUNT_GO_NR_MAX ? go_table[nr] : NULL;
     errno = 0;
@@ -302,6 +338,33 @@ static int install_abi0(uintptr_t bias, const uintptr_t fn[SHUNT_GO_ABI0_N],
     return 0;
 }
 
+/* A Go program the layer does not hook runs on the local host: said on
+ * stderr every time under an active layer (notice.c), logged otherwise
+ * (observe-only mode must not change what the program prints). */
+__attribute__((format(printf, 2, 3))) static void
+unhooked(const shunt_goinfo_t *gi, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (!shunt_layer.socket_path[0]) {
+        LOG_WARN("go: program left unhooked: %s", why);
+        return;
+    }
+    char exe[512];
+    long n = LSYS4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe,
+                   sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = 0;
+    shunt_notice_unhooked("%s (a Go program%s%s) is left unhooked: %s; its "
+                          "own system calls go to the local host and see "
+                          "local files, names and network",
+                          exe[0] ? exe : "this program",
+                          gi && gi->version[0] ? ", " : "",
+                          gi && gi->version[0] ? gi->version : "", why);
+}
+
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -310,17 +373,18 @@ void shunt_go_install(void)
     if (!m.is_go)
         return;
     shunt_goinfo_t gi;
+    memset(&gi, 0, sizeof(gi));
     char why[256] = "";
     int rc = shunt_goinfo_read("/proc/self/exe", &gi, why, sizeof(why));
     if (rc < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     /* Go >= 1.19: the ABIInternal Syscall6.  Older: the ABI0
      * syscall.Syscall family, patched inside (go_abi0.S). */
     int family = shunt_go_family(&gi, why, sizeof(why));
     if (family < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     int old = family == SHUNT_GO_ABI0;
@@ -335,12 +399,13 @@ void shunt_go_install(void)
      * exports these two symbols dynamically. */
     if (!dlsym(RTLD_DEFAULT, "crosscall2") &&
         !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
-        LOG_WARN("go: program left unhooked: %s without cgo (no crosscall2)",
-                 gi.version);
+        unhooked(&gi, "it is built without cgo (no crosscall2): Go points "
+                      "the thread register at its own TLS block on its "
+                      "threads, where neither libc nor the layer can run");
         return;
     }
     if (old && check_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
-        LOG_WARN("go: program left unhooked: %s", why);
+        unhooked(&gi, "%s", why);
         return;
     }
     /* The journal's wrappers, when it is on (before the first Go call). */
@@ -362,13 +427,13 @@ void shunt_go_install(void)
                                 (void *)shunt_go_vfork_entry,
                                 &shunt_go_vfork_orig, why, sizeof(why));
         if (rc < 0) {
-            LOG_WARN("go: program left unhooked: rawVforkSyscall: %s", why);
+            unhooked(&gi, "rawVforkSyscall: %s", why);
             goto end;
         }
     }
     if (old) {
         if (install_abi0(m.bias, abi0, why, sizeof(why)) < 0) {
-            LOG_WARN("go: program left unhooked: %s", why);
+            unhooked(&gi, "%s", why);
             goto end;
         }
         LOG_INFO("go: %s%s%s hooked (ABI0 syscall.Syscall at %p)",
@@ -382,7 +447,7 @@ void shunt_go_install(void)
                             sizeof(why));
     if (rc < 0) {
         /* rawVforkSyscall alone only records a tid: harmless. */
-        LOG_WARN("go: program left unhooked: Syscall6: %s", why);
+        unhooked(&gi, "Syscall6: %s", why);
         goto end;
     }
     LOG_INFO("go: %s%s%s hooked (Syscall6 at %p)", gi.version,

@@ -21,11 +21,14 @@ void rfiles_init(void);
 __attribute__((weak)) void shunt_env_init(void);
 __attribute__((weak)) void shunt_children_init(void);
 __attribute__((weak)) void shunt_env_restore_at_start(char **env);
+/* cwd.c: a remote cwd inherited through exec (SHUNT_CWD). */
+__attribute__((weak)) void shunt_cwd_init(void);
 /* go.c: a Go main program is run again with the environment env.c set
  * (Go reads its initial stack, not environ), then its syscall entry
  * points are hooked. */
 __attribute__((weak)) void shunt_go_reexec(int env_changed);
 __attribute__((weak)) void shunt_go_install(void);
+void shunt_progloc_init(shunt_policy_t *p);
 extern char **environ;
 
 __attribute__((visibility("default"))) const char *shunt_layer_version(void);
@@ -110,6 +113,7 @@ static void setup_policy(void)
         add_local_dir_of(buf);
     }
     dl_iterate_phdr(add_lib, NULL);
+    shunt_progloc_init(p); /* progloc.c: the program's own files */
     n = LSYS2(SYS_getcwd, buf, sizeof(buf));
     if (n > 0 && buf[0] == '/' && buf[1] != '\0')
         shunt_policy_add_local(p, buf); /* "/" would make everything local */
@@ -268,6 +272,8 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
         shunt_env_init();
     if (shunt_go_reexec)
         shunt_go_reexec(environ != env0);
+    if (shunt_cwd_init)
+        shunt_cwd_init(); /* takes SHUNT_CWD out before children.c looks */
     /* libc's initialiser, still to come, sets environ back to envp: the
      * target's is put back when the program starts (env.c). */
     if (early && environ != env0 && shunt_env_restore_at_start)

@@ -1,7 +1,7 @@
 /* Private API of libshunt.so, shared by every file of layer/.
  *
  * Rules for code running inside a hook (see docs/hooking.md):
- *   - call only real_<name>() (the original of a hooked function, from
+ *   - call only REAL(name, ...) (the original of a hooked function, from
  *     hooks.def) or raw syscalls (layer_sys*); never a hooked function
  *     directly, never stdio;
  *   - enter the per-thread guard (LAYER_ENTER/LAYER_LEAVE) around layer work
@@ -161,6 +161,29 @@ typedef struct {
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+/* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
+ * names, or -1 (norm: a normalised absolute path). */
+int layer_fd_of_path(const char *norm, int std);
+
+/* ---- the current directory (cwd.c) -------------------------------------
+ * The cwd may be a remote directory (chdir/fchdir into one); the kernel's
+ * cwd is then a removed local directory.  The raw-syscall forms below
+ * (>= 0 or -errno, called inside LAYER_ENTER) serve every entry point:
+ * libc's chdir/fchdir/getcwd hooks, Go's Syscall6 (go.c) and a syscall()
+ * hook (SYS_chdir, SYS_fchdir, SYS_getcwd: route them here). */
+int layer_cwd_is_remote(void);
+long layer_cwd_chdir(const char *path);
+long layer_cwd_fchdir(int fd);
+long layer_cwd_getcwd(char *buf, size_t size); /* as SYS_getcwd: length
+                                                  with the NUL */
+/* The remote cwd's path into buf: its length, 0 when the cwd is local,
+ * or -ENAMETOOLONG. */
+long layer_cwd_copy(char *buf, size_t len);
+/* "SHUNT_CWD=..." for a child's environment (children.c) into buf: its
+ * length, 0 when the cwd is local. */
+size_t layer_cwd_env(char *buf, size_t len);
+/* getcwd as a syscall, -1/errno: for go.c's table. */
+long shunt_cwd_getcwd_sys(char *buf, size_t size);
 static inline int layer_is_remote(int mode)
 {
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;

@@ -38,6 +38,25 @@ static int set_add(shunt_pathset_t *s, const char *path)
     return 0;
 }
 
+/* The local set keeps no path that another entry covers: every path
+ * decision walks it, and PATH's directories and their prefixes would
+ * otherwise add a dozen entries under /usr or ~/.pyenv. */
+static int local_add(shunt_pathset_t *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (shunt_path_under(path, s->v[i]))
+            return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (shunt_path_under(s->v[i], path))
+            free(s->v[i]);
+        else
+            s->v[k++] = s->v[i];
+    }
+    s->n = k;
+    return set_add(s, path);
+}
+
 static void set_free(shunt_pathset_t *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -79,7 +98,51 @@ int shunt_policy_add_local(shunt_policy_t *p, const char *path)
 {
     if (path[0] != '/' || path[1] == '\0')
         return -EINVAL;
-    return set_add(&p->local, path);
+    return local_add(&p->local, path);
+}
+
+/* Directory names whose parent is an install prefix: ~/.pyenv/versions/X
+ * (bin), a virtualenv (bin), ~/.cargo (bin), ~/.pyenv (shims). */
+static const char *const prefix_dirs[] = {"bin", "sbin", "libexec", "shims"};
+
+int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir)
+{
+    size_t len = strlen(path);
+    if (path[0] != '/' || len >= 4096)
+        return -EINVAL;
+    char buf[4096];
+    memcpy(buf, path, len + 1);
+    int r = 0;
+    if (!is_dir) {
+        if (len > 1)
+            r |= local_add(&p->local, buf);
+        char *slash = strrchr(buf, '/');
+        if (slash == buf)
+            return r ? -ENOMEM : 0; /* a file in "/": not the root */
+        *slash = '\0';
+    }
+    if (buf[1] == '\0')
+        return r ? -ENOMEM : 0;
+    r |= local_add(&p->local, buf);
+    char *slash = strrchr(buf, '/');
+    for (size_t i = 0; i < sizeof(prefix_dirs) / sizeof(char *); i++)
+        if (strcmp(slash + 1, prefix_dirs[i]) == 0 && slash != buf) {
+            *slash = '\0';
+            r |= local_add(&p->local, buf);
+            break;
+        }
+    return r ? -ENOMEM : 0;
+}
+
+int shunt_policy_local_ancestor(const shunt_policy_t *p, const char *path)
+{
+    size_t l = strlen(path);
+    if (path[0] != '/' || l <= 1)
+        return 0;
+    for (size_t i = 0; i < p->local.n; i++)
+        if (strncmp(p->local.v[i], path, l) == 0 && p->local.v[i][l] == '/')
+            return 1;
+    return 0;
 }
 
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix)

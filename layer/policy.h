@@ -33,7 +33,17 @@ void shunt_policy_free(shunt_policy_t *p);
 int shunt_policy_add_defaults(shunt_policy_t *p);
 /* 0 or -ENOMEM.  "/" is refused (-EINVAL): it would make everything local. */
 int shunt_policy_add_local(shunt_policy_t *p, const char *path);
+/* A program's own files (docs/hooking.md, "Default local set"): path (a
+ * normalised absolute file, or a directory when is_dir), the directory it
+ * is in, and when that directory is a bin/, sbin/, libexec/ or shims/, the
+ * install prefix above it (never "/").  0, -EINVAL (relative) or -ENOMEM. */
+int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir);
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix);
+/* 1 when path (normalised, absolute, not "/") is a directory on the way to
+ * an entry of the local set (~ and ~/.nvm for ~/.nvm/versions/node/v20):
+ * its metadata is looked up locally, as the kernel walks it to reach the
+ * program's own files (a userland realpath lstat()s every component). */
+int shunt_policy_local_ancestor(const shunt_policy_t *p, const char *path);
 int shunt_policy_add_remote(shunt_policy_t *p, const char *path);
 /* Mode of a normalised absolute path: config lists (not_found, read_write,
  * read_only, local), then the default remote set, then the default local

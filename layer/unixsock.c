@@ -29,7 +29,9 @@ static long abs_path(const char *path, char *out, size_t outlen)
         return 0;
     }
     char cwd[4096];
-    long n = LSYS2(SYS_getcwd, cwd, sizeof(cwd));
+    long n = layer_cwd_copy(cwd, sizeof(cwd)); /* a remote cwd (cwd.c) */
+    if (n == 0)
+        n = LSYS2(SYS_getcwd, cwd, sizeof(cwd));
     if (n < 0)
         return n;
     if (cwd[0] != '/')

@@ -366,16 +366,64 @@ static int read_symtab(gf_t *g, found_t *f)
  *   1.20 0xfffffff1  {entryoff u32 from textStart, funcoff u32 from ftab},
  *                    _func {entryoff u32, nameoff i32 from funcnametab}
  * Every version ends ftab with one more entry: the end of the text. */
+/* 1 if the 8 bytes at off start a pclntab header this reader knows
+ * (magic, two zero pads, pc quantum 1/2/4, pointer size 8). */
+static int pcln_header_at(gf_t *g, uint64_t off)
+{
+    uint8_t h[8];
+    uint32_t magic;
+    if (rd(g, off, h, 8, "pclntab header"))
+        return 0;
+    memcpy(&magic, h, 4);
+    return (magic == 0xfffffffa || magic == 0xfffffff0 ||
+            magic == 0xfffffff1) &&
+           !h[4] && !h[5] && (h[6] == 1 || h[6] == 2 || h[6] == 4) &&
+           h[7] == 8;
+}
+
+/* A pclntab with no section of its own: the system linker of an
+ * externally linked PIE (Debian's Go packages, e.g. age) merges Go's
+ * .data.rel.ro.gopclntab into .data.rel.ro; a non-PIE keeps it in
+ * .rodata.  Its header is looked for there, 8-byte aligned (Go aligns
+ * the table); pt gets the rest of that section.  1 found, 0 not. */
+static int find_merged_pclntab(gf_t *g, Elf64_Shdr *pt)
+{
+    static const char *const where[] = {".data.rel.ro", ".rodata"};
+    for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+        Elf64_Shdr sh;
+        int rc = find_sect(g, where[w], &sh);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 || !sect_ok(g, &sh) || sh.sh_size < 72)
+            continue;
+        uint64_t start = (sh.sh_offset + 7) & ~(uint64_t)7;
+        for (uint64_t off = start; off + 72 <= sh.sh_offset + sh.sh_size;
+             off += 8) {
+            if (!pcln_header_at(g, off))
+                continue;
+            *pt = sh;
+            pt->sh_offset = off;
+            pt->sh_addr = sh.sh_addr + (off - sh.sh_offset);
+            pt->sh_size = sh.sh_size - (off - sh.sh_offset);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int read_pclntab(gf_t *g, found_t *f)
 {
     Elf64_Shdr pt;
     int rc = find_sect(g, ".gopclntab", &pt);
     if (rc == 0) /* PIE binaries of some versions */
         rc = find_sect(g, ".data.rel.ro.gopclntab", &pt);
+    if (rc == 0)
+        rc = find_merged_pclntab(g, &pt);
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return bad(g, "no .symtab and no .gopclntab section");
+        return bad(g, "no .symtab and no pclntab (no .gopclntab section, "
+                      "none in .data.rel.ro or .rodata)");
     if (!sect_ok(g, &pt) || pt.sh_size < 72)
         return bad(g, ".gopclntab not understood (size %llu)",
                    (unsigned long long)pt.sh_size);

@@ -10,12 +10,18 @@ uintptr_t shunt_go_asmcgocall;
 uint64_t shunt_go_want[SHUNT_GO_NR_MAX / 64];
 void *shunt_go_vfork_orig;
 __thread int shunt_go_fork_tid __attribute__((tls_model("initial-exec")));
+shunt_go_exec_slot_t shunt_go_exec_ring[SHUNT_GO_EXEC_SLOTS];
+unsigned shunt_go_exec_seq;
 
 /* The assembly hard-codes these offsets. */
 _Static_assert(offsetof(shunt_go_call_t, nr) == 0, "nr at +0");
 _Static_assert(offsetof(shunt_go_call_t, a) == 8, "a at +8");
 _Static_assert(offsetof(shunt_go_call_t, ret) == 56, "ret at +56");
 _Static_assert(sizeof(shunt_go_call_t) == 64, "64 bytes");
+_Static_assert(sizeof(shunt_go_exec_slot_t) == 4096 &&
+                   offsetof(shunt_go_exec_slot_t, path) == 4,
+               "go_syscall6.S: slot = 4096 bytes, path at +4");
+_Static_assert(SHUNT_GO_EXEC_SLOTS == 8, "go_syscall6.S masks with 7");
 
 /* In a stripped program the pclntab names runtime.asmcgocall's ABIInternal
  * wrapper like the ABI0 body, and the reader keeps the first it meets.

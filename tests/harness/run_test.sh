@@ -2,7 +2,8 @@
 # harness run end to end with real targets: a real divergence fails, the
 # same divergence declared passes as a known one, a declaration that covers
 # only part of it fails, normalisers/stderr/files/stdin, the reference
-# status, no_leaks and expect.leaks through the recorder, an invalid file (3), -j 2
+# status, no_leaks and expect.leaks through the recorder, a static child
+# (not intercepted: an error), an invalid file (3), -j 2
 # with clashing target names, --only, and the TAP/JSON/JUnit reports.
 # Usage: run_test.sh HARNESS FIXTURES_DIR.  Needs root and runc (77).
 set -uo pipefail
@@ -10,7 +11,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -58,6 +59,11 @@ check "a declared journal divergence passes as known; normalisers and exclude ap
 rc=$(run "$fx/fds.yaml")
 check "the programs inherit no fd from the harness (both runs)" 0 "$rc" "$work/out" \
   '^\[1/1\] PASS +fds '
+
+rc=$(run "$fx/unhooked.yaml")
+check "a static child the layer cannot enter is an error of the case" 1 "$rc" "$work/out" \
+  '^\[1/1\] ERROR +unhooked ' \
+  'the local run was not intercepted: /sbin/ldconfig is a statically linked executable'
 
 rc=$(run "$fx/same.yaml")
 check "normalised stdout, stderr, stdin and a written file" 0 "$rc" "$work/out" \

@@ -98,6 +98,20 @@ static void test_defaults(void **state)
     assert_int_equal(r->want_status, 0);
     assert_null(r->go_versions);
     assert_false(r->cmp_journal);
+    assert_false(r->want_signal);
+    assert_false(r->want_refused);
+    shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\nexpect: {status: SIGABRT, refused: true}\n");
+    assert_non_null(s);
+    assert_int_equal(s->run->want_signal, 6);
+    assert_int_equal(s->run->want_status, 134);
+    assert_true(s->run->want_refused);
+    assert_null(s->run->refused_re);
+    shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\nexpect: {status: sigsegv, refused: static}\n");
+    assert_non_null(s);
+    assert_int_equal(s->run->want_signal, 11);
+    assert_string_equal(s->run->refused_re, "static");
     shunt_scenario_free(s);
     s = load("program: {language: c, inline: x}\n"
              "expect:\n"
@@ -194,7 +208,13 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: journal, reason: layer fds differ}]}\n",
      "3:29: expect.divergences[0].in: journal is not compared (expect.journal is off or empty)"},
     {"program: {language: c, inline: x}\nexpect: {stdot: true}\n",
-     "3:10: expect.stdot: unknown key (allowed: stdout, stderr, exit, status, journal, files, normalise, no_leaks, leaks, divergences)"},
+     "3:10: expect.stdot: unknown key (allowed: stdout, stderr, exit, status, refused, journal, files, normalise, no_leaks, leaks, divergences)"},
+    {"program: {language: c, inline: x}\nexpect: {status: SIGNOPE}\n",
+     "3:18: expect.status: unknown signal \"SIGNOPE\" (SIGABRT, SIGSEGV, SIGKILL...)"},
+    {"program: {language: c, inline: x}\nexpect: {refused: '('}\n",
+     "3:19: expect.refused: invalid regular expression (POSIX ERE): Unmatched ( or \\("},
+    {"program: {language: c, inline: x}\nruns: {local: false}\nexpect: {refused: true}\n",
+     "4:19: expect.refused: the local run is off (runs.local: false): nothing can be refused"},
     {"program: {language: c, inline: x}\nexpect: {no_leaks: true, leaks: [x]}\n",
      "3:33: expect.leaks: no_leaks: true and a leaks: list contradict each other (no_leaks is leaks: [])"},
     {"program: {language: c, inline: x}\nexpect: {leaks: x}\n",
@@ -206,7 +226,7 @@ static const bad_t bad[] = {
      "than 2 repetition operators in a row such as 'a+*+', a repetition count over 255, or "
      "more than 4096 atoms once repetitions are expanded)"},
     {"program: {language: c, inline: x}\nexpect: {status: 300}\n",
-     "3:18: expect.status: expected an integer 0-255, got \"300\" (or any)"},
+     "3:18: expect.status: expected an integer 0-255, got \"300\" (or any, or a signal: SIGABRT...)"},
     {"program: {language: c, inline: x}\nexpect: {no_leaks: 1}\n",
      "3:20: expect.no_leaks: expected true or false, got \"1\""},
     {"program: {language: c, inline: x}\nexpect: {files: [rel/path]}\n",

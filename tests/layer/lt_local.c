@@ -721,7 +721,6 @@ static long c_uname(const char *n, void *f)
     printf("  sysname %s\n", u.sysname);
     return r;
 }
-/* syscall(): numbers the layer serves, on local paths. */
 typedef int (*chown_t)(const char *, uid_t, gid_t);
 /* chown to the owner it has: allowed to anyone, and the same everywhere */
 static long c_chown(const char *n, void *f)
@@ -762,28 +761,7 @@ static long c_mknodat(const char *n, void *f)
     out(n, T(mn_t)(AT_FDCWD, p_new, S_IFREG | 0600, 0));
     return T(mn_t)(AT_FDCWD, p_file, S_IFIFO | 0600, 0);
 }
-static long c_flock(const char *n, void *f)
-{
-    int fd = ofile(O_RDONLY);
-    out(n, ((int (*)(int, int))f)(fd, LOCK_EX | LOCK_NB));
-    return ((int (*)(int, int))f)(fd, LOCK_UN);
-}
-static long c_mmap(const char *n, void *f)
-{
-    typedef void *(*mm_t)(void *, size_t, int, int, int, off_t);
-    char *p = T(mm_t)(NULL, 4096, PROT_READ, MAP_PRIVATE, ofile(O_RDONLY), 0);
-    if (p == MAP_FAILED)
-        return -1;
-    printf("  %s maps \"%.7s\"\n", n, p);
-    return 0;
-}
-/* Not called again: every run of this program went through it. */
-static long c_start_main(const char *n, void *f)
-{
-    (void)n;
-    (void)f;
-    return 0;
-}
+/* syscall(): numbers the layer serves, on local paths. */
 static long c_syscall(const char *n, void *f)
 {
     typedef long (*sc_t)(long, ...);
@@ -799,10 +777,59 @@ static long c_syscall(const char *n, void *f)
     return T(sc_t)(SYS_getpid) > 0 ? 0 : -1;
 }
 
+static long c_flock(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(int, int))f)(ofile(O_RDONLY), LOCK_EX | LOCK_NB);
+}
+static long c_mmap(const char *n, void *f)
+{
+    char *p = ((void *(*)(void *, size_t, int, int, int, off_t))f)(
+        NULL, 8, PROT_READ, MAP_PRIVATE, ofile(O_RDONLY), 0);
+    if (p == MAP_FAILED)
+        return -1;
+    printf("  %s: %.7s\n", n, p);
+    return 0;
+}
+static long c_chdir(const char *n, void *f)
+{
+    char b[1024] = "";
+    long r = ((int (*)(const char *))f)(p_sub);
+    printf("  %s: cwd %s\n", n, getcwd(b, sizeof(b)) ? b : strerror(errno));
+    return r;
+}
+static long c_fchdir(const char *n, void *f)
+{
+    char b[1024] = "";
+    long r = ((int (*)(int))f)(open(p_sub, O_RDONLY | O_DIRECTORY));
+    printf("  %s: cwd %s\n", n, getcwd(b, sizeof(b)) ? b : strerror(errno));
+    return r;
+}
+static long c_getcwd(const char *n, void *f)
+{
+    char b[1024] = "";
+    if (chdir(dir) != 0)
+        return -1;
+    char *r = ((char *(*)(char *, size_t))f)(b, sizeof(b));
+    printf("  %s: %s\n", n, r ? r : strerror(errno));
+    char small[2];
+    return ((char *(*)(char *, size_t))f)(small, sizeof(small)) ? 0 : -1;
+}
+/* __libc_start_main ran this program's main: its case is this run. */
+static long c_started(const char *n, void *f)
+{
+    (void)n;
+    (void)f;
+    return 0;
+}
+
 static const struct {
     const char *name;
     case_fn fn;
 } cases[] = {
+    {"flock", c_flock}, {"mmap", c_mmap}, {"mmap64", c_mmap},
+    {"chdir", c_chdir}, {"fchdir", c_fchdir}, {"getcwd", c_getcwd},
+    {"__libc_start_main", c_started},
     {"open", c_open}, {"open64", c_open}, {"openat", c_openat},
     {"openat64", c_openat}, {"creat", c_creat}, {"creat64", c_creat},
     {"__open_2", c_open_2}, {"__open64_2", c_open_2},
@@ -861,8 +888,6 @@ static const struct {
     {"syscall", c_syscall}, {"chown", c_chown}, {"lchown", c_chown},
     {"fchown", c_fchown}, {"fchownat", c_fchownat}, {"link", c_link},
     {"linkat", c_linkat}, {"mknod", c_mknod}, {"mknodat", c_mknodat},
-    {"flock", c_flock}, {"mmap", c_mmap}, {"mmap64", c_mmap},
-    {"__libc_start_main", c_start_main},
 };
 
 /* A fresh set of files for each case. */

@@ -108,6 +108,26 @@ static void check_fd(const char *path, int fd)
     ST(syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0));
     ST(syscall(SYS_stat, path, &st));
     ST(syscall(SYS_lstat, path, &st));
+    /* The fd by its /proc and /dev/fd names: stat follows to the remote
+     * file, readlink names it, open opens it again. */
+    char fdp[64];
+    snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+    ST(stat(fdp, &st));
+    snprintf(fdp, sizeof(fdp), "/dev/fd/%d", fd);
+    ST(stat(fdp, &st));
+    SX(statx(AT_FDCWD, fdp, 0, STATX_BASIC_STATS, &sx));
+    snprintf(fdp, sizeof(fdp), "/proc/%d/fd/%d", (int)getpid(), fd);
+    ST(stat(fdp, &st));
+    char link[512] = "";
+    snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+    CHECK(readlink(fdp, link, sizeof(link) - 1) > 0);
+    CHECK_STR(link, path);
+    int again = open(fdp, O_RDONLY);
+    CHECK(again >= 0);
+    snprintf(what, sizeof(what), "%s: fstat(open(%s))", path, fdp);
+    CHECK(fstat(again, &st) == 0);
+    same_stat(what, &st, &want);
+    close(again);
 #undef ST
 #undef SX
 }
@@ -118,6 +138,19 @@ int main(void)
     int fd = open("/srv/data/hello.txt", O_RDONLY);
     CHECK(fd >= 0);
     check_fd("/srv/data/hello.txt", fd);
+    /* On stdin: /dev/stdin is it; opened again, the content is there. */
+    int in = dup(0);
+    CHECK(dup2(fd, 0) == 0);
+    struct stat a, b;
+    CHECK(stat("/dev/stdin", &a) == 0 && stat("/srv/data/hello.txt", &b) == 0);
+    same_stat("stat(/dev/stdin)", &a, &b);
+    int again = open("/dev/stdin", O_RDONLY);
+    char text[64] = "";
+    CHECK_LONG(read(again, text, sizeof(text) - 1), 22);
+    CHECK_STR(text, "hello from the target\n");
+    close(again);
+    dup2(in, 0);
+    close(in);
     close(fd);
     /* A directory placeholder. */
     fd = open("/srv/data/sub", O_RDONLY | O_DIRECTORY);
@@ -131,6 +164,15 @@ int main(void)
     /* After a write through it, its fstat shows the new size. */
     CHECK_LONG(pwrite(fd, "keep more\n", 10, 0), 10);
     check_fd("/srv/rw/keep.txt", fd);
+    /* Opened again by its /proc name: the remote file, not the empty
+     * placeholder. */
+    char fdp[64], data[32] = "";
+    snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+    int rw = open(fdp, O_RDWR);
+    CHECK(rw >= 0);
+    CHECK_LONG(pread(rw, data, sizeof(data) - 1, 0), 10);
+    CHECK_STR(data, "keep more\n");
+    close(rw);
     close(fd);
 
     /* Paths through syscall(): as the libc calls. */

@@ -231,6 +231,65 @@ static void test_policy_defaults(void **state)
     shunt_policy_free(&p);
 }
 
+/* A program's own files: the file, its directory, the prefix above a
+ * bin/, sbin/, libexec/ or shims/ directory; never "/". */
+static void test_policy_program(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    const char *text = "read_only ^/h/.pyenv/version$\n";
+    char err[64];
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err, sizeof(err)), 0);
+    shunt_policy_t p;
+    shunt_policy_init(&p, &c);
+    assert_int_equal(shunt_policy_add_program(&p, "/h/.pyenv/shims/python3", 0), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "/h/venv/bin/python", 0), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "/h/proj/run.sh", 0), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "/h/.cargo/bin", 1), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "/bin", 1), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "/init", 0), 0);
+    assert_int_equal(shunt_policy_add_program(&p, "rel/x", 0), -EINVAL);
+    struct {
+        const char *path;
+        int mode;
+    } cases[] = {
+        {"/h/.pyenv/versions/3.11/lib/python3.11/os.py", SHUNT_MODE_LOCAL},
+        {"/h/.pyenv/libexec/pyenv", SHUNT_MODE_LOCAL},
+        {"/h/.pyenv/version", SHUNT_MODE_READ}, /* the explicit rule wins */
+        {"/h/venv/pyvenv.cfg", SHUNT_MODE_LOCAL},
+        {"/h/proj/run.sh", SHUNT_MODE_LOCAL},
+        {"/h/proj/data.txt", SHUNT_MODE_LOCAL},
+        {"/h/.cargo/registry/x", SHUNT_MODE_LOCAL},
+        {"/h/other.txt", SHUNT_MODE_READ},
+        {"/h", SHUNT_MODE_READ},
+        {"/bin/sh", SHUNT_MODE_LOCAL},
+        {"/etc/app.conf", SHUNT_MODE_READ}, /* not "/" for /bin or /init */
+        {"/init", SHUNT_MODE_LOCAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (shunt_policy_mode(&p, cases[i].path) != cases[i].mode)
+            fail_msg("%s: mode %s, want %s", cases[i].path,
+                     shunt_mode_name(shunt_policy_mode(&p, cases[i].path)),
+                     shunt_mode_name(cases[i].mode));
+    /* no entry covered by another: /h/.pyenv/shims went when /h/.pyenv
+     * came, /bin/sh... never came */
+    for (size_t i = 0; i < p.local.n; i++)
+        for (size_t j = 0; j < p.local.n; j++)
+            if (i != j && shunt_path_under(p.local.v[i], p.local.v[j]))
+                fail_msg("%s is under %s", p.local.v[i], p.local.v[j]);
+    assert_int_equal(p.local.n, 6); /* .pyenv venv proj .cargo /bin /init */
+    /* Directories on the way to a local entry: their metadata is local. */
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h"), 1);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/.pyenv"), 0); /* local itself */
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/.py"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/other.txt"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/etc"), 0);
+    shunt_policy_free(&p);
+    shunt_config_free(&c);
+}
+
 static void test_policy_config_order(void **state)
 {
     (void)state;
@@ -379,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_regex_check),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
+        cmocka_unit_test(test_policy_program),
         cmocka_unit_test(test_fdtable),
         cmocka_unit_test(test_net_filter),
     };

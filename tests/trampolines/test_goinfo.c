@@ -192,6 +192,52 @@ static uint8_t *slurp(const char *path, size_t *n)
     return buf;
 }
 
+/* Debian's age (package age): Go 1.19, cgo, -buildmode=pie linked by the
+ * system linker, stripped.  Its pclntab has no section of its own (merged
+ * into .data.rel.ro): found by its header, with the entry points the
+ * layer patches.  Skipped where age is not installed (ci/setup has it). */
+static void test_merged_pclntab(void **state)
+{
+    (void)state;
+    const char *age = "/usr/bin/age";
+    if (access(age, R_OK) != 0) {
+        printf("SKIP: %s not installed\n", age);
+        return;
+    }
+    shunt_goinfo_t g;
+    char why[256] = "";
+    int rc = shunt_goinfo_read(age, &g, why, sizeof why);
+    if (rc)
+        fail_msg("%s: %d %s", age, rc, why);
+    assert_true(g.pie && g.stripped && g.has_interp);
+    assert_int_equal(g.major, 1);
+    assert_true(g.minor >= 16);
+    /* the Syscall6 of its version (>= 1.19) or the ABI0 trio; asmcgocall;
+     * all inside the file's text (age's .text starts with C code) */
+    if (g.minor >= 19)
+        assert_true(g.syscall6 != 0);
+    else
+        assert_true(g.syscall_abi0[0] && g.syscall_abi0[1] && g.syscall_abi0[2]);
+    assert_true(g.asmcgocall != 0 && g.raw_vfork != 0);
+    size_t n;
+    uint8_t *d = slurp(age, &n);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)d;
+    Elf64_Shdr *sh = (Elf64_Shdr *)(d + eh->e_shoff);
+    const char *names = (const char *)d + sh[eh->e_shstrndx].sh_offset;
+    uint64_t lo = 0, hi = 0;
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        assert_true(strcmp(names + sh[i].sh_name, ".gopclntab") != 0);
+        if (strcmp(names + sh[i].sh_name, ".text") == 0)
+            lo = sh[i].sh_addr, hi = sh[i].sh_addr + sh[i].sh_size;
+    }
+    uint64_t fns[] = {g.syscall6 ? g.syscall6 : g.syscall_abi0[0],
+                      g.asmcgocall, g.raw_vfork};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        assert_true(fns[i] >= lo && fns[i] < hi);
+    free(d);
+    printf("%s: %s, pclntab found without a section\n", age, g.version);
+}
+
 /* Any answer but a crash: 0, or <0 with a reason. */
 static int read_damaged(const char *path)
 {
@@ -333,6 +379,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_not_go),
+        cmocka_unit_test(test_merged_pclntab),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupted),
     };

@@ -25,6 +25,9 @@
  *   .Lclone   clone/clone3: record this thread's tid in shunt_go_fork_tid
  *             first, so that the child (which sees the same TLS) knows it
  *             is a child, then .Lbare;
+ *   .Lchild   a vfork child's execve (os/exec): its path is copied into
+ *             shunt_go_exec_ring (shunt/gotramp.h) with plain stores (the
+ *             memory is the parent's), then .Lbare;
  *   .Lslow    call shunt_go_handler(&call) on the thread's g0 stack through
  *             the runtime's own runtime.asmcgocall, exactly as a cgo call
  *             does (it saves g.sched, switches g and SP, aligns for C, and
@@ -45,6 +48,7 @@
         .text
 
 #define SYS_clone  56
+#define SYS_execve 59
 #define SYS_gettid 186
 #define SYS_clone3 435
 #define NR_MAX     512
@@ -105,10 +109,38 @@ shunt_go_syscall6_entry:
         movq    %r13, %rcx
         cmpl    %eax, %r10d
         movq    %r12, %rax
-        jne     .Lbare
+        jne     .Lchild
         movq    shunt_go_fork_tid@gottpoff(%rip), %r11
         movl    $0, %fs:(%r11)
         jmp     .Lslow
+
+        /* A child on its parent's memory: bare calls only.  Its execve's
+         * path (BX) goes into the next ring slot first: 4096-byte slots,
+         * ready flag at +0, path at +4, at most 4091 bytes and a NUL.
+         * Registers: DX, R10, R11 are free (.Lbare sets DX and R10). */
+.Lchild:
+        cmpq    $SYS_execve, %rax
+        jne     .Lbare
+        testq   %rbx, %rbx
+        jz      .Lbare
+        movl    $1, %edx
+        lock xaddl %edx, shunt_go_exec_seq(%rip)
+        andl    $7, %edx                   /* SHUNT_GO_EXEC_SLOTS - 1 */
+        shlq    $12, %rdx
+        leaq    shunt_go_exec_ring(%rip), %r10
+        addq    %rdx, %r10                 /* the slot */
+        movl    $0, (%r10)                 /* not ready while written */
+        xorl    %edx, %edx
+1:      movzbl  (%rbx,%rdx), %r11d
+        movb    %r11b, 4(%r10,%rdx)
+        testb   %r11b, %r11b
+        jz      2f
+        incq    %rdx
+        cmpq    $4091, %rdx
+        jb      1b
+        movb    $0, 4(%r10,%rdx)
+2:      movl    $1, (%r10)                 /* x86 stores are ordered */
+        jmp     .Lbare
 
 .Lclone:
         movq    %rax, %r12

@@ -143,6 +143,48 @@ func main() {
 		if err != nil {
 			die("%v", err)
 		}
+	case "cwd": // cwd DIR...: os.Chdir into each, os.Getwd, relative paths
+		for _, d := range a {
+			if err := os.Chdir(d); err != nil {
+				fmt.Printf("%v\n", err)
+				continue
+			}
+			wd, err := os.Getwd()
+			fmt.Printf("getwd %s %v\n", wd, err)
+			ents, err := os.ReadDir(".")
+			for _, e := range ents {
+				fmt.Printf("  %s dir=%v\n", e.Name(), e.IsDir())
+			}
+			if err != nil {
+				fmt.Printf("  readdir: %v\n", err)
+			}
+			for _, f := range []string{"README.txt", "c.txt", "b/deep.txt"} {
+				if b, err := os.ReadFile(f); err == nil {
+					fmt.Printf("  %s: %q\n", f, b)
+				} else {
+					fmt.Printf("  %v\n", err)
+				}
+			}
+		}
+		if err := os.Chdir(".."); err != nil {
+			fmt.Printf("chdir ..: %v\n", err)
+		}
+		wd, err := os.Getwd()
+		fmt.Printf("after ..: %s %v\n", wd, err)
+		// File.Chdir: fchdir
+		if f, err := os.Open("/srv/gt/a/b"); err == nil {
+			err = f.Chdir()
+			f.Close()
+			wd, _ = os.Getwd()
+			b, rerr := os.ReadFile("deep.txt")
+			fmt.Printf("fchdir %v: %s %q %v\n", err, wd, b, rerr)
+			// a child inherits it (Go execs with raw system calls)
+			out, err := exec.Command("/bin/sh", "-c", "pwd -P; cat deep.txt").CombinedOutput()
+			fmt.Printf("child %v: %s", err, out)
+		}
+		os.Chdir("/tmp")
+		wd, err = os.Getwd()
+		fmt.Printf("back: %s %v\n", wd, err)
 	case "env":
 		for _, n := range a {
 			fmt.Printf("%s=%s\n", n, os.Getenv(n))

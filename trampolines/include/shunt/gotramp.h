@@ -43,6 +43,19 @@ SHUNT_GO_HIDDEN extern void *shunt_go_vfork_orig;
  * (or copying) the memory of that thread: the trampoline never calls the
  * handler there. */
 SHUNT_GO_HIDDEN extern __thread int shunt_go_fork_tid __attribute__((tls_model("initial-exec")));
+/* What os/exec's children exec: such a child (vfork: it shares its
+ * parent's memory) never runs the handler, so when its execve (wanted)
+ * reaches the trampoline, the path is copied here (slot seq++ % N, ready
+ * set to 1 after the copy; cut at SHUNT_GO_EXEC_PATH - 1 bytes) for the
+ * layer to look at from its next handled call (layer/go.c). */
+#define SHUNT_GO_EXEC_SLOTS 8 /* a power of two: go_syscall6.S masks */
+#define SHUNT_GO_EXEC_PATH 4092
+typedef struct {
+    int ready;
+    char path[SHUNT_GO_EXEC_PATH];
+} shunt_go_exec_slot_t;
+SHUNT_GO_HIDDEN extern shunt_go_exec_slot_t shunt_go_exec_ring[SHUNT_GO_EXEC_SLOTS];
+SHUNT_GO_HIDDEN extern unsigned shunt_go_exec_seq;
 
 /* The ABI0 body of runtime.asmcgocall given the run-time address found
  * for it (which, in a stripped program, may be its ABIInternal wrapper:

@@ -1,0 +1,16 @@
+/* Programs the layer cannot enter are named on stderr (notice.c). */
+#ifndef SHUNT_LAYER_NOTICE_H
+#define SHUNT_LAYER_NOTICE_H
+
+/* Reads $SHUNT_UNHOOKED_FILE (start-up, active layer only). */
+void shunt_notice_init(void);
+/* "shunt: not intercepted: TEXT" on stderr, every time, and appended to
+ * $SHUNT_UNHOOKED_FILE.  Raw syscalls, no malloc. */
+void shunt_notice_unhooked(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* Exec hooks, before the real exec: a notice when the program the kernel
+ * will start (through #! interpreters) is statically linked.  dirfd, path
+ * and at_flags as execveat's; fexecve passes (fd, "", AT_EMPTY_PATH). */
+void shunt_exec_check(int dirfd, const char *path, int at_flags);
+
+#endif
