@@ -81,6 +81,14 @@ int main(void)
     CHECK_ERR(stat("/srv/rw/o/node", &st), ENOENT);
     close(dfd);
 
+    /* read mode (/srv/data): write operations act locally, where the
+     * path does not exist (docs/hooking.md, the policy table) */
+    CHECK_ERR(chown("/srv/data/hello.txt", 1, 1), ENOENT);
+    CHECK_ERR(link("/srv/data/hello.txt", "/srv/data/h2"), ENOENT);
+    CHECK_ERR(mkfifo("/srv/data/fifo", 0600), ENOENT);
+    CHECK_LONG(stat("/srv/data/hello.txt", &st), 0);
+    CHECK_LONG(st.st_uid, 0);
+
     /* local paths stay local */
     char lp[64], lf[80];
     snprintf(lp, sizeof(lp), "/tmp/lt_owner_%d", (int)getpid());
