@@ -34,6 +34,7 @@
 #include "shunt/proto.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -112,6 +113,10 @@ int layer_fd_still_ours(int fd, const shunt_rfile_t *f);
 enum { LOG_OFF = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 extern int shunt_log_level;
 void shunt_log_open(const char *file); /* NULL: stderr (dup'd, protected) */
+/* Formats fmt after the n bytes of prefix already in line (cap >= 2 more)
+ * and ends it with a newline, cut to fit; returns the line's length. */
+size_t shunt_log_vline(char *line, size_t cap, int n, const char *fmt,
+                       va_list ap);
 void shunt_logf(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* errno text without translation (no locale files opened from a hook). */
