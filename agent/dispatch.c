@@ -116,6 +116,8 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_FSTATFS: case SHUNT_T_FTRUNCATE: case SHUNT_T_TRUNCATE:
     case SHUNT_T_FSYNC: case SHUNT_T_CHMOD: case SHUNT_T_FCHMOD:
     case SHUNT_T_SYMLINK: case SHUNT_T_UTIMENS: case SHUNT_T_REALPATH:
+    case SHUNT_T_CHOWN: case SHUNT_T_FCHOWN: case SHUNT_T_LINK:
+    case SHUNT_T_MKNOD:
         files_handle(cl, m);
         break;
     case SHUNT_T_LOCK: case SHUNT_T_FLOCK:

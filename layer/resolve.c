@@ -47,6 +47,10 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
             else {
                 t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
                 t->dirh = f->handle;
+                /* The fd is a placeholder: a local decision gives the
+                 * original the absolute joined path (NEW-dirfd). */
+                if (!layer_is_remote(t->mode))
+                    t->lpath = t->norm;
             }
         } else if (f->kind == SHUNT_RF_LAYER) {
             r = -EBADF;
