@@ -365,6 +365,8 @@ unhooked(const shunt_goinfo_t *gi, const char *fmt, ...)
                           gi && gi->version[0] ? gi->version : "", why);
 }
 
+int shunt_go_main;
+
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -372,6 +374,7 @@ void shunt_go_install(void)
     dl_iterate_phdr(find_main, &m);
     if (!m.is_go)
         return;
+    shunt_go_main = 1;
     shunt_goinfo_t gi;
     memset(&gi, 0, sizeof(gi));
     char why[256] = "";

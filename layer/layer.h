@@ -45,6 +45,9 @@
 extern __thread int shunt_guard __attribute__((tls_model("initial-exec")));
 /* 0 until the constructor finished; 1 inert (no SHUNT_SOCKET); 2 active. */
 extern int shunt_state;
+/* 1 when the main program is Go (go.c): its signal handlers are the Go
+ * runtime's, which never call libc, and are left unwrapped (signals.c). */
+extern int shunt_go_main;
 #define SHUNT_STATE_ACTIVE 2
 
 /* Signals and the guard (docs/hooking.md, "Signals").  A handler may run

@@ -815,6 +815,27 @@ static long c_getcwd(const char *n, void *f)
     char small[2];
     return ((char *(*)(char *, size_t))f)(small, sizeof(small)) ? 0 : -1;
 }
+/* sigaction through the hooked entry: a handler that runs, and the old
+ * action reads back as the program set it (not the layer's wrapper). */
+static volatile sig_atomic_t c_sig_seen;
+static void c_sig_handler(int sig) { c_sig_seen = sig; }
+static long c_sigaction(const char *n, void *f)
+{
+    int (*sa)(int, const struct sigaction *, struct sigaction *) = f;
+    struct sigaction a, old;
+    memset(&a, 0, sizeof(a));
+    a.sa_handler = c_sig_handler;
+    a.sa_flags = SA_RESTART;
+    if (sa(SIGUSR2, &a, NULL) != 0)
+        return -1;
+    raise(SIGUSR2);
+    if (sa(SIGUSR2, NULL, &old) != 0)
+        return -1;
+    printf("  %s: seen %d, old is ours %d, SA_SIGINFO %d\n", n, c_sig_seen,
+           old.sa_handler == c_sig_handler, !!(old.sa_flags & SA_SIGINFO));
+    signal(SIGUSR2, SIG_DFL);
+    return 0;
+}
 /* __libc_start_main ran this program's main: its case is this run. */
 static long c_started(const char *n, void *f)
 {
@@ -829,7 +850,7 @@ static const struct {
 } cases[] = {
     {"flock", c_flock}, {"mmap", c_mmap}, {"mmap64", c_mmap},
     {"chdir", c_chdir}, {"fchdir", c_fchdir}, {"getcwd", c_getcwd},
-    {"__libc_start_main", c_started},
+    {"__libc_start_main", c_started}, {"sigaction", c_sigaction},
     {"open", c_open}, {"open64", c_open}, {"openat", c_openat},
     {"openat64", c_openat}, {"creat", c_creat}, {"creat64", c_creat},
     {"__open_2", c_open_2}, {"__open64_2", c_open_2},
