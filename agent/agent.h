@@ -183,6 +183,11 @@ int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
               size_t outlen);
 /* openat2(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): fd or -errno. */
 int root_open(agent_t *a, const char *path, int flags, mode_t mode);
+/* root_open for reading or writing: refuses device nodes the agent does not
+ * serve (node_served) with -ENXIO without ever opening them for I/O. */
+int root_open_io(agent_t *a, const char *path, int flags, mode_t mode);
+struct stat;
+int node_served(const struct stat *st);
 /* Opens the parent of an absolute in-root path (O_PATH|O_DIRECTORY) and
  * points *base at its last component (trailing slashes kept).  *base is ""
  * for the root itself; then the returned fd is the root. */

@@ -85,7 +85,7 @@ static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
         f = flags & OPATH_FLAGS;
     else /* never block on a FIFO or device; cleared again for files */
         f = (flags & OPEN_FLAGS) | O_NOCTTY | O_NONBLOCK;
-    int fd = root_open(cl->a, p, f, mode);
+    int fd = root_open_io(cl->a, p, f, mode);
     if (fd < 0) {
         fail(cl, id, -fd, "open", p);
         return;
@@ -484,7 +484,7 @@ static void do_truncate(client_t *cl, uint64_t id, const shunt_truncate_t *t)
     char p[PATHBUF];
     if (join(cl, id, t->dirh, t->path, p) < 0)
         return;
-    int fd = root_open(cl->a, p, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
+    int fd = root_open_io(cl->a, p, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0) {
         fail(cl, id, -fd, "truncate", p);
         return;

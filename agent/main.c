@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -281,10 +282,28 @@ static void raise_nofile(void)
     }
 }
 
+/* The agent has no controlling terminal: a target's /dev/tty (character
+ * device 5:0) is the opener's controlling terminal, so with one a program
+ * could write onto the developer's terminal through a link to it, or stop
+ * the agent with SIGTTIN by reading.  A new session when it can; as a
+ * process-group leader (started by an older harness) it lets go of the
+ * terminal instead. */
+static void drop_terminal(void)
+{
+    if (setsid() >= 0)
+        return;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        ioctl(fd, TIOCNOTTY);
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static agent_t agent;
     agent_t *a = &agent;
+    drop_terminal();
     parse_args(argc, argv, &a->conf);
     load_token(&a->conf);
     if (a->conf.max_queue < 2ull * a->conf.max_frame)

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,6 +64,74 @@ int root_open(agent_t *a, const char *path, int flags, mode_t mode)
             continue;
         return -errno;
     }
+}
+
+/* Device nodes the agent opens for I/O: the memory devices every
+ * container's /dev has (null, zero, full, random, urandom, major 1).  Any
+ * other device is the agent's own host's (a target's /dev/tty is the
+ * agent's controlling terminal, were it to have one; a block device is a
+ * disk) and refused with ENXIO, as a device without a driver is.  Regular
+ * files, directories, FIFOs (opened O_NONBLOCK) and sockets (ENXIO from the
+ * kernel) are what they are. */
+int node_served(const struct stat *st)
+{
+    if (S_ISBLK(st->st_mode))
+        return 0;
+    if (!S_ISCHR(st->st_mode))
+        return 1;
+    unsigned mi = minor(st->st_rdev);
+    return major(st->st_rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9);
+}
+
+/* root_open for I/O (no O_PATH): an existing node is opened O_PATH first,
+ * checked (node_served) and only then reopened through /proc/self/fd, so no
+ * refused device is ever opened and a race cannot swap the node in between.
+ * A create with O_EXCL (or O_TMPFILE) makes a new regular file; O_CREAT
+ * alone is tried with O_EXCL first. */
+int root_open_io(agent_t *a, const char *path, int flags, mode_t mode)
+{
+    if ((flags & O_PATH) || (flags & __O_TMPFILE) == __O_TMPFILE ||
+        (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return root_open(a, path, flags, mode);
+    int creat = flags & O_CREAT;
+    if (creat) {
+        int fd = root_open(a, path, flags | O_EXCL, mode);
+        if (fd != -EEXIST)
+            return fd;
+    }
+    int pfd = root_open(a, path, O_PATH | (flags & (O_NOFOLLOW | O_DIRECTORY)), 0);
+    struct stat st;
+    if (pfd == -ENOENT && creat) {
+        /* a dangling link the create goes through, or a node removed since:
+         * open it as asked, check after (O_NOCTTY|O_NONBLOCK: no terminal
+         * is taken, nothing blocks) */
+        int fd = root_open(a, path, flags | O_NOCTTY | O_NONBLOCK, mode);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !node_served(&st))) {
+            close(fd);
+            return -ENXIO;
+        }
+        if (fd >= 0 && !(flags & O_NONBLOCK) && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+    }
+    if (pfd < 0)
+        return pfd;
+    int rc = 0;
+    if (fstat(pfd, &st) < 0)
+        rc = -errno;
+    else if (S_ISLNK(st.st_mode)) /* O_NOFOLLOW on a link */
+        rc = -ELOOP;
+    else if (!node_served(&st))
+        rc = -ENXIO;
+    if (rc == 0) {
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+        rc = open(self, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+        if (rc < 0)
+            rc = -errno;
+    }
+    close(pfd);
+    return rc;
 }
 
 int root_open_parent(agent_t *a, const char *path, const char **base)

@@ -163,6 +163,10 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
                 usage_text);
         return -1;
     }
+    if (!shunt_valid_name(xc->target)) {
+        fprintf(stderr, "harness exec: \"%s\" is not a target name\n", xc->target);
+        return -1;
+    }
     if (optind >= argc) {
         fprintf(stderr, "harness exec: missing the command to run (after "
                         "--)\n\n%s",

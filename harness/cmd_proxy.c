@@ -98,6 +98,10 @@ static int parse_args(proxy_cmd_t *pc, int argc, char **argv)
         usage(stderr);
         return -1;
     }
+    if (pc->target && !shunt_valid_name(pc->target)) {
+        fprintf(stderr, "harness proxy: \"%s\" is not a target name\n", pc->target);
+        return -1;
+    }
     if (pc->log_level) {
         int lv = shunt_log_parse_level(pc->log_level);
         if (lv < 0) {

@@ -1,6 +1,7 @@
 /* One case: target up, the program copied into it, the reference run
  * (runc exec), the local run (harness exec), normalise, diff, report. */
 #include "runner.h"
+#include "inroot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,22 +125,22 @@ static char *denul(char *buf, size_t *len)
 }
 
 /* The expected files as one text: "== PATH ==" and its bytes, or
- * "== PATH: missing ==" for each. */
-static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
+ * "== PATH: missing ==" for each.  Inside the target only through its root
+ * fd (inroot.h): a program that replaces PATH with a link to the host gets
+ * nothing read or removed there. */
+static char *snapshot_files(const shunt_runspec_t *r, int root, int local,
                             int remove)
 {
     text_t t = {0};
     for (size_t i = 0; i < r->n_files; i++) {
         const shunt_expect_file_t *f = &r->files[i];
-        char p[PATH_MAX];
-        if (local && f->local_on_host)
-            snprintf(p, sizeof(p), "%s", f->path);
-        else
-            snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, f->path);
+        int host = local && f->local_on_host;
         size_t len = 0;
-        char *data = shunt_read_file(p, OUT_MAX, &len);
+        char *data = host ? shunt_read_file(f->path, OUT_MAX, &len)
+                          : shunt_inroot_read(root, f->path, OUT_MAX, &len);
         if (!data) {
-            add(&t, "== %s: missing ==\n", f->path);
+            add(&t, "== %s: %s ==\n", f->path,
+                errno == EINVAL ? "not a regular file" : "missing");
         } else {
             data = denul(data, &len);
             if (!data) {
@@ -150,18 +151,18 @@ static char *snapshot_files(const shunt_runspec_t *r, int init_pid, int local,
                 len && data[len - 1] != '\n' ? "\n\\ no newline at end\n" : "");
             free(data);
         }
-        if (remove)
-            unlink(p);
+        if (remove && host)
+            unlink(f->path);
+        else if (remove)
+            shunt_inroot_unlink(root, f->path);
     }
     return t.p ? t.p : strdup("");
 }
 
-static void clear_files(const shunt_runspec_t *r, int init_pid)
+static void clear_files(const shunt_runspec_t *r, int root)
 {
     for (size_t i = 0; i < r->n_files; i++) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "/proc/%d/root%s", init_pid, r->files[i].path);
-        unlink(p);
+        shunt_inroot_unlink(root, r->files[i].path);
         if (r->files[i].local_on_host)
             unlink(r->files[i].path);
     }
@@ -374,30 +375,32 @@ static int layer_path(const char *harness, char *out)
     return 0;
 }
 
-/* Removes DIR/journal and the exec side files DIR/journal.tag.PID. */
-static void journal_clean(const char *dir)
+/* Removes journal and the exec side files journal.tag.PID from the
+ * directory DFD (closed). */
+static void journal_clean(int dfd)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
         return;
+    }
     struct dirent *e;
-    char p[PATH_MAX];
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, "journal", 7) == 0 &&
-            shunt_fmt(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
-            unlink(p);
+        if (strncmp(e->d_name, "journal", 7) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
 }
 
-/* Reads DIR/journal (missing: empty) and cleans up after it. */
-static char *journal_take(const char *dir)
+/* Reads DIR/journal (missing: empty) and cleans up after it: DIR on this
+ * host (root < 0) or inside the target's root fd. */
+static char *journal_take(int root, const char *dir)
 {
-    char p[PATH_MAX];
     size_t len = 0;
-    char *t = shunt_fmt(p, sizeof(p), "%s/journal", dir) == 0
-                  ? shunt_read_file(p, OUT_MAX, &len)
-                  : NULL;
-    journal_clean(dir);
+    int dfd = root >= 0 ? shunt_inroot_opendir(root, dir)
+                        : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *t = dfd >= 0 ? shunt_inroot_read_at(dfd, "journal", OUT_MAX, &len) : NULL;
+    journal_clean(dfd);
     if (t)
         t = denul(t, &len);
     return t ? t : strdup("");
@@ -438,7 +441,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     char err[8192], dir[PATH_MAX] = "";
     obs_t *ref = calloc((size_t)r->repeat, sizeof(obs_t));
     obs_t *loc = calloc((size_t)r->repeat, sizeof(obs_t));
-    int up = 0;
+    int up = 0, root = -1;
     shunt_target_info_t info;
     res->status = SHUNT_CASE_PASS;
     *report = NULL;
@@ -506,16 +509,19 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         goto out;
     }
     /* 2. the program at the same path inside */
-    if (c->built.dir[0]) {
-        char dst[PATH_MAX];
-        (void)shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, c->built.dir);
-        if (shunt_mkdir_p(dst, 0755) < 0 || shunt_copy_tree(c->built.dir, dst, 0) < 0) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason),
-                     "cannot copy the program into the target (%.800s): %s", dst,
-                     strerror(errno));
-            goto out;
-        }
+    if ((root = shunt_inroot_open_root(info.init_pid)) < 0) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "target %s: the root of pid %d: %s",
+                 c->target, info.init_pid, strerror(errno));
+        goto out;
+    }
+    if (c->built.dir[0] && shunt_inroot_copy(c->built.dir, root, c->built.dir) < 0) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason),
+                 "cannot copy the program into the target (%.800s): %s%s", c->built.dir,
+                 strerror(errno),
+                 errno == ELOOP ? " (a symbolic link in the target is in the way)" : "");
+        goto out;
     }
     res->t_target = secs(t0);
 
@@ -552,20 +558,15 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     }
     /* expect.journal: the layer inside the target, the journal's dirs */
     int journal = r->cmp_journal && r->run_reference && r->run_local;
-    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX],
-        tdir[PATH_MAX];
+    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX];
     if (journal) {
-        char dst[PATH_MAX], ddir[PATH_MAX];
-        int ok = layer_path(o->harness, lib) == 0 &&
-                 shunt_fmt(dst, sizeof(dst), "/proc/%d/root%s", info.init_pid, lib) == 0 &&
-                 shunt_fmt(tdir, sizeof(tdir), "/proc/%d/root%s", info.init_pid, dir) == 0 &&
-                 shunt_mkdir_p(tdir, 0755) == 0;
-        if (ok) {
-            snprintf(ddir, sizeof(ddir), "%s", dst);
-            *strrchr(ddir, '/') = 0;
-            unlink(dst); /* a copy from an earlier case in a kept target */
-            ok = shunt_mkdir_p(ddir, 0755) == 0 && shunt_copy_tree(lib, dst, 0) == 0;
-        }
+        /* in the target only through its root fd; a copy from an earlier
+         * case in a kept target is replaced, never written through */
+        int tfd = -1, ok = layer_path(o->harness, lib) == 0 &&
+                           (tfd = shunt_inroot_mkdir_p(root, dir, 0755)) >= 0 &&
+                           shunt_inroot_copy(lib, root, lib) == 0;
+        if (tfd >= 0)
+            close(tfd);
         if (!ok) {
             free(pargv);
             free(rargv);
@@ -632,16 +633,16 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_reference && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "ref%d", i);
-        clear_files(r, info.init_pid);
+        clear_files(r, root);
         t0 = shunt_now_ms();
         if (run_once(rargv, NULL, stdin_path, dir, tag, tmo, &ref[i], err, sizeof(err)) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "reference run: %.1000s", err);
         }
         res->t_ref += secs(t0);
-        ref[i].files = snapshot_files(r, info.init_pid, 0, 1);
+        ref[i].files = snapshot_files(r, root, 0, 1);
         if (journal)
-            ref[i].journal = journal_take(tdir);
+            ref[i].journal = journal_take(root, dir);
     }
     struct stat cst;
     if (res->status == SHUNT_CASE_PASS && r->run_local &&
@@ -657,16 +658,16 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);
-        clear_files(r, info.init_pid);
+        clear_files(r, root);
         t0 = shunt_now_ms();
         if (run_once(largv, r->cwd, stdin_path, dir, tag, tmo, &loc[i], err, sizeof(err)) < 0) {
             res->status = SHUNT_CASE_ERROR;
             snprintf(res->reason, sizeof(res->reason), "local run: %.1000s", err);
         }
         res->t_local += secs(t0);
-        loc[i].files = snapshot_files(r, info.init_pid, 1, 1);
+        loc[i].files = snapshot_files(r, root, 1, 1);
         if (journal)
-            loc[i].journal = journal_take(dir);
+            loc[i].journal = journal_take(-1, dir);
         const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
         char *unhooked = unhooked_take(dir);
         if (r->want_refused && res->status == SHUNT_CASE_PASS &&
@@ -892,6 +893,8 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
 out:
     if (c->group) /* the group's target: the last case decides */
         up = c->more ? 0 : c->group->up;
+    if (root >= 0)
+        close(root);
     if (up == 2) {
         add(&rep, "target %s was already up with this configuration: used and left up\n",
             c->target);

@@ -15,11 +15,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN_BYTES 32
@@ -30,6 +33,7 @@
 struct shunt_session {
     shunt_session_opts_t o;
     char tmpdir[64];
+    int tmpdir_lock; /* fd of tmpdir, flock'ed while the session lives */
     char agent_token_path[128];
     char socket_path[PATH_MAX];
     char layer_token_path[PATH_MAX + 8];
@@ -246,7 +250,7 @@ static int spawn_agent(shunt_session_t *s)
     }
     if (pid == 0) {
         /* Only async-signal-safe calls from here to exec. */
-        setpgid(0, 0); /* a terminal's ^C is ours to forward, in order */
+        setsid(); /* no terminal: ^C is ours to forward, /dev/tty not its */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -372,6 +376,7 @@ static void stop_agent(shunt_session_t *s)
         return;
     pid_t group = s->agent_pid; /* the agent leads its own process group */
     kill(s->agent_pid, SIGTERM);
+    kill(s->agent_pid, SIGCONT); /* a stopped agent would never see it */
     uint64_t deadline = shunt_now_ms() + AGENT_STOP_GRACE_MS;
     int st;
     while (!reap_agent(s, &st)) {
@@ -421,8 +426,111 @@ static void cleanup_files(shunt_session_t *s)
         unlink(s->agent_token_path);
     if (s->socket_path[0])
         unlink(s->socket_path); /* also removed by shunt_proxy_free */
-    if (s->tmpdir[0])
+    if (s->tmpdir[0]) {
+        char p[128];
+        if (shunt_fmt(p, sizeof(p), "%s/owned", s->tmpdir) == 0)
+            unlink(p);
         rmdir(s->tmpdir);
+    }
+    if (s->tmpdir_lock >= 0)
+        close(s->tmpdir_lock);
+    s->tmpdir_lock = -1;
+}
+
+/* ---- leftovers of sessions that died (kill -9, a crash in teardown) ------
+ * A session holds an flock on its /tmp/shunt-session-XXXXXX directory for
+ * as long as it lives (the kernel drops it when the process dies, however
+ * it dies).  Its secrets are files in that directory (agent.token, the
+ * private socket and its .token) and, for a target's shared socket, the
+ * layer's token next to it, whose path and inode the directory's "owned"
+ * file records.  Every session start removes the directories nobody holds
+ * and what they own: nothing secret outlives the next session. */
+static void remove_owned(int dfd)
+{
+    char buf[PATH_MAX + 64];
+    int fd = openat(dfd, "owned", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        unsigned long long dev, ino;
+        int off = 0;
+        if (sscanf(line, "%llu %llu %n", &dev, &ino, &off) != 2 || line[off] != '/')
+            continue;
+        struct stat st;
+        /* only the very file that session wrote (a later session's file at
+         * the same path is another inode) */
+        if (lstat(line + off, &st) == 0 && (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+            (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+            unlink(line + off);
+    }
+}
+
+static void remove_dead_sessions(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "shunt-session-", 14) != 0)
+            continue;
+        int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+            continue;
+        struct stat st;
+        if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() ||
+            flock(dfd, LOCK_EX | LOCK_NB) < 0) { /* another user's, or alive */
+            close(dfd);
+            continue;
+        }
+        /* Unlocked.  Entries are made only after the lock is taken, so an
+         * empty directory may be a session between mkdtemp and flock: left
+         * alone unless a minute old. */
+        DIR *sd = fdopendir(dup(dfd));
+        struct dirent *f;
+        int n = 0;
+        while (sd && (f = readdir(sd)))
+            n += strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0;
+        if (sd)
+            rewinddir(sd);
+        if (n == 0 && st.st_mtime + 60 > time(NULL)) {
+            if (sd)
+                closedir(sd);
+            close(dfd);
+            continue;
+        }
+        remove_owned(dfd);
+        while (sd && (f = readdir(sd)))
+            if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
+                unlinkat(dfd, f->d_name, 0);
+        if (sd)
+            closedir(sd);
+        if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0)
+            LOG_INFO("removed %s, left by a session that died", e->d_name);
+        close(dfd);
+    }
+    closedir(d);
+}
+
+/* Records in tmpdir/owned a secret this session keeps outside tmpdir. */
+static void record_owned(shunt_session_t *s, const char *path)
+{
+    struct stat st;
+    char p[128];
+    if (lstat(path, &st) < 0 || shunt_fmt(p, sizeof(p), "%s/owned", s->tmpdir) < 0)
+        return;
+    int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    dprintf(fd, "%llu %llu %s\n", (unsigned long long)st.st_dev,
+            (unsigned long long)st.st_ino, path);
+    close(fd);
 }
 
 static void teardown(shunt_session_t *s)
@@ -450,10 +558,16 @@ static int start(shunt_session_t *s)
 {
     if (find_agent(s) < 0)
         return -1;
+    remove_dead_sessions();
     snprintf(s->tmpdir, sizeof(s->tmpdir), "/tmp/shunt-session-XXXXXX");
     if (!mkdtemp(s->tmpdir)) {
         fprintf(stderr, "%s: mkdtemp: %s\n", who(s), strerror(errno));
         s->tmpdir[0] = 0;
+        return -1;
+    }
+    s->tmpdir_lock = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->tmpdir_lock < 0 || flock(s->tmpdir_lock, LOCK_EX | LOCK_NB) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", who(s), s->tmpdir, strerror(errno));
         return -1;
     }
     int fmt;
@@ -498,6 +612,8 @@ static int start(shunt_session_t *s)
     int ready = wait_ready(s, addr, sizeof(addr));
     if (ready != 0)
         return ready;
+    /* the agent read its token at start: no need to keep it on disk */
+    unlink(s->agent_token_path);
     s->forward = 1; /* from now on the agent's logs join ours */
     if (s->err_len) {
         ssize_t w = write(2, s->err_tail, s->err_len);
@@ -509,6 +625,8 @@ static int start(shunt_session_t *s)
                 strerror(-wr));
         return -1;
     }
+    if (strncmp(s->layer_token_path, s->tmpdir, strlen(s->tmpdir)) != 0)
+        record_owned(s, s->layer_token_path);
     shunt_proxy_opts_t po = {
         .socket_path = s->socket_path,
         .agent_addr = addr,
@@ -523,6 +641,8 @@ static int start(shunt_session_t *s)
         fprintf(stderr, "%s: %s\n", who(s), err);
         return -1;
     }
+    if (strncmp(s->socket_path, s->tmpdir, strlen(s->tmpdir)) != 0)
+        record_owned(s, s->socket_path);
     if (pipe2(s->done, O_CLOEXEC | O_NONBLOCK) < 0) {
         s->done[0] = s->done[1] = -1;
         fprintf(stderr, "%s: pipe: %s\n", who(s), strerror(errno));
@@ -551,6 +671,7 @@ int shunt_session_start(const shunt_session_opts_t *o, shunt_session_t **out)
     }
     s->o = *o;
     s->agent_out = s->agent_err = -1;
+    s->tmpdir_lock = -1;
     s->done[0] = s->done[1] = -1;
     int rc = start(s);
     if (rc != 0) {

@@ -417,6 +417,11 @@ int shunt_target_info(const char *name, shunt_target_info_t *out, char *err,
     if (!st)
         return snprintf(err, errlen, "out of memory"), -1;
     memset(out, 0, sizeof(*out));
+    if (!shunt_valid_name(name)) {
+        snprintf(err, errlen, "\"%s\" is not a target name", name);
+        free(st);
+        return -1;
+    }
     if (tgt_state_read(name, st) < 0) {
         snprintf(err, errlen, "target %s is not up (no state in %s/%s)", name,
                  SHUNT_STATE_ROOT, name);

@@ -2,7 +2,9 @@
  * made on first use, handshaken with the session's token and ids. */
 #include "layer.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -175,6 +177,21 @@ static conn_t *conn_open(void)
     if (r < 0) {
         LOG_ERROR("rpc: connect %s: %s", shunt_layer.socket_path,
                   ESTR((int)-r));
+        static int said;
+        if ((r == -EACCES || r == -EPERM) && !said) {
+            /* the session's socket is root's (a 0700 directory): a program
+             * that dropped root under harness exec cannot reach it; say so
+             * once, plainly, rather than only failing with EIO */
+            said = 1;
+            char msg[256];
+            int n = snprintf(msg, sizeof(msg),
+                             "shunt: uid %d cannot reach the session socket (%s): a "
+                             "program that drops root under harness exec loses the "
+                             "target; its remote calls fail with EIO\n",
+                             (int)LSYS0(SYS_geteuid), ESTR((int)-r));
+            if (n > 0)
+                LSYS3(SYS_write, 2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+        }
         conn_free(c, 1);
         return NULL;
     }

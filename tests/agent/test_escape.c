@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static char root[256], host_file[256], host_base[128], secret[128];
@@ -212,6 +213,67 @@ static void test_magic_links(void **state)
     assert_int_equal(shunt_client_call(c, SHUNT_T_STAT, &st, &m), -ELOOP);
 }
 
+/* Device nodes (issue 13 §1): only the memory devices are opened for I/O;
+ * a link to /dev/tty, /dev/ptmx or /dev/kmsg (this host's devices, whatever
+ * root the node sits in) gives ENXIO, and O_PATH (stat) still works. */
+static void test_devices(void **state)
+{
+    (void)state;
+    char p[512];
+    static const struct {
+        const char *name;
+        unsigned maj, min, served;
+    } nodes[] = {{"null", 1, 3, 1}, {"zero", 1, 5, 1},  {"urandom", 1, 9, 1},
+                 {"kmsg", 1, 11, 0}, {"tty", 5, 0, 0},  {"ptmx", 5, 2, 0}};
+    snprintf(p, sizeof(p), "%s/dev", root);
+    mkdir(p, 0755);
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        snprintf(p, sizeof(p), "%s/dev/%s", root, nodes[i].name);
+        unlink(p);
+        if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+            skip();
+    }
+    snprintf(p, sizeof(p), "%s/srv-tty", root);
+    symlink("/dev/tty", p);
+    snprintf(p, sizeof(p), "%s/srv-ptmx", root);
+    symlink("/dev/ptmx", p);
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        snprintf(p, sizeof(p), "/dev/%s", nodes[i].name);
+        int64_t h = r_open(c, SHUNT_AT_ROOT, p, O_RDWR, 0);
+        if (nodes[i].served) {
+            if (h < 0)
+                fail_msg("%s: %s", p, strerror((int)-h));
+            r_close(c, (uint32_t)h);
+        } else if (h != -ENXIO) {
+            fail_msg("%s: opened or not ENXIO (%lld)", p, (long long)h);
+        }
+        h = r_open(c, SHUNT_AT_ROOT, p, O_PATH, 0);
+        assert_true(h >= 0);
+        r_close(c, (uint32_t)h);
+    }
+    assert_int_equal(r_open(c, SHUNT_AT_ROOT, "/srv-tty", O_WRONLY, 0), -ENXIO);
+    assert_int_equal(r_open(c, SHUNT_AT_ROOT, "/srv-ptmx", O_RDWR | O_CREAT, 0666), -ENXIO);
+    assert_int_equal(r_open(c, SHUNT_AT_ROOT, "/dev/tty", O_WRONLY | O_TRUNC, 0), -ENXIO);
+    /* the create paths still make regular files */
+    int64_t h = r_open(c, SHUNT_AT_ROOT, "/tmp/created", O_WRONLY | O_CREAT, 0644);
+    assert_true(h >= 0);
+    r_close(c, (uint32_t)h);
+    h = r_open(c, SHUNT_AT_ROOT, "/tmp/created", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(h >= 0);
+    r_close(c, (uint32_t)h);
+    assert_int_equal(r_open(c, SHUNT_AT_ROOT, "/tmp/created", O_RDONLY | O_CREAT | O_EXCL, 0644),
+                     -EEXIST);
+    snprintf(p, sizeof(p), "%s/dangling", root);
+    symlink("/tmp/through-link", p);
+    h = r_open(c, SHUNT_AT_ROOT, "/dangling", O_WRONLY | O_CREAT, 0644);
+    assert_true(h >= 0);
+    r_close(c, (uint32_t)h);
+    snprintf(p, sizeof(p), "%s/tmp/through-link", root);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(r_open(c, SHUNT_AT_ROOT, "/dangling", O_WRONLY | O_NOFOLLOW, 0), -ELOOP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_symlinks),
         cmocka_unit_test(test_dir_handle_escape),
         cmocka_unit_test(test_magic_links),
+        cmocka_unit_test(test_devices),
     };
     return cmocka_run_group_tests_name("agent.escape", tests, setup, teardown);
 }
