@@ -481,6 +481,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             put_dirfd(out, (int)v);
             break;
         case 'r':
+        case 'q':
         case 'w':
         case 'x': {
             char path[PATH_SHOW_MAX];
@@ -496,7 +497,8 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
                 rec_buf_printf(out, " <%s>", abs);
             last_path = subj_add(sj, REC_S_PATH);
             if (last_path) {
-                last_path->op = c == 'r' ? REC_OP_READ
+                last_path->op = c == 'r'   ? REC_OP_READ
+                                : c == 'q' ? REC_OP_META
                                 : c == 'w' ? REC_OP_WRITE
                                            : REC_OP_EXEC;
                 last_path->path = abs;

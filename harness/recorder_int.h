@@ -39,7 +39,7 @@ void rec_buf_printf(rec_buf_t *b, const char *fmt, ...)
 void rec_buf_quote(rec_buf_t *b, const char *s, size_t n, size_t max);
 
 /* ---- what a call touched ----------------------------------------------------- */
-enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC };
+enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC, REC_OP_META };
 enum { REC_S_PATH, REC_S_UNIX, REC_S_INET };
 typedef struct {
     int kind;          /* REC_S_* */

@@ -414,8 +414,13 @@ static char *classify_path(const recorder_rules_t *r, rec_image_t *img,
     if (!p)
         return NULL;
     int mode = shunt_policy_mode(p, s->path);
+    /* A directory on the way to the program's own files is local for
+     * metadata in the layer too (shunt_policy_local_ancestor). */
     int leak = mode == SHUNT_MODE_NOT_FOUND || mode == SHUNT_MODE_WRITE ||
-               (mode == SHUNT_MODE_READ && s->op == REC_OP_READ);
+               (mode == SHUNT_MODE_READ &&
+                (s->op == REC_OP_READ ||
+                 (s->op == REC_OP_META &&
+                  !shunt_policy_local_ancestor(p, s->path))));
     if (!leak || maps_cover(tid, s->path))
         return NULL;
     return why("%s is remote (%s) in the layer's policy", s->path,

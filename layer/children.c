@@ -229,7 +229,7 @@ int hook_execve(const char *path, char *const argv[], char *const envp[])
     shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_execve(path, argv, f.envp);
+    int r = REAL(execve, path, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -240,7 +240,7 @@ int hook_execveat(int dirfd, const char *path, char *const argv[],
     shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_execveat(dirfd, path, argv, f.envp, flags);
+    int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
     finish(&f);
     return r;
 }
@@ -250,7 +250,7 @@ int hook_fexecve(int fd, char *const argv[], char *const envp[])
     shunt_exec_check(fd, "", AT_EMPTY_PATH);
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_fexecve(fd, argv, f.envp);
+    int r = REAL(fexecve, fd, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -262,7 +262,7 @@ int hook_posix_spawn(pid_t *pidp, const char *path,
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_posix_spawn(pidp, path, fa, attr, argv, f.envp);
+    int r = REAL(posix_spawn, pidp, path, fa, attr, argv, f.envp);
     finish(&f);
     return r;
 }
@@ -274,7 +274,7 @@ int hook_posix_spawnp(pid_t *pidp, const char *file,
 {
     fixed_env_t f;
     prepare(envp, &f);
-    int r = real_posix_spawnp(pidp, file, fa, attr, argv, f.envp);
+    int r = REAL(posix_spawnp, pidp, file, fa, attr, argv, f.envp);
     finish(&f);
     return r;
 }

@@ -304,7 +304,7 @@ long layer_cwd_getcwd(char *buf, size_t size)
 int hook_chdir(const char *path)
 {
     if (LAYER_BYPASS())
-        return real_chdir(path);
+        return REAL(chdir, path);
     int saved = errno;
     LAYER_ENTER();
     long r = layer_cwd_chdir(path);
@@ -315,7 +315,7 @@ int hook_chdir(const char *path)
 int hook_fchdir(int fd)
 {
     if (LAYER_BYPASS())
-        return real_fchdir(fd);
+        return REAL(fchdir, fd);
     int saved = errno;
     LAYER_ENTER();
     long r = layer_cwd_fchdir(fd);
@@ -327,7 +327,7 @@ int hook_fchdir(int fd)
 char *hook_getcwd(char *buf, size_t size)
 {
     if (LAYER_BYPASS() || !layer_cwd_is_remote())
-        return real_getcwd(buf, size);
+        return REAL(getcwd, buf, size);
     if (buf && size == 0) {
         errno = EINVAL;
         return NULL;

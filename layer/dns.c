@@ -406,7 +406,7 @@ void hook_freeaddrinfo(struct addrinfo *ai)
         ours_free(ai);
         return;
     }
-    real_freeaddrinfo(ai);
+    REAL_VOID(freeaddrinfo, ai);
 }
 
 static int gai_remote(const char *node, const char *service,
@@ -478,13 +478,13 @@ int hook_getaddrinfo(const char *node, const char *service,
 {
     if (LAYER_BYPASS() || !node || !res ||
         (hints && (hints->ai_flags & AI_NUMERICHOST)))
-        return real_getaddrinfo(node, service, hints, res);
+        return REAL(getaddrinfo, node, service, hints, res);
     int saved = errno;
     LAYER_ENTER();
     if (name_local(node)) {
         LAYER_LEAVE();
         errno = saved;
-        return real_getaddrinfo(node, service, hints, res);
+        return REAL(getaddrinfo, node, service, hints, res);
     }
     int g = gai_remote(node, service, hints, res);
     LAYER_LEAVE();
@@ -664,14 +664,14 @@ int hook_gethostbyname2_r(const char *name, int af, struct hostent *ret,
                           int *h_errnop)
 {
     if (LAYER_BYPASS())
-        return real_gethostbyname2_r(name, af, ret, buf, buflen, result,
+        return REAL(gethostbyname2_r, name, af, ret, buf, buflen, result,
                                      h_errnop);
     int saved = errno;
     LAYER_ENTER();
     if (hbn_local(name, af)) {
         LAYER_LEAVE();
         errno = saved;
-        return real_gethostbyname2_r(name, af, ret, buf, buflen, result,
+        return REAL(gethostbyname2_r, name, af, ret, buf, buflen, result,
                                      h_errnop);
     }
     hinfo_t *hi = malloc(sizeof(*hi));
@@ -695,7 +695,7 @@ int hook_gethostbyname_r(const char *name, struct hostent *ret, char *buf,
                          size_t buflen, struct hostent **result, int *h_errnop)
 {
     if (LAYER_BYPASS() || hbn_local(name, AF_INET))
-        return real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+        return REAL(gethostbyname_r, name, ret, buf, buflen, result, h_errnop);
     return hook_gethostbyname2_r(name, AF_INET, ret, buf, buflen, result,
                                  h_errnop);
 }
@@ -703,13 +703,13 @@ int hook_gethostbyname_r(const char *name, struct hostent *ret, char *buf,
 struct hostent *hook_gethostbyname2(const char *name, int af)
 {
     if (LAYER_BYPASS())
-        return real_gethostbyname2(name, af);
+        return REAL(gethostbyname2, name, af);
     int saved = errno;
     LAYER_ENTER();
     if (hbn_local(name, af)) {
         LAYER_LEAVE();
         errno = saved;
-        return real_gethostbyname2(name, af);
+        return REAL(gethostbyname2, name, af);
     }
     hinfo_t *hi = malloc(sizeof(*hi));
     struct hostent *res = NULL;
@@ -726,7 +726,7 @@ struct hostent *hook_gethostbyname2(const char *name, int af)
 struct hostent *hook_gethostbyname(const char *name)
 {
     if (LAYER_BYPASS() || hbn_local(name, AF_INET))
-        return real_gethostbyname(name);
+        return REAL(gethostbyname, name);
     return hook_gethostbyname2(name, AF_INET);
 }
 
@@ -742,7 +742,7 @@ int hook_gethostbyaddr_r(const void *addr, socklen_t len, int type,
                          struct hostent **result, int *h_errnop)
 {
     if (LAYER_BYPASS() || hba_local(addr, len, type))
-        return real_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result,
+        return REAL(gethostbyaddr_r, addr, len, type, ret, buf, buflen, result,
                                     h_errnop);
     int saved = errno;
     LAYER_ENTER();
@@ -766,7 +766,7 @@ int hook_gethostbyaddr_r(const void *addr, socklen_t len, int type,
 struct hostent *hook_gethostbyaddr(const void *addr, socklen_t len, int type)
 {
     if (LAYER_BYPASS() || hba_local(addr, len, type))
-        return real_gethostbyaddr(addr, len, type);
+        return REAL(gethostbyaddr, addr, len, type);
     int saved = errno;
     LAYER_ENTER();
     hinfo_t *hi = malloc(sizeof(*hi));
@@ -788,7 +788,7 @@ int hook_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
 {
     if (LAYER_BYPASS() || !sa || !host || !hostlen ||
         (flags & NI_NUMERICHOST))
-        return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+        return REAL(getnameinfo, sa, salen, host, hostlen, serv, servlen, flags);
     const void *a;
     int af = sa->sa_family;
     if (af == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in))
@@ -796,12 +796,12 @@ int hook_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
     else if (af == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6))
         a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
     else
-        return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+        return REAL(getnameinfo, sa, salen, host, hostlen, serv, servlen, flags);
     if (addr_local(af, a))
-        return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+        return REAL(getnameinfo, sa, salen, host, hostlen, serv, servlen, flags);
     /* The service part (and the checks of the arguments): the original. */
     if (serv && servlen) {
-        int g = real_getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
+        int g = REAL(getnameinfo, sa, salen, NULL, 0, serv, servlen, flags);
         if (g != 0)
             return g;
     }
@@ -823,7 +823,7 @@ int hook_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
         return g;
     if (flags & NI_NAMEREQD)
         return EAI_NONAME;
-    return real_getnameinfo(sa, salen, host, hostlen, NULL, 0,
+    return REAL(getnameinfo, sa, salen, host, hostlen, NULL, 0,
                             flags | NI_NUMERICHOST);
 }
 
@@ -865,12 +865,12 @@ const char *layer_target_hostname(void)
 int hook_gethostname(char *name, size_t len)
 {
     if (LAYER_BYPASS())
-        return real_gethostname(name, len);
+        return REAL(gethostname, name, len);
     int saved = errno;
     const char *hn = layer_target_hostname();
     if (!hn) {
         errno = saved;
-        return real_gethostname(name, len);
+        return REAL(gethostname, name, len);
     }
     size_t l = strlen(hn) + 1;
     if (l > len) {
@@ -887,7 +887,7 @@ int hook_gethostname(char *name, size_t len)
 
 int hook_uname(struct utsname *buf)
 {
-    int r = real_uname(buf);
+    int r = REAL(uname, buf);
     if (r != 0 || LAYER_BYPASS())
         return r;
     int saved = errno;

@@ -161,6 +161,6 @@ int hook___libc_start_main(int (*main)(int, char **, char **), int argc,
         __environ = env_at_start;
         env_at_start = NULL;
     }
-    return real___libc_start_main(main, argc, argv, init, fini, rtld_fini,
+    return REAL(__libc_start_main, main, argc, argv, init, fini, rtld_fini,
                                   stack_end);
 }

@@ -110,15 +110,14 @@ static long fwd_iov(shunt_rfile_t *f, const struct iovec *iov, int cnt,
 }
 
 /* An fd hook: the check for an fd that is not the layer's is all the
- * detour does inline (then a tail call to the original, so no registers
- * are saved on that path); serving a remote fd is a separate, cold
- * function. */
+ * detour does inline (then the original, under the guard); serving a
+ * remote fd is a separate, cold function. */
 #define FD_HOOK(ret, name, params, args, expr)                            \
     static __attribute__((noinline, cold)) ret slow_##name params         \
     {                                                                     \
         shunt_rfile_t *f_ = served(fd);                                   \
         if (!f_)                                                          \
-            return real_##name args;                                      \
+            return REAL(name, SHUNT_UNPAREN args);                        \
         int saved_ = errno;                                               \
         LAYER_ENTER();                                                    \
         shunt_rfile_t *f = f_;                                            \
@@ -130,7 +129,7 @@ static long fwd_iov(shunt_rfile_t *f, const struct iovec *iov, int cnt,
     ret hook_##name params                                                \
     {                                                                     \
         if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))                  \
-            return real_##name args;                                      \
+            return REAL(name, SHUNT_UNPAREN args);                        \
         return slow_##name args;                                          \
     }
 
@@ -246,7 +245,7 @@ static long copy_through(shunt_rfile_t *fi, int in, off_t *offin,
     if (fi)
         n = fwd_read(fi, buf, chunk, offin ? *offin : 0, offin != NULL);
     else {
-        n = offin ? real_pread(in, buf, chunk, *offin) : real_read(in, buf, chunk);
+        n = offin ? REAL(pread, in, buf, chunk, *offin) : REAL(read, in, buf, chunk);
         if (n < 0)
             n = -errno;
     }
@@ -256,8 +255,8 @@ static long copy_through(shunt_rfile_t *fi, int in, off_t *offin,
             w = fwd_write(fo, buf, (size_t)n, offout ? *offout : 0,
                           offout != NULL);
         else {
-            w = offout ? real_pwrite(out, buf, (size_t)n, *offout)
-                       : real_write(out, buf, (size_t)n);
+            w = offout ? REAL(pwrite, out, buf, (size_t)n, *offout)
+                       : REAL(write, out, buf, (size_t)n);
             if (w < 0)
                 w = -errno;
         }
@@ -265,7 +264,7 @@ static long copy_through(shunt_rfile_t *fi, int in, off_t *offin,
             if (fi)
                 fwd_lseek(fi, w - n, SEEK_CUR);
             else
-                real_lseek(in, w - n, SEEK_CUR);
+                REAL(lseek, in, w - n, SEEK_CUR);
         }
     }
     free(buf);
@@ -305,7 +304,7 @@ ssize_t hook_copy_file_range(int in, off_t *offin, int out, off_t *offout,
     long r = copy_common(in, offin, out, offout, len, &done);
     if (done)
         return layer_ret(r, saved);
-    ssize_t n = real_copy_file_range(in, offin, out, offout, len, flags);
+    ssize_t n = REAL(copy_file_range, in, offin, out, offout, len, flags);
     if (n < 0 && errno == EXDEV && !LAYER_BYPASS() &&
         (shunt_fdt_is_ours(in) || shunt_fdt_is_ours(out))) {
         /* A snapshot lives on tmpfs: where the program's own file system
@@ -323,7 +322,7 @@ ssize_t hook_sendfile(int out, int in, off_t *offset, size_t count)
     int saved = errno, done;
     long r = copy_common(in, offset, out, NULL, count, &done);
     if (!done)
-        return real_sendfile(out, in, offset, count);
+        return REAL(sendfile, out, in, offset, count);
     return layer_ret(r, saved);
 }
 

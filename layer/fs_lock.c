@@ -282,11 +282,11 @@ static long try_flock(void *arg)
 static __attribute__((noinline, cold)) int slow_flock(int fd, int op)
 {
     if (LAYER_BYPASS())
-        return real_flock(fd, op);
+        return REAL(flock, fd, op);
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (!f || (f->kind != SHUNT_RF_FWD && f->kind != SHUNT_RF_DIR)) {
         shunt_rfile_unref(f);
-        return real_flock(fd, op);
+        return REAL(flock, fd, op);
     }
     int saved = errno;
     LAYER_ENTER();
@@ -309,6 +309,6 @@ static __attribute__((noinline, cold)) int slow_flock(int fd, int op)
 int hook_flock(int fd, int op)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
-        return real_flock(fd, op);
+        return REAL(flock, fd, op);
     return slow_flock(fd, op);
 }

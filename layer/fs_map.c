@@ -81,7 +81,7 @@ static long map_remote(shunt_rfile_t *f, void *addr, size_t len, int prot,
                   "ENODEV", len, f->path);
         return -ENODEV;
     }
-    void *p = real_mmap(addr, len, PROT_READ | PROT_WRITE,
+    void *p = REAL(mmap, addr, len, PROT_READ | PROT_WRITE,
                         (flags & MAP_KEPT) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
@@ -99,11 +99,11 @@ static __attribute__((noinline, cold)) void *
 slow_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (LAYER_BYPASS())
-        return real_mmap(addr, len, prot, flags, fd, off);
+        return REAL(mmap, addr, len, prot, flags, fd, off);
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (!f || (f->kind != SHUNT_RF_FWD && f->kind != SHUNT_RF_DIR)) {
         shunt_rfile_unref(f); /* snapshots map natively */
-        return real_mmap(addr, len, prot, flags, fd, off);
+        return REAL(mmap, addr, len, prot, flags, fd, off);
     }
     int saved = errno;
     LAYER_ENTER();
@@ -121,6 +121,6 @@ slow_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || (flags & MAP_ANONYMOUS))
-        return real_mmap(addr, len, prot, flags, fd, off);
+        return REAL(mmap, addr, len, prot, flags, fd, off);
     return slow_mmap(addr, len, prot, flags, fd, off);
 }

@@ -36,7 +36,29 @@ static long target_of(int dirfd, const char *path, layer_target_t *t)
         return GO_LOCAL;
     if (t->mode == SHUNT_MODE_NOT_FOUND)
         return -ENOENT;
+    /* A directory on the way to the program's own (local) files: node's
+     * JS realpath lstat()s ~ and ~/.nvm to reach ~/.nvm/versions/... */
+    if (t->mode == SHUNT_MODE_READ && t->dirh == SHUNT_AT_ROOT &&
+        shunt_policy_local_ancestor(&shunt_layer.pol, t->norm))
+        return GO_LOCAL;
     return 0;
+}
+
+/* The remote fd a local path names (/proc/self/fd/N, /dev/stdin...), or
+ * NULL: the kernel would answer for the layer's memfd. */
+static shunt_rfile_t *fd_by_path(const layer_target_t *t, int std)
+{
+    if (t->mode != SHUNT_MODE_LOCAL || t->norm[0] != '/')
+        return NULL;
+    int fd = layer_fd_of_path(t->norm, std);
+    if (fd < 0 || !shunt_fdt_is_ours(fd))
+        return NULL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return NULL;
+    }
+    return f;
 }
 
 /* t->lpath is what a local decision passes to the original. */
@@ -44,7 +66,8 @@ static long stat_any(int dirfd, const char *path, int flags,
                      shunt_stat_r_t *out, layer_target_t *t)
 {
     t->lpath = path;
-    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    /* The fd itself: "" or (Linux >= 6.11) NULL with AT_EMPTY_PATH. */
+    if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH)) {
         if (dirfd != AT_FDCWD)
             return fd_stat(dirfd, out);
         if (!layer_cwd_is_remote())
@@ -52,7 +75,17 @@ static long stat_any(int dirfd, const char *path, int flags,
         path = "."; /* the remote cwd itself */
         flags &= ~AT_EMPTY_PATH;
     }
+    t->norm[0] = '\0';
     long r = target_of(dirfd, path, t);
+    if (r == GO_LOCAL && !(flags & AT_SYMLINK_NOFOLLOW)) {
+        shunt_rfile_t *f = fd_by_path(t, 1);
+        if (f) {
+            r = f->kind == SHUNT_RF_SNAPSHOT ? (*out = f->st, 0)
+                                              : rpc_fstat_handle(f->handle, out);
+            shunt_rfile_unref(f);
+        }
+        return r;
+    }
     if (r != 0)
         return r;
     return rpc_stat_path(t, flags, out);
@@ -69,7 +102,7 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_fstatat(dirfd, t.lpath, st, flags);
+        return REAL(fstatat, dirfd, t.lpath, st, flags);
     }
     if (r == 0)
         rstat_to_stat(&rs, st);
@@ -79,28 +112,28 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
 int hook_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
     if (LAYER_BYPASS())
-        return real_fstatat(dirfd, path, st, flags);
+        return REAL(fstatat, dirfd, path, st, flags);
     return stat_common(dirfd, path, st, flags);
 }
 
 int hook_stat(const char *path, struct stat *st)
 {
     if (LAYER_BYPASS())
-        return real_stat(path, st);
+        return REAL(stat, path, st);
     return stat_common(AT_FDCWD, path, st, 0);
 }
 
 int hook_lstat(const char *path, struct stat *st)
 {
     if (LAYER_BYPASS())
-        return real_lstat(path, st);
+        return REAL(lstat, path, st);
     return stat_common(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 int hook_fstat(int fd, struct stat *st)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
-        return real_fstatat(fd, "", st, AT_EMPTY_PATH);
+        return REAL(fstatat, fd, "", st, AT_EMPTY_PATH);
     return stat_common(fd, "", st, AT_EMPTY_PATH);
 }
 
@@ -108,7 +141,7 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
                struct statx *sx)
 {
     if (LAYER_BYPASS())
-        return real_statx(dirfd, path, flags, mask, sx);
+        return REAL(statx, dirfd, path, flags, mask, sx);
     int saved = errno;
     LAYER_ENTER();
     shunt_stat_r_t rs;
@@ -117,7 +150,7 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_statx(dirfd, t.lpath, flags, mask, sx);
+        return REAL(statx, dirfd, t.lpath, flags, mask, sx);
     }
     if (r == 0)
         rstat_to_statx(&rs, sx);
@@ -128,21 +161,21 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
 int hook___xstat(int ver, const char *path, struct stat *st)
 {
     if (LAYER_BYPASS() || ver != 1)
-        return real___xstat(ver, path, st);
+        return REAL(__xstat, ver, path, st);
     return stat_common(AT_FDCWD, path, st, 0);
 }
 
 int hook___lxstat(int ver, const char *path, struct stat *st)
 {
     if (LAYER_BYPASS() || ver != 1)
-        return real___lxstat(ver, path, st);
+        return REAL(__lxstat, ver, path, st);
     return stat_common(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 int hook___fxstat(int ver, int fd, struct stat *st)
 {
     if (LAYER_BYPASS() || ver != 1 || !shunt_fdt_is_ours(fd))
-        return real___fxstat(ver, fd, st);
+        return REAL(__fxstat, ver, fd, st);
     return stat_common(fd, "", st, AT_EMPTY_PATH);
 }
 
@@ -150,7 +183,7 @@ int hook___fxstatat(int ver, int dirfd, const char *path, struct stat *st,
                     int flags)
 {
     if (LAYER_BYPASS() || ver != 1)
-        return real___fxstatat(ver, dirfd, path, st, flags);
+        return REAL(__fxstatat, ver, dirfd, path, st, flags);
     return stat_common(dirfd, path, st, flags);
 }
 
@@ -173,7 +206,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_faccessat(dirfd, t.lpath, mode, flags);
+        return REAL(faccessat, dirfd, t.lpath, mode, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -181,21 +214,21 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
 int hook_access(const char *path, int mode)
 {
     if (LAYER_BYPASS())
-        return real_access(path, mode);
+        return REAL(access, path, mode);
     return access_common(AT_FDCWD, path, mode, 0);
 }
 
 int hook_faccessat(int dirfd, const char *path, int mode, int flags)
 {
     if (LAYER_BYPASS())
-        return real_faccessat(dirfd, path, mode, flags);
+        return REAL(faccessat, dirfd, path, mode, flags);
     return access_common(dirfd, path, mode, flags);
 }
 
 int hook_euidaccess(const char *path, int mode)
 {
     if (LAYER_BYPASS())
-        return real_euidaccess(path, mode);
+        return REAL(euidaccess, path, mode);
     return access_common(AT_FDCWD, path, mode, AT_EACCESS);
 }
 
@@ -205,7 +238,21 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
+    t.norm[0] = '\0';
     long r = target_of(dirfd, path, &t);
+    /* /proc/self/fd/N of a remote fd: the remote path, as the kernel
+     * names a file's fd (not the layer's memfd). */
+    shunt_rfile_t *pf = r == GO_LOCAL ? fd_by_path(&t, 0) : NULL;
+    int named = 0;
+    if (pf && pf->path && n > 0) {
+        size_t len = strlen(pf->path);
+        if (len > n)
+            len = n;
+        memcpy(buf, pf->path, len);
+        r = (long)len;
+        named = 1;
+    }
+    shunt_rfile_unref(pf);
     if (r == 0) {
         shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
         shunt_msg_t m;
@@ -223,9 +270,9 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
         }
     }
     LAYER_LEAVE();
-    if (r == GO_LOCAL) {
+    if (r == GO_LOCAL && !named) {
         errno = saved;
-        return real_readlinkat(dirfd, t.lpath, buf, n);
+        return REAL(readlinkat, dirfd, t.lpath, buf, n);
     }
     return layer_ret(r, saved);
 }
@@ -233,14 +280,14 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
 ssize_t hook_readlink(const char *path, char *buf, size_t n)
 {
     if (LAYER_BYPASS())
-        return real_readlink(path, buf, n);
+        return REAL(readlink, path, buf, n);
     return readlink_common(AT_FDCWD, path, buf, n);
 }
 
 ssize_t hook_readlinkat(int dirfd, const char *path, char *buf, size_t n)
 {
     if (LAYER_BYPASS())
-        return real_readlinkat(dirfd, path, buf, n);
+        return REAL(readlinkat, dirfd, path, buf, n);
     return readlink_common(dirfd, path, buf, n);
 }
 
@@ -274,7 +321,7 @@ static long rpc_statfs_path(uint32_t dirh, const char *path, struct statfs *sf)
 int hook_statfs(const char *path, struct statfs *sf)
 {
     if (LAYER_BYPASS())
-        return real_statfs(path, sf);
+        return REAL(statfs, path, sf);
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
@@ -284,7 +331,7 @@ int hook_statfs(const char *path, struct statfs *sf)
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        return real_statfs(t.lpath, sf);
+        return REAL(statfs, t.lpath, sf);
     }
     return (int)layer_ret(r, saved);
 }
@@ -292,17 +339,18 @@ int hook_statfs(const char *path, struct statfs *sf)
 int hook_fstatfs(int fd, struct statfs *sf)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
-        return real_fstatfs(fd, sf);
+        return REAL(fstatfs, fd, sf);
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (!f || f->kind == SHUNT_RF_LAYER) {
         shunt_rfile_unref(f);
-        return real_fstatfs(fd, sf);
+        return REAL(fstatfs, fd, sf);
     }
     int saved = errno;
     LAYER_ENTER();
     long r;
     if (f->kind == SHUNT_RF_SNAPSHOT) {
-        r = rpc_statfs_path(SHUNT_AT_ROOT, f->path, sf);
+        /* A snapshot inherited across exec has no path: the root's. */
+        r = rpc_statfs_path(SHUNT_AT_ROOT, f->path ? f->path : "/", sf);
     } else {
         shunt_fstatfs_t q = {.handle = f->handle};
         shunt_msg_t m;
@@ -358,53 +406,53 @@ static long xattr_fd(int fd)
 ssize_t hook_getxattr(const char *path, const char *name, void *value,
                       size_t size)
 {
-    XATTR_PATH(real_getxattr(path, name, value, size), path);
+    XATTR_PATH(REAL(getxattr, path, name, value, size), path);
 }
 ssize_t hook_lgetxattr(const char *path, const char *name, void *value,
                        size_t size)
 {
-    XATTR_PATH(real_lgetxattr(path, name, value, size), path);
+    XATTR_PATH(REAL(lgetxattr, path, name, value, size), path);
 }
 ssize_t hook_fgetxattr(int fd, const char *name, void *value, size_t size)
 {
-    XATTR_FD(real_fgetxattr(fd, name, value, size), fd);
+    XATTR_FD(REAL(fgetxattr, fd, name, value, size), fd);
 }
 ssize_t hook_listxattr(const char *path, char *list, size_t size)
 {
-    XATTR_PATH(real_listxattr(path, list, size), path);
+    XATTR_PATH(REAL(listxattr, path, list, size), path);
 }
 ssize_t hook_llistxattr(const char *path, char *list, size_t size)
 {
-    XATTR_PATH(real_llistxattr(path, list, size), path);
+    XATTR_PATH(REAL(llistxattr, path, list, size), path);
 }
 ssize_t hook_flistxattr(int fd, char *list, size_t size)
 {
-    XATTR_FD(real_flistxattr(fd, list, size), fd);
+    XATTR_FD(REAL(flistxattr, fd, list, size), fd);
 }
 int hook_setxattr(const char *path, const char *name, const void *value,
                   size_t size, int flags)
 {
-    XATTR_PATH(real_setxattr(path, name, value, size, flags), path);
+    XATTR_PATH(REAL(setxattr, path, name, value, size, flags), path);
 }
 int hook_lsetxattr(const char *path, const char *name, const void *value,
                    size_t size, int flags)
 {
-    XATTR_PATH(real_lsetxattr(path, name, value, size, flags), path);
+    XATTR_PATH(REAL(lsetxattr, path, name, value, size, flags), path);
 }
 int hook_fsetxattr(int fd, const char *name, const void *value, size_t size,
                    int flags)
 {
-    XATTR_FD(real_fsetxattr(fd, name, value, size, flags), fd);
+    XATTR_FD(REAL(fsetxattr, fd, name, value, size, flags), fd);
 }
 int hook_removexattr(const char *path, const char *name)
 {
-    XATTR_PATH(real_removexattr(path, name), path);
+    XATTR_PATH(REAL(removexattr, path, name), path);
 }
 int hook_lremovexattr(const char *path, const char *name)
 {
-    XATTR_PATH(real_lremovexattr(path, name), path);
+    XATTR_PATH(REAL(lremovexattr, path, name), path);
 }
 int hook_fremovexattr(int fd, const char *name)
 {
-    XATTR_FD(real_fremovexattr(fd, name), fd);
+    XATTR_FD(REAL(fremovexattr, fd, name), fd);
 }

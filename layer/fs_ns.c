@@ -50,20 +50,20 @@ static int mkdir_common(int dirfd, const char *path, mode_t mode)
                            .mode = mode & ~shunt_layer.umask & 07777};
         r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_mkdirat(dirfd, t.lpath, mode));
+    MUT_END(REAL(mkdirat, dirfd, t.lpath, mode));
 }
 
 int hook_mkdir(const char *path, mode_t mode)
 {
     if (LAYER_BYPASS())
-        return real_mkdir(path, mode);
+        return REAL(mkdir, path, mode);
     return mkdir_common(AT_FDCWD, path, mode);
 }
 
 int hook_mkdirat(int dirfd, const char *path, mode_t mode)
 {
     if (LAYER_BYPASS())
-        return real_mkdirat(dirfd, path, mode);
+        return REAL(mkdirat, dirfd, path, mode);
     return mkdir_common(dirfd, path, mode);
 }
 
@@ -80,27 +80,27 @@ static int unlink_common(int dirfd, const char *path, int flags)
             r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
         }
     }
-    MUT_END(real_unlinkat(dirfd, t.lpath, flags));
+    MUT_END(REAL(unlinkat, dirfd, t.lpath, flags));
 }
 
 int hook_rmdir(const char *path)
 {
     if (LAYER_BYPASS())
-        return real_rmdir(path);
+        return REAL(rmdir, path);
     return unlink_common(AT_FDCWD, path, AT_REMOVEDIR);
 }
 
 int hook_unlink(const char *path)
 {
     if (LAYER_BYPASS())
-        return real_unlink(path);
+        return REAL(unlink, path);
     return unlink_common(AT_FDCWD, path, 0);
 }
 
 int hook_unlinkat(int dirfd, const char *path, int flags)
 {
     if (LAYER_BYPASS())
-        return real_unlinkat(dirfd, path, flags);
+        return REAL(unlinkat, dirfd, path, flags);
     return unlink_common(dirfd, path, flags);
 }
 
@@ -133,11 +133,7 @@ static int rename_common(int od, const char *op, int nd, const char *np,
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
         errno = saved;
-        /* glibc's renameat2 jumps to renameat when flags is 0: through the
-         * hooked entry, with the guard down, that came back here forever
-         * (a local rename() crashed the program with a stack overflow). */
-        return flags ? real_renameat2(od, to->lpath, nd, tn->lpath, flags)
-                     : real_renameat(od, to->lpath, nd, tn->lpath);
+        return REAL(renameat2, od, to->lpath, nd, tn->lpath, flags);
     }
     return (int)layer_ret(r, saved);
 }
@@ -145,14 +141,14 @@ static int rename_common(int od, const char *op, int nd, const char *np,
 int hook_rename(const char *oldpath, const char *newpath)
 {
     if (LAYER_BYPASS())
-        return real_rename(oldpath, newpath);
+        return REAL(rename, oldpath, newpath);
     return rename_common(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
 }
 
 int hook_renameat(int od, const char *op, int nd, const char *np)
 {
     if (LAYER_BYPASS())
-        return real_renameat(od, op, nd, np);
+        return REAL(renameat, od, op, nd, np);
     return rename_common(od, op, nd, np, 0);
 }
 
@@ -160,21 +156,21 @@ int hook_renameat2(int od, const char *op, int nd, const char *np,
                    unsigned int flags)
 {
     if (LAYER_BYPASS())
-        return real_renameat2(od, op, nd, np, flags);
+        return REAL(renameat2, od, op, nd, np, flags);
     return rename_common(od, op, nd, np, flags);
 }
 
 int hook_truncate(const char *path, off_t len)
 {
     if (LAYER_BYPASS())
-        return real_truncate(path, len);
+        return REAL(truncate, path, len);
     MUT_BEGIN(AT_FDCWD, path);
     if (r == 0) {
         shunt_truncate_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                               .length = len};
         r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_truncate(t.lpath, len));
+    MUT_END(REAL(truncate, t.lpath, len));
 }
 
 /* A snapshot (a file opened read-only) whose path is in write mode can
@@ -197,20 +193,20 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_fchmodat(dirfd, t.lpath, mode, flags));
+    MUT_END(REAL(fchmodat, dirfd, t.lpath, mode, flags));
 }
 
 int hook_chmod(const char *path, mode_t mode)
 {
     if (LAYER_BYPASS())
-        return real_chmod(path, mode);
+        return REAL(chmod, path, mode);
     return chmod_common(AT_FDCWD, path, mode, 0);
 }
 
 int hook_fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
     if (LAYER_BYPASS())
-        return real_fchmodat(dirfd, path, mode, flags);
+        return REAL(fchmodat, dirfd, path, mode, flags);
     return chmod_common(dirfd, path, mode, flags);
 }
 
@@ -219,12 +215,12 @@ int hook_fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 int hook_fchmod(int fd, mode_t mode)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
-        return real_fchmod(fd, mode);
+        return REAL(fchmod, fd, mode);
     int saved = errno;
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (!f || f->kind == SHUNT_RF_LAYER) {
         shunt_rfile_unref(f);
-        return real_fchmod(fd, mode);
+        return REAL(fchmod, fd, mode);
     }
     long r = -EROFS;
     LAYER_ENTER();
@@ -251,20 +247,20 @@ static int symlink_common(const char *target, int dirfd, const char *path)
                              .newpath = shunt_str(t.rpath)};
         r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_symlinkat(target, dirfd, t.lpath));
+    MUT_END(REAL(symlinkat, target, dirfd, t.lpath));
 }
 
 int hook_symlink(const char *target, const char *path)
 {
     if (LAYER_BYPASS())
-        return real_symlink(target, path);
+        return REAL(symlink, target, path);
     return symlink_common(target, AT_FDCWD, path);
 }
 
 int hook_symlinkat(const char *target, int dirfd, const char *path)
 {
     if (LAYER_BYPASS())
-        return real_symlinkat(target, dirfd, path);
+        return REAL(symlinkat, target, dirfd, path);
     return symlink_common(target, dirfd, path);
 }
 
@@ -316,10 +312,10 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
                    int flags)
 {
     if (LAYER_BYPASS())
-        return real_utimensat(dirfd, path, ts, flags);
+        return REAL(utimensat, dirfd, path, ts, flags);
     if (!path || (!*path && (flags & AT_EMPTY_PATH))) {
         int handled, rc = utimens_fd(dirfd, ts, &handled);
-        return handled ? rc : real_utimensat(dirfd, path, ts, flags);
+        return handled ? rc : REAL(utimensat, dirfd, path, ts, flags);
     }
     MUT_BEGIN(dirfd, path);
     if (r == 0) {
@@ -329,13 +325,13 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
     }
-    MUT_END(real_utimensat(dirfd, t.lpath, ts, flags));
+    MUT_END(REAL(utimensat, dirfd, t.lpath, ts, flags));
 }
 
 int hook_futimens(int fd, const struct timespec ts[2])
 {
     if (LAYER_BYPASS())
-        return real_futimens(fd, ts);
+        return REAL(futimens, fd, ts);
     int handled, rc = utimens_fd(fd, ts, &handled);
-    return handled ? rc : real_futimens(fd, ts);
+    return handled ? rc : REAL(futimens, fd, ts);
 }

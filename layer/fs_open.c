@@ -21,6 +21,41 @@ static int wants_write(int flags)
 
 enum { VIA_OPENAT, VIA_NOCANCEL, VIA_OPENAT_NOCANCEL };
 
+#define GO_LOCAL 1
+
+/* open of /proc/self/fd/N, /dev/fd/N, /dev/stdin... naming a remote fd:
+ * the kernel would reopen the layer's memfd (a placeholder: empty; a
+ * snapshot: not in the table, so its fstat is the memfd's).  A remote file
+ * whose path the layer knows is opened again remotely, as the kernel
+ * reopens a file; a snapshot without a path (inherited across exec) is
+ * reopened and shares its table entry.  GO_LOCAL otherwise. */
+static long reopen_fd_path(const layer_target_t *t, int dirfd,
+                           const char *path, int flags, mode_t mode)
+{
+    int fd = layer_fd_of_path(t->norm, 1);
+    if (fd < 0 || !shunt_fdt_is_ours(fd))
+        return GO_LOCAL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    long r = GO_LOCAL;
+    layer_target_t t2;
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        /* not a remote file */
+    } else if (f->path && layer_resolve(AT_FDCWD, f->path, &t2) == 0 &&
+               layer_is_remote(t2.mode) &&
+               !(t2.mode == SHUNT_MODE_READ && wants_write(flags))) {
+        r = rfile_open(&t2, flags & ~(O_CREAT | O_EXCL), mode);
+    } else if (f->kind == SHUNT_RF_SNAPSHOT && !wants_write(flags)) {
+        int nfd = REAL(openat, dirfd, path, flags, mode);
+        r = nfd < 0 ? -errno : nfd;
+        if (nfd >= 0 && shunt_fdt_set(nfd, f) < 0) {
+            LSYS1(SYS_close, nfd);
+            r = -EMFILE;
+        }
+    }
+    shunt_rfile_unref(f);
+    return r;
+}
+
 /* Remote, not-found or local; a local open goes to the original. */
 static int open_common(int dirfd, const char *path, int flags, mode_t mode,
                        int via)
@@ -28,6 +63,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     int saved = errno;
     LAYER_ENTER();
     layer_target_t t;
+    t.norm[0] = '\0';
     int r = layer_resolve(dirfd, path, &t);
     /* The UTS name is the target's, as gethostname() says; Go's
      * os.Hostname() reads it from this file. */
@@ -50,14 +86,21 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
         LAYER_LEAVE();
         return (int)layer_ret(r, saved);
     }
+    if (r == 0 && t.norm[0] == '/') {
+        long rr = reopen_fd_path(&t, dirfd, path, flags, mode);
+        if (rr != GO_LOCAL) {
+            LAYER_LEAVE();
+            return (int)layer_ret(rr, saved);
+        }
+    }
     LAYER_LEAVE();
     errno = saved;
     path = t.lpath; /* absolute when relative to a remote cwd */
     if (via == VIA_NOCANCEL && dirfd == AT_FDCWD)
-        return real___open_nocancel(path, flags, mode);
+        return REAL(__open_nocancel, path, flags, mode);
     if (via == VIA_OPENAT_NOCANCEL)
-        return real___openat64_nocancel(dirfd, path, flags, mode);
-    return real_openat(dirfd, path, flags, mode);
+        return REAL(__openat64_nocancel, dirfd, path, flags, mode);
+    return REAL(openat, dirfd, path, flags, mode);
 }
 
 #define GET_MODE(flags, last)                                             \
@@ -73,7 +116,7 @@ int hook_open(const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real_open(path, flags, mode);
+        return REAL(open, path, flags, mode);
     return open_common(AT_FDCWD, path, flags, mode, VIA_OPENAT);
 }
 
@@ -81,14 +124,14 @@ int hook_openat(int dirfd, const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real_openat(dirfd, path, flags, mode);
+        return REAL(openat, dirfd, path, flags, mode);
     return open_common(dirfd, path, flags, mode, VIA_OPENAT);
 }
 
 int hook_creat(const char *path, mode_t mode)
 {
     if (LAYER_BYPASS())
-        return real_creat(path, mode);
+        return REAL(creat, path, mode);
     return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,
                        VIA_OPENAT);
 }
@@ -96,14 +139,14 @@ int hook_creat(const char *path, mode_t mode)
 int hook___open_2(const char *path, int flags)
 {
     if (LAYER_BYPASS())
-        return real___open_2(path, flags);
+        return REAL(__open_2, path, flags);
     return open_common(AT_FDCWD, path, flags, 0, VIA_OPENAT);
 }
 
 int hook___openat_2(int dirfd, const char *path, int flags)
 {
     if (LAYER_BYPASS())
-        return real___openat_2(dirfd, path, flags);
+        return REAL(__openat_2, dirfd, path, flags);
     return open_common(dirfd, path, flags, 0, VIA_OPENAT);
 }
 
@@ -111,7 +154,7 @@ int hook___open_nocancel(const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real___open_nocancel(path, flags, mode);
+        return REAL(__open_nocancel, path, flags, mode);
     return open_common(AT_FDCWD, path, flags, mode, VIA_NOCANCEL);
 }
 
@@ -119,8 +162,50 @@ int hook___openat64_nocancel(int dirfd, const char *path, int flags, ...)
 {
     GET_MODE(flags, flags);
     if (LAYER_BYPASS())
-        return real___openat64_nocancel(dirfd, path, flags, mode);
+        return REAL(__openat64_nocancel, dirfd, path, flags, mode);
     return open_common(dirfd, path, flags, mode, VIA_OPENAT_NOCANCEL);
+}
+
+/* openat2, reached through syscall() (libc has no wrapper) and Go.  A
+ * path the layer leaves local goes to the kernel unchanged (its checks,
+ * its RESOLVE_* rules).  A remote path is an openat when how->resolve is 0
+ * (the kernel's checks of flags and mode first); with RESOLVE_* flags it
+ * is ENOSYS, as on a kernel without openat2: the layer cannot enforce
+ * RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS... in the target, and callers
+ * (systemd, runc, Rust crates) fall back to openat and their own checks,
+ * which the layer serves. */
+struct layer_open_how {
+    uint64_t flags, mode, resolve;
+};
+
+long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
+{
+    long raw = 1;
+    struct layer_open_how how;
+    if (!LAYER_BYPASS() && how_p && size >= sizeof(how) && size <= 4096) {
+        memcpy(&how, how_p, sizeof(how));
+        LAYER_ENTER();
+        layer_target_t t;
+        int r = layer_resolve(dirfd, path, &t);
+        raw = r < 0 || t.mode == SHUNT_MODE_LOCAL ||
+              (t.mode == SHUNT_MODE_READ && wants_write((int)how.flags));
+        LAYER_LEAVE();
+    }
+    if (raw)
+        return layer_sys(SYS_openat2, dirfd, (long)path, (long)how_p,
+                         (long)size, 0, 0);
+    if ((how.flags >> 32) || (how.mode & ~07777ull) ||
+        (how.mode && !(how.flags & O_CREAT) &&
+         (how.flags & O_TMPFILE) != O_TMPFILE))
+        return -EINVAL;
+    if (how.resolve)
+        return -ENOSYS;
+    int saved = errno;
+    int fd = open_common(dirfd, path, (int)how.flags, (mode_t)how.mode,
+                         VIA_OPENAT);
+    long r = fd < 0 ? -errno : fd;
+    errno = saved;
+    return r;
 }
 
 /* ---- close -------------------------------------------------------------- */
@@ -137,7 +222,7 @@ static int close_common(int fd, int nocancel)
     shunt_rfile_unref(f); /* a stale layer entry is dropped below */
     int saved = errno;
     shunt_rfile_t *old = shunt_fdt_take(fd);
-    int r = nocancel ? real___close_nocancel(fd) : real_close(fd);
+    int r = nocancel ? REAL(__close_nocancel, fd) : REAL(close, fd);
     int e = errno;
     if (old) {
         LAYER_ENTER();
@@ -152,14 +237,14 @@ static int close_common(int fd, int nocancel)
 int hook_close(int fd)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
-        return real_close(fd);
+        return REAL(close, fd);
     return close_common(fd, 0);
 }
 
 int hook___close_nocancel(int fd)
 {
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
-        return real___close_nocancel(fd);
+        return REAL(__close_nocancel, fd);
     return close_common(fd, 1);
 }
 
@@ -183,7 +268,7 @@ static void drop_range(unsigned first, unsigned last)
 int hook_close_range(unsigned int first, unsigned int last, int flags)
 {
     if (LAYER_BYPASS() || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
-        return real_close_range(first, last, flags);
+        return REAL(close_range, first, last, flags);
     int saved = errno;
     LAYER_ENTER();
     /* Close around the layer's fds. */
@@ -203,7 +288,7 @@ int hook_close_range(unsigned int first, unsigned int last, int flags)
         }
         if (lfd < 0 || (unsigned)lfd > cur) {
             unsigned end = lfd < 0 ? last : (unsigned)lfd - 1;
-            if (real_close_range(cur, end, flags) < 0 && !r) {
+            if (REAL(close_range, cur, end, flags) < 0 && !r) {
                 r = -1;
                 e = errno;
             }
@@ -239,7 +324,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
         layer_fd_evict(newfd);
     LAYER_LEAVE();
     errno = saved;
-    int r = is_dup3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+    int r = is_dup3 ? REAL(dup3, oldfd, newfd, flags) : REAL(dup2, oldfd, newfd);
     if (r < 0 || oldfd == newfd)
         return r;
     int e = errno;
@@ -255,7 +340,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
 
 int hook_dup(int fd)
 {
-    int r = real_dup(fd);
+    int r = REAL(dup, fd);
     if (r >= 0 && (shunt_fdt_is_ours(fd) || shunt_net_is_ours(fd))) {
         int e = errno;
         LAYER_ENTER();
@@ -270,7 +355,7 @@ int hook_dup2(int oldfd, int newfd)
 {
     if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
         !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
-        return real_dup2(oldfd, newfd);
+        return REAL(dup2, oldfd, newfd);
     return dup2_common(oldfd, newfd, 0, 0);
 }
 
@@ -278,7 +363,7 @@ int hook_dup3(int oldfd, int newfd, int flags)
 {
     if (!shunt_fdt_is_ours(oldfd) && !shunt_fdt_is_ours(newfd) &&
         !shunt_net_is_ours(oldfd) && !shunt_net_is_ours(newfd))
-        return real_dup3(oldfd, newfd, flags);
+        return REAL(dup3, oldfd, newfd, flags);
     return dup2_common(oldfd, newfd, flags, 1);
 }
 
@@ -289,7 +374,7 @@ int hook_fcntl(int fd, int cmd, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     if (__builtin_expect(!shunt_fdt_is_ours(fd) && !shunt_net_is_ours(fd), 1))
-        return real_fcntl(fd, cmd, arg);
+        return REAL(fcntl, fd, cmd, arg);
     if (layer_is_lock_cmd(cmd) && !LAYER_BYPASS()) {
         int saved = errno, served;
         LAYER_ENTER();
@@ -299,8 +384,8 @@ int hook_fcntl(int fd, int cmd, ...)
             return (int)layer_ret(lr, saved);
     }
     if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
-        return real_fcntl(fd, cmd, arg);
-    int r = real_fcntl(fd, cmd, arg);
+        return REAL(fcntl, fd, cmd, arg);
+    int r = REAL(fcntl, fd, cmd, arg);
     if (r >= 0) {
         int e = errno;
         LAYER_ENTER();
@@ -313,7 +398,7 @@ int hook_fcntl(int fd, int cmd, ...)
 
 mode_t hook_umask(mode_t mask)
 {
-    mode_t old = real_umask(mask);
+    mode_t old = REAL(umask, mask);
     shunt_layer.umask = mask & 0777;
     return old;
 }

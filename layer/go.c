@@ -45,24 +45,42 @@ GO_JOURNALLED(X)
 
 /* Every system call the layer serves for Go, with the detour it goes to.
  * A detour whose libc original may be absent (H_OPT) is guarded by
- * OPT(real_name, expr): without the original the call goes to the kernel. */
+ * OPT(real_name.fn, expr): without the original the call goes to the kernel. */
 #define OPT(real, expr) ((real) ? (long)(expr) : bare(nr, a))
+/* A helper that returns -errno already: back to -1/errno for the adapter. */
+#define NEG(expr) neg_to_errno(expr)
 #define GO_SYSCALLS(X)                                                        \
     /* files: open, data */                                                   \
     X(SYS_open, go_j_open(P(0), I(1), (mode_t)A(2)))                          \
     X(SYS_openat, go_j_openat(I(0), P(1), I(2), (mode_t)A(3)))                \
+    X(SYS_creat, hook_creat(P(0), (mode_t)A(1)))                              \
+    X(SYS_openat2, NEG(layer_openat2(I(0), P(1), P(2), (size_t)A(3))))        \
     X(SYS_read, go_j_read(I(0), P(1), (size_t)A(2)))                          \
     X(SYS_write, go_j_write(I(0), P(1), (size_t)A(2)))                        \
     X(SYS_pread64, go_j_pread(I(0), P(1), (size_t)A(2), (off_t)A(3)))         \
     X(SYS_pwrite64, go_j_pwrite(I(0), P(1), (size_t)A(2), (off_t)A(3)))       \
     X(SYS_readv, go_j_readv(I(0), P(1), I(2)))                                \
     X(SYS_writev, go_j_writev(I(0), P(1), I(2)))                              \
+    X(SYS_preadv, hook_preadv(I(0), P(1), I(2), (off_t)A(3)))                 \
+    X(SYS_pwritev, hook_pwritev(I(0), P(1), I(2), (off_t)A(3)))               \
+    X(SYS_preadv2, OPT(real_preadv2.fn,                                       \
+                       hook_preadv2(I(0), P(1), I(2), (off_t)A(3), I(5))))    \
+    X(SYS_pwritev2, OPT(real_pwritev2.fn,                                     \
+                        hook_pwritev2(I(0), P(1), I(2), (off_t)A(3), I(5))))  \
+    X(SYS_copy_file_range,                                                    \
+      OPT(real_copy_file_range.fn,                                            \
+          hook_copy_file_range(I(0), P(1), I(2), P(3), (size_t)A(4),          \
+                               (unsigned)A(5))))                              \
+    X(SYS_sendfile, hook_sendfile(I(0), I(1), P(2), (size_t)A(3)))            \
     X(SYS_lseek, hook_lseek(I(0), (off_t)A(1), I(2)))                         \
     X(SYS_ftruncate, hook_ftruncate(I(0), (off_t)A(1)))                       \
     X(SYS_fsync, hook_fsync(I(0)))                                            \
     X(SYS_fdatasync, hook_fdatasync(I(0)))                                    \
     /* fds */                                                                 \
     X(SYS_close, go_j_close(I(0)))                                            \
+    X(SYS_close_range, OPT(real_close_range.fn,                               \
+                           hook_close_range((unsigned)A(0), (unsigned)A(1),   \
+                                            I(2))))                           \
     X(SYS_dup, hook_dup(I(0)))                                                \
     X(SYS_dup2, hook_dup2(I(0), I(1)))                                        \
     X(SYS_dup3, hook_dup3(I(0), I(1), I(2)))                                  \
@@ -72,7 +90,7 @@ GO_JOURNALLED(X)
     X(SYS_lstat, go_j_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
     X(SYS_fstat, go_j_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
     X(SYS_newfstatat, go_j_fstatat(I(0), P(1), P(2), I(3)))                   \
-    X(SYS_statx, OPT(real_statx,                                              \
+    X(SYS_statx, OPT(real_statx.fn,                                              \
                      go_j_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
     X(SYS_getdents64, hook_getdents64(I(0), P(1), (size_t)A(2)))              \
     X(SYS_access, go_j_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
@@ -92,11 +110,13 @@ GO_JOURNALLED(X)
     X(SYS_renameat, go_j_renameat(I(0), P(1), I(2), P(3)))                    \
     X(SYS_renameat2,                                                          \
       A(4) == 0 ? go_j_renameat(I(0), P(1), I(2), P(3))                       \
-                : OPT(real_renameat2, go_j_renameat2(I(0), P(1), I(2), P(3),  \
+                : OPT(real_renameat2.fn, go_j_renameat2(I(0), P(1), I(2), P(3),  \
                                                      (unsigned)A(4))))        \
     X(SYS_truncate, go_j_truncate(P(0), (off_t)A(1)))                         \
+    X(SYS_chmod, hook_chmod(P(0), (mode_t)A(1)))                              \
     X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
     X(SYS_fchmodat, hook_fchmodat(I(0), P(1), (mode_t)A(2), 0))               \
+    X(SYS_symlink, hook_symlink(P(0), P(1)))                                  \
     X(SYS_symlinkat, hook_symlinkat(P(0), I(1), P(2)))                        \
     X(SYS_utimensat, hook_utimensat(I(0), P(1), P(2), I(3)))                  \
     /* sockets */                                                             \
@@ -122,6 +142,15 @@ GO_JOURNALLED(X)
     X(SYS_uname, hook_uname(P(0)))
 
 typedef long (*go_fn_t)(long nr, const long *a);
+
+static long neg_to_errno(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
 
 static long bare(long nr, const long *a)
 {
@@ -181,6 +210,19 @@ static void go_dispatch(shunt_go_call_t *c)
     errno = 0;
     c->ret = fn ? fn(nr, c->a) : bare(nr, c->a);
     errno = saved;
+}
+
+/* libc's syscall() (sys.c): the same table. */
+int layer_sys_serve(long nr, const long a[6], long *ret)
+{
+    go_fn_t fn = nr >= 0 && nr < SHUNT_GO_NR_MAX ? go_table[nr] : NULL;
+    if (!fn)
+        return 0;
+    int saved = errno;
+    errno = 0;
+    *ret = fn(nr, a);
+    errno = saved;
+    return 1;
 }
 
 /* ---- detection and install --------------------------------------------- */

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define HOOK(name, ret, params, flags) ret(*real_##name) params;
-#define ALIAS(name, of, flags) __typeof__(real_##of) real_##name;
+#define HOOK(name, ret, params, flags) struct real_##name##_s real_##name;
+#define ALIAS(name, of, flags) struct real_##of##_s real_##name;
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
@@ -27,9 +27,9 @@ typedef struct {
 
 static const hookent_t table[] = {
 #define HOOK(name, ret, params, flags) \
-    {#name, #name, flags, (void *)hook_##name, (void **)&real_##name},
+    {#name, #name, flags, (void *)hook_##name, (void **)&real_##name.fn},
 #define ALIAS(name, of, flags) \
-    {#name, #of, flags, (void *)hook_##of, (void **)&real_##name},
+    {#name, #of, flags, (void *)hook_##of, (void **)&real_##name.fn},
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
@@ -45,7 +45,7 @@ static void *find_hidden(const char *name)
 {
     if (strcmp(name, "__openat64_nocancel") != 0)
         return NULL;
-    void *open_nc = real___open_nocancel;
+    void *open_nc = (void *)real___open_nocancel.fn;
     Dl_info info;
     const ElfW(Sym) *sym = NULL;
     if (!open_nc ||

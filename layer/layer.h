@@ -1,7 +1,7 @@
 /* Private API of libshunt.so, shared by every file of layer/.
  *
  * Rules for code running inside a hook (see docs/hooking.md):
- *   - call only real_<name>() (the original of a hooked function, from
+ *   - call only REAL(name, ...) (the original of a hooked function, from
  *     hooks.def) or raw syscalls (layer_sys*); never a hooked function
  *     directly, never stdio;
  *   - enter the per-thread guard (LAYER_ENTER/LAYER_LEAVE) around layer work
@@ -161,6 +161,9 @@ typedef struct {
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+/* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
+ * names, or -1 (norm: a normalised absolute path). */
+int layer_fd_of_path(const char *norm, int std);
 
 /* ---- the current directory (cwd.c) -------------------------------------
  * The cwd may be a remote directory (chdir/fchdir into one); the kernel's
@@ -185,6 +188,14 @@ static inline int layer_is_remote(int mode)
 {
     return mode == SHUNT_MODE_READ || mode == SHUNT_MODE_WRITE;
 }
+
+/* ---- system calls by number (go.c, sys.c, fs_open.c) -------------------
+ * The one table of system-call numbers the layer serves (go.c): Go's
+ * Syscall6 and libc's syscall() both go through it.  Returns 1 with *ret
+ * (a result or -errno) when nr is served, 0 when it goes to the kernel. */
+int layer_sys_serve(long nr, const long a[6], long *ret);
+/* openat2 (fs_open.c): a result or -errno. */
+long layer_openat2(int dirfd, const char *path, const void *how, size_t size);
 
 /* ---- remote file helpers (rfiles.c) ------------------------------------ */
 /* Opens a remote path; returns a real fd (memfd snapshot or placeholder)

@@ -287,10 +287,10 @@ static int sock_kind(int fd, int *type_out)
 {
     int type = 0, proto = 0;
     socklen_t l = sizeof(type);
-    if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
+    if (REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
         return 0;
     l = sizeof(proto);
-    if (real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0)
+    if (REAL(getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0)
         proto = 0;
     if (type_out)
         *type_out = type;
@@ -385,7 +385,7 @@ static uint32_t connect_timeout(int fd)
     struct timeval tv = {0};
     socklen_t l = sizeof(tv);
     uint32_t ms = 0;
-    if (real_getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) == 0)
+    if (REAL(getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) == 0)
         ms = (uint32_t)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
     uint32_t cap = shunt_layer.rpc_timeout_ms > 2000
                        ? (uint32_t)shunt_layer.rpc_timeout_ms - 1000
@@ -417,7 +417,7 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
             socklen_t rl = relay_addr(fam, rp, &ra);
             ns_unref(s);
             LAYER_LEAVE();
-            int r = real_connect(fd, (struct sockaddr *)&ra, rl);
+            int r = REAL(connect, fd, (struct sockaddr *)&ra, rl);
             int e = errno;
             LAYER_ENTER();
             return r < 0 ? -e : 0;
@@ -437,13 +437,13 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
         }
         ns_unref(s);
         LAYER_LEAVE();
-        int r = real_connect(fd, sa, len);
+        int r = REAL(connect, fd, sa, len);
         int e = errno;
         LAYER_ENTER();
         return r < 0 ? -e : 0;
     }
     int sfamily = sa->sa_family;
-    int fl = real_fcntl(fd, F_GETFL, 0);
+    int fl = REAL(fcntl, fd, F_GETFL, 0);
     int nonblock = fl >= 0 && (fl & O_NONBLOCK);
     conn_t c;
     long r = rpc_connect(type, &a, nonblock ? 0 : connect_timeout(fd), &c);
@@ -508,7 +508,7 @@ int hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (LAYER_BYPASS() || !sa || len < sizeof(sa_family_t) ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          !shunt_net_is_ours(fd)))
-        return real_connect(fd, sa, len);
+        return REAL(connect, fd, sa, len);
     int saved = errno;
     LAYER_ENTER();
     long r = do_connect(fd, sa, len);
@@ -519,7 +519,7 @@ int hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
 /* ---- socket, bind ------------------------------------------------------- */
 int hook_socket(int domain, int type, int protocol)
 {
-    int fd = real_socket(domain, type, protocol);
+    int fd = REAL(socket, domain, type, protocol);
     if (__builtin_expect(fd >= 0 && shunt_net_is_ours(fd), 0))
         shunt_net_forget(fd); /* stale: closed behind the layer's back */
     return fd;
@@ -530,7 +530,7 @@ int hook_socket(int domain, int type, int protocol)
  * the kernel socket stays unbound until its connect. */
 int hook_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    int r = real_bind(fd, sa, len);
+    int r = REAL(bind, fd, sa, len);
     if (r == 0 || errno != EADDRNOTAVAIL || LAYER_BYPASS() || !sa)
         return r;
     int saved = errno;
@@ -572,7 +572,7 @@ slow_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
     nsock_t *s = ns_get(fd);
     struct sockaddr_storage tmp;
     socklen_t tl = sizeof(tmp);
-    int r = real_getpeername(fd, (struct sockaddr *)&tmp, &tl);
+    int r = REAL(getpeername, fd, (struct sockaddr *)&tmp, &tl);
     if (r < 0 || !s) {
         ns_unref(s);
         if (r == 0)
@@ -592,7 +592,7 @@ slow_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 int hook_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
-        return real_getpeername(fd, sa, len);
+        return REAL(getpeername, fd, sa, len);
     return slow_getpeername(fd, sa, len);
 }
 
@@ -611,13 +611,13 @@ slow_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
         tunlock(&s->lock);
         ns_unref(s);
     }
-    return real_getsockname(fd, sa, len);
+    return REAL(getsockname, fd, sa, len);
 }
 
 int hook_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
-        return real_getsockname(fd, sa, len);
+        return REAL(getsockname, fd, sa, len);
     return slow_getsockname(fd, sa, len);
 }
 
@@ -633,7 +633,7 @@ slow_so_error(int fd, void *val, socklen_t *len)
         tunlock(&s->lock);
         ns_unref(s);
     }
-    int r = real_getsockopt(fd, SOL_SOCKET, SO_ERROR, val, len);
+    int r = REAL(getsockopt, fd, SOL_SOCKET, SO_ERROR, val, len);
     if (r == 0 && pe && *len >= sizeof(int))
         memcpy(val, &pe, sizeof(int));
     return r;
@@ -643,7 +643,7 @@ int hook_getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || level != SOL_SOCKET ||
         opt != SO_ERROR || !val || !len)
-        return real_getsockopt(fd, level, opt, val, len);
+        return REAL(getsockopt, fd, level, opt, val, len);
     return slow_so_error(fd, val, len);
 }
 
@@ -731,15 +731,15 @@ slow_sendto(int fd, const void *buf, size_t n, int flags,
     if (r < 0)
         return layer_ret(r, saved);
     if (r == 0)
-        return real_sendto(fd, buf, n, flags, sa, len);
-    return real_sendto(fd, buf, n, flags, (struct sockaddr *)&ra, ral);
+        return REAL(sendto, fd, buf, n, flags, sa, len);
+    return REAL(sendto, fd, buf, n, flags, (struct sockaddr *)&ra, ral);
 }
 
 ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags,
                     const struct sockaddr *sa, socklen_t len)
 {
     if (__builtin_expect(sa == NULL, 1) || LAYER_BYPASS())
-        return real_sendto(fd, buf, n, flags, sa, len);
+        return REAL(sendto, fd, buf, n, flags, sa, len);
     return slow_sendto(fd, buf, n, flags, sa, len);
 }
 
@@ -755,17 +755,17 @@ slow_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (r < 0)
         return layer_ret(r, saved);
     if (r == 0)
-        return real_sendmsg(fd, msg, flags);
+        return REAL(sendmsg, fd, msg, flags);
     struct msghdr m = *msg;
     m.msg_name = &ra;
     m.msg_namelen = ral;
-    return real_sendmsg(fd, &m, flags);
+    return REAL(sendmsg, fd, &m, flags);
 }
 
 ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (__builtin_expect(!msg || !msg->msg_name, 1) || LAYER_BYPASS())
-        return real_sendmsg(fd, msg, flags);
+        return REAL(sendmsg, fd, msg, flags);
     return slow_sendmsg(fd, msg, flags);
 }
 
@@ -787,11 +787,11 @@ slow_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 int hook_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
     if (LAYER_BYPASS() || !v)
-        return real_sendmmsg(fd, v, n, flags);
+        return REAL(sendmmsg, fd, v, n, flags);
     for (unsigned int i = 0; i < n; i++)
         if (v[i].msg_hdr.msg_name)
             return slow_sendmmsg(fd, v, n, flags);
-    return real_sendmmsg(fd, v, n, flags);
+    return REAL(sendmmsg, fd, v, n, flags);
 }
 
 /* The source address of a datagram received on fd: a relay's address
@@ -827,7 +827,7 @@ slow_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
 {
     struct sockaddr_storage src;
     socklen_t sl = sizeof(src);
-    ssize_t r = real_recvfrom(fd, buf, n, flags, (struct sockaddr *)&src, &sl);
+    ssize_t r = REAL(recvfrom, fd, buf, n, flags, (struct sockaddr *)&src, &sl);
     if (r < 0)
         return r;
     int e = errno;
@@ -841,7 +841,7 @@ ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags,
                       struct sockaddr *sa, socklen_t *len)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !sa || !len)
-        return real_recvfrom(fd, buf, n, flags, sa, len);
+        return REAL(recvfrom, fd, buf, n, flags, sa, len);
     return slow_recvfrom(fd, buf, n, flags, sa, len);
 }
 
@@ -863,7 +863,7 @@ slow_recvmsg(int fd, struct msghdr *msg, int flags)
     struct sockaddr_storage src;
     msg->msg_name = &src;
     msg->msg_namelen = sizeof(src);
-    ssize_t r = real_recvmsg(fd, msg, flags);
+    ssize_t r = REAL(recvmsg, fd, msg, flags);
     int e = errno;
     if (r < 0) {
         msg->msg_name = orig;
@@ -878,7 +878,7 @@ slow_recvmsg(int fd, struct msghdr *msg, int flags)
 ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !msg || !msg->msg_name)
-        return real_recvmsg(fd, msg, flags);
+        return REAL(recvmsg, fd, msg, flags);
     return slow_recvmsg(fd, msg, flags);
 }
 
@@ -891,7 +891,7 @@ slow_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
         n = 64; /* a short batch is legal */
     for (unsigned int i = 0; i < n; i++)
         cap[i] = v[i].msg_hdr.msg_name ? v[i].msg_hdr.msg_namelen : 0;
-    int r = real_recvmmsg(fd, v, n, flags, tmo);
+    int r = REAL(recvmmsg, fd, v, n, flags, tmo);
     if (r <= 0)
         return r;
     int e = errno;
@@ -916,7 +916,7 @@ int hook_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
                   struct timespec *tmo)
 {
     if (__builtin_expect(!shunt_net_is_ours(fd), 1) || !v)
-        return real_recvmmsg(fd, v, n, flags, tmo);
+        return REAL(recvmmsg, fd, v, n, flags, tmo);
     return slow_recvmmsg(fd, v, n, flags, tmo);
 }
 

@@ -134,6 +134,17 @@ int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir)
     return r ? -ENOMEM : 0;
 }
 
+int shunt_policy_local_ancestor(const shunt_policy_t *p, const char *path)
+{
+    size_t l = strlen(path);
+    if (path[0] != '/' || l <= 1)
+        return 0;
+    for (size_t i = 0; i < p->local.n; i++)
+        if (strncmp(p->local.v[i], path, l) == 0 && p->local.v[i][l] == '/')
+            return 1;
+    return 0;
+}
+
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix)
 {
     return set_add(&p->local_raw, prefix);

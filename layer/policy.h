@@ -39,6 +39,11 @@ int shunt_policy_add_local(shunt_policy_t *p, const char *path);
  * install prefix above it (never "/").  0, -EINVAL (relative) or -ENOMEM. */
 int shunt_policy_add_program(shunt_policy_t *p, const char *path, int is_dir);
 int shunt_policy_add_local_raw(shunt_policy_t *p, const char *prefix);
+/* 1 when path (normalised, absolute, not "/") is a directory on the way to
+ * an entry of the local set (~ and ~/.nvm for ~/.nvm/versions/node/v20):
+ * its metadata is looked up locally, as the kernel walks it to reach the
+ * program's own files (a userland realpath lstat()s every component). */
+int shunt_policy_local_ancestor(const shunt_policy_t *p, const char *path);
 int shunt_policy_add_remote(shunt_policy_t *p, const char *path);
 /* Mode of a normalised absolute path: config lists (not_found, read_write,
  * read_only, local), then the default remote set, then the default local

@@ -106,3 +106,42 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
         return join(t, (size_t)blen, path);
     return 0;
 }
+
+/* The fd a local path names: /proc/self/fd/N, /proc/thread-self/fd/N,
+ * /proc/PID/fd/N (this process), /dev/fd/N and, with std, /dev/stdin,
+ * /dev/stdout, /dev/stderr (symlinks themselves: readlink of them is the
+ * kernel's).  -1 for any other path.  The kernel would reach the fd's
+ * file, which for a remote fd is the layer's memfd. */
+int layer_fd_of_path(const char *norm, int std)
+{
+    static const char *const dirs[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
+                                       "/dev/fd/"};
+    const char *n = NULL;
+    if (std) {
+        if (strcmp(norm, "/dev/stdin") == 0)
+            return 0;
+        if (strcmp(norm, "/dev/stdout") == 0)
+            return 1;
+        if (strcmp(norm, "/dev/stderr") == 0)
+            return 2;
+    }
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !n; i++)
+        if (strncmp(norm, dirs[i], strlen(dirs[i])) == 0)
+            n = norm + strlen(dirs[i]);
+    if (!n && strncmp(norm, "/proc/", 6) == 0 && norm[6] >= '1' &&
+        norm[6] <= '9') {
+        char mine[40];
+        int l = snprintf(mine, sizeof(mine), "/proc/%ld/fd/", LSYS0(SYS_getpid));
+        if (strncmp(norm, mine, (size_t)l) == 0)
+            n = norm + l;
+    }
+    if (!n || *n < '0' || *n > '9')
+        return -1;
+    long fd = 0;
+    for (; *n >= '0' && *n <= '9'; n++) {
+        fd = fd * 10 + (*n - '0');
+        if (fd > SHUNT_FDT_MAX)
+            return -1;
+    }
+    return *n ? -1 : (int)fd;
+}

@@ -110,8 +110,114 @@ static void release(shunt_rfile_t *f)
     }
 }
 
+/* A snapshot's memfd is named after the remote stat taken at open, so
+ * that the layer of a program it is inherited by across exec (`cmd <
+ * /remote/file` run by a shell under the layer) answers fstat with the
+ * remote file's metadata, not the memfd's (mode 0777, nlink 0, mtime of
+ * the open).  One list for both directions; each field in hex, empty for
+ * 0, '.' between; a name that would not fit (249 bytes) is plain. */
+#define SNAP_FIELDS(X)                                                     \
+    X(mask) X(blksize) X(attributes) X(nlink) X(uid) X(gid) X(mode) X(ino) \
+    X(size) X(blocks) X(attributes_mask) X(atime_sec) X(atime_nsec)        \
+    X(btime_sec) X(btime_nsec) X(ctime_sec) X(ctime_nsec) X(mtime_sec)     \
+    X(mtime_nsec) X(rdev_major) X(rdev_minor) X(dev_major) X(dev_minor)    \
+    X(mnt_id)
+#define SNAP_PREFIX "shunt-snap:"
+#define MEMFD_NAME_MAX 249
+
+static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
+#define X(f)                                                               \
+    if (n < len)                                                           \
+        n += (size_t)(st->f ? snprintf(out + n, len - n, "%llx.",          \
+                                       (unsigned long long)st->f)          \
+                            : snprintf(out + n, len - n, "."));
+    SNAP_FIELDS(X)
+#undef X
+    if (n >= len || n > MEMFD_NAME_MAX)
+        snprintf(out, len, "shunt");
+}
+
+/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
+static int snap_parse(const char *link, shunt_stat_r_t *st)
+{
+    static const char pre[] = "/memfd:" SNAP_PREFIX;
+    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
+        return -1;
+    const char *p = link + sizeof(pre) - 1;
+    memset(st, 0, sizeof(*st));
+#define X(f)                                                               \
+    {                                                                      \
+        char *end;                                                         \
+        unsigned long long v = *p == '.' ? 0 : strtoull(p, &end, 16);      \
+        if (*p != '.')                                                     \
+            p = end;                                                       \
+        if (*p != '.')                                                     \
+            return -1;                                                     \
+        p++;                                                               \
+        st->f = (__typeof__(st->f))v;                                      \
+    }
+    SNAP_FIELDS(X)
+#undef X
+    return 0;
+}
+
+/* At start of an active layer: the snapshots this image inherited (their
+ * fds survive exec) go back into the fd table, read-only, with the stat
+ * their name carries.  Their path is not known: fstatfs answers for the
+ * target's root, and fchmod/futimens give EROFS as on any snapshot of a
+ * read-mode path.  Raw system calls only: the hooks are not installed. */
+static void adopt_inherited(void)
+{
+    int dfd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/fd",
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return;
+    char buf[4096];
+    long n;
+    while ((n = LSYS3(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            char *end;
+            long fd = strtol(d->name, &end, 10);
+            if (*end || end == d->name || fd == dfd || fd < 0)
+                continue;
+            char link[512];
+            long l = LSYS4(SYS_readlinkat, dfd, d->name, link, sizeof(link) - 1);
+            if (l <= 0)
+                continue;
+            link[l] = 0;
+            shunt_stat_r_t st;
+            if (snap_parse(link, &st) < 0)
+                continue;
+            shunt_rfile_t *f = shunt_rfile_new(SHUNT_RF_SNAPSHOT);
+            if (!f)
+                break;
+            f->st = st;
+            f->oflags = O_RDONLY;
+            if (shunt_fdt_set((int)fd, f) == 0)
+                LOG_DEBUG("fd %ld: a snapshot inherited across exec", fd);
+            shunt_rfile_unref(f);
+        }
+    }
+    LSYS1(SYS_close, dfd);
+}
+
 void rfiles_init(void);
-void rfiles_init(void) { shunt_rfile_release = release; }
+void rfiles_init(void)
+{
+    shunt_rfile_release = release;
+    if (shunt_layer.socket_path[0])
+        adopt_inherited();
+}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -224,8 +330,13 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
         kind = SHUNT_RF_FWD;
     shunt_rfile_t *f = shunt_rfile_new(kind);
     char *path = strdup(t->norm);
-    int mfd = (int)LSYS2(SYS_memfd_create,
-                         kind == SHUNT_RF_DIR ? "shunt-dir" : "shunt",
+    char name[MEMFD_NAME_MAX + 32];
+    if (kind == SHUNT_RF_SNAPSHOT)
+        snap_name(&st, name, sizeof(name));
+    else
+        snprintf(name, sizeof(name), "%s",
+                 kind == SHUNT_RF_DIR ? "shunt-dir" : "shunt");
+    int mfd = (int)LSYS2(SYS_memfd_create, name,
                          (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
     if (!f || !path || mfd < 0) {
         free(path);

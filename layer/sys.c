@@ -1,6 +1,9 @@
-/* Raw syscalls and the protection of the layer's own fds. */
+/* Raw syscalls, libc's syscall() and the protection of the layer's own
+ * fds. */
+#include "hooks.h"
 #include "layer.h"
 
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,6 +21,31 @@ long layer_sys(long nr, long a, long b, long c, long d, long e, long f)
                        "r"(r9)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+/* libc's syscall(): libuv asks for statx this way (node's fs.stat,
+ * fs.fstat, fs.realpathSync, require), others for openat2, getdents64,
+ * copy_file_range...  A number of the layer's table (layer_sys_serve,
+ * go.c) goes to its detour, as Go's calls do; any other number goes to
+ * the kernel through libc's syscall() unchanged, with all six arguments
+ * (syscall(long, ...) is variadic: six longs are read whatever the number
+ * takes, as libc's own syscall() does). */
+long hook_syscall(long nr, ...)
+{
+    long a[6];
+    va_list ap;
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    long r;
+    if (LAYER_BYPASS() || !layer_sys_serve(nr, a, &r))
+        return REAL(syscall, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
 }
 
 /* The program's fds grow from 0 upward; the layer's live near the top of

@@ -62,7 +62,7 @@ static int unix_is_remote(int fd, const struct sockaddr *sa, socklen_t len,
     path[plen] = '\0'; /* the kernel ends the name at len or the first NUL */
     int type = 0;
     socklen_t tl = sizeof(type);
-    if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+    if (REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
         type != SOCK_STREAM)
         return 0;
     char norm[4096];
@@ -84,7 +84,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return rem;
     if (rem == 0) {
         LAYER_LEAVE();
-        int r = real_connect(fd, sa, len);
+        int r = REAL(connect, fd, sa, len);
         int e = errno;
         LAYER_ENTER();
         return r < 0 ? -e : 0;
@@ -92,7 +92,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
     struct sockaddr_un cur;
     socklen_t cl = sizeof(cur);
     if (shunt_net_is_ours(fd) &&
-        real_getpeername(fd, (struct sockaddr *)&cur, &cl) == 0)
+        REAL(getpeername, fd, (struct sockaddr *)&cur, &cl) == 0)
         return -EISCONN; /* already relayed (the kernel would look the
                           * path up locally first) */
     shunt_connect_t q = {.socktype = SOCK_STREAM,
@@ -145,7 +145,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
 int shunt_unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     if (!shunt_layer.cfg.unix_remote.n)
-        return real_connect(fd, sa, len);
+        return REAL(connect, fd, sa, len);
     int saved = errno;
     LAYER_ENTER();
     long r = unix_connect(fd, sa, len);

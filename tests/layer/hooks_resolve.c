@@ -15,6 +15,7 @@
 #define H_OPT 1
 #define H_PRIV 2
 #define H_FIND 4
+#define H_NESTED 8
 
 static const struct {
     const char *name;

@@ -20,6 +20,22 @@ static int remote_ok(void)
     return n == 22 && memcmp(buf, "hello", 5) == 0;
 }
 
+/* A system call the layer cannot see: the syscall instruction itself
+ * (libc's syscall() is hooked and served like the named calls). */
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
 int main(void)
 {
     CHECK(remote_ok());
@@ -64,7 +80,7 @@ int main(void)
     while (d && (e = readdir(d))) {
         int x = atoi(e->d_name);
         if (x > 2 && x != dirfd(d))
-            syscall(SYS_close, x);
+            raw_syscall3(SYS_close, x, 0, 0);
     }
     if (d)
         closedir(d);

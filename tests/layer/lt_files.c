@@ -44,6 +44,22 @@ static char *seq_content(size_t *len)
     return b;
 }
 
+/* A system call the layer cannot see: the syscall instruction itself
+ * (libc's syscall() is hooked and served like the named calls). */
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -185,7 +201,7 @@ int main(int argc, char **argv)
         CHECK_STR(buf, argv[2]);
     }
     close(fd);
-    int raw = (int)syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+    int raw = (int)raw_syscall3(SYS_openat, AT_FDCWD, (long)"/etc/passwd", O_RDONLY);
     fd = open("/etc/passwd", O_RDONLY);
     size_t l1, l2;
     char *a = read_all(raw, &l1), *b = read_all(fd, &l2);

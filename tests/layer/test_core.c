@@ -279,6 +279,13 @@ static void test_policy_program(void **state)
             if (i != j && shunt_path_under(p.local.v[i], p.local.v[j]))
                 fail_msg("%s is under %s", p.local.v[i], p.local.v[j]);
     assert_int_equal(p.local.n, 6); /* .pyenv venv proj .cargo /bin /init */
+    /* Directories on the way to a local entry: their metadata is local. */
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h"), 1);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/.pyenv"), 0); /* local itself */
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/.py"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/h/other.txt"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/"), 0);
+    assert_int_equal(shunt_policy_local_ancestor(&p, "/etc"), 0);
     shunt_policy_free(&p);
     shunt_config_free(&c);
 }

@@ -34,6 +34,22 @@ static void path_of(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s", dir, name);
 }
 
+/* A system call the layer cannot see: the syscall instruction itself
+ * (libc's syscall() is hooked and served like the named calls). */
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
 /* open() through libc, then a raw openat of a relative path. */
 static int files(void)
 {
@@ -45,7 +61,7 @@ static int files(void)
     close(fd);
     if (chdir(dir) < 0)
         return 11;
-    long r = syscall(SYS_openat, AT_FDCWD, "raw-missing.txt", O_RDONLY);
+    long r = raw_syscall3(SYS_openat, AT_FDCWD, (long)"raw-missing.txt", O_RDONLY);
     put("raw_ret", r < 0 ? -errno : r);
     path_of(p, sizeof(p), "written.txt");
     fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);

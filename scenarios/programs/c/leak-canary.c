@@ -11,6 +11,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* A system call the layer cannot see: the syscall instruction itself
+ * (libc's syscall() is hooked and served like the named calls). */
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -26,7 +42,7 @@ int main(int argc, char **argv)
     }
     fclose(f);
     printf("libc: %s", line);
-    long fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY);
+    long fd = raw_syscall3(SYS_openat, AT_FDCWD, (long)p, O_RDONLY);
     printf("raw: %s\n", fd >= 0 ? "opened" : strerror(errno));
     return 0;
 }
