@@ -32,7 +32,11 @@ typedef struct {
 
 /* ---- event-loop objects ------------------------------------------------- */
 /* Every epoll registration points at one of these as its first member. */
-enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER };
+/* Connections that have not sent a valid HELLO: at most this many (the
+ * oldest is dropped for a new one), each for --handshake-timeout. */
+#define AGENT_MAX_UNAUTH 16u
+
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET };
 typedef struct {
     int kind;
 } agent_ev_t;
@@ -79,6 +83,8 @@ struct client {
     int state;
     int dead;
     int rejected;    /* over --max-clients: answered EUSERS, then closed */
+    int unauth;      /* counted in a->nunauth: no valid HELLO yet */
+    int counted;     /* counted in a->nclients (after its HELLO) */
     int streams_paused;
     uint32_t events;
     uint64_t serial;
@@ -123,8 +129,14 @@ struct agent {
     int mntns_fd, netns_fd;
     int epfd, lfd, sfd;
     agent_ev_t lev, sev;
+    int pidfd;       /* the target process (pidfd), -1 when none */
+    agent_ev_t tev;
+    int target_lost; /* it exited: its root and namespaces are gone, every
+                      * request but CLOSE fails with EIO from then on */
     client_t *clients;
     unsigned nclients, nrejected;
+    unsigned nunauth; /* connections before HELLO: their own small budget,
+                       * never --max-clients' slots */
     uint64_t next_serial;
     uint32_t next_tag;
     int stop;

@@ -40,7 +40,9 @@ void client_drop(client_t *cl, const char *why)
         cl->next->prev = cl->prev;
     if (cl->rejected)
         a->nrejected--;
-    else
+    if (cl->unauth)
+        a->nunauth--;
+    if (cl->counted)
         a->nclients--;
     if (why) {
         if (strncmp(why, "protocol error", 14) == 0 || strstr(why, "dropped"))

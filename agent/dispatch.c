@@ -74,6 +74,18 @@ void handshake(client_t *cl, const shunt_msg_t *m)
     if (h->name.len)
         snprintf(cl->desc + dl, sizeof(cl->desc) - dl, " %.*s",
                  (int)(h->name.len > 40 ? 40 : h->name.len), h->name.p);
+    cl->unauth = 0;
+    a->nunauth--;
+    if (a->nclients >= a->conf.max_clients) {
+        cl->rejected = 1;
+        a->nrejected++;
+        snprintf(msg, sizeof(msg), "too many clients (%u)",
+                 a->conf.max_clients);
+        refuse(cl, m->id, EUSERS, msg);
+        return;
+    }
+    a->nclients++;
+    cl->counted = 1;
     cl->state = C_READY;
     cl->deadline_ms = 0;
     LOG_INFO("client %s: %s pid %u, protocol %u, max frame %u, session "
@@ -86,6 +98,14 @@ void handshake(client_t *cl, const shunt_msg_t *m)
 
 void dispatch(client_t *cl, const shunt_msg_t *m)
 {
+    if (cl->a->target_lost && m->type != SHUNT_T_CLOSE &&
+        m->type != SHUNT_T_PING && !(m->flags & SHUNT_FLAG_ONEWAY)) {
+        /* Its files are in a root that is gone (writes would succeed into
+         * deleted files), its namespaces too (logged once, loop.c). */
+        reply_error(cl, m->id, EIO, "the target is gone (stopped or "
+                                    "restarted)");
+        return;
+    }
     switch (m->type) {
     case SHUNT_T_OPEN: case SHUNT_T_OPENAT: case SHUNT_T_READ:
     case SHUNT_T_PREAD: case SHUNT_T_WRITE: case SHUNT_T_PWRITE:
@@ -96,6 +116,8 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_FSTATFS: case SHUNT_T_FTRUNCATE: case SHUNT_T_TRUNCATE:
     case SHUNT_T_FSYNC: case SHUNT_T_CHMOD: case SHUNT_T_FCHMOD:
     case SHUNT_T_SYMLINK: case SHUNT_T_UTIMENS: case SHUNT_T_REALPATH:
+    case SHUNT_T_CHOWN: case SHUNT_T_FCHOWN: case SHUNT_T_LINK:
+    case SHUNT_T_MKNOD:
         files_handle(cl, m);
         break;
     case SHUNT_T_LOCK: case SHUNT_T_FLOCK:

@@ -1,4 +1,5 @@
-/* File requests: open, read, write, stat, directories, links, statfs. */
+/* File requests: open, read, write, stat, directories, links, statfs,
+ * ownership, special files. */
 #include "agent.h"
 
 #include "shunt/log.h"
@@ -578,6 +579,115 @@ static void do_utimens(client_t *cl, uint64_t id, const shunt_utimens_t *s)
         close(fd);
 }
 
+/* chown through an O_PATH fd (a symlink's own inode with nofollow). */
+static void do_chown(client_t *cl, uint64_t id, const shunt_chown_t *s)
+{
+    if (s->flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        reply_error(cl, id, EINVAL, "bad chown flags 0x%x", (unsigned)s->flags);
+        return;
+    }
+    int owned;
+    int fd = open_target(cl, id, s->dirh, s->path,
+                         s->flags & AT_SYMLINK_NOFOLLOW,
+                         s->flags & AT_EMPTY_PATH, "chown", &owned);
+    if (fd < 0)
+        return;
+    if (fchownat(fd, "", (uid_t)s->uid, (gid_t)s->gid, AT_EMPTY_PATH) < 0)
+        reply_error(cl, id, errno, "chown: %s", strerror(errno));
+    else
+        reply_ok(cl, id, 0);
+    if (owned)
+        close(fd);
+}
+
+/* A hard link.  Both names are resolved in the root like RENAME's (their
+ * parents, the last component never followed); with AT_SYMLINK_FOLLOW
+ * (or AT_EMPTY_PATH) the old name is opened in the root first and linked
+ * through its /proc/self/fd link, so a symlink that leaves the root is
+ * resolved inside it, never on the agent's host. */
+static void do_link(client_t *cl, uint64_t id, const shunt_link_t *s)
+{
+    char op_[PATHBUF], np[PATHBUF];
+    const char *ob = NULL, *nb;
+    int dd;
+    if (s->flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) {
+        reply_error(cl, id, EINVAL, "bad link flags 0x%x", (unsigned)s->flags);
+        return;
+    }
+    int ofd, owned = 1, byfd = (s->flags & AT_SYMLINK_FOLLOW) ||
+                                ((s->flags & AT_EMPTY_PATH) && !s->oldpath.len);
+    if (byfd) {
+        ofd = open_target(cl, id, s->olddirh, s->oldpath, 0,
+                          s->flags & AT_EMPTY_PATH, "link", &owned);
+        snprintf(op_, sizeof(op_), "handle %u", s->olddirh);
+    } else {
+        ofd = open_parent(cl, id, s->olddirh, s->oldpath, op_, &ob, "link");
+    }
+    if (ofd < 0)
+        return;
+    int nfd = open_parent(cl, id, s->newdirh, s->newpath, np, &nb, "link");
+    if (nfd < 0) {
+        if (owned)
+            close(ofd);
+        return;
+    }
+    int r;
+    if (!*nb || base_is_dot(nb, &dd)) {
+        errno = EEXIST;
+        r = -1;
+    } else if (byfd) {
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", ofd);
+        r = linkat(AT_FDCWD, link, nfd, nb, AT_SYMLINK_FOLLOW);
+    } else if (!*ob || base_is_dot(ob, &dd)) {
+        errno = EPERM; /* a directory */
+        r = -1;
+    } else {
+        r = linkat(ofd, ob, nfd, nb, 0);
+    }
+    if (r < 0)
+        fail(cl, id, errno, "link", np);
+    else
+        reply_ok(cl, id, 0);
+    if (owned)
+        close(ofd);
+    close(nfd);
+}
+
+/* FIFOs, sockets and regular files, as mknodat(2) makes them.  Device
+ * nodes are refused with EPERM, as in an unprivileged container: a
+ * program under the layer must not reach the target's hardware. */
+static void do_mknod(client_t *cl, uint64_t id, const shunt_mknod_t *s)
+{
+    mode_t mode = (mode_t)s->mode;
+    switch (mode & S_IFMT) {
+    case 0: case S_IFREG: case S_IFIFO: case S_IFSOCK:
+        break;
+    case S_IFCHR: case S_IFBLK:
+        reply_error(cl, id, EPERM, "mknod: device nodes are refused");
+        return;
+    case S_IFDIR:
+        reply_error(cl, id, EPERM, "mknod: a directory");
+        return;
+    default:
+        reply_error(cl, id, EINVAL, "mknod: bad mode 0%o", (unsigned)mode);
+        return;
+    }
+    char p[PATHBUF];
+    const char *base;
+    int dd;
+    int pfd = open_parent(cl, id, s->dirh, s->path, p, &base, "mknod");
+    if (pfd < 0)
+        return;
+    if (!*base || base_is_dot(base, &dd))
+        fail(cl, id, EEXIST, "mknod", p);
+    else if (mknodat(pfd, base, mode & (S_IFMT | 07777), 0) < 0)
+        fail(cl, id, errno, "mknod", p);
+    else
+        reply_ok(cl, id, 0);
+    close(pfd);
+}
+
 /* The path the kernel gives for fd ("/proc/self/fd/N"), or -errno. */
 static long fd_path(int fd, char *buf, size_t len)
 {
@@ -763,6 +873,18 @@ void files_handle(client_t *cl, const shunt_msg_t *m)
         break;
     case SHUNT_T_SYMLINK: do_symlink(cl, id, &m->u.symlink); break;
     case SHUNT_T_UTIMENS: do_utimens(cl, id, &m->u.utimens); break;
+    case SHUNT_T_CHOWN: do_chown(cl, id, &m->u.chown); break;
+    case SHUNT_T_FCHOWN:
+        if (!(h = get_handle(cl, id, m->u.fchown.handle,
+                             HK(H_FILE) | HK(H_DIR))))
+            break;
+        if (fchown(h->fd, (uid_t)m->u.fchown.uid, (gid_t)m->u.fchown.gid) < 0)
+            reply_error(cl, id, errno, "fchown: %s", strerror(errno));
+        else
+            reply_ok(cl, id, 0);
+        break;
+    case SHUNT_T_LINK: do_link(cl, id, &m->u.link); break;
+    case SHUNT_T_MKNOD: do_mknod(cl, id, &m->u.mknod); break;
     case SHUNT_T_REALPATH: do_realpath(cl, id, &m->u.realpath); break;
     default:
         reply_error(cl, id, EINVAL, "not a file request");

@@ -68,19 +68,19 @@ static void client_new(agent_t *a, int fd, const struct sockaddr *sa)
         a->clients->prev = cl;
     a->clients = cl;
 
-    if (a->nclients >= a->conf.max_clients) {
-        cl->rejected = 1;
-        a->nrejected++;
-        LOG_WARN("client %s refused: too many clients (%u)", cl->desc,
-                 a->conf.max_clients);
-        reply_error(cl, 0, EUSERS, "too many clients (%u)",
-                    a->conf.max_clients);
-        cl->state = C_CLOSING;
-        cl->deadline_ms = shunt_now_ms() + 1000;
-        client_kick(cl);
-        return;
+    if (a->nunauth >= AGENT_MAX_UNAUTH) {
+        /* Unauthenticated connections never take a client slot: the
+         * oldest of them makes room (a local user holding connections
+         * open cannot lock real clients out). */
+        client_t *old = NULL;
+        for (client_t *o = cl->next; o; o = o->next)
+            if (o->unauth && !o->dead && o->state == C_HELLO)
+                old = o; /* the list is newest first */
+        if (old)
+            client_drop(old, "no HELLO yet; dropped for a newer connection");
     }
-    a->nclients++;
+    cl->unauth = 1;
+    a->nunauth++;
     cl->deadline_ms = shunt_now_ms() + (uint64_t)a->conf.handshake_timeout_ms;
     LOG_DEBUG("client %s connected (%u clients)", cl->desc, a->nclients);
 }
@@ -304,6 +304,16 @@ int agent_run(agent_t *a)
             switch (ev->kind) {
             case EV_LISTEN: on_accept(a); break;
             case EV_SIGNAL: on_signal(a); break;
+            case EV_TARGET:
+                if (!a->target_lost) {
+                    a->target_lost = 1;
+                    agent_unwatch(a, a->pidfd);
+                    LOG_ERROR("target pid %d exited (the target was stopped "
+                              "or restarted): every later request fails "
+                              "with EIO",
+                              (int)a->conf.target_pid);
+                }
+                break;
             case EV_RESOLVER: resolver_event(a, e); break;
             case EV_CLIENT: {
                 client_t *cl = (client_t *)ev;

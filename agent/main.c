@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -332,6 +333,18 @@ int main(int argc, char **argv)
         agent_watch(a, a->sfd, &a->sev, EPOLLIN) < 0) {
         LOG_ERROR("epoll: %s", strerror(errno));
         return 1;
+    }
+    a->pidfd = -1;
+    if (a->conf.target_pid) {
+        /* A target restarted under a running program (harness down + up)
+         * must not swallow its writes into the deleted old root: its
+         * process going is the end of this agent's target. */
+        a->pidfd = (int)syscall(SYS_pidfd_open, a->conf.target_pid, 0);
+        a->tev.kind = EV_TARGET;
+        if (a->pidfd < 0 || agent_watch(a, a->pidfd, &a->tev, EPOLLIN) < 0)
+            LOG_WARN("cannot watch target pid %d (pidfd_open: %s): a "
+                     "restarted target will not be noticed",
+                     (int)a->conf.target_pid, strerror(errno));
     }
     if (resolver_start(a) < 0)
         return 1;

@@ -146,6 +146,36 @@ int main(int argc, char **argv)
     put(&w, SHUNT_T_RMDIR, &rd);
     save("write-tree", &w);
 
+    /* ownership, hard links (through escaping links), special files */
+    shunt_mkdir_t lm = {.dirh = CWD, .path = shunt_str("/ln"), .mode = 0755};
+    put(&w, SHUNT_T_MKDIR, &lm);
+    shunt_symlink_t ls = {.target = shunt_str("/../../etc/passwd"),
+                          .newdirh = CWD, .newpath = shunt_str("/ln/up")};
+    put(&w, SHUNT_T_SYMLINK, &ls);
+    shunt_link_t hl = {.olddirh = CWD, .oldpath = shunt_str("/ln/up"),
+                       .newdirh = CWD, .newpath = shunt_str("/ln/hard"),
+                       .flags = 0x400 /* AT_SYMLINK_FOLLOW */};
+    put(&w, SHUNT_T_LINK, &hl);
+    hl.flags = 0;
+    hl.newpath = shunt_str("/ln/hard2");
+    put(&w, SHUNT_T_LINK, &hl);
+    shunt_mknod_t mn = {.dirh = CWD, .path = shunt_str("/ln/fifo"),
+                        .mode = 010644};
+    put(&w, SHUNT_T_MKNOD, &mn);
+    mn.mode = 020600; /* a character device: refused */
+    mn.dev = 0x103;
+    put(&w, SHUNT_T_MKNOD, &mn);
+    shunt_chown_t co = {.dirh = CWD, .path = shunt_str("/ln/up"),
+                        .uid = 0xffffffffu, .gid = 0xffffffffu, .flags = 0x100};
+    put(&w, SHUNT_T_CHOWN, &co);
+    shunt_open_t lf = {.path = shunt_str("/ln/fifo"),
+                       .flags = O_RDONLY | O_NONBLOCK};
+    put(&w, SHUNT_T_OPEN, &lf);
+    shunt_fchown_t fo = {.handle = H(1), .uid = 0xffffffffu,
+                         .gid = 0xffffffffu};
+    put(&w, SHUNT_T_FCHOWN, &fo);
+    save("links-owners", &w);
+
     shunt_open_t lo = {.path = shunt_str("/data/a.txt"), .flags = O_RDWR};
     put(&w, SHUNT_T_OPEN, &lo);
     put(&w, SHUNT_T_OPEN, &lo);

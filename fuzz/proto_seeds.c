@@ -82,6 +82,23 @@ int main(int argc, char **argv)
                 .oldpath = shunt_str("/tmp/a"), .newdirh = SHUNT_AT_ROOT,
                 .newpath = shunt_str("/tmp/b"), .flags = 1};
             break;
+        case SHUNT_T_CHOWN:
+            m.u.chown = (shunt_chown_t){.dirh = 7,
+                .path = shunt_str("../etc/passwd"), .uid = 0,
+                .gid = 0xffffffffu, .flags = 0x100};
+            break;
+        case SHUNT_T_FCHOWN:
+            m.u.fchown = (shunt_fchown_t){.handle = 4, .uid = 1000, .gid = 1000};
+            break;
+        case SHUNT_T_LINK:
+            m.u.link = (shunt_link_t){.olddirh = SHUNT_AT_ROOT,
+                .oldpath = shunt_str("/proc/self/root/etc/shadow"),
+                .newdirh = 3, .newpath = shunt_str("x"), .flags = 0x400};
+            break;
+        case SHUNT_T_MKNOD:
+            m.u.mknod = (shunt_mknod_t){.dirh = SHUNT_AT_ROOT,
+                .path = shunt_str("/dev/mem2"), .mode = 020600, .dev = 0x103};
+            break;
         case SHUNT_T_DATA:
         case SHUNT_T_WRITE:
         case SHUNT_T_DATA_R:

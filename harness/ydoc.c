@@ -27,7 +27,7 @@ typedef struct {
     shunt_yerr_t e;
     arena_t *arena;
     anchor_t *anchors;
-    size_t n_anchors;
+    size_t n_anchors, cap_anchors;
     int failed;
 } loader_t;
 
@@ -145,25 +145,31 @@ static shunt_ynode_t *new_node(loader_t *L, shunt_ykind_t kind,
 static int push_child(loader_t *L, shunt_ynode_t *parent, shunt_ynode_t *key,
                       shunt_ynode_t *item, const yaml_mark_t *m)
 {
-    size_t n = parent->count + 1;
-    shunt_ynode_t **items = arena_keep(L->arena, malloc(n * sizeof(*items)));
-    shunt_ynode_t **keys =
-        key ? arena_keep(L->arena, malloc(n * sizeof(*keys))) : NULL;
-    if (!items || (key && !keys))
-        return mark_error(L, m, NULL, "out of memory");
-    /* Old arrays stay in the arena until the document is freed; documents
-     * are small, so the quadratic copy and the waste do not matter. */
-    if (parent->count) {
-        memcpy(items, parent->items, parent->count * sizeof(*items));
-        if (keys)
-            memcpy(keys, parent->keys, parent->count * sizeof(*keys));
+    if (parent->count == parent->cap) {
+        /* Doubling: the outgrown arrays stay in the arena until the
+         * document is freed, at most as much again as the final ones, so
+         * memory and copying are linear in the number of entries (a copy
+         * per entry made a 20,000-entry list take 1.6 GB). */
+        size_t cap = parent->cap ? parent->cap * 2 : 4;
+        shunt_ynode_t **items =
+            arena_keep(L->arena, malloc(cap * sizeof(*items)));
+        shunt_ynode_t **keys =
+            key ? arena_keep(L->arena, malloc(cap * sizeof(*keys))) : NULL;
+        if (!items || (key && !keys))
+            return mark_error(L, m, NULL, "out of memory");
+        if (parent->count) {
+            memcpy(items, parent->items, parent->count * sizeof(*items));
+            if (keys)
+                memcpy(keys, parent->keys, parent->count * sizeof(*keys));
+        }
+        parent->items = items;
+        parent->keys = keys;
+        parent->cap = cap;
     }
-    items[parent->count] = item;
-    if (keys)
-        keys[parent->count] = key;
-    parent->items = items;
-    parent->keys = keys;
-    parent->count = n;
+    parent->items[parent->count] = item;
+    if (key)
+        parent->keys[parent->count] = key;
+    parent->count++;
     return 0;
 }
 
@@ -172,16 +178,21 @@ static int remember_anchor(loader_t *L, const yaml_char_t *anchor,
 {
     if (!anchor)
         return 0;
-    anchor_t *na = arena_keep(L->arena,
-                              malloc((L->n_anchors + 1) * sizeof(*na)));
     char *name = arena_keep(L->arena, strdup((const char *)anchor));
-    if (!na || !name)
+    if (!name)
         return mark_error(L, m, NULL, "out of memory");
-    if (L->n_anchors)
-        memcpy(na, L->anchors, L->n_anchors * sizeof(*na));
-    na[L->n_anchors].name = name;
-    na[L->n_anchors].node = n;
-    L->anchors = na;
+    if (L->n_anchors == L->cap_anchors) {
+        size_t cap = L->cap_anchors ? L->cap_anchors * 2 : 8;
+        anchor_t *na = arena_keep(L->arena, malloc(cap * sizeof(*na)));
+        if (!na)
+            return mark_error(L, m, NULL, "out of memory");
+        if (L->n_anchors)
+            memcpy(na, L->anchors, L->n_anchors * sizeof(*na));
+        L->anchors = na;
+        L->cap_anchors = cap;
+    }
+    L->anchors[L->n_anchors].name = name;
+    L->anchors[L->n_anchors].node = n;
     L->n_anchors++;
     return 0;
 }

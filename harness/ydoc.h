@@ -20,6 +20,7 @@ struct shunt_ynode {
     shunt_ynode_t **keys;
     shunt_ynode_t **items;
     size_t count;
+    size_t cap;              /* loader: room in keys/items (grown by doubling) */
 };
 
 typedef struct {

@@ -43,6 +43,7 @@ static struct {
 
 static void lock(void)
 {
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     while (atomic_flag_test_and_set_explicit(&cwd.lock, memory_order_acquire))
         LSYS0(SYS_sched_yield);
 }
@@ -50,6 +51,7 @@ static void lock(void)
 static void unlock(void)
 {
     atomic_flag_clear_explicit(&cwd.lock, memory_order_release);
+    shunt_sig_unblock();
 }
 
 int layer_cwd_is_remote(void)

@@ -1,5 +1,6 @@
 /* The fd table: a bitmap for the hot path and a two-level array of rfiles. */
 #include "fdtable.h"
+#include "sigblock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,8 +15,15 @@ void (*shunt_rfile_release)(shunt_rfile_t *f);
 static shunt_rfile_t **chunks[NCHUNKS];
 static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
+__thread int shunt_sigblk __attribute__((tls_model("initial-exec")));
+__thread uint64_t shunt_sigsaved __attribute__((tls_model("initial-exec")));
+
+/* Signals are held off while the lock is taken: a handler that opens or
+ * closes a file on this thread would otherwise spin on it for ever
+ * (sigblock.h). */
 void shunt_fdt_lock(void)
 {
+    shunt_sig_block();
     while (atomic_flag_test_and_set_explicit(&table_lock, memory_order_acquire))
         __builtin_ia32_pause();
 }
@@ -23,9 +31,15 @@ void shunt_fdt_lock(void)
 void shunt_fdt_unlock(void)
 {
     atomic_flag_clear_explicit(&table_lock, memory_order_release);
+    shunt_sig_unblock();
 }
 
-void shunt_fdt_reset_lock(void) { atomic_flag_clear(&table_lock); }
+/* fork child: the lock atfork_prepare took (and the signals it blocked). */
+void shunt_fdt_reset_lock(void)
+{
+    atomic_flag_clear(&table_lock);
+    shunt_sig_unblock();
+}
 
 shunt_rfile_t *shunt_rfile_new(int kind)
 {
@@ -127,14 +141,20 @@ int shunt_fdt_next(int from)
     return -1;
 }
 
-void shunt_fdt_foreach(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
-                       void *arg)
+void shunt_fdt_foreach_locked(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
+                              void *arg)
 {
-    shunt_fdt_lock();
     for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1)) {
         shunt_rfile_t **c = chunks[fd / CHUNK];
         if (c && c[fd % CHUNK])
             fn(fd, c[fd % CHUNK], arg);
     }
+}
+
+void shunt_fdt_foreach(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
+                       void *arg)
+{
+    shunt_fdt_lock();
+    shunt_fdt_foreach_locked(fn, arg);
     shunt_fdt_unlock();
 }

@@ -67,6 +67,9 @@ int shunt_fdt_next(int from);
 /* Calls fn for every entry (under the table lock: fn must not call back). */
 void shunt_fdt_foreach(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
                        void *arg);
+/* The same with the table lock already held by the caller. */
+void shunt_fdt_foreach_locked(void (*fn)(int fd, shunt_rfile_t *f, void *arg),
+                              void *arg);
 /* fork: the table is locked across fork() so that the child never sees it
  * half-updated. */
 void shunt_fdt_lock(void);

@@ -35,6 +35,7 @@ static atomic_flag owners_lock = ATOMIC_FLAG_INIT;
 
 static void olock(void)
 {
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     while (atomic_flag_test_and_set_explicit(&owners_lock, memory_order_acquire))
         __builtin_ia32_pause();
 }
@@ -42,6 +43,7 @@ static void olock(void)
 static void ounlock(void)
 {
     atomic_flag_clear_explicit(&owners_lock, memory_order_release);
+    shunt_sig_unblock();
 }
 
 static int same_file(const owner_t *o, const shunt_rfile_t *f)

@@ -95,7 +95,7 @@ static long stat_any(int dirfd, const char *path, int flags,
 static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
 {
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     shunt_stat_r_t rs;
     layer_target_t t;
     long r = stat_any(dirfd, path, flags, &rs, &t);
@@ -143,7 +143,7 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
     if (LAYER_BYPASS())
         return REAL(statx, dirfd, path, flags, mask, sx);
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     shunt_stat_r_t rs;
     layer_target_t t;
     long r = stat_any(dirfd, path, flags, &rs, &t);
@@ -191,7 +191,7 @@ int hook___fxstatat(int ver, int dirfd, const char *path, struct stat *st,
 static int access_common(int dirfd, const char *path, int mode, int flags)
 {
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     layer_target_t t;
     long r = target_of(dirfd, path, &t);
     if (r == 0) {
@@ -236,7 +236,7 @@ int hook_euidaccess(const char *path, int mode)
 static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
 {
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     layer_target_t t;
     t.norm[0] = '\0';
     long r = target_of(dirfd, path, &t);

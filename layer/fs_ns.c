@@ -1,5 +1,5 @@
 /* Hooks that change the namespace: mkdir, rmdir, unlink, rename, truncate,
- * chmod, symlink, utimens.  Remote only in write mode; in read mode they
+ * chmod, chown, symlink, link, mknod, utimens.  Remote only in write mode; in read mode they
  * act locally. */
 #include "hooks.h"
 #include "layer.h"
@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define GO_LOCAL 1
 
@@ -29,7 +30,7 @@ static long mut_target(int dirfd, const char *path, layer_target_t *t)
 
 #define MUT_BEGIN(dirfd, path)                                            \
     int saved = errno;                                                    \
-    LAYER_ENTER();                                                        \
+    LAYER_ENTER_PATH();                                                     \
     layer_target_t t;                                                     \
     long r = mut_target(dirfd, path, &t);                                 \
     shunt_msg_t m;                                                        \
@@ -334,4 +335,178 @@ int hook_futimens(int fd, const struct timespec ts[2])
         return REAL(futimens, fd, ts);
     int handled, rc = utimens_fd(fd, ts, &handled);
     return handled ? rc : REAL(futimens, fd, ts);
+}
+
+/* ---- chown ---------------------------------------------------------------- */
+static int chown_common(int dirfd, const char *path, uid_t uid, gid_t gid,
+                        int flags)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        shunt_chown_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                           .uid = (uint32_t)uid, .gid = (uint32_t)gid,
+                           .flags = flags & AT_SYMLINK_NOFOLLOW};
+        r = shunt_rpc(SHUNT_T_CHOWN, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(REAL(fchownat, dirfd, t.lpath, uid, gid, flags));
+}
+
+int hook_chown(const char *path, uid_t uid, gid_t gid)
+{
+    if (LAYER_BYPASS())
+        return REAL(chown, path, uid, gid);
+    return chown_common(AT_FDCWD, path, uid, gid, 0);
+}
+
+int hook_lchown(const char *path, uid_t uid, gid_t gid)
+{
+    if (LAYER_BYPASS())
+        return REAL(lchown, path, uid, gid);
+    return chown_common(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+/* fchown and fchownat(fd, "", AT_EMPTY_PATH) on a remote fd: forwarded
+ * when it has a remote handle; a read-mode snapshot cannot change the
+ * remote file (EROFS), a write-mode one is changed by path.  *handled = 0:
+ * not a remote fd, the caller runs the original. */
+static int chown_fd(int fd, uid_t uid, gid_t gid, int *handled)
+{
+    *handled = 0;
+    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+        return 0;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (!f || f->kind == SHUNT_RF_LAYER) {
+        shunt_rfile_unref(f);
+        return 0;
+    }
+    *handled = 1;
+    int saved = errno;
+    long r = -EROFS;
+    LAYER_ENTER();
+    shunt_msg_t m;
+    if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
+        shunt_fchown_t q = {.handle = f->handle, .uid = (uint32_t)uid,
+                            .gid = (uint32_t)gid};
+        r = shunt_rpc(SHUNT_T_FCHOWN, &q, SHUNT_T_OK, &m);
+    } else if (snapshot_in_write_mode(f)) {
+        shunt_chown_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(f->path),
+                           .uid = (uint32_t)uid, .gid = (uint32_t)gid};
+        r = shunt_rpc(SHUNT_T_CHOWN, &q, SHUNT_T_OK, &m);
+    }
+    LAYER_LEAVE();
+    shunt_rfile_unref(f);
+    return (int)layer_ret(r > 0 ? 0 : r, saved);
+}
+
+int hook_fchown(int fd, uid_t uid, gid_t gid)
+{
+    if (LAYER_BYPASS())
+        return REAL(fchown, fd, uid, gid);
+    int handled, rc = chown_fd(fd, uid, gid, &handled);
+    return handled ? rc : REAL(fchown, fd, uid, gid);
+}
+
+int hook_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+    if (LAYER_BYPASS())
+        return REAL(fchownat, dirfd, path, uid, gid, flags);
+    if (path && !*path && (flags & AT_EMPTY_PATH)) {
+        int handled, rc = chown_fd(dirfd, uid, gid, &handled);
+        return handled ? rc : REAL(fchownat, dirfd, path, uid, gid, flags);
+    }
+    return chown_common(dirfd, path, uid, gid, flags);
+}
+
+/* ---- link ----------------------------------------------------------------- */
+static int link_common(int od, const char *op, int nd, const char *np,
+                       int flags)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    layer_target_t a, b;
+    long ro, rn = 0, r;
+    if (op && !*op && (flags & AT_EMPTY_PATH)) {
+        /* the old name is the fd itself: remote when it has a handle */
+        shunt_rfile_t *f = shunt_fdt_is_ours(od) ? shunt_fdt_get(od) : NULL;
+        ro = GO_LOCAL;
+        a.lpath = op;
+        if (f && (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD)) {
+            a.dirh = f->handle;
+            a.rpath = "";
+            ro = 0;
+        } else if (f && f->kind == SHUNT_RF_SNAPSHOT) {
+            ro = -EXDEV; /* the placeholder is not the remote file */
+        }
+        shunt_rfile_unref(f);
+    } else {
+        ro = mut_target(od, op, &a);
+    }
+    if (ro >= 0)
+        rn = mut_target(nd, np, &b);
+    if (ro < 0)
+        r = ro;
+    else if (rn < 0)
+        r = rn;
+    else if (ro == GO_LOCAL && rn == GO_LOCAL)
+        r = GO_LOCAL;
+    else if (ro != rn)
+        r = -EXDEV; /* one side local, the other remote */
+    else {
+        shunt_link_t q = {.olddirh = a.dirh, .oldpath = shunt_str(a.rpath),
+                          .newdirh = b.dirh, .newpath = shunt_str(b.rpath),
+                          .flags = flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)};
+        shunt_msg_t m;
+        r = shunt_rpc(SHUNT_T_LINK, &q, SHUNT_T_OK, &m);
+        if (r > 0)
+            r = 0;
+    }
+    LAYER_LEAVE();
+    if (r == GO_LOCAL) {
+        errno = saved;
+        return REAL(linkat, od, a.lpath, nd, b.lpath, flags);
+    }
+    return (int)layer_ret(r, saved);
+}
+
+int hook_link(const char *oldpath, const char *newpath)
+{
+    if (LAYER_BYPASS())
+        return REAL(link, oldpath, newpath);
+    return link_common(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
+
+int hook_linkat(int od, const char *op, int nd, const char *np, int flags)
+{
+    if (LAYER_BYPASS())
+        return REAL(linkat, od, op, nd, np, flags);
+    return link_common(od, op, nd, np, flags);
+}
+
+/* ---- mknod (and mkfifo, mkfifoat, __xmknod, __xmknodat, which jump here) --
+ * Device nodes in the target are refused by the agent (EPERM). */
+static int mknod_common(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    MUT_BEGIN(dirfd, path);
+    if (r == 0) {
+        shunt_mknod_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
+                           .mode = (mode & S_IFMT) |
+                                   (mode & ~shunt_layer.umask & 07777),
+                           .dev = (uint64_t)dev};
+        r = shunt_rpc(SHUNT_T_MKNOD, &q, SHUNT_T_OK, &m);
+    }
+    MUT_END(REAL(mknodat, dirfd, t.lpath, mode, dev));
+}
+
+int hook_mknod(const char *path, mode_t mode, dev_t dev)
+{
+    if (LAYER_BYPASS())
+        return REAL(mknod, path, mode, dev);
+    return mknod_common(AT_FDCWD, path, mode, dev);
+}
+
+int hook_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    if (LAYER_BYPASS())
+        return REAL(mknodat, dirfd, path, mode, dev);
+    return mknod_common(dirfd, path, mode, dev);
 }

@@ -61,7 +61,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
                        int via)
 {
     int saved = errno;
-    LAYER_ENTER();
+    LAYER_ENTER_PATH();
     layer_target_t t;
     t.norm[0] = '\0';
     int r = layer_resolve(dirfd, path, &t);

@@ -116,6 +116,14 @@ GO_JOURNALLED(X)
     X(SYS_chmod, hook_chmod(P(0), (mode_t)A(1)))                              \
     X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
     X(SYS_fchmodat, hook_fchmodat(I(0), P(1), (mode_t)A(2), 0))               \
+    X(SYS_chown, hook_chown(P(0), (uid_t)A(1), (gid_t)A(2)))                 \
+    X(SYS_lchown, hook_lchown(P(0), (uid_t)A(1), (gid_t)A(2)))               \
+    X(SYS_fchown, hook_fchown(I(0), (uid_t)A(1), (gid_t)A(2)))                \
+    X(SYS_fchownat, hook_fchownat(I(0), P(1), (uid_t)A(2), (gid_t)A(3), I(4))) \
+    X(SYS_link, hook_link(P(0), P(1)))                                        \
+    X(SYS_linkat, hook_linkat(I(0), P(1), I(2), P(3), I(4)))                  \
+    X(SYS_mknod, hook_mknod(P(0), (mode_t)A(1), (dev_t)A(2)))                 \
+    X(SYS_mknodat, hook_mknodat(I(0), P(1), (mode_t)A(2), (dev_t)A(3)))       \
     X(SYS_symlink, hook_symlink(P(0), P(1)))                                  \
     X(SYS_symlinkat, hook_symlinkat(P(0), I(1), P(2)))                        \
     X(SYS_utimensat, hook_utimensat(I(0), P(1), P(2), I(3)))                  \

@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 
 __thread int shunt_guard __attribute__((tls_model("initial-exec")));
+__thread int shunt_win __attribute__((tls_model("initial-exec")));
+__thread unsigned shunt_held __attribute__((tls_model("initial-exec")));
+__thread int shunt_prevwin[32] __attribute__((tls_model("initial-exec")));
 int shunt_state;
 shunt_layer_t shunt_layer;
 
@@ -125,27 +128,122 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
 
-static void mark_shared(int fd, shunt_rfile_t *f, void *arg)
+/* ---- fork ----------------------------------------------------------------
+ * The child inherits the remote handles of the parent's directory and
+ * forwarded fds.  Before the fork the parent tells the proxy (FORK) the
+ * session id the child will use and those handles: the child's session
+ * holds them too, each process CLOSEs them when its last fd goes, and the
+ * proxy closes a handle at the agent when its last holder lets go (or
+ * exits).  The child connects at once, so that its exit is seen even when
+ * it makes no call.  A proxy without FORK (ENOSYS): the handles are marked
+ * shared and never closed by either process, as before (released when the
+ * whole group is gone). */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+    int told;
+} fork_handles_t;
+
+static __thread uint64_t fork_child_session
+    __attribute__((tls_model("initial-exec")));
+
+static int has_handle(const fork_handles_t *h, uint32_t x)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i] == x)
+            return 1;
+    return 0;
+}
+
+static void collect_handle(int fd, shunt_rfile_t *f, void *arg)
 {
     (void)fd;
-    (void)arg;
-    atomic_store(&f->shared, 1);
+    fork_handles_t *h = arg;
+    if ((f->kind != SHUNT_RF_DIR && f->kind != SHUNT_RF_FWD) ||
+        atomic_load(&f->shared) || has_handle(h, f->handle))
+        return;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        uint32_t *v = realloc(h->v, cap * sizeof(*v));
+        if (!v)
+            return;
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = f->handle;
+}
+
+/* Under the table lock, right before the fork: an entry whose handle the
+ * proxy was not told about (opened meanwhile by another thread, or no
+ * FORK support) is shared the old way. */
+static void mark_untold(int fd, shunt_rfile_t *f, void *arg)
+{
+    (void)fd;
+    fork_handles_t *h = arg;
+    if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
+        (!h->told || !has_handle(h, f->handle)))
+        atomic_store(&f->shared, 1);
 }
 
 static void atfork_prepare(void)
 {
-    /* Both processes may use the handles now: neither closes them; the
-     * proxy releases them when the last process of the group goes. */
-    shunt_fdt_foreach(mark_shared, NULL);
+    fork_handles_t h = {0};
+    fork_child_session = 0;
+    if (shunt_state == SHUNT_STATE_ACTIVE && shunt_guard == 0) {
+        shunt_fdt_foreach(collect_handle, &h);
+        if (h.n) {
+            uint8_t *b = malloc(h.n * 4);
+            uint64_t child = new_session_id();
+            if (b) {
+                for (size_t i = 0; i < h.n; i++)
+                    for (int k = 0; k < 4; k++)
+                        b[i * 4 + (size_t)k] = (uint8_t)(h.v[i] >> (8 * k));
+                shunt_fork_t q = {.child_session = child,
+                                  .handles = shunt_bytes(b, (uint32_t)h.n * 4)};
+                shunt_msg_t m;
+                int saved = errno;
+                LAYER_ENTER();
+                long r = shunt_rpc(SHUNT_T_FORK, &q, SHUNT_T_OK, &m);
+                LAYER_LEAVE();
+                errno = saved;
+                free(b);
+                if (r >= 0) {
+                    h.told = 1;
+                    fork_child_session = child;
+                } else {
+                    LOG_DEBUG("fork: the proxy takes no holds (%s): inherited "
+                              "handles are kept until the group ends",
+                              ESTR((int)-r));
+                }
+            }
+        }
+    }
     shunt_fdt_lock();
+    shunt_fdt_foreach_locked(mark_untold, &h);
+    free(h.v);
 }
 
-static void atfork_parent(void) { shunt_fdt_unlock(); }
+static void atfork_parent(void)
+{
+    fork_child_session = 0;
+    shunt_fdt_unlock();
+}
 
 static void atfork_child(void)
 {
     shunt_fdt_reset_lock();
     shunt_layer_fork_child();
+    if (shunt_layer.session == fork_child_session &&
+        shunt_state == SHUNT_STATE_ACTIVE) {
+        /* Connect now: the proxy learns of the child's exit by its
+         * connection closing. */
+        int saved = errno;
+        LAYER_ENTER();
+        shunt_rpc_connect();
+        LAYER_LEAVE();
+        errno = saved;
+    }
+    fork_child_session = 0;
 }
 
 void shunt_layer_fork_child(void)
@@ -153,7 +251,8 @@ void shunt_layer_fork_child(void)
     shunt_rpc_fork_child();
     layer_locks_fork_child();
     shunt_layer.parent_session = shunt_layer.session;
-    shunt_layer.session = new_session_id();
+    shunt_layer.session =
+        fork_child_session ? fork_child_session : new_session_id();
 }
 
 /* Linked with -z initfirst (DF_1_INITFIRST): the loader calls this before

@@ -856,6 +856,42 @@ static int j_chmod(const char *path, mode_t mode)
     J_RET(r);
 }
 
+static int j_chown(const char *path, uid_t uid, gid_t gid)
+{
+    J_CALL(int, r, hook_chown(path, uid, gid));
+    if (top) {
+        jl_t l;
+        begin(&l, "chown");
+        a_str(&l, path);
+        a_int(&l, (int)uid);
+        a_int(&l, (int)gid);
+        end(&l, r, err);
+    }
+    J_RET(r);
+}
+
+static int j_link(const char *a, const char *b)
+{
+    J_CALL(int, r, hook_link(a, b));
+    if (top)
+        rec_path("link", a, b, r, err);
+    J_RET(r);
+}
+
+static int j_mknod(const char *path, mode_t mode, dev_t dev)
+{
+    J_CALL(int, r, hook_mknod(path, mode, dev));
+    if (top) {
+        jl_t l;
+        begin(&l, "mknod");
+        a_str(&l, path);
+        a_oct(&l, mode);
+        a_int(&l, (long)dev);
+        end(&l, r, err);
+    }
+    J_RET(r);
+}
+
 /* ---- processes ------------------------------------------------------------------
  * A process's tag: "1" for the first, PARENT.N for the parent's N-th child
  * (fork: the atfork handlers; a vfork-style child of posix_spawn, system or
@@ -1236,7 +1272,8 @@ static const struct {
     J(stat), J(lstat), J(fstat), J(fstatat), J(statx), J(__xstat), J(__lxstat),
     J(__fxstat), J(__fxstatat), J(access), J(faccessat), J(readlink), J(readlinkat),
     J(mkdir), J(mkdirat), J(rmdir), J(unlink), J(unlinkat), J(rename), J(renameat),
-    J(renameat2), J(symlink), J(truncate), J(chmod),
+    J(renameat2), J(symlink), J(truncate), J(chmod), J(chown), J(link),
+    J(mknod),
     J(execve), J(execveat), J(fexecve), J(posix_spawn), J(posix_spawnp),
     J(socket), J(connect), J(bind),
     J(getaddrinfo), J(gethostbyname), J(gethostbyname2), J(gethostname),

@@ -30,10 +30,12 @@
 #include "fdtable.h"
 #include "path.h"
 #include "policy.h"
+#include "sigblock.h"
 
 #include "shunt/proto.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -45,10 +47,77 @@ extern __thread int shunt_guard __attribute__((tls_model("initial-exec")));
 extern int shunt_state;
 #define SHUNT_STATE_ACTIVE 2
 
-#define LAYER_BYPASS() \
-    (__builtin_expect(shunt_guard != 0 || shunt_state != SHUNT_STATE_ACTIVE, 0))
-#define LAYER_ENTER() (shunt_guard++)
-#define LAYER_LEAVE() (shunt_guard--)
+/* Signals and the guard (docs/hooking.md, "Signals").  A handler may run
+ * at any instant, also inside a hook of its thread; the layer's own work is
+ * therefore done with signals blocked (sigblock.h), so a handler never finds
+ * a lock or the thread's connection taken, nor the guard raised: its calls
+ * get the same policy as the program's.
+ *   LAYER_ENTER()       blocks signals and raises the guard;
+ *   LAYER_ENTER_PATH()  raises the guard only, for the hooks of paths: most
+ *                       paths are local and two rt_sigprocmask calls would
+ *                       double the cost of a local stat().  While such a
+ *                       level has not blocked signals (shunt_win == the
+ *                       level: a path is being resolved, nothing is
+ *                       shared), a nested hooked call -- a handler's -- is
+ *                       served like a top-level one;
+ *   layer_hold()        blocks signals for the rest of a PATH level (called
+ *                       when the path turns out remote, and by shunt_rpc);
+ *   LAYER_LEAVE()       lowers the guard; unblocks when this level blocked.
+ * Levels above 31 block always (no bit left to record them). */
+extern __thread int shunt_win __attribute__((tls_model("initial-exec")));
+extern __thread unsigned shunt_held __attribute__((tls_model("initial-exec")));
+extern __thread int shunt_prevwin[32] __attribute__((tls_model("initial-exec")));
+
+#define LAYER_BYPASS()                                                     \
+    (__builtin_expect((shunt_guard != 0 && shunt_guard != shunt_win) ||    \
+                          shunt_state != SHUNT_STATE_ACTIVE,              \
+                      0))
+
+static inline void layer_enter(int lazy)
+{
+    int l = shunt_guard + 1;
+    if (l >= 32)
+        lazy = 0;
+    if (!lazy)
+        shunt_sig_block();
+    if (l < 32) {
+        shunt_prevwin[l] = shunt_win;
+        if (!lazy)
+            shunt_held |= 1u << l;
+    }
+    shunt_guard = l;
+    shunt_win = lazy ? l : 0;
+}
+
+static inline void layer_hold(void)
+{
+    int l = shunt_guard;
+    if (l == 0 || l >= 32 || (shunt_held & (1u << l)))
+        return;
+    shunt_sig_block();
+    shunt_held |= 1u << l;
+    shunt_win = 0;
+}
+
+static inline void layer_leave(void)
+{
+    int l = shunt_guard;
+    if (l >= 32) {
+        shunt_guard = l - 1;
+        shunt_sig_unblock();
+        return;
+    }
+    shunt_win = shunt_prevwin[l];
+    shunt_guard = l - 1;
+    if (shunt_held & (1u << l)) {
+        shunt_held &= ~(1u << l);
+        shunt_sig_unblock();
+    }
+}
+
+#define LAYER_ENTER() layer_enter(0)
+#define LAYER_ENTER_PATH() layer_enter(1)
+#define LAYER_LEAVE() layer_leave()
 
 /* r >= 0: restore saved errno and return r; r < 0: errno = -r, return -1. */
 static inline long layer_ret(long r, int saved_errno)
@@ -112,6 +181,10 @@ int layer_fd_still_ours(int fd, const shunt_rfile_t *f);
 enum { LOG_OFF = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 extern int shunt_log_level;
 void shunt_log_open(const char *file); /* NULL: stderr (dup'd, protected) */
+/* Formats fmt after the n bytes of prefix already in line (cap >= 2 more)
+ * and ends it with a newline, cut to fit; returns the line's length. */
+size_t shunt_log_vline(char *line, size_t cap, int n, const char *fmt,
+                       va_list ap);
 void shunt_logf(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* errno text without translation (no locale files opened from a hook). */
@@ -141,6 +214,7 @@ long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
                shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
+int shunt_rpc_connect(void);        /* this thread's connection, now */
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------

@@ -26,6 +26,21 @@ void shunt_log_open(const char *file)
     log_fd = layer_fd_protect(fd, &log_fd);
 }
 
+size_t shunt_log_vline(char *line, size_t cap, int n, const char *fmt,
+                       va_list ap)
+{
+    if (n < 0)
+        n = 0;
+    int m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
+    if (m < 0)
+        m = 0;
+    size_t len = (size_t)n + (size_t)m;
+    if (len > cap - 2)
+        len = cap - 2;
+    line[len++] = '\n';
+    return len;
+}
+
 void shunt_logf(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"", "error", "warn", "info", "debug",
@@ -40,14 +55,8 @@ void shunt_logf(int level, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    size_t len = shunt_log_vline(line, sizeof(line), n, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        m = 0;
-    size_t len = (size_t)n + (size_t)m;
-    if (len > sizeof(line) - 2)
-        len = sizeof(line) - 2;
-    line[len++] = '\n';
     LSYS3(SYS_write, log_fd, line, len);
 }
 

@@ -48,12 +48,14 @@ static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
 static void tlock(atomic_flag *l)
 {
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
         __builtin_ia32_pause();
 }
 static void tunlock(atomic_flag *l)
 {
     atomic_flag_clear_explicit(l, memory_order_release);
+    shunt_sig_unblock();
 }
 
 static void ns_unref(nsock_t *s)
@@ -318,6 +320,7 @@ typedef struct {
     uint8_t local[16], peer[16];
     size_t local_len, peer_len;
     uint16_t local_port, peer_port;
+    uint32_t stream;
 } conn_t;
 
 /* 0 with c filled, or -errno (the remote connect's errno; a broken proxy
@@ -353,11 +356,50 @@ static long rpc_connect(int socktype, const naddr_t *a, uint32_t timeout_ms,
     memcpy(c->peer, cr->peer_addr.p, cr->peer_addr.len);
     c->peer_len = cr->peer_addr.len;
     c->peer_port = cr->peer_port;
+    c->stream = cr->stream;
     LOG_DEBUG("connect %s %s:%u: relay 127.0.0.1:%u (stream %u)",
               socktype == SOCK_STREAM ? "tcp" : "udp",
               naddr_str(a, buf, sizeof(buf)), a->port, c->relay_port,
               cr->stream);
     return 0;
+}
+
+/* A UDP relay must take datagrams from the program's socket only (any
+ * local process could send to its loopback port first and have the relay
+ * take it as its peer): the socket is bound now if it is not (as its first
+ * send would), and the proxy connects the relay to the address it will
+ * send from (UDP_PEER).  A proxy without UDP_PEER (ENOSYS) keeps the first
+ * sender, as before. */
+static void udp_pin_peer(int fd, uint32_t stream)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (LSYS3(SYS_getsockname, fd, &ss, &sl) < 0)
+        return;
+    naddr_t a;
+    if (naddr_from((struct sockaddr *)&ss, sl, &a) == 0 && a.port == 0) {
+        struct sockaddr_storage any;
+        memset(&any, 0, sizeof(any));
+        any.ss_family = ss.ss_family;
+        socklen_t al = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+        LSYS3(SYS_bind, fd, &any, al);
+        sl = sizeof(ss);
+        if (LSYS3(SYS_getsockname, fd, &ss, &sl) < 0)
+            return;
+    }
+    if (naddr_from((struct sockaddr *)&ss, sl, &a) < 0 || !a.port)
+        return;
+    uint8_t ip[4] = {127, 0, 0, 1}; /* unbound/any: loopback to the relay */
+    if (a.family == AF_INET && memcmp(a.addr, "\0\0\0\0", 4) != 0)
+        memcpy(ip, a.addr, 4);
+    shunt_udp_peer_t q = {.stream = stream, .addr = shunt_bytes(ip, 4),
+                          .port = a.port};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_UDP_PEER, &q, SHUNT_T_OK, &m);
+    if (r < 0)
+        LOG_DEBUG("udp: relay of stream %u not pinned: %s", stream,
+                  ESTR((int)-r));
 }
 
 /* Puts a non-blocking TCP socket into the state of a refused connect: it
@@ -470,6 +512,8 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
     struct sockaddr_storage ra;
     socklen_t rl = relay_addr(sfamily, c.relay_port, &ra);
     long cr = LSYS3(SYS_connect, fd, &ra, rl);
+    if (cr == 0 && type == SOCK_DGRAM)
+        udp_pin_peer(fd, c.stream);
     if (cr < 0 && cr != -EINPROGRESS) {
         LOG_WARN("connect: relay 127.0.0.1:%u: %s", c.relay_port,
                  ESTR((int)-cr));
@@ -686,6 +730,7 @@ static long dgram_route(int fd, const struct sockaddr *dest, socklen_t dlen,
         ns_unref(s);
         return r;
     }
+    udp_pin_peer(fd, c.stream);
     if (!s) {
         s = ns_new(sfamily, type);
         if (!s)

@@ -31,14 +31,8 @@ void shunt_notice_unhooked(const char *fmt, ...)
     int n = snprintf(line, sizeof(line), "shunt: not intercepted: ");
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    size_t len = shunt_log_vline(line, sizeof(line), n, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        m = 0;
-    size_t len = (size_t)n + (size_t)m;
-    if (len > sizeof(line) - 2)
-        len = sizeof(line) - 2;
-    line[len++] = '\n';
     LSYS3(SYS_write, 2, line, len);
     LOG_WARN("%.*s", (int)(len - 1), line);
     if (!report_path[0])

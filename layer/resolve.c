@@ -19,7 +19,7 @@ static int join(layer_target_t *t, size_t blen, const char *rel)
     return 0;
 }
 
-int layer_resolve(int dirfd, const char *path, layer_target_t *t)
+static int resolve(int dirfd, const char *path, layer_target_t *t)
 {
     t->dirh = SHUNT_AT_ROOT;
     t->rpath = path;
@@ -47,6 +47,10 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
             else {
                 t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
                 t->dirh = f->handle;
+                /* The fd is a placeholder: a local decision gives the
+                 * original the absolute joined path (NEW-dirfd). */
+                if (!layer_is_remote(t->mode))
+                    t->lpath = t->norm;
             }
         } else if (f->kind == SHUNT_RF_LAYER) {
             r = -EBADF;
@@ -105,6 +109,16 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t)
     if (layer_is_remote(t->mode))
         return join(t, (size_t)blen, path);
     return 0;
+}
+
+/* A path that is not local: the hook's work from here on is the layer's
+ * (RPCs, the fd table), done with signals blocked (layer.h). */
+int layer_resolve(int dirfd, const char *path, layer_target_t *t)
+{
+    int r = resolve(dirfd, path, t);
+    if (r == 0 && t->mode != SHUNT_MODE_LOCAL)
+        layer_hold();
+    return r;
 }
 
 /* The fd a local path names: /proc/self/fd/N, /proc/thread-self/fd/N,

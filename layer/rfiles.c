@@ -252,12 +252,17 @@ static void finish_fd(int mfd, int acc, int flags)
         LSYS3(SYS_fcntl, mfd, F_SETFD, 0);
 }
 
+/* Reads the file whole into mfd: 0, or 1 when it holds more than
+ * SNAPSHOT_MAX bytes by now (it grew after its stat: at most
+ * SNAPSHOT_MAX + 1 bytes are read, never the rest), or -errno. */
 static int fetch(uint32_t handle, int mfd, uint64_t size)
 {
     uint32_t chunk = shunt_rpc_data_max();
     uint64_t total = 0;
     for (;;) {
-        shunt_read_t q = {.handle = handle, .count = chunk};
+        uint64_t room = SNAPSHOT_MAX + 1 - total;
+        shunt_read_t q = {.handle = handle,
+                          .count = room < chunk ? (uint32_t)room : chunk};
         shunt_msg_t m;
         long r = shunt_rpc(SHUNT_T_READ, &q, SHUNT_T_DATA_R, &m);
         if (r < 0)
@@ -267,7 +272,9 @@ static int fetch(uint32_t handle, int mfd, uint64_t size)
         if (w < 0)
             return w;
         total += n;
-        if (n == 0 || (n < chunk && total >= size))
+        if (total > SNAPSHOT_MAX)
+            return 1;
+        if (n == 0 || (n < q.count && total >= size))
             break;
     }
     LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
@@ -351,8 +358,25 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     f->path = path;
     if (kind == SHUNT_RF_SNAPSHOT) {
         int e = fetch(handle, mfd, st.size);
-        rpc_close_handle(handle);
-        f->handle = 0;
+        if (e == 1) {
+            /* It grew past the limit after the stat: forwarded, like a
+             * file that was that large at open (the handle's offset goes
+             * back to 0, the placeholder is emptied). */
+            shunt_lseek_t q = {.handle = handle, .offset = 0,
+                               .whence = SEEK_SET};
+            shunt_msg_t lm;
+            long lr = shunt_rpc(SHUNT_T_LSEEK, &q, SHUNT_T_OK, &lm);
+            LSYS2(SYS_ftruncate, mfd, 0);
+            LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+            e = lr < 0 ? (int)lr : 0;
+            LOG_DEBUG("open %s: grew past %llu bytes after its stat (%llu): "
+                      "forwarded", t->norm, (unsigned long long)SNAPSHOT_MAX,
+                      (unsigned long long)st.size);
+            kind = f->kind = SHUNT_RF_FWD;
+        } else {
+            rpc_close_handle(handle);
+            f->handle = 0;
+        }
         if (e < 0) {
             LSYS1(SYS_close, mfd);
             shunt_rfile_unref(f);

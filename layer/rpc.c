@@ -33,12 +33,14 @@ static int conn_key_ok;
 
 static void lock(void)
 {
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     while (atomic_flag_test_and_set_explicit(&conns_lock, memory_order_acquire))
         __builtin_ia32_pause();
 }
 static void unlock(void)
 {
     atomic_flag_clear_explicit(&conns_lock, memory_order_release);
+    shunt_sig_unblock();
 }
 
 static int64_t now_ms(void)
@@ -266,6 +268,14 @@ static conn_t *conn_get(void)
     return c;
 }
 
+int shunt_rpc_connect(void)
+{
+    shunt_sig_block();
+    int r = conn_get() ? 0 : -EIO;
+    shunt_sig_unblock();
+    return r;
+}
+
 uint32_t shunt_rpc_data_max(void)
 {
     conn_t *c = conn_get();
@@ -273,8 +283,23 @@ uint32_t shunt_rpc_data_max(void)
     return SHUNT_DATA_MAX(mf) - 64;
 }
 
+static long rpc_call(uint16_t type, const void *body, uint16_t expect,
+                     shunt_msg_t *out);
+
+/* The thread's connection is mid-request until the answer is read: no
+ * handler may run in between (it would make its own request on it). */
 long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
                shunt_msg_t *out)
+{
+    layer_hold();
+    shunt_sig_block();
+    long r = rpc_call(type, body, expect, out);
+    shunt_sig_unblock();
+    return r;
+}
+
+static long rpc_call(uint16_t type, const void *body, uint16_t expect,
+                     shunt_msg_t *out)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         conn_t *c = conn_get();

@@ -21,6 +21,41 @@ static uint64_t frame_id(const uint8_t *f)
     return v;
 }
 
+static void hs_remove(shunt_proxy_t *p, pconn_t *c)
+{
+    if (c->authed || !c->hs_deadline)
+        return;
+    if (c->hs_prev)
+        c->hs_prev->hs_next = c->hs_next;
+    else
+        p->hs_head = c->hs_next;
+    if (c->hs_next)
+        c->hs_next->hs_prev = c->hs_prev;
+    else
+        p->hs_tail = c->hs_prev;
+    c->hs_prev = c->hs_next = NULL;
+    c->hs_deadline = 0;
+    p->n_unauth--;
+}
+
+/* Only this user (or root) may talk to the proxy's socket: the peer's
+ * credentials are checked before a byte is read. */
+static int peer_allowed(int fd, char *why, size_t len)
+{
+    struct ucred uc;
+    socklen_t ul = sizeof(uc);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0) {
+        snprintf(why, len, "SO_PEERCRED: %s", strerror(errno));
+        return 0;
+    }
+    if (uc.uid != 0 && uc.uid != geteuid()) {
+        snprintf(why, len, "peer pid %d uid %u is not this user (%u) or root",
+                 (int)uc.pid, (unsigned)uc.uid, (unsigned)geteuid());
+        return 0;
+    }
+    return 1;
+}
+
 void conn_accept(shunt_proxy_t *p)
 {
     for (;;) {
@@ -37,6 +72,15 @@ void conn_accept(shunt_proxy_t *p)
             p->accept_retry_at = shunt_now_ms() + 100;
             return;
         }
+        char why[128];
+        if (!peer_allowed(fd, why, sizeof(why))) {
+            LOG_WARN("connection refused: %s", why);
+            close(fd);
+            continue;
+        }
+        if (p->n_unauth >= PROXY_MAX_UNAUTH)
+            conn_close(p, p->hs_head,
+                       "no HELLO yet; dropped for a newer connection");
         pconn_t *c = calloc(1, sizeof(*c));
         if (!c || shunt_rx_init(&c->rx, SHUNT_FRAME_MIN) < 0) {
             LOG_WARN("out of memory; refusing a connection");
@@ -55,6 +99,14 @@ void conn_accept(shunt_proxy_t *p)
             continue;
         }
         proxy_ev_set(p, &c->ev, EPOLLIN);
+        c->hs_deadline = shunt_now_ms() + PROXY_HANDSHAKE_MS;
+        c->hs_prev = p->hs_tail;
+        if (p->hs_tail)
+            p->hs_tail->hs_next = c;
+        else
+            p->hs_head = c;
+        p->hs_tail = c;
+        p->n_unauth++;
         LOG_DEBUG("%s: accepted", c->name);
     }
 }
@@ -88,7 +140,10 @@ void conn_close(shunt_proxy_t *p, pconn_t *c, const char *why)
     if (c->ev.dead)
         return;
     LOG_DEBUG("%s: closed (%s)", c->name, why);
+    if (!c->authed && c->hs_deadline && strncmp(why, "no HELLO", 8) == 0)
+        LOG_WARN("%s: %s", c->name, why);
     close_list_remove(p, c);
+    hs_remove(p, c);
     pmap_del(&p->conns, c->id);
     if (c->sess)
         sess_detach(p, c->sess);
@@ -114,6 +169,8 @@ static void conn_close_after_flush(shunt_proxy_t *p, pconn_t *c)
 
 void conn_expire(shunt_proxy_t *p, uint64_t now)
 {
+    while (p->hs_head && p->hs_head->hs_deadline <= now)
+        conn_close(p, p->hs_head, "no HELLO within 5000 ms, dropped");
     while (p->close_head && p->close_head->close_at <= now)
         conn_close(p, p->close_head, "did not take its last answer");
 }
@@ -217,12 +274,14 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
     }
     uint32_t mf = h->max_frame < p->link_max ? h->max_frame : p->link_max;
     uint64_t sid;
-    psess_t *s = sess_attach(p, h->session, h->parent_session, &sid);
+    psess_t *s = sess_attach(p, h->session, h->parent_session,
+                              h->role == SHUNT_ROLE_LAYER, &sid);
     if (!s) {
         reject(p, c, m->id, ENOMEM, "out of memory");
         return;
     }
     c->sess = s;
+    hs_remove(p, c);
     c->authed = 1;
     c->max_frame = mf;
     c->rx.max_frame = mf;
@@ -290,6 +349,42 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
     }
     if (!atomic_load(&p->link_up)) {
         conn_send_error(p, c, m.id, EIO, "agent link lost");
+        return;
+    }
+    if (m.type == SHUNT_T_FORK) { /* answered here (docs/proxy.md) */
+        int n = sess_fork(p, c->sess, m.u.fork.child_session,
+                          m.u.fork.handles.p, m.u.fork.handles.len);
+        if (n < 0) {
+            conn_send_error(p, c, m.id, -n, "cannot register the child");
+            return;
+        }
+        shunt_ok_t ok = {.ret = n};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_UDP_PEER) { /* answered here */
+        int e = stream_udp_peer(p, c->sess->root, m.u.udp_peer.stream,
+                                m.u.udp_peer.addr.p, m.u.udp_peer.addr.len,
+                                m.u.udp_peer.port);
+        if (e < 0) {
+            conn_send_error(p, c, m.id, -e, "no such UDP stream");
+            return;
+        }
+        shunt_ok_t ok = {.ret = 0};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_CLOSE &&
+        !sess_close_request(p, c->sess, m.u.close.handle)) {
+        /* Another process still holds it: released here, not closed. */
+        shunt_ok_t ok = {.ret = 0};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
         return;
     }
     rc = proxy_forward_request(p, c, frame, len, &m);

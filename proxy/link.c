@@ -134,8 +134,6 @@ int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
     if (p->record)
         proxy_record_frame(p->record, 1, p->link_tx.data + at0,
                            p->link_tx.len - at0);
-    if (m->type == SHUNT_T_CLOSE)
-        sess_handle_forget(p, m->u.close.handle);
     c->npending++;
     proxy_mark_dirty(p, &p->link_ev);
     return 0;
@@ -197,7 +195,7 @@ static void link_on_response(shunt_proxy_t *p, const uint8_t *frame,
     if ((rtype == SHUNT_T_OPEN || rtype == SHUNT_T_OPENAT) &&
         m->type == SHUNT_T_OPEN_R) {
         if (c)
-            sess_handle_add(p, c->sess->root, m->u.open_r.handle);
+            sess_handle_add(p, c->sess, m->u.open_r.handle);
         else /* nobody will ever close it */
             sess_send_close(p, m->u.open_r.handle);
     }

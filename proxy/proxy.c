@@ -211,6 +211,8 @@ static int next_timeout(shunt_proxy_t *p, uint64_t now)
         at = p->thead->deadline;
     if (p->close_head && p->close_head->close_at < at)
         at = p->close_head->close_at;
+    if (p->hs_head && p->hs_head->hs_deadline < at)
+        at = p->hs_head->hs_deadline;
     if (p->accept_retry_at && p->accept_retry_at < at)
         at = p->accept_retry_at;
     if (at == UINT64_MAX)

@@ -57,6 +57,8 @@ struct pconn {
     int closing;            /* flushing a last ERROR, then closed */
     uint64_t close_at;      /* deadline for closing */
     pconn_t *close_prev, *close_next;
+    uint64_t hs_deadline;   /* !authed: HELLO must come by then */
+    pconn_t *hs_prev, *hs_next; /* !authed: list in accept order */
     uint32_t max_frame;
     uint32_t npending;      /* requests forwarded and not yet answered */
     psess_t *sess;
@@ -73,8 +75,14 @@ struct psess {
     psess_t *root;          /* group root (itself for a root) */
     psess_t *next_member;   /* root: list of the other member sessions */
     uint32_t nconns;        /* root: live connections of the whole group */
-    pmap_t handles;         /* root: handle -> (void *)1 */
+    pmap_t handles;         /* root: handles kept for the group (below) */
+    int legacy;             /* root: a member joined by HELLO alone, not
+                             * announced by FORK: a member's handles are
+                             * kept until the group ends, as before FORK */
     pmap_t streams;         /* root: stream id -> pstream_t */
+    uint32_t own_conns;     /* this session's live connections */
+    int pending;            /* made by FORK, its process not connected yet */
+    pmap_t held;            /* handles this session holds -> (void *)1 */
 };
 
 /* A request forwarded to the agent and not yet answered. */
@@ -134,12 +142,14 @@ struct shunt_proxy {
     uint64_t next_conn_id;
     pmap_t sessions;        /* session id -> psess_t (roots and members) */
     pmap_t streams;         /* stream id -> pstream_t */
-    pmap_t handles;         /* handle -> owning root psess_t */
+    pmap_t handles;         /* handle -> number of sessions holding it */
 
     ev_t *dirty, *gc;
     pstream_t *thead, *ttail;            /* endpoints waiting for a peer */
     pstream_t *all_streams;
     pconn_t *close_head, *close_tail;    /* connections being closed */
+    pconn_t *hs_head, *hs_tail;          /* connections before HELLO */
+    unsigned n_unauth;
     uint64_t accept_retry_at;
 
     proxy_record_t *record; /* recording mode (record.c), or NULL */
@@ -160,6 +170,10 @@ struct shunt_proxy {
 /* Timeouts and limits. */
 #define PROXY_ENDPOINT_TIMEOUT_MS 10000u
 #define PROXY_CLOSE_GRACE_MS 2000u
+/* Connections that have not sent a valid HELLO: at most this many (the
+ * oldest is dropped for a new one), each for at most this long. */
+#define PROXY_MAX_UNAUTH 16u
+#define PROXY_HANDSHAKE_MS 5000u
 #define PROXY_CONN_MAX_PENDING 64u
 #define PROXY_CONN_TX_HIGH (4u * 1024u * 1024u)
 #define PROXY_LINK_TX_HIGH (8u * 1024u * 1024u)
@@ -201,17 +215,31 @@ void conn_response_done(shunt_proxy_t *p, pconn_t *c);
 void conn_expire(shunt_proxy_t *p, uint64_t now);
 
 /* session.c */
+/* announced: the client is a layer, which says FORK for the handles a
+ * child inherits (other clients joining a group keep every member's
+ * handles until the group ends). */
 psess_t *sess_attach(shunt_proxy_t *p, uint64_t id, uint64_t parent,
-                     uint64_t *out_id);
+                     int announced, uint64_t *out_id);
 void sess_detach(shunt_proxy_t *p, psess_t *s);
-void sess_handle_add(shunt_proxy_t *p, psess_t *root, uint32_t handle);
-void sess_handle_forget(shunt_proxy_t *p, uint32_t handle);
+void sess_handle_add(shunt_proxy_t *p, psess_t *s, uint32_t handle);
+/* A layer's CLOSE of handle: 1 when it must go to the agent (s was its last
+ * holder, or nobody holds it), 0 when others still hold it. */
+int sess_close_request(shunt_proxy_t *p, psess_t *s, uint32_t handle);
+/* FORK: child (a new session of s's group, pending until its process
+ * connects) holds those of handles (u32 LE each) that s holds; returns
+ * how many, or -errno. */
+int sess_fork(shunt_proxy_t *p, psess_t *s, uint64_t child,
+              const uint8_t *handles, size_t len);
 void sess_send_close(shunt_proxy_t *p, uint32_t handle);
 void sess_link_lost(shunt_proxy_t *p);
 void sess_free_all(shunt_proxy_t *p);
 
 /* stream.c; stream_open completes the agent's CONNECT_R r (relay endpoint)
  * before it is sent on to the layer. */
+/* UDP_PEER: the relay of UDP stream id (of root's group) takes datagrams
+ * from addr:port only.  0 or -errno. */
+int stream_udp_peer(shunt_proxy_t *p, psess_t *root, uint32_t id,
+                    const uint8_t *addr, size_t alen, uint16_t port);
 int stream_open(shunt_proxy_t *p, psess_t *root,
                 shunt_connect_r_t *r, int udp, uint16_t *relay_port);
 void stream_on_agent(shunt_proxy_t *p, const shunt_msg_t *m);

@@ -578,3 +578,24 @@ void stream_link_uncongested(shunt_proxy_t *p)
     for (pstream_t *s = p->all_streams; s; s = s->all_next)
         proxy_mark_dirty(p, &s->ev);
 }
+
+int stream_udp_peer(shunt_proxy_t *p, psess_t *root, uint32_t id,
+                    const uint8_t *addr, size_t alen, uint16_t port)
+{
+    pstream_t *s = pmap_get(&p->streams, id);
+    if (!s || !s->udp || s->root != root || s->ev.fd < 0)
+        return -ENOENT; /* not a UDP stream of this group */
+    if (alen != 4)
+        return -EINVAL;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    memcpy(&sin.sin_addr, addr, 4);
+    if (connect(s->ev.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+        return -errno;
+    if (!s->have_peer) {
+        s->have_peer = 1;
+        s->state = ST_OPEN;
+        timer_remove(p, s);
+        proxy_mark_dirty(p, &s->ev);
+    }
+    return 0;
+}

@@ -166,6 +166,109 @@ static void test_symlinks(void **state)
     put_file(root, p + 4, "ROOT-COPY"); /* "tmp/<base>" back for others */
 }
 
+/* LINK, CHOWN and MKNOD through escaping links: both of LINK's names
+ * resolve inside the root (a symlink followed with AT_SYMLINK_FOLLOW
+ * lands on the root's copy), never on the host. */
+static void test_link_chown_mknod_escape(void **state)
+{
+    (void)state;
+    shunt_msg_t m;
+    char p[512], n[512];
+    struct stat sb, hb;
+    /* old name through an absolute link, followed: the root's copy */
+    shunt_link_t ln = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str("esc-abs"),
+                       .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str("hl-abs"),
+                       .flags = AT_SYMLINK_FOLLOW};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), 0);
+    snprintf(p, sizeof(p), "%s/hl-abs", root);
+    snprintf(n, sizeof(n), "%s/tmp/%s", root, host_base);
+    struct stat cp;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(stat(n, &cp), 0);
+    assert_int_equal(sb.st_ino, cp.st_ino);
+    assert_int_equal(stat(host_file, &hb), 0);
+    assert_int_equal(hb.st_nlink, 1); /* the host's file got no new name */
+    /* a relative link climbing out, followed: the same */
+    ln.oldpath = shunt_str("sub/esc-rel");
+    ln.newpath = shunt_str("hl-rel");
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), 0);
+    snprintf(p, sizeof(p), "%s/hl-rel", root);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_ino, cp.st_ino);
+    /* not followed: the link itself gets a second name */
+    ln.oldpath = shunt_str("esc-abs");
+    ln.newpath = shunt_str("hl-sym");
+    ln.flags = 0;
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), 0);
+    snprintf(p, sizeof(p), "%s/hl-sym", root);
+    assert_int_equal(lstat(p, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    /* the old name's parent through a link that climbs out: inside */
+    snprintf(n, sizeof(n), "sub/esc-up/tmp/%s", host_base);
+    ln.oldpath = shunt_str(n);
+    ln.newpath = shunt_str("hl-up");
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), 0);
+    snprintf(p, sizeof(p), "%s/hl-up", root);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_ino, cp.st_ino);
+    /* the new name's parent through links to /tmp and above the root */
+    const char *news[] = {"esc-tmp/hl-new", "sub/esc-up/tmp/hl-new2"};
+    const char *rel[] = {"tmp/hl-new", "tmp/hl-new2"};
+    for (size_t i = 0; i < 2; i++) {
+        ln.oldpath = shunt_str("sub/deeper/../../esc-abs");
+        ln.newpath = shunt_str(news[i]);
+        ln.flags = AT_SYMLINK_FOLLOW;
+        assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), 0);
+        snprintf(p, sizeof(p), "%s/%s", root, rel[i]);
+        assert_int_equal(stat(p, &sb), 0);
+        assert_int_equal(sb.st_ino, cp.st_ino);
+        snprintf(p, sizeof(p), "/%s", rel[i]);
+        assert_int_equal(access(p, F_OK), -1);
+    }
+    /* the new name itself is an escaping symlink: EEXIST, never followed */
+    ln.oldpath = shunt_str("sub/deeper/../../esc-abs");
+    ln.newpath = shunt_str("esc-abs");
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), -EEXIST);
+    shunt_mknod_t mk = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("esc-abs"),
+                        .mode = S_IFIFO | 0600};
+    assert_int_equal(shunt_client_call(c, SHUNT_T_MKNOD, &mk, &m), -EEXIST);
+    mk.path = shunt_str("esc-tmp/made-fifo");
+    assert_int_equal(shunt_client_call(c, SHUNT_T_MKNOD, &mk, &m), 0);
+    snprintf(p, sizeof(p), "%s/tmp/made-fifo", root);
+    assert_int_equal(lstat(p, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    assert_int_equal(access("/tmp/made-fifo", F_OK), -1);
+    /* chown through the absolute link changes the root's copy only */
+    assert_int_equal(stat(host_file, &hb), 0);
+    shunt_chown_t ch = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("esc-abs"),
+                        .uid = 4321, .gid = 4321};
+    int r = shunt_client_call(c, SHUNT_T_CHOWN, &ch, &m);
+    struct stat hb2;
+    assert_int_equal(stat(host_file, &hb2), 0);
+    assert_int_equal(hb2.st_uid, hb.st_uid);
+    assert_int_equal(hb2.st_gid, hb.st_gid);
+    if (geteuid() == 0) {
+        assert_int_equal(r, 0);
+        snprintf(n, sizeof(n), "%s/tmp/%s", root, host_base);
+        assert_int_equal(stat(n, &cp), 0);
+        assert_int_equal(cp.st_uid, 4321);
+    }
+    if (have_proc) {
+        /* magic links stay refused for both names */
+        snprintf(n, sizeof(n), "/proc/self/root%s", host_file);
+        ln.oldpath = shunt_str(n);
+        ln.newpath = shunt_str("hl-magic");
+        assert_true(shunt_client_call(c, SHUNT_T_LINK, &ln, &m) < 0);
+        ln.flags = 0;
+        assert_true(shunt_client_call(c, SHUNT_T_LINK, &ln, &m) < 0);
+        ch.path = shunt_str(n);
+        assert_true(shunt_client_call(c, SHUNT_T_CHOWN, &ch, &m) < 0);
+        assert_int_equal(stat(host_file, &hb2), 0);
+        assert_int_equal(hb2.st_nlink, 1);
+        assert_int_equal(hb2.st_uid, hb.st_uid);
+    }
+}
+
 static void test_dir_handle_escape(void **state)
 {
     (void)state;
@@ -280,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_dotdot),
         cmocka_unit_test(test_symlinks),
         cmocka_unit_test(test_dir_handle_escape),
+        cmocka_unit_test(test_link_chown_mknod_escape),
         cmocka_unit_test(test_magic_links),
         cmocka_unit_test(test_devices),
     };

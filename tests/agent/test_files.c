@@ -172,7 +172,8 @@ static void test_big_read_clamped(void **state)
 
 enum { OP_STAT, OP_LSTAT, OP_ACCESS, OP_READLINK, OP_MKDIR, OP_RMDIR,
        OP_UNLINK, OP_RENAME, OP_TRUNCATE, OP_OPEN, OP_STATFS, OP_CHMOD,
-       OP_LCHMOD, OP_SYMLINK, OP_UTIMENS };
+       OP_LCHMOD, OP_SYMLINK, OP_UTIMENS, OP_LINK, OP_MKNOD, OP_CHOWN,
+       OP_LCHOWN };
 
 typedef struct {
     int op;
@@ -184,7 +185,8 @@ typedef struct {
 static const char *const op_names[] = {"stat", "lstat", "access", "readlink",
                                        "mkdir", "rmdir", "unlink", "rename",
                                        "truncate", "open", "statfs", "chmod",
-                                       "lchmod", "symlink", "utimens"};
+                                       "lchmod", "symlink", "utimens",
+                                       "link", "mknod", "chown", "lchown"};
 
 static int remote_op(fx_t *f, const op_t *o, shunt_msg_t *m)
 {
@@ -254,6 +256,23 @@ static int remote_op(fx_t *f, const op_t *o, shunt_msg_t *m)
                              .flags = o->flags};
         return shunt_client_call(f->c, SHUNT_T_UTIMENS, &s, m);
     }
+    case OP_LINK: {
+        shunt_link_t s = {.olddirh = SHUNT_AT_ROOT, .oldpath = p,
+                          .newdirh = SHUNT_AT_ROOT,
+                          .newpath = shunt_str(o->path2), .flags = o->flags};
+        return shunt_client_call(f->c, SHUNT_T_LINK, &s, m);
+    }
+    case OP_MKNOD: {
+        shunt_mknod_t s = {.dirh = SHUNT_AT_ROOT, .path = p, .mode = o->mode};
+        return shunt_client_call(f->c, SHUNT_T_MKNOD, &s, m);
+    }
+    case OP_CHOWN:
+    case OP_LCHOWN: { /* mode: the uid and the gid */
+        shunt_chown_t s = {.dirh = SHUNT_AT_ROOT, .path = p, .uid = o->mode,
+                           .gid = o->mode,
+                           .flags = o->op == OP_LCHOWN ? AT_SYMLINK_NOFOLLOW : 0};
+        return shunt_client_call(f->c, SHUNT_T_CHOWN, &s, m);
+    }
     default: {
         shunt_statfs_t s = {.dirh = SHUNT_AT_ROOT, .path = p};
         return shunt_client_call(f->c, SHUNT_T_STATFS, &s, m);
@@ -309,6 +328,15 @@ static int local_op(fx_t *f, const op_t *o, struct stat *sb, char *link)
         r = utimensat(f->bfd, o->path, ts, o->flags);
         break;
     }
+    case OP_LINK:
+        r = linkat(f->bfd, o->path, f->bfd, o->path2, o->flags);
+        break;
+    case OP_MKNOD: r = mknodat(f->bfd, o->path, o->mode, 0); break;
+    case OP_CHOWN:
+    case OP_LCHOWN:
+        r = fchownat(f->bfd, o->path, o->mode, o->mode,
+                     o->op == OP_LCHOWN ? AT_SYMLINK_NOFOLLOW : 0);
+        break;
     default: {
         struct statfs s;
         snprintf(full, sizeof(full), "%s/%s", f->b, o->path);
@@ -403,6 +431,43 @@ static const op_t ops[] = {
     {OP_UTIMENS, "link-abs", 0, AT_SYMLINK_NOFOLLOW, 2000000},
     {OP_UTIMENS, "nope", 0, 0, 1},
     {OP_STAT, "nowhere", 0, 0, 0},
+    /* hard links: the last component is never followed, unless
+     * AT_SYMLINK_FOLLOW */
+    {OP_LINK, "hello.txt", "hard.txt", 0, 0},
+    {OP_LINK, "hello.txt", "hard.txt", 0, 0},
+    {OP_LINK, "link-rel", "hard-l", 0, 0},
+    {OP_LINK, "link-rel", "hard-f", AT_SYMLINK_FOLLOW, 0},
+    {OP_LINK, "dangling", "hard-dg", AT_SYMLINK_FOLLOW, 0},
+    {OP_LINK, "dangling", "hard-dl", 0, 0},
+    {OP_LINK, "sub", "hard-d", 0, 0},
+    {OP_LINK, "sub/.", "hard-d", 0, 0},
+    {OP_LINK, "nope", "hard-n", 0, 0},
+    {OP_LINK, "hello.txt", "nope/x", 0, 0},
+    {OP_LINK, "hello.txt", "sub/..", 0, 0},
+    {OP_LINK, "hello.txt", "dangling", 0, 0},
+    {OP_LINK, "hello.txt/", "hard-s", 0, 0},
+    {OP_STAT, "hard.txt", 0, 0, 0},
+    {OP_LSTAT, "hard-l", 0, 0, 0},
+    {OP_LSTAT, "hard-f", 0, 0, 0},
+    /* FIFOs, sockets and regular files */
+    {OP_MKNOD, "newfifo", 0, 0, S_IFIFO | 0640},
+    {OP_MKNOD, "newfifo", 0, 0, S_IFIFO | 0640},
+    {OP_MKNOD, "newreg", 0, 0, S_IFREG | 0600},
+    {OP_MKNOD, "newreg0", 0, 0, 0604},
+    {OP_MKNOD, "newsock", 0, 0, S_IFSOCK | 0600},
+    {OP_MKNOD, "dangling", 0, 0, S_IFIFO | 0600},
+    {OP_MKNOD, "nope/f", 0, 0, S_IFIFO | 0600},
+    {OP_MKNOD, "sub/..", 0, 0, S_IFIFO | 0600},
+    {OP_MKNOD, "newdir3", 0, 0, S_IFDIR | 0700},
+    {OP_STAT, "newfifo", 0, 0, 0},
+    /* ownership (this runs as root in CI: the uids are changed) */
+    {OP_CHOWN, "sub/inner.txt", 0, 0, 4242},
+    {OP_CHOWN, "link-rel", 0, 0, 4243},
+    {OP_LCHOWN, "link-abs", 0, 0, 4244},
+    {OP_CHOWN, "hard-d", 0, 0, 4245},
+    {OP_CHOWN, "dangling", 0, 0, 4245},
+    {OP_CHOWN, "sub", 0, 0, 0xffffffffu},
+    {OP_LCHOWN, "newfifo", 0, 0, 4246},
 };
 
 static void test_same_as_kernel(void **state)
@@ -436,7 +501,9 @@ static void test_same_as_kernel(void **state)
     const char *const check[] = {"hello.txt", "moved.txt", "created.txt",
                                  "dangling", "nowhere", "newdir", "sub/deep",
                                  "sub/inner.txt", "emptydir", "link-rel",
-                                 "sub", "newlink", "link-abs"};
+                                 "sub", "newlink", "link-abs", "hard.txt",
+                                 "hard-l", "hard-f", "hard-dl", "newfifo",
+                                 "newreg", "newreg0", "newsock", "newdir3"};
     for (size_t i = 0; i < sizeof(check) / sizeof(check[0]); i++) {
         struct stat sa, sb;
         char pa[600];
@@ -449,6 +516,9 @@ static void test_same_as_kernel(void **state)
         if (ra == 0) {
             assert_int_equal(sa.st_mode, sb.st_mode);
             assert_int_equal(sa.st_size, sb.st_size);
+            assert_int_equal(sa.st_nlink, sb.st_nlink);
+            assert_int_equal(sa.st_uid, sb.st_uid);
+            assert_int_equal(sa.st_gid, sb.st_gid);
         }
         if (ra == 0 && (strcmp(check[i], "sub/inner.txt") == 0 ||
                         strcmp(check[i], "link-abs") == 0)) {
@@ -457,6 +527,63 @@ static void test_same_as_kernel(void **state)
             assert_int_equal(sa.st_atim.tv_sec, sb.st_atim.tv_sec);
         }
     }
+}
+
+/* FCHOWN and LINK with AT_EMPTY_PATH on handles; MKNOD refuses device
+ * nodes (EPERM) even though this test runs as root. */
+static void test_chown_link_mknod_handles(void **state)
+{
+    fx_t *f = *state;
+    shunt_msg_t m;
+    char p[600];
+    struct stat sb;
+    int h = r_open(f->c, SHUNT_AT_ROOT, "hello.txt", O_RDWR, 0);
+    assert_true(h > 0);
+    shunt_fchown_t fc = {.handle = (uint32_t)h, .uid = 4250, .gid = 0xffffffffu};
+    int want = fchown(f->bfd, 4250, (gid_t)-1) < 0 ? -errno : 0; /* O_PATH: EBADF */
+    (void)want;
+    int r = shunt_client_call(f->c, SHUNT_T_FCHOWN, &fc, &m);
+    snprintf(p, sizeof(p), "%s/hello.txt", f->a);
+    assert_int_equal(stat(p, &sb), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(r, 0);
+        assert_int_equal(sb.st_uid, 4250);
+    } else {
+        assert_int_equal(r, -EPERM);
+    }
+    shunt_link_t ln = {.olddirh = (uint32_t)h, .oldpath = shunt_str(""),
+                       .newdirh = SHUNT_AT_ROOT,
+                       .newpath = shunt_str("sub/from-handle"),
+                       .flags = AT_EMPTY_PATH};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_LINK, &ln, &m), 0);
+    struct stat sl;
+    snprintf(p, sizeof(p), "%s/sub/from-handle", f->a);
+    assert_int_equal(stat(p, &sl), 0);
+    assert_int_equal(sl.st_ino, sb.st_ino);
+    /* without AT_EMPTY_PATH an empty old name is ENOENT, as linkat's */
+    ln.flags = 0;
+    ln.newpath = shunt_str("sub/from-handle2");
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_LINK, &ln, &m), -ENOENT);
+    ln.flags = 0x4000; /* not a linkat flag */
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_LINK, &ln, &m), -EINVAL);
+    fc.handle = 999999;
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_FCHOWN, &fc, &m), -EBADF);
+    r_close(f->c, (uint32_t)h);
+
+    const unsigned dev_modes[] = {S_IFCHR | 0600, S_IFBLK | 0600};
+    for (size_t i = 0; i < 2; i++) {
+        shunt_mknod_t mk = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("devnode"),
+                            .mode = dev_modes[i], .dev = makedev(1, 3)};
+        assert_int_equal(shunt_client_call(f->c, SHUNT_T_MKNOD, &mk, &m), -EPERM);
+        snprintf(p, sizeof(p), "%s/devnode", f->a);
+        assert_int_equal(lstat(p, &sb), -1);
+    }
+    shunt_mknod_t bad = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("x"),
+                         .mode = 0170000 | 0600};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_MKNOD, &bad, &m), -EINVAL);
+    shunt_chown_t cb = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("hello.txt"),
+                        .uid = 1, .gid = 1, .flags = AT_REMOVEDIR};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_CHOWN, &cb, &m), -EINVAL);
 }
 
 static void test_getdents(void **state)
@@ -716,6 +843,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_read_clamped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_as_kernel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chown_link_mknod_handles, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_getdents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_handles, setup, teardown),

@@ -101,7 +101,7 @@ write)
   printf 'layer:\n  files:\n    read_write: ["^/srv/gt/rw(/.*)?$"]\n' > "$work/rw.yaml"
   while read -r ver variant p <&3; do
     config=$work/rw.yaml
-    compare "$ver $variant: os.WriteFile, append, rename, mkdir, remove (write mode)" \
+    compare "$ver $variant: os.WriteFile, append, rename, mkdir, remove, os.Link, syscall.Mkfifo, os.Chown (write mode)" \
       "$p" write /srv/gt/rw/new-$variant.txt "written by $ver"
     config=
   done 3< <(progs)

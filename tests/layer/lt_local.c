@@ -721,6 +721,46 @@ static long c_uname(const char *n, void *f)
     printf("  sysname %s\n", u.sysname);
     return r;
 }
+typedef int (*chown_t)(const char *, uid_t, gid_t);
+/* chown to the owner it has: allowed to anyone, and the same everywhere */
+static long c_chown(const char *n, void *f)
+{
+    (void)n;
+    return T(chown_t)(p_link, getuid(), getgid());
+}
+static long c_fchown(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(int, uid_t, gid_t))f)(ofile(O_RDONLY), (uid_t)-1, getgid());
+}
+static long c_fchownat(const char *n, void *f)
+{
+    typedef int (*fco_t)(int, const char *, uid_t, gid_t, int);
+    out(n, T(fco_t)(AT_FDCWD, p_link, getuid(), (gid_t)-1, AT_SYMLINK_NOFOLLOW));
+    return T(fco_t)(AT_FDCWD, p_new, getuid(), getgid(), 0);
+}
+static long c_link(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(const char *, const char *))f)(p_file, p_new);
+}
+static long c_linkat(const char *n, void *f)
+{
+    typedef int (*la_t)(int, const char *, int, const char *, int);
+    out(n, T(la_t)(AT_FDCWD, p_link, AT_FDCWD, p_new, 0));
+    return T(la_t)(AT_FDCWD, p_link, AT_FDCWD, p_sub, AT_SYMLINK_FOLLOW);
+}
+static long c_mknod(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(const char *, mode_t, dev_t))f)(p_new, S_IFIFO | 0640, 0);
+}
+static long c_mknodat(const char *n, void *f)
+{
+    typedef int (*mn_t)(int, const char *, mode_t, dev_t);
+    out(n, T(mn_t)(AT_FDCWD, p_new, S_IFREG | 0600, 0));
+    return T(mn_t)(AT_FDCWD, p_file, S_IFIFO | 0600, 0);
+}
 /* syscall(): numbers the layer serves, on local paths. */
 static long c_syscall(const char *n, void *f)
 {
@@ -845,7 +885,9 @@ static const struct {
     {"gethostbyname_r", c_ghbn_r}, {"gethostbyname2_r", c_ghbn_r},
     {"gethostbyaddr", c_ghba}, {"gethostbyaddr_r", c_ghba_r},
     {"gethostname", c_gethostname}, {"uname", c_uname},
-    {"syscall", c_syscall},
+    {"syscall", c_syscall}, {"chown", c_chown}, {"lchown", c_chown},
+    {"fchown", c_fchown}, {"fchownat", c_fchownat}, {"link", c_link},
+    {"linkat", c_linkat}, {"mknod", c_mknod}, {"mknodat", c_mknodat},
 };
 
 /* A fresh set of files for each case. */

@@ -4,7 +4,8 @@
 # program run under LD_PRELOAD=libshunt.so.  Cleans up on any exit.
 #   run.sh HARNESS LIBSHUNT FIXTURE NAME CONFIG EXPECT PROGRAM [ARGS...]
 # CONFIG: a layer config file or "-"; EXPECT: "PATH=CONTENT" that must hold
-# in the target afterwards, or "-".  In ARGS, @LOCAL@ becomes a local file
+# in the target afterwards, "!COMMAND=OUTPUT" (a shell command in the
+# target and what it must print), or "-".  In ARGS, @LOCAL@ becomes a local file
 # whose content is "local content".
 set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4 config=$5 expect=$6
@@ -37,7 +38,15 @@ SHUNT_LOG_FILE=$work/layer.log timeout 120 "${args[@]}"
 rc=$?
 [ $rc -eq 0 ] || fail "${args[0]##*/} failed ($rc)"
 
-if [ "$expect" != - ]; then
+if [ "${expect#!}" != "$expect" ]; then
+  # "!COMMAND=OUTPUT": a shell command run in the target prints OUTPUT
+  cmd=${expect%%=*} want=${expect#*=}
+  got=$(runc exec "$ctr" /bin/sh -c "${cmd#!}" 2>&1) || fail "'${cmd#!}' failed in the target: $got"
+  [ "$got" = "$want" ] || fail "'${cmd#!}' in the target printed:
+$got
+want:
+$want"
+elif [ "$expect" != - ]; then
   path=${expect%%=*} want=${expect#*=}
   got=$(runc exec "$ctr" cat "$path") || fail "$path is missing in the target"
   [ "$got" = "$want" ] || fail "$path in the target is '$got', want '$want'"

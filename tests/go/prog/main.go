@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -86,6 +87,28 @@ func main() {
 			die("stat: %v", err)
 		}
 		fmt.Printf("moved size=%d mode=%v\n", st.Size(), st.Mode())
+		// a hard link, a FIFO and an owner change (linkat, mknodat and
+		// fchownat through Syscall6)
+		if err := os.Link(p+".moved", p+".hard"); err != nil {
+			die("link: %v", err)
+		}
+		if err := syscall.Mkfifo(p+".fifo", 0600); err != nil {
+			die("mkfifo: %v", err)
+		}
+		if err := os.Chown(p+".hard", 1234, 4321); err != nil {
+			die("chown: %v", err)
+		}
+		for _, q := range []string{p + ".moved", p + ".fifo"} {
+			st, err := os.Stat(q)
+			if err != nil {
+				die("stat: %v", err)
+			}
+			sys := st.Sys().(*syscall.Stat_t)
+			fmt.Printf("%s: mode=%v nlink=%d owner=%d:%d\n", q[len(p):], st.Mode(),
+				sys.Nlink, sys.Uid, sys.Gid)
+		}
+		os.Remove(p + ".hard")
+		os.Remove(p + ".fifo")
 		if err := os.Remove(p + ".moved"); err != nil {
 			die("remove: %v", err)
 		}
