@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "shunt/log.h"
 
@@ -22,8 +23,21 @@ static int runc_owned(const char *name, char ***ids, size_t *n, char ***owners)
         *owners = NULL;
     if (!out)
         return -1;
-    if (tgt_run_argv((const char *const[]){"runc", "list", "--format", "json", NULL},
-                     -1, out, 1 << 20) != 0) {
+    /* `runc list` stats every container directory it read from /run/runc
+     * and fails as a whole ("stat /run/runc/ID: no such file or
+     * directory", runc 1.1) when another process deletes a container in
+     * between: with `harness run -j N`, or helpers sharing the machine, one
+     * target's teardown made the next `harness up` an ERROR.  That race is
+     * retried (a few times, 50 ms apart); any other failure is not. */
+    for (int attempt = 1;; attempt++) {
+        if (tgt_run_argv((const char *const[]){"runc", "list", "--format", "json", NULL},
+                         -1, out, 1 << 20) == 0)
+            break;
+        if (attempt < 5 && strstr(out, "no such file or directory")) {
+            LOG_DEBUG("runc list raced with a delete (retrying): %s", out);
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+            continue;
+        }
         LOG_WARN("runc list failed: %s", out);
         free(out);
         return -1;

@@ -651,7 +651,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         snprintf(res->reason, sizeof(res->reason),
                  "program.cwd %s does not exist on this machine", r->cwd);
     }
-    int refused = 0;
+    int refused = 0; /* refused or left unhooked as expected: nothing compared, no recorder */
     /* the local run (and the recorder's) start in CWD with PWD=CWD; this
      * process is the case's worker, so its environment is the case's */
     setenv("PWD", r->cwd, 1);
@@ -702,6 +702,42 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
             }
             free(line);
             why = NULL;
+        }
+        if (r->want_unhooked && res->status == SHUNT_CASE_PASS && !why) {
+            /* expected: the layer says a program of the tree is one it
+             * cannot enter (a non-cgo Go program) -- it ran on this host
+             * unintercepted, so its output proves nothing: not compared */
+            const char *line = unhooked && strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
+                                   ? unhooked + 24
+                                   : unhooked;
+            regex_t re;
+            int match = line != NULL;
+            if (match && r->unhooked_re) {
+                match = regcomp(&re, r->unhooked_re, REG_EXTENDED | REG_NOSUB) == 0;
+                if (match) {
+                    match = regexec(&re, line, 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            }
+            if (match) {
+                add(&rep, "left unhooked as expected (expect.unhooked): %s\n", line);
+                refused = 1;
+            } else {
+                res->status = SHUNT_CASE_FAIL;
+                if (!line)
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was intercepted, but expect.unhooked says "
+                             "a program of it is left unhooked (it ran, %s)",
+                             loc[i].how);
+                else
+                    snprintf(res->reason, sizeof(res->reason),
+                             "the local run was left unhooked, but not as "
+                             "expect.unhooked says: %.800s",
+                             line);
+                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
+            }
+            free(unhooked);
+            unhooked = NULL;
         }
         if (why) {
             res->status = SHUNT_CASE_ERROR;

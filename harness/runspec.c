@@ -731,7 +731,7 @@ static int signal_number(const char *s)
 static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
     static const char *const keys[] = {"stdout", "stderr", "exit", "status",
-                                       "refused", "journal", "files", "normalise",
+                                       "refused", "unhooked", "journal", "files", "normalise",
                                        "no_leaks", "leaks", "divergences", NULL};
     const shunt_ynode_t *v;
     r->cmp_stdout = r->cmp_exit = 1;
@@ -788,6 +788,26 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return shunt_yerror(c->e, v, "expect.refused",
                                 "the local run is off (runs.local: false): nothing "
                                 "can be refused");
+    }
+    if ((v = shunt_ymap_get(n, "unhooked"))) {
+        const char *s;
+        if (shunt_yget_str(c->e, v, "expect.unhooked", &s) < 0)
+            return -1;
+        if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+            r->want_unhooked = 1;
+        else if (strcmp(s, "false") != 0 && strcmp(s, "no") != 0) {
+            if (get_regex(c, v, "expect.unhooked", &r->unhooked_re) < 0)
+                return -1;
+            r->want_unhooked = 1;
+        }
+        if (r->want_unhooked && !r->run_local)
+            return shunt_yerror(c->e, v, "expect.unhooked",
+                                "the local run is off (runs.local: false): nothing "
+                                "can be left unhooked");
+        if (r->want_unhooked && r->want_refused)
+            return shunt_yerror(c->e, v, "expect.unhooked",
+                                "a refused program never starts: expect.refused and "
+                                "expect.unhooked exclude each other");
     }
     if ((v = shunt_ymap_get(n, "no_leaks")) && get_bool(c, v, "expect.no_leaks", &r->no_leaks) < 0)
         return -1;

@@ -95,6 +95,12 @@ typedef struct {
      * refused_re, if given, must match that line; nothing is compared */
     int want_refused;
     char *refused_re;
+    /* expect.unhooked: a program of the local run's tree must be one the
+     * layer cannot enter and says so ("shunt: not intercepted: ...", a
+     * non-cgo Go program); unhooked_re, if given, must match that notice;
+     * nothing is compared and the recorder is not run */
+    int want_unhooked;
+    char *unhooked_re;
     shunt_expect_file_t *files;
     size_t n_files;
     shunt_norm_t *norms;

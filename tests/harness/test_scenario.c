@@ -321,7 +321,7 @@ static const bad_case_t bad_cases[] = {
      "any, or a signal: SIGABRT...)"},
     {"target: {}\nexpect: {stdrr: true}\ncases:\n  - {name: a, command: [ls]}\n",
      "t.yaml:2:10: expect.stdrr: unknown key (allowed: stdout, stderr, exit, status, "
-     "refused, journal, files, normalise, no_leaks, leaks, divergences)"},
+     "refused, unhooked, journal, files, normalise, no_leaks, leaks, divergences)"},
     {"target: {}\nprogram: {language: command, env: {A: x}}\ncases:\n"
      "  - {name: a, command: [ls], env: {\"B-\": y}}\n",
      "t.yaml:4:36: cases[0].env.B-: environment variable names must match "

@@ -8,7 +8,7 @@ harness=$1
 fx=$2/ux
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-uxtest.XXXXXX)
-targets="hux-pwd hux-cases hux-files hux-escape hux-status hux-etc hux-dns"
+targets="hux-pwd hux-cases hux-files hux-escape hux-status hux-unhooked hux-etc hux-dns"
 trap 'for t in $targets; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
@@ -91,6 +91,17 @@ check "a signal status, an expected refusal, a fixed PATH, --show-output" 1 "$rc
   '^\[5/6\] FAIL +status/wrong-signal ' 'exit 137, expected killed by SIGABRT \(or exit 134\)' \
   '^\[6/6\] PASS +status/fixed-path ' '^        \| /usr/bin/python3$' \
   '^    reference run: exit 134$' '^        \| about to abort$'
+
+if command -v age-keygen >/dev/null; then
+  rc=$(run "$fx/unhooked.yaml")
+  check "expect.unhooked: a program the layer cannot enter, expected or not" 1 "$rc" "$work/out" \
+    '^\[1/4\] PASS +unhooked/keygen ' 'left unhooked as expected \(expect.unhooked\): /usr/bin/age-keygen .*built without cgo' \
+    '^\[2/4\] FAIL +unhooked/hooked ' 'the local run was intercepted, but expect.unhooked says a program of it is left unhooked' \
+    '^\[3/4\] FAIL +unhooked/wrong-notice ' 'the local run was left unhooked, but not as expect.unhooked says: /usr/bin/age-keygen' \
+    '^\[4/4\] ERROR +unhooked/plain ' 'the local run was not intercepted: /usr/bin/age-keygen'
+else
+  echo "skip expect.unhooked: no age-keygen (package age)"
+fi
 
 # The target's /etc is the host's, minus what makes it the host; a
 # scenario drops more or adds some back.  Java keeps its configuration in
