@@ -5,6 +5,7 @@
 #include "shunt/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,39 @@ static void hs_remove(shunt_proxy_t *p, pconn_t *c)
         p->hs_tail = c->hs_prev;
     c->hs_prev = c->hs_next = NULL;
     c->hs_deadline = 0;
-    p->n_unauth--;
+    if (!c->known)
+        p->n_unauth--;
+}
+
+/* 1 when pid, or its parent, has an authenticated connection. */
+static int peer_known(shunt_proxy_t *p, pid_t pid)
+{
+    pid_t ppid = 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        const char *e = strrchr(buf, ')'); /* comm may hold spaces */
+        if (e)
+            sscanf(e + 1, " %*c %d", &ppid);
+    }
+    void *v;
+    uint64_t k;
+    for (size_t i = 0; pmap_next(&p->conns, &i, &k, &v);) {
+        const pconn_t *o = v;
+        if (o->authed && o->peer_pid > 0 &&
+            (o->peer_pid == pid || o->peer_pid == ppid))
+            return 1;
+    }
+    return 0;
 }
 
 /* Only this user (or root) may talk to the proxy's socket: the peer's
  * credentials are checked before a byte is read. */
-static int peer_allowed(int fd, char *why, size_t len)
+static int peer_allowed(int fd, pid_t *pid, char *why, size_t len)
 {
     struct ucred uc;
     socklen_t ul = sizeof(uc);
@@ -53,6 +81,7 @@ static int peer_allowed(int fd, char *why, size_t len)
                  (int)uc.pid, (unsigned)uc.uid, (unsigned)geteuid());
         return 0;
     }
+    *pid = uc.pid;
     return 1;
 }
 
@@ -73,14 +102,21 @@ void conn_accept(shunt_proxy_t *p)
             return;
         }
         char why[128];
-        if (!peer_allowed(fd, why, sizeof(why))) {
+        pid_t pid = 0;
+        if (!peer_allowed(fd, &pid, why, sizeof(why))) {
             LOG_WARN("connection refused: %s", why);
             close(fd);
             continue;
         }
-        if (p->n_unauth >= PROXY_MAX_UNAUTH)
-            conn_close(p, p->hs_head,
-                       "no HELLO yet; dropped for a newer connection");
+        int known = pid > 0 && peer_known(p, pid);
+        if (!known && p->n_unauth >= PROXY_MAX_UNAUTH) {
+            pconn_t *old = p->hs_head;
+            while (old && old->known)
+                old = old->hs_next;
+            if (old)
+                conn_close(p, old,
+                           "no HELLO yet; dropped for a newer connection");
+        }
         pconn_t *c = calloc(1, sizeof(*c));
         if (!c || shunt_rx_init(&c->rx, SHUNT_FRAME_MIN) < 0) {
             LOG_WARN("out of memory; refusing a connection");
@@ -106,7 +142,10 @@ void conn_accept(shunt_proxy_t *p)
         else
             p->hs_head = c;
         p->hs_tail = c;
-        p->n_unauth++;
+        c->peer_pid = pid;
+        c->known = known;
+        if (!known)
+            p->n_unauth++;
         LOG_DEBUG("%s: accepted", c->name);
     }
 }

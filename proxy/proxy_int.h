@@ -54,6 +54,9 @@ struct pconn {
     shunt_rx_t rx;
     shunt_wbuf_t tx;
     int authed;
+    pid_t peer_pid;         /* SO_PEERCRED at accept (the kernel's word) */
+    int known;              /* !authed: its process, or its parent, has an
+                             * authenticated connection: not in the budget */
     int closing;            /* flushing a last ERROR, then closed */
     uint64_t close_at;      /* deadline for closing */
     pconn_t *close_prev, *close_next;
@@ -170,8 +173,12 @@ struct shunt_proxy {
 /* Timeouts and limits. */
 #define PROXY_ENDPOINT_TIMEOUT_MS 10000u
 #define PROXY_CLOSE_GRACE_MS 2000u
-/* Connections that have not sent a valid HELLO: at most this many (the
- * oldest is dropped for a new one), each for at most this long. */
+/* Connections that have not sent a valid HELLO: at most this many from
+ * processes the proxy does not know yet (the oldest is dropped for a new
+ * one), each for at most this long.  A new thread's connection, or a new
+ * child's, whose process or parent already has an authenticated
+ * connection is not counted: a program whose 32 threads connect at once
+ * lost connections to the budget (go.stress, bad=8). */
 #define PROXY_MAX_UNAUTH 16u
 #define PROXY_HANDSHAKE_MS 5000u
 #define PROXY_CONN_MAX_PENDING 64u

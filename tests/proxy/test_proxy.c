@@ -416,6 +416,53 @@ static void expect_refused(const fx_t *f, uint16_t type, const void *body,
     close(fd);
 }
 
+/* A program's threads each open a connection; 40 of them connecting at
+ * once, before any says HELLO, must all get through: the budget for
+ * connections without a HELLO is for processes the proxy does not know
+ * (before: the 17th made the oldest go, and a Go program with 32
+ * goroutines lost calls, go.stress bad=8). */
+static void test_thread_burst(void **state)
+{
+    fx_t *f = *state;
+    shunt_client_t *first = client(f, 0); /* this process is known now */
+    enum { N = 40 };
+    int fd[N];
+    for (int i = 0; i < N; i++)
+        fd[i] = raw_connect(f);
+    usleep(200 * 1000); /* let the proxy accept every one of them */
+    shunt_hello_t h = {.magic = SHUNT_MAGIC,
+                       .ver_min = SHUNT_PROTO_VERSION_MIN,
+                       .ver_max = SHUNT_PROTO_VERSION_MAX,
+                       .role = SHUNT_ROLE_TOOL,
+                       .token = shunt_bytes(f->token, f->token_len),
+                       .max_frame = SHUNT_FRAME_DEFAULT,
+                       .pid = (uint32_t)getpid()};
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        shunt_wbuf_t w;
+        shunt_wbuf_init(&w);
+        assert_int_equal(shunt_encode(&w, SHUNT_T_HELLO, 0, 1, &h,
+                                      SHUNT_FRAME_MIN), 0);
+        int wr = shunt_write_full(fd[i], w.data, w.len);
+        shunt_wbuf_free(&w);
+        shunt_rx_t rx;
+        shunt_rx_init(&rx, SHUNT_FRAME_DEFAULT);
+        const uint8_t *fr;
+        size_t len;
+        shunt_msg_t m;
+        if (wr == 0 && shunt_recv_frame(fd[i], &rx, 5000, &fr, &len) == 1 &&
+            shunt_decode(fr, len, &m) == 0 && m.type == SHUNT_T_HELLO_R)
+            ok++;
+        shunt_rx_free(&rx);
+        close(fd[i]);
+    }
+    if (ok != N) {
+        fx_dump_log(f);
+        fail_msg("%d of %d connections of a known process got through", ok, N);
+    }
+    shunt_client_close(first);
+}
+
 static void test_bad_handshake(void **state)
 {
     fx_t *f = *state;
@@ -936,6 +983,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_disconnect_cleanup, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_handshake, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
