@@ -187,7 +187,7 @@ void shunt_log_open(const char *file); /* NULL: stderr (dup'd, protected) */
 /* Formats fmt after the n bytes of prefix already in line (cap >= 2 more)
  * and ends it with a newline, cut to fit; returns the line's length. */
 size_t shunt_log_vline(char *line, size_t cap, int n, const char *fmt,
-                       va_list ap);
+                       va_list ap) __attribute__((format(printf, 4, 0)));
 void shunt_logf(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* errno text without translation (no locale files opened from a hook). */
