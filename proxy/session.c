@@ -97,8 +97,10 @@ static void release_all(shunt_proxy_t *p, psess_t *s)
 {
     uint64_t k;
     size_t n = s->held.n, nc = 0;
-    if (!n)
+    if (!n) { /* its table may be allocated still (entries released) */
+        pmap_free(&s->held);
         return;
+    }
     uint32_t *list = malloc(n * sizeof(*list));
     for (size_t i = 0; list && pmap_next(&s->held, &i, &k, NULL);)
         list[nc++] = (uint32_t)k;
