@@ -205,22 +205,21 @@ uint64_t shunt_fnv1a_field(uint64_t h, const void *p, size_t n)
     return shunt_fnv1a(shunt_fnv1a(h, len, sizeof(len)), p, n);
 }
 
-char *shunt_read_file(const char *path, size_t max, size_t *len)
+char *shunt_read_fd(int fd, size_t max, int cut, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, n = 0;
+    size_t cap = cut && max < 4096 ? max : 4096, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {
             if (cap >= max) {
+                if (cut)
+                    goto done;
                 free(buf);
                 buf = NULL;
                 errno = EFBIG;
                 break;
             }
-            cap *= 2;
+            cap = cut && cap * 2 > max ? max : cap * 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
                 free(buf);
@@ -233,18 +232,30 @@ char *shunt_read_file(const char *path, size_t max, size_t *len)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
+            int e = errno;
             free(buf);
             buf = NULL;
+            errno = e;
             break;
         }
-        if (r == 0) {
-            buf[n] = 0;
-            if (len)
-                *len = n;
-            break;
-        }
+        if (r == 0)
+            goto done;
         n += (size_t)r;
     }
+    return NULL;
+done:
+    buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}
+
+char *shunt_read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = shunt_read_fd(fd, max, 0, len);
     int e = errno;
     close(fd);
     errno = e;

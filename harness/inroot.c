@@ -136,42 +136,10 @@ static char *read_opath(int pfd, size_t max, size_t *len)
         errno = e;
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        if (n == cap) {
-            if (cap >= max)
-                break;
-            cap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            e = errno;
-            free(b);
-            b = NULL;
-            errno = e;
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
+    char *b = shunt_read_fd(fd, max, 1, len);
     e = errno;
     close(fd);
     errno = e;
-    if (!b)
-        return NULL;
-    b[n] = 0;
-    *len = n;
     return b;
 }
 

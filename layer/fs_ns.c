@@ -277,18 +277,27 @@ static shunt_utimens_t utimens_req(const struct timespec ts[2])
     return q;
 }
 
-/* futimens and utimensat(fd, NULL or "", AT_EMPTY_PATH) on a remote fd. */
-static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
+/* The remote file behind fd (referenced), or NULL for an fd that is not a
+ * remote file's: the fast test first, every fd of the program is one. */
+static shunt_rfile_t *remote_fd(int fd)
 {
-    *handled = 0;
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
-        return 0;
+        return NULL;
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (!f || f->kind == SHUNT_RF_LAYER) {
         shunt_rfile_unref(f);
-        return 0;
+        return NULL;
     }
-    *handled = 1;
+    return f;
+}
+
+/* futimens and utimensat(fd, NULL or "", AT_EMPTY_PATH) on a remote fd. */
+static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
+{
+    shunt_rfile_t *f = remote_fd(fd);
+    *handled = f != NULL;
+    if (!f)
+        return 0;
     int saved = errno;
     long r = -EROFS; /* a read-mode snapshot cannot change the remote file */
     LAYER_ENTER();
@@ -371,15 +380,10 @@ int hook_lchown(const char *path, uid_t uid, gid_t gid)
  * not a remote fd, the caller runs the original. */
 static int chown_fd(int fd, uid_t uid, gid_t gid, int *handled)
 {
-    *handled = 0;
-    if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
+    shunt_rfile_t *f = remote_fd(fd);
+    *handled = f != NULL;
+    if (!f)
         return 0;
-    shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f || f->kind == SHUNT_RF_LAYER) {
-        shunt_rfile_unref(f);
-        return 0;
-    }
-    *handled = 1;
     int saved = errno;
     long r = -EROFS;
     LAYER_ENTER();

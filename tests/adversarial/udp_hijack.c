@@ -8,6 +8,7 @@
  * Before the fix the relay took the first sender as its peer: the target
  * echoed the attacker's datagram to the attacker, and the program's own
  * datagrams were dropped. */
+#include "rawsys.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,16 +19,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The kernel's answer, not the layer's (getpeername is hooked). */
-static long raw3(long nr, long a, long b, long c)
-{
-    long r;
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "0"(nr), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    return r;
-}
 
 static int recv_wait(int fd, char *buf, size_t n, int ms)
 {
@@ -52,7 +43,8 @@ int main(int argc, char **argv)
     }
     struct sockaddr_in relay;
     socklen_t rl = sizeof(relay);
-    if (raw3(SYS_getpeername, fd, (long)&relay, (long)&rl) < 0 ||
+    /* the kernel's answer, not the layer's: getpeername is hooked */
+    if (raw_syscall3(SYS_getpeername, fd, (long)&relay, (long)&rl) < 0 ||
         relay.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
         fprintf(stderr, "the socket is not relayed through the proxy\n");
         return 2;

@@ -1,5 +1,6 @@
 /* End-to-end: a program that closes every fd at start-up, or dup2()s over
  * every number it finds, keeps the layer working. */
+#include "rawsys.h"
 #include "lt.h"
 
 #include <dirent.h>
@@ -20,21 +21,6 @@ static int remote_ok(void)
     return n == 22 && memcmp(buf, "hello", 5) == 0;
 }
 
-/* A system call the layer cannot see: the syscall instruction itself
- * (libc's syscall() is hooked and served like the named calls). */
-static long raw_syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
 
 int main(void)
 {

@@ -1,6 +1,7 @@
 /* End-to-end: open/read/stat family on remote files (run under the layer
  * against the fixture target, see run.sh).  argv[1]: a local file, argv[2]:
  * its content. */
+#include "rawsys.h"
 #include "lt.h"
 
 #include <fcntl.h>
@@ -44,21 +45,6 @@ static char *seq_content(size_t *len)
     return b;
 }
 
-/* A system call the layer cannot see: the syscall instruction itself
- * (libc's syscall() is hooked and served like the named calls). */
-static long raw_syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
 
 int main(int argc, char **argv)
 {

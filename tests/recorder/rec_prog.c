@@ -1,6 +1,7 @@
 /* The program the recorder tests trace: each mode makes known syscalls and
  * writes the ids and ports the test needs to OUT ("key value" lines).
  *   rec_prog MODE OUT DIR */
+#include "rawsys.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,21 +35,6 @@ static void path_of(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s", dir, name);
 }
 
-/* A system call the layer cannot see: the syscall instruction itself
- * (libc's syscall() is hooked and served like the named calls). */
-static long raw_syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
 
 /* open() through libc, then a raw openat of a relative path. */
 static int files(void)

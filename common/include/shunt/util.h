@@ -42,6 +42,9 @@ int shunt_count_fds(int pid);
  * length, when len is not NULL): at most max bytes, more is EFBIG.  NULL
  * with errno set on failure. */
 char *shunt_read_file(const char *path, size_t max, size_t *len);
+/* The rest of fd, NUL-terminated (malloc'd; *len without the NUL), or NULL
+ * with errno.  More than max bytes: cut at max when cut, else EFBIG. */
+char *shunt_read_fd(int fd, size_t max, int cut, size_t *len);
 
 #define SHUNT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
