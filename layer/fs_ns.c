@@ -346,6 +346,93 @@ int hook_futimens(int fd, const struct timespec ts[2])
     return handled ? rc : REAL(futimens, fd, ts);
 }
 
+/* utimes, lutimes, futimes, futimesat, utime: the same requests in
+ * microseconds or seconds.  A tv_usec outside [0, 1e6) is EINVAL, as the
+ * kernel's utimes(2) says; the local path goes through utimensat, which is
+ * what libc's own implementations of these call. */
+static const struct timespec *tv_to_ts(const struct timeval tv[2],
+                                       struct timespec ts[2], int *bad)
+{
+    *bad = 0;
+    if (!tv)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+            *bad = 1;
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = *bad ? 0 : tv[i].tv_usec * 1000;
+    }
+    return ts;
+}
+
+int hook_utimes(const char *path, const struct timeval tv[2])
+{
+    if (LAYER_BYPASS())
+        return REAL(utimes, path, tv);
+    struct timespec ts[2];
+    int bad;
+    const struct timespec *p = tv_to_ts(tv, ts, &bad);
+    if (bad) {
+        errno = EINVAL;
+        return -1;
+    }
+    return hook_utimensat(AT_FDCWD, path, p, 0);
+}
+
+int hook_lutimes(const char *path, const struct timeval tv[2])
+{
+    if (LAYER_BYPASS())
+        return REAL(lutimes, path, tv);
+    struct timespec ts[2];
+    int bad;
+    const struct timespec *p = tv_to_ts(tv, ts, &bad);
+    if (bad) {
+        errno = EINVAL;
+        return -1;
+    }
+    return hook_utimensat(AT_FDCWD, path, p, AT_SYMLINK_NOFOLLOW);
+}
+
+int hook_futimes(int fd, const struct timeval tv[2])
+{
+    if (LAYER_BYPASS())
+        return REAL(futimes, fd, tv);
+    struct timespec ts[2];
+    int bad;
+    const struct timespec *p = tv_to_ts(tv, ts, &bad);
+    if (bad) {
+        errno = EINVAL;
+        return -1;
+    }
+    return hook_futimens(fd, p);
+}
+
+int hook_futimesat(int dirfd, const char *path, const struct timeval tv[2])
+{
+    if (LAYER_BYPASS())
+        return REAL(futimesat, dirfd, path, tv);
+    struct timespec ts[2];
+    int bad;
+    const struct timespec *p = tv_to_ts(tv, ts, &bad);
+    if (bad) {
+        errno = EINVAL;
+        return -1;
+    }
+    return hook_utimensat(dirfd, path, p, 0);
+}
+
+int hook_utime(const char *path, const struct utimbuf *times)
+{
+    if (LAYER_BYPASS())
+        return REAL(utime, path, times);
+    struct timespec ts[2];
+    if (times) {
+        ts[0] = (struct timespec){.tv_sec = times->actime};
+        ts[1] = (struct timespec){.tv_sec = times->modtime};
+    }
+    return hook_utimensat(AT_FDCWD, path, times ? ts : NULL, 0);
+}
+
 /* ---- chown ---------------------------------------------------------------- */
 static int chown_common(int dirfd, const char *path, uid_t uid, gid_t gid,
                         int flags)

@@ -127,6 +127,9 @@ GO_JOURNALLED(X)
     X(SYS_symlink, hook_symlink(P(0), P(1)))                                  \
     X(SYS_symlinkat, hook_symlinkat(P(0), I(1), P(2)))                        \
     X(SYS_utimensat, hook_utimensat(I(0), P(1), P(2), I(3)))                  \
+    X(SYS_utimes, hook_utimes(P(0), P(1)))                                    \
+    X(SYS_futimesat, hook_futimesat(I(0), P(1), P(2)))                        \
+    X(SYS_utime, hook_utime(P(0), P(1)))                                      \
     /* sockets */                                                             \
     X(SYS_socket, go_j_socket(I(0), I(1), I(2)))                              \
     X(SYS_connect, go_j_connect(I(0), P(1), (socklen_t)A(2)))                 \

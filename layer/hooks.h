@@ -13,7 +13,9 @@
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
+#include <utime.h>
 #include <unistd.h>
 
 extern __thread int shunt_guard __attribute__((tls_model("initial-exec")));

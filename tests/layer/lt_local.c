@@ -29,10 +29,12 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <utime.h>
 
 #define H_OPT 1
 #define H_PRIV 2
@@ -459,6 +461,48 @@ static long c_futimens(const char *n, void *f)
     (void)n;
     struct timespec ts[2] = {{1000, 0}, {3000, 0}};
     return ((int (*)(int, const struct timespec *))f)(ofile(O_RDONLY), ts);
+}
+static long c_utimes(const char *n, void *f)
+{
+    struct timeval tv[2] = {{1000, 5}, {4000, 7}};
+    long r = ((int (*)(const char *, const struct timeval *))f)(p_file, tv);
+    struct stat st;
+    stat(p_file, &st);
+    printf("  %s mtime %ld.%09ld\n", n, (long)st.st_mtime,
+           (long)st.st_mtim.tv_nsec);
+    struct timeval badtv[2] = {{1, 1000000}, {1, 0}};
+    long b = ((int (*)(const char *, const struct timeval *))f)(p_file, badtv);
+    printf("  %s bad usec: %ld %s\n", n, b, b < 0 ? strerrorname_np(errno) : "");
+    return r;
+}
+static long c_futimes(const char *n, void *f)
+{
+    (void)n;
+    struct timeval tv[2] = {{1000, 0}, {5000, 9}};
+    return ((int (*)(int, const struct timeval *))f)(ofile(O_RDONLY), tv);
+}
+static long c_futimesat(const char *n, void *f)
+{
+    (void)n;
+    struct timeval tv[2] = {{1000, 0}, {6000, 0}};
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    long r = ((int (*)(int, const char *, const struct timeval *))f)(d, "file",
+                                                                     tv);
+    struct stat st;
+    stat(p_file, &st);
+    printf("  mtime %ld\n", (long)st.st_mtime);
+    close(d);
+    return r;
+}
+static long c_utime(const char *n, void *f)
+{
+    (void)n;
+    struct utimbuf u = {.actime = 1000, .modtime = 7000};
+    long r = ((int (*)(const char *, const struct utimbuf *))f)(p_file, &u);
+    struct stat st;
+    stat(p_file, &st);
+    printf("  mtime %ld\n", (long)st.st_mtime);
+    return r;
 }
 static long c_getdents64(const char *n, void *f)
 {
@@ -892,7 +936,9 @@ static const struct {
     {"truncate64", c_truncate}, {"chmod", c_chmod}, {"fchmod", c_fchmod},
     {"fchmodat", c_fchmodat}, {"umask", c_umask}, {"symlink", c_symlink},
     {"symlinkat", c_symlinkat}, {"utimensat", c_utimensat},
-    {"futimens", c_futimens}, {"getdents64", c_getdents64},
+    {"futimens", c_futimens}, {"utimes", c_utimes},
+    {"lutimes", c_utimes}, {"futimes", c_futimes},
+    {"futimesat", c_futimesat}, {"utime", c_utime}, {"getdents64", c_getdents64},
     {"execve", c_execve}, {"execveat", c_execveat}, {"fexecve", c_fexecve},
     {"posix_spawn", c_posix_spawn}, {"posix_spawnp", c_posix_spawn},
     {"vfork", c_vfork}, {"socket", c_socket}, {"connect", c_sockaddr},

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <utime.h>
 
 int main(void)
 {
@@ -97,6 +99,34 @@ int main(void)
     close(fd);
     CHECK_LONG(stat("/srv/rw/d/moved.txt", &st), 0);
     CHECK_LONG(st.st_mtim.tv_sec, 3000000);
+    /* the microsecond and second forms reach the target too */
+    struct timeval tv[2] = {{1000000, 0}, {4000000, 250}};
+    CHECK_LONG(utimes("/srv/rw/d/moved.txt", tv), 0);
+    CHECK_LONG(stat("/srv/rw/d/moved.txt", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 4000000);
+    CHECK_LONG(st.st_mtim.tv_nsec, 250000);
+    tv[1].tv_usec = 1000000;
+    CHECK_ERR(utimes("/srv/rw/d/moved.txt", tv), EINVAL);
+    tv[1] = (struct timeval){5000000, 0};
+    CHECK_LONG(lutimes("/srv/rw/d/link", tv), 0);
+    CHECK_LONG(lstat("/srv/rw/d/link", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 5000000);
+    CHECK_LONG(stat("/srv/rw/d/moved.txt", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 4000000);
+    fd = open("/srv/rw/d/moved.txt", O_RDONLY);
+    tv[1].tv_sec = 6000000;
+    CHECK_LONG(futimes(fd, tv), 0);
+    close(fd);
+    int d0 = open("/srv/rw/d", O_RDONLY | O_DIRECTORY);
+    tv[1].tv_sec = 6500000;
+    CHECK_LONG(futimesat(d0, "moved.txt", tv), 0);
+    close(d0);
+    CHECK_LONG(stat("/srv/rw/d/moved.txt", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 6500000);
+    struct utimbuf ub = {.actime = 1000000, .modtime = 7000000};
+    CHECK_LONG(utime("/srv/rw/d/moved.txt", &ub), 0);
+    CHECK_LONG(stat("/srv/rw/d/moved.txt", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 7000000);
     CHECK_LONG(unlink("/srv/rw/d/link"), 0);
     /* a read-mode file cannot be changed through its fd */
     fd = open("/srv/data/hello.txt", O_RDONLY);
