@@ -7,10 +7,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
 #include "fdtable.h"
-#include "path.h"
-#include "policy.h"
+
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
