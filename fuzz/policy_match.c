@@ -1,6 +1,6 @@
 /* libFuzzer target: the layer's path and network-filter matchers, checked
  * differentially against a plain reference written here from the rules in
- * docs/hooking.md (not from layer/policy.c or layer/config.c).
+ * docs/hooking.md (not from policy/policy.c or policy/config.c).
  *
  * Input: byte 0 picks the half.
  *   even  paths:   CONFIG '\0' (BASE '\0' PATH '\0')...
@@ -19,9 +19,9 @@
  *                  (1, 0xff: no name) and name; shunt_policy_net_remote and
  *                  the reference must give the same answer.
  * Any disagreement aborts with both answers on stderr. */
-#include "config.h"
-#include "path.h"
-#include "policy.h"
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

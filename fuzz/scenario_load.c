@@ -11,7 +11,7 @@
 #include "layercfg.h"
 #include "scenario.h"
 
-#include "../layer/config.h"
+#include "shunt/config.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -2,9 +2,8 @@
 #include "layercfg.h"
 #include "scenario.h"
 
+#include "shunt/config.h"
 #include "shunt/log.h"
-
-#include "../layer/config.h"
 
 #include <regex.h>
 #include <stdarg.h>

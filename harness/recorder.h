@@ -12,7 +12,7 @@
 /* ---- what is remote ------------------------------------------------------
  * Two ways to say it, which add up:
  *  - the layer's own configuration (the text SHUNT_CONFIG names): a path is
- *    remote as layer/policy.c decides it for the process that made the call
+ *    remote as policy/policy.c decides it for the process that made the call
  *    (its defaults, plus the local dirs the layer adds per process: its
  *    binary and that binary's dir, the dirs of its mapped libraries, its cwd
  *    and LD_LIBRARY_PATH at exec); an address as the network filter decides

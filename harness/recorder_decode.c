@@ -3,8 +3,9 @@
  * (/proc/TID/fd, /proc/TID/cwd), socket addresses, DNS query names. */
 #include "recorder_int.h"
 
-#include "path.h"
-#include "config.h"
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -232,13 +233,6 @@ static void put_open_flags(rec_buf_t *b, uint64_t f)
         }
     if (f)
         rec_buf_printf(b, "|%#llx", (unsigned long long)f);
-}
-
-/* The open flags the layer forwards only in write mode (layer/fs_open.c). */
-static int open_writes(uint64_t f)
-{
-    return (f & O_ACCMODE) != O_RDONLY || (f & (O_CREAT | O_TRUNC)) ||
-           (f & O_TMPFILE) == O_TMPFILE;
 }
 
 /* ---- sockets ------------------------------------------------------------------- */
@@ -511,7 +505,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         case 'O':
             d.no_mode = !(v & O_CREAT) && (v & O_TMPFILE) != O_TMPFILE;
             put_open_flags(out, v);
-            if (last_path && open_writes(v))
+            if (last_path && shunt_open_writes(v))
                 last_path->op = REC_OP_WRITE;
             break;
         case 'H': {
@@ -525,7 +519,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             rec_buf_printf(out, ", mode=%#llo, resolve=%#llx}",
                            (unsigned long long)how.mode,
                            (unsigned long long)how.resolve);
-            if (last_path && open_writes(how.flags))
+            if (last_path && shunt_open_writes(how.flags))
                 last_path->op = REC_OP_WRITE;
             break;
         }

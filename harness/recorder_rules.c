@@ -1,12 +1,12 @@
 /* What is remote, and which recorded calls are leaks: the layer's own
- * matchers (layer/policy.c, layer/config.c) on the layer's configuration,
+ * matchers (policy/policy.c, policy/config.c) on the layer's configuration,
  * or on explicit rules written as a configuration of their own. */
 #include "recorder_int.h"
 
-#include "config.h"
-#include "path.h"
-#include "policy.h"
-#include "progloc.h"
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
+#include "shunt/progloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -264,7 +264,7 @@ static const char *image_var(const char *name, void *ctx)
 
 /* The layer's policy in that process: its defaults and the dirs it adds
  * at start (layer/init.c, setup_policy; the program's own files by the
- * same rule, layer/progloc_rules.c); the dirs of loaded libraries are
+ * same rule, policy/progloc_rules.c); the dirs of loaded libraries are
  * checked later against /proc/PID/maps. */
 static shunt_policy_t *image_policy(const recorder_rules_t *r, rec_image_t *img)
 {

@@ -1,7 +1,7 @@
 /* Validation of a scenario's program:, runs: and expect: sections. */
 #include "runspec.h"
 
-#include "../layer/config.h"
+#include "shunt/config.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -13,12 +13,6 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static int wants_write(int flags)
-{
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
-           (flags & O_TMPFILE) == O_TMPFILE;
-}
-
 enum { VIA_OPENAT, VIA_NOCANCEL, VIA_OPENAT_NOCANCEL };
 
 #define GO_LOCAL 1
@@ -42,9 +36,9 @@ static long reopen_fd_path(const layer_target_t *t, int dirfd,
         /* not a remote file */
     } else if (f->path && layer_resolve(AT_FDCWD, f->path, &t2) == 0 &&
                layer_is_remote(t2.mode) &&
-               !(t2.mode == SHUNT_MODE_READ && wants_write(flags))) {
+               !(t2.mode == SHUNT_MODE_READ && shunt_open_writes(flags))) {
         r = rfile_open(&t2, flags & ~(O_CREAT | O_EXCL), mode);
-    } else if (f->kind == SHUNT_RF_SNAPSHOT && !wants_write(flags)) {
+    } else if (f->kind == SHUNT_RF_SNAPSHOT && !shunt_open_writes(flags)) {
         int nfd = REAL(openat, dirfd, path, flags, mode);
         r = nfd < 0 ? -errno : nfd;
         if (nfd >= 0 && shunt_fdt_set(nfd, f) < 0) {
@@ -67,7 +61,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
     int r = layer_resolve(dirfd, path, &t);
     /* The UTS name is the target's, as gethostname() says; Go's
      * os.Hostname() reads it from this file. */
-    if (r == 0 && !wants_write(flags) &&
+    if (r == 0 && !shunt_open_writes(flags) &&
         strcmp(t.norm, "/proc/sys/kernel/hostname") == 0) {
         const char *hn = layer_target_hostname();
         if (hn) {
@@ -81,7 +75,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
         }
     }
     if (r == 0 && t.mode != SHUNT_MODE_LOCAL &&
-        !(t.mode == SHUNT_MODE_READ && wants_write(flags))) {
+        !(t.mode == SHUNT_MODE_READ && shunt_open_writes(flags))) {
         r = t.mode == SHUNT_MODE_NOT_FOUND ? -ENOENT : rfile_open(&t, flags, mode);
         LAYER_LEAVE();
         return (int)layer_ret(r, saved);
@@ -188,7 +182,7 @@ long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
         layer_target_t t;
         int r = layer_resolve(dirfd, path, &t);
         raw = r < 0 || t.mode == SHUNT_MODE_LOCAL ||
-              (t.mode == SHUNT_MODE_READ && wants_write((int)how.flags));
+              (t.mode == SHUNT_MODE_READ && shunt_open_writes(how.flags));
         LAYER_LEAVE();
     }
     if (raw)

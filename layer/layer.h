@@ -26,12 +26,12 @@
 #ifndef SHUNT_LAYER_H
 #define SHUNT_LAYER_H
 
-#include "config.h"
 #include "fdtable.h"
-#include "path.h"
-#include "policy.h"
 #include "sigblock.h"
 
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
 #include "shunt/proto.h"
 
 #include <errno.h>

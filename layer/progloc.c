@@ -9,7 +9,8 @@
  * target's: every variable read here is the local one. */
 #include "layer.h"
 #include "notice.h"
-#include "progloc.h"
+
+#include "shunt/progloc.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -300,8 +300,7 @@ int rfile_text(const char *text, size_t len, int flags)
 int rfile_open(const layer_target_t *t, int flags, mode_t mode)
 {
     int acc = flags & O_ACCMODE;
-    int wants_write = acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
-                      (flags & O_TMPFILE) == O_TMPFILE;
+    int wants_write = shunt_open_writes(flags);
     if (flags & (O_CREAT | O_TMPFILE))
         mode &= ~shunt_layer.umask;
     shunt_msg_t m;

@@ -9,7 +9,8 @@
 #include "hooks.h"
 #include "layer.h"
 #include "net.h"
-#include "path.h"
+
+#include "shunt/path.h"
 
 #include <stddef.h>
 #include <string.h>

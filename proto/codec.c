@@ -200,8 +200,8 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define F(K, n) put_##K(w, m->n);
 #define L(r, n) put_list(w, &m->n);
 #define END(l) }
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 /* ---- generated: decoders ------------------------------------------------ */
 
@@ -226,8 +226,8 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define END(l)                                                             \
     return 0;                                                              \
     }
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 /* ---- generated: public record helpers ----------------------------------- */
 
@@ -262,8 +262,8 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 void shunt_list_iter_init(shunt_list_iter_t *it, const shunt_list_t *l)
 {
@@ -280,8 +280,8 @@ const uint16_t shunt_msg_types[] = {
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 };
 const size_t shunt_msg_type_count =
     sizeof(shunt_msg_types) / sizeof(shunt_msg_types[0]);
@@ -296,8 +296,8 @@ const char *shunt_msg_name(uint16_t type)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     }
     return NULL;
 }
@@ -335,8 +335,8 @@ enum { KIND_NONE, KIND_U8, KIND_U16, KIND_U32, KIND_U64, KIND_I32, KIND_I64,
 #define END(l)                                                             \
     return k;                                                              \
     }
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 static int last_kind(uint16_t type)
 {
@@ -348,8 +348,8 @@ static int last_kind(uint16_t type)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     }
     return KIND_NONE;
 }
@@ -393,8 +393,8 @@ int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     default:
         return -ENOSYS;
     }
@@ -426,8 +426,8 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     }
     int err = w->err;
     size_t start = w->head + before;
@@ -625,8 +625,8 @@ static void pr_BYTES(pbuf_t *p, const char *n, shunt_bytes_t v)
         pr(p, "%s]", m->n.count > 4 ? " ..." : "");                        \
     } while (0);
 #define END(l) }
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen)
 {
@@ -647,8 +647,8 @@ size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     default:
         pr(&p, " type=0x%04x", m->type);
     }

@@ -31,8 +31,8 @@ int main(int argc, char **argv)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 #define REC(l) printf("\n#### record `%s`\n\n| field | wire type |\n|---|---|\n", #l);
 #define MSG(NAME, id, l)                                                   \
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     printf("| `%s` | list of `%s` (u32 count, u32 byte length, records) |\n", \
            #n, #r);
 #define END(l)
-#include "../messages.def"
-#include "../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     return 0;
 }

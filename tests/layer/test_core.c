@@ -7,13 +7,15 @@
 
 #include <cmocka.h>
 
-#include "config.h"
 #include "fdtable.h"
-#include "path.h"
-#include "policy.h"
+
+#include "shunt/config.h"
+#include "shunt/path.h"
+#include "shunt/policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +319,39 @@ static void test_policy_config_order(void **state)
     shunt_config_free(&c);
 }
 
+/* What the open hooks and the leak recorder call an open for writing. */
+static void test_open_writes(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t flags;
+        int writes;
+    } cases[] = {
+        {O_RDONLY, 0},
+        {O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY, 0},
+        {O_RDONLY | O_PATH, 0},
+        {O_RDONLY | O_APPEND, 0},
+        {O_RDONLY | O_EXCL, 0},
+        {O_WRONLY, 1},
+        {O_RDWR, 1},
+        {O_ACCMODE, 1},
+        {O_RDONLY | O_CREAT, 1},
+        {O_RDONLY | O_TRUNC, 1},
+        {O_RDWR | O_TMPFILE, 1},
+        /* O_TMPFILE is __O_TMPFILE | O_DIRECTORY: the directory bit alone
+         * is a read */
+        {O_RDONLY | (O_TMPFILE & ~O_DIRECTORY), 0},
+        /* openat2's how.flags: bits above 32 change nothing */
+        {O_RDONLY | (1ULL << 40), 0},
+        {O_WRONLY | (1ULL << 40), 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (shunt_open_writes(cases[i].flags) != cases[i].writes)
+            fail_msg("shunt_open_writes(%#llx) = %d, want %d",
+                     (unsigned long long)cases[i].flags,
+                     shunt_open_writes(cases[i].flags), cases[i].writes);
+}
+
 /* ---- fd table ------------------------------------------------------------ */
 static int released;
 static void on_release(shunt_rfile_t *f)
@@ -439,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
         cmocka_unit_test(test_policy_program),
+        cmocka_unit_test(test_open_writes),
         cmocka_unit_test(test_fdtable),
         cmocka_unit_test(test_net_filter),
     };

@@ -96,8 +96,8 @@ enum {
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../../messages.def"
-#include "../../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 };
 
 #define REC(l) typedef struct {
@@ -105,8 +105,8 @@ enum {
 #define F(K, n) SHUNT_CT_##K n;
 #define L(r, n) shunt_list_t n;
 #define END(l) } shunt_##l##_t;
-#include "../../messages.def"
-#include "../../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 /* A decoded frame.  Strings, bytes and lists point into the frame buffer. */
 typedef struct {
@@ -119,8 +119,8 @@ typedef struct {
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../../messages.def"
-#include "../../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
     } u;
 } shunt_msg_t;
 
@@ -133,8 +133,8 @@ typedef struct {
 #define F(K, n)
 #define L(r, n)
 #define END(l)
-#include "../../messages.def"
-#include "../../messages_end.h"
+#include "messages.def"
+#include "messages_end.h"
 
 /* Every known message type, in table order (for tests and fuzzers). */
 extern const uint16_t shunt_msg_types[];

@@ -1,11 +1,12 @@
-/* Where a path lives: the policy (pure code, also linked into the unit
- * tests). */
-#ifndef SHUNT_LAYER_POLICY_H
-#define SHUNT_LAYER_POLICY_H
+/* Where a path lives: the policy (policy/, pure code: the layer, the
+ * recorder and the unit tests link it). */
+#ifndef SHUNT_POLICY_POLICY_H
+#define SHUNT_POLICY_POLICY_H
 
-#include "config.h"
+#include "shunt/config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
     SHUNT_MODE_LOCAL = 0,  /* everything local */
@@ -50,6 +51,11 @@ int shunt_policy_add_remote(shunt_policy_t *p, const char *path);
  * set, else SHUNT_MODE_READ. */
 int shunt_policy_mode(const shunt_policy_t *p, const char *path);
 const char *shunt_mode_name(int mode);
+/* 1 when the flags of an open (open, openat, openat2's how.flags) ask for
+ * more than reading: write access, O_CREAT, O_TRUNC or O_TMPFILE.  Such an
+ * open of a SHUNT_MODE_READ path stays local; the leak recorder asks the
+ * same of the opens it sees. */
+int shunt_open_writes(uint64_t flags);
 
 /* Outgoing network filter: 1 when a connection (or datagram) to addr:port
  * goes through the target, 0 when it stays local.  proto is SHUNT_NET_TCP

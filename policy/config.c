@@ -1,5 +1,5 @@
 /* Parser of the layer's configuration file (see docs/hooking.md). */
-#include "config.h"
+#include "shunt/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -1,8 +1,9 @@
 /* The policy: config regex lists first, then the default sets. */
-#include "policy.h"
-#include "path.h"
+#include "shunt/policy.h"
+#include "shunt/path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,12 @@ const char *shunt_mode_name(int mode)
     case SHUNT_MODE_NOT_FOUND: return "not_found";
     }
     return "?";
+}
+
+int shunt_open_writes(uint64_t flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+           (flags & O_TMPFILE) == O_TMPFILE;
 }
 
 /* ---- outgoing network filter ------------------------------------------- */

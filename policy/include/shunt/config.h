@@ -1,7 +1,7 @@
-/* The layer's configuration file: one directive per line (pure code, also
- * linked into the unit tests). */
-#ifndef SHUNT_LAYER_CONFIG_H
-#define SHUNT_LAYER_CONFIG_H
+/* The layer's configuration file: one directive per line (policy/, pure
+ * code: the layer, the harness and the unit tests link it). */
+#ifndef SHUNT_POLICY_CONFIG_H
+#define SHUNT_POLICY_CONFIG_H
 
 #include <regex.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* Lexical normalisation of absolute paths. */
-#include "path.h"
+#include "shunt/path.h"
 
 #include <errno.h>
 #include <string.h>

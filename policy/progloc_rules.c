@@ -2,8 +2,8 @@
  * set"): the rule, as a pure function of what a process was started with,
  * so that the layer (layer/progloc.c, at start) and the leak recorder
  * (harness/recorder_rules.c, at each exec it sees) decide alike. */
-#include "progloc.h"
-#include "path.h"
+#include "shunt/progloc.h"
+#include "shunt/path.h"
 
 #include <stdlib.h>
 #include <string.h>

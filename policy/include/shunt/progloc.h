@@ -1,9 +1,9 @@
 /* The program's own files are local (docs/hooking.md, "Default local
  * set"): one rule for the layer and the leak recorder. */
-#ifndef SHUNT_LAYER_PROGLOC_H
-#define SHUNT_LAYER_PROGLOC_H
+#ifndef SHUNT_POLICY_PROGLOC_H
+#define SHUNT_POLICY_PROGLOC_H
 
-#include "policy.h"
+#include "shunt/policy.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
-/* Lexical path handling (pure code, also linked into the unit tests). */
-#ifndef SHUNT_LAYER_PATH_H
-#define SHUNT_LAYER_PATH_H
+/* Lexical path handling (policy/, pure code). */
+#ifndef SHUNT_POLICY_PATH_H
+#define SHUNT_POLICY_PATH_H
 
 #include <stddef.h>
 
