@@ -631,12 +631,9 @@ static int wanted(const jcall_t *c, const long *v)
     return 1;
 }
 
-/* The record of call c with the values v of its letters; before: an exec's
- * first record, "= ?". */
-static void record(const jcall_t *c, const long *v, long r, int err, int before)
+/* The arguments of call c, from the values v of its letters. */
+static void put_args(jl_t *l, const jcall_t *c, const long *v)
 {
-    jl_t l;
-    begin(&l, c->rec);
     int oflags = 0;
     for (int i = 0; c->args[i]; i++) {
         long x = v[i];
@@ -646,10 +643,10 @@ static void record(const jcall_t *c, const long *v, long r, int err, int before)
                 break;
             /* fall through */
         case 's':
-            a_str(&l, PTR(x));
+            a_str(l, PTR(x));
             break;
         case 'D':
-            a_dirfd(&l, (int)x);
+            a_dirfd(l, (int)x);
             break;
         case 'f':
             if ((int)x < 0)
@@ -661,55 +658,55 @@ static void record(const jcall_t *c, const long *v, long r, int err, int before)
         case 'l':
         case 't':
         case 'n':
-            a_int(&l, x);
+            a_int(l, x);
             break;
         case 'o':
-            a_int(&l, (int)x);
+            a_int(l, (int)x);
             break;
         case 'm':
-            a_oct(&l, (unsigned long)x);
+            a_oct(l, (unsigned long)x);
             break;
         case 'O':
         case 'K':
             oflags = (int)x;
-            a_oflags(&l, oflags);
+            a_oflags(l, oflags);
             break;
         case 'M':
         case 'N':
             if (HAS_MODE(oflags))
-                a_oct(&l, (unsigned long)x);
+                a_oct(l, (unsigned long)x);
             break;
         case 'E':
             if ((int)x < 0)
                 break;
             /* fall through */
         case 'T':
-            a_atflags(&l, (int)x);
+            a_atflags(l, (int)x);
             break;
         case 'e':
-            a_atflags(&l, (int)x & ~AT_STATX_SYNC_TYPE);
+            a_atflags(l, (int)x & ~AT_STATX_SYNC_TYPE);
             break;
         case 'A':
-            a_amode(&l, (int)x);
+            a_amode(l, (int)x);
             break;
         case 'g':
             if ((int)x < 0)
                 break;
             /* fall through */
         case 'd':
-            a_domain(&l, (int)x);
+            a_domain(l, (int)x);
             break;
         case 'k':
-            a_socktype(&l, (int)x);
+            a_socktype(l, (int)x);
             break;
         case 'a':
-            a_sockaddr(&l, PTR(x), (socklen_t)v[i + 1]);
+            a_sockaddr(l, PTR(x), (socklen_t)v[i + 1]);
             break;
         case 'V':
-            a_int(&l, iov_len(PTR(x), (int)v[i + 1]));
+            a_int(l, iov_len(PTR(x), (int)v[i + 1]));
             break;
         case 'v':
-            a_argv(&l, PTR(x));
+            a_argv(l, PTR(x));
             break;
         case '_':
         case 'S':
@@ -718,11 +715,20 @@ static void record(const jcall_t *c, const long *v, long r, int err, int before)
         case 'P': /* not shown */
             break;
         default: /* a letter journal.c does not know yet */
-            arg(&l);
-            putc_(&l, '?');
+            arg(l);
+            putc_(l, '?');
             break;
         }
     }
+}
+
+/* The record of call c with the values v of its letters; before: an exec's
+ * first record, "= ?". */
+static void record(const jcall_t *c, const long *v, long r, int err, int before)
+{
+    jl_t l;
+    begin(&l, c->rec);
+    put_args(&l, c, v);
     int b = letter(c, "b");
     switch (c->res) {
     case J_EXEC:
