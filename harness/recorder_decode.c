@@ -6,6 +6,7 @@
 #include "shunt/config.h"
 #include "shunt/path.h"
 #include "shunt/policy.h"
+#include "shunt/names.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -198,41 +199,11 @@ static void put_dirfd(rec_buf_t *b, int fd)
         rec_buf_printf(b, "%d", fd);
 }
 
+/* As the call journal shows them (shunt/names.h). */
 static void put_open_flags(rec_buf_t *b, uint64_t f)
 {
-    static const struct {
-        uint64_t bit;
-        const char *name;
-    } names[] = {
-        {O_CREAT, "O_CREAT"},       {O_EXCL, "O_EXCL"},
-        {O_NOCTTY, "O_NOCTTY"},     {O_TRUNC, "O_TRUNC"},
-        {O_APPEND, "O_APPEND"},     {O_NONBLOCK, "O_NONBLOCK"},
-        {O_DSYNC, "O_DSYNC"},       {O_DIRECT, "O_DIRECT"},
-        {O_LARGEFILE, "O_LARGEFILE"}, {O_NOFOLLOW, "O_NOFOLLOW"},
-        {O_NOATIME, "O_NOATIME"},   {O_CLOEXEC, "O_CLOEXEC"},
-        {O_PATH, "O_PATH"},
-    };
-    static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "3"};
-    rec_buf_printf(b, "%s", acc[f & O_ACCMODE]);
-    f &= ~(uint64_t)O_ACCMODE;
-    if ((f & O_TMPFILE) == O_TMPFILE) {
-        rec_buf_put(b, "|O_TMPFILE", 10);
-        f &= ~(uint64_t)O_TMPFILE;
-    } else if (f & O_DIRECTORY) {
-        rec_buf_put(b, "|O_DIRECTORY", 12);
-        f &= ~(uint64_t)O_DIRECTORY;
-    }
-    if ((f & O_SYNC) == O_SYNC) {
-        rec_buf_put(b, "|O_SYNC", 7);
-        f &= ~(uint64_t)O_SYNC;
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (f & names[i].bit) {
-            rec_buf_printf(b, "|%s", names[i].name);
-            f &= ~names[i].bit;
-        }
-    if (f)
-        rec_buf_printf(b, "|%#llx", (unsigned long long)f);
+    char t[SHUNT_NAMES_FLAGS_MAX];
+    rec_buf_put(b, t, shunt_names_open_flags(t, sizeof(t), (unsigned long)f));
 }
 
 /* ---- sockets ------------------------------------------------------------------- */

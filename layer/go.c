@@ -29,19 +29,18 @@ extern char **environ;
 #define P(i) ((void *)a[i])
 #define I(i) ((int)a[i])
 
-/* The detours Go's calls go to: hook_<name>, or the call journal's wrapper
- * around it when SHUNT_JOURNAL is on (set once in shunt_go_install, before
- * the first hooked Go call), so that Go programs are journalled like C
- * programs (layer/journal.c). */
-#define GO_JOURNALLED(X)                                                      \
-    X(open) X(openat) X(read) X(write) X(pread) X(pwrite) X(readv)            \
-    X(writev) X(close) X(fstatat) X(statx) X(faccessat) X(readlinkat)         \
-    X(mkdirat) X(unlinkat) X(renameat) X(renameat2) X(truncate) X(socket)     \
-    X(connect) X(bind)
-
-#define X(name) static __typeof__(hook_##name) *go_j_##name = hook_##name;
-GO_JOURNALLED(X)
-#undef X
+/* The detours Go's calls go to where GO_J(name) stands in the table below:
+ * hook_<name>, or the call journal's wrapper around it when SHUNT_JOURNAL
+ * is on (set once in shunt_go_install, before the first hooked Go call), so
+ * that Go programs are journalled like C programs (layer/journal.def). */
+static void *go_j[SHUNT_J_COUNT] = {
+#define J(name, ...) [SHUNT_J_##name] = (void *)hook_##name,
+#define JH(name) [SHUNT_J_##name] = (void *)hook_##name,
+#include "journal.def"
+#undef J
+#undef JH
+};
+#define GO_J(name) ((__typeof__(&hook_##name))go_j[SHUNT_J_##name])
 
 /* Every system call the layer serves for Go, with the detour it goes to.
  * A detour whose libc original may be absent (H_OPT) is guarded by
@@ -51,16 +50,16 @@ GO_JOURNALLED(X)
 #define NEG(expr) neg_to_errno(expr)
 #define GO_SYSCALLS(X)                                                        \
     /* files: open, data */                                                   \
-    X(SYS_open, go_j_open(P(0), I(1), (mode_t)A(2)))                          \
-    X(SYS_openat, go_j_openat(I(0), P(1), I(2), (mode_t)A(3)))                \
+    X(SYS_open, GO_J(open)(P(0), I(1), (mode_t)A(2)))                         \
+    X(SYS_openat, GO_J(openat)(I(0), P(1), I(2), (mode_t)A(3)))               \
     X(SYS_creat, hook_creat(P(0), (mode_t)A(1)))                              \
     X(SYS_openat2, NEG(layer_openat2(I(0), P(1), P(2), (size_t)A(3))))        \
-    X(SYS_read, go_j_read(I(0), P(1), (size_t)A(2)))                          \
-    X(SYS_write, go_j_write(I(0), P(1), (size_t)A(2)))                        \
-    X(SYS_pread64, go_j_pread(I(0), P(1), (size_t)A(2), (off_t)A(3)))         \
-    X(SYS_pwrite64, go_j_pwrite(I(0), P(1), (size_t)A(2), (off_t)A(3)))       \
-    X(SYS_readv, go_j_readv(I(0), P(1), I(2)))                                \
-    X(SYS_writev, go_j_writev(I(0), P(1), I(2)))                              \
+    X(SYS_read, GO_J(read)(I(0), P(1), (size_t)A(2)))                         \
+    X(SYS_write, GO_J(write)(I(0), P(1), (size_t)A(2)))                       \
+    X(SYS_pread64, GO_J(pread)(I(0), P(1), (size_t)A(2), (off_t)A(3)))        \
+    X(SYS_pwrite64, GO_J(pwrite)(I(0), P(1), (size_t)A(2), (off_t)A(3)))      \
+    X(SYS_readv, GO_J(readv)(I(0), P(1), I(2)))                               \
+    X(SYS_writev, GO_J(writev)(I(0), P(1), I(2)))                             \
     X(SYS_preadv, hook_preadv(I(0), P(1), I(2), (off_t)A(3)))                 \
     X(SYS_pwritev, hook_pwritev(I(0), P(1), I(2), (off_t)A(3)))               \
     X(SYS_preadv2, OPT(real_preadv2.fn,                                       \
@@ -77,7 +76,7 @@ GO_JOURNALLED(X)
     X(SYS_fsync, hook_fsync(I(0)))                                            \
     X(SYS_fdatasync, hook_fdatasync(I(0)))                                    \
     /* fds */                                                                 \
-    X(SYS_close, go_j_close(I(0)))                                            \
+    X(SYS_close, GO_J(close)(I(0)))                                           \
     X(SYS_close_range, OPT(real_close_range.fn,                               \
                            hook_close_range((unsigned)A(0), (unsigned)A(1),   \
                                             I(2))))                           \
@@ -86,33 +85,33 @@ GO_JOURNALLED(X)
     X(SYS_dup3, hook_dup3(I(0), I(1), I(2)))                                  \
     X(SYS_fcntl, hook_fcntl(I(0), I(1), P(2)))                                \
     /* metadata */                                                            \
-    X(SYS_stat, go_j_fstatat(AT_FDCWD, P(0), P(1), 0))                        \
-    X(SYS_lstat, go_j_fstatat(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))     \
-    X(SYS_fstat, go_j_fstatat(I(0), "", P(1), AT_EMPTY_PATH))                 \
-    X(SYS_newfstatat, go_j_fstatat(I(0), P(1), P(2), I(3)))                   \
+    X(SYS_stat, GO_J(fstatat)(AT_FDCWD, P(0), P(1), 0))                       \
+    X(SYS_lstat, GO_J(fstatat)(AT_FDCWD, P(0), P(1), AT_SYMLINK_NOFOLLOW))    \
+    X(SYS_fstat, GO_J(fstatat)(I(0), "", P(1), AT_EMPTY_PATH))                \
+    X(SYS_newfstatat, GO_J(fstatat)(I(0), P(1), P(2), I(3)))                  \
     X(SYS_statx, OPT(real_statx.fn,                                              \
-                     go_j_statx(I(0), P(1), I(2), (unsigned)A(3), P(4))))     \
+                     GO_J(statx)(I(0), P(1), I(2), (unsigned)A(3), P(4))))    \
     X(SYS_getdents64, hook_getdents64(I(0), P(1), (size_t)A(2)))              \
-    X(SYS_access, go_j_faccessat(AT_FDCWD, P(0), I(1), 0))                    \
-    X(SYS_faccessat, go_j_faccessat(I(0), P(1), I(2), 0))                     \
-    X(SYS_faccessat2, go_j_faccessat(I(0), P(1), I(2), I(3)))                 \
-    X(SYS_readlink, go_j_readlinkat(AT_FDCWD, P(0), P(1), (size_t)A(2)))      \
-    X(SYS_readlinkat, go_j_readlinkat(I(0), P(1), P(2), (size_t)A(3)))        \
+    X(SYS_access, GO_J(faccessat)(AT_FDCWD, P(0), I(1), 0))                   \
+    X(SYS_faccessat, GO_J(faccessat)(I(0), P(1), I(2), 0))                    \
+    X(SYS_faccessat2, GO_J(faccessat)(I(0), P(1), I(2), I(3)))                \
+    X(SYS_readlink, GO_J(readlinkat)(AT_FDCWD, P(0), P(1), (size_t)A(2)))     \
+    X(SYS_readlinkat, GO_J(readlinkat)(I(0), P(1), P(2), (size_t)A(3)))       \
     X(SYS_statfs, hook_statfs(P(0), P(1)))                                    \
     X(SYS_fstatfs, hook_fstatfs(I(0), P(1)))                                  \
     /* namespace changes */                                                   \
-    X(SYS_mkdir, go_j_mkdirat(AT_FDCWD, P(0), (mode_t)A(1)))                  \
-    X(SYS_mkdirat, go_j_mkdirat(I(0), P(1), (mode_t)A(2)))                    \
-    X(SYS_rmdir, go_j_unlinkat(AT_FDCWD, P(0), AT_REMOVEDIR))                 \
-    X(SYS_unlink, go_j_unlinkat(AT_FDCWD, P(0), 0))                           \
-    X(SYS_unlinkat, go_j_unlinkat(I(0), P(1), I(2)))                          \
-    X(SYS_rename, go_j_renameat(AT_FDCWD, P(0), AT_FDCWD, P(1)))              \
-    X(SYS_renameat, go_j_renameat(I(0), P(1), I(2), P(3)))                    \
+    X(SYS_mkdir, GO_J(mkdirat)(AT_FDCWD, P(0), (mode_t)A(1)))                 \
+    X(SYS_mkdirat, GO_J(mkdirat)(I(0), P(1), (mode_t)A(2)))                   \
+    X(SYS_rmdir, GO_J(unlinkat)(AT_FDCWD, P(0), AT_REMOVEDIR))                \
+    X(SYS_unlink, GO_J(unlinkat)(AT_FDCWD, P(0), 0))                          \
+    X(SYS_unlinkat, GO_J(unlinkat)(I(0), P(1), I(2)))                         \
+    X(SYS_rename, GO_J(renameat)(AT_FDCWD, P(0), AT_FDCWD, P(1)))             \
+    X(SYS_renameat, GO_J(renameat)(I(0), P(1), I(2), P(3)))                   \
     X(SYS_renameat2,                                                          \
-      A(4) == 0 ? go_j_renameat(I(0), P(1), I(2), P(3))                       \
-                : OPT(real_renameat2.fn, go_j_renameat2(I(0), P(1), I(2), P(3),  \
+      A(4) == 0 ? GO_J(renameat)(I(0), P(1), I(2), P(3))                      \
+                : OPT(real_renameat2.fn, GO_J(renameat2)(I(0), P(1), I(2), P(3), \
                                                      (unsigned)A(4))))        \
-    X(SYS_truncate, go_j_truncate(P(0), (off_t)A(1)))                         \
+    X(SYS_truncate, GO_J(truncate)(P(0), (off_t)A(1)))                        \
     X(SYS_chmod, hook_chmod(P(0), (mode_t)A(1)))                              \
     X(SYS_fchmod, hook_fchmod(I(0), (mode_t)A(1)))                            \
     X(SYS_fchmodat, hook_fchmodat(I(0), P(1), (mode_t)A(2), 0))               \
@@ -131,9 +130,9 @@ GO_JOURNALLED(X)
     X(SYS_futimesat, hook_futimesat(I(0), P(1), P(2)))                        \
     X(SYS_utime, hook_utime(P(0), P(1)))                                      \
     /* sockets */                                                             \
-    X(SYS_socket, go_j_socket(I(0), I(1), I(2)))                              \
-    X(SYS_connect, go_j_connect(I(0), P(1), (socklen_t)A(2)))                 \
-    X(SYS_bind, go_j_bind(I(0), P(1), (socklen_t)A(2)))                       \
+    X(SYS_socket, GO_J(socket)(I(0), I(1), I(2)))                             \
+    X(SYS_connect, GO_J(connect)(I(0), P(1), (socklen_t)A(2)))                \
+    X(SYS_bind, GO_J(bind)(I(0), P(1), (socklen_t)A(2)))                      \
     X(SYS_getsockname, hook_getsockname(I(0), P(1), P(2)))                    \
     X(SYS_getpeername, hook_getpeername(I(0), P(1), P(2)))                    \
     X(SYS_getsockopt, hook_getsockopt(I(0), I(1), I(2), P(3), P(4)))          \
@@ -415,11 +414,9 @@ void shunt_go_install(void)
         return;
     }
     /* The journal's wrappers, when it is on (before the first Go call). */
-#define X(name)                                                               \
-    if (shunt_journal_detour(#name))                                          \
-        go_j_##name = (__typeof__(go_j_##name))shunt_journal_detour(#name);
-    GO_JOURNALLED(X)
-#undef X
+    for (int i = 0; i < SHUNT_J_COUNT; i++)
+        if (shunt_journal_detour_at(i))
+            go_j[i] = shunt_journal_detour_at(i);
     shunt_go_asmcgocall = shunt_go_asmcgocall_body(m.bias + gi.asmcgocall);
     shunt_go_handler = go_dispatch;
     for (int nr = 0; nr < SHUNT_GO_NR_MAX; nr++)

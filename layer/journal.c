@@ -1,16 +1,21 @@
 /* The call journal: one text line per hooked call as the program made it,
  * written with one raw write(2) on an O_APPEND fd (docs/hooking.md).
  *
- * A journalled call's detour is a wrapper here around hook_<name>: it takes
- * the record only at the outermost level (a per-thread depth: libc calling
- * a hooked function from inside a hooked one, or the layer's own work under
- * shunt_guard, makes no record), formats it on the stack and writes it.
- * Nothing here allocates or uses stdio: records may be taken in a vfork-style
- * child, in a signal handler, or in many threads at once. */
+ * Each journalled call is one line of journal.def: its arguments as a
+ * string of letters.  From it come the detours (a wrapper around
+ * hook_<name> per line, generated below), the table install.c and go.c ask
+ * for them, and the records: one formatter reads the letters.  A record is
+ * taken only at the outermost level (a per-thread depth: libc calling a
+ * hooked function from inside a hooked one, or the layer's own work under
+ * shunt_guard, makes no record), formatted on the stack and written.
+ * Nothing here allocates or uses stdio: records may be taken in a
+ * vfork-style child, in a signal handler, or in many threads at once. */
 #include "journal.h"
 
 #include "hooks.h"
 #include "layer.h"
+
+#include "shunt/names.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -92,6 +98,26 @@ static void put_i(jl_t *l, long v)
     }
 }
 
+/* A value by its name in t (shunt/names.h), else in decimal. */
+static void put_named(jl_t *l, long v, const shunt_name_t *t, size_t n)
+{
+    const char *name = shunt_name_of(v, t, n);
+    if (name)
+        puts_(l, name);
+    else
+        put_i(l, v);
+}
+#define NAMED(l, v, t) put_named(l, v, t, SHUNT_NAMES_COUNT(t))
+
+/* Known bits by name, the rest in hex; zero is zero_name. */
+static void put_flags(jl_t *l, unsigned long v, const shunt_name_t *t, size_t n,
+                      const char *zero_name)
+{
+    char b[SHUNT_NAMES_FLAGS_MAX];
+    put(l, b, shunt_names_flags(b, sizeof(b), v, t, n, zero_name));
+}
+#define FLAGS(l, v, t, z) put_flags(l, v, t, SHUNT_NAMES_COUNT(t), z)
+
 static void arg(jl_t *l)
 {
     if (l->args++)
@@ -161,71 +187,39 @@ static void a_dirfd(jl_t *l, int fd)
         put_i(l, fd);
 }
 
-typedef struct {
-    int bit;
-    const char *name;
-} flag_t;
-
-/* Known bits by name, the rest in hex; zero is zero_name. */
-static void put_flags(jl_t *l, unsigned long v, const flag_t *t, size_t n,
-                      const char *zero_name)
-{
-    int any = 0;
-    for (size_t i = 0; i < n; i++)
-        if (t[i].bit && (v & (unsigned long)t[i].bit) == (unsigned long)t[i].bit) {
-            if (any++)
-                putc_(l, '|');
-            puts_(l, t[i].name);
-            v &= ~(unsigned long)t[i].bit;
-        }
-    if (v) {
-        if (any++)
-            putc_(l, '|');
-        puts_(l, "0x");
-        put_u(l, v, 16, 1);
-    }
-    if (!any)
-        puts_(l, zero_name);
-}
-#define FLAGS(l, v, t, z) put_flags(l, v, t, sizeof(t) / sizeof(t[0]), z)
-
-static const flag_t oflags[] = {
-    {O_TMPFILE, "O_TMPFILE"}, {O_CREAT, "O_CREAT"},       {O_EXCL, "O_EXCL"},
-    {O_TRUNC, "O_TRUNC"},     {O_APPEND, "O_APPEND"},     {O_NONBLOCK, "O_NONBLOCK"},
-    {O_DIRECTORY, "O_DIRECTORY"}, {O_NOFOLLOW, "O_NOFOLLOW"}, {O_CLOEXEC, "O_CLOEXEC"},
-    {O_PATH, "O_PATH"},       {O_NOCTTY, "O_NOCTTY"},     {O_SYNC, "O_SYNC"},
-    {O_DSYNC, "O_DSYNC"},     {O_NOATIME, "O_NOATIME"},   {O_DIRECT, "O_DIRECT"},
-};
-
 static void a_oflags(jl_t *l, int flags)
 {
+    char b[SHUNT_NAMES_FLAGS_MAX];
     arg(l);
-    static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
-    puts_(l, acc[flags & O_ACCMODE]);
-    unsigned long rest = (unsigned long)flags & ~(unsigned long)O_ACCMODE;
-    if (rest) {
-        putc_(l, '|');
-        FLAGS(l, rest, oflags, "");
-    }
+    put(l, b, shunt_names_open_flags(b, sizeof(b), (unsigned long)flags));
 }
-
-static const flag_t atflags[] = {
-    {AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"}, {AT_EMPTY_PATH, "AT_EMPTY_PATH"},
-    {AT_REMOVEDIR, "AT_REMOVEDIR"},               {AT_EACCESS, "AT_EACCESS"},
-    {AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT"},         {AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"},
-};
 
 static void a_atflags(jl_t *l, int flags)
 {
     arg(l);
-    FLAGS(l, (unsigned)flags, atflags, "0");
+    FLAGS(l, (unsigned)flags, shunt_at_flag_names, "0");
 }
 
 static void a_amode(jl_t *l, int mode)
 {
-    static const flag_t t[] = {{R_OK, "R_OK"}, {W_OK, "W_OK"}, {X_OK, "X_OK"}};
     arg(l);
-    FLAGS(l, (unsigned)mode, t, "F_OK");
+    FLAGS(l, (unsigned)mode, shunt_access_mode_names, "F_OK");
+}
+
+static void a_domain(jl_t *l, int d)
+{
+    arg(l);
+    NAMED(l, d, shunt_family_names);
+}
+
+static void a_socktype(jl_t *l, int type)
+{
+    arg(l);
+    NAMED(l, type & 0xf, shunt_sock_type_names);
+    if (type & ~0xf) {
+        putc_(l, '|');
+        FLAGS(l, (unsigned)type & ~0xfu, shunt_sock_flag_names, "");
+    }
 }
 
 static void a_sockaddr(jl_t *l, const struct sockaddr *sa, socklen_t len)
@@ -284,6 +278,14 @@ static void a_argv(jl_t *l, char *const *argv)
     putc_(l, ']');
 }
 
+static long iov_len(const struct iovec *iov, int cnt)
+{
+    long n = 0;
+    for (int i = 0; iov && i < cnt; i++)
+        n += (long)iov[i].iov_len;
+    return n;
+}
+
 static void end_raw(jl_t *l)
 {
     if (l->n >= JLINE - 5) { /* full: put() kept 5 bytes for this */
@@ -316,6 +318,19 @@ static void end(jl_t *l, long r, int err)
     end_raw(l);
 }
 
+/* After the result: " "STRING, n bytes of s at most JSTR. */
+static void put_result_str(jl_t *l, const char *s, size_t n)
+{
+    char t[JSTR + 1];
+    if (n > JSTR)
+        n = JSTR;
+    memcpy(t, s, n);
+    t[n] = 0;
+    putc_(l, ' ');
+    l->args = 0;
+    a_str(l, t);
+}
+
 static void put_stat(jl_t *l, const struct stat *st)
 {
     puts_(l, " {mode=0");
@@ -327,569 +342,46 @@ static void put_stat(jl_t *l, const struct stat *st)
     putc_(l, '}');
 }
 
-/* ---- the depth ------------------------------------------------------------ */
-/* J_CALL(type, r, call): runs call one level deeper; top says whether this
- * is the outermost journalled call of the thread (and not the layer's own
- * work), err is errno after it.  Restore errno with J_RET. */
-#define J_CALL(type, r, call)                                 \
-    int top = jn_depth++ == 0 && shunt_guard == 0;            \
-    type r = call;                                            \
-    int err = errno;                                          \
-    jn_depth--
-#define J_RET(r) \
-    do {         \
-        errno = err; \
-        return r; \
-    } while (0)
-
-/* ---- open ----------------------------------------------------------------- */
-#define HAS_MODE(flags) \
-    (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
-#define OPEN_MODE(flags)                                        \
-    mode_t mode = 0;                                            \
-    if (HAS_MODE(flags)) {                                      \
-        va_list ap;                                             \
-        va_start(ap, flags);                                    \
-        mode = va_arg(ap, mode_t);                              \
-        va_end(ap);                                             \
+/* The distinct addresses, in order, as " [a, b]". */
+static void put_addrs(jl_t *l, const struct addrinfo *ai)
+{
+    puts_(l, " [");
+    int k = 0;
+    for (const struct addrinfo *p = ai; p && k < 16; p = p->ai_next) {
+        int dup = 0;
+        for (const struct addrinfo *q = ai; q != p && !dup; q = q->ai_next)
+            dup = q->ai_addrlen == p->ai_addrlen && p->ai_addr && q->ai_addr &&
+                  memcmp(q->ai_addr, p->ai_addr, p->ai_addrlen) == 0;
+        if (dup || !p->ai_addr)
+            continue;
+        char ip[INET6_ADDRSTRLEN] = "?";
+        const void *a = p->ai_family == AF_INET6
+                            ? (const void *)&((const struct sockaddr_in6 *)p->ai_addr)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)p->ai_addr)->sin_addr;
+        if (k++)
+            puts_(l, ", ");
+        if (p->ai_family == AF_INET || p->ai_family == AF_INET6)
+            inet_ntop(p->ai_family, a, ip, sizeof(ip));
+        puts_(l, ip);
     }
-
-static void rec_open(const char *name, int dirfd, const char *path, int flags,
-                     mode_t mode, int r, int err)
-{
-    jl_t l;
-    begin(&l, name);
-    if (dirfd != AT_FDCWD || name[4] == 'a')
-        a_dirfd(&l, dirfd);
-    a_str(&l, path);
-    a_oflags(&l, flags);
-    if (HAS_MODE(flags))
-        a_oct(&l, mode);
-    end(&l, r, err);
-    if (r >= 0)
-        obs_set(r, 1);
+    putc_(l, ']');
 }
 
-static int j_open(const char *path, int flags, ...)
+static void put_hostent(jl_t *l, const struct hostent *h)
 {
-    OPEN_MODE(flags);
-    J_CALL(int, r, hook_open(path, flags, mode));
-    if (top)
-        rec_open("open", AT_FDCWD, path, flags, mode, r, err);
-    J_RET(r);
-}
-
-static int j_openat(int dirfd, const char *path, int flags, ...)
-{
-    OPEN_MODE(flags);
-    J_CALL(int, r, hook_openat(dirfd, path, flags, mode));
-    if (top)
-        rec_open("openat", dirfd, path, flags, mode, r, err);
-    J_RET(r);
-}
-
-static int j_creat(const char *path, mode_t mode)
-{
-    J_CALL(int, r, hook_creat(path, mode));
-    if (top)
-        rec_open("open", AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, r, err);
-    J_RET(r);
-}
-
-static int j___open_2(const char *path, int flags)
-{
-    J_CALL(int, r, hook___open_2(path, flags));
-    if (top)
-        rec_open("open", AT_FDCWD, path, flags, 0, r, err);
-    J_RET(r);
-}
-
-static int j___openat_2(int dirfd, const char *path, int flags)
-{
-    J_CALL(int, r, hook___openat_2(dirfd, path, flags));
-    if (top)
-        rec_open("openat", dirfd, path, flags, 0, r, err);
-    J_RET(r);
-}
-
-static int j___open_nocancel(const char *path, int flags, ...)
-{
-    OPEN_MODE(flags);
-    J_CALL(int, r, hook___open_nocancel(path, flags, mode));
-    if (top)
-        rec_open("open", AT_FDCWD, path, flags, mode, r, err);
-    J_RET(r);
-}
-
-static int j___openat64_nocancel(int dirfd, const char *path, int flags, ...)
-{
-    OPEN_MODE(flags);
-    J_CALL(int, r, hook___openat64_nocancel(dirfd, path, flags, mode));
-    if (top)
-        rec_open("openat", dirfd, path, flags, mode, r, err);
-    J_RET(r);
-}
-
-/* ---- data on observed fds --------------------------------------------------- */
-static void rec_fdn(const char *name, int fd, long n, long r, int err)
-{
-    jl_t l;
-    begin(&l, name);
-    a_int(&l, fd);
-    a_int(&l, n);
-    end(&l, r, err);
-}
-
-static long iov_len(const struct iovec *iov, int cnt)
-{
-    long n = 0;
-    for (int i = 0; iov && i < cnt; i++)
-        n += (long)iov[i].iov_len;
-    return n;
-}
-
-#define J_FDIO(jname, hname, rec, type, params, call, count)  \
-    static type jname params                                   \
-    {                                                          \
-        if (!observed(fd))                                     \
-            return call;                                       \
-        J_CALL(type, r, call);                                 \
-        if (top)                                               \
-            rec_fdn(rec, fd, (long)(count), (long)r, err);     \
-        J_RET(r);                                              \
+    if (!h) {
+        puts_(l, "NULL");
+        return;
     }
-J_FDIO(j_read, hook_read, "read", ssize_t, (int fd, void *buf, size_t n),
-       hook_read(fd, buf, n), n)
-J_FDIO(j___read_nocancel, hook___read_nocancel, "read", ssize_t,
-       (int fd, void *buf, size_t n), hook___read_nocancel(fd, buf, n), n)
-J_FDIO(j_pread, hook_pread, "pread", ssize_t, (int fd, void *buf, size_t n, off_t off),
-       hook_pread(fd, buf, n, off), n)
-J_FDIO(j_readv, hook_readv, "readv", ssize_t, (int fd, const struct iovec *iov, int cnt),
-       hook_readv(fd, iov, cnt), iov_len(iov, cnt))
-J_FDIO(j_write, hook_write, "write", ssize_t, (int fd, const void *buf, size_t n),
-       hook_write(fd, buf, n), n)
-J_FDIO(j___write_nocancel, hook___write_nocancel, "write", ssize_t,
-       (int fd, const void *buf, size_t n), hook___write_nocancel(fd, buf, n), n)
-J_FDIO(j_pwrite, hook_pwrite, "pwrite", ssize_t,
-       (int fd, const void *buf, size_t n, off_t off), hook_pwrite(fd, buf, n, off), n)
-J_FDIO(j_writev, hook_writev, "writev", ssize_t,
-       (int fd, const struct iovec *iov, int cnt), hook_writev(fd, iov, cnt),
-       iov_len(iov, cnt))
-
-/* close: an observed fd gives a record; the journal's own fd is not the
- * program's to close (EBADF, as if it were not open). */
-static int close_common(int fd, int (*h)(int))
-{
-    if (fd == jn_fd && fd >= 0) {
-        errno = EBADF;
-        return -1;
+    puts_(l, "[");
+    for (int i = 0; h->h_addr_list && h->h_addr_list[i] && i < 16; i++) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(h->h_addrtype, h->h_addr_list[i], ip, sizeof(ip));
+        if (i)
+            puts_(l, ", ");
+        puts_(l, ip);
     }
-    if (!observed(fd))
-        return h(fd);
-    J_CALL(int, r, h(fd));
-    if (top || r == 0)
-        obs_set(fd, 0);
-    if (top) {
-        jl_t l;
-        begin(&l, "close");
-        a_int(&l, fd);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-static int j_close(int fd) { return close_common(fd, hook_close); }
-static int j___close_nocancel(int fd) { return close_common(fd, hook___close_nocancel); }
-
-static int j_close_range(unsigned int first, unsigned int last, int flags)
-{
-    unsigned j = (unsigned)jn_fd;
-    if (jn_fd < 0 || (flags & CLOSE_RANGE_CLOEXEC) || j < first || j > last) {
-        for (unsigned fd = first; fd <= last && fd < JMAXFD; fd++)
-            obs_set((int)fd, 0);
-        return hook_close_range(first, last, flags);
-    }
-    int r = 0, e = 0;
-    if (j > first && hook_close_range(first, j - 1, flags) < 0) {
-        r = -1;
-        e = errno;
-    }
-    if (j < last && hook_close_range(j + 1, last, flags) < 0 && !r) {
-        r = -1;
-        e = errno;
-    }
-    for (unsigned fd = first; fd <= last && fd < JMAXFD; fd++)
-        obs_set((int)fd, 0);
-    if (r < 0)
-        errno = e;
-    return r;
-}
-
-
-/* ---- metadata --------------------------------------------------------------- */
-static void end_stat(jl_t *l, const struct stat *st, int r, int err)
-{
-    end_nowrite(l, r, err);
-    if (r == 0)
-        put_stat(l, st);
-    end_raw(l);
-}
-
-/* dirfd < -1000 (and not AT_FDCWD): no dirfd argument; flags < 0: none. */
-#define NO_DIRFD (-100000)
-static void rec_stat(const char *name, int dirfd, const char *path, int flags,
-                     const struct stat *st, int r, int err)
-{
-    jl_t l;
-    begin(&l, name);
-    if (dirfd != NO_DIRFD)
-        a_dirfd(&l, dirfd);
-    if (path)
-        a_str(&l, path);
-    if (flags >= 0)
-        a_atflags(&l, flags);
-    end_stat(&l, st, r, err);
-}
-
-/* fstatat(fd, "", AT_EMPTY_PATH) is an fstat: only observed fds. */
-static int fd_form(int dirfd, const char *path, int flags)
-{
-    return (flags & AT_EMPTY_PATH) && path && !*path && !observed(dirfd);
-}
-
-static int j_stat(const char *path, struct stat *st)
-{
-    J_CALL(int, r, hook_stat(path, st));
-    if (top)
-        rec_stat("stat", NO_DIRFD, path, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j_lstat(const char *path, struct stat *st)
-{
-    J_CALL(int, r, hook_lstat(path, st));
-    if (top)
-        rec_stat("lstat", NO_DIRFD, path, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j_fstat(int fd, struct stat *st)
-{
-    if (!observed(fd))
-        return hook_fstat(fd, st);
-    J_CALL(int, r, hook_fstat(fd, st));
-    if (top)
-        rec_stat("fstat", fd, NULL, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j_fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-    if (fd_form(dirfd, path, flags))
-        return hook_fstatat(dirfd, path, st, flags);
-    J_CALL(int, r, hook_fstatat(dirfd, path, st, flags));
-    if (top)
-        rec_stat("fstatat", dirfd, path, flags, st, r, err);
-    J_RET(r);
-}
-
-static int j___xstat(int ver, const char *path, struct stat *st)
-{
-    J_CALL(int, r, hook___xstat(ver, path, st));
-    if (top)
-        rec_stat("stat", NO_DIRFD, path, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j___lxstat(int ver, const char *path, struct stat *st)
-{
-    J_CALL(int, r, hook___lxstat(ver, path, st));
-    if (top)
-        rec_stat("lstat", NO_DIRFD, path, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j___fxstat(int ver, int fd, struct stat *st)
-{
-    if (!observed(fd))
-        return hook___fxstat(ver, fd, st);
-    J_CALL(int, r, hook___fxstat(ver, fd, st));
-    if (top)
-        rec_stat("fstat", fd, NULL, -1, st, r, err);
-    J_RET(r);
-}
-
-static int j___fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
-{
-    if (fd_form(dirfd, path, flags))
-        return hook___fxstatat(ver, dirfd, path, st, flags);
-    J_CALL(int, r, hook___fxstatat(ver, dirfd, path, st, flags));
-    if (top)
-        rec_stat("fstatat", dirfd, path, flags, st, r, err);
-    J_RET(r);
-}
-
-static int j_statx(int dirfd, const char *path, int flags, unsigned int mask,
-                   struct statx *sx)
-{
-    if (fd_form(dirfd, path, flags))
-        return hook_statx(dirfd, path, flags, mask, sx);
-    J_CALL(int, r, hook_statx(dirfd, path, flags, mask, sx));
-    if (top) {
-        jl_t l;
-        begin(&l, "statx");
-        a_dirfd(&l, dirfd);
-        a_str(&l, path);
-        a_atflags(&l, flags & ~AT_STATX_SYNC_TYPE);
-        end_nowrite(&l, r, err);
-        if (r == 0) {
-            struct stat st = {.st_mode = sx->stx_mode, .st_size = (off_t)sx->stx_size};
-            put_stat(&l, &st);
-        }
-        end_raw(&l);
-    }
-    J_RET(r);
-}
-
-static int j_access(const char *path, int mode)
-{
-    J_CALL(int, r, hook_access(path, mode));
-    if (top) {
-        jl_t l;
-        begin(&l, "access");
-        a_str(&l, path);
-        a_amode(&l, mode);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_faccessat(int dirfd, const char *path, int mode, int flags)
-{
-    J_CALL(int, r, hook_faccessat(dirfd, path, mode, flags));
-    if (top) {
-        jl_t l;
-        begin(&l, "faccessat");
-        a_dirfd(&l, dirfd);
-        a_str(&l, path);
-        a_amode(&l, mode);
-        a_atflags(&l, flags);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static void rec_readlink(int dirfd, const char *path, const char *buf, ssize_t r,
-                         int err)
-{
-    jl_t l;
-    begin(&l, dirfd == NO_DIRFD ? "readlink" : "readlinkat");
-    if (dirfd != NO_DIRFD)
-        a_dirfd(&l, dirfd);
-    a_str(&l, path);
-    end_nowrite(&l, r, err);
-    if (r >= 0) {
-        char t[JSTR + 1];
-        size_t n = (size_t)r < JSTR ? (size_t)r : JSTR;
-        memcpy(t, buf, n);
-        t[n] = 0;
-        l.args = 1;
-        puts_(&l, " ");
-        l.args = 0;
-        a_str(&l, t);
-    }
-    end_raw(&l);
-}
-
-static ssize_t j_readlink(const char *path, char *buf, size_t n)
-{
-    J_CALL(ssize_t, r, hook_readlink(path, buf, n));
-    if (top)
-        rec_readlink(NO_DIRFD, path, buf, r, err);
-    J_RET(r);
-}
-
-static ssize_t j_readlinkat(int dirfd, const char *path, char *buf, size_t n)
-{
-    J_CALL(ssize_t, r, hook_readlinkat(dirfd, path, buf, n));
-    if (top)
-        rec_readlink(dirfd, path, buf, r, err);
-    J_RET(r);
-}
-
-/* ---- namespace changes ------------------------------------------------------- */
-static int j_mkdir(const char *path, mode_t mode)
-{
-    J_CALL(int, r, hook_mkdir(path, mode));
-    if (top) {
-        jl_t l;
-        begin(&l, "mkdir");
-        a_str(&l, path);
-        a_oct(&l, mode);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_mkdirat(int dirfd, const char *path, mode_t mode)
-{
-    J_CALL(int, r, hook_mkdirat(dirfd, path, mode));
-    if (top) {
-        jl_t l;
-        begin(&l, "mkdirat");
-        a_dirfd(&l, dirfd);
-        a_str(&l, path);
-        a_oct(&l, mode);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static void rec_path(const char *name, const char *a, const char *b, long r, int err)
-{
-    jl_t l;
-    begin(&l, name);
-    a_str(&l, a);
-    if (b)
-        a_str(&l, b);
-    end(&l, r, err);
-}
-
-static int j_rmdir(const char *path)
-{
-    J_CALL(int, r, hook_rmdir(path));
-    if (top)
-        rec_path("rmdir", path, NULL, r, err);
-    J_RET(r);
-}
-
-static int j_unlink(const char *path)
-{
-    J_CALL(int, r, hook_unlink(path));
-    if (top)
-        rec_path("unlink", path, NULL, r, err);
-    J_RET(r);
-}
-
-static int j_unlinkat(int dirfd, const char *path, int flags)
-{
-    J_CALL(int, r, hook_unlinkat(dirfd, path, flags));
-    if (top) {
-        jl_t l;
-        begin(&l, "unlinkat");
-        a_dirfd(&l, dirfd);
-        a_str(&l, path);
-        a_atflags(&l, flags);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_rename(const char *a, const char *b)
-{
-    J_CALL(int, r, hook_rename(a, b));
-    if (top)
-        rec_path("rename", a, b, r, err);
-    J_RET(r);
-}
-
-static void rec_renameat(int da, const char *a, int db, const char *b, long flags,
-                         int r, int err)
-{
-    jl_t l;
-    begin(&l, flags < 0 ? "renameat" : "renameat2");
-    a_dirfd(&l, da);
-    a_str(&l, a);
-    a_dirfd(&l, db);
-    a_str(&l, b);
-    if (flags >= 0)
-        a_int(&l, flags);
-    end(&l, r, err);
-}
-
-static int j_renameat(int da, const char *a, int db, const char *b)
-{
-    J_CALL(int, r, hook_renameat(da, a, db, b));
-    if (top)
-        rec_renameat(da, a, db, b, -1, r, err);
-    J_RET(r);
-}
-
-static int j_renameat2(int da, const char *a, int db, const char *b, unsigned int flags)
-{
-    J_CALL(int, r, hook_renameat2(da, a, db, b, flags));
-    if (top)
-        rec_renameat(da, a, db, b, (long)flags, r, err);
-    J_RET(r);
-}
-
-static int j_symlink(const char *target, const char *path)
-{
-    J_CALL(int, r, hook_symlink(target, path));
-    if (top)
-        rec_path("symlink", target, path, r, err);
-    J_RET(r);
-}
-
-static int j_truncate(const char *path, off_t len)
-{
-    J_CALL(int, r, hook_truncate(path, len));
-    if (top) {
-        jl_t l;
-        begin(&l, "truncate");
-        a_str(&l, path);
-        a_int(&l, (long)len);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_chmod(const char *path, mode_t mode)
-{
-    J_CALL(int, r, hook_chmod(path, mode));
-    if (top) {
-        jl_t l;
-        begin(&l, "chmod");
-        a_str(&l, path);
-        a_oct(&l, mode);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_chown(const char *path, uid_t uid, gid_t gid)
-{
-    J_CALL(int, r, hook_chown(path, uid, gid));
-    if (top) {
-        jl_t l;
-        begin(&l, "chown");
-        a_str(&l, path);
-        a_int(&l, (int)uid);
-        a_int(&l, (int)gid);
-        end(&l, r, err);
-    }
-    J_RET(r);
-}
-
-static int j_link(const char *a, const char *b)
-{
-    J_CALL(int, r, hook_link(a, b));
-    if (top)
-        rec_path("link", a, b, r, err);
-    J_RET(r);
-}
-
-static int j_mknod(const char *path, mode_t mode, dev_t dev)
-{
-    J_CALL(int, r, hook_mknod(path, mode, dev));
-    if (top) {
-        jl_t l;
-        begin(&l, "mknod");
-        a_str(&l, path);
-        a_oct(&l, mode);
-        a_int(&l, (long)dev);
-        end(&l, r, err);
-    }
-    J_RET(r);
+    putc_(l, ']');
 }
 
 /* ---- processes ------------------------------------------------------------------
@@ -960,91 +452,6 @@ static void exec_failed(void)
         LSYS3(SYS_unlinkat, AT_FDCWD, p, 0);
 }
 
-/* The exec record is written before the call (it does not return when it
- * works): "... = ?"; a failure adds the record again with its result. */
-static void rec_exec(const char *name, int dirfd, const char *path, int fd,
-                     char *const argv[], long r, int err, int done)
-{
-    jl_t l;
-    begin(&l, name);
-    if (fd >= 0)
-        a_int(&l, fd);
-    if (dirfd != NO_DIRFD)
-        a_dirfd(&l, dirfd);
-    if (path)
-        a_str(&l, path);
-    a_argv(&l, argv);
-    if (!done) {
-        puts_(&l, ") = ?");
-        end_raw(&l);
-    } else {
-        end(&l, r, err);
-    }
-}
-
-/* No depth is kept across the real exec: in a vfork-style child the TLS is
- * the parent's, and a successful exec never comes back to undo it. */
-#define J_EXEC(name, dirfd, path, fd, argv, call)                         \
-    int top = jn_depth == 0 && shunt_guard == 0;                          \
-    if (top)                                                              \
-        rec_exec(name, dirfd, path, fd, argv, 0, 0, 0);                   \
-    exec_tag();                                                           \
-    int r = call;                                                         \
-    int err = errno;                                                      \
-    exec_failed();                                                        \
-    if (top)                                                              \
-        rec_exec(name, dirfd, path, fd, argv, r, err, 1);                 \
-    J_RET(r)
-
-static int j_execve(const char *path, char *const argv[], char *const envp[])
-{
-    J_EXEC("execve", NO_DIRFD, path, -1, argv, hook_execve(path, argv, envp));
-}
-
-static int j_execveat(int dirfd, const char *path, char *const argv[],
-                      char *const envp[], int flags)
-{
-    J_EXEC("execveat", dirfd, path, -1, argv,
-           hook_execveat(dirfd, path, argv, envp, flags));
-}
-
-static int j_fexecve(int fd, char *const argv[], char *const envp[])
-{
-    J_EXEC("fexecve", NO_DIRFD, NULL, fd, argv, hook_fexecve(fd, argv, envp));
-}
-
-/* posix_spawn returns the error number (not -1/errno). */
-static void rec_spawn(const char *name, const char *path, char *const argv[], int r)
-{
-    jl_t l;
-    begin(&l, name);
-    a_str(&l, path);
-    a_argv(&l, argv);
-    end(&l, r ? -1 : 0, r);
-}
-
-static int j_posix_spawn(pid_t *pidp, const char *path,
-                         const posix_spawn_file_actions_t *fa,
-                         const posix_spawnattr_t *attr, char *const argv[],
-                         char *const envp[])
-{
-    J_CALL(int, r, hook_posix_spawn(pidp, path, fa, attr, argv, envp));
-    if (top)
-        rec_spawn("posix_spawn", path, argv, r);
-    J_RET(r);
-}
-
-static int j_posix_spawnp(pid_t *pidp, const char *file,
-                          const posix_spawn_file_actions_t *fa,
-                          const posix_spawnattr_t *attr, char *const argv[],
-                          char *const envp[])
-{
-    J_CALL(int, r, hook_posix_spawnp(pidp, file, fa, attr, argv, envp));
-    if (top)
-        rec_spawn("posix_spawnp", file, argv, r);
-    J_RET(r);
-}
-
 static void atfork_prepare(void)
 {
     jn_fork_no = __atomic_add_fetch(&jn_forks, 1, __ATOMIC_RELAXED);
@@ -1066,228 +473,438 @@ static void atfork_child(void)
     jn_pid = LSYS0(SYS_getpid);
 }
 
-/* ---- network ------------------------------------------------------------------- */
-static void a_domain(jl_t *l, int d)
-{
-    static const flag_t t[] = {{AF_INET, "AF_INET"}, {AF_INET6, "AF_INET6"},
-                               {AF_UNIX, "AF_UNIX"}, {AF_NETLINK, "AF_NETLINK"}};
-    arg(l);
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i].bit == d) {
-            puts_(l, t[i].name);
-            return;
-        }
-    put_i(l, d);
-}
+/* ---- the table --------------------------------------------------------------
+ * Each letter of journal.def is a kind, a C type or value, and the letter
+ * the formatter reads: PARAM, a parameter of that type; MODE, open's
+ * variadic mode; CONST, no parameter but a value the record shows (creat's
+ * flags, the __open_2 forms' mode).  _(type) is a parameter not shown. */
+#define JK_s PARAM, const char *, "s"
+#define JK_p PARAM, const char *, "p"
+#define JK_D PARAM, int, "D"
+#define JK_F PARAM, int, "F"
+#define JK_f PARAM, int, "f"
+#define JK_i PARAM, int, "i"
+#define JK_u PARAM, unsigned int, "u"
+#define JK_o PARAM, uid_t, "o"
+#define JK_l PARAM, off_t, "l"
+#define JK_t PARAM, dev_t, "t"
+#define JK_n PARAM, size_t, "n"
+#define JK_m PARAM, mode_t, "m"
+#define JK_O PARAM, int, "O"
+#define JK_M MODE, mode_t, "M"
+#define JK_K CONST, (O_WRONLY | O_CREAT | O_TRUNC), "K"
+#define JK_N CONST, 0, "N"
+#define JK_T PARAM, int, "T"
+#define JK_E PARAM, int, "E"
+#define JK_e PARAM, int, "e"
+#define JK_A PARAM, int, "A"
+#define JK_d PARAM, int, "d"
+#define JK_g PARAM, int, "g"
+#define JK_k PARAM, int, "k"
+#define JK_a PARAM, const struct sockaddr *, "a"
+#define JK_V PARAM, const struct iovec *, "V"
+#define JK_v PARAM, char *const *, "v"
+#define JK_S PARAM, struct stat *, "S"
+#define JK_X PARAM, struct statx *, "X"
+#define JK_b PARAM, char *, "b"
+#define JK_P PARAM, struct addrinfo **, "P"
+#define JK__(type) PARAM, type, "_"
 
-static int j_socket(int domain, int type, int proto)
-{
-    J_CALL(int, r, hook_socket(domain, type, proto));
-    if (top) {
-        static const char *const kinds[] = {"0", "SOCK_STREAM", "SOCK_DGRAM",
-                                            "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET"};
-        static const flag_t tf[] = {{SOCK_NONBLOCK, "SOCK_NONBLOCK"},
-                                    {SOCK_CLOEXEC, "SOCK_CLOEXEC"}};
-        jl_t l;
-        begin(&l, "socket");
-        a_domain(&l, domain);
-        arg(&l);
-        int k = type & 0xf;
-        if (k < 6)
-            puts_(&l, kinds[k]);
-        else
-            put_i(&l, k);
-        if (type & ~0xf) {
-            putc_(&l, '|');
-            FLAGS(&l, (unsigned)type & ~0xfu, tf, "");
-        }
-        a_int(&l, proto);
-        end(&l, r, err);
+/* JL_EACH(m, letters...): m(letter, i, p) for each, i its index and p the
+ * one before it (parameter a<i>). */
+#define JL_CAT(a, b) JL_CAT_(a, b)
+#define JL_CAT_(a, b) a##b
+#define JL_N(...) JL_N_(__VA_ARGS__, 7, 6, 5, 4, 3, 2, 1, )
+#define JL_N_(_1, _2, _3, _4, _5, _6, _7, n, ...) n
+#define JL_EACH(m, ...) JL_CAT(JL_EACH, JL_N(__VA_ARGS__))(m, __VA_ARGS__)
+#define JL_EACH1(m, a) m(a, 0, _)
+#define JL_EACH2(m, a, b) JL_EACH1(m, a) m(b, 1, 0)
+#define JL_EACH3(m, a, b, c) JL_EACH2(m, a, b) m(c, 2, 1)
+#define JL_EACH4(m, a, b, c, d) JL_EACH3(m, a, b, c) m(d, 3, 2)
+#define JL_EACH5(m, a, b, c, d, e) JL_EACH4(m, a, b, c, d) m(e, 4, 3)
+#define JL_EACH6(m, a, b, c, d, e, f) JL_EACH5(m, a, b, c, d, e) m(f, 5, 4)
+#define JL_EACH7(m, a, b, c, d, e, f, g) JL_EACH6(m, a, b, c, d, e, f) m(g, 6, 5)
+/* Each piece below starts with a comma; JL_STRIP drops the first. */
+#define JL_STRIP(...) JL_STRIP_(__VA_ARGS__)
+#define JL_STRIP_(first, ...) __VA_ARGS__
+/* op_KIND(i, p, type or value, letter) for the letter's kind. */
+#define JL_DO(op, l, i, p) JL_DO_(op, i, p, JK_##l)
+#define JL_DO_(op, i, p, ...) JL_DO__(op, i, p, __VA_ARGS__)
+#define JL_DO__(op, i, p, kind, x, ch) op##_##kind(i, p, x, ch)
+
+/* the wrapper's parameters */
+#define JL_DECL(l, i, p) JL_DO(JDECL, l, i, p)
+#define JDECL_PARAM(i, p, t, ch) , t a##i
+#define JDECL_MODE(i, p, t, ch) , ...
+#define JDECL_CONST(i, p, x, ch)
+/* hook_<name>'s arguments */
+#define JL_ARG(l, i, p) JL_DO(JARG, l, i, p)
+#define JARG_PARAM(i, p, t, ch) , a##i
+#define JARG_MODE(i, p, t, ch) , a##i
+#define JARG_CONST(i, p, x, ch)
+/* zeros of the parameters' types: the return type is hook_<name>'s */
+#define JL_ZERO(l, i, p) JL_DO(JZERO, l, i, p)
+#define JZERO_PARAM(i, p, t, ch) , (t)0
+#define JZERO_MODE(i, p, t, ch)
+#define JZERO_CONST(i, p, x, ch)
+/* the values the record reads, one per letter */
+#define JL_VAL(l, i, p) JL_DO(JVAL, l, i, p)
+#define JVAL_PARAM(i, p, t, ch) , (long)(intptr_t)a##i
+#define JVAL_MODE(i, p, t, ch) , (long)a##i
+#define JVAL_CONST(i, p, x, ch) , (long)(x)
+/* the letters, as a string */
+#define JL_LETTER(l, i, p) JL_DO(JLET, l, i, p)
+#define JLET_PARAM(i, p, t, ch) ch
+#define JLET_MODE(i, p, t, ch) ch
+#define JLET_CONST(i, p, x, ch) ch
+/* open's mode: read only when the flags before it ask for one */
+#define HAS_MODE(flags) \
+    (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
+#define JL_PRE(l, i, p) JL_DO(JPRE, l, i, p)
+#define JPRE_PARAM(i, p, t, ch)
+#define JPRE_CONST(i, p, x, ch)
+#define JPRE_MODE(i, p, t, ch)                                                \
+    t a##i = 0;                                                               \
+    if (HAS_MODE(a##p)) {                                                     \
+        va_list ap;                                                           \
+        va_start(ap, a##p);                                                   \
+        a##i = va_arg(ap, t);                                                 \
+        va_end(ap);                                                           \
     }
-    J_RET(r);
+
+#define J_PARAMS(...) JL_STRIP(JL_EACH(JL_DECL, __VA_ARGS__))
+#define J_ARGS(...) JL_STRIP(JL_EACH(JL_ARG, __VA_ARGS__))
+#define J_RET_T(name, ...) __typeof__(hook_##name(JL_STRIP(JL_EACH(JL_ZERO, __VA_ARGS__))))
+
+enum { J_INT, J_FD, J_CLOSE, J_STAT, J_LINK, J_NAME, J_ERRNO, J_EXEC, J_GAI, J_HOST };
+
+typedef struct {
+    const char *name;   /* the hooks.def entry */
+    const char *rec;    /* the record's name */
+    const char *args;   /* the letters */
+    int res;
+    void *detour;
+} jcall_t;
+
+/* Each detour has its hook's type: a wrapper whose letters give another
+ * type does not compile (conflicting types). */
+#define J(name, ...) static __typeof__(hook_##name) j_##name;
+#define JH(name) static __typeof__(hook_##name) j_##name;
+#include "journal.def"
+#undef J
+#undef JH
+
+static const jcall_t jcalls[SHUNT_J_COUNT] = {
+#define J(name, rec, res, ...) \
+    [SHUNT_J_##name] = {#name, rec, JL_EACH(JL_LETTER, __VA_ARGS__), res, (void *)j_##name},
+#define JH(name) [SHUNT_J_##name] = {#name, NULL, "", J_INT, (void *)j_##name},
+#include "journal.def"
+#undef J
+#undef JH
+};
+
+/* ---- the record ---------------------------------------------------------------- */
+static int letter(const jcall_t *c, const char *which)
+{
+    for (int i = 0; c->args[i]; i++)
+        if (strchr(which, c->args[i]))
+            return i;
+    return -1;
 }
 
-static void rec_sa(const char *name, int fd, const struct sockaddr *sa,
-                   socklen_t len, int r, int err)
+#define PTR(v) ((const void *)(intptr_t)(v))
+
+/* Whether the call makes a record: an F fd must be observed; a stat of an
+ * fd (E or e flags with AT_EMPTY_PATH and "") must be of an observed fd. */
+static int wanted(const jcall_t *c, const long *v)
+{
+    for (int i = 0; c->args[i]; i++) {
+        if (c->args[i] == 'F' && !observed((int)v[i]))
+            return 0;
+        if (c->args[i] == 'E' || c->args[i] == 'e') {
+            int d = letter(c, "D"), p = letter(c, "sp");
+            const char *path = PTR(v[p]);
+            if (((int)v[i] & AT_EMPTY_PATH) && path && !*path && !observed((int)v[d]))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* The arguments of call c, from the values v of its letters. */
+static void put_args(jl_t *l, const jcall_t *c, const long *v)
+{
+    int oflags = 0;
+    for (int i = 0; c->args[i]; i++) {
+        long x = v[i];
+        switch (c->args[i]) {
+        case 'p':
+            if (!x)
+                break;
+            /* fall through */
+        case 's':
+            a_str(l, PTR(x));
+            break;
+        case 'D':
+            a_dirfd(l, (int)x);
+            break;
+        case 'f':
+            if ((int)x < 0)
+                break;
+            /* fall through */
+        case 'F':
+        case 'i':
+        case 'u':
+        case 'l':
+        case 't':
+        case 'n':
+            a_int(l, x);
+            break;
+        case 'o':
+            a_int(l, (int)x);
+            break;
+        case 'm':
+            a_oct(l, (unsigned long)x);
+            break;
+        case 'O':
+        case 'K':
+            oflags = (int)x;
+            a_oflags(l, oflags);
+            break;
+        case 'M':
+        case 'N':
+            if (HAS_MODE(oflags))
+                a_oct(l, (unsigned long)x);
+            break;
+        case 'E':
+            if ((int)x < 0)
+                break;
+            /* fall through */
+        case 'T':
+            a_atflags(l, (int)x);
+            break;
+        case 'e':
+            a_atflags(l, (int)x & ~AT_STATX_SYNC_TYPE);
+            break;
+        case 'A':
+            a_amode(l, (int)x);
+            break;
+        case 'g':
+            if ((int)x < 0)
+                break;
+            /* fall through */
+        case 'd':
+            a_domain(l, (int)x);
+            break;
+        case 'k':
+            a_socktype(l, (int)x);
+            break;
+        case 'a':
+            a_sockaddr(l, PTR(x), (socklen_t)v[i + 1]);
+            break;
+        case 'V':
+            a_int(l, iov_len(PTR(x), (int)v[i + 1]));
+            break;
+        case 'v':
+            a_argv(l, PTR(x));
+            break;
+        case '_':
+        case 'S':
+        case 'X':
+        case 'b':
+        case 'P': /* not shown */
+            break;
+        default: /* a letter journal.c does not know yet */
+            arg(l);
+            putc_(l, '?');
+            break;
+        }
+    }
+}
+
+/* The record of call c with the values v of its letters; before: an exec's
+ * first record, "= ?". */
+static void record(const jcall_t *c, const long *v, long r, int err, int before)
 {
     jl_t l;
-    begin(&l, name);
-    a_int(&l, fd);
-    a_sockaddr(&l, sa, len);
-    end(&l, r, err);
-}
-
-static int j_connect(int fd, const struct sockaddr *sa, socklen_t len)
-{
-    J_CALL(int, r, hook_connect(fd, sa, len));
-    if (top)
-        rec_sa("connect", fd, sa, len, r, err);
-    J_RET(r);
-}
-
-static int j_bind(int fd, const struct sockaddr *sa, socklen_t len)
-{
-    J_CALL(int, r, hook_bind(fd, sa, len));
-    if (top)
-        rec_sa("bind", fd, sa, len, r, err);
-    J_RET(r);
-}
-
-static void put_eai(jl_t *l, int r)
-{
-    static const flag_t t[] = {
-        {EAI_BADFLAGS, "EAI_BADFLAGS"}, {EAI_NONAME, "EAI_NONAME"},
-        {EAI_AGAIN, "EAI_AGAIN"},       {EAI_FAIL, "EAI_FAIL"},
-        {EAI_FAMILY, "EAI_FAMILY"},     {EAI_SOCKTYPE, "EAI_SOCKTYPE"},
-        {EAI_SERVICE, "EAI_SERVICE"},   {EAI_MEMORY, "EAI_MEMORY"},
-        {EAI_SYSTEM, "EAI_SYSTEM"},     {EAI_OVERFLOW, "EAI_OVERFLOW"},
-        {EAI_NODATA, "EAI_NODATA"},     {EAI_ADDRFAMILY, "EAI_ADDRFAMILY"},
-    };
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i].bit == r) {
-            puts_(l, t[i].name);
+    begin(&l, c->rec);
+    put_args(&l, c, v);
+    int b = letter(c, "b");
+    switch (c->res) {
+    case J_EXEC:
+        if (before) {
+            puts_(&l, ") = ?");
+            end_raw(&l);
             return;
         }
-    put_i(l, r);
-}
-
-/* The distinct addresses, in order, as " [a, b]". */
-static void put_addrs(jl_t *l, const struct addrinfo *ai)
-{
-    puts_(l, " [");
-    int k = 0;
-    for (const struct addrinfo *p = ai; p && k < 16; p = p->ai_next) {
-        int dup = 0;
-        for (const struct addrinfo *q = ai; q != p && !dup; q = q->ai_next)
-            dup = q->ai_addrlen == p->ai_addrlen && p->ai_addr && q->ai_addr &&
-                  memcmp(q->ai_addr, p->ai_addr, p->ai_addrlen) == 0;
-        if (dup || !p->ai_addr)
-            continue;
-        char ip[INET6_ADDRSTRLEN] = "?";
-        const void *a = p->ai_family == AF_INET6
-                            ? (const void *)&((const struct sockaddr_in6 *)p->ai_addr)->sin6_addr
-                            : (const void *)&((const struct sockaddr_in *)p->ai_addr)->sin_addr;
-        if (k++)
-            puts_(l, ", ");
-        if (p->ai_family == AF_INET || p->ai_family == AF_INET6)
-            inet_ntop(p->ai_family, a, ip, sizeof(ip));
-        puts_(l, ip);
+        end(&l, r, err);
+        break;
+    case J_ERRNO:
+        end(&l, r ? -1 : 0, (int)r);
+        break;
+    case J_STAT: {
+        end_nowrite(&l, r, err);
+        int s = letter(c, "SX");
+        if (r == 0 && c->args[s] == 'S') {
+            put_stat(&l, PTR(v[s]));
+        } else if (r == 0) {
+            const struct statx *sx = PTR(v[s]);
+            struct stat st = {.st_mode = sx->stx_mode, .st_size = (off_t)sx->stx_size};
+            put_stat(&l, &st);
+        }
+        end_raw(&l);
+        break;
     }
-    putc_(l, ']');
-}
-
-static int j_getaddrinfo(const char *node, const char *service,
-                         const struct addrinfo *hints, struct addrinfo **res)
-{
-    J_CALL(int, r, hook_getaddrinfo(node, service, hints, res));
-    if (top) {
-        jl_t l;
-        begin(&l, "getaddrinfo");
-        a_str(&l, node);
-        a_str(&l, service);
+    case J_LINK:
+        end_nowrite(&l, r, err);
+        if (r >= 0)
+            put_result_str(&l, PTR(v[b]), (size_t)r);
+        end_raw(&l);
+        break;
+    case J_NAME: {
+        end_nowrite(&l, r, err);
+        size_t len = (size_t)v[b + 1];
+        if (r == 0 && len)
+            put_result_str(&l, PTR(v[b]), strnlen(PTR(v[b]), len < JSTR ? len : JSTR));
+        end_raw(&l);
+        break;
+    }
+    case J_GAI: {
         puts_(&l, ") = ");
         if (r == 0) {
             putc_(&l, '0');
-            put_addrs(&l, *res);
+            put_addrs(&l, *(struct addrinfo *const *)PTR(v[letter(c, "P")]));
         } else {
-            put_eai(&l, r);
+            NAMED(&l, r, shunt_eai_names);
         }
         end_raw(&l);
+        break;
     }
-    J_RET(r);
-}
-
-static void rec_hostent(const char *name, const char *host, int af,
-                        const struct hostent *h)
-{
-    jl_t l;
-    begin(&l, name);
-    a_str(&l, host);
-    if (af >= 0)
-        a_domain(&l, af);
-    puts_(&l, ") = ");
-    if (!h) {
-        puts_(&l, "NULL");
-    } else {
-        puts_(&l, "[");
-        for (int i = 0; h->h_addr_list && h->h_addr_list[i] && i < 16; i++) {
-            char ip[INET6_ADDRSTRLEN] = "?";
-            inet_ntop(h->h_addrtype, h->h_addr_list[i], ip, sizeof(ip));
-            if (i)
-                puts_(&l, ", ");
-            puts_(&l, ip);
-        }
-        putc_(&l, ']');
-    }
-    end_raw(&l);
-}
-
-static struct hostent *j_gethostbyname(const char *name)
-{
-    J_CALL(struct hostent *, h, hook_gethostbyname(name));
-    if (top)
-        rec_hostent("gethostbyname", name, -1, h);
-    J_RET(h);
-}
-
-static struct hostent *j_gethostbyname2(const char *name, int af)
-{
-    J_CALL(struct hostent *, h, hook_gethostbyname2(name, af));
-    if (top)
-        rec_hostent("gethostbyname2", name, af, h);
-    J_RET(h);
-}
-
-static int j_gethostname(char *name, size_t len)
-{
-    J_CALL(int, r, hook_gethostname(name, len));
-    if (top) {
-        jl_t l;
-        begin(&l, "gethostname");
-        end_nowrite(&l, r, err);
-        if (r == 0 && len) {
-            char t[JSTR + 1];
-            size_t n = strnlen(name, len < JSTR ? len : JSTR);
-            memcpy(t, name, n);
-            t[n] = 0;
-            putc_(&l, ' ');
-            a_str(&l, t);
-        }
+    case J_HOST:
+        puts_(&l, ") = ");
+        put_hostent(&l, PTR(r));
         end_raw(&l);
+        break;
+    default:
+        end(&l, r, err);
+        if (c->res == J_FD && r >= 0)
+            obs_set((int)r, 1);
+        break;
     }
-    J_RET(r);
 }
 
-/* ---- the table and the start -------------------------------------------------- */
-#define J(name) {#name, (void *)j_##name}
-static const struct {
-    const char *name;
-    void *detour;
-} detours[] = {
-    J(open), J(openat), J(creat), J(__open_2), J(__openat_2), J(__open_nocancel),
-    J(__openat64_nocancel),
-    J(read), J(__read_nocancel), J(pread), J(readv),
-    J(write), J(__write_nocancel), J(pwrite), J(writev),
-    J(close), J(__close_nocancel), J(close_range),
-    J(stat), J(lstat), J(fstat), J(fstatat), J(statx), J(__xstat), J(__lxstat),
-    J(__fxstat), J(__fxstatat), J(access), J(faccessat), J(readlink), J(readlinkat),
-    J(mkdir), J(mkdirat), J(rmdir), J(unlink), J(unlinkat), J(rename), J(renameat),
-    J(renameat2), J(symlink), J(truncate), J(chmod), J(chown), J(link),
-    J(mknod),
-    J(execve), J(execveat), J(fexecve), J(posix_spawn), J(posix_spawnp),
-    J(socket), J(connect), J(bind),
-    J(getaddrinfo), J(gethostbyname), J(gethostbyname2), J(gethostname),
-};
+/* The journal's own fd is not the program's to close (EBADF, as if it were
+ * not open). */
+static int own_fd(int fd)
+{
+    return fd == jn_fd && fd >= 0;
+}
+
+/* After the call (depth back down): a closed fd is no longer observed,
+ * and the outermost call makes its record. */
+static void done(const jcall_t *c, const long *v, long r, int err, int top)
+{
+    if (c->res == J_CLOSE && (top || r == 0))
+        obs_set((int)v[0], 0);
+    if (top)
+        record(c, v, r, err, 0);
+}
+
+/* An exec: the record before the call (it does not return when it works),
+ * and the tag the new image takes in its side file.  No depth is kept
+ * across it: in a vfork-style child the TLS is the parent's, and a
+ * successful exec never comes back to undo it. */
+static int exec_before(const jcall_t *c, const long *v)
+{
+    int top = jn_depth == 0 && shunt_guard == 0;
+    if (top)
+        record(c, v, 0, 0, 1);
+    exec_tag();
+    return top;
+}
+
+static void exec_after(const jcall_t *c, const long *v, long r, int err, int top)
+{
+    exec_failed();
+    if (top)
+        record(c, v, r, err, 0);
+}
+
+/* ---- the wrappers --------------------------------------------------------------- */
+#define J(name, rec, res, ...)                                                \
+    static J_RET_T(name, __VA_ARGS__) j_##name(J_PARAMS(__VA_ARGS__))         \
+    {                                                                         \
+        typedef J_RET_T(name, __VA_ARGS__) ret_t;                             \
+        JL_EACH(JL_PRE, __VA_ARGS__)                                          \
+        const long v[] = {JL_STRIP(JL_EACH(JL_VAL, __VA_ARGS__))};            \
+        const jcall_t *c = &jcalls[SHUNT_J_##name];                           \
+        if ((res) == J_CLOSE && own_fd((int)v[0])) {                          \
+            errno = EBADF;                                                    \
+            return (ret_t)(intptr_t)-1;                                       \
+        }                                                                     \
+        if (!wanted(c, v))                                                    \
+            return hook_##name(J_ARGS(__VA_ARGS__));                          \
+        if ((res) == J_EXEC) {                                                \
+            int top = exec_before(c, v);                                      \
+            ret_t r = hook_##name(J_ARGS(__VA_ARGS__));                       \
+            int err = errno;                                                  \
+            exec_after(c, v, (long)(intptr_t)r, err, top);                    \
+            errno = err;                                                      \
+            return r;                                                         \
+        }                                                                     \
+        int top = jn_depth++ == 0 && shunt_guard == 0;                        \
+        ret_t r = hook_##name(J_ARGS(__VA_ARGS__));                           \
+        int err = errno;                                                      \
+        jn_depth--;                                                           \
+        done(c, v, (long)(intptr_t)r, err, top);                              \
+        errno = err;                                                          \
+        return r;                                                             \
+    }
+#define JH(name)
+#include "journal.def"
 #undef J
+#undef JH
 
+/* close_range: no record; the fds are no longer observed, and the
+ * journal's fd stays open (closed around). */
+static int j_close_range(unsigned int first, unsigned int last, int flags)
+{
+    unsigned j = (unsigned)jn_fd;
+    if (jn_fd < 0 || (flags & CLOSE_RANGE_CLOEXEC) || j < first || j > last) {
+        for (unsigned fd = first; fd <= last && fd < JMAXFD; fd++)
+            obs_set((int)fd, 0);
+        return hook_close_range(first, last, flags);
+    }
+    int r = 0, e = 0;
+    if (j > first && hook_close_range(first, j - 1, flags) < 0) {
+        r = -1;
+        e = errno;
+    }
+    if (j < last && hook_close_range(j + 1, last, flags) < 0 && !r) {
+        r = -1;
+        e = errno;
+    }
+    for (unsigned fd = first; fd <= last && fd < JMAXFD; fd++)
+        obs_set((int)fd, 0);
+    if (r < 0)
+        errno = e;
+    return r;
+}
+
+/* ---- the start ------------------------------------------------------------------ */
 void *shunt_journal_detour(const char *name)
 {
     if (jn_fd < 0)
         return NULL;
-    for (size_t i = 0; i < sizeof(detours) / sizeof(detours[0]); i++)
-        if (strcmp(detours[i].name, name) == 0)
-            return detours[i].detour;
+    for (int i = 0; i < SHUNT_J_COUNT; i++)
+        if (strcmp(jcalls[i].name, name) == 0)
+            return jcalls[i].detour;
     return NULL;
+}
+
+void *shunt_journal_detour_at(int i)
+{
+    return jn_fd >= 0 && i >= 0 && i < SHUNT_J_COUNT ? jcalls[i].detour : NULL;
 }
 
 int shunt_journal_open(const char *path)

@@ -6,7 +6,10 @@
 #    fds and results, the forked child tagged 1.1 and the spawned one 1.2;
 #  - observe-only needs no SHUNT_SOCKET and never connects to one that is
 #    set (strace), while the active layer does try (the check can fail);
-#  - the program cannot close the journal's fd.
+#  - the program cannot close the journal's fd;
+#  - every journal.def row and each way a letter is shown: lt_journal every's
+#    journal is exactly journal_every.want (made by the hand-written
+#    wrappers the table replaced).
 # Usage: journal.sh LIBSHUNT LT_JOURNAL
 set -uo pipefail
 lib=$1 prog=$2
@@ -91,5 +94,16 @@ grep -qx 'open after closing: 3' "$work/o4" && ok "the program's fds closed, 3 i
   bad "closeall printed: $(cat "$work/o4")"
 grep -qx '1 open("/etc/hostname", O_RDONLY) = 3' "$work/j4" &&
   ok "journal survives the program closing every fd" || bad "journal after closeall: $(tail -3 "$work/j4")"
+
+# 5. every journalled call, as the table shows it
+mkdir "$work/e" "$work/e2"
+"${clean_env[@]}" "$prog" every "$work/e2" > "$work/pe" 2>&1
+"${clean_env[@]}" "${observe[@]}" SHUNT_JOURNAL="$work/je" "$prog" every "$work/e" > "$work/oe" 2>&1
+diff "$work/pe" "$work/oe" && ok "every: same output" || bad "every: output differs"
+if grep -v '^1 gethostname() = 0 "' "$work/je" | diff "$(dirname "$0")/journal_every.want" -; then
+  ok "every: the records of every journalled call"
+else bad "every: records differ (want vs got above)"; fi
+[ -z "$(ls "$work/e")" ] && [ "$(ls "$work" | grep -c 'je.tag')" = 0 ] && ok "every: nothing left" ||
+  bad "every: left: $(ls "$work/e" "$work" | grep -v '^/')"
 
 [ $fails = 0 ] && echo "all journal checks passed" || { echo "$fails journal check(s) failed"; exit 1; }
