@@ -343,16 +343,6 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
     LOG_DEBUG("%s: session %016llx", c->name, (unsigned long long)sid);
 }
 
-static int is_request(uint16_t type)
-{
-    /* Responses (by the table's naming rule, so a new *_R is covered) and a
-     * second HELLO are not requests; stream traffic belongs to the proxy's
-     * relays, not to clients. */
-    if (type == SHUNT_T_HELLO || shunt_msg_is_response(type))
-        return 0;
-    return !shunt_msg_is_oneway(type);
-}
-
 static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
                           size_t len)
 {
@@ -379,7 +369,8 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         conn_send_error(p, c, m.id, EPROTO, "already greeted");
         return;
     }
-    if (!is_request(m.type)) {
+    /* An answer is no request; stream traffic belongs to the relays. */
+    if (!shunt_msg_is_request(m.type)) {
         LOG_WARN("%s: sent %s, which is not a request; closing the "
                  "connection",
                  c->name, shunt_msg_name(m.type));

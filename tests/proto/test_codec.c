@@ -54,7 +54,7 @@ static void fill_BYTES(filler_t *f, shunt_bytes_t *v)
 #define REC(l)                                                             \
     static void fill_##l(filler_t *f, shunt_##l##_t *m)                    \
     {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) fill_##K(f, &m->n);
 #define L(rec, n)                                                          \
     do {                                                                   \
@@ -100,7 +100,7 @@ SAME_INT(I64)
 #define REC(l)                                                             \
     static void same_##l(const shunt_##l##_t *a, const shunt_##l##_t *b)   \
     {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) same_##K(a->n, b->n);
 #define L(rec, n)                                                          \
     do {                                                                   \
@@ -127,7 +127,7 @@ static void encode_filled(shunt_wbuf_t *w, filler_t *f, uint16_t type,
     memset(body, 0, sizeof(*body));
     switch (type) {
 #define REC(l)
-#define MSG(NAME, id_, l)                                                  \
+#define MSG(NAME, id_, l, what)                                            \
     case SHUNT_T_##NAME:                                                   \
         fill_##l(f, &body->u.l);                                           \
         break;
@@ -150,7 +150,7 @@ static void same_msg(const shunt_msg_t *a, const shunt_msg_t *b)
     assert_int_equal(a->id, b->id);
     switch (a->type) {
 #define REC(l)
-#define MSG(NAME, id_, l)                                                  \
+#define MSG(NAME, id_, l, what)                                            \
     case SHUNT_T_##NAME:                                                   \
         same_##l(&a->u.l, &b->u.l);                                        \
         break;
@@ -296,6 +296,108 @@ static void test_unknown_type_is_enosys(void **state)
     shunt_ping_t p = {.nonce = 1};
     assert_int_equal(shunt_encode(&w, 0x7eee, 0, 1, &p, SHUNT_FRAME_DEFAULT),
                      -ENOSYS);
+    shunt_wbuf_free(&w);
+}
+
+/* The kind column: every request's answers are answers, every answer
+ * but ERROR (which answers every request) answers some request, and the
+ * stream traffic is one-way. */
+static void test_every_message_says_what_it_is(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < shunt_msg_type_count; i++) {
+        uint16_t t = shunt_msg_types[i];
+        const shunt_msg_info_t *in = shunt_msg_info(t);
+        assert_non_null(in);
+        assert_int_equal(in->type, t);
+        assert_string_equal(in->name, shunt_msg_name(t));
+        assert_int_equal(shunt_msg_is_request(t) + shunt_msg_is_response(t) +
+                             shunt_msg_is_oneway(t),
+                         1);
+        if (in->kind == SHUNT_KIND_REQUEST) {
+            assert_true(in->nanswers >= 1);
+            for (unsigned k = 0; k < in->nanswers; k++) {
+                if (shunt_msg_kind(in->answers[k]) != SHUNT_KIND_ANSWER ||
+                    in->answers[k] == SHUNT_T_ERROR)
+                    fail_msg("%s lists %s, which is not an answer", in->name,
+                             shunt_msg_name(in->answers[k]));
+                assert_true(shunt_msg_answers(t, in->answers[k]));
+            }
+            assert_true(shunt_msg_answers(t, SHUNT_T_ERROR));
+        } else {
+            assert_int_equal(in->nanswers, 0);
+            assert_false(shunt_msg_answers(t, SHUNT_T_ERROR));
+        }
+        if (in->kind == SHUNT_KIND_ANSWER && t != SHUNT_T_ERROR) {
+            int answers_some = 0;
+            for (size_t j = 0; j < shunt_msg_type_count; j++)
+                answers_some |= shunt_msg_is_request(shunt_msg_types[j]) &&
+                                shunt_msg_answers(shunt_msg_types[j], t);
+            if (!answers_some)
+                fail_msg("%s answers no request", in->name);
+        }
+    }
+    assert_true(shunt_msg_is_oneway(SHUNT_T_DATA));
+    assert_true(shunt_msg_is_oneway(SHUNT_T_SCLOSE));
+    assert_true(shunt_msg_is_response(SHUNT_T_PONG));
+    assert_true(shunt_msg_is_request(SHUNT_T_HELLO));
+    assert_int_equal(shunt_msg_kind(0x7eee), SHUNT_KIND_UNKNOWN);
+    assert_null(shunt_msg_info(0x7eee));
+}
+
+/* shunt_answer_check: the one place a wrong answer type becomes EPROTO. */
+static void test_answer_check_follows_the_table(void **state)
+{
+    (void)state;
+    shunt_msg_t a;
+    memset(&a, 0, sizeof(a));
+    a.type = SHUNT_T_OPEN_R;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPENAT, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_STAT, &a), -EPROTO);
+    a.type = SHUNT_T_OK;
+    assert_int_equal(shunt_answer_check(SHUNT_T_LOCK, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+    a.type = SHUNT_T_LOCK_R;
+    assert_int_equal(shunt_answer_check(SHUNT_T_LOCK, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_FLOCK, &a), -EPROTO);
+    a.type = SHUNT_T_PONG;
+    assert_int_equal(shunt_answer_check(SHUNT_T_PING, &a), 0);
+    a.type = SHUNT_T_ERROR;
+    a.u.error.err = ENOENT;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), 1);
+    a.u.error.err = 0;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+    /* nothing answers an answer, stream traffic or an unknown type */
+    a.u.error.err = EIO;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OK, &a), -EPROTO);
+    assert_int_equal(shunt_answer_check(SHUNT_T_DATA, &a), -EPROTO);
+    assert_int_equal(shunt_answer_check(0x7eee, &a), -EPROTO);
+    a.type = 0x7eee;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+}
+
+static void test_header_accessors(void **state)
+{
+    (void)state;
+    shunt_wbuf_t w;
+    shunt_wbuf_init(&w);
+    shunt_ping_t p = {.nonce = 7};
+    assert_int_equal(shunt_encode(&w, SHUNT_T_PING, SHUNT_FLAG_ONEWAY,
+                                  0x1122334455667788ull, &p,
+                                  SHUNT_FRAME_DEFAULT),
+                     0);
+    assert_int_equal(shunt_frame_type(w.data), SHUNT_T_PING);
+    assert_int_equal(shunt_frame_flags(w.data), SHUNT_FLAG_ONEWAY);
+    assert_true(shunt_frame_id(w.data) == 0x1122334455667788ull);
+    shunt_frame_set_flags(w.data, 0);
+    shunt_frame_set_id(w.data, 0xfedcba9876543210ull);
+    shunt_msg_t m;
+    assert_int_equal(shunt_decode(w.data, w.len, &m), 0);
+    assert_int_equal(m.flags, 0);
+    assert_true(m.id == 0xfedcba9876543210ull);
+    assert_true(shunt_frame_id(w.data) == m.id);
+    assert_int_equal(m.u.ping.nonce, 7);
     shunt_wbuf_free(&w);
 }
 
@@ -454,6 +556,9 @@ int main(void)
         cmocka_unit_test(test_every_truncation_is_rejected),
         cmocka_unit_test(test_oversize_frames_are_rejected),
         cmocka_unit_test(test_unknown_type_is_enosys),
+        cmocka_unit_test(test_every_message_says_what_it_is),
+        cmocka_unit_test(test_answer_check_follows_the_table),
+        cmocka_unit_test(test_header_accessors),
         cmocka_unit_test(test_strings_never_carry_nul),
         cmocka_unit_test(test_list_lengths_are_checked),
         cmocka_unit_test(test_wire_layout_is_little_endian),
