@@ -370,11 +370,13 @@ int shunt_msg_is_oneway(uint16_t type)
 
 int shunt_msg_answers(uint16_t req, uint16_t type)
 {
+    /* ERROR also answers what is no request: an unknown type (ENOSYS), an
+     * answer sent as a request (EINVAL).  Only one-way frames get none. */
+    if (type == SHUNT_T_ERROR)
+        return !shunt_msg_is_oneway(req);
     const shunt_msg_info_t *i = shunt_msg_info(req);
     if (!i || i->kind != SHUNT_KIND_REQUEST)
         return 0;
-    if (type == SHUNT_T_ERROR)
-        return 1;
     for (unsigned k = 0; k < i->nanswers; k++)
         if (i->answers[k] == type)
             return 1;

@@ -326,7 +326,8 @@ static void test_every_message_says_what_it_is(void **state)
             assert_true(shunt_msg_answers(t, SHUNT_T_ERROR));
         } else {
             assert_int_equal(in->nanswers, 0);
-            assert_false(shunt_msg_answers(t, SHUNT_T_ERROR));
+            assert_int_equal(shunt_msg_answers(t, SHUNT_T_ERROR),
+                             in->kind != SHUNT_KIND_ONEWAY);
         }
         if (in->kind == SHUNT_KIND_ANSWER && t != SHUNT_T_ERROR) {
             int answers_some = 0;
@@ -368,10 +369,14 @@ static void test_answer_check_follows_the_table(void **state)
     assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), 1);
     a.u.error.err = 0;
     assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
-    /* nothing answers an answer, stream traffic or an unknown type */
-    a.u.error.err = EIO;
-    assert_int_equal(shunt_answer_check(SHUNT_T_OK, &a), -EPROTO);
+    /* only ERROR answers an answer or an unknown type; nothing answers
+     * stream traffic */
+    a.u.error.err = EINVAL;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OK, &a), 1);
+    assert_int_equal(shunt_answer_check(0x7eee, &a), 1);
     assert_int_equal(shunt_answer_check(SHUNT_T_DATA, &a), -EPROTO);
+    a.type = SHUNT_T_OK;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN_R, &a), -EPROTO);
     assert_int_equal(shunt_answer_check(0x7eee, &a), -EPROTO);
     a.type = 0x7eee;
     assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);

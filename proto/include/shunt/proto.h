@@ -166,8 +166,10 @@ int shunt_msg_kind(uint16_t type); /* SHUNT_KIND_* */
 int shunt_msg_is_request(uint16_t type);
 int shunt_msg_is_response(uint16_t type); /* an answer: never a request */
 int shunt_msg_is_oneway(uint16_t type);
-/* 1 when a frame of type may answer the request req: ERROR, or one of the
- * answer types messages.def lists for req.  0 otherwise (req no request). */
+/* 1 when a frame of type may answer a frame of type req: one of the answer
+ * types messages.def lists for the request req, or ERROR, which answers
+ * every frame but a one-way one (an unknown type gets ERROR{ENOSYS}, an
+ * answer sent as a request ERROR{EINVAL}). */
 int shunt_msg_answers(uint16_t req, uint16_t type);
 /* The answer check of every synchronous caller (the layer's shunt_rpc,
  * shunt_client_call): 0 when ans is one of req's answer types, 1 when it
