@@ -1,5 +1,6 @@
 /* Codec tests: every message round-trips; every truncation and every
  * oversize frame is rejected; unknown types decode as -ENOSYS. */
+#include "shunt/hello.h"
 #include "shunt/proto.h"
 #include "shunt/frameio.h"
 
@@ -406,6 +407,59 @@ static void test_header_accessors(void **state)
     shunt_wbuf_free(&w);
 }
 
+/* shunt_hello_check, the agent's and the proxy's: order and clamps. */
+static void test_hello_check(void **state)
+{
+    (void)state;
+    shunt_hello_want_t w = {.server = "agent",
+                            .roles = SHUNT_ROLE_BIT(SHUNT_ROLE_TOOL),
+                            .token = "secret", .token_len = 6,
+                            .ver_max = SHUNT_PROTO_VERSION_MAX,
+                            .max_frame = 200000};
+    shunt_hello_t good = {.magic = SHUNT_MAGIC,
+                          .ver_min = SHUNT_PROTO_VERSION_MIN,
+                          .ver_max = SHUNT_PROTO_VERSION_MAX + 3,
+                          .role = SHUNT_ROLE_TOOL,
+                          .token = shunt_bytes("secret", 6),
+                          .max_frame = 100000};
+    shunt_hello_r_t r;
+    char msg[160];
+    assert_int_equal(shunt_hello_check(&good, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.version, SHUNT_PROTO_VERSION_MAX);
+    assert_int_equal(r.max_frame, 100000);
+    shunt_hello_t h = good;
+    h.max_frame = 0; /* the default, then ours */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.max_frame, 200000);
+    h.max_frame = 100; /* never below the minimum */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.max_frame, SHUNT_FRAME_MIN);
+    h = good;
+    h.magic = 1;
+    h.role = 9; /* the first refusal wins */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EPROTO);
+    assert_non_null(strstr(msg, "magic"));
+    h = good;
+    h.ver_min = h.ver_max = SHUNT_PROTO_VERSION_MAX + 1;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)),
+                     EPROTONOSUPPORT);
+    h = good;
+    h.token = shunt_bytes("secreT", 6);
+    h.role = 9; /* the token before the role */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_string_equal(msg, "wrong token");
+    h.token = shunt_bytes("secret!", 7);
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_string_equal(msg, "wrong token");
+    h = good;
+    h.role = SHUNT_ROLE_LAYER;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_non_null(strstr(msg, "role 1"));
+    assert_non_null(strstr(msg, "tool only"));
+    h.role = 255;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+}
+
 static void test_strings_never_carry_nul(void **state)
 {
     (void)state;
@@ -564,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_every_message_says_what_it_is),
         cmocka_unit_test(test_answer_check_follows_the_table),
         cmocka_unit_test(test_header_accessors),
+        cmocka_unit_test(test_hello_check),
         cmocka_unit_test(test_strings_never_carry_nul),
         cmocka_unit_test(test_list_lengths_are_checked),
         cmocka_unit_test(test_wire_layout_is_little_endian),
