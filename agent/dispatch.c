@@ -1,6 +1,7 @@
 /* The handshake and the routing of each request to the room that serves it. */
 #include "agent.h"
 
+#include "shunt/hello.h"
 #include "shunt/log.h"
 #include "shunt/util.h"
 
@@ -22,48 +23,25 @@ void handshake(client_t *cl, const shunt_msg_t *m)
     agent_t *a = cl->a;
     const shunt_hello_t *h = &m->u.hello;
     char msg[160];
-    if (h->magic != SHUNT_MAGIC) {
-        snprintf(msg, sizeof(msg), "bad magic 0x%08x (expected 0x%08x)",
-                 h->magic, SHUNT_MAGIC);
-        refuse(cl, m->id, EPROTO, msg);
+    shunt_hello_want_t want = {
+        .server = "agent",
+        .roles = SHUNT_ROLE_BIT(SHUNT_ROLE_PROXY) |
+                 SHUNT_ROLE_BIT(SHUNT_ROLE_TOOL),
+        .token = a->conf.token,
+        .token_len = a->conf.token_len,
+        .ver_max = SHUNT_PROTO_VERSION_MAX,
+        .max_frame = a->conf.max_frame,
+    };
+    shunt_hello_r_t r = {.server_pid = (uint32_t)getpid()};
+    int err = shunt_hello_check(h, &want, &r, msg, sizeof(msg));
+    if (err) {
+        refuse(cl, m->id, err, msg);
         return;
     }
-    if (h->ver_min > h->ver_max || h->ver_min > SHUNT_PROTO_VERSION_MAX ||
-        h->ver_max < SHUNT_PROTO_VERSION_MIN) {
-        snprintf(msg, sizeof(msg),
-                 "protocol versions %u..%u not supported (agent speaks "
-                 "%u..%u)", h->ver_min, h->ver_max, SHUNT_PROTO_VERSION_MIN,
-                 SHUNT_PROTO_VERSION_MAX);
-        refuse(cl, m->id, EPROTONOSUPPORT, msg);
-        return;
-    }
-    /* Compare in constant time whatever the lengths. */
-    int bad = h->token.len != a->conf.token_len;
-    const uint8_t *theirs = h->token.len == a->conf.token_len
-                                ? h->token.p
-                                : (const uint8_t *)a->conf.token;
-    bad |= shunt_ct_memcmp(theirs, a->conf.token, a->conf.token_len) != 0;
-    if (bad) {
-        refuse(cl, m->id, EACCES, "wrong token");
-        return;
-    }
-    if (h->role != SHUNT_ROLE_PROXY && h->role != SHUNT_ROLE_TOOL) {
-        snprintf(msg, sizeof(msg),
-                 "role %u is not served by the agent (proxy or tool only)",
-                 h->role);
-        refuse(cl, m->id, EPROTO, msg);
-        return;
-    }
-    uint32_t mf = h->max_frame ? h->max_frame : SHUNT_FRAME_DEFAULT;
-    if (mf > a->conf.max_frame)
-        mf = a->conf.max_frame;
-    if (mf < SHUNT_FRAME_MIN)
-        mf = SHUNT_FRAME_MIN;
+    uint32_t mf = r.max_frame;
     cl->max_frame = mf;
     shunt_rx_set_max_frame(&cl->rx, mf);
-    cl->version = h->ver_max < SHUNT_PROTO_VERSION_MAX
-                      ? h->ver_max
-                      : SHUNT_PROTO_VERSION_MAX;
+    cl->version = r.version;
     if (h->session) {
         cl->session = h->session;
     } else if (shunt_random(&cl->session, sizeof(cl->session)) < 0 ||
@@ -91,8 +69,7 @@ void handshake(client_t *cl, const shunt_msg_t *m)
     LOG_INFO("client %s: %s pid %u, protocol %u, max frame %u, session "
              "%016llx", cl->desc, h->role == SHUNT_ROLE_PROXY ? "proxy" : "tool",
              h->pid, cl->version, mf, (unsigned long long)cl->session);
-    shunt_hello_r_t r = {.version = cl->version, .session = cl->session,
-                         .max_frame = mf, .server_pid = (uint32_t)getpid()};
+    r.session = cl->session;
     client_send(cl, SHUNT_T_HELLO_R, 0, m->id, &r);
 }
 

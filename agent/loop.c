@@ -178,8 +178,7 @@ void client_readable(client_t *cl)
             char why[160];
             snprintf(why, sizeof(why),
                      "protocol error: malformed frame (type 0x%04x, %zu "
-                     "bytes)", len >= 8 ? (unsigned)(f[4] | f[5] << 8) : 0u,
-                     len);
+                     "bytes)", (unsigned)shunt_frame_type(f), len);
             client_drop(cl, why);
             return;
         }

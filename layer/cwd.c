@@ -228,7 +228,7 @@ static long realpath_dir(int32_t dirh, const char *path, char *out,
     shunt_realpath_t q = {.dirh = dirh, .path = shunt_str(path),
                           .flags = O_DIRECTORY};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_REALPATH, &q, SHUNT_T_READLINK_R, &m);
+    long r = shunt_rpc(SHUNT_T_REALPATH, &q, &m);
     if (r < 0)
         return r;
     size_t n = m.u.readlink_r.target.len;

@@ -183,7 +183,7 @@ static long remote_slurp(const char *path, char *buf, size_t cap)
 {
     shunt_open_t q = {.path = shunt_str(path), .flags = O_RDONLY, .mode = 0};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_OPEN, &q, SHUNT_T_OPEN_R, &m);
+    long r = shunt_rpc(SHUNT_T_OPEN, &q, &m);
     if (r < 0)
         return r;
     uint32_t h = m.u.open_r.handle;
@@ -195,7 +195,7 @@ static long remote_slurp(const char *path, char *buf, size_t cap)
         uint32_t max = shunt_rpc_data_max();
         shunt_read_t rq = {.handle = h,
                            .count = want < max ? (uint32_t)want : max};
-        r = shunt_rpc(SHUNT_T_READ, &rq, SHUNT_T_DATA_R, &m);
+        r = shunt_rpc(SHUNT_T_READ, &rq, &m);
         if (r < 0)
             break;
         uint32_t n = m.u.data_r.data.len;
@@ -354,7 +354,7 @@ static int remote_gai(const char *node, const char *service, int flags,
                              .family = family,
                              .socktype = socktype,
                              .protocol = protocol};
-    long r = shunt_rpc(SHUNT_T_GETADDRINFO, &q, SHUNT_T_GAI_R, m);
+    long r = shunt_rpc(SHUNT_T_GETADDRINFO, &q, m);
     if (r < 0) {
         LOG_WARN("getaddrinfo %s: the target's resolver is unreachable (%s)",
                  node ? node : "(null)", ESTR((int)-r));

@@ -81,7 +81,7 @@ void shunt_env_init(void)
         return; /* a child of a process under the layer: keep its env */
     shunt_env_get_t req = {.max_bytes = 0};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_ENV_GET, &req, SHUNT_T_ENV_R, &m);
+    long r = shunt_rpc(SHUNT_T_ENV_GET, &req, &m);
     if (r < 0) {
         LOG_WARN("environment: cannot get the target's (%s); keeping the "
                  "local one",

@@ -38,10 +38,10 @@ static long fwd_read(shunt_rfile_t *f, void *buf, size_t n, off_t off,
         if (off < 0)
             return -EINVAL;
         shunt_pread_t q = {.handle = f->handle, .count = cnt, .offset = off};
-        r = shunt_rpc(SHUNT_T_PREAD, &q, SHUNT_T_DATA_R, &m);
+        r = shunt_rpc(SHUNT_T_PREAD, &q, &m);
     } else {
         shunt_read_t q = {.handle = f->handle, .count = cnt};
-        r = shunt_rpc(SHUNT_T_READ, &q, SHUNT_T_DATA_R, &m);
+        r = shunt_rpc(SHUNT_T_READ, &q, &m);
     }
     if (r < 0)
         return r;
@@ -69,11 +69,11 @@ static long fwd_write(shunt_rfile_t *f, const void *buf, size_t n, off_t off,
             shunt_pwrite_t q = {.handle = f->handle,
                                 .offset = off + (off_t)done,
                                 .data = shunt_bytes((const uint8_t *)buf + done, cnt)};
-            r = shunt_rpc(SHUNT_T_PWRITE, &q, SHUNT_T_OK, &m);
+            r = shunt_rpc(SHUNT_T_PWRITE, &q, &m);
         } else {
             shunt_write_t q = {.handle = f->handle,
                                .data = shunt_bytes((const uint8_t *)buf + done, cnt)};
-            r = shunt_rpc(SHUNT_T_WRITE, &q, SHUNT_T_OK, &m);
+            r = shunt_rpc(SHUNT_T_WRITE, &q, &m);
         }
         if (r < 0)
             return done ? (long)done : r;
@@ -187,7 +187,7 @@ static long fwd_lseek(shunt_rfile_t *f, off_t off, int whence)
 {
     shunt_lseek_t q = {.handle = f->handle, .offset = off, .whence = whence};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_LSEEK, &q, SHUNT_T_OK, &m);
+    long r = shunt_rpc(SHUNT_T_LSEEK, &q, &m);
     if (r >= 0 && f->kind == SHUNT_RF_DIR)
         dir_drop_pending(f);
     return r;
@@ -202,7 +202,7 @@ static long fwd_ftruncate(shunt_rfile_t *f, off_t len)
         return f->kind == SHUNT_RF_DIR ? -EISDIR : -EINVAL;
     shunt_ftruncate_t q = {.handle = f->handle, .length = len};
     shunt_msg_t m;
-    return shunt_rpc(SHUNT_T_FTRUNCATE, &q, SHUNT_T_OK, &m);
+    return shunt_rpc(SHUNT_T_FTRUNCATE, &q, &m);
 }
 
 FD_HOOK(int, ftruncate, (int fd, off_t len), (fd, len),
@@ -212,7 +212,7 @@ static long fwd_fsync(shunt_rfile_t *f, int datasync)
 {
     shunt_fsync_t q = {.handle = f->handle, .datasync = (uint8_t)datasync};
     shunt_msg_t m;
-    return shunt_rpc(SHUNT_T_FSYNC, &q, SHUNT_T_OK, &m);
+    return shunt_rpc(SHUNT_T_FSYNC, &q, &m);
 }
 
 FD_HOOK(int, fsync, (int fd), (fd), fwd_fsync(f, 0))
@@ -345,7 +345,7 @@ static long dir_fill(shunt_rfile_t *f)
 {
     shunt_getdents_t q = {.handle = f->handle, .max_entries = 0};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_GETDENTS, &q, SHUNT_T_DIRENTS_R, &m);
+    long r = shunt_rpc(SHUNT_T_GETDENTS, &q, &m);
     if (r < 0)
         return r;
     size_t need = 0;

@@ -91,10 +91,13 @@ static long rpc_lock(uint32_t handle, int cmd, struct flock *fl)
                       .whence = fl->l_whence, .start = fl->l_start,
                       .len = fl->l_len};
     shunt_msg_t m;
-    if (cmd == F_OFD_SETLK)
-        return shunt_rpc(SHUNT_T_LOCK, &q, SHUNT_T_OK, &m);
-    long r = shunt_rpc(SHUNT_T_LOCK, &q, SHUNT_T_LOCK_R, &m);
-    if (r == 0) {
+    long r = shunt_rpc(SHUNT_T_LOCK, &q, &m);
+    if (r < 0)
+        return r;
+    /* LOCK has two answers (messages.def): OK for SETLK, LOCK_R for GETLK. */
+    if (m.type != (cmd == F_OFD_SETLK ? SHUNT_T_OK : SHUNT_T_LOCK_R))
+        return -EIO;
+    if (cmd == F_OFD_GETLK) {
         fl->l_type = (short)m.u.lock_r.type;
         fl->l_whence = (short)m.u.lock_r.whence;
         fl->l_start = m.u.lock_r.start;
@@ -227,7 +230,7 @@ static long lock_fcntl(shunt_rfile_t *f, int cmd, struct flock *fl)
         shunt_lseek_t lq = {.handle = f->handle, .offset = 0,
                             .whence = SEEK_CUR};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_LSEEK, &lq, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_LSEEK, &lq, &m);
         if (r >= 0) {
             q.l_start += r;
             q.l_whence = SEEK_SET;
@@ -278,7 +281,7 @@ static long try_flock(void *arg)
     flk_t *s = arg;
     shunt_flock_t q = {.handle = s->handle, .op = s->op | LOCK_NB};
     shunt_msg_t m;
-    return shunt_rpc(SHUNT_T_FLOCK, &q, SHUNT_T_OK, &m);
+    return shunt_rpc(SHUNT_T_FLOCK, &q, &m);
 }
 
 static __attribute__((noinline, cold)) int slow_flock(int fd, int op)

@@ -44,7 +44,7 @@ static long fill(uint32_t handle, uint8_t *p, size_t len, off_t off)
         shunt_pread_t q = {.handle = handle, .count = cnt,
                            .offset = off + (off_t)done};
         shunt_msg_t m;
-        long r = shunt_rpc(SHUNT_T_PREAD, &q, SHUNT_T_DATA_R, &m);
+        long r = shunt_rpc(SHUNT_T_PREAD, &q, &m);
         if (r < 0)
             return r;
         size_t n = m.u.data_r.data.len > cnt ? cnt : m.u.data_r.data.len;

@@ -199,7 +199,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
                             .mode = mode,
                             .flags = flags & (AT_EACCESS | AT_SYMLINK_NOFOLLOW)};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_ACCESS, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_ACCESS, &q, &m);
         if (r > 0)
             r = 0;
     }
@@ -256,7 +256,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     if (r == 0) {
         shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_READLINK, &q, SHUNT_T_READLINK_R, &m);
+        r = shunt_rpc(SHUNT_T_READLINK, &q, &m);
         if (r == 0) {
             if (n == 0) {
                 r = -EINVAL;
@@ -312,7 +312,7 @@ static long rpc_statfs_path(uint32_t dirh, const char *path, struct statfs *sf)
 {
     shunt_statfs_t q = {.dirh = dirh, .path = shunt_str(path)};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_STATFS, &q, SHUNT_T_STATFS_R, &m);
+    long r = shunt_rpc(SHUNT_T_STATFS, &q, &m);
     if (r == 0)
         to_statfs(&m.u.statfs_r, sf);
     return r;
@@ -354,7 +354,7 @@ int hook_fstatfs(int fd, struct statfs *sf)
     } else {
         shunt_fstatfs_t q = {.handle = f->handle};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_FSTATFS, &q, SHUNT_T_STATFS_R, &m);
+        r = shunt_rpc(SHUNT_T_FSTATFS, &q, &m);
         if (r == 0)
             to_statfs(&m.u.statfs_r, sf);
     }

@@ -49,7 +49,7 @@ static int mkdir_common(int dirfd, const char *path, mode_t mode)
     if (r == 0) {
         shunt_mkdir_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                            .mode = mode & ~shunt_layer.umask & 07777};
-        r = shunt_rpc(SHUNT_T_MKDIR, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_MKDIR, &q, &m);
     }
     MUT_END(REAL(mkdirat, dirfd, t.lpath, mode));
 }
@@ -74,11 +74,11 @@ static int unlink_common(int dirfd, const char *path, int flags)
     if (r == 0) {
         if (flags & AT_REMOVEDIR) {
             shunt_rmdir_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
-            r = shunt_rpc(SHUNT_T_RMDIR, &q, SHUNT_T_OK, &m);
+            r = shunt_rpc(SHUNT_T_RMDIR, &q, &m);
         } else {
             shunt_unlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                                 .flags = 0};
-            r = shunt_rpc(SHUNT_T_UNLINK, &q, SHUNT_T_OK, &m);
+            r = shunt_rpc(SHUNT_T_UNLINK, &q, &m);
         }
     }
     MUT_END(REAL(unlinkat, dirfd, t.lpath, flags));
@@ -127,7 +127,7 @@ static int rename_common(int od, const char *op, int nd, const char *np,
                             .newdirh = tn->dirh, .newpath = shunt_str(tn->rpath),
                             .flags = flags};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_RENAME, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_RENAME, &q, &m);
         if (r > 0)
             r = 0;
     }
@@ -169,7 +169,7 @@ int hook_truncate(const char *path, off_t len)
     if (r == 0) {
         shunt_truncate_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                               .length = len};
-        r = shunt_rpc(SHUNT_T_TRUNCATE, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_TRUNCATE, &q, &m);
     }
     MUT_END(REAL(truncate, t.lpath, len));
 }
@@ -192,7 +192,7 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
         shunt_chmod_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                            .mode = mode & 07777,
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
-        r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_CHMOD, &q, &m);
     }
     MUT_END(REAL(fchmodat, dirfd, t.lpath, mode, flags));
 }
@@ -228,11 +228,11 @@ int hook_fchmod(int fd, mode_t mode)
     shunt_msg_t m;
     if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
         shunt_fchmod_t q = {.handle = f->handle, .mode = mode & 07777};
-        r = shunt_rpc(SHUNT_T_FCHMOD, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_FCHMOD, &q, &m);
     } else if (snapshot_in_write_mode(f)) {
         shunt_chmod_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(f->path),
                            .mode = mode & 07777};
-        r = shunt_rpc(SHUNT_T_CHMOD, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_CHMOD, &q, &m);
     }
     LAYER_LEAVE();
     shunt_rfile_unref(f);
@@ -246,7 +246,7 @@ static int symlink_common(const char *target, int dirfd, const char *path)
         /* The target is stored verbatim, as the kernel would. */
         shunt_symlink_t q = {.target = shunt_str(target), .newdirh = t.dirh,
                              .newpath = shunt_str(t.rpath)};
-        r = shunt_rpc(SHUNT_T_SYMLINK, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_SYMLINK, &q, &m);
     }
     MUT_END(REAL(symlinkat, target, dirfd, t.lpath));
 }
@@ -307,11 +307,11 @@ static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
         q.dirh = f->handle;
         q.path = shunt_str("");
         q.flags = AT_EMPTY_PATH;
-        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, &m);
     } else if (snapshot_in_write_mode(f)) {
         q.dirh = SHUNT_AT_ROOT;
         q.path = shunt_str(f->path);
-        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, &m);
     }
     LAYER_LEAVE();
     shunt_rfile_unref(f);
@@ -333,7 +333,7 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.dirh = t.dirh;
         q.path = shunt_str(t.rpath);
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
-        r = shunt_rpc(SHUNT_T_UTIMENS, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_UTIMENS, &q, &m);
     }
     MUT_END(REAL(utimensat, dirfd, t.lpath, ts, flags));
 }
@@ -442,7 +442,7 @@ static int chown_common(int dirfd, const char *path, uid_t uid, gid_t gid,
         shunt_chown_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                            .uid = (uint32_t)uid, .gid = (uint32_t)gid,
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
-        r = shunt_rpc(SHUNT_T_CHOWN, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_CHOWN, &q, &m);
     }
     MUT_END(REAL(fchownat, dirfd, t.lpath, uid, gid, flags));
 }
@@ -478,11 +478,11 @@ static int chown_fd(int fd, uid_t uid, gid_t gid, int *handled)
     if (f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) {
         shunt_fchown_t q = {.handle = f->handle, .uid = (uint32_t)uid,
                             .gid = (uint32_t)gid};
-        r = shunt_rpc(SHUNT_T_FCHOWN, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_FCHOWN, &q, &m);
     } else if (snapshot_in_write_mode(f)) {
         shunt_chown_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(f->path),
                            .uid = (uint32_t)uid, .gid = (uint32_t)gid};
-        r = shunt_rpc(SHUNT_T_CHOWN, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_CHOWN, &q, &m);
     }
     LAYER_LEAVE();
     shunt_rfile_unref(f);
@@ -547,7 +547,7 @@ static int link_common(int od, const char *op, int nd, const char *np,
                           .newdirh = b.dirh, .newpath = shunt_str(b.rpath),
                           .flags = flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)};
         shunt_msg_t m;
-        r = shunt_rpc(SHUNT_T_LINK, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_LINK, &q, &m);
         if (r > 0)
             r = 0;
     }
@@ -583,7 +583,7 @@ static int mknod_common(int dirfd, const char *path, mode_t mode, dev_t dev)
                            .mode = (mode & S_IFMT) |
                                    (mode & ~shunt_layer.umask & 07777),
                            .dev = (uint64_t)dev};
-        r = shunt_rpc(SHUNT_T_MKNOD, &q, SHUNT_T_OK, &m);
+        r = shunt_rpc(SHUNT_T_MKNOD, &q, &m);
     }
     MUT_END(REAL(mknodat, dirfd, t.lpath, mode, dev));
 }

@@ -203,7 +203,7 @@ static void atfork_prepare(void)
                 shunt_msg_t m;
                 int saved = errno;
                 LAYER_ENTER();
-                long r = shunt_rpc(SHUNT_T_FORK, &q, SHUNT_T_OK, &m);
+                long r = shunt_rpc(SHUNT_T_FORK, &q, &m);
                 LAYER_LEAVE();
                 errno = saved;
                 free(b);

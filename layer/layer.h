@@ -14,7 +14,7 @@
  *   guard     shunt_guard (TLS counter), LAYER_BYPASS(), LAYER_ENTER/LEAVE
  *   state     shunt_layer: config, policy, session ids, umask, socket/token
  *   log       LOG_ERROR/WARN/INFO/DEBUG/TRACE(fmt, ...)   (log.c)
- *   rpc       shunt_rpc(type, body, expect, &msg)           (rpc.c)
+ *   rpc       shunt_rpc(type, body, &msg)                   (rpc.c)
  *   resolve   layer_resolve(dirfd, path, at_flags, &tgt)    (resolve.c)
  *   fd table  shunt_fdt_* (fdtable.h), placeholders          (fdtable.c, rfiles.c)
  *   hooks     real_<name> pointers and hook_<name> detours   (hooks.def, install.c)
@@ -206,15 +206,17 @@ const char *layer_estr(int e);
 
 /* ---- RPC to the proxy (rpc.c) ------------------------------------------
  * One connection per thread, made on first use.  shunt_rpc() sends one
- * request and waits (poll, shunt_layer.rpc_timeout_ms) for its answer:
- *   returns 0 with *out decoded when the answer has type expect (pointers
- *   in *out stay valid until this thread's next call);
- *   for expect == SHUNT_T_OK returns the OK value (>= 0);
+ * request and waits (poll, shunt_layer.rpc_timeout_ms) for its answer,
+ * which must be one of the answers messages.def lists for type
+ * (shunt_answer_check):
+ *   returns 0 with *out decoded (out->type says which answer when there
+ *   are several; pointers in *out stay valid until this thread's next
+ *   call); for an OK answer returns the OK value (>= 0);
  *   -err for an ERROR answer (the target's errno, unchanged);
  *   -EIO when the proxy/agent is unreachable, times out or answers
- *   nonsense (logged).  Never blocks forever, never aborts. */
-long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
-               shunt_msg_t *out);
+ *   nonsense (a wrong answer type: logged).  Never blocks forever, never
+ *   aborts. */
+long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */

@@ -335,7 +335,7 @@ static long rpc_connect(int socktype, const naddr_t *a, uint32_t timeout_ms,
                          .port = a->port,
                          .timeout_ms = timeout_ms};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_CONNECT, &q, SHUNT_T_CONNECT_R, &m);
+    long r = shunt_rpc(SHUNT_T_CONNECT, &q, &m);
     char buf[64];
     if (r < 0) {
         LOG_DEBUG("connect %s %s:%u: %s", socktype == SOCK_STREAM ? "tcp" : "udp",
@@ -396,7 +396,7 @@ static void udp_pin_peer(int fd, uint32_t stream)
     shunt_udp_peer_t q = {.stream = stream, .addr = shunt_bytes(ip, 4),
                           .port = a.port};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_UDP_PEER, &q, SHUNT_T_OK, &m);
+    long r = shunt_rpc(SHUNT_T_UDP_PEER, &q, &m);
     if (r < 0)
         LOG_DEBUG("udp: relay of stream %u not pinned: %s", stream,
                   ESTR((int)-r));

@@ -74,7 +74,7 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out)
                       .path = shunt_str(t->rpath),
                       .flags = at_flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_STAT, &q, SHUNT_T_STAT_R, &m);
+    long r = shunt_rpc(SHUNT_T_STAT, &q, &m);
     if (r == 0)
         *out = m.u.stat_r;
     return r;
@@ -84,7 +84,7 @@ long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out)
 {
     shunt_fstat_t q = {.handle = handle};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_FSTAT, &q, SHUNT_T_STAT_R, &m);
+    long r = shunt_rpc(SHUNT_T_FSTAT, &q, &m);
     if (r == 0)
         *out = m.u.stat_r;
     return r;
@@ -94,7 +94,7 @@ void rpc_close_handle(uint32_t handle)
 {
     shunt_close_t q = {.handle = handle};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_CLOSE, &q, SHUNT_T_OK, &m);
+    long r = shunt_rpc(SHUNT_T_CLOSE, &q, &m);
     if (r < 0)
         LOG_DEBUG("close of handle %u: %s", handle, ESTR((int)-r));
 }
@@ -264,7 +264,7 @@ static int fetch(uint32_t handle, int mfd, uint64_t size)
         shunt_read_t q = {.handle = handle,
                           .count = room < chunk ? (uint32_t)room : chunk};
         shunt_msg_t m;
-        long r = shunt_rpc(SHUNT_T_READ, &q, SHUNT_T_DATA_R, &m);
+        long r = shunt_rpc(SHUNT_T_READ, &q, &m);
         if (r < 0)
             return (int)r;
         uint32_t n = m.u.data_r.data.len;
@@ -308,11 +308,11 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     if (t->dirh == SHUNT_AT_ROOT) {
         shunt_open_t q = {.path = shunt_str(t->rpath), .flags = flags,
                           .mode = mode};
-        r = shunt_rpc(SHUNT_T_OPEN, &q, SHUNT_T_OPEN_R, &m);
+        r = shunt_rpc(SHUNT_T_OPEN, &q, &m);
     } else {
         shunt_openat_t q = {.dirh = t->dirh, .path = shunt_str(t->rpath),
                             .flags = flags, .mode = mode};
-        r = shunt_rpc(SHUNT_T_OPENAT, &q, SHUNT_T_OPEN_R, &m);
+        r = shunt_rpc(SHUNT_T_OPENAT, &q, &m);
     }
     if (r < 0) {
         LOG_DEBUG("open %s (%s): %s", t->norm, shunt_mode_name(t->mode),
@@ -364,7 +364,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
             shunt_lseek_t q = {.handle = handle, .offset = 0,
                                .whence = SEEK_SET};
             shunt_msg_t lm;
-            long lr = shunt_rpc(SHUNT_T_LSEEK, &q, SHUNT_T_OK, &lm);
+            long lr = shunt_rpc(SHUNT_T_LSEEK, &q, &lm);
             LSYS2(SYS_ftruncate, mfd, 0);
             LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
             e = lr < 0 ? (int)lr : 0;

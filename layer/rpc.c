@@ -283,23 +283,20 @@ uint32_t shunt_rpc_data_max(void)
     return SHUNT_DATA_MAX(mf) - 64;
 }
 
-static long rpc_call(uint16_t type, const void *body, uint16_t expect,
-                     shunt_msg_t *out);
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out);
 
 /* The thread's connection is mid-request until the answer is read: no
  * handler may run in between (it would make its own request on it). */
-long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
-               shunt_msg_t *out)
+long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out)
 {
     layer_hold();
     shunt_sig_block();
-    long r = rpc_call(type, body, expect, out);
+    long r = rpc_call(type, body, out);
     shunt_sig_unblock();
     return r;
 }
 
-static long rpc_call(uint16_t type, const void *body, uint16_t expect,
-                     shunt_msg_t *out)
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         conn_t *c = conn_get();
@@ -332,18 +329,19 @@ static long rpc_call(uint16_t type, const void *body, uint16_t expect,
             slot_drop(tl_slot, r != -EBADF);
             return -EIO;
         }
-        if (out->type == SHUNT_T_ERROR) {
+        r = shunt_answer_check(type, out);
+        if (r == 1) {
             int err = out->u.error.err;
             LOG_TRACE("rpc: %s -> %s", shunt_msg_name(type), ESTR(err));
-            return err > 0 ? -err : -EIO;
+            return -err;
         }
-        if (out->type != expect) {
+        if (r < 0) {
             LOG_ERROR("rpc: %s answered by %s", shunt_msg_name(type),
                       shunt_msg_name(out->type) ? shunt_msg_name(out->type)
                                                 : "?");
             return -EIO;
         }
-        if (expect == SHUNT_T_OK)
+        if (out->type == SHUNT_T_OK)
             return out->u.ok.ret < 0 ? -EIO : out->u.ok.ret;
         return 0;
     }

@@ -102,7 +102,7 @@ static long unix_connect(int fd, const struct sockaddr *sa, socklen_t len)
                          .port = 0,
                          .timeout_ms = 0};
     shunt_msg_t m;
-    long r = shunt_rpc(SHUNT_T_CONNECT, &q, SHUNT_T_CONNECT_R, &m);
+    long r = shunt_rpc(SHUNT_T_CONNECT, &q, &m);
     if (r < 0) {
         LOG_DEBUG("connect unix %s: %s", rpath, ESTR((int)-r));
         return r == -EIO ? -ECONNREFUSED : r;

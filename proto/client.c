@@ -307,9 +307,8 @@ int shunt_client_call(shunt_client_t *c, uint16_t type, const void *body,
          * that does not use streams can ignore it. */
         if (resp->id != id)
             continue;
-        if (resp->type == SHUNT_T_ERROR)
-            return resp->u.error.err > 0 ? -resp->u.error.err : -EPROTO;
-        return 0;
+        r = shunt_answer_check(type, resp);
+        return r == 1 ? -resp->u.error.err : r;
     }
 }
 

@@ -196,7 +196,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
 /* ---- generated: encoders ------------------------------------------------ */
 
 #define REC(l) static void enc_##l(shunt_wbuf_t *w, const shunt_##l##_t *m) {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) put_##K(w, m->n);
 #define L(r, n) put_list(w, &m->n);
 #define END(l) }
@@ -214,7 +214,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
     }                                                                      \
     static int dec_##l(shunt_rbuf_t *r, shunt_##l##_t *m)                  \
     {
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     static int dec_##l(shunt_rbuf_t *r, shunt_##l##_t *m)                  \
     {
 #define F(K, n)                                                            \
@@ -258,7 +258,7 @@ static int get_list(shunt_rbuf_t *r, shunt_list_t *out, rec_check_fn check)
         it->left--;                                                        \
         return 1;                                                          \
     }
-#define MSG(NAME, id, l)
+#define MSG(NAME, id, l, what)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -276,7 +276,7 @@ void shunt_list_iter_init(shunt_list_iter_t *it, const shunt_list_t *l)
 
 const uint16_t shunt_msg_types[] = {
 #define REC(l)
-#define MSG(NAME, id, l) SHUNT_T_##NAME,
+#define MSG(NAME, id, l, what) SHUNT_T_##NAME,
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -286,13 +286,50 @@ const uint16_t shunt_msg_types[] = {
 const size_t shunt_msg_type_count =
     sizeof(shunt_msg_types) / sizeof(shunt_msg_types[0]);
 
-const char *shunt_msg_name(uint16_t type)
+/* ---- generated: what each message is ---------------------------------- */
+
+/* REQ(A, B) -> SHUNT_KIND_REQUEST, 2, {SHUNT_T_A, SHUNT_T_B} */
+#define NARGS(...) NARGS_(__VA_ARGS__, 4, 3, 2, 1, 0)
+#define NARGS_(a, b, c, d, n, ...) n
+#define CAT(a, b) CAT_(a, b)
+#define CAT_(a, b) a##b
+#define TYPES_1(a) SHUNT_T_##a
+#define TYPES_2(a, b) SHUNT_T_##a, SHUNT_T_##b
+#define TYPES_3(a, b, c) TYPES_2(a, b), SHUNT_T_##c
+#define TYPES_4(a, b, c, d) TYPES_3(a, b, c), SHUNT_T_##d
+
+static const shunt_msg_info_t infos[] = {
+#define REC(l)
+#define MSG(NAME, id, l, what) {SHUNT_T_##NAME, #NAME, #l, what},
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#define REQ(...)                                                           \
+    SHUNT_KIND_REQUEST, NARGS(__VA_ARGS__),                                \
+        {CAT(TYPES_, NARGS(__VA_ARGS__))(__VA_ARGS__)}
+#define ANS SHUNT_KIND_ANSWER, 0, {0}
+#define ONEWAY SHUNT_KIND_ONEWAY, 0, {0}
+#include "messages.def"
+#include "messages_end.h"
+};
+
+enum {
+#define REC(l)
+#define MSG(NAME, id, l, what) INFO_##NAME,
+#define F(K, n)
+#define L(r, n)
+#define END(l)
+#include "messages.def"
+#include "messages_end.h"
+};
+
+const shunt_msg_info_t *shunt_msg_info(uint16_t type)
 {
     switch (type) {
 #define REC(l)
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     case SHUNT_T_##NAME:                                                   \
-        return #NAME;
+        return &infos[INFO_##NAME];
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -302,22 +339,57 @@ const char *shunt_msg_name(uint16_t type)
     return NULL;
 }
 
-int shunt_msg_known(uint16_t type) { return shunt_msg_name(type) != NULL; }
+const char *shunt_msg_name(uint16_t type)
+{
+    const shunt_msg_info_t *i = shunt_msg_info(type);
+    return i ? i->name : NULL;
+}
+
+int shunt_msg_known(uint16_t type) { return shunt_msg_info(type) != NULL; }
+
+int shunt_msg_kind(uint16_t type)
+{
+    const shunt_msg_info_t *i = shunt_msg_info(type);
+    return i ? i->kind : SHUNT_KIND_UNKNOWN;
+}
+
+int shunt_msg_is_request(uint16_t type)
+{
+    return shunt_msg_kind(type) == SHUNT_KIND_REQUEST;
+}
 
 int shunt_msg_is_response(uint16_t type)
 {
-    const char *n = shunt_msg_name(type);
-    if (!n)
-        return 0;
-    size_t len = strlen(n);
-    return type == SHUNT_T_ERROR || type == SHUNT_T_OK ||
-           type == SHUNT_T_PONG || (len > 2 && strcmp(n + len - 2, "_R") == 0);
+    return shunt_msg_kind(type) == SHUNT_KIND_ANSWER;
 }
 
 int shunt_msg_is_oneway(uint16_t type)
 {
-    return type == SHUNT_T_DATA || type == SHUNT_T_WINDOW ||
-           type == SHUNT_T_SHUTDOWN || type == SHUNT_T_SCLOSE;
+    return shunt_msg_kind(type) == SHUNT_KIND_ONEWAY;
+}
+
+int shunt_msg_answers(uint16_t req, uint16_t type)
+{
+    /* ERROR also answers what is no request: an unknown type (ENOSYS), an
+     * answer sent as a request (EINVAL).  Only one-way frames get none. */
+    if (type == SHUNT_T_ERROR)
+        return !shunt_msg_is_oneway(req);
+    const shunt_msg_info_t *i = shunt_msg_info(req);
+    if (!i || i->kind != SHUNT_KIND_REQUEST)
+        return 0;
+    for (unsigned k = 0; k < i->nanswers; k++)
+        if (i->answers[k] == type)
+            return 1;
+    return 0;
+}
+
+int shunt_answer_check(uint16_t req, const shunt_msg_t *ans)
+{
+    if (!shunt_msg_answers(req, ans->type))
+        return -EPROTO;
+    if (ans->type == SHUNT_T_ERROR)
+        return ans->u.error.err > 0 ? 1 : -EPROTO;
+    return 0;
 }
 
 /* ---- generated: the kind of each message's last field ------------------- */
@@ -329,7 +401,7 @@ enum { KIND_NONE, KIND_U8, KIND_U16, KIND_U32, KIND_U64, KIND_I32, KIND_I64,
     __attribute__((unused)) static int lastkind_##l(void)                  \
     {                                                                      \
         int k = KIND_NONE;
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) k = KIND_##K;
 #define L(r, n) k = KIND_LIST;
 #define END(l)                                                             \
@@ -342,7 +414,7 @@ static int last_kind(uint16_t type)
 {
     switch (type) {
 #define REC(l)
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     case SHUNT_T_##NAME:                                                   \
         return lastkind_##l();
 #define F(K, n)
@@ -371,6 +443,36 @@ int shunt_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_frame,
     return 1;
 }
 
+uint16_t shunt_frame_type(const uint8_t *frame)
+{
+    return (uint16_t)(frame[4] | frame[5] << 8);
+}
+
+uint16_t shunt_frame_flags(const uint8_t *frame)
+{
+    return (uint16_t)(frame[6] | frame[7] << 8);
+}
+
+uint64_t shunt_frame_id(const uint8_t *frame)
+{
+    shunt_rbuf_t r = {frame + 8, frame + SHUNT_HDR_LEN};
+    uint64_t id = 0;
+    get_U64(&r, &id);
+    return id;
+}
+
+void shunt_frame_set_id(uint8_t *frame, uint64_t id)
+{
+    for (unsigned i = 0; i < 8; i++)
+        frame[8 + i] = (uint8_t)(id >> (8 * i));
+}
+
+void shunt_frame_set_flags(uint8_t *frame, uint16_t flags)
+{
+    frame[6] = (uint8_t)flags;
+    frame[7] = (uint8_t)(flags >> 8);
+}
+
 int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m)
 {
     shunt_hdr_t h;
@@ -386,7 +488,7 @@ int shunt_decode(const uint8_t *frame, size_t len, shunt_msg_t *m)
     int bad;
     switch (h.type) {
 #define REC(l)
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     case SHUNT_T_##NAME:                                                   \
         bad = dec_##l(&r, &m->u.l);                                        \
         break;
@@ -419,7 +521,7 @@ int shunt_encode(shunt_wbuf_t *w, uint16_t type, uint16_t flags, uint64_t id,
     put_U64(w, id);
     switch (type) {
 #define REC(l)
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     case SHUNT_T_##NAME:                                                   \
         enc_##l(w, (const shunt_##l##_t *)body);                           \
         break;
@@ -608,7 +710,7 @@ static void pr_BYTES(pbuf_t *p, const char *n, shunt_bytes_t v)
 #define REC(l)                                                             \
     static void print_##l(pbuf_t *p, const shunt_##l##_t *m)               \
     {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) pr_##K(p, #n, m->n);
 #define L(rec, n)                                                          \
     do {                                                                   \
@@ -640,7 +742,7 @@ size_t shunt_msg_format(const shunt_msg_t *m, char *out, size_t outlen)
         pr(&p, " flags=0x%x", m->flags);
     switch (m->type) {
 #define REC(l)
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     case SHUNT_T_##NAME:                                                   \
         print_##l(&p, &m->u.l);                                            \
         break;

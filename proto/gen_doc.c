@@ -21,21 +21,20 @@ int main(int argc, char **argv)
                         "Prints the generated message reference (markdown).\n");
         return 2;
     }
-    printf("| type | id | direction |\n|---|---|---|\n");
-#define REC(l)
-#define MSG(NAME, id, l)                                                   \
-    printf("| [`%s`](#%s) | 0x%04x | %s |\n", #NAME, #l, id,             \
-           shunt_msg_is_oneway(id)                                         \
-               ? "one-way, both"                                           \
-               : (shunt_msg_is_response(id) ? "response" : "request"));
-#define F(K, n)
-#define L(r, n)
-#define END(l)
-#include "messages.def"
-#include "messages_end.h"
+    printf("| type | id | kind | answered by |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < shunt_msg_type_count; i++) {
+        const shunt_msg_info_t *m = shunt_msg_info(shunt_msg_types[i]);
+        printf("| [`%s`](#%s) | 0x%04x | %s | ", m->name, m->lname, m->type,
+               m->kind == SHUNT_KIND_REQUEST  ? "request"
+               : m->kind == SHUNT_KIND_ANSWER ? "answer"
+                                              : "one-way, both");
+        for (unsigned k = 0; k < m->nanswers; k++)
+            printf("`%s`, ", shunt_msg_name(m->answers[k]));
+        printf("%s |\n", m->kind == SHUNT_KIND_REQUEST ? "`ERROR`" : "");
+    }
 
 #define REC(l) printf("\n#### record `%s`\n\n| field | wire type |\n|---|---|\n", #l);
-#define MSG(NAME, id, l)                                                   \
+#define MSG(NAME, id, l, what)                                             \
     printf("\n#### `%s` (0x%04x) <a name=\"%s\"></a>\n\n"                  \
            "| field | wire type |\n|---|---|\n", #NAME, id, #l);
 #define F(K, n) printf("| `%s` | %s |\n", #n, W_##K);

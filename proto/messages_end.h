@@ -4,3 +4,6 @@
 #undef F
 #undef L
 #undef END
+#undef REQ
+#undef ANS
+#undef ONEWAY

@@ -1,6 +1,7 @@
 /* Layer connections: accept, handshake, request intake, responses. */
 #include "proxy_int.h"
 
+#include "shunt/hello.h"
 #include "shunt/log.h"
 #include "shunt/util.h"
 
@@ -13,14 +14,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static uint64_t frame_id(const uint8_t *f)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | f[8 + i];
-    return v;
-}
 
 static void hs_remove(shunt_proxy_t *p, pconn_t *c)
 {
@@ -253,9 +246,7 @@ void conn_send_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         LOG_WARN("%s: out of memory queueing an answer", c->name);
         return;
     }
-    uint8_t *h = c->tx.data + at;
-    for (int i = 0; i < 8; i++)
-        h[8 + i] = (uint8_t)(id >> (8 * i));
+    shunt_frame_set_id(c->tx.data + at, id);
     proxy_mark_dirty(p, &c->ev);
 }
 
@@ -270,7 +261,7 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
                        const uint8_t *frame, const shunt_msg_t *m)
 {
     if (rc < 0 || m->type != SHUNT_T_HELLO) {
-        reject(p, c, frame_id(frame), EPROTO,
+        reject(p, c, shunt_frame_id(frame), EPROTO,
                "expected HELLO as the first frame, got %s",
                rc == -EPROTO ? "a malformed frame"
                : shunt_msg_name(m->type) ? shunt_msg_name(m->type)
@@ -278,40 +269,26 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
         return;
     }
     const shunt_hello_t *h = &m->u.hello;
-    if (h->magic != SHUNT_MAGIC) {
-        reject(p, c, m->id, EPROTO, "bad magic 0x%08x (not a shunt client)",
-               h->magic);
-        return;
-    }
     unsigned our_max = SHUNT_PROTO_VERSION_MAX;
     if (p->link_version && p->link_version < our_max)
         our_max = p->link_version;
-    unsigned lo = h->ver_min > SHUNT_PROTO_VERSION_MIN ? h->ver_min
-                                                       : SHUNT_PROTO_VERSION_MIN;
-    unsigned hi = h->ver_max < our_max ? h->ver_max : our_max;
-    if (lo > hi) {
-        reject(p, c, m->id, EPROTONOSUPPORT,
-               "no common protocol version (client %u-%u, proxy %u-%u)",
-               h->ver_min, h->ver_max, SHUNT_PROTO_VERSION_MIN, our_max);
+    shunt_hello_want_t want = {
+        .server = "proxy",
+        .roles = SHUNT_ROLE_BIT(SHUNT_ROLE_LAYER) |
+                 SHUNT_ROLE_BIT(SHUNT_ROLE_TOOL),
+        .token = p->layer_token,
+        .token_len = p->layer_token_len,
+        .ver_max = (uint16_t)our_max,
+        .max_frame = p->link_max,
+    };
+    shunt_hello_r_t r = {.server_pid = (uint32_t)getpid()};
+    char msg[160];
+    int err = shunt_hello_check(h, &want, &r, msg, sizeof(msg));
+    if (err) {
+        reject(p, c, m->id, err, "%s", msg);
         return;
     }
-    if (h->role != SHUNT_ROLE_LAYER && h->role != SHUNT_ROLE_TOOL) {
-        reject(p, c, m->id, EACCES,
-               "role %u is not accepted here (layer or tool only)", h->role);
-        return;
-    }
-    /* Length first, then the bytes in constant time. */
-    if (h->token.len != p->layer_token_len ||
-        shunt_ct_memcmp(h->token.p, p->layer_token, p->layer_token_len) != 0) {
-        reject(p, c, m->id, EACCES, "bad session token");
-        return;
-    }
-    if (h->max_frame < SHUNT_FRAME_MIN) {
-        reject(p, c, m->id, EINVAL, "max_frame %u is below the minimum %u",
-               h->max_frame, SHUNT_FRAME_MIN);
-        return;
-    }
-    uint32_t mf = h->max_frame < p->link_max ? h->max_frame : p->link_max;
+    uint32_t mf = r.max_frame;
     uint64_t sid;
     psess_t *s = sess_attach(p, h->session, h->parent_session,
                               h->role == SHUNT_ROLE_LAYER, &sid);
@@ -329,28 +306,13 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
     shunt_str_copy(name, sizeof(name), h->name);
     snprintf(c->name, sizeof(c->name), "conn %llu (%s %u)",
              (unsigned long long)c->id, name, h->pid);
-    shunt_hello_r_t r = {
-        .version = (uint16_t)hi,
-        .session = sid,
-        .max_frame = mf,
-        .server_pid = (uint32_t)getpid(),
-    };
+    r.session = sid;
     if (shunt_encode(&c->tx, SHUNT_T_HELLO_R, 0, m->id, &r, mf) < 0) {
         conn_close(p, c, "out of memory");
         return;
     }
     proxy_mark_dirty(p, &c->ev);
     LOG_DEBUG("%s: session %016llx", c->name, (unsigned long long)sid);
-}
-
-static int is_request(uint16_t type)
-{
-    /* Responses (by the table's naming rule, so a new *_R is covered) and a
-     * second HELLO are not requests; stream traffic belongs to the proxy's
-     * relays, not to clients. */
-    if (type == SHUNT_T_HELLO || shunt_msg_is_response(type))
-        return 0;
-    return !shunt_msg_is_oneway(type);
 }
 
 static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
@@ -368,10 +330,9 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         return;
     }
     if (rc < 0) {
+        const char *name = shunt_msg_name(shunt_frame_type(frame));
         LOG_WARN("%s: malformed %s frame; closing the connection", c->name,
-                 shunt_msg_name(frame[4] | frame[5] << 8)
-                     ? shunt_msg_name(frame[4] | frame[5] << 8)
-                     : "?");
+                 name ? name : "?");
         conn_close(p, c, "protocol error");
         return;
     }
@@ -379,7 +340,8 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         conn_send_error(p, c, m.id, EPROTO, "already greeted");
         return;
     }
-    if (!is_request(m.type)) {
+    /* An answer is no request; stream traffic belongs to the relays. */
+    if (!shunt_msg_is_request(m.type)) {
         LOG_WARN("%s: sent %s, which is not a request; closing the "
                  "connection",
                  c->name, shunt_msg_name(m.type));

@@ -92,12 +92,6 @@ int proxy_link_request(shunt_proxy_t *p, uint16_t type, const void *body)
     return rc;
 }
 
-static void put_le64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Forwards a layer request: the id becomes a link-unique one. */
 int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
                           size_t len, const shunt_msg_t *m)
@@ -123,8 +117,10 @@ int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         rc = shunt_wbuf_append(&p->link_tx, frame, len);
         if (rc == 0) {
             uint8_t *h = p->link_tx.data + at;
-            h[6] = (uint8_t)(h[6] & ~SHUNT_FLAG_ONEWAY); /* it is a request */
-            put_le64(h + 8, id);
+            /* it is a request */
+            shunt_frame_set_flags(h, (uint16_t)(shunt_frame_flags(h) &
+                                                ~SHUNT_FLAG_ONEWAY));
+            shunt_frame_set_id(h, id);
         }
     }
     if (rc < 0) {

@@ -1,5 +1,6 @@
 /* Codec tests: every message round-trips; every truncation and every
  * oversize frame is rejected; unknown types decode as -ENOSYS. */
+#include "shunt/hello.h"
 #include "shunt/proto.h"
 #include "shunt/frameio.h"
 
@@ -54,7 +55,7 @@ static void fill_BYTES(filler_t *f, shunt_bytes_t *v)
 #define REC(l)                                                             \
     static void fill_##l(filler_t *f, shunt_##l##_t *m)                    \
     {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) fill_##K(f, &m->n);
 #define L(rec, n)                                                          \
     do {                                                                   \
@@ -100,7 +101,7 @@ SAME_INT(I64)
 #define REC(l)                                                             \
     static void same_##l(const shunt_##l##_t *a, const shunt_##l##_t *b)   \
     {
-#define MSG(NAME, id, l) REC(l)
+#define MSG(NAME, id, l, what) REC(l)
 #define F(K, n) same_##K(a->n, b->n);
 #define L(rec, n)                                                          \
     do {                                                                   \
@@ -127,7 +128,7 @@ static void encode_filled(shunt_wbuf_t *w, filler_t *f, uint16_t type,
     memset(body, 0, sizeof(*body));
     switch (type) {
 #define REC(l)
-#define MSG(NAME, id_, l)                                                  \
+#define MSG(NAME, id_, l, what)                                            \
     case SHUNT_T_##NAME:                                                   \
         fill_##l(f, &body->u.l);                                           \
         break;
@@ -150,7 +151,7 @@ static void same_msg(const shunt_msg_t *a, const shunt_msg_t *b)
     assert_int_equal(a->id, b->id);
     switch (a->type) {
 #define REC(l)
-#define MSG(NAME, id_, l)                                                  \
+#define MSG(NAME, id_, l, what)                                            \
     case SHUNT_T_##NAME:                                                   \
         same_##l(&a->u.l, &b->u.l);                                        \
         break;
@@ -297,6 +298,166 @@ static void test_unknown_type_is_enosys(void **state)
     assert_int_equal(shunt_encode(&w, 0x7eee, 0, 1, &p, SHUNT_FRAME_DEFAULT),
                      -ENOSYS);
     shunt_wbuf_free(&w);
+}
+
+/* The kind column: every request's answers are answers, every answer
+ * but ERROR (which answers every request) answers some request, and the
+ * stream traffic is one-way. */
+static void test_every_message_says_what_it_is(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < shunt_msg_type_count; i++) {
+        uint16_t t = shunt_msg_types[i];
+        const shunt_msg_info_t *in = shunt_msg_info(t);
+        assert_non_null(in);
+        assert_int_equal(in->type, t);
+        assert_string_equal(in->name, shunt_msg_name(t));
+        assert_int_equal(shunt_msg_is_request(t) + shunt_msg_is_response(t) +
+                             shunt_msg_is_oneway(t),
+                         1);
+        if (in->kind == SHUNT_KIND_REQUEST) {
+            assert_true(in->nanswers >= 1);
+            for (unsigned k = 0; k < in->nanswers; k++) {
+                if (shunt_msg_kind(in->answers[k]) != SHUNT_KIND_ANSWER ||
+                    in->answers[k] == SHUNT_T_ERROR)
+                    fail_msg("%s lists %s, which is not an answer", in->name,
+                             shunt_msg_name(in->answers[k]));
+                assert_true(shunt_msg_answers(t, in->answers[k]));
+            }
+            assert_true(shunt_msg_answers(t, SHUNT_T_ERROR));
+        } else {
+            assert_int_equal(in->nanswers, 0);
+            assert_int_equal(shunt_msg_answers(t, SHUNT_T_ERROR),
+                             in->kind != SHUNT_KIND_ONEWAY);
+        }
+        if (in->kind == SHUNT_KIND_ANSWER && t != SHUNT_T_ERROR) {
+            int answers_some = 0;
+            for (size_t j = 0; j < shunt_msg_type_count; j++)
+                answers_some |= shunt_msg_is_request(shunt_msg_types[j]) &&
+                                shunt_msg_answers(shunt_msg_types[j], t);
+            if (!answers_some)
+                fail_msg("%s answers no request", in->name);
+        }
+    }
+    assert_true(shunt_msg_is_oneway(SHUNT_T_DATA));
+    assert_true(shunt_msg_is_oneway(SHUNT_T_SCLOSE));
+    assert_true(shunt_msg_is_response(SHUNT_T_PONG));
+    assert_true(shunt_msg_is_request(SHUNT_T_HELLO));
+    assert_int_equal(shunt_msg_kind(0x7eee), SHUNT_KIND_UNKNOWN);
+    assert_null(shunt_msg_info(0x7eee));
+}
+
+/* shunt_answer_check: the one place a wrong answer type becomes EPROTO. */
+static void test_answer_check_follows_the_table(void **state)
+{
+    (void)state;
+    shunt_msg_t a;
+    memset(&a, 0, sizeof(a));
+    a.type = SHUNT_T_OPEN_R;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPENAT, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_STAT, &a), -EPROTO);
+    a.type = SHUNT_T_OK;
+    assert_int_equal(shunt_answer_check(SHUNT_T_LOCK, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+    a.type = SHUNT_T_LOCK_R;
+    assert_int_equal(shunt_answer_check(SHUNT_T_LOCK, &a), 0);
+    assert_int_equal(shunt_answer_check(SHUNT_T_FLOCK, &a), -EPROTO);
+    a.type = SHUNT_T_PONG;
+    assert_int_equal(shunt_answer_check(SHUNT_T_PING, &a), 0);
+    a.type = SHUNT_T_ERROR;
+    a.u.error.err = ENOENT;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), 1);
+    a.u.error.err = 0;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+    /* only ERROR answers an answer or an unknown type; nothing answers
+     * stream traffic */
+    a.u.error.err = EINVAL;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OK, &a), 1);
+    assert_int_equal(shunt_answer_check(0x7eee, &a), 1);
+    assert_int_equal(shunt_answer_check(SHUNT_T_DATA, &a), -EPROTO);
+    a.type = SHUNT_T_OK;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN_R, &a), -EPROTO);
+    assert_int_equal(shunt_answer_check(0x7eee, &a), -EPROTO);
+    a.type = 0x7eee;
+    assert_int_equal(shunt_answer_check(SHUNT_T_OPEN, &a), -EPROTO);
+}
+
+static void test_header_accessors(void **state)
+{
+    (void)state;
+    shunt_wbuf_t w;
+    shunt_wbuf_init(&w);
+    shunt_ping_t p = {.nonce = 7};
+    assert_int_equal(shunt_encode(&w, SHUNT_T_PING, SHUNT_FLAG_ONEWAY,
+                                  0x1122334455667788ull, &p,
+                                  SHUNT_FRAME_DEFAULT),
+                     0);
+    assert_int_equal(shunt_frame_type(w.data), SHUNT_T_PING);
+    assert_int_equal(shunt_frame_flags(w.data), SHUNT_FLAG_ONEWAY);
+    assert_true(shunt_frame_id(w.data) == 0x1122334455667788ull);
+    shunt_frame_set_flags(w.data, 0);
+    shunt_frame_set_id(w.data, 0xfedcba9876543210ull);
+    shunt_msg_t m;
+    assert_int_equal(shunt_decode(w.data, w.len, &m), 0);
+    assert_int_equal(m.flags, 0);
+    assert_true(m.id == 0xfedcba9876543210ull);
+    assert_true(shunt_frame_id(w.data) == m.id);
+    assert_int_equal(m.u.ping.nonce, 7);
+    shunt_wbuf_free(&w);
+}
+
+/* shunt_hello_check, the agent's and the proxy's: order and clamps. */
+static void test_hello_check(void **state)
+{
+    (void)state;
+    shunt_hello_want_t w = {.server = "agent",
+                            .roles = SHUNT_ROLE_BIT(SHUNT_ROLE_TOOL),
+                            .token = "secret", .token_len = 6,
+                            .ver_max = SHUNT_PROTO_VERSION_MAX,
+                            .max_frame = 200000};
+    shunt_hello_t good = {.magic = SHUNT_MAGIC,
+                          .ver_min = SHUNT_PROTO_VERSION_MIN,
+                          .ver_max = SHUNT_PROTO_VERSION_MAX + 3,
+                          .role = SHUNT_ROLE_TOOL,
+                          .token = shunt_bytes("secret", 6),
+                          .max_frame = 100000};
+    shunt_hello_r_t r;
+    char msg[160];
+    assert_int_equal(shunt_hello_check(&good, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.version, SHUNT_PROTO_VERSION_MAX);
+    assert_int_equal(r.max_frame, 100000);
+    shunt_hello_t h = good;
+    h.max_frame = 0; /* the default, then ours */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.max_frame, 200000);
+    h.max_frame = 100; /* never below the minimum */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(r.max_frame, SHUNT_FRAME_MIN);
+    h = good;
+    h.magic = 1;
+    h.role = 9; /* the first refusal wins */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EPROTO);
+    assert_non_null(strstr(msg, "magic"));
+    h = good;
+    h.ver_min = h.ver_max = SHUNT_PROTO_VERSION_MAX + 1;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)),
+                     EPROTONOSUPPORT);
+    h = good;
+    h.token = shunt_bytes("secreT", 6);
+    h.role = 9; /* the token before the role */
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_string_equal(msg, "wrong token");
+    h.token = shunt_bytes("secret!", 7);
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_string_equal(msg, "wrong token");
+    h = good;
+    h.role = SHUNT_ROLE_LAYER;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
+    assert_non_null(strstr(msg, "role 1"));
+    assert_non_null(strstr(msg, "tool only"));
+    h.role = 255;
+    assert_int_equal(shunt_hello_check(&h, &w, &r, msg, sizeof(msg)), EACCES);
 }
 
 static void test_strings_never_carry_nul(void **state)
@@ -454,6 +615,10 @@ int main(void)
         cmocka_unit_test(test_every_truncation_is_rejected),
         cmocka_unit_test(test_oversize_frames_are_rejected),
         cmocka_unit_test(test_unknown_type_is_enosys),
+        cmocka_unit_test(test_every_message_says_what_it_is),
+        cmocka_unit_test(test_answer_check_follows_the_table),
+        cmocka_unit_test(test_header_accessors),
+        cmocka_unit_test(test_hello_check),
         cmocka_unit_test(test_strings_never_carry_nul),
         cmocka_unit_test(test_list_lengths_are_checked),
         cmocka_unit_test(test_wire_layout_is_little_endian),

@@ -30,9 +30,10 @@ void shunt_client_close(shunt_client_t *c);
  * (stream traffic) that arrive meanwhile are discarded: a client that uses
  * streams reads them with shunt_client_recv() and sends no calls meanwhile.
  * Returns 0 with *resp set (pointing into the client's buffer, valid until
- * the next call), -err when
- * the peer answered ERROR (resp holds it), or -errno on a transport
- * failure (-ETIMEDOUT, -ECONNRESET, -EPROTO). */
+ * the next call) when the answer is one messages.def lists for type, -err
+ * when the peer answered ERROR (resp holds it), -EPROTO for any other
+ * answer (shunt_answer_check), or -errno on a transport failure
+ * (-ETIMEDOUT, -ECONNRESET, -EPROTO). */
 int shunt_client_call(shunt_client_t *c, uint16_t type, const void *body,
                       shunt_msg_t *resp);
 /* Sends a one-way frame (stream traffic). */

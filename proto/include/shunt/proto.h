@@ -92,7 +92,7 @@ typedef struct {
 
 enum {
 #define REC(l)
-#define MSG(NAME, id, l) SHUNT_T_##NAME = id,
+#define MSG(NAME, id, l, what) SHUNT_T_##NAME = id,
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -101,7 +101,7 @@ enum {
 };
 
 #define REC(l) typedef struct {
-#define MSG(NAME, id, l) typedef struct {
+#define MSG(NAME, id, l, what) typedef struct {
 #define F(K, n) SHUNT_CT_##K n;
 #define L(r, n) shunt_list_t n;
 #define END(l) } shunt_##l##_t;
@@ -115,7 +115,7 @@ typedef struct {
     uint64_t id;
     union {
 #define REC(l)
-#define MSG(NAME, id, l) shunt_##l##_t l;
+#define MSG(NAME, id, l, what) shunt_##l##_t l;
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -129,7 +129,7 @@ typedef struct {
 #define REC(l)                                                             \
     int shunt_put_##l(shunt_wbuf_t *w, const shunt_##l##_t *r);            \
     int shunt_list_next_##l(shunt_list_iter_t *it, shunt_##l##_t *r);
-#define MSG(NAME, id, l)
+#define MSG(NAME, id, l, what)
 #define F(K, n)
 #define L(r, n)
 #define END(l)
@@ -140,18 +140,57 @@ typedef struct {
 extern const uint16_t shunt_msg_types[];
 extern const size_t shunt_msg_type_count;
 
+/* What a message is: messages.def's REQ(...), ANS, ONEWAY column. */
+enum {
+    SHUNT_KIND_UNKNOWN = 0, /* not in the table */
+    SHUNT_KIND_REQUEST,     /* answered by one of its answers, or ERROR */
+    SHUNT_KIND_ANSWER,      /* answers a request (ERROR, OK, *_R, PONG) */
+    SHUNT_KIND_ONEWAY,      /* stream traffic, never answered */
+};
+#define SHUNT_MAX_ANSWERS 4
+
+typedef struct {
+    uint16_t type;
+    const char *name;  /* NAME */
+    const char *lname; /* the body's shunt_<lname>_t */
+    uint8_t kind;     /* SHUNT_KIND_* */
+    uint8_t nanswers; /* a request's answer types, ERROR not counted */
+    uint16_t answers[SHUNT_MAX_ANSWERS];
+} shunt_msg_info_t;
+
 /* ---- codec -------------------------------------------------------------- */
+const shunt_msg_info_t *shunt_msg_info(uint16_t type); /* NULL: unknown */
 const char *shunt_msg_name(uint16_t type); /* NULL when unknown */
 int shunt_msg_known(uint16_t type);
-int shunt_msg_is_oneway(uint16_t type); /* DATA, WINDOW, SHUTDOWN, SCLOSE */
-/* ERROR, OK, PONG and every *_R type: never valid as a request. */
-int shunt_msg_is_response(uint16_t type);
+int shunt_msg_kind(uint16_t type); /* SHUNT_KIND_* */
+int shunt_msg_is_request(uint16_t type);
+int shunt_msg_is_response(uint16_t type); /* an answer: never a request */
+int shunt_msg_is_oneway(uint16_t type);
+/* 1 when a frame of type may answer a frame of type req: one of the answer
+ * types messages.def lists for the request req, or ERROR, which answers
+ * every frame but a one-way one (an unknown type gets ERROR{ENOSYS}, an
+ * answer sent as a request ERROR{EINVAL}). */
+int shunt_msg_answers(uint16_t req, uint16_t type);
+/* The answer check of every synchronous caller (the layer's shunt_rpc,
+ * shunt_client_call): 0 when ans is one of req's answer types, 1 when it
+ * is ERROR with an errno (ans->u.error.err > 0), -EPROTO for anything
+ * else (a type that does not answer req, an ERROR without an errno). */
+int shunt_answer_check(uint16_t req, const shunt_msg_t *ans);
 
 /* Parses a frame header from buf.  Returns 1 with *h filled, 0 when fewer
  * than SHUNT_HDR_LEN bytes are available, -EMSGSIZE when the frame exceeds
  * max_frame (header included). */
 int shunt_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_frame,
                     shunt_hdr_t *h);
+
+/* The header fields of an encoded frame (at least SHUNT_HDR_LEN bytes), for
+ * relays that pass frames on without decoding them: no room outside proto/
+ * reads or patches header bytes by hand. */
+uint16_t shunt_frame_type(const uint8_t *frame);
+uint16_t shunt_frame_flags(const uint8_t *frame);
+uint64_t shunt_frame_id(const uint8_t *frame);
+void shunt_frame_set_flags(uint8_t *frame, uint16_t flags);
+void shunt_frame_set_id(uint8_t *frame, uint64_t id);
 
 /* Decodes one whole frame (header + payload, exactly len bytes).
  * Returns 0; -EPROTO when malformed (truncated, trailing bytes, bad length,
