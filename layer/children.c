@@ -147,7 +147,7 @@ static void fix_env(char *const *envp, fixed_env_t *f)
     if (!need_ptrs && !stale_cwd)
         return;
     size_t len = (n + need_ptrs + 1) * sizeof(char *) + need_bytes;
-    long p = layer_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+    long p = shunt_sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0 && p > -4096) {
         LOG_WARN("children: mmap: %s; the child may run without the layer",

@@ -211,7 +211,7 @@ static long set_remote(const char *canon, size_t len)
 static long chdir_local(long nr, long arg)
 {
     lock();
-    long k = layer_sys(nr, arg, 0, 0, 0, 0, 0);
+    long k = shunt_sys6(nr, arg, 0, 0, 0, 0, 0);
     int was = cwd.remote;
     if (k == 0)
         atomic_store(&cwd.remote, 0);

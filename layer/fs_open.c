@@ -186,7 +186,7 @@ long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
         LAYER_LEAVE();
     }
     if (raw)
-        return layer_sys(SYS_openat2, dirfd, (long)path, (long)how_p,
+        return shunt_sys6(SYS_openat2, dirfd, (long)path, (long)how_p,
                          (long)size, 0, 0);
     if ((how.flags >> 32) || (how.mode & ~07777ull) ||
         (how.mode && !(how.flags & O_CREAT) &&

@@ -164,7 +164,7 @@ static long neg_to_errno(long r)
 
 static long bare(long nr, const long *a)
 {
-    return layer_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return shunt_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* One adapter per system call: the detour's -1/errno becomes -errno. */

@@ -2,7 +2,7 @@
  *
  * Rules for code running inside a hook (see docs/hooking.md):
  *   - call only REAL(name, ...) (the original of a hooked function, from
- *     hooks.def) or raw syscalls (layer_sys*); never a hooked function
+ *     hooks.def) or raw syscalls (LSYSn, shunt_sys6); never a hooked function
  *     directly, never stdio;
  *   - enter the per-thread guard (LAYER_ENTER/LAYER_LEAVE) around layer work
  *     so that anything re-entered from inside the layer goes straight to the
@@ -33,6 +33,7 @@
 #include "shunt/path.h"
 #include "shunt/policy.h"
 #include "shunt/proto.h"
+#include "shunt/sys.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -157,16 +158,16 @@ void shunt_alloc_init(void);
 void shunt_layer_fork_child(void);
 
 /* ---- raw syscalls (never hooked) --------------------------------------- */
-long layer_sys(long nr, long a, long b, long c, long d, long e, long f);
-#define LSYS0(nr) layer_sys(nr, 0, 0, 0, 0, 0, 0)
-#define LSYS1(nr, a) layer_sys(nr, (long)(a), 0, 0, 0, 0, 0)
-#define LSYS2(nr, a, b) layer_sys(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define LSYS3(nr, a, b, c) layer_sys(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+/* shunt_sys6 (common/include/shunt/sys.h) is the one raw syscall; LSYSn
+ * are the layer's shorthands for it.  -errno on failure, errno untouched. */
+#define LSYS0(nr) shunt_sys6(nr, 0, 0, 0, 0, 0, 0)
+#define LSYS1(nr, a) shunt_sys6(nr, (long)(a), 0, 0, 0, 0, 0)
+#define LSYS2(nr, a, b) shunt_sys6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define LSYS3(nr, a, b, c) shunt_sys6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define LSYS4(nr, a, b, c, d) \
-    layer_sys(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+    shunt_sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 #define LSYS5(nr, a, b, c, d, e) \
-    layer_sys(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-/* layer_sys returns -errno on failure and never touches errno. */
+    shunt_sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 
 /* Moves fd to a high number (near RLIMIT_NOFILE), close-on-exec, marks it a
  * layer fd (protected from the program's close/dup2).  Returns the new fd

@@ -87,7 +87,7 @@ static void thread_exit(void *v)
 static int send_all(conn_t *c)
 {
     while (shunt_wbuf_pending(&c->tx)) {
-        long n = layer_sys(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
+        long n = shunt_sys6(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
                            (long)shunt_wbuf_pending(&c->tx), MSG_NOSIGNAL, 0, 0);
         if (n == -EINTR)
             continue;

@@ -1,5 +1,5 @@
-/* Raw syscalls, libc's syscall() and the protection of the layer's own
- * fds. */
+/* libc's syscall() and the protection of the layer's own fds (the raw
+ * syscall itself is shunt_sys6, common/include/shunt/sys.h). */
 #include "hooks.h"
 #include "layer.h"
 
@@ -8,20 +8,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-
-long layer_sys(long nr, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
-                       "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
 /* libc's syscall(): libuv asks for statx this way (node's fs.stat,
  * fs.fstat, fs.realpathSync, require), others for openat2, getdents64,

@@ -5,6 +5,8 @@
 #include "shunt/goinfo.h"
 #include "tramp.h"
 
+#include "shunt/sys.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,17 +76,6 @@ typedef struct {
     uint64_t abi0[N_COUNT];  /* the name + ".abi0" (Go >= 1.17 symtabs) */
 } found_t;
 
-static long sys3(long nr, long a, long b, long c, long d)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
 __attribute__((format(printf, 2, 3))) static int bad(gf_t *g, const char *fmt,
                                                     ...)
 {
@@ -101,7 +92,7 @@ static int pread_all(gf_t *g, void *dst, size_t n, uint64_t off)
 {
     uint8_t *p = dst;
     while (n) {
-        long r = sys3(SYS_pread64, g->fd, (long)p, (long)n, (long)off);
+        long r = shunt_sys6(SYS_pread64, g->fd, (long)p, (long)n, (long)off, 0, 0);
         if (r == -EINTR)
             continue;
         if (r < 0) {
@@ -720,7 +711,7 @@ int shunt_goinfo_read(const char *path, shunt_goinfo_t *out, char *why,
         return (int)fd;
     }
     g.fd = (int)fd;
-    long end = sys3(SYS_lseek, g.fd, 0, SEEK_END, 0);
+    long end = shunt_sys6(SYS_lseek, g.fd, 0, SEEK_END, 0, 0, 0);
     int rc;
     if (end < 0) {
         if (why && whylen)

@@ -1,6 +1,9 @@
-/* Raw system calls and a /proc/self/maps reader that use neither libc's
- * wrappers (the layer may have hooked them) nor stdio nor malloc. */
+/* Typed raw system calls (over shunt_sys6, shunt/sys.h) and a
+ * /proc/self/maps reader that use neither libc's wrappers (the layer may
+ * have hooked them) nor stdio nor malloc. */
 #include "tramp.h"
+
+#include "shunt/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,50 +11,36 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-static long sys6(long nr, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
-                       "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
 long shunt_sys_openat(int dirfd, const char *path, int flags)
 {
-    return sys6(SYS_openat, dirfd, (long)path, flags, 0, 0, 0);
+    return shunt_sys6(SYS_openat, dirfd, (long)path, flags, 0, 0, 0);
 }
 
 long shunt_sys_read(int fd, void *buf, size_t n)
 {
-    return sys6(SYS_read, fd, (long)buf, (long)n, 0, 0, 0);
+    return shunt_sys6(SYS_read, fd, (long)buf, (long)n, 0, 0, 0);
 }
 
-long shunt_sys_close(int fd) { return sys6(SYS_close, fd, 0, 0, 0, 0, 0); }
+long shunt_sys_close(int fd) { return shunt_sys6(SYS_close, fd, 0, 0, 0, 0, 0); }
 
 long shunt_sys_mprotect(uint64_t addr, size_t len, int prot)
 {
-    return sys6(SYS_mprotect, (long)addr, (long)len, prot, 0, 0, 0);
+    return shunt_sys6(SYS_mprotect, (long)addr, (long)len, prot, 0, 0, 0);
 }
 
 long shunt_sys_mmap(uint64_t addr, size_t len, int prot, int flags)
 {
-    return sys6(SYS_mmap, (long)addr, (long)len, prot, flags, -1, 0);
+    return shunt_sys6(SYS_mmap, (long)addr, (long)len, prot, flags, -1, 0);
 }
 
 long shunt_sys_munmap(uint64_t addr, size_t len)
 {
-    return sys6(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
+    return shunt_sys6(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
 }
 
 long shunt_sys_membarrier(int cmd)
 {
-    return sys6(SYS_membarrier, cmd, 0, 0, 0, 0, 0);
+    return shunt_sys6(SYS_membarrier, cmd, 0, 0, 0, 0, 0);
 }
 
 /* A line is parsed one character at a time, so no line ever has to fit a
