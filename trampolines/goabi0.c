@@ -87,7 +87,7 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
     if (why && whylen)
         why[0] = '\0';
     if (which < 0 || which >= SHUNT_GO_ABI0_N || !code || !site)
-        return shunt_why(why, whylen, "bad arguments");
+        return shunt_why(-1, why, whylen, "bad arguments");
     bool raw = which == SHUNT_GO_ABI0_RAWSYSCALL ||
                which == SHUNT_GO_ABI0_RAWSYSCALL6;
     int nargs = which == SHUNT_GO_ABI0_SYSCALL6 ||
@@ -99,12 +99,12 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
 
     csh h;
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
-        return shunt_why(why, whylen, "capstone: cannot open a decoder");
+        return shunt_why(-1, why, whylen, "capstone: cannot open a decoder");
     cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
     cs_insn *in = cs_malloc(h);
     if (!in) {
         cs_close(&h);
-        return shunt_why(why, whylen, "capstone: out of memory");
+        return shunt_why(-1, why, whylen, "capstone: out of memory");
     }
     const uint8_t *p = code;
     size_t left = len;
@@ -116,7 +116,7 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
     /* Syscall, Syscall6: CALL runtime.entersyscall first. */
     if (!raw) {
         if (!NEXT() || in->id != X86_INS_CALL || !is_rel_branch(h, in)) {
-            shunt_why(why, whylen, "%s: does not start with a call of "
+            shunt_why(-1, why, whylen, "%s: does not start with a call of "
                  "runtime.entersyscall", name);
             goto out;
         }
@@ -125,7 +125,7 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
     unsigned seen = 0;
     for (int n = 0;; n++) {
         if (!NEXT()) {
-            shunt_why(why, whylen, "%s+%#llx: cannot decode", name,
+            shunt_why(-1, why, whylen, "%s+%#llx: cannot decode", name,
                  (unsigned long long)(a - addr));
             goto out;
         }
@@ -133,7 +133,7 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
             break;
         unsigned bit = load_bit(in);
         if (!bit || (seen & bit) || n == MAX_LOADS) {
-            shunt_why(why, whylen, "%s+%#llx: %s %s is not a load of a system-call "
+            shunt_why(-1, why, whylen, "%s+%#llx: %s %s is not a load of a system-call "
                  "argument from the frame", name,
                  (unsigned long long)(in->address - addr), in->mnemonic,
                  in->op_str);
@@ -143,12 +143,12 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
     }
     uint64_t resume = a;
     if (seen != want) {
-        shunt_why(why, whylen, "%s: the loads before SYSCALL set %#x, not the %d "
+        shunt_why(-1, why, whylen, "%s: the loads before SYSCALL set %#x, not the %d "
              "arguments and the number (%#x)", name, seen, nargs, want);
         goto out;
     }
     if (resume - patch < JMP_LEN + 2) { /* loads (>= 5) + SYSCALL (2) */
-        shunt_why(why, whylen, "%s: %llu bytes before SYSCALL, fewer than a jmp",
+        shunt_why(-1, why, whylen, "%s: %llu bytes before SYSCALL, fewer than a jmp",
              name, (unsigned long long)(resume - patch - 2));
         goto out;
     }
@@ -159,7 +159,7 @@ int shunt_go_abi0_site(int which, const uint8_t *code, size_t len,
             continue;
         uint64_t t = (uint64_t)in->detail->x86.operands[0].imm;
         if (t > patch && t < resume) {
-            shunt_why(why, whylen, "%s+%#llx: a branch into the replaced run", name,
+            shunt_why(-1, why, whylen, "%s+%#llx: a branch into the replaced run", name,
                  (unsigned long long)(in->address - addr));
             goto out;
         }
@@ -181,12 +181,12 @@ int shunt_go_abi0_check(int which, uintptr_t fn, shunt_go_site_t *site,
         why[0] = '\0';
     shunt_map_t m;
     if (which < 0 || which >= SHUNT_GO_ABI0_N || !fn || !site) {
-        shunt_why(why, whylen, "bad arguments");
+        shunt_why(-1, why, whylen, "bad arguments");
         return -EINVAL;
     }
     if (shunt_maps_find(fn, &m) < 0 ||
         (m.prot & (PROT_READ | PROT_EXEC)) != (PROT_READ | PROT_EXEC)) {
-        shunt_why(why, whylen, "%s: %#lx is not mapped executable",
+        shunt_why(-1, why, whylen, "%s: %#lx is not mapped executable",
              fn_names[which], (unsigned long)fn);
         return -EINVAL;
     }
@@ -211,6 +211,6 @@ int shunt_go_abi0_install(int which, uintptr_t fn, char *why, size_t whylen)
     rc = shunt_hook_install((void *)(uintptr_t)s.patch,
                             shunt_go_abi0_entry(which), &unused, r, sizeof r);
     if (rc < 0)
-        shunt_why(why, whylen, "%s: %s", fn_names[which], r);
+        shunt_why(-1, why, whylen, "%s: %s", fn_names[which], r);
     return rc;
 }

@@ -10,7 +10,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,17 +75,13 @@ typedef struct {
     uint64_t abi0[N_COUNT];  /* the name + ".abi0" (Go >= 1.17 symtabs) */
 } found_t;
 
-__attribute__((format(printf, 2, 3))) static int bad(gf_t *g, const char *fmt,
-                                                    ...)
+/* The first reason wins: a failure deep in the reader is not overwritten
+ * by the callers that pass it up. */
+static char *first_why(const gf_t *g)
 {
-    if (g->why && g->whylen && !g->why[0]) { /* the first reason wins */
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(g->why, g->whylen, fmt, ap);
-        va_end(ap);
-    }
-    return -ENOEXEC;
+    return g->why && !g->why[0] ? g->why : NULL;
 }
+#define bad(g, ...) shunt_why(-ENOEXEC, first_why(g), (g)->whylen, __VA_ARGS__)
 
 static int pread_all(gf_t *g, void *dst, size_t n, uint64_t off)
 {
@@ -95,12 +90,9 @@ static int pread_all(gf_t *g, void *dst, size_t n, uint64_t off)
         long r = shunt_sys6(SYS_pread64, g->fd, (long)p, (long)n, (long)off, 0, 0);
         if (r == -EINTR)
             continue;
-        if (r < 0) {
-            if (g->why && g->whylen && !g->why[0])
-                snprintf(g->why, g->whylen, "read at %llu: %s",
-                         (unsigned long long)off, strerror((int)-r));
-            return (int)r;
-        }
+        if (r < 0)
+            return shunt_why((int)r, first_why(g), g->whylen, "read at %llu: %s",
+                             (unsigned long long)off, shunt_errname((int)-r));
         if (r == 0)
             return bad(g, "the file shrank while being read");
         p += r, n -= (size_t)r, off += (uint64_t)r;
@@ -705,18 +697,15 @@ int shunt_goinfo_read(const char *path, shunt_goinfo_t *out, char *why,
     memset(&g, 0, sizeof g);
     g.why = why, g.whylen = whylen;
     long fd = shunt_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (why && whylen)
-            snprintf(why, whylen, "open %s: %s", path, strerror((int)-fd));
-        return (int)fd;
-    }
+    if (fd < 0)
+        return shunt_why((int)fd, why, whylen, "open %s: %s", path,
+                         shunt_errname((int)-fd));
     g.fd = (int)fd;
     long end = shunt_sys6(SYS_lseek, g.fd, 0, SEEK_END, 0, 0, 0);
     int rc;
     if (end < 0) {
-        if (why && whylen)
-            snprintf(why, whylen, "seek %s: %s", path, strerror((int)-end));
-        rc = (int)end;
+        rc = shunt_why((int)end, why, whylen, "seek %s: %s", path,
+                       shunt_errname((int)-end));
     } else {
         g.size = (uint64_t)end;
         rc = read_all(&g, out);

@@ -1,8 +1,8 @@
 /* The state the Go trampolines (x86_64/go_*.S) read; see shunt/gotramp.h. */
 #include "shunt/gotramp.h"
+#include "tramp.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 void (*shunt_go_handler)(shunt_go_call_t *call);
@@ -45,27 +45,21 @@ uintptr_t shunt_go_asmcgocall_body(uintptr_t a)
 int shunt_go_family(const shunt_goinfo_t *gi, char *why, size_t whylen)
 {
     const char *v = gi->version[0] ? gi->version : "Go";
-    if (gi->major != 1 || gi->minor < SHUNT_GO_MIN_MINOR) {
-        snprintf(why, whylen, "%s is not supported: hooking starts at Go "
-                 "1.%d (older runtimes are not tested; docs/go.md)", v,
-                 SHUNT_GO_MIN_MINOR);
-        return -1;
-    }
-    if (!gi->asmcgocall) {
-        snprintf(why, whylen, "%s: runtime.asmcgocall not found", v);
-        return -1;
-    }
+    if (gi->major != 1 || gi->minor < SHUNT_GO_MIN_MINOR)
+        return shunt_why(-1, why, whylen, "%s is not supported: hooking starts "
+                         "at Go 1.%d (older runtimes are not tested; "
+                         "docs/go.md)", v, SHUNT_GO_MIN_MINOR);
+    if (!gi->asmcgocall)
+        return shunt_why(-1, why, whylen, "%s: runtime.asmcgocall not found",
+                         v);
     if (gi->minor >= 19) {
-        if (!gi->syscall6) {
-            snprintf(why, whylen, "%s: its Syscall6 was not found", v);
-            return -1;
-        }
+        if (!gi->syscall6)
+            return shunt_why(-1, why, whylen, "%s: its Syscall6 was not found",
+                             v);
         return SHUNT_GO_SYSCALL6;
     }
-    if (!gi->syscall_abi0[0] || !gi->syscall_abi0[1] || !gi->syscall_abi0[2]) {
-        snprintf(why, whylen, "%s: syscall.Syscall, Syscall6 and RawSyscall "
-                 "(ABI0) were not all found", v);
-        return -1;
-    }
+    if (!gi->syscall_abi0[0] || !gi->syscall_abi0[1] || !gi->syscall_abi0[2])
+        return shunt_why(-1, why, whylen, "%s: syscall.Syscall, Syscall6 and "
+                         "RawSyscall (ABI0) were not all found", v);
     return SHUNT_GO_ABI0;
 }

@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -56,26 +54,6 @@ static bool batch_mine(void)
 {
     return __atomic_load_n(&batch_owner, __ATOMIC_RELAXED) ==
            (uintptr_t)pthread_self();
-}
-
-static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
-/* No strerror: it may load a message catalogue through hooked calls. */
-static const char *errname(int e)
-{
-    const char *s = strerrorname_np(e);
-    return s ? s : "unknown errno";
 }
 
 /* Plain x86 stores are atomic when they do not cross a cache line; an
@@ -161,9 +139,9 @@ static int write_patch(uint64_t t, const shunt_map_t *m,
     if (!writable) {
         long rc = shunt_sys_mprotect(first, len, m->prot | PROT_WRITE);
         if (rc < 0)
-            return fail((int)rc, why, whylen,
+            return shunt_why((int)rc, why, whylen,
                         "mprotect(0x%llx, RWX) refused: %s",
-                        (unsigned long long)first, errname((int)-rc));
+                        (unsigned long long)first, shunt_errname((int)-rc));
     }
     store_patch(t, patch, true);
     if (!writable)
@@ -200,9 +178,9 @@ static int write_patch_batch(uint64_t t, const shunt_map_t *m,
             if (rc < 0) {
                 for (size_t i = 0; i < nnow; i++)
                     shunt_sys_mprotect(now[i], SHUNT_PAGE, m->prot);
-                return fail((int)rc, why, whylen,
+                return shunt_why((int)rc, why, whylen,
                             "mprotect(0x%llx, RWX) refused: %s",
-                            (unsigned long long)p, errname((int)-rc));
+                            (unsigned long long)p, shunt_errname((int)-rc));
             }
             if (batch.ntouched < TOUCH_MAX)
                 batch.touched[batch.ntouched++] = (touched_t){p, m->prot};
@@ -256,32 +234,32 @@ static int install_locked(uint64_t t, uint64_t detour, void **original,
 {
     for (size_t i = 0; i < nhooks; i++) {
         if (hooks[i].target == t)
-            return fail(-EEXIST, why, whylen, "0x%llx is already hooked",
+            return shunt_why(-EEXIST, why, whylen, "0x%llx is already hooked",
                         (unsigned long long)t);
         if (hooks[i].target < t + PATCH_LEN && t < hooks[i].target + PATCH_LEN)
-            return fail(-EBUSY, why, whylen,
+            return shunt_why(-EBUSY, why, whylen,
                         "0x%llx overlaps the hook at 0x%llx",
                         (unsigned long long)t,
                         (unsigned long long)hooks[i].target);
     }
     if (nhooks == MAX_HOOKS)
-        return fail(-ENOSPC, why, whylen, "more than %d hooks", MAX_HOOKS);
+        return shunt_why(-ENOSPC, why, whylen, "more than %d hooks", MAX_HOOKS);
 
     shunt_map_t m;
     int rc = find_mapping(t, &m);
     if (rc < 0)
-        return fail(rc, why, whylen, "0x%llx is not mapped",
+        return shunt_why(rc, why, whylen, "0x%llx is not mapped",
                     (unsigned long long)t);
     if (!(m.prot & PROT_EXEC) || !(m.prot & PROT_READ))
-        return fail(-EINVAL, why, whylen,
+        return shunt_why(-EINVAL, why, whylen,
                     "0x%llx is not in a readable executable mapping",
                     (unsigned long long)t);
     if (t + PATCH_LEN > m.end)
-        return fail(-ENOTSUP, why, whylen,
+        return shunt_why(-ENOTSUP, why, whylen,
                     "0x%llx is too close to the end of its mapping",
                     (unsigned long long)t);
     if ((t & 63) == 63)
-        return fail(-ENOTSUP, why, whylen,
+        return shunt_why(-ENOTSUP, why, whylen,
                     "entry 0x%llx is the last byte of a cache line: the jmp "
                     "cannot be written atomically",
                     (unsigned long long)t);
@@ -289,9 +267,9 @@ static int install_locked(uint64_t t, uint64_t detour, void **original,
 
     uint64_t slot;
     if ((rc = shunt_near_reserve(t, SHUNT_NEAR_MAX, &slot)) < 0)
-        return fail(rc, why, whylen,
+        return shunt_why(rc, why, whylen,
                     "no executable page free within 2 GiB of 0x%llx: %s",
-                    (unsigned long long)t, errname(-rc));
+                    (unsigned long long)t, shunt_errname(-rc));
 
     /* [thunk: jmp qword [rip+0]; .quad detour, padded to 16] stub */
     uint8_t buf[SHUNT_NEAR_MAX];
@@ -312,8 +290,8 @@ static int install_locked(uint64_t t, uint64_t detour, void **original,
     }
     if ((rc = shunt_near_commit(slot, buf, off + r.out_len)) < 0) {
         shunt_near_cancel(slot);
-        return fail(rc, why, whylen, "cannot write the stub: %s",
-                    errname(-rc));
+        return shunt_why(rc, why, whylen, "cannot write the stub: %s",
+                    shunt_errname(-rc));
     }
 
     uint8_t patch[PATCH_LEN] = {0xE9};
@@ -338,7 +316,7 @@ int shunt_hook_install(void *target, void *detour, void **original,
     if (why && whylen)
         why[0] = '\0';
     if (!target || !detour || !original)
-        return fail(-EINVAL, why, whylen, "bad arguments");
+        return shunt_why(-EINVAL, why, whylen, "bad arguments");
     bool mine = batch_mine(); /* then the mutex is already ours */
     if (!mine)
         pthread_mutex_lock(&lock);
@@ -385,7 +363,7 @@ int shunt_hook_batch_end(char *why, size_t whylen)
     if (why && whylen)
         why[0] = '\0';
     if (!batch_mine())
-        return fail(-EINVAL, why, whylen,
+        return shunt_why(-EINVAL, why, whylen,
                     "no batch was begun by this thread");
     if (batch.patched)
         sync_cores();
@@ -402,19 +380,19 @@ int shunt_hook_batch_end(char *why, size_t whylen)
                                      (j - i) * SHUNT_PAGE,
                                      batch.touched[i].prot);
         if (rc < 0 && !err)
-            err = fail((int)rc, why, whylen,
+            err = shunt_why((int)rc, why, whylen,
                        "cannot restore the protection of 0x%llx (%zu "
                        "pages): %s",
                        (unsigned long long)batch.touched[i].page, j - i,
-                       errname((int)-rc));
+                       shunt_errname((int)-rc));
         i = j;
     }
     uint64_t page = 0;
     int rc = shunt_near_batch_end(&page);
     if (rc < 0 && !err)
-        err = fail(rc, why, whylen,
+        err = shunt_why(rc, why, whylen,
                    "cannot make the stub page 0x%llx read-execute: %s",
-                   (unsigned long long)page, errname(-rc));
+                   (unsigned long long)page, shunt_errname(-rc));
     batch.on = false;
     batch.ntouched = 0;
     __atomic_store_n(&batch_owner, 0, __ATOMIC_RELAXED);

@@ -6,7 +6,6 @@
 
 #include <capstone/capstone.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,17 +28,6 @@ typedef enum {
     K_LOOP, /* E0-E2 loop*, E3 jrcxz: rel8 only, no near form */
     K_OTHER_REL, /* xbegin and anything else capstone calls relative */
 } kind_t;
-
-int shunt_why(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
@@ -65,7 +53,7 @@ static int32_t get32(const uint8_t *p)
 static uint8_t *room(emit_t *e, size_t n)
 {
     if (e->len + n > e->cap) {
-        shunt_why(e->why, e->whylen, "the stub needs more than the %zu bytes given",
+        shunt_why(-1, e->why, e->whylen, "the stub needs more than the %zu bytes given",
              e->cap);
         return NULL;
     }
@@ -105,7 +93,7 @@ static int emit_jmp(emit_t *e, uint64_t target)
     int n = shunt_emit_jmp(e->out + e->len, e->cap - e->len, e->addr + e->len,
                            target);
     if (n < 0)
-        return shunt_why(e->why, e->whylen,
+        return shunt_why(-1, e->why, e->whylen,
                     "the stub needs more than the %zu bytes given", e->cap);
     e->len += (size_t)n;
     return 0;
@@ -242,15 +230,15 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
 
     if (k != K_PLAIN) {
         if (k == K_LOOP)
-            return shunt_why(e->why, e->whylen,
+            return shunt_why(-1, e->why, e->whylen,
                         "%s at +%zu has only a rel8 form and cannot be moved",
                         cs_insn_name(h, in->id), off);
         if (k == K_OTHER_REL)
-            return shunt_why(e->why, e->whylen,
+            return shunt_why(-1, e->why, e->whylen,
                         "relative %s at +%zu cannot be moved", cs_insn_name(h, in->id),
                         off);
         if (x->prefix[2] == 0x66 || x->prefix[3] == 0x67)
-            return shunt_why(e->why, e->whylen,
+            return shunt_why(-1, e->why, e->whylen,
                         "%s at +%zu has a size-override prefix", cs_insn_name(h, in->id),
                         off);
         /* Prefixes dropped on purpose: bnd (F2) and branch hints (2E, 3E)
@@ -267,7 +255,7 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
     bool eip;
     const cs_x86_op *op = rip_operand(x, &eip);
     if (op && eip)
-        return shunt_why(e->why, e->whylen,
+        return shunt_why(-1, e->why, e->whylen,
                     "EIP-relative operand (0x67 prefix) at +%zu", off);
     uint8_t *p = room(e, in->size);
     if (!p)
@@ -279,14 +267,14 @@ static int move_insn(emit_t *e, csh h, const cs_insn *in, uint64_t code_addr,
     size_t doff = x->encoding.disp_offset;
     if (x->encoding.disp_size != 4 || doff == 0 || doff + 4 > in->size ||
         get32(in->bytes + doff) != (int32_t)op->mem.disp)
-        return shunt_why(e->why, e->whylen,
+        return shunt_why(-1, e->why, e->whylen,
                     "cannot locate the displacement of the %s at +%zu",
                     cs_insn_name(h, in->id), off);
     uint64_t abs = in->address + in->size + (uint64_t)(int64_t)(int32_t)op->mem.disp;
     uint64_t here = e->addr + (uint64_t)(p - e->out);
     int64_t disp = (int64_t)(abs - (here + in->size));
     if (!fits32(disp))
-        return shunt_why(e->why, e->whylen,
+        return shunt_why(-1, e->why, e->whylen,
                     "RIP-relative operand of the %s at +%zu points to 0x%llx, "
                     "more than 2 GiB from the stub at 0x%llx",
                     cs_insn_name(h, in->id), off, (unsigned long long)abs,
@@ -366,7 +354,7 @@ static int scan_tail(csh h, cs_insn *in, const uint8_t *code, size_t code_len,
         uint64_t t = in->address + in->size + (uint64_t)rel;
         bool cond = k == K_JCC || k == K_LOOP;
         if (inside(t, code_addr + (cond ? 0 : 1), code_addr + consumed))
-            return shunt_why(why, whylen,
+            return shunt_why(-1, why, whylen,
                         "branch back into the overwritten bytes at +%llu "
                         "(%s at +%llu)",
                         (unsigned long long)(t - code_addr), cs_insn_name(h, in->id),
@@ -431,12 +419,12 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     if (why && whylen)
         why[0] = '\0';
     if (!code || !out || !res || min_len == 0 || min_len > 64)
-        return shunt_why(why, whylen, "bad arguments");
+        return shunt_why(-1, why, whylen, "bad arguments");
 
     csh h;
     cs_insn *in;
     if (!dec_get(&h, &in))
-        return shunt_why(why, whylen, "capstone: cannot open an x86-64 decoder");
+        return shunt_why(-1, why, whylen, "capstone: cannot open an x86-64 decoder");
 
     emit_t e = {out, out_cap, 0, out_addr, why, whylen};
     uint64_t targets[64];
@@ -448,7 +436,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     size_t pos = 0;
     while (pos < min_len) {
         if (left == 0) {
-            rc = shunt_why(why, whylen, "code ends at +%zu, before %zu bytes",
+            rc = shunt_why(-1, why, whylen, "code ends at +%zu, before %zu bytes",
                       pos, min_len);
             goto out;
         }
@@ -456,17 +444,17 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
             char hex[64];
             hexbytes(hex, sizeof hex, code + pos,
                      code_len - pos < 8 ? code_len - pos : 8);
-            rc = shunt_why(why, whylen, "cannot decode the instruction at +%zu (%s)",
+            rc = shunt_why(-1, why, whylen, "cannot decode the instruction at +%zu (%s)",
                       pos, hex);
             goto out;
         }
         if (in->id == X86_INS_INT3) {
-            rc = shunt_why(why, whylen,
+            rc = shunt_why(-1, why, whylen,
                       "int3 at +%zu (a debugger's breakpoint, or padding)", pos);
             goto out;
         }
         if (is_terminal(in->id) && pos + in->size < min_len) {
-            rc = shunt_why(why, whylen,
+            rc = shunt_why(-1, why, whylen,
                       "function ends before %zu bytes (%s at +%zu)", min_len,
                       cs_insn_name(h, in->id), pos);
             goto out;
@@ -480,7 +468,7 @@ int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
     }
     for (size_t i = 0; i < ntargets; i++)
         if (inside(targets[i], code_addr, code_addr + pos)) {
-            rc = shunt_why(why, whylen,
+            rc = shunt_why(-1, why, whylen,
                       "branch back into the overwritten bytes at +%llu",
                       (unsigned long long)(targets[i] - code_addr));
             goto out;

@@ -7,10 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Writes the reason (printf-style) into why when why is not NULL, and
- * returns -1: the engine's one way of failing with a reason (relocate.c). */
-int shunt_why(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The engine's one way of failing with a reason (why.c): writes the
+ * reason (printf-style) into why when why is not NULL, and returns ret. */
+int shunt_why(int ret, char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* errno's name ("ENOENT") for a reason: not strerror, which may load a
+ * message catalogue through hooked calls. */
+const char *shunt_errname(int e);
 
 /* jmp qword [rip+0]; .quad target */
 #define SHUNT_ABS_JMP_LEN 14
