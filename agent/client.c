@@ -72,7 +72,7 @@ void client_kick(client_t *cl)
         return;
     }
     if (pending) {
-        int r = shunt_tx_flush(&cl->tx, cl->fd);
+        int r = shunt_tx_flush(&cl->tx, cl->fd, 0);
         if (r < 0) {
             if (cl->state >= C_CLOSING) {
                 client_drop(cl, NULL);

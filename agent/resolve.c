@@ -339,7 +339,7 @@ void resolver_event(agent_t *a, uint32_t events)
     if (r->fd < 0)
         return;
     if (events & EPOLLOUT) {
-        if (shunt_tx_flush(&r->tx, r->fd) < 0) {
+        if (shunt_tx_flush(&r->tx, r->fd, 0) < 0) {
             lost(a, "link failed");
             return;
         }

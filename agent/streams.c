@@ -119,7 +119,7 @@ static void flush_out(stream_t *st)
 {
     size_t before = shunt_wbuf_pending(&st->out);
     if (before) {
-        int r = shunt_tx_flush(&st->out, st->fd);
+        int r = shunt_tx_flush(&st->out, st->fd, 0);
         if (r < 0) {
             stream_fail(st, -r);
             return;

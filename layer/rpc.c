@@ -2,6 +2,8 @@
  * made on first use, handshaken with the session's token and ids. */
 #include "layer.h"
 
+#include "shunt/frameio.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -84,19 +86,11 @@ static void thread_exit(void *v)
     tl_slot = -1;
 }
 
+/* Blocking, with SO_SNDTIMEO: what is still pending then is -EAGAIN. */
 static int send_all(conn_t *c)
 {
-    while (shunt_wbuf_pending(&c->tx)) {
-        long n = shunt_sys6(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
-                           (long)shunt_wbuf_pending(&c->tx), MSG_NOSIGNAL, 0, 0);
-        if (n == -EINTR)
-            continue;
-        if (n < 0)
-            return (int)n;
-        c->tx.head += (size_t)n;
-    }
-    shunt_wbuf_reset(&c->tx);
-    return 0;
+    int r = shunt_tx_flush(&c->tx, c->fd, SHUNT_TX_SOCKET);
+    return r == 1 ? -EAGAIN : r;
 }
 
 /* Buffers at least want bytes.  The socket is blocking with SO_RCVTIMEO,

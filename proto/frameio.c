@@ -1,10 +1,16 @@
-/* Framed I/O: receive buffering for event loops and blocking helpers. */
+/* Framed I/O: receive buffering for event loops and blocking helpers.
+ * Reads and writes are raw system calls (shunt/sys.h): the layer, which
+ * must not call libc's hooked wrappers, shares this code with the proxy
+ * and the agent. */
 #include "shunt/frameio.h"
+#include "shunt/sys.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,21 +116,37 @@ void shunt_rx_set_max_frame(shunt_rx_t *rx, uint32_t max_frame)
     rx->max_frame = max_frame;
 }
 
-int shunt_tx_flush(shunt_wbuf_t *w, int fd)
+int shunt_tx_flush(shunt_wbuf_t *w, int fd, int how)
 {
-    while (w->head < w->len) {
-        ssize_t n = write(fd, w->data + w->head, w->len - w->head);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 1;
-            return -errno;
-        }
+    int flags = MSG_NOSIGNAL | ((how & SHUNT_TX_NOWAIT) ? MSG_DONTWAIT : 0);
+    while (shunt_wbuf_pending(w) > 0) {
+        long n = (how & SHUNT_TX_SOCKET)
+                     ? shunt_sys6(SYS_sendto, fd, (long)(w->data + w->head),
+                                  (long)shunt_wbuf_pending(w), flags, 0, 0)
+                     : shunt_sys6(SYS_write, fd, (long)(w->data + w->head),
+                                  (long)shunt_wbuf_pending(w), 0, 0, 0);
+        if (n == -EINTR)
+            continue;
+        if (n == -EAGAIN)
+            break;
+        if (n < 0)
+            return (int)n;
         w->head += (size_t)n;
     }
-    w->head = w->len = 0;
-    return 0;
+    if (shunt_wbuf_pending(w) == 0) {
+        w->head = w->len = 0;
+        if ((how & SHUNT_TX_TRIM) && w->cap > SHUNT_TX_KEEP)
+            shunt_wbuf_free(w); /* do not keep a burst's memory */
+        return 0;
+    }
+    /* Keep appends from growing the buffer forever behind head. */
+    if ((how & SHUNT_TX_TRIM) && w->head >= 64 * 1024 &&
+        w->head >= shunt_wbuf_pending(w)) {
+        memmove(w->data, w->data + w->head, shunt_wbuf_pending(w));
+        w->len -= w->head;
+        w->head = 0;
+    }
+    return 1;
 }
 
 static int64_t now_ms(void)

@@ -443,7 +443,7 @@ void conn_on_event(shunt_proxy_t *p, pconn_t *c, uint32_t events)
 
 void conn_sync(shunt_proxy_t *p, pconn_t *c)
 {
-    int rc = proxy_wbuf_flush(&c->tx, c->ev.fd);
+    int rc = shunt_tx_flush(&c->tx, c->ev.fd, PROXY_TX);
     if (rc < 0) {
         conn_close(p, c, strerror(-rc));
         return;

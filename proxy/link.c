@@ -302,7 +302,7 @@ void link_sync(shunt_proxy_t *p)
 {
     if (!atomic_load(&p->link_up))
         return;
-    int rc = proxy_wbuf_flush(&p->link_tx, p->link_ev.fd);
+    int rc = shunt_tx_flush(&p->link_tx, p->link_ev.fd, PROXY_TX);
     if (rc < 0) {
         char why[96];
         snprintf(why, sizeof(why), "write error: %s", strerror(-rc));

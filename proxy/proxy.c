@@ -50,37 +50,6 @@ void proxy_gc(shunt_proxy_t *p, ev_t *ev)
     p->gc = ev;
 }
 
-/* Writes the pending part of w to a socket without raising SIGPIPE.
- * 0: all written, 1: some left (EAGAIN), -errno on error. */
-int proxy_wbuf_flush(shunt_wbuf_t *w, int fd)
-{
-    while (shunt_wbuf_pending(w) > 0) {
-        ssize_t n = send(fd, w->data + w->head, shunt_wbuf_pending(w),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            return -errno;
-        }
-        w->head += (size_t)n;
-    }
-    if (shunt_wbuf_pending(w) == 0) {
-        w->head = w->len = 0;
-        if (w->cap > PROXY_WBUF_KEEP)
-            shunt_wbuf_free(w); /* do not keep a burst's memory */
-        return 0;
-    }
-    /* Keep appends from growing the buffer forever behind head. */
-    if (w->head >= 64 * 1024 && w->head >= shunt_wbuf_pending(w)) {
-        memmove(w->data, w->data + w->head, shunt_wbuf_pending(w));
-        w->len -= w->head;
-        w->head = 0;
-    }
-    return 1;
-}
-
 /* ---- lifecycle ---------------------------------------------------------- */
 
 static int listen_open(shunt_proxy_t *p, const char *path, char *err,
@@ -305,7 +274,7 @@ int shunt_proxy_run(shunt_proxy_t *p)
     }
     /* Deliver what is already queued (e.g. CLOSEs) before returning. */
     if (atomic_load(&p->link_up))
-        proxy_wbuf_flush(&p->link_tx, p->link_ev.fd);
+        shunt_tx_flush(&p->link_tx, p->link_ev.fd, PROXY_TX);
     return 0;
 }
 

@@ -186,9 +186,9 @@ struct shunt_proxy {
 #define PROXY_LINK_TX_HIGH (8u * 1024u * 1024u)
 #define PROXY_LINK_TX_LOW (2u * 1024u * 1024u)
 #define PROXY_READ_CHUNK (256u * 1024u)
-/* A drained send buffer larger than this is freed (a burst, not the steady
- * state of a stream, which stays within a window or two). */
-#define PROXY_WBUF_KEEP (2u * SHUNT_FRAME_DEFAULT)
+/* How the proxy writes its send buffers (shunt_tx_flush): sockets without
+ * SIGPIPE, never blocking, a burst's memory given back. */
+#define PROXY_TX (SHUNT_TX_SOCKET | SHUNT_TX_NOWAIT | SHUNT_TX_TRIM)
 
 /* link.c */
 int link_open(shunt_proxy_t *p, const shunt_proxy_opts_t *o, char *err,
@@ -206,7 +206,6 @@ void proxy_link_fail(shunt_proxy_t *p, const char *why);
 void proxy_mark_dirty(shunt_proxy_t *p, ev_t *ev);
 void proxy_gc(shunt_proxy_t *p, ev_t *ev);  /* unregisters, frees later */
 void proxy_ev_set(shunt_proxy_t *p, ev_t *ev, uint32_t want);
-int proxy_wbuf_flush(shunt_wbuf_t *w, int fd);
 
 /* conn.c */
 void conn_accept(shunt_proxy_t *p);

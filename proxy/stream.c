@@ -301,7 +301,7 @@ static void tcp_read(shunt_proxy_t *p, pstream_t *s)
 static void tcp_write(shunt_proxy_t *p, pstream_t *s)
 {
     size_t before = shunt_wbuf_pending(&s->out);
-    int rc = proxy_wbuf_flush(&s->out, s->ev.fd);
+    int rc = shunt_tx_flush(&s->out, s->ev.fd, PROXY_TX);
     if (rc < 0) {
         local_failed(p, s, -rc, "write");
         return;

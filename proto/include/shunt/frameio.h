@@ -42,9 +42,21 @@ static inline size_t shunt_rx_buffered(const shunt_rx_t *rx)
     return rx->len - rx->off;
 }
 
-/* Writes pending bytes of w to fd.  Returns 0 when everything was written,
- * 1 when some is still pending (EAGAIN), -errno on error. */
-int shunt_tx_flush(shunt_wbuf_t *w, int fd);
+/* Writes pending bytes of w to fd, with raw system calls.  how is 0 (any
+ * fd: write) or a sum of:
+ *   SHUNT_TX_SOCKET  fd is a socket: send with MSG_NOSIGNAL (no SIGPIPE);
+ *   SHUNT_TX_NOWAIT  and MSG_DONTWAIT;
+ *   SHUNT_TX_TRIM    a drained buffer larger than SHUNT_TX_KEEP is freed (a
+ *                    burst, not the steady state of a stream, which stays
+ *                    within a window or two), and a partly written one is
+ *                    compacted once 64 KiB are written behind head.
+ * Returns 0 when everything was written, 1 when some is still pending
+ * (EAGAIN, or a blocking socket's SO_SNDTIMEO), -errno on error. */
+#define SHUNT_TX_SOCKET 1
+#define SHUNT_TX_NOWAIT 2
+#define SHUNT_TX_TRIM 4
+#define SHUNT_TX_KEEP (2u * SHUNT_FRAME_DEFAULT)
+int shunt_tx_flush(shunt_wbuf_t *w, int fd, int how);
 
 /* Blocking: waits up to timeout_ms (-1 = forever) for the next frame.
  * Returns 1 with frame and len set, -ETIMEDOUT, -ECONNRESET on EOF, -EMSGSIZE,
