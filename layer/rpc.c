@@ -20,10 +20,8 @@ typedef struct {
     int fd;
     uint32_t max_frame;
     uint64_t next_id;
-    uint8_t *rx;
-    size_t rxcap;
-    size_t rxlen;  /* bytes buffered in rx */
-    size_t rxused; /* of which the frame handed out last */
+    shunt_rx_t rx;
+    size_t rx_used; /* bytes of the frame handed out last */
     shunt_wbuf_t tx;
 } conn_t;
 
@@ -58,7 +56,7 @@ static void conn_free(conn_t *c, int close_fd)
         layer_fd_unprotect(c->fd);
         LSYS1(SYS_close, c->fd);
     }
-    free(c->rx);
+    shunt_rx_free(&c->rx);
     shunt_wbuf_free(&c->tx);
     free(c);
 }
@@ -93,56 +91,35 @@ static int send_all(conn_t *c)
     return r == 1 ? -EAGAIN : r;
 }
 
-/* Buffers at least want bytes.  The socket is blocking with SO_RCVTIMEO,
- * so a call costs one read() in the common case (no poll): the answer is
- * usually one frame that arrives whole. */
-static int fill(conn_t *c, size_t want, int64_t deadline)
+/* Receives the next frame; decoded into *m (pointing into c->rx, valid
+ * until the next receive).  The socket is blocking with SO_RCVTIMEO, so a
+ * call costs one read in the common case (no poll): the answer is usually
+ * one frame that arrives whole. */
+static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
 {
-    if (want > c->rxcap) {
-        size_t cap = want < 4096 ? 4096 : want;
-        uint8_t *b = realloc(c->rx, cap);
-        if (!b)
-            return -ENOMEM;
-        c->rx = b;
-        c->rxcap = cap;
+    if (c->rx_used) { /* drop the frame handed out last time */
+        shunt_rx_consume(&c->rx, c->rx_used);
+        c->rx_used = 0;
     }
-    while (c->rxlen < want) {
-        long r = LSYS3(SYS_read, c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen);
-        if (r == -EINTR || r == -EAGAIN || r == -EWOULDBLOCK) {
+    const uint8_t *f;
+    size_t len;
+    int r;
+    while ((r = shunt_rx_frame(&c->rx, &f, &len)) == 0) {
+        ssize_t n = shunt_rx_fill(&c->rx, c->fd);
+        if (n == -EAGAIN) {
             if (now_ms() >= deadline)
                 return -ETIMEDOUT;
             continue;
         }
-        if (r < 0)
-            return (int)r;
-        if (r == 0)
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
             return -ECONNRESET;
-        c->rxlen += (size_t)r;
     }
-    return 0;
-}
-
-/* Receives the next frame; decoded into *m (pointing into c->rx, valid
- * until the next receive). */
-static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
-{
-    if (c->rxused) { /* drop the frame handed out last time */
-        c->rxlen -= c->rxused;
-        memmove(c->rx, c->rx + c->rxused, c->rxlen);
-        c->rxused = 0;
-    }
-    int r = fill(c, SHUNT_HDR_LEN, deadline);
     if (r < 0)
         return r;
-    shunt_hdr_t h;
-    r = shunt_hdr_parse(c->rx, SHUNT_HDR_LEN, c->max_frame, &h);
-    if (r < 0)
-        return r;
-    size_t total = SHUNT_HDR_LEN + h.length;
-    if ((r = fill(c, total, deadline)) < 0)
-        return r;
-    c->rxused = total;
-    return shunt_decode(c->rx, total, m);
+    c->rx_used = len;
+    return shunt_decode(f, len, m);
 }
 
 static conn_t *conn_open(void)
@@ -152,6 +129,7 @@ static conn_t *conn_open(void)
         return NULL;
     c->fd = -1;
     c->max_frame = SHUNT_FRAME_DEFAULT;
+    shunt_rx_init_small(&c->rx, c->max_frame);
     shunt_wbuf_init(&c->tx);
     int fd = (int)LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -225,6 +203,7 @@ static conn_t *conn_open(void)
         return NULL;
     }
     c->max_frame = m.u.hello_r.max_frame;
+    shunt_rx_set_max_frame(&c->rx, c->max_frame);
     c->next_id = 2;
     LOG_DEBUG("rpc: connected to %s (fd %d, session %016llx, max_frame %u)",
               shunt_layer.socket_path, c->fd,

@@ -12,15 +12,24 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
+
+#define RX_CHUNK (64u * 1024) /* a buffer's size, and a fill's least room */
+#define RX_SMALL 4096u        /* a small buffer's first size */
 
 int shunt_rx_init(shunt_rx_t *rx, uint32_t max_frame)
 {
     memset(rx, 0, sizeof(*rx));
     rx->max_frame = max_frame;
-    rx->cap = 64 * 1024;
+    rx->cap = RX_CHUNK;
     rx->buf = malloc(rx->cap);
     return rx->buf ? 0 : -ENOMEM;
+}
+
+void shunt_rx_init_small(shunt_rx_t *rx, uint32_t max_frame)
+{
+    memset(rx, 0, sizeof(*rx));
+    rx->max_frame = max_frame;
+    rx->small = 1;
 }
 
 void shunt_rx_free(shunt_rx_t *rx)
@@ -39,7 +48,7 @@ static int rx_room(shunt_rx_t *rx, size_t want)
     }
     if (rx->cap - rx->len >= want)
         return 0;
-    size_t cap = rx->cap;
+    size_t cap = rx->cap ? rx->cap : RX_SMALL;
     while (cap - rx->len < want)
         cap *= 2;
     uint8_t *p = realloc(rx->buf, cap);
@@ -52,11 +61,12 @@ static int rx_room(shunt_rx_t *rx, size_t want)
 
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
 {
-    /* Read enough for the frame in progress, or a generous chunk. */
-    size_t want = 64 * 1024;
+    /* Read enough for the frame in progress, or a generous chunk (a small
+     * buffer: whatever room it has). */
+    size_t want = rx->small ? 1 : RX_CHUNK;
     shunt_hdr_t h;
-    if (shunt_hdr_parse(rx->buf + rx->off, rx->len - rx->off, rx->max_frame,
-                        &h) == 1) {
+    if (rx->buf && shunt_hdr_parse(rx->buf + rx->off, rx->len - rx->off,
+                                   rx->max_frame, &h) == 1) {
         size_t total = SHUNT_HDR_LEN + (size_t)h.length;
         size_t have = rx->len - rx->off;
         if (total > have && total - have > want)
@@ -67,12 +77,13 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
         return r;
     for (;;) {
         size_t room = rx->cap - rx->len;
-        ssize_t n = read(fd, rx->buf + rx->len, room);
+        long n = shunt_sys6(SYS_read, fd, (long)(rx->buf + rx->len),
+                            (long)room, 0, 0, 0);
+        if (n == -EINTR)
+            continue;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rx->drained = errno == EAGAIN || errno == EWOULDBLOCK;
-            return -errno;
+            rx->drained = n == -EAGAIN;
+            return n;
         }
         rx->len += (size_t)n;
         rx->drained = (size_t)n < room;
@@ -82,6 +93,8 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
 
 int shunt_rx_frame(shunt_rx_t *rx, const uint8_t **frame, size_t *len)
 {
+    if (!rx->buf) /* a small buffer before its first fill */
+        return 0;
     shunt_hdr_t h;
     int r = shunt_hdr_parse(rx->buf + rx->off, rx->len - rx->off,
                             rx->max_frame, &h);
@@ -101,11 +114,12 @@ void shunt_rx_consume(shunt_rx_t *rx, size_t len)
     if (rx->off >= rx->len) {
         rx->off = rx->len = 0;
         /* Give back what one large frame made the buffer grow to. */
+        size_t keep = rx->small ? RX_SMALL : RX_CHUNK;
         if (rx->cap > 4u * 1024 * 1024) {
-            uint8_t *p = realloc(rx->buf, 64 * 1024);
+            uint8_t *p = realloc(rx->buf, keep);
             if (p) {
                 rx->buf = p;
-                rx->cap = 64 * 1024;
+                rx->cap = keep;
             }
         }
     }

@@ -564,6 +564,58 @@ static void test_rx_reassembles_split_frames(void **state)
     close(sv[1]);
 }
 
+/* The layer's receive buffer: nothing allocated before the first fill, 4 KiB
+ * then, grown for a frame larger than that, and frames that arrive
+ * together (a stale answer and the awaited one) are both kept. */
+static void test_rx_small_starts_empty_and_grows_per_frame(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    shunt_rx_t rx;
+    shunt_rx_init_small(&rx, SHUNT_FRAME_DEFAULT);
+    assert_null(rx.buf);
+    const uint8_t *fr;
+    size_t flen;
+    assert_int_equal(shunt_rx_frame(&rx, &fr, &flen), 0);
+    shunt_wbuf_t w;
+    shunt_wbuf_init(&w);
+    shunt_ping_t p = {.nonce = 7};
+    assert_int_equal(shunt_encode(&w, SHUNT_T_PING, 0, 1, &p, SHUNT_FRAME_DEFAULT), 0);
+    static uint8_t big[20000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7);
+    shunt_data_t d = {.stream = 3, .data = shunt_bytes(big, sizeof(big))};
+    assert_int_equal(shunt_encode(&w, SHUNT_T_DATA, SHUNT_FLAG_ONEWAY, 2, &d,
+                                  SHUNT_FRAME_DEFAULT), 0);
+    assert_int_equal(shunt_tx_flush(&w, sv[0], SHUNT_TX_SOCKET), 0);
+    assert_int_equal(shunt_wbuf_pending(&w), 0);
+    ssize_t n = shunt_rx_fill(&rx, sv[1]);
+    assert_int_equal(n, 4096); /* the first fill: a 4 KiB buffer, full */
+    assert_int_equal(rx.cap, 4096);
+    shunt_msg_t m;
+    assert_int_equal(shunt_rx_frame(&rx, &fr, &flen), 1);
+    assert_int_equal(shunt_decode(fr, flen, &m), 0);
+    assert_int_equal(m.type, SHUNT_T_PING);
+    assert_int_equal(m.u.ping.nonce, 7);
+    shunt_rx_consume(&rx, flen);
+    int r;
+    while ((r = shunt_rx_frame(&rx, &fr, &flen)) == 0)
+        assert_true(shunt_rx_fill(&rx, sv[1]) > 0);
+    assert_int_equal(r, 1);
+    assert_true(rx.cap >= flen && rx.cap < 2 * flen + 4096);
+    assert_int_equal(shunt_decode(fr, flen, &m), 0);
+    assert_int_equal(m.type, SHUNT_T_DATA);
+    assert_int_equal(m.u.data.data.len, sizeof(big));
+    assert_memory_equal(m.u.data.data.p, big, sizeof(big));
+    shunt_rx_consume(&rx, flen);
+    assert_int_equal(shunt_rx_buffered(&rx), 0);
+    shunt_rx_free(&rx);
+    shunt_wbuf_free(&w);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void test_bytes_built_in_place_match_the_encoder(void **state)
 {
     (void)state;
@@ -623,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_list_lengths_are_checked),
         cmocka_unit_test(test_wire_layout_is_little_endian),
         cmocka_unit_test(test_rx_reassembles_split_frames),
+        cmocka_unit_test(test_rx_small_starts_empty_and_grows_per_frame),
         cmocka_unit_test(test_bytes_built_in_place_match_the_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,13 +12,19 @@ typedef struct {
     size_t off, len, cap; /* unread bytes are buf[off .. len) */
     uint32_t max_frame;
     int drained; /* the last fill read less than it had room for */
+    int small;   /* shunt_rx_init_small */
 } shunt_rx_t;
 
 int shunt_rx_init(shunt_rx_t *rx, uint32_t max_frame); /* 0 or -ENOMEM */
+/* A buffer that allocates nothing until its first fill, starts at 4 KiB and
+ * grows only as far as a frame needs: one per thread of the layer (a fill
+ * reads into whatever room it has, rather than making room for 64 KiB). */
+void shunt_rx_init_small(shunt_rx_t *rx, uint32_t max_frame);
 void shunt_rx_free(shunt_rx_t *rx);
 
-/* One read() into the buffer.  Returns bytes read (> 0), 0 on EOF, or
- * -errno (-EAGAIN when a non-blocking fd has nothing). */
+/* One read into the buffer (a raw system call, shunt/sys.h: the layer uses
+ * it too).  Returns bytes read (> 0), 0 on EOF, or -errno (-EAGAIN when a
+ * non-blocking fd has nothing, or a blocking socket's SO_RCVTIMEO ran out). */
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd);
 
 /* 1 when the last fill read less than it had room for: the socket had
