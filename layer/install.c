@@ -5,11 +5,14 @@
 #include "libcsym.h"
 
 #include "shunt/hook.h"
+#include "shunt/insn.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #define HOOK(name, ret, params, flags) struct real_##name##_s real_##name;
 #define ALIAS(name, of, flags) struct real_##of##_s real_##name;
@@ -36,11 +39,29 @@ static const hookent_t table[] = {
 };
 #define NHOOKS (sizeof(table) / sizeof(table[0]))
 
+/* One instruction of the candidate for __openat64_nocancel (find_hidden):
+ * 1 when it is the openat syscall, -1 when the candidate is refused. */
+static int hidden_step(const cs_insn *in, void *arg)
+{
+    int *have_mov = arg;
+    if (shunt_insn_is_mov_imm(in, X86_REG_EDI, AT_FDCWD))
+        return -1;
+    if (shunt_insn_is_mov_imm(in, X86_REG_EAX, SYS_openat))
+        *have_mov = 1;
+    if (*have_mov && in->id == X86_INS_SYSCALL)
+        return 1;
+    if (in->id == X86_INS_RET && !*have_mov) /* ret before the syscall */
+        return -1;
+    return 0;
+}
+
 /* glibc's __openat64_nocancel is not exported; in glibc 2.3x it follows
  * __open64_nocancel in the same object (sysdeps/unix/sysv/linux/
  * open{,at}64_nocancel.c).  Take the next 16-byte-aligned address after it
- * and accept it only if it looks like that function: an openat syscall
- * (mov $0x101,%eax; ... syscall) whose dirfd is not loaded as AT_FDCWD. */
+ * and accept it only if it looks like that function, decoded with the
+ * engine's capstone (set up with the layer's allocator before this runs,
+ * shunt_alloc_init): an openat syscall (mov $0x101,%eax; ... syscall)
+ * whose dirfd is not loaded as AT_FDCWD, within 96 bytes. */
 static void *find_hidden(const char *name)
 {
     if (strcmp(name, "__openat64_nocancel") != 0)
@@ -54,20 +75,10 @@ static void *find_hidden(const char *name)
         return NULL;
     const uint8_t *p = (const uint8_t *)(((uintptr_t)open_nc + sym->st_size +
                                           15) & ~(uintptr_t)15);
-    static const uint8_t mov_eax[] = {0xb8, 0x01, 0x01, 0x00, 0x00};
-    static const uint8_t mov_edi_fdcwd[] = {0xbf, 0x9c, 0xff, 0xff, 0xff};
     int have_mov = 0;
-    for (int i = 0; i < 96; i++) {
-        if (memcmp(p + i, mov_edi_fdcwd, 5) == 0)
-            return NULL;
-        if (memcmp(p + i, mov_eax, 5) == 0)
-            have_mov = 1;
-        if (have_mov && p[i] == 0x0f && p[i + 1] == 0x05)
-            return (void *)p;
-        if (p[i] == 0xc3 && !have_mov) /* ret before the syscall */
-            return NULL;
-    }
-    return NULL;
+    return shunt_insn_each(p, 96, (uintptr_t)p, hidden_step, &have_mov) == 1
+               ? (void *)p
+               : NULL;
 }
 
 int shunt_hooks_install(void)

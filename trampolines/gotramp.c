@@ -1,5 +1,6 @@
 /* The state the Go trampolines (x86_64/go_*.S) read; see shunt/gotramp.h. */
 #include "shunt/gotramp.h"
+#include "shunt/insn.h"
 #include "tramp.h"
 
 #include <stddef.h>
@@ -26,20 +27,36 @@ _Static_assert(SHUNT_GO_EXEC_SLOTS == 8, "go_syscall6.S masks with 7");
 /* In a stripped program the pclntab names runtime.asmcgocall's ABIInternal
  * wrapper like the ABI0 body, and the reader keeps the first it meets.
  * The wrapper stores AX and BX as the ABI0 arguments and calls the body:
- * mov %rax,(%rsp); mov %rbx,8(%rsp); call rel32.  Given the wrapper,
- * follow that call; given the body, return it. */
+ * mov %rax,(%rsp); mov %rbx,8(%rsp); call rel32, starting within its first
+ * 48 bytes.  Given the wrapper, follow that call; given the body, return
+ * it. */
+typedef struct {
+    uintptr_t start;
+    int stage; /* 0, 1: after the store of AX, 2: and of BX */
+    uintptr_t body;
+} cgo_walk_t;
+
+static int cgo_step(const cs_insn *in, void *arg)
+{
+    cgo_walk_t *w = arg;
+    if (w->stage == 2 && (w->body = shunt_insn_call_rel32(in)) != 0)
+        return 1;
+    if (w->stage == 1 && shunt_insn_is_store(in, X86_REG_RBX, X86_REG_RSP, 8)) {
+        w->stage = 2;
+        return 0;
+    }
+    w->stage = in->address - w->start < 48 &&
+               shunt_insn_is_store(in, X86_REG_RAX, X86_REG_RSP, 0);
+    return in->address - w->start >= 48 && w->stage == 0 ? -1 : 0;
+}
+
 uintptr_t shunt_go_asmcgocall_body(uintptr_t a)
 {
-    static const uint8_t seq[] = {0x48, 0x89, 0x04, 0x24, 0x48,
-                                  0x89, 0x5c, 0x24, 0x08, 0xe8};
-    const uint8_t *p = (const uint8_t *)a;
-    for (size_t i = 0; i < 48; i++)
-        if (memcmp(p + i, seq, sizeof(seq)) == 0) {
-            int32_t rel;
-            memcpy(&rel, p + i + sizeof(seq), 4);
-            return a + i + sizeof(seq) + 4 + (uintptr_t)(intptr_t)rel;
-        }
-    return a;
+    cgo_walk_t w = {a, 0, 0};
+    /* 48 bytes, and the two stores and the call after the last start */
+    return shunt_insn_each((const uint8_t *)a, 48 + 14, a, cgo_step, &w) == 1
+               ? w.body
+               : a;
 }
 
 int shunt_go_family(const shunt_goinfo_t *gi, char *why, size_t whylen)

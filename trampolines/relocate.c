@@ -2,6 +2,7 @@
  * another address and ends it with a jump back.  Pure: no memory is
  * mapped, nothing is logged; capstone decodes, we re-encode. */
 #include "shunt/hook.h"
+#include "shunt/insn.h"
 #include "tramp.h"
 
 #include <capstone/capstone.h>
@@ -409,6 +410,77 @@ static void dec_put(csh h, cs_insn *in)
     }
     cs_free(in, 1);
     cs_close(&h);
+}
+
+int shunt_insn_each(const uint8_t *code, size_t len, uint64_t addr,
+                    int (*fn)(const cs_insn *in, void *arg), void *arg)
+{
+    csh h;
+    cs_insn *in;
+    if (!code || !dec_get(&h, &in))
+        return -1;
+    int rc = 0;
+    while (len && cs_disasm_iter(h, &code, &len, &addr, in))
+        if ((rc = fn(in, arg)) != 0)
+            break;
+    dec_put(h, in);
+    return rc;
+}
+
+static const cs_x86_op *insn_op(const cs_insn *in, uint8_t access)
+{
+    const cs_x86 *x = &in->detail->x86;
+    for (int i = 0; i < x->op_count; i++)
+        if (x->operands[i].access == access)
+            return &x->operands[i];
+    return NULL;
+}
+
+const cs_x86_op *shunt_insn_dst(const cs_insn *in)
+{
+    return insn_op(in, CS_AC_WRITE);
+}
+
+/* An immediate is read without an access mark. */
+const cs_x86_op *shunt_insn_src(const cs_insn *in)
+{
+    const cs_x86 *x = &in->detail->x86;
+    for (int i = 0; i < x->op_count; i++)
+        if (x->operands[i].access == CS_AC_READ ||
+            x->operands[i].type == X86_OP_IMM)
+            return &x->operands[i];
+    return NULL;
+}
+
+int shunt_insn_is_mov_imm(const cs_insn *in, x86_reg reg, int64_t imm)
+{
+    const cs_x86_op *d = shunt_insn_dst(in), *s = shunt_insn_src(in);
+    if (in->id != X86_INS_MOV || !d || !s || d->type != X86_OP_REG ||
+        d->reg != reg || s->type != X86_OP_IMM)
+        return 0;
+    /* Compared at the register's width: capstone gives the immediate of
+     * mov $-100,%edi as 0xffffff9c. */
+    uint64_t mask = d->size >= 8 ? ~0ull : (1ull << (8 * d->size)) - 1;
+    return ((uint64_t)s->imm & mask) == ((uint64_t)imm & mask);
+}
+
+int shunt_insn_is_store(const cs_insn *in, x86_reg reg, x86_reg base,
+                        int64_t disp)
+{
+    const cs_x86_op *d = shunt_insn_dst(in), *s = shunt_insn_src(in);
+    return in->id == X86_INS_MOV && d && s && s->type == X86_OP_REG &&
+           s->reg == reg && d->type == X86_OP_MEM && d->mem.base == base &&
+           d->mem.index == X86_REG_INVALID && d->mem.segment == X86_REG_INVALID &&
+           d->mem.disp == disp;
+}
+
+uint64_t shunt_insn_call_rel32(const cs_insn *in)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (in->id != X86_INS_CALL || in->size != 5 || in->bytes[0] != 0xe8 ||
+        x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+        return 0;
+    return (uint64_t)x->operands[0].imm;
 }
 
 int shunt_relocate(const uint8_t *code, size_t code_len, uint64_t code_addr,
