@@ -11,8 +11,9 @@
  *
  * Layout.  One region of address space is reserved at the first call
  * (PROT_NONE; 4 GiB, halved until the kernel agrees, so that it costs no
- * commit charge and survives a ulimit -v); chunks are cut from it by an
- * atomic bump and made writable with mprotect.  Every block starts with a
+ * commit charge and survives a ulimit -v); chunks (8 blocks of a class,
+ * one page to 64 KiB) are cut from it by an atomic bump and made writable
+ * with mprotect.  Every block starts with a
  * 16-byte header {magic, class, next}.  A class's free list is a Treiber
  * stack whose head is one 64-bit word, {tag:32, offset:32}: the offset of
  * the first free block in 16-byte units from the arena's base (0 = empty;
@@ -41,7 +42,7 @@ long layer_sys(long nr, long a, long b, long c, long d, long e, long f);
 #define AL_MAGIC 0x5348414cu
 #define AL_LARGE 0xffffu
 #define AL_PAGE 4096u
-#define AL_CHUNK_MIN 16384u
+#define AL_CHUNK_MAX 65536u
 #define AL_ARENA_MAX (1ull << 32) /* 4 GiB; 16-byte units fit 32 bits */
 #define AL_ARENA_MIN (1ull << 24)
 
@@ -163,7 +164,11 @@ static al_hdr_t *pop(unsigned c, char *base)
 static al_hdr_t *refill(unsigned c, char *base, uint64_t size)
 {
     size_t bs = cls_size(c);
-    size_t chunk = bs > AL_CHUNK_MIN ? bs : AL_CHUNK_MIN;
+    size_t chunk = bs * 8; /* 8 blocks, within a page .. 64 KiB */
+    if (chunk < AL_PAGE)
+        chunk = AL_PAGE;
+    if (chunk > AL_CHUNK_MAX)
+        chunk = bs > AL_CHUNK_MAX ? bs : AL_CHUNK_MAX;
     chunk = (chunk + AL_PAGE - 1) & ~(size_t)(AL_PAGE - 1);
     uint64_t off = __atomic_fetch_add(&arena_top, chunk, __ATOMIC_RELAXED);
     if (off + chunk > size)
