@@ -151,7 +151,7 @@ static void fix_env(char *const *envp, fixed_env_t *f)
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0 && p > -4096) {
         LOG_WARN("children: mmap: %s; the child may run without the layer",
-                 strerror((int)-p));
+                 ESTR((int)-p));
         return;
     }
     char **out = (char **)p;
