@@ -13,8 +13,11 @@
 #include <sys/sysmacros.h>
 
 /* Regular files up to this size are fetched whole into a memfd at open;
- * larger ones are forwarded read by read. */
-#define SNAPSHOT_MAX (64ull << 20)
+ * larger ones are forwarded read by read.  $SHUNT_SNAPSHOT_MAX (bytes)
+ * sets it (tests make small files take the forwarded path with it). */
+#define SNAPSHOT_MAX_DEFAULT (64ull << 20)
+static uint64_t snapshot_max = SNAPSHOT_MAX_DEFAULT;
+#define SNAPSHOT_MAX snapshot_max
 
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st)
 {
@@ -125,9 +128,9 @@ static void release(shunt_rfile_t *f)
 #define SNAP_PREFIX "shunt-snap:"
 #define MEMFD_NAME_MAX 249
 
-static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
+size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len)
 {
-    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
+    size_t n = 0;
 #define X(f)                                                               \
     if (n < len)                                                           \
         n += (size_t)(st->f ? snprintf(out + n, len - n, "%llx.",          \
@@ -135,17 +138,12 @@ static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
                             : snprintf(out + n, len - n, "."));
     SNAP_FIELDS(X)
 #undef X
-    if (n >= len || n > MEMFD_NAME_MAX)
-        snprintf(out, len, "shunt");
+    return n < len ? n : 0;
 }
 
-/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
-static int snap_parse(const char *link, shunt_stat_r_t *st)
+int rfile_stat_dec(const char **pp, shunt_stat_r_t *st)
 {
-    static const char pre[] = "/memfd:" SNAP_PREFIX;
-    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
-        return -1;
-    const char *p = link + sizeof(pre) - 1;
+    const char *p = *pp;
     memset(st, 0, sizeof(*st));
 #define X(f)                                                               \
     {                                                                      \
@@ -160,7 +158,26 @@ static int snap_parse(const char *link, shunt_stat_r_t *st)
     }
     SNAP_FIELDS(X)
 #undef X
+    *pp = p;
     return 0;
+}
+
+static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
+    size_t k = n < len ? rfile_stat_enc(st, out + n, len - n) : 0;
+    if (!k || n + k > MEMFD_NAME_MAX)
+        snprintf(out, len, "shunt");
+}
+
+/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
+static int snap_parse(const char *link, shunt_stat_r_t *st)
+{
+    static const char pre[] = "/memfd:" SNAP_PREFIX;
+    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
+        return -1;
+    const char *p = link + sizeof(pre) - 1;
+    return rfile_stat_dec(&p, st);
 }
 
 /* At start of an active layer: the snapshots this image inherited (their
@@ -215,6 +232,16 @@ void rfiles_init(void);
 void rfiles_init(void)
 {
     shunt_rfile_release = release;
+    const char *v = getenv("SHUNT_SNAPSHOT_MAX");
+    if (v && *v) {
+        char *end;
+        unsigned long long m = strtoull(v, &end, 10);
+        if (*end || m > SNAPSHOT_MAX_DEFAULT * 1024)
+            LOG_WARN("SHUNT_SNAPSHOT_MAX=%s: not a number of bytes; the "
+                     "limit stays %llu", v, (unsigned long long)snapshot_max);
+        else
+            snapshot_max = m;
+    }
     if (shunt_layer.socket_path[0])
         adopt_inherited();
 }

@@ -276,6 +276,11 @@ int shunt_rpc_connect(void)
     return r;
 }
 
+int shunt_rpc_has_conn(void)
+{
+    return tl_slot >= 0 && conns[tl_slot] != NULL;
+}
+
 uint32_t shunt_rpc_data_max(void)
 {
     conn_t *c = conn_get();
