@@ -198,6 +198,8 @@ static int encode(out_t *o, int fd, shunt_rfile_t *f, int with_handle)
  * with EBADF); the placeholder is kept aside for a failed exec. */
 static void swap_out(layer_execfds_t *x, int fd)
 {
+    if (x->nswaps == x->maxswaps) /* opened by another thread meanwhile */
+        return;
     long keep = LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
     if (keep < 0)
         return;
@@ -226,9 +228,14 @@ void layer_execfds_prepare(layer_execfds_t *x, int unhooked)
         return;
     int saved = errno;
     LAYER_ENTER();
-    size_t n = 0;
-    for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1))
-        n++;
+    size_t n = 0; /* remote fds that survive the exec */
+    for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = survivor(fd);
+        n += f != NULL;
+        shunt_rfile_unref(f);
+    }
+    if (!n) /* the layer's own fds only, or all close-on-exec */
+        goto out;
     size_t len = VAR_MAX + n * 2 * sizeof(int) + n * 4 + 64;
     long m = layer_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -240,6 +247,7 @@ void layer_execfds_prepare(layer_execfds_t *x, int unhooked)
     x->map = (void *)m;
     x->maplen = len;
     x->swaps = (int *)((char *)m + VAR_MAX);
+    x->maxswaps = (int)n;
     uint8_t *hb = (uint8_t *)(x->swaps + 2 * n);
     size_t nh = 0;
     /* The handles the new image will hold (each once). */

@@ -364,8 +364,10 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     strncpy(shunt_layer.progname, getenv("_") ? pn : "",
             sizeof(shunt_layer.progname) - 1);
     setup_policy();
+    /* The fds the exec'ing image named (and its session), then the
+     * other inherited placeholders (rfiles.c). */
+    layer_execfds_init();
     rfiles_init();
-    layer_execfds_init(); /* may take the session the exec'ing image named */
     shunt_rpc_init();
     char **env0 = environ;
     if (shunt_env_init)

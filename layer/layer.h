@@ -308,7 +308,7 @@ typedef struct {
     size_t maplen;
     uint64_t session; /* the new image's session (FORK said), or 0 */
     int *swaps;       /* pairs fd, saved copy: placeholders swapped */
-    int nswaps;
+    int nswaps, maxswaps;
 } layer_execfds_t;
 void layer_execfds_prepare(layer_execfds_t *x, int unhooked);
 void layer_execfds_failed(layer_execfds_t *x);

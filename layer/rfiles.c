@@ -126,6 +126,10 @@ static void release(shunt_rfile_t *f)
     X(mtime_nsec) X(rdev_major) X(rdev_minor) X(dev_major) X(dev_minor)    \
     X(mnt_id)
 #define SNAP_PREFIX "shunt-snap:"
+/* The names of forwarded and directory placeholders (a forwarded file
+ * that grew past the limit while it was read keeps the snapshot's). */
+#define FWD_NAME "shunt-fwd"
+#define DIR_NAME "shunt-dir"
 #define MEMFD_NAME_MAX 249
 
 size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len)
@@ -180,11 +184,33 @@ static int snap_parse(const char *link, shunt_stat_r_t *st)
     return rfile_stat_dec(&p, st);
 }
 
+/* A forwarded or directory placeholder this image inherited that
+ * SHUNT_FDS did not name (an exec the hooks did not see: a Go program's
+ * os/exec child, a raw execve): it stands for a remote file this image
+ * cannot reach, so it becomes an O_PATH fd of itself, whose first read or
+ * write fails with EBADF, rather than an empty file. */
+static void orphan(int fd, const char *link)
+{
+    char p[48];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    long flags = LSYS3(SYS_fcntl, fd, F_GETFD, 0);
+    long op = LSYS4(SYS_openat, AT_FDCWD, p, O_PATH | O_CLOEXEC, 0);
+    if (op < 0 || flags < 0)
+        return;
+    LSYS3(SYS_dup3, op, fd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    LSYS1(SYS_close, op);
+    LOG_WARN("fd %d: a remote file's placeholder (%s) inherited without its "
+             "remote file (an exec the layer did not see): reads and writes "
+             "fail with EBADF", fd, link);
+}
+
 /* At start of an active layer: the snapshots this image inherited (their
  * fds survive exec) go back into the fd table, read-only, with the stat
- * their name carries.  Their path is not known: fstatfs answers for the
- * target's root, and fchmod/futimens give EROFS as on any snapshot of a
- * read-mode path.  Raw system calls only: the hooks are not installed. */
+ * their name carries, unless SHUNT_FDS put them there already (execfds.c,
+ * with their path).  Without it their path is not known: fstatfs answers
+ * for the target's root, and fchmod/futimens give EROFS as on any
+ * snapshot of a read-mode path.  Raw system calls only: the hooks are not
+ * installed. */
 static void adopt_inherited(void)
 {
     int dfd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/fd",
@@ -212,6 +238,13 @@ static void adopt_inherited(void)
             if (l <= 0)
                 continue;
             link[l] = 0;
+            if (shunt_fdt_is_ours((int)fd))
+                continue; /* named by SHUNT_FDS */
+            if (strcmp(link, "/memfd:" FWD_NAME " (deleted)") == 0 ||
+                strcmp(link, "/memfd:" DIR_NAME " (deleted)") == 0) {
+                orphan((int)fd, link);
+                continue;
+            }
             shunt_stat_r_t st;
             if (snap_parse(link, &st) < 0)
                 continue;
@@ -369,7 +402,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
         snap_name(&st, name, sizeof(name));
     else
         snprintf(name, sizeof(name), "%s",
-                 kind == SHUNT_RF_DIR ? "shunt-dir" : "shunt");
+                 kind == SHUNT_RF_DIR ? DIR_NAME : FWD_NAME);
     int mfd = (int)LSYS2(SYS_memfd_create, name,
                          (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
     if (!f || !path || mfd < 0) {
@@ -393,8 +426,18 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
                                .whence = SEEK_SET};
             shunt_msg_t lm;
             long lr = shunt_rpc(SHUNT_T_LSEEK, &q, SHUNT_T_OK, &lm);
-            LSYS2(SYS_ftruncate, mfd, 0);
-            LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+            /* A placeholder named as forwarded ones are (an image that
+             * inherits it through an exec the layer did not see must not
+             * take it for an empty snapshot). */
+            int nfd = (int)LSYS2(SYS_memfd_create, FWD_NAME,
+                                 (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+            if (nfd >= 0) {
+                LSYS3(SYS_dup3, nfd, mfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+                LSYS1(SYS_close, nfd);
+            } else {
+                LSYS2(SYS_ftruncate, mfd, 0);
+                LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+            }
             e = lr < 0 ? (int)lr : 0;
             LOG_DEBUG("open %s: grew past %llu bytes after its stat (%llu): "
                       "forwarded", t->norm, (unsigned long long)SNAPSHOT_MAX,

@@ -4,11 +4,12 @@
 # back to its baseline while the shell that ran 100 redirects is alive), a
 # failed exec keeps nothing (EXEC_CANCEL), and a static image, which the
 # layer cannot enter, gets EBADF on its first read or write of a forwarded
-# fd, never end-of-file.  The content itself is compared with the target's
+# fd, never end-of-file; so does an image exec'd by a raw execve (as a Go
+# program's os/exec children are), which the exec hooks never see.  The content itself is compared with the target's
 # by tests/realworld/exec-fds.yaml.
-#   execfds.sh HARNESS LIBSHUNT FIXTURE NAME RWCONF LT_STATIC_IO
+#   execfds.sh HARNESS LIBSHUNT FIXTURE NAME RWCONF LT_STATIC_IO LT_RAWEXEC
 set -uo pipefail
-harness=$1 lib=$2 fixture=$3 name=$4 rwconf=$5 static=$6
+harness=$1 lib=$2 fixture=$3 name=$4 rwconf=$5 static=$6 rawexec=$7
 . "$(dirname "$0")/../lib/session.sh"
 st_init execfds
 fail() { st_fail "$@"; }
@@ -63,5 +64,10 @@ got=$(under sh -c 'exec 4< /srv/data/big.txt; "$0" 4 r; wc -c <&4' "$static" 2>&
       grep -v '^shunt: ')
 [ "$got" = "lt_static_io: read fd 4: EBADF
 $want" ] || fail "after a static child the shell's fd reads: '$got'"
+# lt_rawexec (its image has the fd back) execs cat with a raw execve.
+got=$(under sh -c '"$0" /bin/cat < /srv/data/big.txt | wc -c' "$rawexec" 2>&1 |
+      grep -v '^shunt: ')
+[ "$got" = "/bin/cat: -: Bad file descriptor
+0" ] || fail "cat exec'd by a raw execve: '$got', want EBADF"
 grep -q " error: " "$work/layer.log" 2>/dev/null && fail "the layer logged errors"
 echo "execfds passed"
