@@ -107,19 +107,91 @@ static uint64_t new_session(void)
     return v;
 }
 
-/* f's rfile when fd survives the exec (open, not FD_CLOEXEC) and is a
- * remote file; a reference is taken. */
-static shunt_rfile_t *survivor(int fd)
+int layer_vfork_child(void)
 {
-    shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f)
-        return NULL;
-    long fl = f->kind == SHUNT_RF_LAYER ? -1 : LSYS3(SYS_fcntl, fd, F_GETFD, 0);
-    if (fl < 0 || (fl & FD_CLOEXEC)) {
-        shunt_rfile_unref(f);
-        return NULL;
+    return self_pid && LSYS0(SYS_getpid) != self_pid;
+}
+
+/* The remote fds that survive the exec: (fd, rfile) pairs, a reference
+ * taken on each. */
+typedef struct {
+    int fd;
+    shunt_rfile_t *f;
+} surv_t;
+
+#define SURV_MAX 4096
+
+static int survives(int fd)
+{
+    long fl = LSYS3(SYS_fcntl, fd, F_GETFD, 0);
+    return fl >= 0 && !(fl & FD_CLOEXEC);
+}
+
+/* From the table, whose fd numbers are this process's. */
+static size_t survivors_table(surv_t *v)
+{
+    size_t n = 0;
+    for (int fd = shunt_fdt_next(0); fd >= 0 && n < SURV_MAX;
+         fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        if (f && f->kind != SHUNT_RF_LAYER && survives(fd))
+            v[n++] = (surv_t){fd, f};
+        else
+            shunt_rfile_unref(f);
     }
-    return f;
+    return n;
+}
+
+typedef struct {
+    uint64_t dev, ino;
+    shunt_rfile_t *found;
+} by_ino_t;
+
+static void match_ino(int fd, shunt_rfile_t *f, void *arg)
+{
+    (void)fd;
+    by_ino_t *b = arg;
+    if (!b->found && f->kind != SHUNT_RF_LAYER && f->ph_ino == b->ino &&
+        f->ph_dev == b->dev) {
+        shunt_rfile_ref(f);
+        b->found = f;
+    }
+}
+
+/* In a vfork-style child the table is the parent's (its file actions'
+ * dup2 and close left it alone, fs_open.c): the child's own fds are
+ * matched to its entries by the placeholder's inode. */
+static size_t survivors_vfork(surv_t *v)
+{
+    int dfd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/fd",
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return 0;
+    size_t n = 0;
+    char buf[2048];
+    long got;
+    while ((got = LSYS3(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+        for (long off = 0; off < got;) {
+            uint16_t rl;
+            memcpy(&rl, buf + off + 16, sizeof(rl));
+            const char *name = buf + off + 19;
+            off += rl;
+            int fd = 0;
+            if (*name < '0' || *name > '9')
+                continue;
+            for (; *name >= '0' && *name <= '9'; name++)
+                fd = fd * 10 + (*name - '0');
+            struct stat st;
+            if (fd == dfd || n >= SURV_MAX || !survives(fd) ||
+                LSYS4(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) < 0)
+                continue;
+            by_ino_t b = {st.st_dev, st.st_ino, NULL};
+            shunt_fdt_foreach(match_ino, &b);
+            if (b.found)
+                v[n++] = (surv_t){fd, b.found};
+        }
+    LSYS1(SYS_close, dfd);
+    return n;
 }
 
 static int is_remote_handle(const shunt_rfile_t *f)
@@ -228,15 +300,9 @@ void layer_execfds_prepare(layer_execfds_t *x, int unhooked)
         return;
     int saved = errno;
     LAYER_ENTER();
-    size_t n = 0; /* remote fds that survive the exec */
-    for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1)) {
-        shunt_rfile_t *f = survivor(fd);
-        n += f != NULL;
-        shunt_rfile_unref(f);
-    }
-    if (!n) /* the layer's own fds only, or all close-on-exec */
-        goto out;
-    size_t len = VAR_MAX + n * 2 * sizeof(int) + n * 4 + 64;
+    int vfork = layer_vfork_child();
+    /* The variable, then the survivors, the handle list, the swaps. */
+    size_t len = VAR_MAX + SURV_MAX * (sizeof(surv_t) + 2 * sizeof(int) + 4);
     long m = layer_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m < 0 && m > -4096) {
@@ -244,32 +310,33 @@ void layer_execfds_prepare(layer_execfds_t *x, int unhooked)
                  "image", ESTR((int)-m));
         goto out;
     }
+    surv_t *sv = (surv_t *)((char *)m + VAR_MAX);
+    size_t n = vfork ? survivors_vfork(sv) : survivors_table(sv);
+    if (!n) { /* the layer's own fds only, or all close-on-exec */
+        LSYS2(SYS_munmap, m, len);
+        goto out;
+    }
     x->map = (void *)m;
     x->maplen = len;
-    x->swaps = (int *)((char *)m + VAR_MAX);
-    x->maxswaps = (int)n;
-    uint8_t *hb = (uint8_t *)(x->swaps + 2 * n);
+    x->swaps = (int *)(sv + SURV_MAX);
+    x->maxswaps = SURV_MAX;
+    uint8_t *hb = (uint8_t *)(x->swaps + 2 * SURV_MAX);
     size_t nh = 0;
     /* The handles the new image will hold (each once). */
-    if (!unhooked)
-        for (int fd = shunt_fdt_next(0); fd >= 0 && nh < n;
-             fd = shunt_fdt_next(fd + 1)) {
-            shunt_rfile_t *f = survivor(fd);
-            if (!f)
-                continue;
-            if (is_remote_handle(f) && !atomic_load(&f->shared)) {
-                int dup = 0;
-                for (size_t i = 0; i < nh && !dup; i++)
-                    dup = memcmp(hb + 4 * i, &f->handle, 4) == 0;
-                if (!dup)
-                    memcpy(hb + 4 * nh++, &f->handle, 4); /* x86: LE */
-            }
-            shunt_rfile_unref(f);
+    for (size_t i = 0; i < n && !unhooked; i++) {
+        shunt_rfile_t *f = sv[i].f;
+        if (is_remote_handle(f) && !atomic_load(&f->shared)) {
+            int dup = 0;
+            for (size_t k = 0; k < nh && !dup; k++)
+                dup = memcmp(hb + 4 * k, &f->handle, 4) == 0;
+            if (!dup)
+                memcpy(hb + 4 * nh++, &f->handle, 4); /* x86: LE */
         }
+    }
     /* In a vfork-style child only a connection this thread has (its
      * parent's, which waits) may be used: a new one would be recorded in
      * the parent's memory with an fd of the child's. */
-    if (nh && (LSYS0(SYS_getpid) == self_pid || shunt_rpc_has_conn())) {
+    if (nh && (!vfork || shunt_rpc_has_conn())) {
         uint64_t child = new_session();
         shunt_fork_t q = {.child_session = child,
                           .handles = shunt_bytes(hb, (uint32_t)nh * 4)};
@@ -290,10 +357,9 @@ void layer_execfds_prepare(layer_execfds_t *x, int unhooked)
     put_c(&o, '.');
     put_num(&o, shunt_layer.session, 16);
     size_t head = o.n;
-    for (int fd = shunt_fdt_next(0); fd >= 0; fd = shunt_fdt_next(fd + 1)) {
-        shunt_rfile_t *f = survivor(fd);
-        if (!f)
-            continue;
+    for (size_t i = 0; i < n; i++) {
+        int fd = sv[i].fd;
+        shunt_rfile_t *f = sv[i].f;
         int remote = is_remote_handle(f);
         int passed = !unhooked && (!remote || x->session ||
                                    atomic_load(&f->shared)) &&
@@ -416,6 +482,8 @@ static int take_entry(const char **pp, shunt_rfile_t ***made, size_t *nmade)
             path[k++] = (char)(hexval(q[0]) << 4 | hexval(q[1]));
         path[k] = 0;
         f->handle = remote ? (uint32_t)handle : 0;
+        f->ph_dev = dev;
+        f->ph_ino = ino;
         f->oflags = (int)oflags;
         f->st = st;
         f->path = path;

@@ -218,7 +218,7 @@ long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */
-int shunt_rpc_has_conn(void);       /* whether this thread has one */
+int shunt_rpc_has_conn(void);       /* whether this thread has one (open) */
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------
@@ -311,6 +311,10 @@ typedef struct {
     int nswaps, maxswaps;
 } layer_execfds_t;
 void layer_execfds_prepare(layer_execfds_t *x, int unhooked);
+/* Whether this is a vfork-style child (posix_spawn's, CLONE_VM): it shares
+ * the parent's memory, so the fd table is the parent's and must not follow
+ * the child's close/dup2 (its posix_spawn file actions). */
+int layer_vfork_child(void);
 void layer_execfds_failed(layer_execfds_t *x);
 /* Start-up of a new image: takes the entries SHUNT_FDS names back into
  * the fd table and their session (before any RPC); _strip takes the

@@ -253,6 +253,11 @@ static void adopt_inherited(void)
                 break;
             f->st = st;
             f->oflags = O_RDONLY;
+            struct stat ph;
+            if (LSYS4(SYS_newfstatat, (int)fd, "", &ph, AT_EMPTY_PATH) == 0) {
+                f->ph_dev = ph.st_dev;
+                f->ph_ino = ph.st_ino;
+            }
             if (shunt_fdt_set((int)fd, f) == 0)
                 LOG_DEBUG("fd %ld: a snapshot inherited across exec", fd);
             shunt_rfile_unref(f);
@@ -456,6 +461,11 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     finish_fd(mfd, kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
                    : (acc == O_WRONLY || acc == O_RDWR) ? acc : O_RDONLY,
               flags);
+    struct stat ph;
+    if (LSYS4(SYS_newfstatat, mfd, "", &ph, AT_EMPTY_PATH) == 0) {
+        f->ph_dev = ph.st_dev;
+        f->ph_ino = ph.st_ino;
+    }
     int e = shunt_fdt_set(mfd, f);
     shunt_rfile_unref(f);
     if (e < 0) {

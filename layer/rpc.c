@@ -3,6 +3,7 @@
 #include "layer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,7 +279,8 @@ int shunt_rpc_connect(void)
 
 int shunt_rpc_has_conn(void)
 {
-    return tl_slot >= 0 && conns[tl_slot] != NULL;
+    conn_t *c = tl_slot >= 0 ? conns[tl_slot] : NULL;
+    return c && LSYS3(SYS_fcntl, c->fd, F_GETFD, 0) >= 0;
 }
 
 uint32_t shunt_rpc_data_max(void)
