@@ -32,6 +32,8 @@
 #include "lfalloc.h"
 
 #include <capstone/capstone.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,4 +92,25 @@ void shunt_alloc_init(void)
                       .vsnprintf = vsnprintf};
     if (cs_option(0, CS_OPT_MEM, (size_t)&mem) != CS_ERR_OK)
         LOG_WARN("capstone keeps the program's allocator");
+}
+
+/* Memory the program will free() itself (getcwd(NULL, ...)) must come from
+ * the program's malloc, whichever it is: the first global "malloc" in the
+ * lookup order (the executable's, a preloaded jemalloc, then libc's; the
+ * layer's own is hidden and never found).  Only called from a hook about to
+ * return to the program, outside the layer's guard, where libc's own call
+ * would allocate too. */
+void *shunt_program_malloc(size_t n)
+{
+    static void *(*volatile prog_malloc)(size_t);
+    void *(*fn)(size_t) = prog_malloc;
+    if (!fn) {
+        fn = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+        if (!fn) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        prog_malloc = fn;
+    }
+    return fn(n);
 }

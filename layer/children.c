@@ -104,13 +104,16 @@ typedef struct {
 /* Builds, if needed, envp with the session's variables.  On any failure the
  * program's own envp is used: a child without the layer is better than an
  * exec that fails because of the layer. */
-/* The remote cwd's variable (cwd.c) replaces any the program passes. */
+/* The remote cwd's variable (cwd.c) and the remote fds' (execfds.c)
+ * replace any the program passes. */
 static int is_cwd_var(const char *e)
 {
-    return strncmp(e, "SHUNT_CWD=", 10) == 0;
+    return strncmp(e, "SHUNT_CWD=", 10) == 0 ||
+           strncmp(e, "SHUNT_FDS=", 10) == 0;
 }
 
-static void fix_env(char *const *envp, fixed_env_t *f)
+/* fds: "SHUNT_FDS=..." (execfds.c) or NULL. */
+static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
 {
     f->envp = (char **)envp;
     f->map = NULL;
@@ -126,6 +129,8 @@ static void fix_env(char *const *envp, fixed_env_t *f)
         need_bytes += cwd_len + 1;
         need_ptrs++;
     }
+    if (fds)
+        need_ptrs++; /* the string stays in execfds.c's map */
     if (self_len) {
         for (size_t i = 0; i < n; i++)
             if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
@@ -181,6 +186,8 @@ static void fix_env(char *const *envp, fixed_env_t *f)
         out[k++] = str;
         str += cwd_len + 1;
     }
+    if (fds)
+        out[k++] = (char *)fds;
     for (size_t j = 0; j < n_session_vars; j++)
         if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
             size_t sl = strlen(session_vars[j]) + 1;
@@ -202,56 +209,72 @@ static void unfix_env(fixed_env_t *f)
         LSYS2(SYS_munmap, f->map, f->maplen);
 }
 
-/* Prepares f for an exec; the guard is left again before the real call. */
-static void prepare(char *const *envp, fixed_env_t *f)
+/* Prepares f for an exec; the guard is left again before the real call.
+ * x (exec hooks only; NULL for posix_spawn, whose child execs through
+ * execve's hook): the remote fds that survive the exec (execfds.c);
+ * check is what shunt_exec_check said of the program. */
+static void prepare(char *const *envp, fixed_env_t *f, layer_execfds_t *x,
+                    int check)
 {
+    if (x)
+        memset(x, 0, sizeof(*x));
     if (LAYER_BYPASS()) {
         f->envp = (char **)envp;
         f->map = NULL;
         return;
     }
+    /* A program that is not there: the exec fails, nothing to carry
+     * (execvp tries each PATH entry). */
+    if (x && check >= 0)
+        layer_execfds_prepare(x, check == 1);
     int saved = errno;
     LAYER_ENTER();
-    fix_env(envp, f);
+    fix_env(envp, f, x ? x->var : NULL);
     LAYER_LEAVE();
     errno = saved;
 }
 
-static void finish(fixed_env_t *f)
+/* After an exec that returned (failed). */
+static void finish(fixed_env_t *f, layer_execfds_t *x)
 {
     int saved = errno;
     unfix_env(f);
+    if (x && (x->map || x->session))
+        layer_execfds_failed(x);
     errno = saved;
 }
 
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
-    shunt_exec_check(AT_FDCWD, path, 0);
+    int check = shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(execve, path, argv, f.envp);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
 int hook_execveat(int dirfd, const char *path, char *const argv[],
                   char *const envp[], int flags)
 {
-    shunt_exec_check(dirfd, path, flags);
+    int check = shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
 int hook_fexecve(int fd, char *const argv[], char *const envp[])
 {
-    shunt_exec_check(fd, "", AT_EMPTY_PATH);
+    int check = shunt_exec_check(fd, "", AT_EMPTY_PATH);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(fexecve, fd, argv, f.envp);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
@@ -261,9 +284,9 @@ int hook_posix_spawn(pid_t *pidp, const char *path,
                      char *const envp[])
 {
     fixed_env_t f;
-    prepare(envp, &f);
+    prepare(envp, &f, NULL, 0);
     int r = REAL(posix_spawn, pidp, path, fa, attr, argv, f.envp);
-    finish(&f);
+    finish(&f, NULL);
     return r;
 }
 
@@ -273,9 +296,9 @@ int hook_posix_spawnp(pid_t *pidp, const char *file,
                       char *const envp[])
 {
     fixed_env_t f;
-    prepare(envp, &f);
+    prepare(envp, &f, NULL, 0);
     int r = REAL(posix_spawnp, pidp, file, fa, attr, argv, f.envp);
-    finish(&f);
+    finish(&f, NULL);
     return r;
 }
 

@@ -349,7 +349,7 @@ char *hook_getcwd(char *buf, size_t size)
             errno = ERANGE;
             return NULL;
         }
-        buf = malloc(want);
+        buf = shunt_program_malloc(want);
         if (!buf) {
             errno = ENOMEM;
             return NULL;

@@ -27,6 +27,8 @@ typedef struct shunt_rfile {
     int oflags;           /* flags of the open */
     shunt_stat_r_t st;    /* remote stat taken at open */
     char *path;           /* normalised remote path (DIR: for its children) */
+    uint64_t ph_dev, ph_ino; /* the placeholder (DIR, FWD, SNAPSHOT): which
+                              * fd a vfork-style child's dup2 made of it */
     atomic_flag lock;     /* DIR: guards the getdents buffer below */
     uint8_t *pend;        /* DIR: linux_dirent64 records not yet handed out */
     size_t pend_len, pend_off;

@@ -364,6 +364,9 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     strncpy(shunt_layer.progname, getenv("_") ? pn : "",
             sizeof(shunt_layer.progname) - 1);
     setup_policy();
+    /* The fds the exec'ing image named (and its session), then the
+     * other inherited placeholders (rfiles.c). */
+    layer_execfds_init();
     rfiles_init();
     shunt_rpc_init();
     char **env0 = environ;
@@ -373,6 +376,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
         shunt_go_reexec(environ != env0);
     if (shunt_cwd_init)
         shunt_cwd_init(); /* takes SHUNT_CWD out before children.c looks */
+    layer_execfds_strip(); /* SHUNT_FDS too (after go.c's re-exec) */
     /* libc's initialiser, still to come, sets environ back to envp: the
      * target's is put back when the program starts (env.c). */
     if (early && environ != env0 && shunt_env_restore_at_start)
@@ -387,6 +391,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     if (shunt_go_install)
         shunt_go_install(); /* after: go.c calls the real_* originals */
     shunt_state = SHUNT_STATE_ACTIVE;
+    layer_execfds_start();
     LOG_INFO("active: socket %s, session %016llx, %d hook(s) failed",
              shunt_layer.socket_path, (unsigned long long)shunt_layer.session,
              failed);

@@ -3,6 +3,7 @@
 #include "layer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,12 @@ int shunt_rpc_connect(void)
     int r = conn_get() ? 0 : -EIO;
     shunt_sig_unblock();
     return r;
+}
+
+int shunt_rpc_has_conn(void)
+{
+    conn_t *c = tl_slot >= 0 ? conns[tl_slot] : NULL;
+    return c && LSYS3(SYS_fcntl, c->fd, F_GETFD, 0) >= 0;
 }
 
 uint32_t shunt_rpc_data_max(void)

@@ -365,6 +365,18 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         proxy_mark_dirty(p, &c->ev);
         return;
     }
+    if (m.type == SHUNT_T_EXEC_CANCEL) { /* answered here (docs/proxy.md) */
+        int n = sess_exec_cancel(p, c->sess, m.u.exec_cancel.child_session);
+        if (n < 0) {
+            conn_send_error(p, c, m.id, -n, "no such pending session");
+            return;
+        }
+        shunt_ok_t ok = {.ret = n};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
     if (m.type == SHUNT_T_UDP_PEER) { /* answered here */
         int e = stream_udp_peer(p, c->sess->root, m.u.udp_peer.stream,
                                 m.u.udp_peer.addr.p, m.u.udp_peer.addr.len,

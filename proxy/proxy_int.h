@@ -237,6 +237,7 @@ int sess_close_request(shunt_proxy_t *p, psess_t *s, uint32_t handle);
  * how many, or -errno. */
 int sess_fork(shunt_proxy_t *p, psess_t *s, uint64_t child,
               const uint8_t *handles, size_t len);
+int sess_exec_cancel(shunt_proxy_t *p, psess_t *s, uint64_t child);
 void sess_send_close(shunt_proxy_t *p, uint32_t handle);
 void sess_link_lost(shunt_proxy_t *p);
 void sess_free_all(shunt_proxy_t *p);
