@@ -445,6 +445,11 @@ void shunt_rpc_fork_child(void)
 /* Reads the start of an answer with recvmsg, keeping the fd it carries. */
 static int recv_fd(conn_t *c, int *fd, int64_t deadline)
 {
+    if (c->rxused) { /* the HELLO_R handed out before */
+        c->rxlen -= c->rxused;
+        memmove(c->rx, c->rx + c->rxused, c->rxlen);
+        c->rxused = 0;
+    }
     if (c->rxcap < 4096) {
         uint8_t *b = realloc(c->rx, 4096);
         if (!b)
