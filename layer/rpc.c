@@ -38,6 +38,7 @@ static __thread int tl_slot __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t conn_key;
 static int conn_key_ok;
 static _Atomic unsigned creds_gen;
+extern char **environ;
 
 void shunt_rpc_creds_changed(void) { atomic_fetch_add(&creds_gen, 1); }
 
@@ -572,6 +573,21 @@ int shunt_rpc_broker_init(const char *inherited)
     fd = layer_fd_protect(fd, &shunt_layer.broker_fd);
     LSYS3(SYS_fcntl, fd, F_SETFD, 0);
     __atomic_store_n(&shunt_layer.broker_fd, fd, __ATOMIC_RELEASE);
+    /* environ names the new number: an exec the hooks do not see (go.c's
+     * exec again, a raw syscall) passes it on right (children.c writes
+     * it afresh for every other).  The array is the one libc sets again,
+     * so the entry is replaced in place. */
+    static char var[32];
+    snprintf(var, sizeof(var), "SHUNT_BROKER=%d", fd);
+    int have = 0;
+    for (size_t i = 0; environ && environ[i]; i++)
+        if (strncmp(environ[i], "SHUNT_BROKER=", 13) == 0) {
+            environ[i] = var;
+            have = 1;
+        }
+    if (!have)
+        LOG_DEBUG("rpc: no SHUNT_BROKER in environ: children get it from "
+                  "the exec hooks");
     /* The token is no longer needed: forget it. */
     memset(shunt_layer.token, 0, sizeof(shunt_layer.token));
     shunt_layer.token_len = 0;
