@@ -43,6 +43,15 @@ typedef struct {
 
 typedef struct agent agent_t;
 typedef struct client client_t;
+
+/* The credentials a client's file requests are served with (creds.c). */
+#define CREDS_MAX_GROUPS 256
+#define CREDS_AS_AGENT 0xffffffffu /* uid: the agent's own */
+typedef struct {
+    uint32_t uid, gid;
+    uint32_t ngroups;
+    gid_t groups[CREDS_MAX_GROUPS];
+} agent_creds_t;
 typedef struct stream stream_t;
 typedef struct resolver resolver_t;
 
@@ -92,6 +101,7 @@ struct client {
     uint32_t max_frame;
     uint16_t version;
     uint64_t session;
+    agent_creds_t creds; /* CREDS; uid CREDS_AS_AGENT until then */
     char desc[128];  /* "#N ADDR:PORT name" for logs */
     shunt_rx_t rx;
     shunt_wbuf_t tx;
@@ -213,6 +223,13 @@ void handle_close_fd(handle_t *h);
 
 /* ---- locks.c ------------------------------------------------------------ */
 void locks_handle(client_t *cl, const shunt_msg_t *m); /* LOCK, FLOCK */
+
+/* ---- creds.c ------------------------------------------------------------ */
+void creds_set(client_t *cl, const shunt_msg_t *m); /* CREDS */
+/* Before a request: 0 (as the agent), 1 (switched: creds_leave after), or
+ * -EACCES when the agent cannot take them on (never serve with more). */
+int creds_enter(client_t *cl);
+void creds_leave(client_t *cl);
 
 /* ---- env.c -------------------------------------------------------------- */
 int env_load_file(agent_t *a, const char *file, char *err, size_t errlen);

@@ -47,6 +47,7 @@ static void client_new(agent_t *a, int fd, const struct sockaddr *sa)
     cl->a = a;
     cl->fd = fd;
     cl->serial = ++a->next_serial;
+    cl->creds.uid = CREDS_AS_AGENT;
     cl->max_frame = SHUNT_FRAME_MIN; /* until HELLO says more */
     shunt_wbuf_init(&cl->tx);
     char peer[80];

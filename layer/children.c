@@ -59,6 +59,17 @@ static int has_name(char *const *arr, size_t n, const char *name, size_t nlen)
     return 0;
 }
 
+/* Made afresh at each exec, whatever the program passes: the remote
+ * cwd (cwd.c), the remote fds (execfds.c) and the broker's number (it
+ * moves when the program dup2()s onto it).  SHUNT_TOKEN is never passed on (init.c forgets it). */
+static int is_fresh_var(const char *e)
+{
+    return strncmp(e, "SHUNT_CWD=", 10) == 0 ||
+           strncmp(e, "SHUNT_FDS=", 10) == 0 ||
+           strncmp(e, "SHUNT_BROKER=", 13) == 0 ||
+           strncmp(e, "SHUNT_TOKEN=", 12) == 0;
+}
+
 void shunt_children_init(void);
 void shunt_children_init(void)
 {
@@ -72,7 +83,7 @@ void shunt_children_init(void)
                  "that drop LD_PRELOAD will run without the layer");
     }
     for (size_t i = 0; environ && environ[i]; i++)
-        if (strncmp(environ[i], "SHUNT_", 6) == 0)
+        if (strncmp(environ[i], "SHUNT_", 6) == 0 && !is_fresh_var(environ[i]))
             add_var(environ[i]);
     /* env.c's marker, whichever of the two initialisers ran first. */
     if (!has_name(session_vars, n_session_vars, "SHUNT_ENV_DONE", 14))
@@ -104,13 +115,6 @@ typedef struct {
 /* Builds, if needed, envp with the session's variables.  On any failure the
  * program's own envp is used: a child without the layer is better than an
  * exec that fails because of the layer. */
-/* The remote cwd's variable (cwd.c) and the remote fds' (execfds.c)
- * replace any the program passes. */
-static int is_cwd_var(const char *e)
-{
-    return strncmp(e, "SHUNT_CWD=", 10) == 0 ||
-           strncmp(e, "SHUNT_FDS=", 10) == 0;
-}
 
 /* fds: "SHUNT_FDS=..." (execfds.c) or NULL. */
 static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
@@ -119,7 +123,7 @@ static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
     f->map = NULL;
     size_t n = 0, stale_cwd = 0;
     while (envp && envp[n])
-        stale_cwd += is_cwd_var(envp[n++]);
+        stale_cwd += is_fresh_var(envp[n++]);
     int missing_preload = 0;
     const char *old_preload = NULL;
     size_t need_bytes = 0, need_ptrs = 0;
@@ -131,6 +135,24 @@ static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
     }
     if (fds)
         need_ptrs++; /* the string stays in execfds.c's map */
+    char broker_var[32];
+    size_t broker_len = 0;
+    int bk = __atomic_load_n(&shunt_layer.broker_fd, __ATOMIC_ACQUIRE);
+    if (bk >= 0) {
+        /* no stdio here (a vfork-style child): the digits by hand */
+        char dg[12];
+        size_t nd = 0;
+        do
+            dg[nd++] = (char)('0' + bk % 10);
+        while ((bk /= 10) && nd < sizeof(dg));
+        memcpy(broker_var, "SHUNT_BROKER=", 13);
+        broker_len = 13;
+        while (nd)
+            broker_var[broker_len++] = dg[--nd];
+        broker_var[broker_len] = 0;
+        need_bytes += broker_len + 1;
+        need_ptrs++;
+    }
     if (self_len) {
         for (size_t i = 0; i < n; i++)
             if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
@@ -179,7 +201,7 @@ static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
     for (size_t i = 0; i < n; i++)
         if (!(missing_preload && old_preload &&
               envp[i] + 11 == old_preload) &&
-            !is_cwd_var(envp[i]))
+            !is_fresh_var(envp[i]))
             out[k++] = envp[i];
     if (cwd_len) {
         memcpy(str, cwd_var, cwd_len + 1);
@@ -188,6 +210,11 @@ static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
     }
     if (fds)
         out[k++] = (char *)fds;
+    if (broker_len) {
+        memcpy(str, broker_var, broker_len + 1);
+        out[k++] = str;
+        str += broker_len + 1;
+    }
     for (size_t j = 0; j < n_session_vars; j++)
         if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
             size_t sl = strlen(session_vars[j]) + 1;

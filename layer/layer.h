@@ -136,8 +136,9 @@ static inline long layer_ret(long r, int saved_errno)
 /* ---- process-wide state ------------------------------------------------ */
 typedef struct {
     char socket_path[108];
-    uint8_t token[256];
+    uint8_t token[256];      /* only while no broker could be had */
     size_t token_len;
+    int broker_fd;           /* the session's broker (rpc.c), or -1 */
     uint64_t session;        /* this process's session id */
     uint64_t parent_session; /* after fork: the parent's; else 0 */
     int rpc_timeout_ms;
@@ -223,6 +224,12 @@ uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */
 int shunt_rpc_has_conn(void);       /* whether this thread has one (open) */
+/* At init: the broker inherited as SHUNT_BROKER (fd number), or, without
+ * one, a broker asked for with the path and the token; 0 or -errno. */
+int shunt_rpc_broker_init(const char *inherited);
+/* After a change of credentials (set*id, setgroups): each thread opens a
+ * new connection before its next call, stamped by the kernel with them. */
+void shunt_rpc_creds_changed(void);
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------

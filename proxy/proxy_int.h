@@ -32,6 +32,7 @@ typedef enum {
     EV_LINK,
     EV_CONN,
     EV_STREAM,
+    EV_BROKER,
 } ev_kind_t;
 
 /* First member of every object registered with epoll. */
@@ -45,6 +46,24 @@ typedef struct ev {
 
 typedef struct psess psess_t;
 typedef struct pconn pconn_t;
+
+/* The credentials a connection's requests are served with at the agent:
+ * the kernel's word for its process (SO_PEERCRED, SO_PEERGROUPS), taken
+ * when the connection was made (broker.c). */
+#define PROXY_MAX_GROUPS 256u
+#define PROXY_AS_AGENT 0xffffffffu /* uid: root or the proxy's own user */
+typedef struct {
+    uint32_t uid, gid, ngroups;
+    uint32_t groups[PROXY_MAX_GROUPS];
+} pcreds_t;
+
+/* A broker: one end of a SOCK_SEQPACKET pair whose other end the layers
+ * of a session share; each message carries a new connection's socket
+ * (SCM_RIGHTS).  The socket is the capability: no token, no path. */
+typedef struct pbroker {
+    ev_t ev;
+    struct pbroker *prev, *next;
+} pbroker_t;
 typedef struct pstream pstream_t;
 
 /* A layer connection. */
@@ -66,6 +85,8 @@ struct pconn {
     uint32_t npending;      /* requests forwarded and not yet answered */
     psess_t *sess;
     uint32_t pid;
+    int brokered;           /* came through a broker: no token asked */
+    pcreds_t creds;
     char name[32];
 };
 
@@ -157,6 +178,12 @@ struct shunt_proxy {
 
     proxy_record_t *record; /* recording mode (record.c), or NULL */
 
+    pbroker_t *brokers;     /* broker.c */
+    int broker_client_fd;   /* opts.broker: the layers' end, until taken */
+    pcreds_t link_creds;    /* what the agent was last told (CREDS) */
+    int creds_refused;      /* the agent refused CREDS: only the agent's
+                             * own user is served */
+
     uint8_t *scratch;       /* local read buffer */
     size_t scratch_len;
 
@@ -189,6 +216,20 @@ struct shunt_proxy {
 /* A drained send buffer larger than this is freed (a burst, not the steady
  * state of a stream, which stays within a window or two). */
 #define PROXY_WBUF_KEEP (2u * SHUNT_FRAME_DEFAULT)
+
+/* broker.c */
+int broker_new(shunt_proxy_t *p);   /* the layers' end, or -errno */
+void broker_on_event(shunt_proxy_t *p, pbroker_t *b, uint32_t events);
+void broker_free_all(shunt_proxy_t *p);
+void creds_of_peer(int fd, pcreds_t *c);
+/* Queues CREDS on the link when c's differ from the last sent: 0, or
+ * -EACCES when the agent cannot serve them. */
+int creds_before_request(shunt_proxy_t *p, const pconn_t *c);
+/* BROKER: answers OK with a new broker's socket attached. */
+void broker_request(shunt_proxy_t *p, pconn_t *c, uint64_t id);
+
+/* conn.c: a connection made by accept or received through a broker. */
+void conn_add(shunt_proxy_t *p, int fd, pid_t pid, int brokered);
 
 /* link.c */
 int link_open(shunt_proxy_t *p, const shunt_proxy_opts_t *o, char *err,

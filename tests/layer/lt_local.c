@@ -434,6 +434,31 @@ static long c_umask(const char *n, void *f)
     (void)n;
     return ((mode_t(*)(mode_t))f)(027);
 }
+/* set*id, setgroups: to nobody (65534) in the case's own child; as
+ * root 0 with and without the layer, as anyone else EPERM in both.  The
+ * check after each case (REMOTE still served) is then made as the new
+ * user: the session survives the change. */
+static long c_setid1(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned))f)(65534);
+}
+static long c_setid2(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned, unsigned))f)(65534, 65534);
+}
+static long c_setid3(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned, unsigned, unsigned))f)(65534, 65534, 65534);
+}
+static long c_setgroups(const char *n, void *f)
+{
+    (void)n;
+    gid_t g[1] = {65534};
+    return ((int (*)(size_t, const gid_t *))f)(1, g);
+}
 static long c_symlink(const char *n, void *f)
 {
     (void)n;
@@ -955,6 +980,10 @@ static const struct {
     {"syscall", c_syscall}, {"chown", c_chown}, {"lchown", c_chown},
     {"fchown", c_fchown}, {"fchownat", c_fchownat}, {"link", c_link},
     {"linkat", c_linkat}, {"mknod", c_mknod}, {"mknodat", c_mknodat},
+    {"setuid", c_setid1}, {"setgid", c_setid1}, {"seteuid", c_setid1},
+    {"setegid", c_setid1}, {"setreuid", c_setid2}, {"setregid", c_setid2},
+    {"setresuid", c_setid3}, {"setresgid", c_setid3},
+    {"setgroups", c_setgroups},
 };
 
 /* A fresh set of files for each case. */
