@@ -120,6 +120,9 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_MKNOD:
         files_handle(cl, m);
         break;
+    case SHUNT_T_WATCH_ADD: case SHUNT_T_WATCH_RM: case SHUNT_T_WATCH_CLOSE:
+        watch_handle(cl, m);
+        break;
     case SHUNT_T_LOCK: case SHUNT_T_FLOCK:
         locks_handle(cl, m);
         break;

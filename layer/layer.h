@@ -215,6 +215,10 @@ const char *layer_estr(int e);
  *   nonsense (logged).  Never blocks forever, never aborts. */
 long shunt_rpc(uint16_t type, const void *body, uint16_t expect,
                shunt_msg_t *out);
+/* The same with up to 4 fds passed along by SCM_RIGHTS (the caller keeps
+ * its own copies). */
+long shunt_rpc_fds(uint16_t type, const void *body, const int *fds, int nfds,
+                   uint16_t expect, shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */
@@ -289,6 +293,12 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
+
+/* ---- inotify (inotify.c) ------------------------------------------------
+ * read() of an inotify instance's fd: 1 with *ret (-1/errno or bytes) set,
+ * 0 when fd is not one. */
+int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret);
+void layer_inotify_release(shunt_rfile_t *f); /* its last fd went */
 
 /* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
 int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */

@@ -102,6 +102,10 @@ void rpc_close_handle(uint32_t handle)
 /* The fd table calls this when the last fd of a remote file goes. */
 static void release(shunt_rfile_t *f)
 {
+    if (f->kind == SHUNT_RF_INOTIFY) {
+        layer_inotify_release(f);
+        return;
+    }
     if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
         !atomic_load(&f->shared)) {
         LAYER_ENTER();

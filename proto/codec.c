@@ -317,7 +317,8 @@ int shunt_msg_is_response(uint16_t type)
 int shunt_msg_is_oneway(uint16_t type)
 {
     return type == SHUNT_T_DATA || type == SHUNT_T_WINDOW ||
-           type == SHUNT_T_SHUTDOWN || type == SHUNT_T_SCLOSE;
+           type == SHUNT_T_SHUTDOWN || type == SHUNT_T_SCLOSE ||
+           type == SHUNT_T_WATCH_EVENT;
 }
 
 /* ---- generated: the kind of each message's last field ------------------- */

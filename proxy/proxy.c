@@ -148,6 +148,7 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
     pmap_init(&p->sessions);
     pmap_init(&p->streams);
     pmap_init(&p->handles);
+    pmap_init(&p->inotify);
     shunt_wbuf_init(&p->link_tx);
     if (!o->socket_path || !o->agent_addr || !o->layer_token ||
         o->layer_token_len == 0) {
@@ -239,6 +240,9 @@ static void settle(shunt_proxy_t *p)
         case EV_STREAM:
             stream_sync(p, (pstream_t *)ev);
             break;
+        case EV_INOTIFY_PIPE:
+            inotify_on_event(p, ev, EPOLLOUT);
+            break;
         default:
             break;
         }
@@ -249,6 +253,8 @@ static void settle(shunt_proxy_t *p)
             conn_free((pconn_t *)ev);
         else if (ev->kind == EV_STREAM)
             stream_free((pstream_t *)ev);
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
 }
 
@@ -291,6 +297,10 @@ int shunt_proxy_run(shunt_proxy_t *p)
             case EV_STREAM:
                 stream_on_event(p, (pstream_t *)ev, e);
                 break;
+            case EV_INOTIFY:
+            case EV_INOTIFY_PIPE:
+                inotify_on_event(p, ev, e);
+                break;
             }
         }
         uint64_t now = shunt_now_ms();
@@ -325,6 +335,8 @@ void shunt_proxy_free(shunt_proxy_t *p)
             conn_free((pconn_t *)ev);
         else if (ev->kind == EV_STREAM)
             stream_free((pstream_t *)ev);
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
     for (size_t i = 0; pmap_next(&p->conns, &i, &k, &v);)
         conn_free(v);
@@ -335,6 +347,7 @@ void shunt_proxy_free(shunt_proxy_t *p)
         stream_free(s);
     }
     pmap_free(&p->streams);
+    inotify_free_all(p);
     relay_pool_free(p);
     sess_free_all(p);
     pmap_free(&p->handles);

@@ -33,6 +33,11 @@
  * this number (the agent's slot part stops below 0xfffff). */
 #define SHUNT_AT_ROOT 0xffffffffu
 
+/* A remote inotify watch descriptor as the program sees it: the agent's
+ * wd plus this.  The kernel numbers a local instance's watches from 1 up
+ * (idr_alloc_cyclic), so the two ranges meet only after 2^24 watches. */
+#define SHUNT_INOTIFY_WD_BASE 0x1000000
+
 /* Initial per-stream flow-control window, in bytes of DATA payload. */
 #define SHUNT_STREAM_WINDOW (512u * 1024u)
 
@@ -143,7 +148,8 @@ extern const size_t shunt_msg_type_count;
 /* ---- codec -------------------------------------------------------------- */
 const char *shunt_msg_name(uint16_t type); /* NULL when unknown */
 int shunt_msg_known(uint16_t type);
-int shunt_msg_is_oneway(uint16_t type); /* DATA, WINDOW, SHUTDOWN, SCLOSE */
+int shunt_msg_is_oneway(uint16_t type); /* DATA, WINDOW, SHUTDOWN, SCLOSE,
+                                          WATCH_EVENT */
 /* ERROR, OK, PONG and every *_R type: never valid as a request. */
 int shunt_msg_is_response(uint16_t type);
 

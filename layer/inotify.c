@@ -1,0 +1,266 @@
+/* inotify on remote paths (docs/hooking.md "inotify").  The program's
+ * inotify fd is the read end of a pipe the proxy fills; the layer keeps a
+ * kernel inotify fd for the local watches and hands the proxy a copy of it
+ * and the pipe's write end; remote watches are the agent's. */
+#include "hooks.h"
+#include "layer.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#define EVSZ sizeof(struct inotify_event)
+
+int hook_inotify_init(void)
+{
+    return hook_inotify_init1(0);
+}
+
+int hook_inotify_init1(int flags)
+{
+    if (LAYER_BYPASS() || (flags & ~(IN_NONBLOCK | IN_CLOEXEC)))
+        return REAL(inotify_init1, flags);
+    int saved = errno;
+    LAYER_ENTER();
+    long k = LSYS1(SYS_inotify_init1, IN_CLOEXEC);
+    if (k < 0) {
+        LAYER_LEAVE();
+        return (int)layer_ret(k, saved);
+    }
+    int p[2];
+    long r = LSYS2(SYS_pipe2, p, O_CLOEXEC);
+    shunt_msg_t m;
+    if (r == 0) {
+        int fds[2] = {(int)k, p[1]};
+        shunt_inotify_open_t q = {.flags = flags};
+        r = shunt_rpc_fds(SHUNT_T_INOTIFY_OPEN, &q, fds, 2, SHUNT_T_OK, &m);
+        LSYS1(SYS_close, p[1]);
+        if (r < 0)
+            LSYS1(SYS_close, p[0]);
+    }
+    shunt_rfile_t *f = r >= 0 ? shunt_rfile_new(SHUNT_RF_INOTIFY) : NULL;
+    if (!f) {
+        /* No proxy to fill a pipe: a plain kernel instance, whose remote
+         * watches fail as they did before (ENOENT). */
+        if (r >= 0)
+            LSYS1(SYS_close, p[0]);
+        LOG_WARN("inotify: remote watches unavailable (%s): a local instance",
+                 ESTR(r < 0 ? (int)-r : ENOMEM));
+        long fl = flags & IN_NONBLOCK ? O_NONBLOCK : 0;
+        if (fl)
+            LSYS3(SYS_fcntl, k, F_SETFL, fl);
+        if (!(flags & IN_CLOEXEC))
+            LSYS3(SYS_fcntl, k, F_SETFD, 0);
+        LAYER_LEAVE();
+        errno = saved;
+        return (int)k;
+    }
+    int fd = p[0];
+    if (flags & IN_NONBLOCK)
+        LSYS3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
+    if (!(flags & IN_CLOEXEC))
+        LSYS3(SYS_fcntl, fd, F_SETFD, 0);
+    f->handle = (uint32_t)r;
+    f->kfd = layer_fd_protect((int)k, &f->kfd);
+    shunt_fdt_set(fd, f);
+    shunt_rfile_unref(f);
+    LOG_DEBUG("inotify_init1(%#x) = %d (instance %ld)", flags, fd, r);
+    LAYER_LEAVE();
+    errno = saved;
+    return fd;
+}
+
+/* The fd's instance with a reference, or NULL: not ours. */
+static shunt_rfile_t *instance(int fd)
+{
+    if (LAYER_BYPASS() || !shunt_fdt_is_ours(fd))
+        return NULL;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && f->kind == SHUNT_RF_INOTIFY)
+        return f;
+    shunt_rfile_unref(f);
+    return NULL;
+}
+
+static int kfd_of(shunt_rfile_t *f)
+{
+    return __atomic_load_n(&f->kfd, __ATOMIC_ACQUIRE);
+}
+
+int hook_inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+    shunt_rfile_t *f = instance(fd);
+    if (!f)
+        return REAL(inotify_add_watch, fd, path, mask);
+    int saved = errno;
+    LAYER_ENTER_PATH();
+    layer_target_t t;
+    long r = path && path[0] ? layer_resolve(AT_FDCWD, path, &t) : -ENOENT;
+    const char *lpath = path;
+    int remote = 0;
+    if (r == 0) {
+        lpath = t.lpath ? t.lpath : path;
+        if (t.mode == SHUNT_MODE_NOT_FOUND)
+            r = -ENOENT;
+        else
+            remote = layer_is_remote(t.mode);
+    } else if (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG) {
+        r = 0; /* the kernel decides */
+    }
+    if (r == 0 && remote) {
+        shunt_msg_t m;
+        shunt_watch_add_t q = {.inst = f->handle, .dirh = t.dirh,
+                               .path = shunt_str(t.rpath), .mask = mask};
+        r = shunt_rpc(SHUNT_T_WATCH_ADD, &q, SHUNT_T_OK, &m);
+        if (r >= 0)
+            r += SHUNT_INOTIFY_WD_BASE;
+    } else if (r == 0) {
+        r = REAL(inotify_add_watch, kfd_of(f), lpath, mask);
+        if (r < 0)
+            r = -errno;
+    }
+    LOG_DEBUG("inotify_add_watch(%d, %s, %#x) = %ld (%s)", fd, path ? path : "",
+              mask, r, remote ? "remote" : "local");
+    shunt_rfile_unref(f);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+int hook_inotify_rm_watch(int fd, int wd)
+{
+    shunt_rfile_t *f = instance(fd);
+    if (!f)
+        return REAL(inotify_rm_watch, fd, wd);
+    int saved = errno;
+    LAYER_ENTER();
+    long r;
+    if (wd > SHUNT_INOTIFY_WD_BASE) {
+        shunt_msg_t m;
+        shunt_watch_rm_t q = {.inst = f->handle,
+                              .wd = wd - SHUNT_INOTIFY_WD_BASE};
+        r = shunt_rpc(SHUNT_T_WATCH_RM, &q, SHUNT_T_OK, &m);
+    } else {
+        r = REAL(inotify_rm_watch, kfd_of(f), wd);
+        if (r < 0)
+            r = -errno;
+    }
+    shunt_rfile_unref(f);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+/* The last fd of the instance in this process is gone. */
+void layer_inotify_release(shunt_rfile_t *f)
+{
+    int k = kfd_of(f);
+    if (k < 0)
+        return;
+    layer_fd_unprotect(k);
+    LSYS1(SYS_close, k);
+}
+
+/* Reads one whole event from the pipe (the proxy writes whole events in
+ * one write each: once a header is there, its name is too): its size, 0 at
+ * EOF, or -errno (-EAGAIN, -EINTR: nothing consumed). */
+static long read_event(int fd, uint8_t *ev, size_t cap)
+{
+    long n = LSYS3(SYS_read, fd, ev, EVSZ);
+    if (n <= 0)
+        return n;
+    if ((size_t)n < EVSZ)
+        return -EIO;
+    struct inotify_event h;
+    memcpy(&h, ev, EVSZ);
+    if (EVSZ + h.len > cap)
+        return -EIO;
+    size_t got = 0;
+    while (got < h.len) {
+        long r = LSYS3(SYS_read, fd, ev + EVSZ + got, h.len - got);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            return -EIO;
+        got += (size_t)r;
+    }
+    return (long)(EVSZ + h.len);
+}
+
+/* read() of an instance: whole events as many as fit, EINVAL when the
+ * first does not (it stays for the next read), as the kernel does.  A
+ * pipe cannot be peeked, so an event read and not handed out is kept in
+ * the rfile (pend) for this process's next read. */
+static long inotify_read(shunt_rfile_t *f, int fd, uint8_t *buf, size_t n)
+{
+    size_t out = 0;
+    uint8_t ev[EVSZ + 256 + EVSZ];
+    while (atomic_flag_test_and_set(&f->lock))
+        ;
+    if (f->pend_len) {
+        if (f->pend_len > n) {
+            atomic_flag_clear(&f->lock);
+            return -EINVAL;
+        }
+        memcpy(buf, f->pend, f->pend_len);
+        out = f->pend_len;
+        f->pend_len = 0;
+    }
+    atomic_flag_clear(&f->lock);
+    for (;;) {
+        int avail = 0;
+        if (LSYS3(SYS_ioctl, fd, FIONREAD, &avail) < 0)
+            avail = 0;
+        if (out && avail < (int)EVSZ)
+            break;
+        if (avail > 0 && (size_t)avail <= n - out) {
+            /* Everything there is whole events and fits. */
+            long r = LSYS3(SYS_read, fd, buf + out, (size_t)avail);
+            if (r > 0)
+                out += (size_t)r;
+            else if (!out)
+                return r == 0 ? 0 : r;
+            break;
+        }
+        /* The first event blocks as the fd says (the program's own read
+         * would have); interrupted, nothing is lost. */
+        long r = read_event(fd, ev, sizeof(ev));
+        if (r <= 0) {
+            if (out)
+                break;
+            return r;
+        }
+        if ((size_t)r <= n - out) {
+            memcpy(buf + out, ev, (size_t)r);
+            out += (size_t)r;
+            continue;
+        }
+        while (atomic_flag_test_and_set(&f->lock))
+            ;
+        uint8_t *p = realloc(f->pend, (size_t)r);
+        if (p) {
+            memcpy(p, ev, (size_t)r);
+            f->pend = p;
+            f->pend_len = (size_t)r;
+        }
+        atomic_flag_clear(&f->lock);
+        if (!p)
+            return out ? (long)out : -ENOMEM;
+        break;
+    }
+    return out ? (long)out : -EINVAL;
+}
+
+int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret)
+{
+    shunt_rfile_t *f = instance(fd);
+    if (!f)
+        return 0;
+    int saved = errno;
+    long r = inotify_read(f, fd, buf, n);
+    shunt_rfile_unref(f);
+    *ret = (ssize_t)layer_ret(r, saved);
+    return 1;
+}
