@@ -167,7 +167,7 @@ void watch_event(watch_t *w)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return;
+            break;
         shunt_wbuf_t list;
         shunt_wbuf_init(&list);
         uint32_t count = 0;
@@ -192,6 +192,7 @@ void watch_event(watch_t *w)
         if (cl->dead)
             return;
     }
+    client_kick(cl);
 }
 
 void watch_client_gone(client_t *cl)

@@ -35,6 +35,7 @@ typedef struct shunt_rfile {
     int *owner;           /* LAYER: the variable holding this fd */
     int kfd;              /* INOTIFY: the kernel inotify fd of the local
                              watches (a layer fd); handle: the instance */
+    void *watches;        /* INOTIFY: remote wd -> path (layer/inotify.c) */
 } shunt_rfile_t;
 
 /* A remote file or directory (not the layer's own fd, not an inotify

@@ -6,7 +6,7 @@
 #include "layer.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -74,6 +74,125 @@ int hook_inotify_init1(int flags)
     return fd;
 }
 
+/* The remote watches of an instance in this process: wd -> normalised
+ * path, for the snapshots that follow their file (rfile_refresh_snapshots).
+ * Guarded by the rfile's lock. */
+typedef struct {
+    size_t n, cap;
+    struct iw {
+        int wd;
+        char *path;
+    } v[];
+} iwatches_t;
+
+static void lock(shunt_rfile_t *f)
+{
+    while (atomic_flag_test_and_set(&f->lock))
+        ;
+}
+
+static void unlock(shunt_rfile_t *f) { atomic_flag_clear(&f->lock); }
+
+static void watch_remember(shunt_rfile_t *f, int wd, const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return;
+    lock(f);
+    iwatches_t *w = f->watches;
+    for (size_t i = 0; w && i < w->n; i++) {
+        if (w->v[i].wd == wd) {
+            free(w->v[i].path);
+            w->v[i].path = p;
+            unlock(f);
+            return;
+        }
+    }
+    if (!w || w->n == w->cap) {
+        size_t cap = w ? w->cap * 2 : 8;
+        iwatches_t *nw = realloc(w, sizeof(*w) + cap * sizeof(w->v[0]));
+        if (!nw) {
+            unlock(f);
+            free(p);
+            return;
+        }
+        if (!w)
+            nw->n = 0;
+        nw->cap = cap;
+        f->watches = w = nw;
+    }
+    w->v[w->n].wd = wd;
+    w->v[w->n++].path = p;
+    unlock(f);
+}
+
+static void watch_forget(shunt_rfile_t *f, int wd)
+{
+    lock(f);
+    iwatches_t *w = f->watches;
+    for (size_t i = 0; w && i < w->n; i++) {
+        if (w->v[i].wd == wd) {
+            free(w->v[i].path);
+            w->v[i] = w->v[--w->n];
+            break;
+        }
+    }
+    unlock(f);
+}
+
+/* The path of a remote event's file (the watch's, or an entry of a watched
+ * directory) into out; 0 when none. */
+static int event_path(shunt_rfile_t *f, const struct inotify_event *ev,
+                      char *out, size_t cap)
+{
+    int ok = 0;
+    lock(f);
+    iwatches_t *w = f->watches;
+    for (size_t i = 0; w && i < w->n; i++) {
+        if (w->v[i].wd != ev->wd)
+            continue;
+        size_t nl = ev->len ? strnlen(ev->name, ev->len) : 0;
+        int n = nl ? snprintf(out, cap, "%s/%.*s", w->v[i].path, (int)nl,
+                              ev->name)
+                   : snprintf(out, cap, "%s", w->v[i].path);
+        ok = n > 0 && (size_t)n < cap;
+        break;
+    }
+    unlock(f);
+    return ok;
+}
+
+/* Before the program sees that remote files changed: their snapshots
+ * follow (layer/rfiles.c). */
+static void events_seen(shunt_rfile_t *f, const uint8_t *buf, size_t len)
+{
+    char path[4096], last[4096] = "";
+    int any = 0;
+    for (size_t off = 0; off + EVSZ <= len;) {
+        struct inotify_event h;
+        memcpy(&h, buf + off, EVSZ);
+        const struct inotify_event *ev = (const void *)(buf + off);
+        off += EVSZ + h.len;
+        if (h.wd <= SHUNT_INOTIFY_WD_BASE || off > len)
+            continue;
+        if (h.mask & IN_IGNORED) {
+            watch_forget(f, h.wd);
+            continue;
+        }
+        if (!(h.mask & (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)) ||
+            !event_path(f, ev, path, sizeof(path)) || strcmp(path, last) == 0)
+            continue;
+        if (!any) {
+            any = 1;
+            LAYER_ENTER();
+        }
+        rfile_refresh_snapshots(path);
+        memcpy(last, path, sizeof(last));
+    }
+    if (any)
+        LAYER_LEAVE();
+}
+
 /* The fd's instance with a reference, or NULL: not ours. */
 static shunt_rfile_t *instance(int fd)
 {
@@ -116,8 +235,10 @@ int hook_inotify_add_watch(int fd, const char *path, uint32_t mask)
         shunt_watch_add_t q = {.inst = f->handle, .dirh = t.dirh,
                                .path = shunt_str(t.rpath), .mask = mask};
         r = shunt_rpc(SHUNT_T_WATCH_ADD, &q, SHUNT_T_OK, &m);
-        if (r >= 0)
+        if (r >= 0) {
             r += SHUNT_INOTIFY_WD_BASE;
+            watch_remember(f, (int)r, t.norm);
+        }
     } else if (r == 0) {
         r = REAL(inotify_add_watch, kfd_of(f), lpath, mask);
         if (r < 0)
@@ -161,6 +282,11 @@ void layer_inotify_release(shunt_rfile_t *f)
         return;
     layer_fd_unprotect(k);
     LSYS1(SYS_close, k);
+    iwatches_t *w = f->watches;
+    for (size_t i = 0; w && i < w->n; i++)
+        free(w->v[i].path);
+    free(w);
+    f->watches = NULL;
 }
 
 /* Reads one whole event from the pipe (the proxy writes whole events in
@@ -197,18 +323,17 @@ static long inotify_read(shunt_rfile_t *f, int fd, uint8_t *buf, size_t n)
 {
     size_t out = 0;
     uint8_t ev[EVSZ + 256 + EVSZ];
-    while (atomic_flag_test_and_set(&f->lock))
-        ;
+    lock(f);
     if (f->pend_len) {
         if (f->pend_len > n) {
-            atomic_flag_clear(&f->lock);
+            unlock(f);
             return -EINVAL;
         }
         memcpy(buf, f->pend, f->pend_len);
         out = f->pend_len;
         f->pend_len = 0;
     }
-    atomic_flag_clear(&f->lock);
+    unlock(f);
     for (;;) {
         int avail = 0;
         if (LSYS3(SYS_ioctl, fd, FIONREAD, &avail) < 0)
@@ -237,15 +362,14 @@ static long inotify_read(shunt_rfile_t *f, int fd, uint8_t *buf, size_t n)
             out += (size_t)r;
             continue;
         }
-        while (atomic_flag_test_and_set(&f->lock))
-            ;
+        lock(f);
         uint8_t *p = realloc(f->pend, (size_t)r);
         if (p) {
             memcpy(p, ev, (size_t)r);
             f->pend = p;
             f->pend_len = (size_t)r;
         }
-        atomic_flag_clear(&f->lock);
+        unlock(f);
         if (!p)
             return out ? (long)out : -ENOMEM;
         break;
@@ -260,6 +384,8 @@ int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret)
         return 0;
     int saved = errno;
     long r = inotify_read(f, fd, buf, n);
+    if (r > 0)
+        events_seen(f, buf, (size_t)r);
     shunt_rfile_unref(f);
     *ret = (ssize_t)layer_ret(r, saved);
     return 1;

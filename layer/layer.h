@@ -285,6 +285,9 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode);
 /* A read-only fd (a memfd, not in the fd table) holding text, opened with
  * the status flags of flags; or -errno. */
 int rfile_text(const char *text, size_t len, int flags);
+/* The snapshots of the remote file norm (a normalised path) take its
+ * current content and stat (inotify told the program it changed). */
+void rfile_refresh_snapshots(const char *norm);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;
