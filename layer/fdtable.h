@@ -17,7 +17,7 @@ enum {
     SHUNT_RF_SNAPSHOT,  /* remote read-only file: memfd with its content */
     SHUNT_RF_DIR,       /* remote directory: placeholder + handle */
     SHUNT_RF_FWD,       /* remote handle, I/O forwarded (write mode, FIFOs) */
-    SHUNT_RF_INOTIFY,   /* inotify instance: the pipe the proxy fills */
+    SHUNT_RF_INOTIFY,   /* inotify instance: the socket the proxy fills */
 };
 
 typedef struct shunt_rfile {

@@ -1,7 +1,7 @@
 /* inotify on remote paths (docs/hooking.md "inotify").  The program's
- * inotify fd is the read end of a pipe the proxy fills; the layer keeps a
- * kernel inotify fd for the local watches and hands the proxy a copy of it
- * and the pipe's write end; remote watches are the agent's. */
+ * inotify fd is one end of a unix socket pair the proxy fills; the layer
+ * keeps a kernel inotify fd for the local watches and hands the proxy a
+ * copy of it and the pair's other end; remote watches are the agent's. */
 #include "hooks.h"
 #include "layer.h"
 
@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #define EVSZ sizeof(struct inotify_event)
 
@@ -32,7 +34,7 @@ int hook_inotify_init1(int flags)
         return (int)layer_ret(k, saved);
     }
     int p[2];
-    long r = LSYS2(SYS_pipe2, p, O_CLOEXEC);
+    long r = LSYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p);
     shunt_msg_t m;
     if (r == 0) {
         int fds[2] = {(int)k, p[1]};
@@ -44,7 +46,7 @@ int hook_inotify_init1(int flags)
     }
     shunt_rfile_t *f = r >= 0 ? shunt_rfile_new(SHUNT_RF_INOTIFY) : NULL;
     if (!f) {
-        /* No proxy to fill a pipe: a plain kernel instance, whose remote
+        /* No proxy to fill the socket: a plain kernel instance, whose remote
          * watches fail as they did before (ENOENT). */
         if (r >= 0)
             LSYS1(SYS_close, p[0]);
@@ -212,6 +214,10 @@ static int kfd_of(shunt_rfile_t *f)
 
 int hook_inotify_add_watch(int fd, const char *path, uint32_t mask)
 {
+    if (fd < 0) { /* the kernel's answer, without a path lookup to record */
+        errno = EBADF;
+        return -1;
+    }
     shunt_rfile_t *f = instance(fd);
     if (!f)
         return REAL(inotify_add_watch, fd, path, mask);
@@ -289,92 +295,44 @@ void layer_inotify_release(shunt_rfile_t *f)
     f->watches = NULL;
 }
 
-/* Reads one whole event from the pipe (the proxy writes whole events in
- * one write each: once a header is there, its name is too): its size, 0 at
- * EOF, or -errno (-EAGAIN, -EINTR: nothing consumed). */
-static long read_event(int fd, uint8_t *ev, size_t cap)
+/* read() of an instance: as many whole events as fit, EINVAL when the
+ * first does not (it stays queued), as the kernel does.  The socket is
+ * peeked first and only whole events are taken: the proxy may have
+ * written part of one (a full socket buffer), and an event too large for
+ * the buffer must stay for the next read, for poll() to still see it. */
+static long inotify_read(int fd, uint8_t *buf, size_t n)
 {
-    long n = LSYS3(SYS_read, fd, ev, EVSZ);
-    if (n <= 0)
-        return n;
-    if ((size_t)n < EVSZ)
-        return -EIO;
-    struct inotify_event h;
-    memcpy(&h, ev, EVSZ);
-    if (EVSZ + h.len > cap)
-        return -EIO;
-    size_t got = 0;
-    while (got < h.len) {
-        long r = LSYS3(SYS_read, fd, ev + EVSZ + got, h.len - got);
-        if (r == -EINTR)
-            continue;
-        if (r <= 0)
-            return -EIO;
-        got += (size_t)r;
-    }
-    return (long)(EVSZ + h.len);
-}
-
-/* read() of an instance: whole events as many as fit, EINVAL when the
- * first does not (it stays for the next read), as the kernel does.  A
- * pipe cannot be peeked, so an event read and not handed out is kept in
- * the rfile (pend) for this process's next read. */
-static long inotify_read(shunt_rfile_t *f, int fd, uint8_t *buf, size_t n)
-{
-    size_t out = 0;
-    uint8_t ev[EVSZ + 256 + EVSZ];
-    lock(f);
-    if (f->pend_len) {
-        if (f->pend_len > n) {
-            unlock(f);
+    uint8_t hdr[EVSZ];
+    for (;;) {
+        uint8_t *pb = n < EVSZ ? hdr : buf;
+        size_t pn = n < EVSZ ? EVSZ : n;
+        long got = layer_sys(SYS_recvfrom, fd, (long)pb, (long)pn, MSG_PEEK, 0, 0);
+        if (got <= 0)
+            return got; /* -EAGAIN, -EINTR...; 0: the proxy is gone */
+        size_t take = 0;
+        while (take + EVSZ <= (size_t)got) {
+            struct inotify_event h;
+            memcpy(&h, pb + take, EVSZ);
+            if (take + EVSZ + h.len > (size_t)got)
+                break;
+            take += EVSZ + h.len;
+        }
+        if (take && pb == buf)
+            return layer_sys(SYS_recvfrom, fd, (long)buf, (long)take, 0, 0, 0);
+        if ((size_t)got >= EVSZ) {
+            struct inotify_event h;
+            memcpy(&h, pb, EVSZ);
+            if (EVSZ + h.len > n)
+                return -EINVAL;
+        } else if ((size_t)got == pn) {
             return -EINVAL;
         }
-        memcpy(buf, f->pend, f->pend_len);
-        out = f->pend_len;
-        f->pend_len = 0;
+        /* The first event is still arriving: the rest is on its way. */
+        if (LSYS3(SYS_fcntl, fd, F_GETFL, 0) & O_NONBLOCK)
+            return -EAGAIN;
+        struct timespec ts = {0, 1000000};
+        LSYS2(SYS_nanosleep, &ts, 0);
     }
-    unlock(f);
-    for (;;) {
-        int avail = 0;
-        if (LSYS3(SYS_ioctl, fd, FIONREAD, &avail) < 0)
-            avail = 0;
-        if (out && avail < (int)EVSZ)
-            break;
-        if (avail > 0 && (size_t)avail <= n - out) {
-            /* Everything there is whole events and fits. */
-            long r = LSYS3(SYS_read, fd, buf + out, (size_t)avail);
-            if (r > 0)
-                out += (size_t)r;
-            else if (!out)
-                return r == 0 ? 0 : r;
-            break;
-        }
-        /* The first event blocks as the fd says (the program's own read
-         * would have); interrupted, nothing is lost. */
-        long r = read_event(fd, ev, sizeof(ev));
-        if (r <= 0) {
-            if (out)
-                break;
-            return r;
-        }
-        if ((size_t)r <= n - out) {
-            memcpy(buf + out, ev, (size_t)r);
-            out += (size_t)r;
-            continue;
-        }
-        lock(f);
-        uint8_t *p = realloc(f->pend, (size_t)r);
-        if (p) {
-            memcpy(p, ev, (size_t)r);
-            f->pend = p;
-            f->pend_len = (size_t)r;
-        }
-        unlock(f);
-        if (!p)
-            return out ? (long)out : -ENOMEM;
-        break;
-    }
-    return out ? (long)out : -EINVAL;
 }
 
 int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret)
@@ -383,7 +341,7 @@ int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret)
     if (!f)
         return 0;
     int saved = errno;
-    long r = inotify_read(f, fd, buf, n);
+    long r = inotify_read(fd, buf, n);
     if (r > 0)
         events_seen(f, buf, (size_t)r);
     shunt_rfile_unref(f);

@@ -1,7 +1,7 @@
-/* A program's inotify instance: the proxy fills the pipe the program reads
- * with the events of its kernel inotify fd (local watches, copied as they
- * are) and the agent's WATCH_EVENTs (remote watches, wd moved up by
- * SHUNT_INOTIFY_WD_BASE), whole events only (docs/hooking.md "inotify"). */
+/* A program's inotify instance: the proxy fills the socket the program
+ * reads with the events of its kernel inotify fd (local watches, copied as
+ * they are) and the agent's WATCH_EVENTs (remote watches, wd moved up by
+ * SHUNT_INOTIFY_WD_BASE) (docs/hooking.md "inotify"). */
 #include "proxy_int.h"
 
 #include "shunt/log.h"
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,10 +61,10 @@ int inotify_open(shunt_proxy_t *p, pconn_t *c, uint32_t *id)
     int e = 0;
     if (nfds < 2)
         e = -EBADF;
-    else if (!is_inotify_fd(kfd) || fstat(wfd, &st) < 0 || !S_ISFIFO(st.st_mode))
+    else if (!is_inotify_fd(kfd) || fstat(wfd, &st) < 0 || !S_ISSOCK(st.st_mode))
         e = -EINVAL;
     else if (fcntl(kfd, F_SETFL, O_NONBLOCK) < 0 ||
-             fcntl(wfd, F_SETFL, O_WRONLY | O_NONBLOCK) < 0)
+             fcntl(wfd, F_SETFL, O_NONBLOCK) < 0)
         e = -errno;
     pinot_t *n = e ? NULL : calloc(1, sizeof(*n));
     if (!e && !n)
@@ -97,9 +98,10 @@ int inotify_open(shunt_proxy_t *p, pconn_t *c, uint32_t *id)
         p->all_inotify->all_prev = n;
     p->all_inotify = n;
     proxy_ev_set(p, &n->kev, EPOLLIN);
-    /* EPOLLERR: every read end is closed (the program's instance is gone,
-     * in every process that shared it). */
-    proxy_ev_set(p, &n->pev, EPOLLERR);
+    /* EPOLLRDHUP: the program's end is closed in every process that
+     * shared it: the instance is gone.  What a program writes into its
+     * inotify fd is never read. */
+    proxy_ev_set(p, &n->pev, EPOLLRDHUP);
     *id = n->id;
     LOG_DEBUG("%s: inotify instance %u", c->name, n->id);
     return 0;
@@ -146,43 +148,33 @@ void inotify_free_all(shunt_proxy_t *p)
     pmap_free(&p->inotify);
 }
 
-/* Writes whole events, at most PIPE_BUF bytes a write: a non-blocking
- * write that small is all or nothing, so the pipe never holds part of an
- * event and the layer's read (layer/inotify.c) hands out whole ones. */
+/* Writes what the socket takes; the layer's read takes only whole events
+ * (layer/inotify.c), so an event may be cut between two writes. */
 static void flush(shunt_proxy_t *p, pinot_t *n)
 {
     while (shunt_wbuf_pending(&n->out)) {
-        const uint8_t *b = n->out.data + n->out.head;
-        size_t left = shunt_wbuf_pending(&n->out), chunk = 0;
-        uint32_t evs = 0;
-        while (chunk + EVSZ <= left) {
-            struct inotify_event h;
-            memcpy(&h, b + chunk, EVSZ);
-            size_t sz = EVSZ + h.len;
-            if (chunk + sz > PIPE_BUF || chunk + sz > left)
-                break;
-            chunk += sz;
-            evs++;
-        }
-        ssize_t w = write(n->pev.fd, b, chunk);
+        ssize_t w = send(n->pev.fd, n->out.data + n->out.head,
+                         shunt_wbuf_pending(&n->out),
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0 && errno == EAGAIN) {
-            proxy_ev_set(p, &n->pev, EPOLLOUT | EPOLLERR);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            proxy_ev_set(p, &n->pev, EPOLLOUT | EPOLLRDHUP);
             return;
         }
         if (w < 0) {
             pinot_close(p, n, errno == EPIPE ? "closed by the program"
-                                             : "pipe write failed");
+                                             : "socket write failed");
             return;
         }
-        n->out.head += (size_t)w; /* == chunk: atomic below PIPE_BUF */
-        n->queued -= evs;
+        n->out.head += (size_t)w;
     }
     shunt_wbuf_reset(&n->out);
+    if (n->out.cap > PROXY_WBUF_KEEP)
+        shunt_wbuf_free(&n->out);
     n->queued = 0;
     n->overflowed = 0;
-    proxy_ev_set(p, &n->pev, EPOLLERR);
+    proxy_ev_set(p, &n->pev, EPOLLRDHUP);
 }
 
 static void put_event(pinot_t *n, int32_t wd, uint32_t mask, uint32_t cookie,
@@ -256,7 +248,7 @@ void inotify_on_event(shunt_proxy_t *p, ev_t *ev, uint32_t events)
     if (n->kev.dead)
         return;
     if (ev->kind == EV_INOTIFY_PIPE) {
-        if (events & EPOLLERR) {
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             pinot_close(p, n, "closed by the program");
             return;
         }

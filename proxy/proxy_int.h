@@ -33,7 +33,7 @@ typedef enum {
     EV_CONN,
     EV_STREAM,
     EV_INOTIFY,      /* pinot_t.kev: the program's kernel inotify fd */
-    EV_INOTIFY_PIPE, /* pinot_t.pev: the write end of its pipe */
+    EV_INOTIFY_PIPE, /* pinot_t.pev: the proxy's end of its socket pair */
 } ev_kind_t;
 
 /* First member of every object registered with epoll. */
@@ -125,14 +125,15 @@ struct pstream {
     int have_peer;          /* UDP: first peer known */
 };
 
-/* An inotify instance of a program (inotify.c): its pipe is what the
- * program reads; local events come from kev, remote ones from the agent. */
+/* An inotify instance of a program (inotify.c): the other end of pev's
+ * socket pair is the program's inotify fd; local events come from kev,
+ * remote ones from the agent. */
 typedef struct pinot {
     ev_t kev;
     ev_t pev;
     uint32_t id;
-    shunt_wbuf_t out;       /* whole events not yet written to the pipe */
-    uint32_t queued;        /* events in out */
+    shunt_wbuf_t out;       /* events not yet written to the socket */
+    uint32_t queued;        /* events queued since out was last empty */
     int overflowed;         /* IN_Q_OVERFLOW queued, dropping until drained */
     struct pinot *all_prev, *all_next;
 } pinot_t;
