@@ -36,7 +36,8 @@ typedef struct {
  * oldest is dropped for a new one), each for --handshake-timeout. */
 #define AGENT_MAX_UNAUTH 16u
 
-enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET };
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET,
+       EV_WATCH };
 typedef struct {
     int kind;
 } agent_ev_t;
@@ -54,6 +55,7 @@ typedef struct {
 } agent_creds_t;
 typedef struct stream stream_t;
 typedef struct resolver resolver_t;
+typedef struct watch watch_t;
 
 /* Handle numbers are (gen << HANDLE_SLOT_BITS) | (slot + 1).  A slot's
  * generation starts at a per-client tag and advances each time the slot is
@@ -106,6 +108,7 @@ struct client {
     shunt_rx_t rx;
     shunt_wbuf_t tx;
     htable_t h;
+    watch_t *watches; /* inotify instances (watch.c) */
 };
 
 enum { S_CONNECTING = 0, S_OPEN, S_CLOSED };
@@ -153,6 +156,7 @@ struct agent {
     stream_t *connecting;
     client_t *dead_clients;
     stream_t *dead_streams;
+    watch_t *dead_watches;
     char *env_buf;   /* --env-file contents, NUL-separated */
     size_t env_len;
     resolver_t *res;
@@ -198,6 +202,20 @@ handle_t *htab_get(htable_t *t, uint32_t num, unsigned kinds);
 void htab_release(htable_t *t, uint32_t num);
 void htab_free(htable_t *t);
 #define HK(k) (1u << (k))
+
+/* An inotify instance of a client (watch.c). */
+struct watch {
+    agent_ev_t ev;   /* EV_WATCH */
+    client_t *cl;
+    watch_t *next;
+    uint32_t inst;
+    int fd;          /* -1 once closed (then on a->dead_watches) */
+};
+
+/* ---- watch.c: inotify (WATCH_ADD, WATCH_RM, WATCH_CLOSE) -------------- */
+void watch_handle(client_t *cl, const shunt_msg_t *m);
+void watch_event(watch_t *w);          /* its inotify fd is readable */
+void watch_client_gone(client_t *cl);  /* client_drop: every instance */
 
 /* ---- paths.c ------------------------------------------------------------ */
 /* Builds the absolute in-root path for (dirh, path) into out. */

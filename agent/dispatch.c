@@ -114,6 +114,19 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_CREDS:
         creds_set(cl, m);
         break;
+    case SHUNT_T_WATCH_ADD: case SHUNT_T_WATCH_RM: case SHUNT_T_WATCH_CLOSE: {
+        /* inotify_add_watch checks read permission as the file calls do */
+        int as = creds_enter(cl);
+        if (as < 0) {
+            reply_error(cl, m->id, -as, "the agent cannot act as uid %u",
+                        cl->creds.uid);
+            break;
+        }
+        watch_handle(cl, m);
+        if (as)
+            creds_leave(cl);
+        break;
+    }
     case SHUNT_T_ENV_GET:
         env_get(cl, m);
         break;

@@ -278,6 +278,11 @@ void agent_reap(agent_t *a)
         shunt_wbuf_free(&st->out);
         free(st);
     }
+    while (a->dead_watches) {
+        watch_t *w = a->dead_watches;
+        a->dead_watches = w->next;
+        free(w);
+    }
     while (a->dead_clients) {
         client_t *cl = a->dead_clients;
         a->dead_clients = cl->next_dead;
@@ -321,6 +326,7 @@ int agent_run(agent_t *a)
                     client_event(cl, e);
                 break;
             }
+            case EV_WATCH: watch_event((watch_t *)ev); break;
             case EV_STREAM: {
                 stream_t *st = (stream_t *)ev;
                 if (st->state != S_CLOSED && !st->cl->dead)

@@ -32,7 +32,7 @@ static long reopen_fd_path(const layer_target_t *t, int dirfd,
     shunt_rfile_t *f = shunt_fdt_get(fd);
     long r = GO_LOCAL;
     layer_target_t t2;
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         /* not a remote file */
     } else if (f->path && layer_resolve(AT_FDCWD, f->path, &t2) == 0 &&
                layer_is_remote(t2.mode) &&

@@ -220,6 +220,10 @@ const char *layer_estr(int e);
  *   nonsense (a wrong answer type: logged).  Never blocks forever, never
  *   aborts. */
 long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out);
+/* The same with up to 4 fds passed along by SCM_RIGHTS (the caller keeps
+ * its own copies). */
+long shunt_rpc_fds(uint16_t type, const void *body, const int *fds, int nfds,
+                   shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */
@@ -293,6 +297,9 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode);
 /* A read-only fd (a memfd, not in the fd table) holding text, opened with
  * the status flags of flags; or -errno. */
 int rfile_text(const char *text, size_t len, int flags);
+/* The snapshots of the remote file norm (a normalised path) take its
+ * current content and stat (inotify told the program it changed). */
+void rfile_refresh_snapshots(const char *norm);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;
@@ -334,6 +341,12 @@ void layer_execfds_failed(layer_execfds_t *x);
 void layer_execfds_init(void);
 void layer_execfds_strip(void);
 void layer_execfds_start(void);
+
+/* ---- inotify (inotify.c) ------------------------------------------------
+ * read() of an inotify instance's fd: 1 with *ret (-1/errno or bytes) set,
+ * 0 when fd is not one. */
+int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret);
+void layer_inotify_release(shunt_rfile_t *f); /* its last fd went */
 
 /* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
 int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */

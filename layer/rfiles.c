@@ -105,6 +105,10 @@ void rpc_close_handle(uint32_t handle)
 /* The fd table calls this when the last fd of a remote file goes. */
 static void release(shunt_rfile_t *f)
 {
+    if (f->kind == SHUNT_RF_INOTIFY) {
+        layer_inotify_release(f);
+        return;
+    }
     if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
         !atomic_load(&f->shared)) {
         LAYER_ENTER();
@@ -477,4 +481,85 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
               : kind == SHUNT_RF_SNAPSHOT ? "snapshot" : "forwarded",
               handle, (unsigned long long)st.size);
     return mfd;
+}
+
+/* ---- snapshots that follow their file (inotify) -------------------------
+ * A snapshot is the file's content at open.  When the program is told by
+ * inotify that a remote file changed (layer/inotify.c), its snapshots of
+ * that file are brought up to date before it sees the event, so that
+ * `tail -f` reads what was appended: the memfd gets the bytes past its old
+ * size (the whole content again when the file shrank, or changed without
+ * growing), its stat becomes the file's.  Only a file still the same inode
+ * (a descriptor follows its inode, not its name). */
+static void refresh_one(int fd, shunt_rfile_t *f)
+{
+    shunt_open_t q = {.path = shunt_str(f->path), .flags = O_RDONLY,
+                      .mode = 0};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_OPEN, &q, &m);
+    if (r < 0)
+        return;
+    uint32_t handle = m.u.open_r.handle;
+    shunt_stat_r_t st;
+    if (rpc_fstat_handle(handle, &st) < 0 || st.ino != f->st.ino ||
+        st.dev_major != f->st.dev_major || st.dev_minor != f->st.dev_minor ||
+        !S_ISREG(st.mode) || st.size > SNAPSHOT_MAX) {
+        rpc_close_handle(handle);
+        return;
+    }
+    int same = st.size == f->st.size && st.mtime_sec == f->st.mtime_sec &&
+               st.mtime_nsec == f->st.mtime_nsec;
+    uint64_t from = st.size > f->st.size ? f->st.size : 0;
+    char p[48];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    int wfd = same ? -1
+                   : (int)LSYS4(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC, 0);
+    if (!same && wfd < 0) {
+        rpc_close_handle(handle);
+        return;
+    }
+    uint32_t chunk = shunt_rpc_data_max();
+    uint64_t off = from;
+    while (!same && off < st.size) {
+        uint64_t left = st.size - off;
+        shunt_pread_t rq = {.handle = handle,
+                            .count = left < chunk ? (uint32_t)left : chunk,
+                            .offset = (int64_t)off};
+        if (shunt_rpc(SHUNT_T_PREAD, &rq, &m) < 0 ||
+            m.u.data_r.data.len == 0)
+            break;
+        if (LSYS4(SYS_pwrite64, wfd, m.u.data_r.data.p, m.u.data_r.data.len,
+                  off) != (long)m.u.data_r.data.len)
+            break;
+        off += m.u.data_r.data.len;
+    }
+    if (!same) {
+        LSYS2(SYS_ftruncate, wfd, off);
+        LSYS1(SYS_close, wfd);
+        st.size = off;
+        LOG_DEBUG("snapshot %s (fd %d) follows its file: %llu bytes (from %llu)",
+                  f->path, fd, (unsigned long long)off,
+                  (unsigned long long)from);
+    }
+    f->st = st;
+    rpc_close_handle(handle);
+}
+
+void rfile_refresh_snapshots(const char *norm)
+{
+    shunt_rfile_t *seen[16];
+    int nseen = 0;
+    for (int fd = shunt_fdt_next(0); fd >= 0 && nseen < 16;
+         fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        int dup = 0;
+        for (int i = 0; f && i < nseen; i++)
+            dup |= seen[i] == f;
+        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
+            strcmp(f->path, norm) == 0) {
+            refresh_one(fd, f);
+            seen[nseen++] = f;
+        }
+        shunt_rfile_unref(f);
+    }
 }

@@ -95,8 +95,32 @@ static void thread_exit(void *v)
     tl_slot = -1;
 }
 
-static int send_all(conn_t *c)
+/* fds (nfds > 0) go with the frame's first byte, by SCM_RIGHTS. */
+static int send_all(conn_t *c, const int *fds, int nfds)
 {
+    while (nfds > 0 && shunt_wbuf_pending(&c->tx)) {
+        union {
+            struct cmsghdr h;
+            char b[CMSG_SPACE(4 * sizeof(int))];
+        } cb;
+        memset(&cb, 0, sizeof(cb));
+        struct iovec iov = {c->tx.data + c->tx.head, shunt_wbuf_pending(&c->tx)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cb.b,
+                            .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+        long n = LSYS3(SYS_sendmsg, c->fd, &mh, MSG_NOSIGNAL);
+        if (n == -EINTR)
+            continue;
+        if (n < 0)
+            return (int)n;
+        c->tx.head += (size_t)n;
+        nfds = 0;
+    }
     while (shunt_wbuf_pending(&c->tx)) {
         long n = layer_sys(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
                            (long)shunt_wbuf_pending(&c->tx), MSG_NOSIGNAL, 0, 0);
@@ -269,7 +293,7 @@ static conn_t *conn_open(void)
     shunt_msg_t m;
     int64_t deadline = now_ms() + shunt_layer.rpc_timeout_ms;
     if (shunt_encode(&c->tx, SHUNT_T_HELLO, 0, 1, &hello, c->max_frame) < 0 ||
-        (r = send_all(c)) < 0 || (r = recv_frame(c, &m, deadline)) < 0) {
+        (r = send_all(c, NULL, 0)) < 0 || (r = recv_frame(c, &m, deadline)) < 0) {
         LOG_ERROR("rpc: handshake with %s failed: %s", shunt_layer.socket_path,
                   ESTR((int)-r));
         conn_free(c, 1);
@@ -361,7 +385,8 @@ uint32_t shunt_rpc_data_max(void)
     return SHUNT_DATA_MAX(mf) - 64;
 }
 
-static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out);
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out,
+                     const int *fds, int nfds);
 
 /* The thread's connection is mid-request until the answer is read: no
  * handler may run in between (it would make its own request on it). */
@@ -369,12 +394,25 @@ long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out)
 {
     layer_hold();
     shunt_sig_block();
-    long r = rpc_call(type, body, out);
+    long r = rpc_call(type, body, out, NULL, 0);
     shunt_sig_unblock();
     return r;
 }
 
-static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out)
+long shunt_rpc_fds(uint16_t type, const void *body, const int *fds, int nfds,
+                   shunt_msg_t *out)
+{
+    if (nfds < 0 || nfds > 4)
+        return -EINVAL;
+    layer_hold();
+    shunt_sig_block();
+    long r = rpc_call(type, body, out, fds, nfds);
+    shunt_sig_unblock();
+    return r;
+}
+
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out,
+                     const int *fds, int nfds)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         conn_t *c = conn_get();
@@ -388,7 +426,7 @@ static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out)
                       ESTR(-r));
             return r == -EMSGSIZE ? -ENAMETOOLONG : -EIO;
         }
-        r = send_all(c);
+        r = send_all(c, fds, nfds);
         if (r < 0) {
             /* Nothing was served: the connection broke (the program closed
              * it behind our back, the proxy restarted): reconnect once. */
@@ -517,7 +555,7 @@ static int broker_ask(void)
     int r = shunt_encode(&c->tx, SHUNT_T_BROKER, 0, c->next_id++, &q,
                          c->max_frame);
     if (r >= 0)
-        r = send_all(c);
+        r = send_all(c, NULL, 0);
     if (r >= 0)
         r = recv_fd(c, &fd, deadline);
     if (r >= 0)

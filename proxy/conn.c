@@ -158,6 +158,8 @@ void conn_free(pconn_t *c)
 {
     if (c->ev.fd >= 0)
         close(c->ev.fd);
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
     shunt_rx_free(&c->rx);
     shunt_wbuf_free(&c->tx);
     free(c);
@@ -390,8 +392,28 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         proxy_mark_dirty(p, &c->ev);
         return;
     }
+    if (m.type == SHUNT_T_INOTIFY_OPEN) { /* answered here */
+        uint32_t id = 0;
+        int e = inotify_open(p, c, &id);
+        if (e < 0) {
+            conn_send_error(p, c, m.id, -e, "cannot take the inotify fds");
+            return;
+        }
+        shunt_ok_t ok = {.ret = id};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
     if (m.type == SHUNT_T_BROKER) { /* answered here, with a socket */
         broker_request(p, c, m.id);
+        return;
+    }
+    if ((m.type == SHUNT_T_WATCH_ADD &&
+         !inotify_known(p, m.u.watch_add.inst)) ||
+        (m.type == SHUNT_T_WATCH_RM && !inotify_known(p, m.u.watch_rm.inst)) ||
+        m.type == SHUNT_T_WATCH_CLOSE) {
+        conn_send_error(p, c, m.id, EBADF, "no such inotify instance");
         return;
     }
     if (m.type == SHUNT_T_UDP_PEER) { /* answered here */
@@ -438,7 +460,8 @@ void conn_on_event(shunt_proxy_t *p, pconn_t *c, uint32_t events)
         return;
     }
     for (int rounds = 0; rounds < 8; rounds++) {
-        ssize_t n = shunt_rx_fill(&c->rx, c->ev.fd);
+        ssize_t n = shunt_rx_fill_fds(&c->rx, c->ev.fd, c->fds,
+                                      (int)SHUNT_ARRAY_LEN(c->fds), &c->nfds);
         if (n == -EAGAIN)
             break;
         if (n == 0) {

@@ -261,7 +261,9 @@ static void link_on_frame(shunt_proxy_t *p, const uint8_t *frame, size_t len)
         shunt_msg_format(&m, line, sizeof(line));
         LOG_TRACE("agent -> %s", line);
     }
-    if (shunt_msg_is_oneway(m.type))
+    if (m.type == SHUNT_T_WATCH_EVENT)
+        inotify_on_agent(p, &m);
+    else if (shunt_msg_is_oneway(m.type))
         stream_on_agent(p, &m);
     else
         link_on_response(p, frame, len, &m);

@@ -150,6 +150,7 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
     pmap_init(&p->sessions);
     pmap_init(&p->streams);
     pmap_init(&p->handles);
+    pmap_init(&p->inotify);
     shunt_wbuf_init(&p->link_tx);
     if (!o->socket_path || !o->agent_addr || !o->layer_token ||
         o->layer_token_len == 0) {
@@ -256,6 +257,9 @@ static void settle(shunt_proxy_t *p)
         case EV_STREAM:
             stream_sync(p, (pstream_t *)ev);
             break;
+        case EV_INOTIFY_PIPE:
+            inotify_on_event(p, ev, EPOLLOUT);
+            break;
         default:
             break;
         }
@@ -270,6 +274,8 @@ static void settle(shunt_proxy_t *p)
             close(ev->fd);
             free(ev);
         }
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
 }
 
@@ -315,6 +321,10 @@ int shunt_proxy_run(shunt_proxy_t *p)
             case EV_BROKER:
                 broker_on_event(p, (pbroker_t *)ev, e);
                 break;
+            case EV_INOTIFY:
+            case EV_INOTIFY_PIPE:
+                inotify_on_event(p, ev, e);
+                break;
             }
         }
         uint64_t now = shunt_now_ms();
@@ -353,6 +363,8 @@ void shunt_proxy_free(shunt_proxy_t *p)
             close(ev->fd);
             free(ev);
         }
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
     for (size_t i = 0; pmap_next(&p->conns, &i, &k, &v);)
         conn_free(v);
@@ -363,6 +375,7 @@ void shunt_proxy_free(shunt_proxy_t *p)
         stream_free(s);
     }
     pmap_free(&p->streams);
+    inotify_free_all(p);
     relay_pool_free(p);
     broker_free_all(p);
     sess_free_all(p);

@@ -33,6 +33,8 @@ typedef enum {
     EV_CONN,
     EV_STREAM,
     EV_BROKER,
+    EV_INOTIFY,      /* pinot_t.kev: the program's kernel inotify fd */
+    EV_INOTIFY_PIPE, /* pinot_t.pev: the proxy's end of its socket pair */
 } ev_kind_t;
 
 /* First member of every object registered with epoll. */
@@ -88,6 +90,8 @@ struct pconn {
     int brokered;           /* came through a broker: no token asked */
     pcreds_t creds;
     char name[32];
+    int fds[4];             /* fds passed with SCM_RIGHTS, not yet taken */
+    int nfds;
 };
 
 /* A session: the connections of one process.  A session started with the
@@ -142,6 +146,19 @@ struct pstream {
     int have_peer;          /* UDP: first peer known */
 };
 
+/* An inotify instance of a program (inotify.c): the other end of pev's
+ * socket pair is the program's inotify fd; local events come from kev,
+ * remote ones from the agent. */
+typedef struct pinot {
+    ev_t kev;
+    ev_t pev;
+    uint32_t id;
+    shunt_wbuf_t out;       /* events not yet written to the socket */
+    uint32_t queued;        /* events queued since out was last empty */
+    int overflowed;         /* IN_Q_OVERFLOW queued, dropping until drained */
+    struct pinot *all_prev, *all_next;
+} pinot_t;
+
 typedef struct proxy_record proxy_record_t;
 
 struct shunt_proxy {
@@ -175,6 +192,10 @@ struct shunt_proxy {
     pconn_t *hs_head, *hs_tail;          /* connections before HELLO */
     unsigned n_unauth;
     uint64_t accept_retry_at;
+
+    pmap_t inotify;         /* instance id -> pinot_t (inotify.c) */
+    pinot_t *all_inotify;
+    uint32_t next_inotify;
 
     proxy_record_t *record; /* recording mode (record.c), or NULL */
 
@@ -307,6 +328,15 @@ int stream_register(shunt_proxy_t *p, psess_t *root, pstream_t *s);
  * listener named in r->local_addr (relay_port 0).  Takes s. */
 int unixrelay_open(shunt_proxy_t *p, psess_t *root, pstream_t *s,
                    shunt_connect_r_t *r, uint16_t *relay_port);
+
+/* inotify.c.  INOTIFY_OPEN with the connection's passed fds: 0 with the
+ * instance id in *id, or -errno. */
+int inotify_open(shunt_proxy_t *p, pconn_t *c, uint32_t *id);
+int inotify_known(shunt_proxy_t *p, uint32_t id);
+void inotify_on_agent(shunt_proxy_t *p, const shunt_msg_t *m); /* WATCH_EVENT */
+void inotify_on_event(shunt_proxy_t *p, ev_t *ev, uint32_t events);
+void inotify_free(pinot_t *n);
+void inotify_free_all(shunt_proxy_t *p);
 
 /* record.c: frames as fuzz seeds.  open: NULL on failure (logged);
  * frame/close accept NULL. */
