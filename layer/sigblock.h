@@ -11,10 +11,12 @@
  * delivered right then, when the layer's state is consistent and the guard
  * is down, so the handler's calls get the same policy as the program's.
  * Nested uses cost a counter; only the outermost makes the two
- * rt_sigprocmask calls.  Pure code with a raw syscall (x86_64): linked
- * into the unit tests with fdtable.c. */
+ * rt_sigprocmask calls.  Pure code with a raw syscall (shunt_sys6,
+ * common/include/shunt/sys.h): linked into the unit tests with fdtable.c. */
 #ifndef SHUNT_LAYER_SIGBLOCK_H
 #define SHUNT_LAYER_SIGBLOCK_H
+
+#include "shunt/sys.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -31,17 +33,12 @@ extern __thread uint64_t shunt_sigsaved
        (1ull << (SIGBUS - 1)) | (1ull << (SIGFPE - 1)) |                   \
        (1ull << (SIGSEGV - 1)) | (1ull << (SIGSYS - 1))))
 
+/* rt_sigprocmask with the kernel's 8-byte sigset, through the one raw
+ * syscall. */
 static inline long shunt_sigmask_sys(int how, const uint64_t *set,
                                      uint64_t *old)
 {
-    long r;
-    register long r10 __asm__("r10") = 8;
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "0"((long)SYS_rt_sigprocmask), "D"((long)how),
-                       "S"(set), "d"(old), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return r;
+    return shunt_sys6(SYS_rt_sigprocmask, how, (long)set, (long)old, 8, 0, 0);
 }
 
 /* A handler may run between any two statements below until the mask is

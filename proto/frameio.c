@@ -61,6 +61,12 @@ static int rx_room(shunt_rx_t *rx, size_t want)
 
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
 {
+    return shunt_rx_fill_fds(rx, fd, NULL, 0, NULL);
+}
+
+ssize_t shunt_rx_fill_fds(shunt_rx_t *rx, int fd, int *fds, int max,
+                          int *nfds)
+{
     /* Read enough for the frame in progress, or a generous chunk (a small
      * buffer: whatever room it has). */
     size_t want = rx->small ? 1 : RX_CHUNK;
@@ -77,8 +83,41 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
         return r;
     for (;;) {
         size_t room = rx->cap - rx->len;
-        long n = shunt_sys6(SYS_read, fd, (long)(rx->buf + rx->len),
-                            (long)room, 0, 0, 0);
+        long n;
+        if (!fds) {
+            n = shunt_sys6(SYS_read, fd, (long)(rx->buf + rx->len),
+                           (long)room, 0, 0, 0);
+        } else {
+            /* Room for 4 fds; more than max are closed, as a plain read()
+             * would have had the kernel do with all of them. */
+            union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(4 * sizeof(int))];
+            } cb;
+            struct iovec iov = {rx->buf + rx->len, room};
+            struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                                .msg_control = cb.b,
+                                .msg_controllen = sizeof(cb.b)};
+            n = shunt_sys6(SYS_recvmsg, fd, (long)&mh, MSG_CMSG_CLOEXEC, 0, 0,
+                           0);
+            if (n >= 0) {
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+                     c = CMSG_NXTHDR(&mh, c)) {
+                    if (c->cmsg_level != SOL_SOCKET ||
+                        c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (size_t i = 0; i < k; i++) {
+                        int x;
+                        memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(x));
+                        if (*nfds < max)
+                            fds[(*nfds)++] = x;
+                        else
+                            shunt_sys6(SYS_close, x, 0, 0, 0, 0, 0);
+                    }
+                }
+            }
+        }
         if (n == -EINTR)
             continue;
         if (n < 0) {
