@@ -306,7 +306,8 @@ static long inotify_read(int fd, uint8_t *buf, size_t n)
     for (;;) {
         uint8_t *pb = n < EVSZ ? hdr : buf;
         size_t pn = n < EVSZ ? EVSZ : n;
-        long got = shunt_sys6(SYS_recvfrom, fd, (long)pb, (long)pn, MSG_PEEK, 0, 0);
+        long got = shunt_sys6(SYS_recvfrom, fd, (long)pb, (long)pn, MSG_PEEK,
+                              0, 0);
         if (got <= 0)
             return got; /* -EAGAIN, -EINTR...; 0: the proxy is gone */
         size_t take = 0;

@@ -87,12 +87,14 @@ static int pread_all(gf_t *g, void *dst, size_t n, uint64_t off)
 {
     uint8_t *p = dst;
     while (n) {
-        long r = shunt_sys6(SYS_pread64, g->fd, (long)p, (long)n, (long)off, 0, 0);
+        long r = shunt_sys6(SYS_pread64, g->fd, (long)p, (long)n, (long)off,
+                            0, 0);
         if (r == -EINTR)
             continue;
         if (r < 0)
-            return shunt_why((int)r, first_why(g), g->whylen, "read at %llu: %s",
-                             (unsigned long long)off, shunt_errname((int)-r));
+            return shunt_why((int)r, first_why(g), g->whylen,
+                             "read at %llu: %s", (unsigned long long)off,
+                             shunt_errname((int)-r));
         if (r == 0)
             return bad(g, "the file shrank while being read");
         p += r, n -= (size_t)r, off += (uint64_t)r;

@@ -470,8 +470,8 @@ int shunt_insn_is_store(const cs_insn *in, x86_reg reg, x86_reg base,
     const cs_x86_op *d = shunt_insn_dst(in), *s = shunt_insn_src(in);
     return in->id == X86_INS_MOV && d && s && s->type == X86_OP_REG &&
            s->reg == reg && d->type == X86_OP_MEM && d->mem.base == base &&
-           d->mem.index == X86_REG_INVALID && d->mem.segment == X86_REG_INVALID &&
-           d->mem.disp == disp;
+           d->mem.index == X86_REG_INVALID &&
+           d->mem.segment == X86_REG_INVALID && d->mem.disp == disp;
 }
 
 uint64_t shunt_insn_call_rel32(const cs_insn *in)

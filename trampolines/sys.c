@@ -21,7 +21,10 @@ long shunt_sys_read(int fd, void *buf, size_t n)
     return shunt_sys6(SYS_read, fd, (long)buf, (long)n, 0, 0, 0);
 }
 
-long shunt_sys_close(int fd) { return shunt_sys6(SYS_close, fd, 0, 0, 0, 0, 0); }
+long shunt_sys_close(int fd)
+{
+    return shunt_sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
 
 long shunt_sys_mprotect(uint64_t addr, size_t len, int prot)
 {
