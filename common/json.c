@@ -7,23 +7,7 @@
 
 static void jput(shunt_json_t *j, const char *s, size_t n)
 {
-    if (j->oom)
-        return;
-    if (j->len + n + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap : 1024;
-        while (cap < j->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(j->buf, cap);
-        if (!nb) {
-            j->oom = 1;
-            return;
-        }
-        j->buf = nb;
-        j->cap = cap;
-    }
-    memcpy(j->buf + j->len, s, n);
-    j->len += n;
-    j->buf[j->len] = 0;
+    shunt_buf_put(&j->out, s, n);
 }
 
 void shunt_json_raw(shunt_json_t *j, const char *s, size_t n) { jput(j, s, n); }
@@ -91,6 +75,6 @@ void shunt_json_bool(shunt_json_t *j, int v)
 
 void shunt_json_free(shunt_json_t *j)
 {
-    free(j->buf);
-    memset(j, 0, sizeof(*j));
+    shunt_buf_free(&j->out);
+    j->comma = 0;
 }

@@ -380,8 +380,8 @@ static void write_json(const done_t *d, size_t n, int exit_code)
     shunt_json_key(&j, "exit");
     shunt_json_int(&j, exit_code);
     shunt_json_obj_end(&j);
-    if (j.buf)
-        printf("%s\n", j.buf);
+    if (j.out.p)
+        printf("%s\n", j.out.p);
     shunt_json_free(&j);
 }
 

@@ -314,7 +314,7 @@ int cmd_status(int argc, char **argv)
     shunt_json_arr_end(&j);
     shunt_json_obj_end(&j);
     if (json)
-        printf("%s\n", j.oom ? "{\"error\":\"out of memory\"}" : j.buf);
+        printf("%s\n", j.out.oom ? "{\"error\":\"out of memory\"}" : j.out.p);
     else if (n == 0)
         printf("no targets\n");
     shunt_json_free(&j);

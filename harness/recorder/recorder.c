@@ -159,7 +159,7 @@ static void on_entry(rec_t *r, task_t *t, long nr, const uint64_t args[6])
     t->ev = -1;
     if (idx < 0)
         return;
-    rec_buf_t b = {0};
+    shunt_buf_t b = {0};
     rec_subjects_t sj = {0};
     rec_decode(t->tid, t->tgid, idx, args, &b, &sj);
     char *leak = rec_classify(r->o->rules, t->img, t->tid, idx, &sj);

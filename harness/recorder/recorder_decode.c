@@ -48,57 +48,24 @@ int recorder_syscall_nr(const char *name)
     return -1;
 }
 
-/* ---- rec_buf_t -------------------------------------------------------------- */
-void rec_buf_put(rec_buf_t *b, const char *s, size_t n)
+/* ---- quoting ------------------------------------------------------------- */
+void rec_buf_quote(shunt_buf_t *b, const char *s, size_t n, size_t max)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void rec_buf_printf(rec_buf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    rec_buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-void rec_buf_quote(rec_buf_t *b, const char *s, size_t n, size_t max)
-{
-    rec_buf_put(b, "\"", 1);
+    shunt_buf_put(b, "\"", 1);
     for (size_t i = 0; i < n && i < max; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
-            rec_buf_printf(b, "\\%c", c);
+            shunt_buf_printf(b, "\\%c", c);
         else if (c == '\n')
-            rec_buf_put(b, "\\n", 2);
+            shunt_buf_put(b, "\\n", 2);
         else if (c < 0x20 || c >= 0x7f)
-            rec_buf_printf(b, "\\x%02x", c);
+            shunt_buf_printf(b, "\\x%02x", c);
         else
-            rec_buf_put(b, (const char *)&c, 1);
+            shunt_buf_put(b, (const char *)&c, 1);
     }
-    rec_buf_put(b, "\"", 1);
+    shunt_buf_put(b, "\"", 1);
     if (n > max)
-        rec_buf_put(b, "...", 3);
+        shunt_buf_put(b, "...", 3);
 }
 
 /* ---- tracee memory ------------------------------------------------------------ */
@@ -183,27 +150,27 @@ static char *resolve(pid_t tid, int dirfd, const char *path)
     return strdup(norm);
 }
 
-static void put_ptr(rec_buf_t *b, uint64_t v)
+static void put_ptr(shunt_buf_t *b, uint64_t v)
 {
     if (v)
-        rec_buf_printf(b, "%#llx", (unsigned long long)v);
+        shunt_buf_printf(b, "%#llx", (unsigned long long)v);
     else
-        rec_buf_put(b, "NULL", 4);
+        shunt_buf_put(b, "NULL", 4);
 }
 
-static void put_dirfd(rec_buf_t *b, int fd)
+static void put_dirfd(shunt_buf_t *b, int fd)
 {
     if (fd == AT_FDCWD)
-        rec_buf_put(b, "AT_FDCWD", 8);
+        shunt_buf_put(b, "AT_FDCWD", 8);
     else
-        rec_buf_printf(b, "%d", fd);
+        shunt_buf_printf(b, "%d", fd);
 }
 
 /* As the call journal shows them (shunt/names.h). */
-static void put_open_flags(rec_buf_t *b, uint64_t f)
+static void put_open_flags(shunt_buf_t *b, uint64_t f)
 {
     char t[SHUNT_NAMES_FLAGS_MAX];
-    rec_buf_put(b, t, shunt_names_open_flags(t, sizeof(t), (unsigned long)f));
+    shunt_buf_put(b, t, shunt_names_open_flags(t, sizeof(t), (unsigned long)f));
 }
 
 /* ---- sockets ------------------------------------------------------------------- */
@@ -247,30 +214,30 @@ void rec_subjects_free(rec_subjects_t *sj)
 
 /* Shows a sockaddr and notes what it names. */
 static void put_sockaddr(pid_t tid, const struct sockaddr_storage *ss,
-                         size_t len, rec_buf_t *b, rec_subjects_t *sj, int op)
+                         size_t len, shunt_buf_t *b, rec_subjects_t *sj, int op)
 {
     if (len < sizeof(sa_family_t)) {
-        rec_buf_put(b, "{}", 2);
+        shunt_buf_put(b, "{}", 2);
         return;
     }
     if (ss->ss_family == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
         size_t pl = len - offsetof(struct sockaddr_un, sun_path);
         if (pl == 0) {
-            rec_buf_put(b, "{AF_UNIX}", 9);
+            shunt_buf_put(b, "{AF_UNIX}", 9);
         } else if (un->sun_path[0] == 0) {
-            rec_buf_put(b, "{AF_UNIX, @", 11);
+            shunt_buf_put(b, "{AF_UNIX, @", 11);
             rec_buf_quote(b, un->sun_path + 1, pl - 1, 108);
-            rec_buf_put(b, "}", 1);
+            shunt_buf_put(b, "}", 1);
         } else {
             char p[sizeof(un->sun_path) + 1];
             size_t n = strnlen(un->sun_path,
                                pl < sizeof(un->sun_path) ? pl : sizeof(un->sun_path));
             memcpy(p, un->sun_path, n);
             p[n] = 0;
-            rec_buf_put(b, "{AF_UNIX, ", 10);
+            shunt_buf_put(b, "{AF_UNIX, ", 10);
             rec_buf_quote(b, p, n, 108);
-            rec_buf_put(b, "}", 1);
+            shunt_buf_put(b, "}", 1);
             rec_subject_t *s = subj_add(sj, REC_S_UNIX);
             if (s) {
                 s->op = op;
@@ -283,7 +250,7 @@ static void put_sockaddr(pid_t tid, const struct sockaddr_storage *ss,
         const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
         char a[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-        rec_buf_printf(b, "{AF_INET, %s:%u}", a, ntohs(in->sin_port));
+        shunt_buf_printf(b, "{AF_INET, %s:%u}", a, ntohs(in->sin_port));
         rec_subject_t *s = subj_add(sj, REC_S_INET);
         if (s) {
             s->op = op;
@@ -297,7 +264,7 @@ static void put_sockaddr(pid_t tid, const struct sockaddr_storage *ss,
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
         char a[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-        rec_buf_printf(b, "{AF_INET6, [%s]:%u}", a, ntohs(in6->sin6_port));
+        shunt_buf_printf(b, "{AF_INET6, [%s]:%u}", a, ntohs(in6->sin6_port));
         rec_subject_t *s = subj_add(sj, REC_S_INET);
         if (s) {
             s->op = op;
@@ -307,22 +274,22 @@ static void put_sockaddr(pid_t tid, const struct sockaddr_storage *ss,
         }
         return;
     }
-    rec_buf_printf(b, "{family %u}", (unsigned)ss->ss_family);
+    shunt_buf_printf(b, "{family %u}", (unsigned)ss->ss_family);
 }
 
-static void read_sockaddr(pid_t tid, uint64_t p, uint64_t len, rec_buf_t *b,
+static void read_sockaddr(pid_t tid, uint64_t p, uint64_t len, shunt_buf_t *b,
                           rec_subjects_t *sj, int op)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     if (!p) {
-        rec_buf_put(b, "NULL", 4);
+        shunt_buf_put(b, "NULL", 4);
         return;
     }
     size_t l = len > sizeof(ss) ? sizeof(ss) : (size_t)len;
     size_t got = mem_read(tid, p, &ss, l);
     if (got < l) {
-        rec_buf_printf(b, "%#llx", (unsigned long long)p);
+        shunt_buf_printf(b, "%#llx", (unsigned long long)p);
         return;
     }
     put_sockaddr(tid, &ss, l, b, sj, op);
@@ -370,10 +337,10 @@ typedef struct {
     int no_mode;                 /* open flags without O_CREAT/O_TMPFILE */
 } dec_t;
 
-static void put_argv(dec_t *d, uint64_t p, rec_buf_t *b)
+static void put_argv(dec_t *d, uint64_t p, shunt_buf_t *b)
 {
     if (!p) {
-        rec_buf_put(b, "NULL", 4);
+        shunt_buf_put(b, "NULL", 4);
         return;
     }
     uint64_t ptrs[8];
@@ -382,35 +349,35 @@ static void put_argv(dec_t *d, uint64_t p, rec_buf_t *b)
         put_ptr(b, p);
         return;
     }
-    rec_buf_put(b, "[", 1);
+    shunt_buf_put(b, "[", 1);
     size_t i = 0;
     for (; i < got && ptrs[i]; i++) {
         char s[256];
         long n = mem_str(d->tid, ptrs[i], s, sizeof(s));
         if (i)
-            rec_buf_put(b, ", ", 2);
+            shunt_buf_put(b, ", ", 2);
         if (n < 0)
-            rec_buf_printf(b, "%#llx", (unsigned long long)ptrs[i]);
+            shunt_buf_printf(b, "%#llx", (unsigned long long)ptrs[i]);
         else
             rec_buf_quote(b, s, (size_t)n, 64);
     }
     if (i == got && got == sizeof(ptrs) / sizeof(ptrs[0]))
-        rec_buf_put(b, ", ...", 5);
-    rec_buf_put(b, "]", 1);
+        shunt_buf_put(b, ", ...", 5);
+    shunt_buf_put(b, "]", 1);
 }
 
 /* A struct msghdr: its name and the start of its first iovec. */
-static void put_msghdr(dec_t *d, uint64_t p, rec_buf_t *b, rec_subjects_t *sj)
+static void put_msghdr(dec_t *d, uint64_t p, shunt_buf_t *b, rec_subjects_t *sj)
 {
     struct msghdr m;
     if (!p || mem_read(d->tid, p, &m, sizeof(m)) != sizeof(m)) {
-        rec_buf_printf(b, "%#llx", (unsigned long long)p);
+        shunt_buf_printf(b, "%#llx", (unsigned long long)p);
         return;
     }
-    rec_buf_put(b, "{name=", 6);
+    shunt_buf_put(b, "{name=", 6);
     read_sockaddr(d->tid, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, b,
                   sj, 0);
-    rec_buf_printf(b, ", iovlen=%zu}", (size_t)m.msg_iovlen);
+    shunt_buf_printf(b, ", iovlen=%zu}", (size_t)m.msg_iovlen);
     struct iovec iov;
     if (m.msg_iovlen &&
         mem_read(d->tid, (uint64_t)(uintptr_t)m.msg_iov, &iov, sizeof(iov)) ==
@@ -422,7 +389,7 @@ static void put_msghdr(dec_t *d, uint64_t p, rec_buf_t *b, rec_subjects_t *sj)
 }
 
 void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
-                rec_buf_t *out, rec_subjects_t *sj)
+                shunt_buf_t *out, rec_subjects_t *sj)
 {
     const char *spec = rec_sc_table[idx].args;
     dec_t d = {.tid = tid, .sockfd = -1, .dirfd = AT_FDCWD};
@@ -439,7 +406,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         if (c == 'm' && d.no_mode)
             continue; /* open's mode is read only with O_CREAT/O_TMPFILE */
         if (shown++)
-            rec_buf_put(out, ", ", 2);
+            shunt_buf_put(out, ", ", 2);
         switch (c) {
         case 'D':
             d.dirfd = (int)v;
@@ -459,7 +426,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             rec_buf_quote(out, path, (size_t)n, PATH_SHOW_MAX);
             char *abs = resolve(tid, d.dirfd, path);
             if (abs && strcmp(abs, path) != 0)
-                rec_buf_printf(out, " <%s>", abs);
+                shunt_buf_printf(out, " <%s>", abs);
             last_path = subj_add(sj, REC_S_PATH);
             if (last_path) {
                 last_path->op = c == 'r'   ? REC_OP_READ
@@ -485,9 +452,9 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
                 put_ptr(out, v);
                 break;
             }
-            rec_buf_put(out, "{flags=", 7);
+            shunt_buf_put(out, "{flags=", 7);
             put_open_flags(out, how.flags);
-            rec_buf_printf(out, ", mode=%#llo, resolve=%#llx}",
+            shunt_buf_printf(out, ", mode=%#llo, resolve=%#llx}",
                            (unsigned long long)how.mode,
                            (unsigned long long)how.resolve);
             if (last_path && shunt_open_writes(how.flags))
@@ -496,19 +463,19 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         }
         case 'f':
             d.sockfd = (int)v;
-            rec_buf_printf(out, "%d", (int)v);
+            shunt_buf_printf(out, "%d", (int)v);
             break;
         case 'i':
-            rec_buf_printf(out, "%d", (int)v);
+            shunt_buf_printf(out, "%d", (int)v);
             break;
         case 'u':
-            rec_buf_printf(out, "%llu", (unsigned long long)v);
+            shunt_buf_printf(out, "%llu", (unsigned long long)v);
             break;
         case 'h':
-            rec_buf_printf(out, "%#llx", (unsigned long long)v);
+            shunt_buf_printf(out, "%#llx", (unsigned long long)v);
             break;
         case 'm':
-            rec_buf_printf(out, "%#llo", (unsigned long long)v);
+            shunt_buf_printf(out, "%#llo", (unsigned long long)v);
             break;
         case 's': {
             char s[256];
@@ -542,7 +509,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             put_msghdr(&d, v, out, sj);
             break;
         default:
-            rec_buf_printf(out, "%#llx", (unsigned long long)v);
+            shunt_buf_printf(out, "%#llx", (unsigned long long)v);
         }
     }
     if (d.sockfd < 0)
@@ -564,10 +531,10 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
     if (sock_query(d.tgid, d.sockfd, &type, &peer, &plen) < 0)
         return;
     if (is_send && !has_addr && plen > 0) {
-        rec_buf_t ignore = {0};
+        shunt_buf_t ignore = {0};
         put_sockaddr(tid, &peer, plen, &ignore, sj, 0);
         if (ignore.p)
-            rec_buf_printf(out, " (peer %s)", ignore.p);
+            shunt_buf_printf(out, " (peer %s)", ignore.p);
         free(ignore.p);
     }
     int proto = type == SOCK_STREAM ? SHUNT_NET_TCP
@@ -581,6 +548,6 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         if (s->port == 53 && is_send && d.dns_len)
             s->qname = dns_qname(d.dns, d.dns_len, proto == SHUNT_NET_TCP);
         if (s->qname)
-            rec_buf_printf(out, " (DNS query %s)", s->qname);
+            shunt_buf_printf(out, " (DNS query %s)", s->qname);
     }
 }

@@ -5,6 +5,7 @@
 #ifndef SHUNT_HARNESS_RECORDER_INT_H
 #define SHUNT_HARNESS_RECORDER_INT_H
 
+#include "shunt/buf.h"
 #include "shunt/recorder.h"
 
 #include <stddef.h>
@@ -26,17 +27,9 @@ extern const rec_sc_t rec_sc_table[REC_SC_COUNT];
 /* Index in rec_sc_table of a syscall number, or -1. */
 int rec_sc_index(long nr);
 
-/* ---- a growing string ------------------------------------------------------ */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} rec_buf_t;
-void rec_buf_put(rec_buf_t *b, const char *s, size_t n);
-void rec_buf_printf(rec_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* ---- text (shunt/buf.h) ---------------------------------------------------- */
 /* A quoted C string, escaped, at most max bytes of it. */
-void rec_buf_quote(rec_buf_t *b, const char *s, size_t n, size_t max);
+void rec_buf_quote(shunt_buf_t *b, const char *s, size_t n, size_t max);
 
 /* ---- what a call touched ----------------------------------------------------- */
 enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC, REC_OP_META };
@@ -64,7 +57,7 @@ void rec_subjects_free(rec_subjects_t *s);
  * (stopped at its entry) into out ("AT_FDCWD, \"/etc/x\", O_RDONLY"), and
  * what it touched into subj. */
 void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
-                rec_buf_t *out, rec_subjects_t *subj);
+                shunt_buf_t *out, rec_subjects_t *subj);
 
 /* ---- per-process state the policy needs ---------------------------------- */
 typedef struct rec_image {

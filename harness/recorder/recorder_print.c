@@ -96,8 +96,8 @@ static void print_json(FILE *f, const recorder_result_t *res)
         shunt_json_arr_end(&j);
     }
     shunt_json_obj_end(&j);
-    if (j.buf)
-        fprintf(f, "%s\n", j.buf);
+    if (j.out.p)
+        fprintf(f, "%s\n", j.out.p);
     shunt_json_free(&j);
 }
 

@@ -445,13 +445,13 @@ static char *classify_inet(const recorder_rules_t *r, const rec_subject_t *s)
 {
     char a[64];
     {
-        rec_buf_t b = {0};
+        shunt_buf_t b = {0};
         unsigned char *x = (unsigned char *)s->addr;
         if (s->family == AF_INET)
-            rec_buf_printf(&b, "%u.%u.%u.%u:%u", x[0], x[1], x[2], x[3],
+            shunt_buf_printf(&b, "%u.%u.%u.%u:%u", x[0], x[1], x[2], x[3],
                            s->port);
         else
-            rec_buf_printf(&b, "[IPv6 %02x%02x:...%02x%02x]:%u", x[0], x[1],
+            shunt_buf_printf(&b, "[IPv6 %02x%02x:...%02x%02x]:%u", x[0], x[1],
                            x[14], x[15], s->port);
         snprintf(a, sizeof(a), "%s", b.p ? b.p : "?");
         free(b.p);

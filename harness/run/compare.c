@@ -1,5 +1,6 @@
 /* Normalisers, the line diff (LCS) and the unified diff of the runner. */
 #include "shunt/compare.h"
+#include "shunt/buf.h"
 
 #include <regex.h>
 #include <stdarg.h>
@@ -9,58 +10,6 @@
 #include <string.h>
 
 /* A growing text buffer. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void puts_(buf_t *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf_t *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-static char *finish(buf_t *b)
-{
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    if (!b->p)
-        return strdup("");
-    return b->p;
-}
-
 /* Lines of a text: pointers into a writable copy, '\n' replaced by NUL;
  * *last_nl tells whether the text ended with a newline. */
 typedef struct {
@@ -107,47 +56,47 @@ static void lines_free(lines_t *l)
 
 static char *join(char *const *v, size_t n, int last_nl)
 {
-    buf_t b = {0};
+    shunt_buf_t b = {0};
     for (size_t i = 0; i < n; i++) {
-        puts_(&b, v[i]);
+        shunt_buf_puts(&b, v[i]);
         if (i + 1 < n || last_nl)
-            put(&b, "\n", 1);
+            shunt_buf_put(&b, "\n", 1);
     }
-    return finish(&b);
+    return shunt_buf_take(&b);
 }
 
 /* Every match of re in line replaced by with (\0-\9: groups). */
 static char *replace_line(const char *line, const regex_t *re, const char *with)
 {
-    buf_t b = {0};
+    shunt_buf_t b = {0};
     regmatch_t m[10];
     const char *s = line;
     int first = 1;
     while (*s || first) {
         if (regexec(re, s, 10, m, first ? 0 : REG_NOTBOL) != 0) {
-            puts_(&b, s);
+            shunt_buf_puts(&b, s);
             break;
         }
         first = 0;
-        put(&b, s, (size_t)m[0].rm_so);
+        shunt_buf_put(&b, s, (size_t)m[0].rm_so);
         for (const char *w = with; *w; w++) {
             if (*w == '\\' && w[1] >= '0' && w[1] <= '9') {
                 int g = w[1] - '0';
                 if (m[g].rm_so >= 0)
-                    put(&b, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                    shunt_buf_put(&b, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
                 w++;
             } else if (*w == '\\' && w[1] == '\\') {
-                put(&b, "\\", 1);
+                shunt_buf_put(&b, "\\", 1);
                 w++;
             } else {
-                put(&b, w, 1);
+                shunt_buf_put(&b, w, 1);
             }
         }
         if (m[0].rm_eo == m[0].rm_so) { /* empty match: step one char */
             if (!s[m[0].rm_eo]) {
                 break;
             }
-            put(&b, s + m[0].rm_eo, 1);
+            shunt_buf_put(&b, s + m[0].rm_eo, 1);
             s += m[0].rm_eo + 1;
         } else {
             s += m[0].rm_eo;
@@ -155,13 +104,13 @@ static char *replace_line(const char *line, const regex_t *re, const char *with)
         if (!*s)
             break;
     }
-    return finish(&b);
+    return shunt_buf_take(&b);
 }
 
 /* Drops fields (1-based, split on runs of blanks) and joins with one space. */
 static char *drop_fields(const char *line, const int *fields, size_t nf)
 {
-    buf_t b = {0};
+    shunt_buf_t b = {0};
     const char *s = line;
     int idx = 0, out = 0;
     while (*s) {
@@ -175,12 +124,12 @@ static char *drop_fields(const char *line, const int *fields, size_t nf)
             drop |= fields[i] == idx;
         if (!drop) {
             if (out++)
-                put(&b, " ", 1);
-            put(&b, s, len);
+                shunt_buf_put(&b, " ", 1);
+            shunt_buf_put(&b, s, len);
         }
         s += len;
     }
-    return finish(&b);
+    return shunt_buf_take(&b);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -366,13 +315,13 @@ int shunt_diff(const char *a, const char *b, const char *label_a,
     /* A missing final newline is a difference too. */
     int nl_differs = dm->a.last_nl != dm->b.last_nl;
     out->differs = out->n_removed || out->n_added || nl_differs;
-    buf_t t = {0};
+    shunt_buf_t t = {0};
     if (out->differs) {
         const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "",
                    *cyan = color ? "\033[36m" : "", *bold = color ? "\033[1m" : "",
                    *off = color ? "\033[0m" : "";
-        putf(&t, "%s--- %s%s\n", bold, label_a, off);
-        putf(&t, "%s+++ %s%s\n", bold, label_b, off);
+        shunt_buf_printf(&t, "%s--- %s%s\n", bold, label_a, off);
+        shunt_buf_printf(&t, "%s+++ %s%s\n", bold, label_b, off);
         size_t i = 0;
         while (i < nops) {
             while (i < nops && ops[i].op == OP_EQ)
@@ -399,29 +348,29 @@ int shunt_diff(const char *a, const char *b, const char *label_a,
                 al += ops[k].op != OP_ADD;
                 bl += ops[k].op != OP_DEL;
             }
-            putf(&t, "%s@@ -%zu,%zu +%zu,%zu @@%s\n", cyan, al ? as + 1 : as, al,
+            shunt_buf_printf(&t, "%s@@ -%zu,%zu +%zu,%zu @@%s\n", cyan, al ? as + 1 : as, al,
                  bl ? bs + 1 : bs, bl, off);
             for (size_t k = start; k < end; k++) {
                 if (ops[k].op == OP_EQ) {
-                    put(&t, " ", 1);
-                    puts_(&t, dm->a.v[ops[k].ai]);
-                    put(&t, "\n", 1);
+                    shunt_buf_put(&t, " ", 1);
+                    shunt_buf_puts(&t, dm->a.v[ops[k].ai]);
+                    shunt_buf_put(&t, "\n", 1);
                 } else {
                     int del = ops[k].op == OP_DEL;
-                    puts_(&t, del ? red : green);
-                    put(&t, del ? "-" : "+", 1);
-                    puts_(&t, del ? dm->a.v[ops[k].ai] : dm->b.v[ops[k].bi]);
-                    puts_(&t, off);
-                    put(&t, "\n", 1);
+                    shunt_buf_puts(&t, del ? red : green);
+                    shunt_buf_put(&t, del ? "-" : "+", 1);
+                    shunt_buf_puts(&t, del ? dm->a.v[ops[k].ai] : dm->b.v[ops[k].bi]);
+                    shunt_buf_puts(&t, off);
+                    shunt_buf_put(&t, "\n", 1);
                 }
             }
             i = end;
         }
         if (nl_differs)
-            putf(&t, "\\ No newline at end of %s\n", dm->a.last_nl ? label_b : label_a);
+            shunt_buf_printf(&t, "\\ No newline at end of %s\n", dm->a.last_nl ? label_b : label_a);
     }
     free(ops);
-    out->text = finish(&t);
+    out->text = shunt_buf_take(&t);
     return out->text ? 0 : -1;
 }
 
@@ -637,11 +586,11 @@ char *shunt_journal_prepare(const char *text, char *const *calls, size_t n_calls
         return NULL;
     }
     qsort(v, n, sizeof(*v), jline_cmp);
-    buf_t b = {0};
-    put(&b, "", 0);
+    shunt_buf_t b = {0};
+    shunt_buf_put(&b, "", 0);
     for (size_t i = 0; i < n; i++) {
-        put(&b, v[i].line, v[i].len);
-        put(&b, "\n", 1);
+        shunt_buf_put(&b, v[i].line, v[i].len);
+        shunt_buf_put(&b, "\n", 1);
     }
     free(v);
     if (b.oom) {

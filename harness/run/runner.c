@@ -1,6 +1,7 @@
 /* One case: target up, the program copied into it, the reference run
  * (runc exec), the local run (harness exec), normalise, diff, report. */
 #include "shunt/runner.h"
+#include "shunt/buf.h"
 #include "shunt/inroot.h"
 
 #include <errno.h>
@@ -34,36 +35,6 @@ const char *shunt_case_status_name(shunt_case_status_t st)
     case SHUNT_CASE_ERROR: return "ERROR";
     }
     return "?";
-}
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} text_t;
-
-static void add(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text_t *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(t->p, cap);
-        if (!np)
-            return;
-        t->p = np;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
 }
 
 /* What one run of the program showed. */
@@ -131,7 +102,7 @@ static char *denul(char *buf, size_t *len)
 static char *snapshot_files(const shunt_runspec_t *r, int root, int local,
                             int remove)
 {
-    text_t t = {0};
+    shunt_buf_t t = {0};
     for (size_t i = 0; i < r->n_files; i++) {
         const shunt_expect_file_t *f = &r->files[i];
         int host = local && f->local_on_host;
@@ -139,15 +110,15 @@ static char *snapshot_files(const shunt_runspec_t *r, int root, int local,
         char *data = host ? shunt_read_file(f->path, OUT_MAX, &len)
                           : shunt_inroot_read(root, f->path, OUT_MAX, &len);
         if (!data) {
-            add(&t, "== %s: %s ==\n", f->path,
+            shunt_buf_printf(&t, "== %s: %s ==\n", f->path,
                 errno == EINVAL ? "not a regular file" : "missing");
         } else {
             data = denul(data, &len);
             if (!data) {
-                add(&t, "== %s: out of memory ==\n", f->path);
+                shunt_buf_printf(&t, "== %s: out of memory ==\n", f->path);
                 continue;
             }
-            add(&t, "== %s ==\n%s%s", f->path, data,
+            shunt_buf_printf(&t, "== %s ==\n%s%s", f->path, data,
                 len && data[len - 1] != '\n' ? "\n\\ no newline at end\n" : "");
             free(data);
         }
@@ -156,7 +127,7 @@ static char *snapshot_files(const shunt_runspec_t *r, int root, int local,
         else if (remove)
             shunt_inroot_unlink(root, f->path);
     }
-    return t.p ? t.p : strdup("");
+    return shunt_buf_take(&t);
 }
 
 static void clear_files(const shunt_runspec_t *r, int root)
@@ -195,7 +166,7 @@ static int run_once(char *const *argv, const char *cwd, const char *in_path,
     return 0;
 }
 
-static void tail(text_t *t, const char *label, const char *text, size_t len)
+static void tail(shunt_buf_t *t, const char *label, const char *text, size_t len)
 {
     if (!text || !len)
         return;
@@ -208,11 +179,11 @@ static void tail(text_t *t, const char *label, const char *text, size_t len)
     }
     if (*s == '\n')
         s++;
-    add(t, "  %s (last lines):\n", label);
+    shunt_buf_printf(t, "  %s (last lines):\n", label);
     for (const char *l = s; *l;) {
         const char *nl = strchr(l, '\n');
         int n = nl ? (int)(nl - l) : (int)strlen(l);
-        add(t, "    | %.*s\n", n, l);
+        shunt_buf_printf(t, "    | %.*s\n", n, l);
         if (!nl)
             break;
         l = nl + 1;
@@ -220,22 +191,22 @@ static void tail(text_t *t, const char *label, const char *text, size_t len)
 }
 
 /* --show-output: a run's stream in full (up to 200 lines). */
-static void show(text_t *t, const char *label, const char *text, size_t len)
+static void show(shunt_buf_t *t, const char *label, const char *text, size_t len)
 {
     if (!text || !len) {
-        add(t, "  %s: (empty)\n", label);
+        shunt_buf_printf(t, "  %s: (empty)\n", label);
         return;
     }
-    add(t, "  %s:\n", label);
+    shunt_buf_printf(t, "  %s:\n", label);
     int lines = 0;
     for (const char *l = text; *l && l < text + len; lines++) {
         const char *nl = strchr(l, '\n');
         int n = nl ? (int)(nl - l) : (int)strlen(l);
         if (lines == 200) {
-            add(t, "    | ... (more lines cut)\n");
+            shunt_buf_printf(t, "    | ... (more lines cut)\n");
             break;
         }
-        add(t, "    | %.*s\n", n, l);
+        shunt_buf_printf(t, "    | %.*s\n", n, l);
         if (!nl)
             break;
         l = nl + 1;
@@ -246,7 +217,7 @@ static void show(text_t *t, const char *label, const char *text, size_t len)
  * 2 unexplained difference. */
 static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
                           size_t alen, const char *b, size_t blen, int color,
-                          const char *suffix, char *seen, text_t *rep)
+                          const char *suffix, char *seen, shunt_buf_t *rep)
 {
     char *na = shunt_normalise(a, alen, r->norms, r->n_norms, kind);
     char *nb = shunt_normalise(b, blen, r->norms, r->n_norms, kind);
@@ -256,7 +227,7 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
     snprintf(lb, sizeof(lb), "local %s%s (under the layer)", shunt_obs_name(kind), suffix);
     int rc = 2;
     if (!na || !nb || shunt_diff(na, nb, la, lb, color, &d) < 0) {
-        add(rep, "%s: out of memory comparing\n", shunt_obs_name(kind));
+        shunt_buf_printf(rep, "%s: out of memory comparing\n", shunt_obs_name(kind));
         free(na);
         free(nb);
         return 2;
@@ -272,11 +243,11 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
                 seen[i] = 1;
             }
         if (hit) {
-            add(rep, "known divergence in %s%s: %s\n%s", shunt_obs_name(kind), suffix,
+            shunt_buf_printf(rep, "known divergence in %s%s: %s\n%s", shunt_obs_name(kind), suffix,
                 hit->reason, d.text);
             rc = 1;
         } else {
-            add(rep, "%s%s differs:\n%s", shunt_obs_name(kind), suffix, d.text);
+            shunt_buf_printf(rep, "%s%s differs:\n%s", shunt_obs_name(kind), suffix, d.text);
         }
     }
     shunt_diff_free(&d);
@@ -436,7 +407,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
 {
     shunt_scenario_t *s = c->s;
     const shunt_runspec_t *r = c->run;
-    text_t rep = {0};
+    shunt_buf_t rep = {0};
     uint64_t t_all = shunt_now_ms();
     char err[8192], dir[PATH_MAX] = "";
     obs_t *ref = calloc((size_t)r->repeat, sizeof(obs_t));
@@ -458,7 +429,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (c->build_err[0]) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "the program did not build");
-        add(&rep, "%s\n", c->build_err);
+        shunt_buf_printf(&rep, "%s\n", c->build_err);
         goto out;
     }
     if (geteuid() != 0) {
@@ -494,7 +465,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     if (urc < 0) {
         res->status = SHUNT_CASE_ERROR;
         snprintf(res->reason, sizeof(res->reason), "target %s did not start", c->target);
-        add(&rep, "harness up: %s\n", err);
+        shunt_buf_printf(&rep, "harness up: %s\n", err);
         goto out;
     }
     up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
@@ -685,7 +656,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                 }
             }
             if (match) {
-                add(&rep, "refused as expected (expect.refused): %s\n", line);
+                shunt_buf_printf(&rep, "refused as expected (expect.refused): %s\n", line);
                 refused = 1;
             } else {
                 res->status = SHUNT_CASE_FAIL;
@@ -720,7 +691,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                 }
             }
             if (match) {
-                add(&rep, "left unhooked as expected (expect.unhooked): %s\n", line);
+                shunt_buf_printf(&rep, "left unhooked as expected (expect.unhooked): %s\n", line);
                 refused = 1;
             } else {
                 res->status = SHUNT_CASE_FAIL;
@@ -844,11 +815,11 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     seen[d] = 1;
                 }
             if (hit) {
-                add(&rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
+                shunt_buf_printf(&rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
                     suffix, hit->reason, ref[i].how, loc[i].how);
                 worst = worst > 1 ? worst : 1;
             } else {
-                add(&rep, "exit status%s differs: reference %s, local %s\n", suffix,
+                shunt_buf_printf(&rep, "exit status%s differs: reference %s, local %s\n", suffix,
                     ref[i].how, loc[i].how);
                 if (!first)
                     first = "exit status differs";
@@ -868,7 +839,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         /* declared but not seen: say so, so stale declarations get removed */
         for (size_t d = 0; d < r->n_divergences; d++)
             if (!seen[d])
-                add(&rep, "declared divergence in %s not observed: %s\n",
+                shunt_buf_printf(&rep, "declared divergence in %s not observed: %s\n",
                     shunt_obs_name(r->divergences[d].in), r->divergences[d].reason);
     }
     free(seen);
@@ -883,7 +854,7 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     continue;
                 snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
                          r->repeat > 1 ? i + 1 : 0);
-                add(&rep, "%s run: %s\n", lab, ob->how);
+                shunt_buf_printf(&rep, "%s run: %s\n", lab, ob->how);
                 show(&rep, "stdout", ob->out, ob->out_len);
                 show(&rep, "stderr", ob->err, ob->err_len);
             }
@@ -913,12 +884,12 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
             char why[512];
             if (leaks_match(r, lrc == SHUNT_LEAKS_FOUND ? lr : NULL, why, sizeof(why))) {
                 if (r->leaks_listed)
-                    add(&rep, "leaks: the %zu expected leak%s reported, nothing else\n%s",
+                    shunt_buf_printf(&rep, "leaks: the %zu expected leak%s reported, nothing else\n%s",
                         r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
             } else {
                 res->status = SHUNT_CASE_FAIL;
                 snprintf(res->reason, sizeof(res->reason), "%s: %s", key, why);
-                add(&rep, "leaks reported by the recorder:\n%s\n",
+                shunt_buf_printf(&rep, "leaks reported by the recorder:\n%s\n",
                     lr && *lr ? lr : "(none)\n");
             }
         }
@@ -932,19 +903,19 @@ out:
     if (root >= 0)
         close(root);
     if (up == 2) {
-        add(&rep, "target %s was already up with this configuration: used and left up\n",
+        shunt_buf_printf(&rep, "target %s was already up with this configuration: used and left up\n",
             c->target);
     } else if (up && !o->keep) {
         char derr[2048];
         if (shunt_target_down(c->target, derr, sizeof(derr)) < 0)
-            add(&rep, "harness down %s: %s\n", c->target, derr);
+            shunt_buf_printf(&rep, "harness down %s: %s\n", c->target, derr);
     } else if (up) {
-        add(&rep, "target %s kept; the local run again: (cd %s && harness exec --target %s%s%s --",
+        shunt_buf_printf(&rep, "target %s kept; the local run again: (cd %s && harness exec --target %s%s%s --",
             c->target, r->cwd, c->target, s->layer ? " --config " : "",
             s->layer ? s->file : "");
         for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
-            add(&rep, " %s", c->built.argv[i]);
-        add(&rep, ")\n");
+            shunt_buf_printf(&rep, " %s", c->built.argv[i]);
+        shunt_buf_printf(&rep, ")\n");
     }
     for (int i = 0; ref && loc && i < r->repeat; i++) {
         obs_free(&ref[i]);

@@ -2,6 +2,7 @@
 #include "shunt/layercfg.h"
 #include "shunt/scenario.h"
 
+#include "shunt/buf.h"
 #include "shunt/config.h"
 #include "shunt/log.h"
 
@@ -12,30 +13,14 @@
 #include <string.h>
 
 typedef struct {
-    char *buf; /* NULL when only checking */
-    size_t len, cap;
-    int oom, render;
+    shunt_buf_t text; /* stays empty when only checking */
+    int render;
 } out_t;
 
 static void emit(out_t *o, const char *directive, const char *value)
 {
-    if (!o->render || o->oom)
-        return;
-    size_t need = strlen(directive) + 1 + strlen(value) + 2;
-    if (o->len + need > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap < o->len + need)
-            cap *= 2;
-        char *nb = realloc(o->buf, cap);
-        if (!nb) {
-            o->oom = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = cap;
-    }
-    o->len += (size_t)snprintf(o->buf + o->len, o->cap - o->len, "%s %s\n",
-                               directive, value);
+    if (o->render)
+        shunt_buf_printf(&o->text, "%s %s\n", directive, value);
 }
 
 int shunt_layercfg_level_ok(const char *level)
@@ -248,17 +233,13 @@ int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
     out_t o = {.render = 1};
     *out = NULL;
     if (build(e, layer, &o, log_level, log_file) < 0) {
-        free(o.buf);
+        shunt_buf_free(&o.text);
         return -1;
     }
-    if (!o.buf && !o.oom)
-        o.buf = calloc(1, 1);
-    if (o.oom || !o.buf) {
-        free(o.buf);
+    if (!(*out = shunt_buf_take(&o.text))) {
         snprintf(e->buf, e->len, "%s: out of memory", e->file);
         return -1;
     }
-    *out = o.buf;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Validation of a scenario's program:, runs: and expect: sections. */
 #include "shunt/runspec.h"
 
+#include "shunt/arena.h"
 #include "shunt/config.h"
 
 #include <errno.h>
@@ -15,8 +16,7 @@
 
 typedef struct {
     shunt_runspec_t r;   /* first: the public pointer is this struct's */
-    void **p;
-    size_t n, cap;
+    shunt_arena_t mem;   /* every string and array of r */
 } owned_t;
 
 typedef struct {
@@ -25,31 +25,17 @@ typedef struct {
     const char *dir;
 } ctx_t;
 
-static void *keep(ctx_t *c, void *p)
-{
-    owned_t *o = c->o;
-    if (!p)
-        return NULL;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 32;
-        void **np = realloc(o->p, cap * sizeof(*np));
-        if (!np) {
-            free(p);
-            return NULL;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
-    o->p[o->n++] = p;
-    return p;
-}
+static void *keep(ctx_t *c, void *p) { return shunt_arena_keep(&c->o->mem, p); }
 
 static void *zalloc(ctx_t *c, size_t n, size_t size)
 {
-    return keep(c, calloc(n ? n : 1, size));
+    return shunt_arena_zalloc(&c->o->mem, n, size);
 }
 
-static char *sdup(ctx_t *c, const char *s) { return keep(c, strdup(s)); }
+static char *sdup(ctx_t *c, const char *s)
+{
+    return shunt_arena_strdup(&c->o->mem, s);
+}
 
 static int oom(ctx_t *c)
 {
@@ -885,8 +871,6 @@ void shunt_runspec_free(shunt_runspec_t *r)
     if (!r)
         return;
     owned_t *o = (owned_t *)r;
-    for (size_t i = 0; i < o->n; i++)
-        free(o->p[i]);
-    free(o->p);
+    shunt_arena_release(&o->mem);
     free(o);
 }

@@ -1,6 +1,7 @@
 /* Scenario loading and validation of the target: section. */
 #include "shunt/scenario.h"
 #include "shunt/layercfg.h"
+#include "shunt/arena.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,41 +14,19 @@
 #include <sys/stat.h>
 
 typedef struct {
-    void **p;
-    size_t n, cap;
-} mem_t;
-
-typedef struct {
     shunt_yerr_t e;
-    mem_t *mem;
+    shunt_arena_t *mem;
     const char *dir;
 } ctx_t;
 
-static void *keep(ctx_t *c, void *p)
-{
-    mem_t *m = c->mem;
-    if (!p)
-        return NULL;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        void **np = realloc(m->p, cap * sizeof(*np));
-        if (!np) {
-            free(p);
-            return NULL;
-        }
-        m->p = np;
-        m->cap = cap;
-    }
-    m->p[m->n++] = p;
-    return p;
-}
+static void *keep(ctx_t *c, void *p) { return shunt_arena_keep(c->mem, p); }
 
 static void *zalloc(ctx_t *c, size_t n, size_t size)
 {
-    return keep(c, calloc(n ? n : 1, size));
+    return shunt_arena_zalloc(c->mem, n, size);
 }
 
-static char *sdup(ctx_t *c, const char *s) { return keep(c, strdup(s)); }
+static char *sdup(ctx_t *c, const char *s) { return shunt_arena_strdup(c->mem, s); }
 
 static int oom(ctx_t *c)
 {
@@ -1208,7 +1187,7 @@ static shunt_scenario_t *finish(shunt_ydoc_t *doc, char *err, size_t errlen)
     if (!doc)
         return NULL;
     shunt_scenario_t *s = calloc(1, sizeof(*s));
-    mem_t *mem = calloc(1, sizeof(*mem));
+    shunt_arena_t *mem = calloc(1, sizeof(*mem));
     if (!s || !mem) {
         snprintf(err, errlen, "%s: out of memory", doc->file);
         free(s);
@@ -1248,12 +1227,9 @@ void shunt_scenario_free(shunt_scenario_t *s)
         return;
     for (size_t i = 0; s->cases && i < s->n_cases; i++)
         shunt_runspec_free(s->cases[i].run);
-    mem_t *m = s->mem;
-    if (m) {
-        for (size_t i = 0; i < m->n; i++)
-            free(m->p[i]);
-        free(m->p);
-        free(m);
+    if (s->mem) {
+        shunt_arena_release(s->mem);
+        free(s->mem);
     }
     shunt_runspec_free(s->run);
     shunt_yaml_free(s->doc);

@@ -1,5 +1,6 @@
 /* YAML loader: libyaml events -> node tree with positions; typed accessors. */
 #include "shunt/ydoc.h"
+#include "shunt/arena.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -13,11 +14,6 @@
 #define MAX_DEPTH 64
 
 typedef struct {
-    void **ptrs;
-    size_t n, cap;
-} arena_t;
-
-typedef struct {
     char *name;
     shunt_ynode_t *node;
 } anchor_t;
@@ -25,37 +21,17 @@ typedef struct {
 typedef struct {
     yaml_parser_t parser;
     shunt_yerr_t e;
-    arena_t *arena;
+    shunt_arena_t *arena;
     anchor_t *anchors;
     size_t n_anchors, cap_anchors;
     int failed;
 } loader_t;
 
-static void *arena_keep(arena_t *a, void *p)
-{
-    if (!p)
-        return NULL;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        void **np = realloc(a->ptrs, cap * sizeof(*np));
-        if (!np) {
-            free(p);
-            return NULL;
-        }
-        a->ptrs = np;
-        a->cap = cap;
-    }
-    a->ptrs[a->n++] = p;
-    return p;
-}
-
-static void arena_free(arena_t *a)
+static void arena_free(shunt_arena_t *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->n; i++)
-        free(a->ptrs[i]);
-    free(a->ptrs);
+    shunt_arena_release(a);
     free(a);
 }
 
@@ -131,7 +107,7 @@ void shunt_ypath_index(char *out, size_t outlen, const char *path, size_t i)
 static shunt_ynode_t *new_node(loader_t *L, shunt_ykind_t kind,
                                const yaml_mark_t *m)
 {
-    shunt_ynode_t *n = arena_keep(L->arena, calloc(1, sizeof(*n)));
+    shunt_ynode_t *n = shunt_arena_keep(L->arena, calloc(1, sizeof(*n)));
     if (!n) {
         mark_error(L, m, NULL, "out of memory");
         return NULL;
@@ -152,9 +128,9 @@ static int push_child(loader_t *L, shunt_ynode_t *parent, shunt_ynode_t *key,
          * per entry made a 20,000-entry list take 1.6 GB). */
         size_t cap = parent->cap ? parent->cap * 2 : 4;
         shunt_ynode_t **items =
-            arena_keep(L->arena, malloc(cap * sizeof(*items)));
+            shunt_arena_keep(L->arena, malloc(cap * sizeof(*items)));
         shunt_ynode_t **keys =
-            key ? arena_keep(L->arena, malloc(cap * sizeof(*keys))) : NULL;
+            key ? shunt_arena_keep(L->arena, malloc(cap * sizeof(*keys))) : NULL;
         if (!items || (key && !keys))
             return mark_error(L, m, NULL, "out of memory");
         if (parent->count) {
@@ -178,12 +154,12 @@ static int remember_anchor(loader_t *L, const yaml_char_t *anchor,
 {
     if (!anchor)
         return 0;
-    char *name = arena_keep(L->arena, strdup((const char *)anchor));
+    char *name = shunt_arena_keep(L->arena, strdup((const char *)anchor));
     if (!name)
         return mark_error(L, m, NULL, "out of memory");
     if (L->n_anchors == L->cap_anchors) {
         size_t cap = L->cap_anchors ? L->cap_anchors * 2 : 8;
-        anchor_t *na = arena_keep(L->arena, malloc(cap * sizeof(*na)));
+        anchor_t *na = shunt_arena_keep(L->arena, malloc(cap * sizeof(*na)));
         if (!na)
             return mark_error(L, m, NULL, "out of memory");
         if (L->n_anchors)
@@ -269,7 +245,7 @@ static shunt_ynode_t *parse_node(loader_t *L, yaml_event_t *ev,
         if (!n)
             break;
         n->len = ev->data.scalar.length;
-        n->value = arena_keep(L->arena, malloc(n->len + 1));
+        n->value = shunt_arena_keep(L->arena, malloc(n->len + 1));
         if (!n->value) {
             mark_error(L, &m, path, "out of memory");
             n = NULL;
@@ -346,7 +322,7 @@ shunt_ydoc_t *shunt_yaml_load_string(const char *file, const char *text,
                                      size_t len, char *err, size_t errlen)
 {
     shunt_ydoc_t *doc = calloc(1, sizeof(*doc));
-    arena_t *arena = calloc(1, sizeof(*arena));
+    shunt_arena_t *arena = calloc(1, sizeof(*arena));
     char *dcopy = strdup(file);
     if (!doc || !arena || !dcopy) {
         snprintf(err, errlen, "%s: out of memory", file);

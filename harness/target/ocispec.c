@@ -180,7 +180,7 @@ int tgt_write_config(const ctr_t *c, const char *init, int dns, char *err,
         errno = -rc;
         rc = -1;
     } else {
-        rc = j.oom ? (errno = ENOMEM, -1) : tgt_write_file(path, j.buf, 0600);
+        rc = j.out.oom ? (errno = ENOMEM, -1) : tgt_write_file(path, j.out.p, 0600);
     }
     if (rc < 0)
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));

@@ -5,10 +5,11 @@
 
 #include <stddef.h>
 
+#include "shunt/buf.h"
+
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    int comma, oom;
+    shunt_buf_t out; /* the text; out.oom after an allocation failure */
+    int comma;
 } shunt_json_t;
 
 void shunt_json_obj(shunt_json_t *j);
