@@ -7,6 +7,7 @@
 #include "shunt/target.h"
 
 #include "shunt/log.h"
+#include "shunt/proc.h"
 #include "shunt/util.h"
 
 #include <elf.h>
@@ -195,53 +196,6 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
     }
     xc->cmd = argv + optind;
     return 0;
-}
-
-/* Finds CMD like execvp: a name with a '/' is used as is, others are looked
- * up in PATH.  0 with out filled, -ENOENT, or -EACCES (found, not
- * executable: out names it). */
-static int resolve_command(const char *cmd, char *out, size_t outlen)
-{
-    struct stat st;
-    if (strchr(cmd, '/')) {
-        if (shunt_fmt(out, outlen, "%s", cmd) < 0)
-            return -ENAMETOOLONG;
-        if (stat(out, &st) < 0)
-            return -errno;
-        if (S_ISDIR(st.st_mode) || access(out, X_OK) < 0)
-            return -EACCES;
-        return 0;
-    }
-    if (!*cmd)
-        return -ENOENT;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/bin:/usr/bin";
-    int denied = 0;
-    char denied_path[PATH_MAX] = "";
-    for (const char *p = path;; p++) {
-        const char *end = strchr(p, ':');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        char cand[PATH_MAX];
-        int w = n ? shunt_fmt(cand, sizeof(cand), "%.*s/%s", (int)n, p, cmd)
-                  : shunt_fmt(cand, sizeof(cand), "%s", cmd);
-        if (w == 0 && stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            if (access(cand, X_OK) == 0)
-                return shunt_fmt(out, outlen, "%s", cand);
-            if (!denied) {
-                denied = 1;
-                snprintf(denied_path, sizeof(denied_path), "%s", cand);
-            }
-        }
-        if (!end)
-            break;
-        p = end;
-    }
-    if (denied) {
-        snprintf(out, outlen, "%s", denied_path);
-        return -EACCES;
-    }
-    return -ENOENT;
 }
 
 /* 1 if the ELF image in fd has a PT_INTERP program header (it is started
@@ -437,78 +391,15 @@ static int write_config(const char *path, const char *text)
     return rc;
 }
 
-/* Forks and execs CMD.  The child reports a failed execve through a
- * close-on-exec pipe, so the parent knows whether CMD started.  Returns the
- * pid, or -errno of the failed exec (the child is reaped). */
+/* Forks and execs CMD (a file execve cannot run goes to /bin/sh, as
+ * execvp does).  Returns the pid, or -errno of the failed exec (the child
+ * is reaped). */
 static pid_t spawn(const char *path, char **argv, char **envp)
 {
-    size_t argc = 0;
-    while (argv[argc])
-        argc++;
-    /* For a file execve cannot run (ENOEXEC): /bin/sh FILE ARGS, as
-     * execvp does.  Built before fork: the child may only call
-     * async-signal-safe functions (the proxy thread runs in the parent). */
-    char **sh_argv = calloc(argc + 2, sizeof(*sh_argv));
-    if (!sh_argv)
-        return -ENOMEM;
-    sh_argv[0] = (char *)"/bin/sh";
-    sh_argv[1] = (char *)path;
-    for (size_t i = 1; i < argc; i++)
-        sh_argv[i + 1] = argv[i];
-    int ep[2];
-    if (pipe2(ep, O_CLOEXEC) < 0) {
-        int e = errno;
-        free(sh_argv);
-        return -e;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(ep[0]);
-        close(ep[1]);
-        free(sh_argv);
-        return -e;
-    }
-    if (pid == 0) {
-        close(ep[0]);
-        sigset_t none;
-        sigemptyset(&none);
-        signal(SIGPIPE, SIG_DFL); /* ignored here, but not for CMD */
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(path, argv, envp);
-        int e = errno;
-        if (e == ENOEXEC) {
-            execve("/bin/sh", sh_argv, envp);
-            e = errno;
-        }
-        ssize_t w = write(ep[1], &e, sizeof(e));
-        (void)w;
-        _exit(EXIT_NOT_FOUND);
-    }
-    close(ep[1]);
-    free(sh_argv);
-    int e = 0;
-    ssize_t r;
-    do
-        r = read(ep[0], &e, sizeof(e));
-    while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    if (r == (ssize_t)sizeof(e)) {
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        return -(e ? e : EIO);
-    }
-    return pid;
-}
-
-static int exit_code(int st)
-{
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return SHUNT_EXIT_FAIL;
+    shunt_proc_t p = {.path = path, .argv = argv, .envp = envp,
+                      .stdio = {0, 1, 2}, .flags = SHUNT_PROC_SH};
+    int r = shunt_proc_spawn(&p, NULL);
+    return r < 0 ? r : p.pid;
 }
 
 /* Waits for CMD, serving the session and forwarding signals meanwhile.
@@ -557,8 +448,7 @@ static int supervise(shunt_session_t *s, int sigfd, pid_t child, int done_fd)
         }
     }
     int st = 0;
-    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-        ;
+    shunt_proc_wait(child, &st);
     return st;
 }
 
@@ -598,7 +488,7 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
                 strerror(-r));
         return r == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
     }
-    return exit_code(st);
+    return shunt_proc_exit_code(st);
 }
 
 static int run(exec_cmd_t *xc)
@@ -647,7 +537,7 @@ static int run(exec_cmd_t *xc)
     }
 
     char path[PATH_MAX];
-    int rr = resolve_command(xc->cmd[0], path, sizeof(path));
+    int rr = shunt_proc_find(xc->cmd[0], path, sizeof(path));
     if (rr < 0) {
         free(config);
         if (rr == -EACCES) {
@@ -738,7 +628,7 @@ static int run(exec_cmd_t *xc)
     char how[96];
     shunt_describe_status(st, how, sizeof(how));
     LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
-    rc = exit_code(st);
+    rc = shunt_proc_exit_code(st);
 out:
     free_env(envp);
     if (config_path[0])

@@ -2,6 +2,7 @@
  * did on the local host, and its leaks (docs/recorder.md). */
 #include "cmd.h"
 #include "shunt/layercfg.h"
+#include "shunt/proc.h"
 #include "shunt/recorder.h"
 
 #include <errno.h>
@@ -55,32 +56,14 @@ static const char usage_text[] =
     "127 if CMD was not found, 126 if it cannot be run; 1 if tracing failed;\n"
     "2 for usage errors.\n";
 
-/* execvp's search, without running anything. */
+/* execvp's search (shunt_proc_find), except that a path with a '/' only
+ * has to exist: the recorder then shows the failing execve. */
 static int find_cmd(const char *cmd, char *out, size_t outlen)
 {
-    if (strchr(cmd, '/')) {
-        snprintf(out, outlen, "%s", cmd);
-        return access(out, F_OK) == 0 ? 0 : -errno;
-    }
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/bin:/usr/bin";
-    int found = -ENOENT;
-    for (const char *p = path;; p++) {
-        const char *end = strchr(p, ':');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        struct stat st;
-        snprintf(out, outlen, "%.*s%s%s", (int)n, p, n ? "/" : "", cmd);
-        if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            if (access(out, X_OK) == 0)
-                return 0;
-            found = -EACCES;
-        }
-        if (!end)
-            break;
-        p = end;
-    }
-    return found;
+    if (!strchr(cmd, '/'))
+        return shunt_proc_find(cmd, out, outlen);
+    snprintf(out, outlen, "%s", cmd);
+    return access(out, F_OK) == 0 ? 0 : -errno;
 }
 
 int cmd_record(int argc, char **argv)

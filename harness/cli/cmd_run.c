@@ -7,6 +7,7 @@
 #include "shunt/target.h"
 
 #include "shunt/log.h"
+#include "shunt/proc.h"
 #include "shunt/util.h"
 
 #include <dirent.h>
@@ -408,8 +409,20 @@ static void catch_stops(void)
  * cases: list, which share its target) and writes each result and report
  * to fd.  A stop signal ends the program's run early; the target still
  * goes down. */
-static void worker(shunt_case_t *cases, size_t n, const shunt_run_opts_t *o, int fd)
+typedef struct {
+    shunt_case_t *cases;
+    size_t n;
+    const shunt_run_opts_t *o;
+    int fd;
+} job_t;
+
+static int worker(void *arg)
 {
+    const job_t *j = arg;
+    shunt_case_t *cases = j->cases;
+    size_t n = j->n;
+    const shunt_run_opts_t *o = j->o;
+    int fd = j->fd;
     shunt_group_t group = {0};
     for (size_t i = 0; i < n; i++) {
         shunt_case_t *c = &cases[i];
@@ -427,10 +440,10 @@ static void worker(shunt_case_t *cases, size_t n, const shunt_run_opts_t *o, int
         if (shunt_write_full(fd, &res, sizeof(res)) < 0 ||
             shunt_write_full(fd, &len, sizeof(len)) < 0 ||
             (len && shunt_write_full(fd, report, len) < 0))
-            _exit(1);
+            return 1;
         free(report);
     }
-    _exit(0);
+    return 0;
 }
 
 static int read_done(int fd, done_t *d)
@@ -734,11 +747,12 @@ int cmd_run(int argc, char **argv)
             size_t len = 1;
             while (next + len < ncases && cases[next + len].group_id == cases[next].group_id)
                 len++;
-            pid_t pid = fork();
-            if (pid == 0)
-                worker(&cases[next], len, &o, fd);
-            if (pid < 0) {
-                fprintf(stderr, "harness run: fork: %s\n", strerror(errno));
+            job_t job = {.cases = &cases[next], .n = len, .o = &o, .fd = fd};
+            shunt_proc_t wp = {.main = worker, .arg = &job};
+            int sr = shunt_proc_spawn(&wp, NULL);
+            pid_t pid = wp.pid;
+            if (sr < 0) {
+                fprintf(stderr, "harness run: fork: %s\n", strerror(-sr));
                 close(fd);
                 rc = SHUNT_EXIT_FAIL;
                 goto out_pids;

@@ -4,6 +4,7 @@
 #include "shunt/target.h"
 
 #include "shunt/log.h"
+#include "shunt/proc.h"
 #include "shunt/proxy.h"
 #include "shunt/util.h"
 
@@ -238,36 +239,19 @@ static int spawn_agent(shunt_session_t *s)
         close(out[1]);
         return -e;
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    /* A session of its own, no terminal: ^C is ours to forward, /dev/tty
+     * not its; and it dies with us. */
+    shunt_proc_t p = {.path = s->agent_path, .argv = (char *const *)argv,
+                      .stdio = {SHUNT_PROC_NULL, out[1], errp[1]},
+                      .flags = SHUNT_PROC_SESSION | SHUNT_PROC_PDEATH};
+    int r = shunt_proc_spawn(&p, NULL);
+    pid_t pid = p.pid;
+    if (r < 0) {
         close(out[0]);
         close(out[1]);
         close(errp[0]);
         close(errp[1]);
-        return -e;
-    }
-    if (pid == 0) {
-        /* Only async-signal-safe calls from here to exec. */
-        setsid(); /* no terminal: ^C is ours to forward, /dev/tty not its */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        dup2(out[1], 1);
-        dup2(errp[1], 2);
-        execv(s->agent_path, (char *const *)argv);
-        static const char msg[] = "exec of shunt-agent failed\n";
-        ssize_t w = write(2, msg, sizeof(msg) - 1);
-        (void)w;
-        _exit(127);
+        return r;
     }
     close(out[1]);
     close(errp[1]);
@@ -386,7 +370,7 @@ static void stop_agent(shunt_session_t *s)
                      "killing it",
                      (int)s->agent_pid, AGENT_STOP_GRACE_MS);
             kill(s->agent_pid, SIGKILL);
-            waitpid(s->agent_pid, &st, 0);
+            shunt_proc_wait(s->agent_pid, &st);
             s->agent_pid = 0;
             break;
         }

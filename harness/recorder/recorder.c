@@ -3,6 +3,7 @@
  * followed, signals and group-stops passed through, a watchdog that kills
  * the tree at the timeout. */
 #include "recorder_int.h"
+#include "shunt/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -376,6 +377,31 @@ static void trace_loop(rec_t *r, pid_t root)
     }
 }
 
+/* What the child does before its exec. */
+typedef struct {
+    int go_r, go_w;
+    const struct sock_fprog *prog; /* NULL: no seccomp filter */
+} child_setup_t;
+
+/* In the child: waits until seized (the tracer sees everything from
+ * execve on), then installs the seccomp filter.  0 or an errno. */
+static int child_setup(void *arg)
+{
+    const child_setup_t *c = arg;
+    char ch;
+    close(c->go_w);
+    while (read(c->go_r, &ch, 1) < 0 && errno == EINTR)
+        ;
+    /* Root (CAP_SYS_ADMIN) needs no no_new_privs: set-user-ID programs
+     * keep working then. */
+    if (c->prog &&
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->prog) < 0 &&
+        (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->prog) < 0))
+        return errno;
+    return 0;
+}
+
 int recorder_run(const recorder_opts_t *o, const char *path,
                  char *const argv[], char *const envp[],
                  recorder_result_t *res, char *err, size_t errlen)
@@ -384,79 +410,33 @@ int recorder_run(const recorder_opts_t *o, const char *path,
     int use_seccomp = !o->all_syscalls;
     unsigned short flen = 0;
     struct sock_filter *filter = make_filter(&flen);
-    size_t argc = 0;
-    while (argv[argc])
-        argc++;
-    /* Built before fork: the child may only make async-signal-safe calls. */
-    char **sh_argv = calloc(argc + 2, sizeof(*sh_argv));
-    if (!filter || !sh_argv) {
-        free(filter);
-        free(sh_argv);
+    if (!filter) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    sh_argv[0] = (char *)"/bin/sh";
-    sh_argv[1] = (char *)path;
-    for (size_t i = 1; i < argc; i++)
-        sh_argv[i + 1] = argv[i];
     struct sock_fprog prog = {.len = flen, .filter = filter};
 
-    int go[2], ep[2];
-    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
         int e = errno;
         snprintf(err, errlen, "pipe: %s", strerror(e));
         free(filter);
-        free(sh_argv);
         return -e;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        snprintf(err, errlen, "fork: %s", strerror(e));
-        close(go[0]), close(go[1]), close(ep[0]), close(ep[1]);
-        free(filter);
-        free(sh_argv);
-        return -e;
-    }
-    if (pid == 0) {
-        /* Wait until seized: the tracer sees everything from execve on. */
-        char c;
-        close(go[1]);
-        close(ep[0]);
-        while (read(go[0], &c, 1) < 0 && errno == EINTR)
-            ;
-        sigset_t none;
-        sigemptyset(&none);
-        signal(SIGPIPE, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int why[2] = {1, 0};
-        if (use_seccomp) {
-            /* Root (CAP_SYS_ADMIN) needs no no_new_privs: set-user-ID
-             * programs keep working then. */
-            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 &&
-                (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-                 syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)) {
-                why[1] = errno;
-                ssize_t w = write(ep[1], why, sizeof(why));
-                (void)w;
-                _exit(127);
-            }
-        }
-        execve(path, argv, envp);
-        why[0] = 2;
-        why[1] = errno;
-        if (why[1] == ENOEXEC) {
-            execve("/bin/sh", sh_argv, envp);
-            why[1] = errno;
-        }
-        ssize_t w = write(ep[1], why, sizeof(why));
-        (void)w;
-        _exit(127);
-    }
+    child_setup_t cs = {.go_r = go[0], .go_w = go[1],
+                        .prog = use_seccomp ? &prog : NULL};
+    shunt_proc_t child = {.path = path, .argv = argv, .envp = envp,
+                          .stdio = {0, 1, 2}, .flags = SHUNT_PROC_SH,
+                          .setup = child_setup, .arg = &cs};
+    int sr = shunt_proc_start(&child);
     close(go[0]);
-    close(ep[1]);
     free(filter);
-    free(sh_argv);
+    if (sr < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(-sr));
+        close(go[1]);
+        return sr;
+    }
+    pid_t pid = child.pid;
     int rc = 0;
     if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)PTRACE_OPTS) < 0) {
         int e = errno;
@@ -467,8 +447,8 @@ int recorder_run(const recorder_opts_t *o, const char *path,
                  strerror(e));
         kill(pid, SIGKILL);
         close(go[1]);
-        close(ep[0]);
-        waitpid(pid, NULL, 0);
+        close(child.report);
+        shunt_proc_wait(pid, NULL);
         return -e;
     }
     if (!use_seccomp)
@@ -506,16 +486,15 @@ int recorder_run(const recorder_opts_t *o, const char *path,
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);
 
-    int why[2];
-    ssize_t n;
-    do
-        n = read(ep[0], why, sizeof(why));
-    while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    if (n == (ssize_t)sizeof(why)) {
-        rc = -(why[1] ? why[1] : EIO);
-        snprintf(err, errlen, "%s: %s", why[0] == 1 ? "seccomp" : path,
-                 strerror(why[1]));
+    /* The child's report: whether the seccomp filter or the exec failed
+     * (the tracer reaped it already). */
+    int stage;
+    int er = shunt_proc_started(&child, &stage);
+    if (er < 0) {
+        rc = er;
+        snprintf(err, errlen, "%s: %s",
+                 stage == SHUNT_PROC_STAGE_SETUP ? "seccomp" : path,
+                 strerror(-er));
     }
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "shunt/build.h"
 #include "shunt/fsutil.h"
 #include "shunt/hash.h"
+#include "shunt/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,97 +44,42 @@ int shunt_proc_run(char *const *argv, char *const *envp, const char *cwd,
     int er = err_path && out_path && strcmp(err_path, out_path) == 0
                  ? dup(out)
                  : open_or_null(err_path, O_WRONLY | O_CREAT | O_TRUNC);
-    int ep[2] = {-1, -1};
     if (timed_out)
         *timed_out = 0;
-    if (in < 0 || out < 0 || er < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+    int r = -errno;
+    shunt_proc_t p = {.argv = argv, .envp = envp, .cwd = cwd,
+                      .stdio = {in, out, er},
+                      /* as execvp: a bare name is found in PATH, and a
+                       * file it finds that execve cannot run goes to sh */
+                      .flags = SHUNT_PROC_GROUP | SHUNT_PROC_SEARCH |
+                               (strchr(argv[0], '/') ? 0 : SHUNT_PROC_SH)};
+    if (in >= 0 && out >= 0 && er >= 0)
+        r = shunt_proc_spawn(&p, NULL);
+    else
         snprintf(err, errlen, "cannot set up %s's input and output: %s", argv[0],
-                 strerror(errno));
-        goto fail;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto fail;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        setpgid(0, 0);
-        int e = 0;
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0 ||
-            (cwd && chdir(cwd) < 0))
-            e = errno;
-        if (!e) {
-            execve(argv[0], argv, envp ? envp : environ);
-            if (errno == ENOENT && !strchr(argv[0], '/'))
-                execvpe(argv[0], argv, envp ? envp : environ);
-            e = errno;
-        }
-        ssize_t w = write(ep[1], &e, sizeof(e));
-        (void)w;
-        _exit(127);
-    }
-    close(ep[1]);
-    ep[1] = -1;
-    int e = 0;
-    ssize_t r;
-    do
-        r = read(ep[0], &e, sizeof(e));
-    while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    close(in);
-    close(out);
-    close(er);
-    int st = 0;
-    if (r == (ssize_t)sizeof(e)) {
-        waitpid(pid, &st, 0);
-        snprintf(err, errlen, "cannot run %s%s%s: %s", argv[0], cwd ? " in " : "",
-                 cwd ? cwd : "", strerror(e));
-        return -1;
-    }
-    uint64_t deadline = shunt_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1 << 30);
-    int stage = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            snprintf(err, errlen, "waitpid: %s", strerror(errno));
-            return -1;
-        }
-        uint64_t now = shunt_now_ms();
-        if (now >= deadline || (shunt_proc_interrupted && stage == 0)) {
-            if (stage == 0) {
-                if (timed_out && !shunt_proc_interrupted)
-                    *timed_out = 1;
-                kill(pid, SIGTERM);
-                stage = 1;
-                deadline = now + 2000;
-            } else {
-                kill(-pid, SIGKILL);
-                kill(pid, SIGKILL);
-                deadline = now + 60000;
-            }
-        }
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return st;
-fail:
+                 strerror(-r));
     if (in >= 0)
         close(in);
     if (out >= 0)
         close(out);
     if (er >= 0)
         close(er);
-    if (ep[0] >= 0)
-        close(ep[0]);
-    if (ep[1] >= 0)
-        close(ep[1]);
-    return -1;
+    if (in < 0 || out < 0 || er < 0)
+        return -1;
+    if (r < 0) {
+        snprintf(err, errlen, "cannot run %s%s%s: %s", argv[0], cwd ? " in " : "",
+                 cwd ? cwd : "", strerror(-r));
+        return -1;
+    }
+    uint64_t deadline = timeout_ms > 0 ? shunt_now_ms() + (uint64_t)timeout_ms : 0;
+    int st = 0;
+    r = shunt_proc_wait_until(p.pid, deadline, 2000, &shunt_proc_interrupted,
+                              &st, timed_out);
+    if (r < 0) {
+        snprintf(err, errlen, "waitpid: %s", strerror(-r));
+        return -1;
+    }
+    return st;
 }
 
 static int rm_rf(const char *path)

@@ -3,6 +3,8 @@
  * stderr ends with "harness exec: recorder: N leak(s)" and one
  * "LEAK <call>: <why>" line per leak (docs/recorder.md). */
 #include "shunt/leaks.h"
+#include "shunt/proc.h"
+#include "shunt/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,50 +98,32 @@ int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
         return SHUNT_LEAKS_ERROR;
     }
     unlink(errpath);
-    pid_t pid = fork();
-    if (pid < 0) {
+    shunt_proc_t child = {.path = self, .argv = argv,
+                      .cwd = in->cwd ? in->cwd : "/tmp",
+                      .stdio = {-1, SHUNT_PROC_NULL, errfd},
+                      .flags = SHUNT_PROC_GROUP};
+    int inf = open(in->stdin_path ? in->stdin_path : "/dev/null",
+                   O_RDONLY | O_CLOEXEC);
+    int r = inf < 0 ? -errno : (child.stdio[0] = inf, shunt_proc_spawn(&child, NULL));
+    free(argv);
+    if (inf >= 0)
+        close(inf);
+    if (r < 0) {
         close(errfd);
-        free(argv);
-        *report = msg("fork: %s", strerror(errno));
+        *report = msg("cannot run harness exec --record: %s", strerror(-r));
         return SHUNT_LEAKS_ERROR;
     }
-    if (pid == 0) {
-        int inf = open(in->stdin_path ? in->stdin_path : "/dev/null", O_RDONLY);
-        int nul = open("/dev/null", O_WRONLY);
-        if (inf < 0 || nul < 0 || dup2(inf, 0) < 0 || dup2(nul, 1) < 0 ||
-            dup2(errfd, 2) < 0 || chdir(in->cwd ? in->cwd : "/tmp") < 0)
-            _exit(126);
-        setpgid(0, 0);
-        execv(self, argv);
-        _exit(127);
-    }
-    free(argv);
     /* The recorder kills the program's tree at its timeout; this is the
      * backstop for harness exec itself. */
     long limit_ms = (in->timeout_ms > 0 ? in->timeout_ms : 60000) + 30000;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            status = -1;
-            break;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long el = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (el > limit_ms) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            close(errfd);
-            *report = msg("harness exec --record did not finish in %s s", tmo);
-            return SHUNT_LEAKS_ERROR;
-        }
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    int status = 0, timed_out = 0;
+    if (shunt_proc_wait_until(child.pid, shunt_now_ms() + (uint64_t)limit_ms, -1,
+                              NULL, &status, &timed_out) < 0)
+        status = -1;
+    if (timed_out) {
+        close(errfd);
+        *report = msg("harness exec --record did not finish in %s s", tmo);
+        return SHUNT_LEAKS_ERROR;
     }
     char *err = slurp(errfd, 1 << 20);
     close(errfd);

@@ -3,15 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shunt/log.h"
-
-extern char **environ;
+#include "shunt/proc.h"
 
 void tgt_join_argv(const char *const *argv, char *out, size_t outlen)
 {
@@ -31,7 +28,6 @@ void tgt_join_argv(const char *const *argv, char *out, size_t outlen)
 int tgt_run_argv(const char *const *argv, int out_fd, char *out, size_t outlen)
 {
     int p[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
     char cmd[512];
     tgt_join_argv(argv, cmd, sizeof(cmd));
     LOG_DEBUG("run: %s", cmd);
@@ -41,19 +37,17 @@ int tgt_run_argv(const char *const *argv, int out_fd, char *out, size_t outlen)
         snprintf(out, outlen, "pipe: %s", strerror(errno));
         return -1;
     }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd >= 0 ? out_fd : p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, out_fd >= 0 ? out_fd : p[1], 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int to = out_fd >= 0 ? out_fd : p[1];
+    shunt_proc_t pr = {.argv = (char *const *)argv,
+                       .stdio = {SHUNT_PROC_NULL, to, to},
+                       .flags = SHUNT_PROC_SEARCH};
+    int rc = shunt_proc_spawn(&pr, NULL);
     if (p[1] >= 0)
         close(p[1]);
-    if (rc != 0) {
+    if (rc < 0) {
         if (p[0] >= 0)
             close(p[0]);
-        snprintf(out, outlen, "cannot run %s: %s", argv[0], strerror(rc));
+        snprintf(out, outlen, "cannot run %s: %s", argv[0], strerror(-rc));
         return -1;
     }
     size_t got = 0;
@@ -78,12 +72,11 @@ int tgt_run_argv(const char *const *argv, int out_fd, char *out, size_t outlen)
             out[got] = 0;
     }
     int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(out, outlen, "waitpid: %s", strerror(errno));
-            return -1;
-        }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (shunt_proc_wait(pr.pid, &st) < 0) {
+        snprintf(out, outlen, "waitpid: %s", strerror(errno));
+        return -1;
+    }
+    return shunt_proc_exit_code(st);
 }
 
 /* Runs argv and turns a failure into "`cmd` failed (exit N): output". */
