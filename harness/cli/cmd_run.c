@@ -546,63 +546,69 @@ static int add_cases(const run_cli_t *cl, shunt_scenario_t *s, const shunt_runsp
     return 0;
 }
 
-int cmd_run(int argc, char **argv)
-{
-    run_cli_t cl = {0};
-    int pr = parse(&cl, argc, argv);
-    if (pr != 0) {
-        free(cl.only);
-        return pr > 0 ? SHUNT_EXIT_OK : SHUNT_EXIT_USAGE;
-    }
-    /* What this harness inherited beyond stdio (a lock, a shell's fds) is
-     * not for the programs: the reference (runc exec) starts with 0-2 only,
-     * and so must the local run, or its fd numbers differ (expect.journal). */
-    syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-    shunt_log_init("run", shunt_log_get_level(), 2);
-    catch_stops();
-    FILE *hum = (cl.tap || cl.json) ? stderr : stdout;
-    int color = cl.color >= 0 && isatty(fileno(hum)) && !getenv("NO_COLOR");
-    signal(SIGPIPE, SIG_IGN);
-
-    char **files = NULL;
-    size_t nf = 0;
-    int rc = SHUNT_EXIT_OK, config_errors = 0;
-    shunt_scenario_t **scen = NULL;
-    shunt_case_t *cases = NULL;
-    done_t *done = NULL;
-    size_t ncases = 0, capcases = 0;
-    shunt_gotool_t *tools = NULL;
-    size_t ntools = 0;
-    int tools_loaded = 0;
-    char tools_err[1024] = "";
+/* One `harness run` on its way through cmd_run's phases. */
+typedef struct {
+    run_cli_t cl;
+    FILE *hum; /* the human-readable lines: stdout, stderr with --tap/--json */
+    int color;
+    int rc, config_errors;
+    char **files;
+    size_t nf;
+    shunt_scenario_t **scen; /* per file, NULL for an invalid one */
+    shunt_case_t *cases;
+    size_t ncases, capcases;
+    done_t *done;
+    shunt_gotool_t *tools;
+    size_t ntools;
+    int tools_loaded;
+    char tools_err[1024];
     char err[8192];
-    if (collect(argv + optind, argc - optind, &files, &nf) < 0) {
-        rc = SHUNT_EXIT_USAGE;
-        goto out;
+    char init[PATH_MAX], self[PATH_MAX], cache[PATH_MAX];
+    shunt_run_opts_t o;
+    double *tbuild;
+    /* the workers, by the index of their first case */
+    pid_t *pids;
+    int *fds;
+    size_t *lens;
+    size_t next, running, finished, width;
+} run_all_t;
+
+static int out_of_memory(run_all_t *x)
+{
+    fprintf(stderr, "harness run: out of memory\n");
+    x->rc = SHUNT_EXIT_FAIL;
+    return -1;
+}
+
+/* Every file's scenario, and its cases (those --only selects). */
+static int load_cases(run_all_t *x, char **args, int nargs)
+{
+    if (collect(args, nargs, &x->files, &x->nf) < 0) {
+        x->rc = SHUNT_EXIT_USAGE;
+        return -1;
     }
-    scen = calloc(nf ? nf : 1, sizeof(*scen));
-    if (!scen)
-        goto oom;
-    for (size_t i = 0; i < nf; i++) {
+    if (!(x->scen = calloc(x->nf ? x->nf : 1, sizeof(*x->scen))))
+        return out_of_memory(x);
+    for (size_t i = 0; i < x->nf; i++) {
         char base[128];
-        base_name(files[i], base, sizeof(base));
-        shunt_scenario_t *s = shunt_scenario_load(files[i], err, sizeof(err));
+        base_name(x->files[i], base, sizeof(base));
+        shunt_scenario_t *s = shunt_scenario_load(x->files[i], x->err, sizeof(x->err));
         if (s && !s->run && !s->n_cases) {
-            snprintf(err, sizeof(err),
+            snprintf(x->err, sizeof(x->err),
                      "%s:1:1: no program: section, nothing to run (harness up starts "
                      "its target alone)",
-                     files[i]);
+                     x->files[i]);
             shunt_scenario_free(s);
             s = NULL;
         }
         if (!s) {
             /* an invalid file cannot say which cases it has: report it when
              * it was asked for by name or a pattern could match its name */
-            fprintf(stderr, "%s\n", err);
-            config_errors++;
+            fprintf(stderr, "%s\n", x->err);
+            x->config_errors++;
             continue;
         }
-        scen[i] = s;
+        x->scen[i] = s;
         size_t nrun = s->n_cases ? s->n_cases : 1;
         for (size_t ci = 0; ci < nrun; ci++) {
             const shunt_runspec_t *r = s->n_cases ? s->cases[ci].run : s->run;
@@ -611,25 +617,32 @@ int cmd_run(int argc, char **argv)
                 snprintf(cbase, sizeof(cbase), "%.90s/%.64s", base, s->cases[ci].name);
             else
                 snprintf(cbase, sizeof(cbase), "%s", base);
-            if (add_cases(&cl, s, r, cbase, i, &cases, &ncases, &capcases, &tools,
-                          &ntools, &tools_loaded, tools_err, sizeof(tools_err)) < 0)
-                goto oom;
+            if (add_cases(&x->cl, s, r, cbase, i, &x->cases, &x->ncases, &x->capcases,
+                          &x->tools, &x->ntools, &x->tools_loaded, x->tools_err,
+                          sizeof(x->tools_err)) < 0)
+                return out_of_memory(x);
         }
     }
-    if (ncases == 0) {
+    if (x->ncases == 0) {
         fprintf(stderr, "harness run: no case to run%s\n",
-                cl.n_only ? " (nothing matches --only)" : "");
-        rc = config_errors ? EXIT_CONFIG : SHUNT_EXIT_USAGE;
-        goto out;
+                x->cl.n_only ? " (nothing matches --only)" : "");
+        x->rc = x->config_errors ? EXIT_CONFIG : SHUNT_EXIT_USAGE;
+        return -1;
     }
+    return 0;
+}
 
-    /* Groups: the cases of one file's cases: list run in one worker, in
-     * one target; every other case is a group of its own. */
+/* Groups: the cases of one file's cases: list run in one worker, in one
+ * target; every other case is a group of its own.  Target names: the
+ * scenario's, made unique among groups that may run at the same time (a
+ * suffix, within the 20 characters allowed). */
+static void name_targets(run_all_t *x)
+{
+    shunt_case_t *cases = x->cases;
+    size_t ncases = x->ncases;
     for (size_t i = 0; i < ncases; i++)
         if (!cases[i].s->n_cases)
-            cases[i].group_id = nf + i;
-    /* Target names: the scenario's, made unique among groups that may run
-     * at the same time (a suffix, within the 20 characters allowed). */
+            cases[i].group_id = x->nf + i;
     for (size_t i = 0; i < ncases; i++) {
         const char *base = cases[i].s->target.name;
         snprintf(cases[i].target, sizeof(cases[i].target), "%s", base);
@@ -640,150 +653,153 @@ int cmd_run(int argc, char **argv)
         for (size_t k = 0; k < ncases; k++)
             clash |= cases[k].group_id != cases[i].group_id &&
                      strcmp(cases[k].s->target.name, base) == 0;
-        if (clash && cl.jobs > 1) {
-            char sfx[8];
-            snprintf(sfx, sizeof(sfx), "-%zu", (first + 1) % 1000);
-            size_t room = SHUNT_NAME_MAX - strlen(sfx);
-            snprintf(cases[i].target, sizeof(cases[i].target), "%.*s%s", (int)room,
-                     base, sfx);
-            size_t l = strlen(cases[i].target) - strlen(sfx);
-            while (l > 0 && cases[i].target[l - 1] == '-') { /* no "--" */
-                memmove(cases[i].target + l - 1, cases[i].target + l, strlen(sfx) + 1);
-                l--;
-            }
+        if (!clash || x->cl.jobs <= 1)
+            continue;
+        char sfx[8];
+        snprintf(sfx, sizeof(sfx), "-%zu", (first + 1) % 1000);
+        size_t room = SHUNT_NAME_MAX - strlen(sfx);
+        snprintf(cases[i].target, sizeof(cases[i].target), "%.*s%s", (int)room, base, sfx);
+        size_t l = strlen(cases[i].target) - strlen(sfx);
+        while (l > 0 && cases[i].target[l - 1] == '-') { /* no "--" */
+            memmove(cases[i].target + l - 1, cases[i].target + l, strlen(sfx) + 1);
+            l--;
         }
     }
+}
 
-    char init[PATH_MAX], self[PATH_MAX], cache[PATH_MAX];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+/* This harness, shunt-init and the build cache: the runner's options. */
+static int find_paths(run_all_t *x)
+{
+    ssize_t sl = readlink("/proc/self/exe", x->self, sizeof(x->self) - 1);
     if (sl < 0) {
         fprintf(stderr, "harness run: /proc/self/exe: %s\n", strerror(errno));
-        rc = SHUNT_EXIT_FAIL;
-        goto out;
+        x->rc = SHUNT_EXIT_FAIL;
+        return -1;
     }
-    self[sl] = 0;
-    if (shunt_find_init(init, sizeof(init), err, sizeof(err)) < 0) {
-        fprintf(stderr, "harness run: %s\n", err);
-        rc = SHUNT_EXIT_FAIL;
-        goto out;
+    x->self[sl] = 0;
+    if (shunt_find_init(x->init, sizeof(x->init), x->err, sizeof(x->err)) < 0) {
+        fprintf(stderr, "harness run: %s\n", x->err);
+        x->rc = SHUNT_EXIT_FAIL;
+        return -1;
     }
-    if (shunt_cache_root(cache, sizeof(cache)) < 0) {
+    if (shunt_cache_root(x->cache, sizeof(x->cache)) < 0) {
         fprintf(stderr, "harness run: cannot name the build cache\n");
-        rc = SHUNT_EXIT_FAIL;
-        goto out;
+        x->rc = SHUNT_EXIT_FAIL;
+        return -1;
     }
-    shunt_run_opts_t o = {.init_path = init, .harness = self, .keep = cl.keep,
-                          .color = color, .show_output = cl.show_output};
+    x->o = (shunt_run_opts_t){.init_path = x->init, .harness = x->self,
+                              .keep = x->cl.keep, .color = x->color,
+                              .show_output = x->cl.show_output};
+    return 0;
+}
 
-    /* Builds, one after the other (they share the cache). */
-    double *tbuild = calloc(ncases, sizeof(double));
-    done = calloc(ncases, sizeof(*done));
-    if (!tbuild || !done) {
-        free(tbuild);
-        goto oom;
-    }
-    for (size_t i = 0; i < ncases; i++) {
-        shunt_case_t *c = &cases[i];
+/* Builds, one after the other (they share the cache). */
+static void build_all(run_all_t *x)
+{
+    for (size_t i = 0; i < x->ncases; i++) {
+        shunt_case_t *c = &x->cases[i];
         if (c->skip[0])
             continue;
         uint64_t t0 = shunt_now_ms();
-        if (shunt_build(c->run, c->go, cache, &c->built, c->build_err,
+        if (shunt_build(c->run, c->go, x->cache, &c->built, c->build_err,
                         sizeof(c->build_err)) < 0 && !c->build_err[0])
             snprintf(c->build_err, sizeof(c->build_err), "build failed");
-        tbuild[i] = (double)(shunt_now_ms() - t0) / 1000.0;
+        x->tbuild[i] = (double)(shunt_now_ms() - t0) / 1000.0;
         if (!c->built.cached && !c->build_err[0] && c->built.dir[0])
-            fprintf(hum, "built %s in %.1fs (%s)\n", c->name, tbuild[i], c->built.dir);
+            fprintf(x->hum, "built %s in %.1fs (%s)\n", c->name, x->tbuild[i],
+                    c->built.dir);
     }
-    fflush(hum);
+    fflush(x->hum);
+}
 
-    /* Cases, cl.jobs at a time, each in a forked worker. */
-    pid_t *pids = calloc(ncases, sizeof(pid_t));
-    int *fds = calloc(ncases, sizeof(int));
-    size_t *lens = calloc(ncases, sizeof(size_t));
-    if (!pids || !fds || !lens) {
-        free(pids);
-        free(fds);
-        free(lens);
-        free(tbuild);
-        goto oom;
+/* After a stop signal: no new case; those not started are skipped (a
+ * terminal's ^C reached the running ones already; a second one only sets
+ * the same flag). */
+static void stop_all(run_all_t *x)
+{
+    for (size_t i = 0; i < x->next; i++)
+        if (x->pids[i] > 0)
+            kill(x->pids[i], stop_signal);
+    for (; x->next < x->ncases; x->next++, x->finished++) {
+        shunt_case_result_t *res = &x->done[x->next].res;
+        res->status = SHUNT_CASE_SKIP;
+        snprintf(res->reason, sizeof(res->reason), "not run: interrupted");
+        snprintf(res->name, sizeof(res->name), "%s", x->cases[x->next].name);
+        snprintf(res->file, sizeof(res->file), "%s", x->cases[x->next].s->file);
     }
-    size_t next = 0, running = 0, finished = 0;
-    size_t width = 0;
-    for (size_t i = 0; i < ncases; i++)
-        width = strlen(cases[i].name) > width ? strlen(cases[i].name) : width;
-    while (finished < ncases) {
-        if (stop_signal && next < ncases) {
-            /* no new case after a stop signal; those not started are skipped */
-            /* a terminal's ^C reached them already; a second one only sets
-             * the same flag */
-            for (size_t i = 0; i < next; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], stop_signal);
-            for (; next < ncases; next++, finished++) {
-                done[next].res.status = SHUNT_CASE_SKIP;
-                snprintf(done[next].res.reason, sizeof(done[next].res.reason),
-                         "not run: interrupted");
-                snprintf(done[next].res.name, sizeof(done[next].res.name), "%s",
-                         cases[next].name);
-                snprintf(done[next].res.file, sizeof(done[next].res.file), "%s",
-                         cases[next].s->file);
-            }
-            if (finished >= ncases)
-                break;
-        }
-        while (!stop_signal && running < (size_t)cl.jobs && next < ncases) {
-            char tmpl[] = "/tmp/shunt-case-XXXXXX";
-            /* O_CLOEXEC: the worker writes its result here, and the
-             * programs it runs (and a sibling case's) must not inherit it:
-             * an extra fd shifts every fd number the journal compares. */
-            int fd = mkostemp(tmpl, O_CLOEXEC);
-            if (fd < 0) {
-                fprintf(stderr, "harness run: mkostemp: %s\n", strerror(errno));
-                rc = SHUNT_EXIT_FAIL;
-                goto out_pids;
-            }
-            unlink(tmpl);
-            fflush(NULL);
-            size_t len = 1;
-            while (next + len < ncases && cases[next + len].group_id == cases[next].group_id)
-                len++;
-            job_t job = {.cases = &cases[next], .n = len, .o = &o, .fd = fd};
-            shunt_proc_t wp = {.main = worker, .arg = &job};
-            int sr = shunt_proc_spawn(&wp, NULL);
-            pid_t pid = wp.pid;
-            if (sr < 0) {
-                fprintf(stderr, "harness run: fork: %s\n", strerror(-sr));
-                close(fd);
-                rc = SHUNT_EXIT_FAIL;
-                goto out_pids;
-            }
-            pids[next] = pid;
-            fds[next] = fd;
-            lens[next] = len;
-            next += len;
-            running++;
-        }
-        int st;
-        pid_t w = waitpid(-1, &st, 0);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        size_t i = 0;
-        while (i < next && pids[i] != w)
-            i++;
-        if (i == next)
-            continue;
-        pids[i] = 0;
-        running--;
-        /* the results it wrote count even when it died later in its group */
-        int wok = lseek(fds[i], 0, SEEK_SET) == 0;
-        size_t job_end = i + lens[i];
-        int jfd = fds[i];
-        for (; i < job_end; i++) {
-        finished++;
-        done_t *d = &done[i];
+}
+
+/* A worker for the next group of cases.  0, or -1 (said why). */
+static int start_worker(run_all_t *x)
+{
+    char tmpl[] = "/tmp/shunt-case-XXXXXX";
+    /* O_CLOEXEC: the worker writes its result here, and the programs it
+     * runs (and a sibling case's) must not inherit it: an extra fd shifts
+     * every fd number the journal compares. */
+    int fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "harness run: mkostemp: %s\n", strerror(errno));
+        x->rc = SHUNT_EXIT_FAIL;
+        return -1;
+    }
+    unlink(tmpl);
+    fflush(NULL);
+    size_t next = x->next, len = 1;
+    while (next + len < x->ncases && x->cases[next + len].group_id == x->cases[next].group_id)
+        len++;
+    job_t job = {.cases = &x->cases[next], .n = len, .o = &x->o, .fd = fd};
+    shunt_proc_t wp = {.main = worker, .arg = &job};
+    int sr = shunt_proc_spawn(&wp, NULL);
+    if (sr < 0) {
+        fprintf(stderr, "harness run: fork: %s\n", strerror(-sr));
+        close(fd);
+        x->rc = SHUNT_EXIT_FAIL;
+        return -1;
+    }
+    x->pids[next] = wp.pid;
+    x->fds[next] = fd;
+    x->lens[next] = len;
+    x->next += len;
+    x->running++;
+    return 0;
+}
+
+/* Case i's line (and its report) as it finishes. */
+static void print_case(run_all_t *x, size_t i)
+{
+    const done_t *d = &x->done[i];
+    char times[256];
+    fmt_times(&d->res, times, sizeof(times));
+    const char *sc = "";
+    if (x->color)
+        sc = d->res.status == SHUNT_CASE_PASS    ? "\033[32m"
+             : d->res.status == SHUNT_CASE_KNOWN ? "\033[33m"
+             : d->res.status == SHUNT_CASE_SKIP  ? "\033[36m"
+                                                 : "\033[31m";
+    fprintf(x->hum, "[%zu/%zu] %s%-5s%s %-*s  %s\n", x->finished, x->ncases, sc,
+            shunt_case_status_name(d->res.status), x->color ? "\033[0m" : "",
+            (int)x->width, d->res.name, times);
+    if (d->res.reason[0])
+        fprintf(x->hum, "    %s\n", d->res.reason);
+    if (d->res.status != SHUNT_CASE_SKIP)
+        print_indented(x->hum, d->report);
+    fflush(x->hum);
+}
+
+/* The results of the worker that started at case i and ended with wait
+ * status st: the results it wrote count even when it died later in its
+ * group. */
+static void collect_worker(run_all_t *x, size_t i, int st)
+{
+    x->pids[i] = 0;
+    x->running--;
+    int wok = lseek(x->fds[i], 0, SEEK_SET) == 0;
+    size_t job_end = i + x->lens[i];
+    int jfd = x->fds[i];
+    for (; i < job_end; i++) {
+        x->finished++;
+        done_t *d = &x->done[i];
+        const shunt_case_t *c = &x->cases[i];
         if (!wok || read_done(jfd, d) < 0) {
             wok = 0;
             memset(&d->res, 0, sizeof(d->res));
@@ -792,42 +808,61 @@ int cmd_run(int argc, char **argv)
                      WIFSIGNALED(st) ? "signal " : "status ",
                      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
         }
-        snprintf(d->res.name, sizeof(d->res.name), "%s", cases[i].name);
-        snprintf(d->res.file, sizeof(d->res.file), "%s", cases[i].s->file);
-        snprintf(d->res.lang, sizeof(d->res.lang), "%s",
-                 shunt_lang_name(cases[i].run->lang));
-        snprintf(d->res.go, sizeof(d->res.go), "%s",
-                 cases[i].go ? cases[i].go->version : "");
-        d->res.t_build = tbuild[i];
-        char times[256];
-        fmt_times(&d->res, times, sizeof(times));
-        const char *sc = "";
-        if (color)
-            sc = d->res.status == SHUNT_CASE_PASS    ? "\033[32m"
-                 : d->res.status == SHUNT_CASE_KNOWN ? "\033[33m"
-                 : d->res.status == SHUNT_CASE_SKIP  ? "\033[36m"
-                                                     : "\033[31m";
-        fprintf(hum, "[%zu/%zu] %s%-5s%s %-*s  %s\n", finished, ncases, sc,
-                shunt_case_status_name(d->res.status), color ? "\033[0m" : "",
-                (int)width, d->res.name, times);
-        if (d->res.reason[0])
-            fprintf(hum, "    %s\n", d->res.reason);
-        if (d->res.status != SHUNT_CASE_SKIP)
-            print_indented(hum, d->report);
-        fflush(hum);
-        }
-        close(jfd);
+        snprintf(d->res.name, sizeof(d->res.name), "%s", c->name);
+        snprintf(d->res.file, sizeof(d->res.file), "%s", c->s->file);
+        snprintf(d->res.lang, sizeof(d->res.lang), "%s", shunt_lang_name(c->run->lang));
+        snprintf(d->res.go, sizeof(d->res.go), "%s", c->go ? c->go->version : "");
+        d->res.t_build = x->tbuild[i];
+        print_case(x, i);
     }
+    close(jfd);
+}
 
-    /* Summary */
-    size_t cnt[5] = {0};
+/* Cases, cl.jobs at a time, each group in a forked worker.  0, or -1 when
+ * no worker could be started (said why). */
+static int run_workers(run_all_t *x)
+{
+    for (size_t i = 0; i < x->ncases; i++)
+        x->width = strlen(x->cases[i].name) > x->width ? strlen(x->cases[i].name) : x->width;
+    while (x->finished < x->ncases) {
+        if (stop_signal && x->next < x->ncases) {
+            stop_all(x);
+            if (x->finished >= x->ncases)
+                break;
+        }
+        while (!stop_signal && x->running < (size_t)x->cl.jobs && x->next < x->ncases)
+            if (start_worker(x) < 0)
+                return -1;
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        size_t i = 0;
+        while (i < x->next && x->pids[i] != w)
+            i++;
+        if (i < x->next)
+            collect_worker(x, i, st);
+    }
+    return 0;
+}
+
+/* The table of times, the counts, the exit status, and --junit, --tap,
+ * --json. */
+static void summary(run_all_t *x)
+{
+    FILE *hum = x->hum;
+    size_t ncases = x->ncases, cnt[5] = {0};
+    int width = (int)x->width, config_errors = x->config_errors;
     for (size_t i = 0; i < ncases; i++)
-        cnt[done[i].res.status]++;
-    fprintf(hum, "\n%-*s  %-6s %8s %8s %8s %8s %8s %8s\n", (int)width, "case", "result",
+        cnt[x->done[i].res.status]++;
+    fprintf(hum, "\n%-*s  %-6s %8s %8s %8s %8s %8s %8s\n", width, "case", "result",
             "build", "target", "ref", "local", "diff", "leaks");
     for (size_t i = 0; i < ncases; i++) {
-        const shunt_case_result_t *r = &done[i].res;
-        fprintf(hum, "%-*s  %-6s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", (int)width,
+        const shunt_case_result_t *r = &x->done[i].res;
+        fprintf(hum, "%-*s  %-6s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", width,
                 r->name, shunt_case_status_name(r->status), r->t_build, r->t_target,
                 r->t_ref, r->t_local, r->t_diff, r->t_leaks);
     }
@@ -840,45 +875,83 @@ int cmd_run(int argc, char **argv)
         fprintf(hum, "; %d invalid scenario file%s\n", config_errors,
                 config_errors == 1 ? "" : "s");
     if (stop_signal)
-        rc = 128 + stop_signal;
+        x->rc = 128 + stop_signal;
     else if (config_errors)
-        rc = EXIT_CONFIG;
+        x->rc = EXIT_CONFIG;
     else if (cnt[SHUNT_CASE_FAIL] || cnt[SHUNT_CASE_ERROR])
-        rc = SHUNT_EXIT_FAIL;
+        x->rc = SHUNT_EXIT_FAIL;
     else if (cnt[SHUNT_CASE_SKIP])
-        rc = EXIT_SKIPPED;
-    if (cl.junit && write_junit(cl.junit, done, ncases) < 0) {
-        fprintf(stderr, "harness run: --junit %s: %s\n", cl.junit, strerror(errno));
-        if (rc == SHUNT_EXIT_OK)
-            rc = SHUNT_EXIT_FAIL;
+        x->rc = EXIT_SKIPPED;
+    if (x->cl.junit && write_junit(x->cl.junit, x->done, ncases) < 0) {
+        fprintf(stderr, "harness run: --junit %s: %s\n", x->cl.junit, strerror(errno));
+        if (x->rc == SHUNT_EXIT_OK)
+            x->rc = SHUNT_EXIT_FAIL;
     }
-    if (cl.tap)
-        write_tap(done, ncases);
-    if (cl.json)
-        write_json(done, ncases, rc);
-out_pids:
-    free(lens);
-    free(pids);
-    free(fds);
-    free(tbuild);
-    goto out;
-oom:
-    fprintf(stderr, "harness run: out of memory\n");
-    rc = SHUNT_EXIT_FAIL;
-out:
-    for (size_t i = 0; done && i < ncases; i++)
-        free(done[i].report);
-    free(done);
-    for (size_t i = 0; cases && i < ncases; i++)
-        shunt_built_free(&cases[i].built);
-    free(cases);
-    for (size_t i = 0; scen && i < nf; i++)
-        shunt_scenario_free(scen[i]);
-    free(scen);
-    for (size_t i = 0; i < nf; i++)
-        free(files[i]);
-    free(files);
-    free(tools);
-    free(cl.only);
-    return rc;
+    if (x->cl.tap)
+        write_tap(x->done, ncases);
+    if (x->cl.json)
+        write_json(x->done, ncases, x->rc);
+}
+
+static void run_all_free(run_all_t *x)
+{
+    free(x->lens);
+    free(x->pids);
+    free(x->fds);
+    free(x->tbuild);
+    for (size_t i = 0; x->done && i < x->ncases; i++)
+        free(x->done[i].report);
+    free(x->done);
+    for (size_t i = 0; x->cases && i < x->ncases; i++)
+        shunt_built_free(&x->cases[i].built);
+    free(x->cases);
+    for (size_t i = 0; x->scen && i < x->nf; i++)
+        shunt_scenario_free(x->scen[i]);
+    free(x->scen);
+    for (size_t i = 0; i < x->nf; i++)
+        free(x->files[i]);
+    free(x->files);
+    free(x->tools);
+    free(x->cl.only);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static run_all_t x;
+    memset(&x, 0, sizeof(x));
+    int pr = parse(&x.cl, argc, argv);
+    if (pr != 0) {
+        free(x.cl.only);
+        return pr > 0 ? SHUNT_EXIT_OK : SHUNT_EXIT_USAGE;
+    }
+    /* What this harness inherited beyond stdio (a lock, a shell's fds) is
+     * not for the programs: the reference (runc exec) starts with 0-2 only,
+     * and so must the local run, or its fd numbers differ (expect.journal). */
+    syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+    shunt_log_init("run", shunt_log_get_level(), 2);
+    catch_stops();
+    x.hum = (x.cl.tap || x.cl.json) ? stderr : stdout;
+    x.color = x.cl.color >= 0 && isatty(fileno(x.hum)) && !getenv("NO_COLOR");
+    signal(SIGPIPE, SIG_IGN);
+    x.rc = SHUNT_EXIT_OK;
+    if (load_cases(&x, argv + optind, argc - optind) == 0) {
+        name_targets(&x);
+        if (find_paths(&x) == 0) {
+            size_t n = x.ncases;
+            x.tbuild = calloc(n, sizeof(double));
+            x.done = calloc(n, sizeof(*x.done));
+            x.pids = calloc(n, sizeof(pid_t));
+            x.fds = calloc(n, sizeof(int));
+            x.lens = calloc(n, sizeof(size_t));
+            if (!x.tbuild || !x.done || !x.pids || !x.fds || !x.lens) {
+                out_of_memory(&x);
+            } else {
+                build_all(&x);
+                if (run_workers(&x) == 0)
+                    summary(&x);
+            }
+        }
+    }
+    run_all_free(&x);
+    return x.rc;
 }

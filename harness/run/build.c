@@ -344,192 +344,203 @@ static const char *const *default_build(const shunt_runspec_t *r)
     }
 }
 
-int shunt_build(const shunt_runspec_t *r, const shunt_gotool_t *gt,
-                const char *cache_root, shunt_built_t *out, char *err,
-                size_t errlen)
+/* The cache key: the language, the entry, the build command, the sources,
+ * and the compiler (a Go toolchain, or bcmd[0] as PATH finds it: its path,
+ * size and mtime). */
+static int cache_key(const shunt_runspec_t *r, const shunt_gotool_t *gt,
+                     const char *const *bcmd, hash_t *h, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
-    if (r->lang == SHUNT_LANG_COMMAND)
-        goto argv; /* nothing to build or copy */
-    hash_t h = {SHUNT_FNV_OFFSET};
-    const char *const *bcmd = r->build ? (const char *const *)r->build
-                                       : default_build(r);
-    hstr(&h, shunt_lang_name(r->lang));
-    hstr(&h, entry_name(r));
+    hstr(h, shunt_lang_name(r->lang));
+    hstr(h, entry_name(r));
     for (size_t i = 0; bcmd && bcmd[i]; i++)
-        hstr(&h, bcmd[i]);
+        hstr(h, bcmd[i]);
     if (r->inline_src)
-        hstr(&h, r->inline_src);
-    if (r->source && hash_tree(&h, r->source, "") < 0)
+        hstr(h, r->inline_src);
+    if (r->source && hash_tree(h, r->source, "") < 0)
         return snprintf(err, errlen, "cannot read %s: %s", r->source,
                         strerror(errno)), -1;
-    if (gt) {
-        struct stat st;
-        hstr(&h, gt->version);
-        hstr(&h, gt->go);
-        if (stat(gt->go, &st) == 0) {
-            hbytes(&h, &st.st_size, sizeof(st.st_size));
-            hbytes(&h, &st.st_mtime, sizeof(st.st_mtime));
-        }
-    }
-    if (bcmd && !gt && bcmd[0]) {
-        /* the compiler: its resolved path, size and mtime */
-        const char *path = getenv("PATH");
-        char cand[PATH_MAX];
-        struct stat st;
-        for (const char *p = path ? path : "/usr/bin:/bin"; p && *p;) {
-            const char *end = strchr(p, ':');
-            size_t n = end ? (size_t)(end - p) : strlen(p);
-            if (shunt_fmt(cand, sizeof(cand), "%.*s/%s", (int)n, p, bcmd[0]) == 0 &&
-                stat(cand, &st) == 0) {
-                hstr(&h, cand);
-                hbytes(&h, &st.st_size, sizeof(st.st_size));
-                hbytes(&h, &st.st_mtime, sizeof(st.st_mtime));
-                break;
-            }
-            p = end ? end + 1 : NULL;
-        }
-    }
-    const char *prefix = gt ? gt->version : shunt_lang_name(r->lang);
-    if (shunt_fmt(out->dir, sizeof(out->dir), "%s/%s-%016llx", cache_root, prefix,
-                  (unsigned long long)h.h) < 0)
-        return snprintf(err, errlen, "cache path too long"), -1;
-
-    const char *entry = entry_name(r);
-
     struct stat st;
-    uint64_t t0 = shunt_now_ms();
-    if (stat(out->dir, &st) == 0) {
-        out->cached = 1;
-    } else {
-        char tmp[PATH_MAX], tsrc[PATH_MAX], tprog[PATH_MAX], tentry[PATH_MAX], log[PATH_MAX];
-        if (shunt_mkdir_p(cache_root, 0755) < 0)
-            return snprintf(err, errlen, "cannot create %s: %s", cache_root,
-                            strerror(errno)), -1;
-        if (shunt_fmt(tmp, sizeof(tmp), "%s/.tmp-%d-%016llx", cache_root, (int)getpid(),
-                      (unsigned long long)h.h) < 0)
-            return snprintf(err, errlen, "path too long"), -1;
-        rm_rf(tmp);
-        (void)shunt_fmt(tsrc, sizeof(tsrc), "%s/src", tmp);
-        (void)shunt_fmt(tprog, sizeof(tprog), "%s/prog", tmp);
-        (void)shunt_fmt(log, sizeof(log), "%s/build.log", tmp);
-        if (mkdir(tmp, 0755) < 0 || mkdir(tsrc, 0755) < 0)
-            return snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno)), -1;
-        if (shunt_fmt(tentry, sizeof(tentry), "%s/%s", tsrc, entry) < 0)
-            return snprintf(err, errlen, "path too long"), -1;
-        int rc = 0;
-        if (r->source && r->source_is_dir)
-            rc = shunt_copy_tree(r->source, tsrc, 0);
-        else if (r->source)
-            rc = shunt_copy_tree(r->source, tentry, 0);
-        else {
-            int fd = open(tentry, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            rc = fd < 0 ? -1 : shunt_write_full(fd, r->inline_src, strlen(r->inline_src));
-            if (fd >= 0)
-                close(fd);
+    if (gt) {
+        hstr(h, gt->version);
+        hstr(h, gt->go);
+        if (stat(gt->go, &st) == 0) {
+            hbytes(h, &st.st_size, sizeof(st.st_size));
+            hbytes(h, &st.st_mtime, sizeof(st.st_mtime));
         }
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot copy the sources into %s: %s", tsrc,
-                     strerror(errno));
-            rm_rf(tmp);
-            return -1;
-        }
-        if (bcmd) {
-            size_t n = 0;
-            while (bcmd[n])
-                n++;
-            char **argv = calloc(n + 1, sizeof(char *));
-            int bad = !argv;
-            for (size_t i = 0; !bad && i < n; i++)
-                bad = !(argv[i] = expand(bcmd[i], tentry, tprog, tsrc));
-            /* the environment: the harness's, plus a Go toolchain's */
-            size_t ne = 0;
-            while (environ[ne])
-                ne++;
-            char **envp = calloc(ne + 8, sizeof(char *));
-            char pathv[PATH_MAX + 64];
-            size_t k = 0;
-            for (size_t i = 0; envp && i < ne; i++)
-                if (!gt || strncmp(environ[i], "PATH=", 5) != 0)
-                    envp[k++] = environ[i];
-            if (gt && envp) {
-                char bin[PATH_MAX];
-                snprintf(bin, sizeof(bin), "%s", gt->go);
-                char *sl = strrchr(bin, '/');
-                if (sl)
-                    *sl = 0;
-                const char *op = getenv("PATH");
-                snprintf(pathv, sizeof(pathv), "PATH=%s:%s", bin, op ? op : "/usr/bin:/bin");
-                envp[k++] = pathv;
-                envp[k++] = (char *)"GOFLAGS=-mod=mod";
-                envp[k++] = (char *)"GOPROXY=off";
-                envp[k++] = (char *)"GOTOOLCHAIN=local";
-                envp[k++] = (char *)"CGO_ENABLED=1";
-                envp[k++] = (char *)"GOTELEMETRY=off";
-                if (argv && strcmp(argv[0], "go") == 0) {
-                    free(argv[0]);
-                    argv[0] = strdup(gt->go);
-                    bad |= !argv[0];
-                }
-            }
-            if (bad || !envp) {
-                snprintf(err, errlen, "out of memory (or a build argument too long)");
-                rc = -1;
-            } else {
-                int to = 0;
-                char perr[512];
-                int st2 = shunt_proc_run(argv, envp, tsrc, NULL, log, log, 600000, &to,
-                                         perr, sizeof(perr));
-                if (st2 != 0) {
-                    size_t ll = 0;
-                    char *text = shunt_read_file(log, 1 << 20, &ll);
-                    const char *tail = text ? text : "";
-                    if (ll > 1500)
-                        tail = text + ll - 1500;
-                    char cmd[1024] = "";
-                    for (size_t i = 0; argv[i]; i++) {
-                        size_t cl = strlen(cmd);
-                        snprintf(cmd + cl, sizeof(cmd) - cl, "%s%s", i ? " " : "", argv[i]);
-                    }
-                    if (st2 < 0)
-                        snprintf(err, errlen, "build: %s", perr);
-                    else
-                        snprintf(err, errlen, "build failed (`%s` %s):\n%s", cmd,
-                                 to ? "timed out" : WIFEXITED(st2) ? "exited non-zero" : "was killed",
-                                 tail);
-                    free(text);
-                    rc = -1;
-                } else if (stat(tprog, &st) < 0) {
-                    snprintf(err, errlen, "build succeeded but wrote no %s", tprog);
-                    rc = -1;
-                }
-            }
-            for (size_t i = 0; argv && i < n; i++)
-                free(argv[i]);
-            free(argv);
-            free(envp);
-        }
-        if (rc < 0) {
-            rm_rf(tmp);
-            return -1;
-        }
-        chmod(tmp, 0755);
-        if (rename(tmp, out->dir) < 0) {
-            int e = errno;
-            rm_rf(tmp);
-            if (e != EEXIST && e != ENOTEMPTY)
-                return snprintf(err, errlen, "cannot store %s: %s", out->dir,
-                                strerror(e)), -1;
-            out->cached = 1; /* built by someone else meanwhile */
-        }
-        out->seconds = (double)(shunt_now_ms() - t0) / 1000.0;
     }
-    /* argv: the program, or the interpreter and the entry file */
-argv:;
-    const char *interp2 = interpreter(r->lang);
-    char prog2[PATH_MAX], entry2[PATH_MAX];
-    (void)shunt_fmt(prog2, sizeof(prog2), "%s/prog", out->dir);
-    (void)shunt_fmt(entry2, sizeof(entry2), "%s/src/%s", out->dir, entry_name(r));
+    char cc[PATH_MAX];
+    if (bcmd && !gt && bcmd[0] && shunt_proc_find(bcmd[0], cc, sizeof(cc)) == 0 &&
+        stat(cc, &st) == 0) {
+        hstr(h, cc);
+        hbytes(h, &st.st_size, sizeof(st.st_size));
+        hbytes(h, &st.st_mtime, sizeof(st.st_mtime));
+    }
+    return 0;
+}
+
+/* The sources into tsrc: a directory's tree, a file as tentry, or the
+ * inline source written as tentry.  0 or -1 with errno. */
+static int stage_sources(const shunt_runspec_t *r, const char *tsrc, const char *tentry)
+{
+    if (r->source && r->source_is_dir)
+        return shunt_copy_tree(r->source, tsrc, 0);
+    if (r->source)
+        return shunt_copy_tree(r->source, tentry, 0);
+    int fd = open(tentry, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -1 : shunt_write_full(fd, r->inline_src, strlen(r->inline_src));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The build's environment: the harness's, plus a Go toolchain's (its bin
+ * first in PATH; pathv holds that entry).  NULL when out of memory. */
+static char **build_env(const shunt_gotool_t *gt, char *pathv, size_t pathlen)
+{
+    size_t ne = 0;
+    while (environ[ne])
+        ne++;
+    char **envp = calloc(ne + 8, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; envp && i < ne; i++)
+        if (!gt || strncmp(environ[i], "PATH=", 5) != 0)
+            envp[k++] = environ[i];
+    if (gt && envp) {
+        char bin[PATH_MAX];
+        snprintf(bin, sizeof(bin), "%s", gt->go);
+        char *sl = strrchr(bin, '/');
+        if (sl)
+            *sl = 0;
+        const char *op = getenv("PATH");
+        snprintf(pathv, pathlen, "PATH=%s:%s", bin, op ? op : "/usr/bin:/bin");
+        envp[k++] = pathv;
+        envp[k++] = (char *)"GOFLAGS=-mod=mod";
+        envp[k++] = (char *)"GOPROXY=off";
+        envp[k++] = (char *)"GOTOOLCHAIN=local";
+        envp[k++] = (char *)"CGO_ENABLED=1";
+        envp[k++] = (char *)"GOTELEMETRY=off";
+    }
+    return envp;
+}
+
+/* Why the build command failed: how it ended and the end of its log. */
+static void build_failed(char *const *argv, int st, int timed_out, const char *log,
+                         char *err, size_t errlen)
+{
+    size_t ll = 0;
+    char *text = shunt_read_file(log, 1 << 20, &ll);
+    const char *tail = text ? text : "";
+    if (ll > 1500)
+        tail = text + ll - 1500;
+    char cmd[1024] = "";
+    for (size_t i = 0; argv[i]; i++) {
+        size_t cl = strlen(cmd);
+        snprintf(cmd + cl, sizeof(cmd) - cl, "%s%s", i ? " " : "", argv[i]);
+    }
+    snprintf(err, errlen, "build failed (`%s` %s):\n%s", cmd,
+             timed_out ? "timed out" : WIFEXITED(st) ? "exited non-zero" : "was killed",
+             tail);
+    free(text);
+}
+
+/* Runs the build command in tsrc ({entry}, {prog}, {src} expanded), its
+ * output to log; it must write tprog.  0, or -1 with err. */
+static int run_build(const char *const *bcmd, const shunt_gotool_t *gt,
+                     const char *tsrc, const char *tentry, const char *tprog,
+                     const char *log, char *err, size_t errlen)
+{
+    size_t n = 0;
+    while (bcmd[n])
+        n++;
+    char **argv = calloc(n + 1, sizeof(char *));
+    int bad = !argv, rc = -1;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = !(argv[i] = expand(bcmd[i], tentry, tprog, tsrc));
+    char pathv[PATH_MAX + 64];
+    char **envp = build_env(gt, pathv, sizeof(pathv));
+    if (gt && envp && !bad && n && strcmp(argv[0], "go") == 0) {
+        free(argv[0]);
+        argv[0] = strdup(gt->go);
+        bad |= !argv[0];
+    }
+    struct stat st;
+    if (bad || !envp) {
+        snprintf(err, errlen, "out of memory (or a build argument too long)");
+    } else {
+        int to = 0;
+        char perr[512];
+        int st2 = shunt_proc_run(argv, envp, tsrc, NULL, log, log, 600000, &to, perr,
+                                 sizeof(perr));
+        if (st2 < 0)
+            snprintf(err, errlen, "build: %s", perr);
+        else if (st2 != 0)
+            build_failed(argv, st2, to, log, err, errlen);
+        else if (stat(tprog, &st) < 0)
+            snprintf(err, errlen, "build succeeded but wrote no %s", tprog);
+        else
+            rc = 0;
+    }
+    for (size_t i = 0; argv && i < n; i++)
+        free(argv[i]);
+    free(argv);
+    free(envp);
+    return rc;
+}
+
+/* Builds into a private directory of the cache, then renames it to
+ * out->dir (another harness may have stored it meanwhile: then it is
+ * theirs that counts). */
+static int build_into(const shunt_runspec_t *r, const shunt_gotool_t *gt,
+                      const char *const *bcmd, const char *cache_root, uint64_t key,
+                      shunt_built_t *out, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX], tsrc[PATH_MAX], tprog[PATH_MAX], tentry[PATH_MAX], log[PATH_MAX];
+    uint64_t t0 = shunt_now_ms();
+    if (shunt_mkdir_p(cache_root, 0755) < 0)
+        return snprintf(err, errlen, "cannot create %s: %s", cache_root,
+                        strerror(errno)), -1;
+    if (shunt_fmt(tmp, sizeof(tmp), "%s/.tmp-%d-%016llx", cache_root, (int)getpid(),
+                  (unsigned long long)key) < 0)
+        return snprintf(err, errlen, "path too long"), -1;
+    rm_rf(tmp);
+    (void)shunt_fmt(tsrc, sizeof(tsrc), "%s/src", tmp);
+    (void)shunt_fmt(tprog, sizeof(tprog), "%s/prog", tmp);
+    (void)shunt_fmt(log, sizeof(log), "%s/build.log", tmp);
+    if (mkdir(tmp, 0755) < 0 || mkdir(tsrc, 0755) < 0)
+        return snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno)), -1;
+    if (shunt_fmt(tentry, sizeof(tentry), "%s/%s", tsrc, entry_name(r)) < 0)
+        return snprintf(err, errlen, "path too long"), -1;
+    if (stage_sources(r, tsrc, tentry) < 0) {
+        snprintf(err, errlen, "cannot copy the sources into %s: %s", tsrc,
+                 strerror(errno));
+        rm_rf(tmp);
+        return -1;
+    }
+    if (bcmd && run_build(bcmd, gt, tsrc, tentry, tprog, log, err, errlen) < 0) {
+        rm_rf(tmp);
+        return -1;
+    }
+    chmod(tmp, 0755);
+    if (rename(tmp, out->dir) < 0) {
+        int e = errno;
+        rm_rf(tmp);
+        if (e != EEXIST && e != ENOTEMPTY)
+            return snprintf(err, errlen, "cannot store %s: %s", out->dir,
+                            strerror(e)), -1;
+        out->cached = 1; /* built by someone else meanwhile */
+    }
+    out->seconds = (double)(shunt_now_ms() - t0) / 1000.0;
+    return 0;
+}
+
+/* argv: the program, or the interpreter and the entry file, then args. */
+static int program_argv(const shunt_runspec_t *r, shunt_built_t *out, char *err,
+                        size_t errlen)
+{
+    const char *interp = interpreter(r->lang);
+    char prog[PATH_MAX], entry[PATH_MAX];
+    (void)shunt_fmt(prog, sizeof(prog), "%s/prog", out->dir);
+    (void)shunt_fmt(entry, sizeof(entry), "%s/src/%s", out->dir, entry_name(r));
     size_t na = r->n_args;
     out->argv = calloc(na + 3, sizeof(char *));
     if (!out->argv)
@@ -538,11 +549,11 @@ argv:;
     int ok = 1;
     if (r->lang == SHUNT_LANG_COMMAND) {
         /* args as they are */
-    } else if (interp2) {
-        ok &= !!(out->argv[k++] = strdup(interp2));
-        ok &= !!(out->argv[k++] = strdup(entry2));
+    } else if (interp) {
+        ok &= !!(out->argv[k++] = strdup(interp));
+        ok &= !!(out->argv[k++] = strdup(entry));
     } else {
-        ok &= !!(out->argv[k++] = strdup(prog2));
+        ok &= !!(out->argv[k++] = strdup(prog));
     }
     for (size_t i = 0; i < na; i++)
         ok &= !!(out->argv[k++] = strdup(r->args[i]));
@@ -551,6 +562,30 @@ argv:;
         return snprintf(err, errlen, "out of memory"), -1;
     }
     return 0;
+}
+
+int shunt_build(const shunt_runspec_t *r, const shunt_gotool_t *gt,
+                const char *cache_root, shunt_built_t *out, char *err,
+                size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (r->lang == SHUNT_LANG_COMMAND) /* nothing to build or copy */
+        return program_argv(r, out, err, errlen);
+    hash_t h = {SHUNT_FNV_OFFSET};
+    const char *const *bcmd = r->build ? (const char *const *)r->build
+                                       : default_build(r);
+    if (cache_key(r, gt, bcmd, &h, err, errlen) < 0)
+        return -1;
+    const char *prefix = gt ? gt->version : shunt_lang_name(r->lang);
+    if (shunt_fmt(out->dir, sizeof(out->dir), "%s/%s-%016llx", cache_root, prefix,
+                  (unsigned long long)h.h) < 0)
+        return snprintf(err, errlen, "cache path too long"), -1;
+    struct stat st;
+    if (stat(out->dir, &st) == 0)
+        out->cached = 1;
+    else if (build_into(r, gt, bcmd, cache_root, h.h, out, err, errlen) < 0)
+        return -1;
+    return program_argv(r, out, err, errlen);
 }
 
 void shunt_built_free(shunt_built_t *b)

@@ -402,542 +402,653 @@ static char *unhooked_take(const char *dir)
 
 static double secs(uint64_t t0) { return (double)(shunt_now_ms() - t0) / 1000.0; }
 
-void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
-                    shunt_case_result_t *res, char **report)
-{
-    shunt_scenario_t *s = c->s;
-    const shunt_runspec_t *r = c->run;
-    shunt_buf_t rep = {0};
-    uint64_t t_all = shunt_now_ms();
-    char err[8192], dir[PATH_MAX] = "";
-    obs_t *ref = calloc((size_t)r->repeat, sizeof(obs_t));
-    obs_t *loc = calloc((size_t)r->repeat, sizeof(obs_t));
-    int up = 0, root = -1;
-    shunt_target_info_t info;
-    res->status = SHUNT_CASE_PASS;
-    *report = NULL;
-    if (!ref || !loc) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "out of memory");
-        goto out;
-    }
-    if (c->skip[0]) {
-        res->status = SHUNT_CASE_SKIP;
-        snprintf(res->reason, sizeof(res->reason), "%s", c->skip);
-        goto out;
-    }
-    if (c->build_err[0]) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "the program did not build");
-        shunt_buf_printf(&rep, "%s\n", c->build_err);
-        goto out;
-    }
-    if (geteuid() != 0) {
-        res->status = SHUNT_CASE_SKIP;
-        snprintf(res->reason, sizeof(res->reason),
-                 "needs root (runc and network namespaces)");
-        goto out;
-    }
-    snprintf(dir, sizeof(dir), "/tmp/shunt-run-XXXXXX");
-    if (!mkdtemp(dir)) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "mkdtemp: %s", strerror(errno));
-        dir[0] = 0;
-        goto out;
-    }
+/* One case on its way through shunt_run_case's phases. */
+typedef struct {
+    shunt_case_t *c;
+    const shunt_run_opts_t *o;
+    const shunt_runspec_t *r;
+    shunt_case_result_t *res;
+    shunt_buf_t rep;
+    char err[8192];
+    char dir[PATH_MAX]; /* this case's files ("" before mkdtemp) */
     char in_path[PATH_MAX];
-    const char *stdin_path = NULL;
-    if (r->stdin_text) {
-        snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
-        if (write_text(in_path, r->stdin_text) < 0) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason), "%.500s: %s", in_path, strerror(errno));
-            goto out;
-        }
-        stdin_path = in_path;
-    }
+    const char *stdin_path;
+    obs_t *ref, *loc;
+    int up;   /* 1: brought up here, 2: it was up before: leave it up */
+    int root; /* the target's root (shunt/inroot.h), -1 */
+    shunt_target_info_t info;
+    /* the program's argv on both sides */
+    char **pargv, **rargv, **largv;
+    size_t np;
+    int journal; /* expect.journal: the layer inside the target too */
+    int tmo;
+    int refused; /* refused or left unhooked as expected: nothing compared, no recorder */
+    char ctr[96];
+    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16];
+    char jpath[PATH_MAX], env_pwd[PATH_MAX + 8], scen_abs[PATH_MAX];
+    char upath[PATH_MAX];
+} case_run_t;
 
-    /* 1. the target, under this case's name */
+static int set_status(case_run_t *x, shunt_case_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The case's status and its reason; -1, so that a phase can return it. */
+static int set_status(case_run_t *x, shunt_case_status_t st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    x->res->status = st;
+    vsnprintf(x->res->reason, sizeof(x->res->reason), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* What needs no target: the case's own verdicts (skip, build), root, the
+ * case's directory and its stdin file. */
+static int case_prepare(case_run_t *x)
+{
+    shunt_case_t *c = x->c;
+    const shunt_runspec_t *r = x->r;
+    if (!x->ref || !x->loc)
+        return set_status(x, SHUNT_CASE_ERROR, "out of memory");
+    if (c->skip[0])
+        return set_status(x, SHUNT_CASE_SKIP, "%s", c->skip);
+    if (c->build_err[0]) {
+        shunt_buf_printf(&x->rep, "%s\n", c->build_err);
+        return set_status(x, SHUNT_CASE_ERROR, "the program did not build");
+    }
+    if (geteuid() != 0)
+        return set_status(x, SHUNT_CASE_SKIP,
+                          "needs root (runc and network namespaces)");
+    snprintf(x->dir, sizeof(x->dir), "/tmp/shunt-run-XXXXXX");
+    if (!mkdtemp(x->dir)) {
+        x->dir[0] = 0;
+        return set_status(x, SHUNT_CASE_ERROR, "mkdtemp: %s", strerror(errno));
+    }
+    if (r->stdin_text) {
+        (void)shunt_fmt(x->in_path, sizeof(x->in_path), "%s/stdin", x->dir);
+        if (write_text(x->in_path, r->stdin_text) < 0)
+            return set_status(x, SHUNT_CASE_ERROR, "%.500s: %s", x->in_path,
+                              strerror(errno));
+        x->stdin_path = x->in_path;
+    }
+    return 0;
+}
+
+/* 1. the target, under this case's name; 2. the program at the same path
+ * inside. */
+static int case_target(case_run_t *x)
+{
+    shunt_case_t *c = x->c;
+    shunt_scenario_t *s = c->s;
     uint64_t t0 = shunt_now_ms();
     s->target.name = c->target;
-    shunt_up_opts_t uo = {.init_path = o->init_path};
-    int urc = shunt_target_up(s, &uo, &info, err, sizeof(err));
+    shunt_up_opts_t uo = {.init_path = x->o->init_path};
+    int urc = shunt_target_up(s, &uo, &x->info, x->err, sizeof(x->err));
     if (urc < 0) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "target %s did not start", c->target);
-        shunt_buf_printf(&rep, "harness up: %s\n", err);
-        goto out;
+        shunt_buf_printf(&x->rep, "harness up: %s\n", x->err);
+        return set_status(x, SHUNT_CASE_ERROR, "target %s did not start", c->target);
     }
-    up = urc == 1 ? 2 : 1; /* 2: it was up before this case: leave it up */
+    x->up = urc == 1 ? 2 : 1;
     if (c->group) {
         if (!c->group->up)
-            c->group->up = up;
-        up = c->group->up;
+            c->group->up = x->up;
+        x->up = c->group->up;
     }
-    if (shunt_proc_interrupted) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "interrupted");
-        goto out;
-    }
-    /* 2. the program at the same path inside */
-    if ((root = shunt_inroot_open_root(info.init_pid)) < 0) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "target %s: the root of pid %d: %s",
-                 c->target, info.init_pid, strerror(errno));
-        goto out;
-    }
-    if (c->built.dir[0] && shunt_inroot_copy(c->built.dir, root, c->built.dir) < 0) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason),
-                 "cannot copy the program into the target (%.800s): %s%s", c->built.dir,
-                 strerror(errno),
-                 errno == ELOOP ? " (a symbolic link in the target is in the way)" : "");
-        goto out;
-    }
-    res->t_target = secs(t0);
+    if (shunt_proc_interrupted)
+        return set_status(x, SHUNT_CASE_ERROR, "interrupted");
+    if ((x->root = shunt_inroot_open_root(x->info.init_pid)) < 0)
+        return set_status(x, SHUNT_CASE_ERROR, "target %s: the root of pid %d: %s",
+                          c->target, x->info.init_pid, strerror(errno));
+    if (c->built.dir[0] && shunt_inroot_copy(c->built.dir, x->root, c->built.dir) < 0)
+        return set_status(x, SHUNT_CASE_ERROR,
+                          "cannot copy the program into the target (%.800s): %s%s",
+                          c->built.dir, strerror(errno),
+                          errno == ELOOP ? " (a symbolic link in the target is in the way)"
+                                         : "");
+    x->res->t_target = secs(t0);
+    return 0;
+}
 
-    /* argv with program.env: `env K=V... PROG ARGS` on both sides */
-    size_t na = 0;
-    while (c->built.argv[na])
-        na++;
-    char **pargv = calloc(na + r->n_env + 2, sizeof(char *));
+/* expect.journal: the layer inside the target (only through its root fd;
+ * a copy from an earlier case in a kept target is replaced, never written
+ * through), and the journal's path. */
+static int case_journal_layer(case_run_t *x)
+{
+    int tfd = -1, ok = layer_path(x->o->harness, x->lib) == 0 &&
+                       (tfd = shunt_inroot_mkdir_p(x->root, x->dir, 0755)) >= 0 &&
+                       shunt_inroot_copy(x->lib, x->root, x->lib) == 0;
+    if (tfd >= 0)
+        close(tfd);
+    if (!ok)
+        return set_status(x, SHUNT_CASE_ERROR,
+                          "expect.journal: cannot put the layer into the target: %s",
+                          strerror(errno));
+    snprintf(x->env_pre, sizeof(x->env_pre), "LD_PRELOAD=%s", x->lib);
+    (void)shunt_fmt(x->jpath, sizeof(x->jpath), "%s/journal", x->dir);
+    snprintf(x->env_jn, sizeof(x->env_jn), "SHUNT_JOURNAL=%s", x->jpath);
+    return 0;
+}
+
+/* The reference side: runc exec in the target container. */
+static void case_ref_argv(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    char **v = x->rargv;
     size_t k = 0;
-    if (!pargv) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "out of memory");
-        goto out;
-    }
-    if (r->n_env) {
-        pargv[k++] = (char *)"/usr/bin/env";
-        for (size_t i = 0; i < r->n_env; i++)
-            pargv[k++] = r->env[i];
-    }
-    for (size_t i = 0; i < na; i++)
-        pargv[k++] = c->built.argv[i];
-    size_t np = k;
-    char ctr[96];
-    snprintf(ctr, sizeof(ctr), "shunt-%s-target", c->target);
-    char **rargv = calloc(np + 16, sizeof(char *));
-    char **largv = calloc(np + 16, sizeof(char *));
-    if (!rargv || !largv) {
-        free(pargv);
-        free(rargv);
-        free(largv);
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "out of memory");
-        goto out;
-    }
-    /* expect.journal: the layer inside the target, the journal's dirs */
-    int journal = r->cmp_journal && r->run_reference && r->run_local;
-    char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16], jpath[PATH_MAX];
-    if (journal) {
-        /* in the target only through its root fd; a copy from an earlier
-         * case in a kept target is replaced, never written through */
-        int tfd = -1, ok = layer_path(o->harness, lib) == 0 &&
-                           (tfd = shunt_inroot_mkdir_p(root, dir, 0755)) >= 0 &&
-                           shunt_inroot_copy(lib, root, lib) == 0;
-        if (tfd >= 0)
-            close(tfd);
-        if (!ok) {
-            free(pargv);
-            free(rargv);
-            free(largv);
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason),
-                     "expect.journal: cannot put the layer into the target: %s",
-                     strerror(errno));
-            goto out;
-        }
-        snprintf(env_pre, sizeof(env_pre), "LD_PRELOAD=%s", lib);
-        snprintf(jpath, sizeof(jpath), "%s/journal", dir);
-        snprintf(env_jn, sizeof(env_jn), "SHUNT_JOURNAL=%s", jpath);
-    }
-    k = 0;
-    rargv[k++] = (char *)"runc";
-    rargv[k++] = (char *)"exec";
-    if (journal) {
-        rargv[k++] = (char *)"--env";
-        rargv[k++] = env_pre;
-        rargv[k++] = (char *)"--env";
-        rargv[k++] = (char *)"SHUNT_MODE=observe";
-        rargv[k++] = (char *)"--env";
-        rargv[k++] = env_jn;
+    snprintf(x->ctr, sizeof(x->ctr), "shunt-%s-target", x->c->target);
+    v[k++] = (char *)"runc";
+    v[k++] = (char *)"exec";
+    if (x->journal) {
+        v[k++] = (char *)"--env";
+        v[k++] = x->env_pre;
+        v[k++] = (char *)"--env";
+        v[k++] = (char *)"SHUNT_MODE=observe";
+        v[k++] = (char *)"--env";
+        v[k++] = x->env_jn;
     }
     /* PWD names the case's directory in both runs: runc exec sets none,
      * and the local run would inherit the harness's own (a shell stats
      * $PWD at start-up, which the journal shows) */
-    char env_pwd[PATH_MAX + 8];
-    snprintf(env_pwd, sizeof(env_pwd), "PWD=%s", r->cwd);
-    rargv[k++] = (char *)"--env";
-    rargv[k++] = env_pwd;
-    rargv[k++] = (char *)"--cwd";
-    rargv[k++] = r->cwd;
-    rargv[k++] = ctr;
-    for (size_t i = 0; i < np; i++)
-        rargv[k++] = pargv[i];
-    k = 0;
-    largv[k++] = (char *)o->harness;
-    largv[k++] = (char *)"exec";
-    largv[k++] = (char *)"--target";
-    largv[k++] = c->target;
-    char scen_abs[PATH_MAX];
-    if (!realpath(s->file, scen_abs))
-        snprintf(scen_abs, sizeof(scen_abs), "%s", s->file);
-    if (s->layer) {
-        largv[k++] = (char *)"--config";
-        largv[k++] = scen_abs;
-    }
-    if (journal) {
-        largv[k++] = (char *)"--journal";
-        largv[k++] = jpath;
-    }
-    char upath[PATH_MAX];
-    snprintf(upath, sizeof(upath), "%s/unhooked", dir);
-    largv[k++] = (char *)"--unhooked-file";
-    largv[k++] = upath;
-    largv[k++] = (char *)"--";
-    for (size_t i = 0; i < np; i++)
-        largv[k++] = pargv[i];
-    int tmo = r->timeout_s * 1000;
+    snprintf(x->env_pwd, sizeof(x->env_pwd), "PWD=%s", r->cwd);
+    v[k++] = (char *)"--env";
+    v[k++] = x->env_pwd;
+    v[k++] = (char *)"--cwd";
+    v[k++] = r->cwd;
+    v[k++] = x->ctr;
+    for (size_t i = 0; i < x->np; i++)
+        v[k++] = x->pargv[i];
+}
 
-    /* 3. the reference runs, then 4. the local runs */
+/* The local side: harness exec against the target. */
+static void case_local_argv(case_run_t *x)
+{
+    shunt_scenario_t *s = x->c->s;
+    char **v = x->largv;
+    size_t k = 0;
+    v[k++] = (char *)x->o->harness;
+    v[k++] = (char *)"exec";
+    v[k++] = (char *)"--target";
+    v[k++] = x->c->target;
+    if (!realpath(s->file, x->scen_abs))
+        snprintf(x->scen_abs, sizeof(x->scen_abs), "%s", s->file);
+    if (s->layer) {
+        v[k++] = (char *)"--config";
+        v[k++] = x->scen_abs;
+    }
+    if (x->journal) {
+        v[k++] = (char *)"--journal";
+        v[k++] = x->jpath;
+    }
+    (void)shunt_fmt(x->upath, sizeof(x->upath), "%s/unhooked", x->dir);
+    v[k++] = (char *)"--unhooked-file";
+    v[k++] = x->upath;
+    v[k++] = (char *)"--";
+    for (size_t i = 0; i < x->np; i++)
+        v[k++] = x->pargv[i];
+}
+
+/* The program's argv with program.env (`env K=V... PROG ARGS`), and the
+ * two sides' argv around it. */
+static int case_argv(case_run_t *x)
+{
+    const shunt_case_t *c = x->c;
+    const shunt_runspec_t *r = x->r;
+    size_t na = 0;
+    while (c->built.argv[na])
+        na++;
+    if (!(x->pargv = calloc(na + r->n_env + 2, sizeof(char *))))
+        return set_status(x, SHUNT_CASE_ERROR, "out of memory");
+    size_t k = 0;
+    if (r->n_env) {
+        x->pargv[k++] = (char *)"/usr/bin/env";
+        for (size_t i = 0; i < r->n_env; i++)
+            x->pargv[k++] = r->env[i];
+    }
+    for (size_t i = 0; i < na; i++)
+        x->pargv[k++] = c->built.argv[i];
+    x->np = k;
+    x->rargv = calloc(x->np + 16, sizeof(char *));
+    x->largv = calloc(x->np + 16, sizeof(char *));
+    if (!x->rargv || !x->largv)
+        return set_status(x, SHUNT_CASE_ERROR, "out of memory");
+    x->journal = r->cmp_journal && r->run_reference && r->run_local;
+    if (x->journal && case_journal_layer(x) < 0)
+        return -1;
+    case_ref_argv(x);
+    case_local_argv(x);
+    x->tmo = r->timeout_s * 1000;
+    return 0;
+}
+
+/* 3. the reference runs */
+static void case_ref_runs(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_reference && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "ref%d", i);
-        clear_files(r, root);
-        t0 = shunt_now_ms();
-        if (run_once(rargv, NULL, stdin_path, dir, tag, tmo, &ref[i], err, sizeof(err)) < 0) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason), "reference run: %.1000s", err);
-        }
+        clear_files(r, x->root);
+        uint64_t t0 = shunt_now_ms();
+        if (run_once(x->rargv, NULL, x->stdin_path, x->dir, tag, x->tmo, &x->ref[i],
+                     x->err, sizeof(x->err)) < 0)
+            set_status(x, SHUNT_CASE_ERROR, "reference run: %.1000s", x->err);
         res->t_ref += secs(t0);
-        ref[i].files = snapshot_files(r, root, 0, 1);
-        if (journal)
-            ref[i].journal = journal_take(root, dir);
+        x->ref[i].files = snapshot_files(r, x->root, 0, 1);
+        if (x->journal)
+            x->ref[i].journal = journal_take(x->root, x->dir);
     }
+}
+
+/* line against an expectation's pattern (NULL: any line; no line: no
+ * match). */
+static int line_matches(const char *line, const char *pattern)
+{
+    regex_t re;
+    int match = line != NULL;
+    if (match && pattern) {
+        match = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+        if (match) {
+            match = regexec(&re, line, 0, NULL, 0) == 0;
+            regfree(&re);
+        }
+    }
+    return match;
+}
+
+/* expect.refused: harness exec refuses the program (exit 126 and its
+ * line), as the pattern says. */
+static void judge_refused(case_run_t *x, const obs_t *lo, const char *why)
+{
+    int n = why ? (int)strcspn(why, "\n") : 0;
+    char *line = why ? strndup(why, (size_t)n) : NULL;
+    int exit126 = WEXITSTATUS(lo->wstatus) == 126;
+    if (line_matches(exit126 ? line : NULL, x->r->refused_re)) {
+        shunt_buf_printf(&x->rep, "refused as expected (expect.refused): %s\n", line);
+        x->refused = 1;
+    } else {
+        if (!line || !exit126)
+            set_status(x, SHUNT_CASE_FAIL,
+                       "the local run was not refused (expect.refused): it ran, %s",
+                       lo->how);
+        else
+            set_status(x, SHUNT_CASE_FAIL,
+                       "the local run was refused, but not as expect.refused "
+                       "says: %.800s",
+                       line);
+        tail(&x->rep, "local stderr", lo->err, lo->err_len);
+    }
+    free(line);
+}
+
+/* expect.unhooked: the layer says a program of the tree is one it cannot
+ * enter (a non-cgo Go program) -- it ran on this host unintercepted, so
+ * its output proves nothing: not compared. */
+static void judge_unhooked(case_run_t *x, const obs_t *lo, const char *unhooked)
+{
+    const char *line = unhooked && strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
+                           ? unhooked + 24
+                           : unhooked;
+    if (line_matches(line, x->r->unhooked_re)) {
+        shunt_buf_printf(&x->rep, "left unhooked as expected (expect.unhooked): %s\n", line);
+        x->refused = 1;
+    } else {
+        if (!line)
+            set_status(x, SHUNT_CASE_FAIL,
+                       "the local run was intercepted, but expect.unhooked says "
+                       "a program of it is left unhooked (it ran, %s)",
+                       lo->how);
+        else
+            set_status(x, SHUNT_CASE_FAIL,
+                       "the local run was left unhooked, but not as "
+                       "expect.unhooked says: %.800s",
+                       line);
+        tail(&x->rep, "local stderr", lo->err, lo->err_len);
+    }
+}
+
+/* What one local run says beyond its output: refused, left unhooked, or
+ * not started, as expected or not. */
+static void judge_local(case_run_t *x, const obs_t *lo)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
+    const char *why = lo->ran ? exec_failure(lo) : NULL;
+    char *unhooked = unhooked_take(x->dir);
+    if (r->want_refused && res->status == SHUNT_CASE_PASS &&
+        !(why && WEXITSTATUS(lo->wstatus) != 126)) {
+        judge_refused(x, lo, why);
+        why = NULL;
+    }
+    if (r->want_unhooked && res->status == SHUNT_CASE_PASS && !why) {
+        judge_unhooked(x, lo, unhooked);
+        free(unhooked);
+        unhooked = NULL;
+    }
+    if (why)
+        set_status(x, SHUNT_CASE_ERROR, "the local run could not start: %.*s",
+                   (int)strcspn(why, "\n"), why);
+    else if (unhooked && res->status == SHUNT_CASE_PASS)
+        set_status(x, SHUNT_CASE_ERROR, "the local run was not intercepted: %.900s",
+                   strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
+                       ? unhooked + 24
+                       : unhooked);
+    free(unhooked);
+}
+
+/* 4. the local runs */
+static void case_local_runs(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
     struct stat cst;
     if (res->status == SHUNT_CASE_PASS && r->run_local &&
-        (stat(r->cwd, &cst) < 0 || !S_ISDIR(cst.st_mode))) {
-        res->status = SHUNT_CASE_SKIP;
-        snprintf(res->reason, sizeof(res->reason),
-                 "program.cwd %s does not exist on this machine", r->cwd);
-    }
-    int refused = 0; /* refused or left unhooked as expected: nothing compared, no recorder */
+        (stat(r->cwd, &cst) < 0 || !S_ISDIR(cst.st_mode)))
+        set_status(x, SHUNT_CASE_SKIP, "program.cwd %s does not exist on this machine",
+                   r->cwd);
     /* the local run (and the recorder's) start in CWD with PWD=CWD; this
      * process is the case's worker, so its environment is the case's */
     setenv("PWD", r->cwd, 1);
     for (int i = 0; res->status == SHUNT_CASE_PASS && r->run_local && i < r->repeat; i++) {
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);
-        clear_files(r, root);
-        t0 = shunt_now_ms();
-        if (run_once(largv, r->cwd, stdin_path, dir, tag, tmo, &loc[i], err, sizeof(err)) < 0) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason), "local run: %.1000s", err);
-        }
+        clear_files(r, x->root);
+        uint64_t t0 = shunt_now_ms();
+        if (run_once(x->largv, r->cwd, x->stdin_path, x->dir, tag, x->tmo, &x->loc[i],
+                     x->err, sizeof(x->err)) < 0)
+            set_status(x, SHUNT_CASE_ERROR, "local run: %.1000s", x->err);
         res->t_local += secs(t0);
-        loc[i].files = snapshot_files(r, root, 1, 1);
-        if (journal)
-            loc[i].journal = journal_take(-1, dir);
-        const char *why = loc[i].ran ? exec_failure(&loc[i]) : NULL;
-        char *unhooked = unhooked_take(dir);
-        if (r->want_refused && res->status == SHUNT_CASE_PASS &&
-            !(why && WEXITSTATUS(loc[i].wstatus) != 126)) {
-            /* expected: harness exec refuses it (exit 126 and its line) */
-            int n = why ? (int)strcspn(why, "\n") : 0;
-            char *line = why ? strndup(why, (size_t)n) : NULL;
-            regex_t re;
-            int match = line && WEXITSTATUS(loc[i].wstatus) == 126;
-            if (match && r->refused_re) {
-                match = regcomp(&re, r->refused_re, REG_EXTENDED | REG_NOSUB) == 0;
-                if (match) {
-                    match = regexec(&re, line, 0, NULL, 0) == 0;
-                    regfree(&re);
-                }
-            }
-            if (match) {
-                shunt_buf_printf(&rep, "refused as expected (expect.refused): %s\n", line);
-                refused = 1;
-            } else {
-                res->status = SHUNT_CASE_FAIL;
-                if (!line || WEXITSTATUS(loc[i].wstatus) != 126)
-                    snprintf(res->reason, sizeof(res->reason),
-                             "the local run was not refused (expect.refused): it ran, %s",
-                             loc[i].how);
-                else
-                    snprintf(res->reason, sizeof(res->reason),
-                             "the local run was refused, but not as expect.refused "
-                             "says: %.800s",
-                             line);
-                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
-            }
-            free(line);
-            why = NULL;
-        }
-        if (r->want_unhooked && res->status == SHUNT_CASE_PASS && !why) {
-            /* expected: the layer says a program of the tree is one it
-             * cannot enter (a non-cgo Go program) -- it ran on this host
-             * unintercepted, so its output proves nothing: not compared */
-            const char *line = unhooked && strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
-                                   ? unhooked + 24
-                                   : unhooked;
-            regex_t re;
-            int match = line != NULL;
-            if (match && r->unhooked_re) {
-                match = regcomp(&re, r->unhooked_re, REG_EXTENDED | REG_NOSUB) == 0;
-                if (match) {
-                    match = regexec(&re, line, 0, NULL, 0) == 0;
-                    regfree(&re);
-                }
-            }
-            if (match) {
-                shunt_buf_printf(&rep, "left unhooked as expected (expect.unhooked): %s\n", line);
-                refused = 1;
-            } else {
-                res->status = SHUNT_CASE_FAIL;
-                if (!line)
-                    snprintf(res->reason, sizeof(res->reason),
-                             "the local run was intercepted, but expect.unhooked says "
-                             "a program of it is left unhooked (it ran, %s)",
-                             loc[i].how);
-                else
-                    snprintf(res->reason, sizeof(res->reason),
-                             "the local run was left unhooked, but not as "
-                             "expect.unhooked says: %.800s",
-                             line);
-                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
-            }
-            free(unhooked);
-            unhooked = NULL;
-        }
-        if (why) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason), "the local run could not start: %.*s",
-                     (int)strcspn(why, "\n"), why);
-        } else if (unhooked && res->status == SHUNT_CASE_PASS) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason),
-                     "the local run was not intercepted: %.900s",
-                     strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
-                         ? unhooked + 24
-                         : unhooked);
-        }
-        free(unhooked);
+        x->loc[i].files = snapshot_files(r, x->root, 1, 1);
+        if (x->journal)
+            x->loc[i].journal = journal_take(-1, x->dir);
+        judge_local(x, &x->loc[i]);
     }
-    free(rargv);
-    if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "interrupted");
-    }
+    if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR)
+        set_status(x, SHUNT_CASE_ERROR, "interrupted");
+}
 
-    /* 5. compare */
-    t0 = shunt_now_ms();
-    char *seen = calloc(r->n_divergences + 1, 1);
-    if (!seen) {
-        res->status = SHUNT_CASE_ERROR;
-        snprintf(res->reason, sizeof(res->reason), "out of memory");
+/* expect.status on run i (the reference's, or the local one's alone);
+ * 0 when it holds. */
+static int check_status(case_run_t *x, int i, const char *suffix)
+{
+    const shunt_runspec_t *r = x->r;
+    obs_t *main = r->run_reference ? &x->ref[i] : &x->loc[i];
+    int status_ok =
+        !main->timed_out &&
+        ((WIFEXITED(main->wstatus) && WEXITSTATUS(main->wstatus) == r->want_status) ||
+         (r->want_signal && WIFSIGNALED(main->wstatus) &&
+          WTERMSIG(main->wstatus) == r->want_signal));
+    if (r->want_status < 0 || status_ok)
+        return 0;
+    char want[64];
+    if (r->want_signal)
+        snprintf(want, sizeof(want), "killed by SIG%s (or exit %d)",
+                 sigabbrev_np(r->want_signal), r->want_status);
+    else
+        snprintf(want, sizeof(want), "exit %d", r->want_status);
+    set_status(x, SHUNT_CASE_FAIL, "the %s run%s: %s, expected %s (expect.status)",
+               r->run_reference ? "reference" : "local", suffix, main->how, want);
+    tail(&x->rep, "its stderr", main->err, main->err_len);
+    tail(&x->rep, "its stdout", main->out, main->out_len);
+    return -1;
+}
+
+/* Both journals of run i, filtered as expect.journal says, compared. */
+static int compare_journals(case_run_t *x, int i, const char *suffix, char *seen)
+{
+    const shunt_runspec_t *r = x->r;
+    char *ja = shunt_journal_prepare(x->ref[i].journal, r->journal_calls,
+                                     r->n_journal_calls, r->journal_exclude,
+                                     r->n_journal_exclude, r->journal_skip_paths,
+                                     r->n_journal_skip_paths);
+    char *jb = shunt_journal_prepare(x->loc[i].journal, r->journal_calls,
+                                     r->n_journal_calls, r->journal_exclude,
+                                     r->n_journal_exclude, r->journal_skip_paths,
+                                     r->n_journal_skip_paths);
+    int w = 2;
+    if (ja && jb)
+        w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
+                           x->o->color, suffix, seen, &x->rep);
+    free(ja);
+    free(jb);
+    return w;
+}
+
+/* The exit statuses of run i: 0 same, 1 a known divergence, 2 differ. */
+static int compare_exits(case_run_t *x, int i, const char *suffix, char *seen)
+{
+    const shunt_runspec_t *r = x->r;
+    const obs_t *a = &x->ref[i], *b = &x->loc[i];
+    if (!r->cmp_exit || strcmp(a->how, b->how) == 0)
+        return 0;
+    const shunt_divergence_t *hit = NULL;
+    for (size_t d = 0; d < r->n_divergences && !hit; d++)
+        if (r->divergences[d].in == SHUNT_OBS_EXIT) {
+            hit = &r->divergences[d];
+            seen[d] = 1;
+        }
+    if (hit) {
+        shunt_buf_printf(&x->rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
+                         suffix, hit->reason, a->how, b->how);
+        return 1;
     }
+    shunt_buf_printf(&x->rep, "exit status%s differs: reference %s, local %s\n", suffix,
+                     a->how, b->how);
+    return 2;
+}
+
+/* Run i's reference against its local run: every observation the case
+ * compares; the case's status from the worst. */
+static void compare_run(case_run_t *x, int i, const char *suffix, char *seen)
+{
+    const shunt_runspec_t *r = x->r;
+    const obs_t *a = &x->ref[i], *b = &x->loc[i];
+    int worst = 0, w;
+    const char *first = NULL;
+#define NOTE(w_, what)                                                        \
+    do {                                                                      \
+        w = (w_);                                                             \
+        if (w == 2 && !first)                                                 \
+            first = (what);                                                   \
+        worst = w > worst ? w : worst;                                        \
+    } while (0)
+    if (r->cmp_stdout)
+        NOTE(compare_stream(r, SHUNT_OBS_STDOUT, a->out, a->out_len, b->out, b->out_len,
+                            x->o->color, suffix, seen, &x->rep),
+             "stdout differs");
+    if (r->cmp_stderr)
+        NOTE(compare_stream(r, SHUNT_OBS_STDERR, a->err, a->err_len, b->err, b->err_len,
+                            x->o->color, suffix, seen, &x->rep),
+             "stderr differs");
+    if (r->n_files)
+        NOTE(compare_stream(r, SHUNT_OBS_FILES, a->files, strlen(a->files), b->files,
+                            strlen(b->files), x->o->color, suffix, seen, &x->rep),
+             "files written differ");
+    if (x->journal && a->journal && b->journal)
+        NOTE(compare_journals(x, i, suffix, seen), "the call journal differs");
+    NOTE(compare_exits(x, i, suffix, seen), "exit status differs");
+#undef NOTE
+    if (worst == 2) {
+        set_status(x, SHUNT_CASE_FAIL, "%s%s", first, suffix);
+        if (!r->cmp_stderr)
+            tail(&x->rep, "local stderr", b->err, b->err_len);
+    } else if (worst == 1) {
+        x->res->status = SHUNT_CASE_KNOWN;
+    }
+}
+
+/* 5. compare */
+static void case_compare(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
+    uint64_t t0 = shunt_now_ms();
+    char *seen = calloc(r->n_divergences + 1, 1);
+    if (!seen)
+        set_status(x, SHUNT_CASE_ERROR, "out of memory");
     for (int i = 0; res->status == SHUNT_CASE_PASS && i < r->repeat; i++) {
         char suffix[32] = "";
         if (r->repeat > 1)
             snprintf(suffix, sizeof(suffix), " #%d", i + 1);
-        obs_t *main = r->run_reference ? &ref[i] : &loc[i];
-        int status_ok =
-            !main->timed_out &&
-            ((WIFEXITED(main->wstatus) && WEXITSTATUS(main->wstatus) == r->want_status) ||
-             (r->want_signal && WIFSIGNALED(main->wstatus) &&
-              WTERMSIG(main->wstatus) == r->want_signal));
-        if (r->want_status >= 0 && !status_ok) {
-            char want[64];
-            if (r->want_signal)
-                snprintf(want, sizeof(want), "killed by SIG%s (or exit %d)",
-                         sigabbrev_np(r->want_signal), r->want_status);
-            else
-                snprintf(want, sizeof(want), "exit %d", r->want_status);
-            res->status = SHUNT_CASE_FAIL;
-            snprintf(res->reason, sizeof(res->reason),
-                     "the %s run%s: %s, expected %s (expect.status)",
-                     r->run_reference ? "reference" : "local", suffix, main->how, want);
-            tail(&rep, "its stderr", main->err, main->err_len);
-            tail(&rep, "its stdout", main->out, main->out_len);
+        if (check_status(x, i, suffix) < 0)
             break;
-        }
-        if (!r->run_reference || !r->run_local || refused)
-            continue;
-        int worst = 0, w;
-        const char *first = NULL;
-        if (r->cmp_stdout) {
-            w = compare_stream(r, SHUNT_OBS_STDOUT, ref[i].out, ref[i].out_len,
-                               loc[i].out, loc[i].out_len, o->color, suffix, seen, &rep);
-            if (w == 2 && !first)
-                first = "stdout differs";
-            worst = w > worst ? w : worst;
-        }
-        if (r->cmp_stderr) {
-            w = compare_stream(r, SHUNT_OBS_STDERR, ref[i].err, ref[i].err_len,
-                               loc[i].err, loc[i].err_len, o->color, suffix, seen, &rep);
-            if (w == 2 && !first)
-                first = "stderr differs";
-            worst = w > worst ? w : worst;
-        }
-        if (r->n_files) {
-            w = compare_stream(r, SHUNT_OBS_FILES, ref[i].files, strlen(ref[i].files),
-                               loc[i].files, strlen(loc[i].files), o->color, suffix, seen, &rep);
-            if (w == 2 && !first)
-                first = "files written differ";
-            worst = w > worst ? w : worst;
-        }
-        if (journal && ref[i].journal && loc[i].journal) {
-            char *ja = shunt_journal_prepare(ref[i].journal, r->journal_calls,
-                                             r->n_journal_calls, r->journal_exclude,
-                                             r->n_journal_exclude, r->journal_skip_paths,
-                                             r->n_journal_skip_paths);
-            char *jb = shunt_journal_prepare(loc[i].journal, r->journal_calls,
-                                             r->n_journal_calls, r->journal_exclude,
-                                             r->n_journal_exclude, r->journal_skip_paths,
-                                             r->n_journal_skip_paths);
-            if (ja && jb)
-                w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
-                                   o->color, suffix, seen, &rep);
-            else
-                w = 2;
-            free(ja);
-            free(jb);
-            if (w == 2 && !first)
-                first = "the call journal differs";
-            worst = w > worst ? w : worst;
-        }
-        if (r->cmp_exit && strcmp(ref[i].how, loc[i].how) != 0) {
-            const shunt_divergence_t *hit = NULL;
-            for (size_t d = 0; d < r->n_divergences && !hit; d++)
-                if (r->divergences[d].in == SHUNT_OBS_EXIT) {
-                    hit = &r->divergences[d];
-                    seen[d] = 1;
-                }
-            if (hit) {
-                shunt_buf_printf(&rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
-                    suffix, hit->reason, ref[i].how, loc[i].how);
-                worst = worst > 1 ? worst : 1;
-            } else {
-                shunt_buf_printf(&rep, "exit status%s differs: reference %s, local %s\n", suffix,
-                    ref[i].how, loc[i].how);
-                if (!first)
-                    first = "exit status differs";
-                worst = 2;
-            }
-        }
-        if (worst == 2) {
-            res->status = SHUNT_CASE_FAIL;
-            snprintf(res->reason, sizeof(res->reason), "%s%s", first, suffix);
-            if (!r->cmp_stderr)
-                tail(&rep, "local stderr", loc[i].err, loc[i].err_len);
-        } else if (worst == 1) {
-            res->status = SHUNT_CASE_KNOWN;
-        }
+        if (r->run_reference && r->run_local && !x->refused)
+            compare_run(x, i, suffix, seen);
     }
     if (res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) {
         /* declared but not seen: say so, so stale declarations get removed */
         for (size_t d = 0; d < r->n_divergences; d++)
             if (!seen[d])
-                shunt_buf_printf(&rep, "declared divergence in %s not observed: %s\n",
-                    shunt_obs_name(r->divergences[d].in), r->divergences[d].reason);
+                shunt_buf_printf(&x->rep, "declared divergence in %s not observed: %s\n",
+                                 shunt_obs_name(r->divergences[d].in),
+                                 r->divergences[d].reason);
     }
     free(seen);
     res->t_diff = secs(t0);
-    if (o->show_output)
-        for (int i = 0; i < r->repeat; i++) {
-            char lab[64];
-            const char *sfx = r->repeat > 1 ? " #" : "";
-            for (int side = 0; side < 2; side++) {
-                const obs_t *ob = side ? &loc[i] : &ref[i];
-                if (!ob->ran)
-                    continue;
-                snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
-                         r->repeat > 1 ? i + 1 : 0);
-                shunt_buf_printf(&rep, "%s run: %s\n", lab, ob->how);
-                show(&rep, "stdout", ob->out, ob->out_len);
-                show(&rep, "stderr", ob->err, ob->err_len);
-            }
-        }
+}
 
-    /* 6. leaks, through the recorder (leaks.c): expect.no_leaks wants none,
-     * expect.leaks exactly the listed ones (a canary proves the detector) */
-    if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
-        (r->no_leaks || r->leaks_listed) && !refused) {
-        const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
-        shunt_leaks_input_t li = {.target = c->target, .init_pid = info.init_pid,
-                                  .scenario = scen_abs, .argv = pargv, .cwd = r->cwd,
-                                  .stdin_path = stdin_path, .timeout_ms = tmo};
-        char *lr = NULL;
-        t0 = shunt_now_ms();
-        int lrc = shunt_leaks_check(&li, &lr);
-        res->t_leaks = secs(t0);
-        if (lrc == SHUNT_LEAKS_UNAVAILABLE) {
-            res->status = SHUNT_CASE_SKIP;
-            snprintf(res->reason, sizeof(res->reason), "%s: %s", key,
-                     lr ? lr : "not available");
-        } else if (lrc == SHUNT_LEAKS_ERROR) {
-            res->status = SHUNT_CASE_ERROR;
-            snprintf(res->reason, sizeof(res->reason), "leak recorder: %s",
-                     lr ? lr : "failed");
-        } else {
-            char why[512];
-            if (leaks_match(r, lrc == SHUNT_LEAKS_FOUND ? lr : NULL, why, sizeof(why))) {
-                if (r->leaks_listed)
-                    shunt_buf_printf(&rep, "leaks: the %zu expected leak%s reported, nothing else\n%s",
-                        r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
-            } else {
-                res->status = SHUNT_CASE_FAIL;
-                snprintf(res->reason, sizeof(res->reason), "%s: %s", key, why);
-                shunt_buf_printf(&rep, "leaks reported by the recorder:\n%s\n",
-                    lr && *lr ? lr : "(none)\n");
-            }
+/* --show-output: every run's stdout and stderr in the report. */
+static void case_show_output(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    for (int i = 0; i < r->repeat; i++) {
+        char lab[64];
+        const char *sfx = r->repeat > 1 ? " #" : "";
+        for (int side = 0; side < 2; side++) {
+            const obs_t *ob = side ? &x->loc[i] : &x->ref[i];
+            if (!ob->ran)
+                continue;
+            snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
+                     r->repeat > 1 ? i + 1 : 0);
+            shunt_buf_printf(&x->rep, "%s run: %s\n", lab, ob->how);
+            show(&x->rep, "stdout", ob->out, ob->out_len);
+            show(&x->rep, "stderr", ob->err, ob->err_len);
         }
-        free(lr);
     }
-    free(pargv);
-    free(largv);
-out:
+}
+
+/* 6. leaks, through the recorder (leaks.c): expect.no_leaks wants none,
+ * expect.leaks exactly the listed ones (a canary proves the detector) */
+static void case_leaks(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
+    const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
+    shunt_leaks_input_t li = {.target = x->c->target, .init_pid = x->info.init_pid,
+                              .scenario = x->scen_abs, .argv = x->pargv, .cwd = r->cwd,
+                              .stdin_path = x->stdin_path, .timeout_ms = x->tmo};
+    char *lr = NULL;
+    uint64_t t0 = shunt_now_ms();
+    int lrc = shunt_leaks_check(&li, &lr);
+    res->t_leaks = secs(t0);
+    if (lrc == SHUNT_LEAKS_UNAVAILABLE) {
+        set_status(x, SHUNT_CASE_SKIP, "%s: %s", key, lr ? lr : "not available");
+    } else if (lrc == SHUNT_LEAKS_ERROR) {
+        set_status(x, SHUNT_CASE_ERROR, "leak recorder: %s", lr ? lr : "failed");
+    } else {
+        char why[512];
+        if (leaks_match(r, lrc == SHUNT_LEAKS_FOUND ? lr : NULL, why, sizeof(why))) {
+            if (r->leaks_listed)
+                shunt_buf_printf(&x->rep,
+                                 "leaks: the %zu expected leak%s reported, nothing else\n%s",
+                                 r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
+        } else {
+            set_status(x, SHUNT_CASE_FAIL, "%s: %s", key, why);
+            shunt_buf_printf(&x->rep, "leaks reported by the recorder:\n%s\n",
+                             lr && *lr ? lr : "(none)\n");
+        }
+    }
+    free(lr);
+}
+
+/* The target: down, left up (it was up before), or kept (--keep) with the
+ * command that runs the local side again. */
+static void case_target_down(case_run_t *x)
+{
+    shunt_case_t *c = x->c;
+    const shunt_scenario_t *s = c->s;
     if (c->group) /* the group's target: the last case decides */
-        up = c->more ? 0 : c->group->up;
-    if (root >= 0)
-        close(root);
-    if (up == 2) {
-        shunt_buf_printf(&rep, "target %s was already up with this configuration: used and left up\n",
-            c->target);
-    } else if (up && !o->keep) {
+        x->up = c->more ? 0 : c->group->up;
+    if (x->root >= 0)
+        close(x->root);
+    if (x->up == 2) {
+        shunt_buf_printf(&x->rep,
+                         "target %s was already up with this configuration: used and left up\n",
+                         c->target);
+    } else if (x->up && !x->o->keep) {
         char derr[2048];
         if (shunt_target_down(c->target, derr, sizeof(derr)) < 0)
-            shunt_buf_printf(&rep, "harness down %s: %s\n", c->target, derr);
-    } else if (up) {
-        shunt_buf_printf(&rep, "target %s kept; the local run again: (cd %s && harness exec --target %s%s%s --",
-            c->target, r->cwd, c->target, s->layer ? " --config " : "",
-            s->layer ? s->file : "");
+            shunt_buf_printf(&x->rep, "harness down %s: %s\n", c->target, derr);
+    } else if (x->up) {
+        shunt_buf_printf(&x->rep,
+                         "target %s kept; the local run again: (cd %s && harness exec "
+                         "--target %s%s%s --",
+                         c->target, x->r->cwd, c->target, s->layer ? " --config " : "",
+                         s->layer ? s->file : "");
         for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
-            shunt_buf_printf(&rep, " %s", c->built.argv[i]);
-        shunt_buf_printf(&rep, ")\n");
+            shunt_buf_printf(&x->rep, " %s", c->built.argv[i]);
+        shunt_buf_printf(&x->rep, ")\n");
     }
-    for (int i = 0; ref && loc && i < r->repeat; i++) {
-        obs_free(&ref[i]);
-        obs_free(&loc[i]);
+}
+
+/* The case's directory and what was read of it. */
+static void case_cleanup(case_run_t *x)
+{
+    const shunt_runspec_t *r = x->r;
+    for (int i = 0; x->ref && x->loc && i < r->repeat; i++) {
+        obs_free(&x->ref[i]);
+        obs_free(&x->loc[i]);
     }
-    free(ref);
-    free(loc);
-    if (dir[0]) {
-        char p[PATH_MAX];
-        const char *names[] = {"stdin", NULL};
-        for (size_t i = 0; names[i]; i++)
-            if (shunt_fmt(p, sizeof(p), "%s/%s", dir, names[i]) == 0)
+    free(x->ref);
+    free(x->loc);
+    free(x->pargv);
+    free(x->rargv);
+    free(x->largv);
+    if (!x->dir[0])
+        return;
+    char p[PATH_MAX];
+    if (shunt_fmt(p, sizeof(p), "%s/stdin", x->dir) == 0)
+        unlink(p);
+    for (int i = 0; i < r->repeat; i++)
+        for (int j = 0; j < 4; j++) {
+            static const char *const f[] = {"ref", "ref", "local", "local"};
+            if (shunt_fmt(p, sizeof(p), "%s/%s%d.%s", x->dir, f[j], i,
+                          j % 2 ? "err" : "out") == 0)
                 unlink(p);
-        for (int i = 0; i < r->repeat; i++)
-            for (int j = 0; j < 4; j++) {
-                static const char *const f[] = {"ref", "ref", "local", "local"};
-                if (shunt_fmt(p, sizeof(p), "%s/%s%d.%s", dir, f[j], i,
-                              j % 2 ? "err" : "out") == 0)
-                    unlink(p);
-            }
-        rmdir(dir);
+        }
+    rmdir(x->dir);
+}
+
+void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
+                    shunt_case_result_t *res, char **report)
+{
+    uint64_t t_all = shunt_now_ms();
+    const shunt_runspec_t *r = c->run;
+    case_run_t *x = calloc(1, sizeof(*x));
+    *report = NULL;
+    res->status = SHUNT_CASE_PASS;
+    if (!x) {
+        res->status = SHUNT_CASE_ERROR;
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+        res->t_total = secs(t_all);
+        return;
     }
+    *x = (case_run_t){.c = c, .o = o, .r = r, .res = res, .root = -1,
+                      .ref = calloc((size_t)r->repeat, sizeof(obs_t)),
+                      .loc = calloc((size_t)r->repeat, sizeof(obs_t))};
+    if (case_prepare(x) == 0 && case_target(x) == 0 && case_argv(x) == 0) {
+        case_ref_runs(x);
+        case_local_runs(x);
+        case_compare(x);
+        if (o->show_output)
+            case_show_output(x);
+        if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
+            (r->no_leaks || r->leaks_listed) && !x->refused)
+            case_leaks(x);
+    }
+    case_target_down(x);
+    case_cleanup(x);
     res->t_total = secs(t_all);
-    *report = rep.p;
+    *report = x->rep.p;
+    free(x);
 }
