@@ -36,15 +36,26 @@ typedef struct {
  * oldest is dropped for a new one), each for --handshake-timeout. */
 #define AGENT_MAX_UNAUTH 16u
 
-enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET };
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET,
+       EV_WATCH };
 typedef struct {
     int kind;
 } agent_ev_t;
 
 typedef struct agent agent_t;
 typedef struct client client_t;
+
+/* The credentials a client's file requests are served with (creds.c). */
+#define CREDS_MAX_GROUPS 256
+#define CREDS_AS_AGENT 0xffffffffu /* uid: the agent's own */
+typedef struct {
+    uint32_t uid, gid;
+    uint32_t ngroups;
+    gid_t groups[CREDS_MAX_GROUPS];
+} agent_creds_t;
 typedef struct stream stream_t;
 typedef struct resolver resolver_t;
+typedef struct watch watch_t;
 
 /* Handle numbers are (gen << HANDLE_SLOT_BITS) | (slot + 1).  A slot's
  * generation starts at a per-client tag and advances each time the slot is
@@ -92,10 +103,12 @@ struct client {
     uint32_t max_frame;
     uint16_t version;
     uint64_t session;
+    agent_creds_t creds; /* CREDS; uid CREDS_AS_AGENT until then */
     char desc[128];  /* "#N ADDR:PORT name" for logs */
     shunt_rx_t rx;
     shunt_wbuf_t tx;
     htable_t h;
+    watch_t *watches; /* inotify instances (watch.c) */
 };
 
 enum { S_CONNECTING = 0, S_OPEN, S_CLOSED };
@@ -143,6 +156,7 @@ struct agent {
     stream_t *connecting;
     client_t *dead_clients;
     stream_t *dead_streams;
+    watch_t *dead_watches;
     char *env_buf;   /* --env-file contents, NUL-separated */
     size_t env_len;
     resolver_t *res;
@@ -189,6 +203,20 @@ void htab_release(htable_t *t, uint32_t num);
 void htab_free(htable_t *t);
 #define HK(k) (1u << (k))
 
+/* An inotify instance of a client (watch.c). */
+struct watch {
+    agent_ev_t ev;   /* EV_WATCH */
+    client_t *cl;
+    watch_t *next;
+    uint32_t inst;
+    int fd;          /* -1 once closed (then on a->dead_watches) */
+};
+
+/* ---- watch.c: inotify (WATCH_ADD, WATCH_RM, WATCH_CLOSE) -------------- */
+void watch_handle(client_t *cl, const shunt_msg_t *m);
+void watch_event(watch_t *w);          /* its inotify fd is readable */
+void watch_client_gone(client_t *cl);  /* client_drop: every instance */
+
 /* ---- paths.c ------------------------------------------------------------ */
 /* Builds the absolute in-root path for (dirh, path) into out. */
 int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
@@ -213,6 +241,13 @@ void handle_close_fd(handle_t *h);
 
 /* ---- locks.c ------------------------------------------------------------ */
 void locks_handle(client_t *cl, const shunt_msg_t *m); /* LOCK, FLOCK */
+
+/* ---- creds.c ------------------------------------------------------------ */
+void creds_set(client_t *cl, const shunt_msg_t *m); /* CREDS */
+/* Before a request: 0 (as the agent), 1 (switched: creds_leave after), or
+ * -EACCES when the agent cannot take them on (never serve with more). */
+int creds_enter(client_t *cl);
+void creds_leave(client_t *cl);
 
 /* ---- env.c -------------------------------------------------------------- */
 int env_load_file(agent_t *a, const char *file, char *err, size_t errlen);

@@ -95,11 +95,38 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_SYMLINK: case SHUNT_T_UTIMENS: case SHUNT_T_REALPATH:
     case SHUNT_T_CHOWN: case SHUNT_T_FCHOWN: case SHUNT_T_LINK:
     case SHUNT_T_MKNOD:
-        files_handle(cl, m);
+    case SHUNT_T_LOCK: case SHUNT_T_FLOCK: {
+        /* As the client's process would: its credentials (creds.c). */
+        int as = creds_enter(cl);
+        if (as < 0) {
+            reply_error(cl, m->id, -as, "the agent cannot act as uid %u",
+                        cl->creds.uid);
+            break;
+        }
+        if (m->type == SHUNT_T_LOCK || m->type == SHUNT_T_FLOCK)
+            locks_handle(cl, m);
+        else
+            files_handle(cl, m);
+        if (as)
+            creds_leave(cl);
         break;
-    case SHUNT_T_LOCK: case SHUNT_T_FLOCK:
-        locks_handle(cl, m);
+    }
+    case SHUNT_T_CREDS:
+        creds_set(cl, m);
         break;
+    case SHUNT_T_WATCH_ADD: case SHUNT_T_WATCH_RM: case SHUNT_T_WATCH_CLOSE: {
+        /* inotify_add_watch checks read permission as the file calls do */
+        int as = creds_enter(cl);
+        if (as < 0) {
+            reply_error(cl, m->id, -as, "the agent cannot act as uid %u",
+                        cl->creds.uid);
+            break;
+        }
+        watch_handle(cl, m);
+        if (as)
+            creds_leave(cl);
+        break;
+    }
     case SHUNT_T_ENV_GET:
         env_get(cl, m);
         break;
@@ -107,8 +134,17 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
     case SHUNT_T_CONNECT:
         if (cl->a->conf.offline)
             reply_error(cl, m->id, ENOSYS, "no network in this agent");
-        else if (m->type == SHUNT_T_CONNECT)
+        else if (m->type == SHUNT_T_CONNECT) {
+            int as = creds_enter(cl); /* a unix socket's path is checked */
+            if (as < 0) {
+                reply_error(cl, m->id, -as, "the agent cannot act as uid %u",
+                            cl->creds.uid);
+                break;
+            }
             stream_connect(cl, m);
+            if (as)
+                creds_leave(cl);
+        }
         else
             resolver_request(cl, m);
         break;

@@ -47,6 +47,7 @@ static void client_new(agent_t *a, int fd, const struct sockaddr *sa)
     cl->a = a;
     cl->fd = fd;
     cl->serial = ++a->next_serial;
+    cl->creds.uid = CREDS_AS_AGENT;
     cl->max_frame = SHUNT_FRAME_MIN; /* until HELLO says more */
     shunt_wbuf_init(&cl->tx);
     char peer[80];
@@ -277,6 +278,11 @@ void agent_reap(agent_t *a)
         shunt_wbuf_free(&st->out);
         free(st);
     }
+    while (a->dead_watches) {
+        watch_t *w = a->dead_watches;
+        a->dead_watches = w->next;
+        free(w);
+    }
     while (a->dead_clients) {
         client_t *cl = a->dead_clients;
         a->dead_clients = cl->next_dead;
@@ -320,6 +326,7 @@ int agent_run(agent_t *a)
                     client_event(cl, e);
                 break;
             }
+            case EV_WATCH: watch_event((watch_t *)ev); break;
             case EV_STREAM: {
                 stream_t *st = (stream_t *)ev;
                 if (st->state != S_CLOSED && !st->cl->dead)

@@ -59,6 +59,17 @@ static int has_name(char *const *arr, size_t n, const char *name, size_t nlen)
     return 0;
 }
 
+/* Made afresh at each exec, whatever the program passes: the remote
+ * cwd (cwd.c), the remote fds (execfds.c) and the broker's number (it
+ * moves when the program dup2()s onto it).  SHUNT_TOKEN is never passed on (init.c forgets it). */
+static int is_fresh_var(const char *e)
+{
+    return strncmp(e, "SHUNT_CWD=", 10) == 0 ||
+           strncmp(e, "SHUNT_FDS=", 10) == 0 ||
+           strncmp(e, "SHUNT_BROKER=", 13) == 0 ||
+           strncmp(e, "SHUNT_TOKEN=", 12) == 0;
+}
+
 void shunt_children_init(void);
 void shunt_children_init(void)
 {
@@ -72,7 +83,7 @@ void shunt_children_init(void)
                  "that drop LD_PRELOAD will run without the layer");
     }
     for (size_t i = 0; environ && environ[i]; i++)
-        if (strncmp(environ[i], "SHUNT_", 6) == 0)
+        if (strncmp(environ[i], "SHUNT_", 6) == 0 && !is_fresh_var(environ[i]))
             add_var(environ[i]);
     /* env.c's marker, whichever of the two initialisers ran first. */
     if (!has_name(session_vars, n_session_vars, "SHUNT_ENV_DONE", 14))
@@ -104,19 +115,15 @@ typedef struct {
 /* Builds, if needed, envp with the session's variables.  On any failure the
  * program's own envp is used: a child without the layer is better than an
  * exec that fails because of the layer. */
-/* The remote cwd's variable (cwd.c) replaces any the program passes. */
-static int is_cwd_var(const char *e)
-{
-    return strncmp(e, "SHUNT_CWD=", 10) == 0;
-}
 
-static void fix_env(char *const *envp, fixed_env_t *f)
+/* fds: "SHUNT_FDS=..." (execfds.c) or NULL. */
+static void fix_env(char *const *envp, fixed_env_t *f, const char *fds)
 {
     f->envp = (char **)envp;
     f->map = NULL;
     size_t n = 0, stale_cwd = 0;
     while (envp && envp[n])
-        stale_cwd += is_cwd_var(envp[n++]);
+        stale_cwd += is_fresh_var(envp[n++]);
     int missing_preload = 0;
     const char *old_preload = NULL;
     size_t need_bytes = 0, need_ptrs = 0;
@@ -124,6 +131,26 @@ static void fix_env(char *const *envp, fixed_env_t *f)
     size_t cwd_len = layer_cwd_env(cwd_var, sizeof(cwd_var));
     if (cwd_len) {
         need_bytes += cwd_len + 1;
+        need_ptrs++;
+    }
+    if (fds)
+        need_ptrs++; /* the string stays in execfds.c's map */
+    char broker_var[32];
+    size_t broker_len = 0;
+    int bk = __atomic_load_n(&shunt_layer.broker_fd, __ATOMIC_ACQUIRE);
+    if (bk >= 0) {
+        /* no stdio here (a vfork-style child): the digits by hand */
+        char dg[12];
+        size_t nd = 0;
+        do
+            dg[nd++] = (char)('0' + bk % 10);
+        while ((bk /= 10) && nd < sizeof(dg));
+        memcpy(broker_var, "SHUNT_BROKER=", 13);
+        broker_len = 13;
+        while (nd)
+            broker_var[broker_len++] = dg[--nd];
+        broker_var[broker_len] = 0;
+        need_bytes += broker_len + 1;
         need_ptrs++;
     }
     if (self_len) {
@@ -151,7 +178,7 @@ static void fix_env(char *const *envp, fixed_env_t *f)
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0 && p > -4096) {
         LOG_WARN("children: mmap: %s; the child may run without the layer",
-                 strerror((int)-p));
+                 ESTR((int)-p));
         return;
     }
     char **out = (char **)p;
@@ -174,12 +201,19 @@ static void fix_env(char *const *envp, fixed_env_t *f)
     for (size_t i = 0; i < n; i++)
         if (!(missing_preload && old_preload &&
               envp[i] + 11 == old_preload) &&
-            !is_cwd_var(envp[i]))
+            !is_fresh_var(envp[i]))
             out[k++] = envp[i];
     if (cwd_len) {
         memcpy(str, cwd_var, cwd_len + 1);
         out[k++] = str;
         str += cwd_len + 1;
+    }
+    if (fds)
+        out[k++] = (char *)fds;
+    if (broker_len) {
+        memcpy(str, broker_var, broker_len + 1);
+        out[k++] = str;
+        str += broker_len + 1;
     }
     for (size_t j = 0; j < n_session_vars; j++)
         if (!has_name(envp, n, session_vars[j], name_len(session_vars[j]))) {
@@ -202,56 +236,72 @@ static void unfix_env(fixed_env_t *f)
         LSYS2(SYS_munmap, f->map, f->maplen);
 }
 
-/* Prepares f for an exec; the guard is left again before the real call. */
-static void prepare(char *const *envp, fixed_env_t *f)
+/* Prepares f for an exec; the guard is left again before the real call.
+ * x (exec hooks only; NULL for posix_spawn, whose child execs through
+ * execve's hook): the remote fds that survive the exec (execfds.c);
+ * check is what shunt_exec_check said of the program. */
+static void prepare(char *const *envp, fixed_env_t *f, layer_execfds_t *x,
+                    int check)
 {
+    if (x)
+        memset(x, 0, sizeof(*x));
     if (LAYER_BYPASS()) {
         f->envp = (char **)envp;
         f->map = NULL;
         return;
     }
+    /* A program that is not there: the exec fails, nothing to carry
+     * (execvp tries each PATH entry). */
+    if (x && check >= 0)
+        layer_execfds_prepare(x, check == 1);
     int saved = errno;
     LAYER_ENTER();
-    fix_env(envp, f);
+    fix_env(envp, f, x ? x->var : NULL);
     LAYER_LEAVE();
     errno = saved;
 }
 
-static void finish(fixed_env_t *f)
+/* After an exec that returned (failed). */
+static void finish(fixed_env_t *f, layer_execfds_t *x)
 {
     int saved = errno;
     unfix_env(f);
+    if (x && (x->map || x->session))
+        layer_execfds_failed(x);
     errno = saved;
 }
 
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
-    shunt_exec_check(AT_FDCWD, path, 0);
+    int check = shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(execve, path, argv, f.envp);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
 int hook_execveat(int dirfd, const char *path, char *const argv[],
                   char *const envp[], int flags)
 {
-    shunt_exec_check(dirfd, path, flags);
+    int check = shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
 int hook_fexecve(int fd, char *const argv[], char *const envp[])
 {
-    shunt_exec_check(fd, "", AT_EMPTY_PATH);
+    int check = shunt_exec_check(fd, "", AT_EMPTY_PATH);
     fixed_env_t f;
-    prepare(envp, &f);
+    layer_execfds_t x;
+    prepare(envp, &f, &x, check);
     int r = REAL(fexecve, fd, argv, f.envp);
-    finish(&f);
+    finish(&f, &x);
     return r;
 }
 
@@ -261,9 +311,9 @@ int hook_posix_spawn(pid_t *pidp, const char *path,
                      char *const envp[])
 {
     fixed_env_t f;
-    prepare(envp, &f);
+    prepare(envp, &f, NULL, 0);
     int r = REAL(posix_spawn, pidp, path, fa, attr, argv, f.envp);
-    finish(&f);
+    finish(&f, NULL);
     return r;
 }
 
@@ -273,9 +323,9 @@ int hook_posix_spawnp(pid_t *pidp, const char *file,
                       char *const envp[])
 {
     fixed_env_t f;
-    prepare(envp, &f);
+    prepare(envp, &f, NULL, 0);
     int r = REAL(posix_spawnp, pidp, file, fa, attr, argv, f.envp);
-    finish(&f);
+    finish(&f, NULL);
     return r;
 }
 

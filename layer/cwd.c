@@ -265,7 +265,7 @@ long layer_cwd_fchdir(int fd)
 {
     if (shunt_fdt_is_ours(fd)) {
         shunt_rfile_t *f = shunt_fdt_get(fd);
-        if (f && f->kind != SHUNT_RF_LAYER) {
+        if (f && shunt_rf_remote(f)) {
             long r = -ENOTDIR;
             if (f->kind == SHUNT_RF_DIR) {
                 char canon[PATH_MAX];
@@ -349,7 +349,7 @@ char *hook_getcwd(char *buf, size_t size)
             errno = ERANGE;
             return NULL;
         }
-        buf = malloc(want);
+        buf = shunt_program_malloc(want);
         if (!buf) {
             errno = ENOMEM;
             return NULL;

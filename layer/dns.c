@@ -121,6 +121,7 @@ static void names_put(int af, const void *a, const char *name)
     int l = addr_len(af);
     if (!l || strlen(name) >= NI_MAXHOST || !*name)
         return;
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     pthread_mutex_lock(&names_mu);
     unsigned i, n = names_next < NAMES_MAX ? names_next : NAMES_MAX;
     for (i = 0; i < n; i++)
@@ -137,6 +138,7 @@ static void names_put(int af, const void *a, const char *name)
     memcpy(names_tab[i].a, a, (size_t)l);
     strcpy(names_tab[i].name, name);
     pthread_mutex_unlock(&names_mu);
+    shunt_sig_unblock();
 }
 
 static int names_get(int af, const void *a, char *buf, size_t len)
@@ -144,6 +146,7 @@ static int names_get(int af, const void *a, char *buf, size_t len)
     int l = addr_len(af), found = 0;
     if (!l)
         return 0;
+    shunt_sig_block(); /* no handler may find it taken (sigblock.h) */
     pthread_mutex_lock(&names_mu);
     unsigned n = names_next < NAMES_MAX ? names_next : NAMES_MAX;
     for (unsigned i = 0; i < n && !found; i++)
@@ -153,6 +156,7 @@ static int names_get(int af, const void *a, char *buf, size_t len)
             found = 1;
         }
     pthread_mutex_unlock(&names_mu);
+    shunt_sig_unblock();
     return found;
 }
 

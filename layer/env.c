@@ -85,7 +85,7 @@ void shunt_env_init(void)
     if (r < 0) {
         LOG_WARN("environment: cannot get the target's (%s); keeping the "
                  "local one",
-                 strerror((int)-r));
+                 ESTR((int)-r));
         return;
     }
     size_t nlocal = 0;

@@ -17,6 +17,7 @@ enum {
     SHUNT_RF_SNAPSHOT,  /* remote read-only file: memfd with its content */
     SHUNT_RF_DIR,       /* remote directory: placeholder + handle */
     SHUNT_RF_FWD,       /* remote handle, I/O forwarded (write mode, FIFOs) */
+    SHUNT_RF_INOTIFY,   /* inotify instance: the socket the proxy fills */
 };
 
 typedef struct shunt_rfile {
@@ -27,12 +28,25 @@ typedef struct shunt_rfile {
     int oflags;           /* flags of the open */
     shunt_stat_r_t st;    /* remote stat taken at open */
     char *path;           /* normalised remote path (DIR: for its children) */
+    uint64_t ph_dev, ph_ino; /* the placeholder (DIR, FWD, SNAPSHOT): which
+                              * fd a vfork-style child's dup2 made of it */
     atomic_flag lock;     /* DIR: guards the getdents buffer below */
     uint8_t *pend;        /* DIR: linux_dirent64 records not yet handed out */
     size_t pend_len, pend_off;
     int eof;
     int *owner;           /* LAYER: the variable holding this fd */
+    int kfd;              /* INOTIFY: the kernel inotify fd of the local
+                             watches (a layer fd); handle: the instance */
+    void *watches;        /* INOTIFY: remote wd -> path (layer/inotify.c) */
 } shunt_rfile_t;
+
+/* A remote file or directory (not the layer's own fd, not an inotify
+ * instance, which are local fds). */
+static inline int shunt_rf_remote(const shunt_rfile_t *f)
+{
+    return f->kind == SHUNT_RF_SNAPSHOT || f->kind == SHUNT_RF_DIR ||
+           f->kind == SHUNT_RF_FWD;
+}
 
 extern _Atomic uint64_t shunt_fdt_bits[SHUNT_FDT_MAX / 64];
 

@@ -113,8 +113,12 @@ static long fwd_iov(shunt_rfile_t *f, const struct iovec *iov, int cnt,
  * detour does inline (then the original, under the guard); serving a
  * remote fd is a separate, cold function. */
 #define FD_HOOK(ret, name, params, args, expr)                            \
+    FD_HOOK_PRE(ret, name, params, args, (void)0, expr)
+/* pre: a statement run first on the slow path (an inotify read). */
+#define FD_HOOK_PRE(ret, name, params, args, pre, expr)                   \
     static __attribute__((noinline, cold)) ret slow_##name params         \
     {                                                                     \
+        pre;                                                              \
         shunt_rfile_t *f_ = served(fd);                                   \
         if (!f_)                                                          \
             return REAL(name, SHUNT_UNPAREN args);                        \
@@ -133,11 +137,19 @@ static long fwd_iov(shunt_rfile_t *f, const struct iovec *iov, int cnt,
         return slow_##name args;                                          \
     }
 
-FD_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n),
-        fwd_read(f, buf, n, 0, 0))
+/* An inotify instance's pipe hands out whole events (layer/inotify.c). */
+#define INOTIFY_READ                                                      \
+    do {                                                                  \
+        ssize_t ir_;                                                      \
+        if (layer_inotify_read(fd, buf, n, &ir_))                         \
+            return ir_;                                                   \
+    } while (0)
 
-FD_HOOK(ssize_t, __read_nocancel, (int fd, void *buf, size_t n), (fd, buf, n),
-        fwd_read(f, buf, n, 0, 0))
+FD_HOOK_PRE(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n),
+            INOTIFY_READ, fwd_read(f, buf, n, 0, 0))
+
+FD_HOOK_PRE(ssize_t, __read_nocancel, (int fd, void *buf, size_t n),
+            (fd, buf, n), INOTIFY_READ, fwd_read(f, buf, n, 0, 0))
 
 FD_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
         fwd_iov(f, iov, cnt, 0, 0, 0))

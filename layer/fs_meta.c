@@ -12,7 +12,7 @@
 static long fd_stat(int fd, shunt_stat_r_t *out)
 {
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         shunt_rfile_unref(f);
         return GO_LOCAL;
     }
@@ -54,7 +54,7 @@ static shunt_rfile_t *fd_by_path(const layer_target_t *t, int std)
     if (fd < 0 || !shunt_fdt_is_ours(fd))
         return NULL;
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (f && f->kind == SHUNT_RF_LAYER) {
+    if (f && !shunt_rf_remote(f)) {
         shunt_rfile_unref(f);
         return NULL;
     }
@@ -341,7 +341,7 @@ int hook_fstatfs(int fd, struct statfs *sf)
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1) || LAYER_BYPASS())
         return REAL(fstatfs, fd, sf);
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         shunt_rfile_unref(f);
         return REAL(fstatfs, fd, sf);
     }
@@ -381,7 +381,7 @@ static long xattr_fd(int fd)
     if (!shunt_fdt_is_ours(fd) || LAYER_BYPASS())
         return GO_LOCAL;
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    long r = (f && f->kind != SHUNT_RF_LAYER) ? -ENOTSUP : GO_LOCAL;
+    long r = (f && shunt_rf_remote(f)) ? -ENOTSUP : GO_LOCAL;
     shunt_rfile_unref(f);
     return r;
 }

@@ -219,7 +219,7 @@ int hook_fchmod(int fd, mode_t mode)
         return REAL(fchmod, fd, mode);
     int saved = errno;
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         shunt_rfile_unref(f);
         return REAL(fchmod, fd, mode);
     }
@@ -284,7 +284,7 @@ static shunt_rfile_t *remote_fd(int fd)
     if (__builtin_expect(!shunt_fdt_is_ours(fd), 1))
         return NULL;
     shunt_rfile_t *f = shunt_fdt_get(fd);
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         shunt_rfile_unref(f);
         return NULL;
     }

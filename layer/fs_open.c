@@ -32,7 +32,7 @@ static long reopen_fd_path(const layer_target_t *t, int dirfd,
     shunt_rfile_t *f = shunt_fdt_get(fd);
     long r = GO_LOCAL;
     layer_target_t t2;
-    if (!f || f->kind == SHUNT_RF_LAYER) {
+    if (!f || !shunt_rf_remote(f)) {
         /* not a remote file */
     } else if (f->path && layer_resolve(AT_FDCWD, f->path, &t2) == 0 &&
                layer_is_remote(t2.mode) &&
@@ -205,6 +205,8 @@ long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
 /* ---- close -------------------------------------------------------------- */
 static int close_common(int fd, int nocancel)
 {
+    if (layer_vfork_child())
+        return nocancel ? REAL(__close_nocancel, fd) : REAL(close, fd);
     shunt_net_forget(fd);
     shunt_rfile_t *f = shunt_fdt_get(fd);
     if (f && f->kind == SHUNT_RF_LAYER && layer_fd_still_ours(fd, f)) {
@@ -261,7 +263,8 @@ static void drop_range(unsigned first, unsigned last)
 
 int hook_close_range(unsigned int first, unsigned int last, int flags)
 {
-    if (LAYER_BYPASS() || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+    if (LAYER_BYPASS() || (flags & CLOSE_RANGE_CLOEXEC) || first > last ||
+        layer_vfork_child())
         return REAL(close_range, first, last, flags);
     int saved = errno;
     LAYER_ENTER();
@@ -311,6 +314,9 @@ static void dup_entry(int oldfd, int newfd)
 
 static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
 {
+    if (layer_vfork_child()) /* execfds.c finds the placeholders by inode */
+        return is_dup3 ? REAL(dup3, oldfd, newfd, flags)
+                       : REAL(dup2, oldfd, newfd);
     int saved = errno;
     LAYER_ENTER();
     /* dup2() onto a number the layer uses: move the layer's fd away. */
@@ -335,7 +341,8 @@ static int dup2_common(int oldfd, int newfd, int flags, int is_dup3)
 int hook_dup(int fd)
 {
     int r = REAL(dup, fd);
-    if (r >= 0 && (shunt_fdt_is_ours(fd) || shunt_net_is_ours(fd))) {
+    if (r >= 0 && (shunt_fdt_is_ours(fd) || shunt_net_is_ours(fd)) &&
+        !layer_vfork_child()) {
         int e = errno;
         LAYER_ENTER();
         dup_entry(fd, r);
@@ -380,7 +387,7 @@ int hook_fcntl(int fd, int cmd, ...)
     if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
         return REAL(fcntl, fd, cmd, arg);
     int r = REAL(fcntl, fd, cmd, arg);
-    if (r >= 0) {
+    if (r >= 0 && !layer_vfork_child()) {
         int e = errno;
         LAYER_ENTER();
         dup_entry(fd, r);

@@ -148,6 +148,11 @@ static void *go_j[SHUNT_J_COUNT] = {
     X(SYS_chdir, hook_chdir(P(0)))                                            \
     X(SYS_fchdir, hook_fchdir(I(0)))                                          \
     X(SYS_getcwd, shunt_cwd_getcwd_sys(P(0), (size_t)A(1)))                   \
+    /* inotify (fsnotify: unix.InotifyInit1, InotifyAddWatch) */            \
+    X(SYS_inotify_init, ((void)a, hook_inotify_init()))                       \
+    X(SYS_inotify_init1, hook_inotify_init1(I(0)))                            \
+    X(SYS_inotify_add_watch, hook_inotify_add_watch(I(0), P(1), (uint32_t)A(2))) \
+    X(SYS_inotify_rm_watch, hook_inotify_rm_watch(I(0), I(1)))                \
     /* the target's host name (os.Hostname() asks uname first) */             \
     X(SYS_uname, hook_uname(P(0)))
 

@@ -124,6 +124,24 @@ static void setup_policy(void)
         LOG_DEBUG("policy: local %s", p->local.v[i]);
 }
 
+/* SHUNT_TOKEN (harness proxy's users export it): read once, then out of
+ * the program's sight: out of environ, and its bytes wiped where the
+ * kernel shows them (/proc/PID/environ is the initial stack's copy).  The
+ * layer trades it for a broker at once (rpc.c); children get the broker. */
+static void forget_token(void)
+{
+    for (size_t i = 0; environ && environ[i]; i++) {
+        if (strncmp(environ[i], "SHUNT_TOKEN=", 12) != 0)
+            continue;
+        memset(environ[i], 0, strlen(environ[i]));
+        size_t j = i;
+        do
+            environ[j] = environ[j + 1];
+        while (environ[j++]);
+        i--;
+    }
+}
+
 static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
@@ -272,6 +290,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     if (early)
         environ = envp;
     const char *sock = getenv("SHUNT_SOCKET");
+    const char *broker = getenv("SHUNT_BROKER");
     const char *lvl = getenv("SHUNT_LOG");
     const char *logfile = getenv("SHUNT_LOG_FILE");
     const char *cfgpath = getenv("SHUNT_CONFIG");
@@ -279,7 +298,9 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     const char *mode = getenv("SHUNT_MODE");
     int observe = mode && strcmp(mode, "observe") == 0;
     if (observe)
-        sock = NULL; /* never a session, whatever else is set */
+        sock = broker = NULL; /* never a session, whatever else is set */
+    if ((!sock || !*sock) && broker && *broker)
+        sock = "(broker)"; /* the path is only for logs then */
     shunt_config_init(&shunt_layer.cfg);
     char cfgerr[256] = "";
     int cfgbad = 0;
@@ -350,6 +371,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
             tl = sizeof(shunt_layer.token);
         memcpy(shunt_layer.token, tok, tl);
         shunt_layer.token_len = tl;
+        forget_token();
     }
     shunt_layer.rpc_timeout_ms =
         shunt_layer.cfg.timeout_ms > 0 ? shunt_layer.cfg.timeout_ms : 30000;
@@ -364,8 +386,13 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     strncpy(shunt_layer.progname, getenv("_") ? pn : "",
             sizeof(shunt_layer.progname) - 1);
     setup_policy();
+    /* The fds the exec'ing image named (and its session), then the
+     * other inherited placeholders (rfiles.c). */
+    layer_execfds_init();
     rfiles_init();
     shunt_rpc_init();
+    shunt_layer.broker_fd = -1;
+    shunt_rpc_broker_init(broker); /* before the first call (env.c) */
     char **env0 = environ;
     if (shunt_env_init)
         shunt_env_init();
@@ -373,6 +400,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
         shunt_go_reexec(environ != env0);
     if (shunt_cwd_init)
         shunt_cwd_init(); /* takes SHUNT_CWD out before children.c looks */
+    layer_execfds_strip(); /* SHUNT_FDS too (after go.c's re-exec) */
     /* libc's initialiser, still to come, sets environ back to envp: the
      * target's is put back when the program starts (env.c). */
     if (early && environ != env0 && shunt_env_restore_at_start)
@@ -387,6 +415,7 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
     if (shunt_go_install)
         shunt_go_install(); /* after: go.c calls the real_* originals */
     shunt_state = SHUNT_STATE_ACTIVE;
+    layer_execfds_start();
     LOG_INFO("active: socket %s, session %016llx, %d hook(s) failed",
              shunt_layer.socket_path, (unsigned long long)shunt_layer.session,
              failed);

@@ -136,8 +136,9 @@ static inline long layer_ret(long r, int saved_errno)
 /* ---- process-wide state ------------------------------------------------ */
 typedef struct {
     char socket_path[108];
-    uint8_t token[256];
+    uint8_t token[256];      /* only while no broker could be had */
     size_t token_len;
+    int broker_fd;           /* the session's broker (rpc.c), or -1 */
     uint64_t session;        /* this process's session id */
     uint64_t parent_session; /* after fork: the parent's; else 0 */
     int rpc_timeout_ms;
@@ -151,6 +152,8 @@ extern shunt_layer_t shunt_layer;
 /* Gives capstone the layer's allocator (alloc.c: glibc's, never the
  * program's malloc); before the hooks are installed. */
 void shunt_alloc_init(void);
+/* Allocates with the program's own malloc (memory the program frees). */
+void *shunt_program_malloc(size_t n);
 
 /* Called in the child after fork (pthread_atfork): drops the parent's
  * connections, takes a new session id linked to the parent's. */
@@ -217,9 +220,20 @@ const char *layer_estr(int e);
  *   nonsense (a wrong answer type: logged).  Never blocks forever, never
  *   aborts. */
 long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out);
+/* The same with up to 4 fds passed along by SCM_RIGHTS (the caller keeps
+ * its own copies). */
+long shunt_rpc_fds(uint16_t type, const void *body, const int *fds, int nfds,
+                   shunt_msg_t *out);
 uint32_t shunt_rpc_data_max(void); /* largest READ count per call */
 void shunt_rpc_fork_child(void);    /* close inherited connections */
 int shunt_rpc_connect(void);        /* this thread's connection, now */
+int shunt_rpc_has_conn(void);       /* whether this thread has one (open) */
+/* At init: the broker inherited as SHUNT_BROKER (fd number), or, without
+ * one, a broker asked for with the path and the token; 0 or -errno. */
+int shunt_rpc_broker_init(const char *inherited);
+/* After a change of credentials (set*id, setgroups): each thread opens a
+ * new connection before its next call, stamped by the kernel with them. */
+void shunt_rpc_creds_changed(void);
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------
@@ -283,6 +297,9 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode);
 /* A read-only fd (a memfd, not in the fd table) holding text, opened with
  * the status flags of flags; or -errno. */
 int rfile_text(const char *text, size_t len, int flags);
+/* The snapshots of the remote file norm (a normalised path) take its
+ * current content and stat (inotify told the program it changed). */
+void rfile_refresh_snapshots(const char *norm);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;
@@ -291,6 +308,45 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
+/* The remote stat as text (each field in hex, empty for 0, '.' after
+ * each): the length written, 0 when it does not fit; and back (advances
+ * *p; 0 or -1).  Snapshot memfd names and SHUNT_FDS carry it. */
+size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len);
+int rfile_stat_dec(const char **p, shunt_stat_r_t *st);
+
+/* ---- remote fds across exec (execfds.c) --------------------------------
+ * The exec hooks (children.c) call prepare before the real exec and
+ * failed when it returned; *x is on the caller's stack, the variable it
+ * makes lives in a raw mmap (vfork-style children).  unhooked: the new
+ * image will run without the layer (shunt_exec_check said static). */
+typedef struct {
+    char *var;        /* "SHUNT_FDS=..." for the new image, or NULL */
+    size_t var_len;
+    void *map;
+    size_t maplen;
+    uint64_t session; /* the new image's session (FORK said), or 0 */
+    int *swaps;       /* pairs fd, saved copy: placeholders swapped */
+    int nswaps, maxswaps;
+} layer_execfds_t;
+void layer_execfds_prepare(layer_execfds_t *x, int unhooked);
+/* Whether this is a vfork-style child (posix_spawn's, CLONE_VM): it shares
+ * the parent's memory, so the fd table is the parent's and must not follow
+ * the child's close/dup2 (its posix_spawn file actions). */
+int layer_vfork_child(void);
+void layer_execfds_failed(layer_execfds_t *x);
+/* Start-up of a new image: takes the entries SHUNT_FDS names back into
+ * the fd table and their session (before any RPC); _strip takes the
+ * variable out of the environment (after go.c's re-exec); _start connects
+ * at once when the image adopted a session (hooks installed). */
+void layer_execfds_init(void);
+void layer_execfds_strip(void);
+void layer_execfds_start(void);
+
+/* ---- inotify (inotify.c) ------------------------------------------------
+ * read() of an inotify instance's fd: 1 with *ret (-1/errno or bytes) set,
+ * 0 when fd is not one. */
+int layer_inotify_read(int fd, void *buf, size_t n, ssize_t *ret);
+void layer_inotify_release(shunt_rfile_t *f); /* its last fd went */
 
 /* ---- locks of remote fds (fs_lock.c) ----------------------------------- */
 int layer_is_lock_cmd(int cmd); /* F_GETLK... F_OFD_SETLKW */

@@ -102,11 +102,14 @@ static int exec_static(int fd, char *what, size_t whatlen, int depth)
 
 /* Called by the exec hooks (layer/children.c) before the real exec: a
  * program the kernel will start without the dynamic loader gets no layer.
- * dirfd/path as execveat's (AT_EMPTY_PATH with path "" for fexecve). */
-void shunt_exec_check(int dirfd, const char *path, int at_flags)
+ * dirfd/path as execveat's (AT_EMPTY_PATH with path "" for fexecve).
+ * 1: it is static (named on stderr); -1: the exec will fail (no such
+ * executable file); 0: otherwise, or not known. */
+int shunt_exec_check(int dirfd, const char *path, int at_flags)
 {
     if (LAYER_BYPASS() || !path)
-        return;
+        return 0;
+    int ret = 0;
     int saved = errno;
     LAYER_ENTER();
     int fd;
@@ -120,9 +123,12 @@ void shunt_exec_check(int dirfd, const char *path, int at_flags)
         LSYS1(SYS_close, fd);
         fd = -1;
     }
+    if (fd < 0)
+        ret = -1;
     if (fd >= 0) {
         char interp[512] = "";
         if (exec_static(fd, interp, sizeof(interp), 0) == 1) {
+            ret = 1;
             char self[512] = "";
             if (!path[0]) {
                 char proc[64];
@@ -150,4 +156,5 @@ void shunt_exec_check(int dirfd, const char *path, int at_flags)
     }
     LAYER_LEAVE();
     errno = saved;
+    return ret;
 }

@@ -10,7 +10,9 @@ void shunt_notice_unhooked(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 /* Exec hooks, before the real exec: a notice when the program the kernel
  * will start (through #! interpreters) is statically linked.  dirfd, path
- * and at_flags as execveat's; fexecve passes (fd, "", AT_EMPTY_PATH). */
-void shunt_exec_check(int dirfd, const char *path, int at_flags);
+ * and at_flags as execveat's; fexecve passes (fd, "", AT_EMPTY_PATH).
+ * 1 when it is (the new image runs without the layer), -1 when there is no
+ * executable file there (the exec will fail), else 0. */
+int shunt_exec_check(int dirfd, const char *path, int at_flags);
 
 #endif

@@ -6,6 +6,20 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+/* The policy's answer for a normalised path.  With regex lists, signals
+ * are held off meanwhile: regexec() takes the pattern's own lock, paths
+ * are resolved with signals deliverable, and a handler's open() matching
+ * the same list would wait forever on the lock its thread holds. */
+static int policy_mode(const char *norm)
+{
+    if (!shunt_layer.pol.has_regex)
+        return shunt_policy_mode(&shunt_layer.pol, norm);
+    shunt_sig_block();
+    int m = shunt_policy_mode(&shunt_layer.pol, norm);
+    shunt_sig_unblock();
+    return m;
+}
+
 /* Appends "/" and rel to the absolute base held in t->buf. */
 static int join(layer_target_t *t, size_t blen, const char *rel)
 {
@@ -31,7 +45,7 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
         long n = shunt_path_normalize(NULL, path, t->norm, sizeof(t->norm));
         if (n < 0)
             return (int)n;
-        t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+        t->mode = policy_mode(t->norm);
         return 0;
     }
     if (dirfd != AT_FDCWD && shunt_fdt_is_ours(dirfd)) {
@@ -45,7 +59,7 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
             if (n < 0)
                 r = (int)n;
             else {
-                t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+                t->mode = policy_mode(t->norm);
                 t->dirh = f->handle;
                 /* The fd is a placeholder: a local decision gives the
                  * original the absolute joined path (NEW-dirfd). */
@@ -71,7 +85,7 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
                                           t->norm, sizeof(t->norm));
             if (n < 0)
                 return (int)n;
-            t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+            t->mode = policy_mode(t->norm);
             /* The kernel's cwd is not there: a local decision gives the
              * original call the absolute path. */
             t->lpath = t->norm;
@@ -105,7 +119,7 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
     long n = shunt_path_normalize(t->buf, path, t->norm, sizeof(t->norm));
     if (n < 0)
         return (int)n;
-    t->mode = shunt_policy_mode(&shunt_layer.pol, t->norm);
+    t->mode = policy_mode(t->norm);
     if (layer_is_remote(t->mode))
         return join(t, (size_t)blen, path);
     return 0;

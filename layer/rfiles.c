@@ -13,8 +13,11 @@
 #include <sys/sysmacros.h>
 
 /* Regular files up to this size are fetched whole into a memfd at open;
- * larger ones are forwarded read by read. */
-#define SNAPSHOT_MAX (64ull << 20)
+ * larger ones are forwarded read by read.  $SHUNT_SNAPSHOT_MAX (bytes)
+ * sets it (tests make small files take the forwarded path with it). */
+#define SNAPSHOT_MAX_DEFAULT (64ull << 20)
+static uint64_t snapshot_max = SNAPSHOT_MAX_DEFAULT;
+#define SNAPSHOT_MAX snapshot_max
 
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st)
 {
@@ -102,6 +105,10 @@ void rpc_close_handle(uint32_t handle)
 /* The fd table calls this when the last fd of a remote file goes. */
 static void release(shunt_rfile_t *f)
 {
+    if (f->kind == SHUNT_RF_INOTIFY) {
+        layer_inotify_release(f);
+        return;
+    }
     if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
         !atomic_load(&f->shared)) {
         LAYER_ENTER();
@@ -123,11 +130,15 @@ static void release(shunt_rfile_t *f)
     X(mtime_nsec) X(rdev_major) X(rdev_minor) X(dev_major) X(dev_minor)    \
     X(mnt_id)
 #define SNAP_PREFIX "shunt-snap:"
+/* The names of forwarded and directory placeholders (a forwarded file
+ * that grew past the limit while it was read keeps the snapshot's). */
+#define FWD_NAME "shunt-fwd"
+#define DIR_NAME "shunt-dir"
 #define MEMFD_NAME_MAX 249
 
-static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
+size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len)
 {
-    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
+    size_t n = 0;
 #define X(f)                                                               \
     if (n < len)                                                           \
         n += (size_t)(st->f ? snprintf(out + n, len - n, "%llx.",          \
@@ -135,17 +146,12 @@ static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
                             : snprintf(out + n, len - n, "."));
     SNAP_FIELDS(X)
 #undef X
-    if (n >= len || n > MEMFD_NAME_MAX)
-        snprintf(out, len, "shunt");
+    return n < len ? n : 0;
 }
 
-/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
-static int snap_parse(const char *link, shunt_stat_r_t *st)
+int rfile_stat_dec(const char **pp, shunt_stat_r_t *st)
 {
-    static const char pre[] = "/memfd:" SNAP_PREFIX;
-    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
-        return -1;
-    const char *p = link + sizeof(pre) - 1;
+    const char *p = *pp;
     memset(st, 0, sizeof(*st));
 #define X(f)                                                               \
     {                                                                      \
@@ -160,14 +166,55 @@ static int snap_parse(const char *link, shunt_stat_r_t *st)
     }
     SNAP_FIELDS(X)
 #undef X
+    *pp = p;
     return 0;
+}
+
+static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
+    size_t k = n < len ? rfile_stat_enc(st, out + n, len - n) : 0;
+    if (!k || n + k > MEMFD_NAME_MAX)
+        snprintf(out, len, "shunt");
+}
+
+/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
+static int snap_parse(const char *link, shunt_stat_r_t *st)
+{
+    static const char pre[] = "/memfd:" SNAP_PREFIX;
+    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
+        return -1;
+    const char *p = link + sizeof(pre) - 1;
+    return rfile_stat_dec(&p, st);
+}
+
+/* A forwarded or directory placeholder this image inherited that
+ * SHUNT_FDS did not name (an exec the hooks did not see: a Go program's
+ * os/exec child, a raw execve): it stands for a remote file this image
+ * cannot reach, so it becomes an O_PATH fd of itself, whose first read or
+ * write fails with EBADF, rather than an empty file. */
+static void orphan(int fd, const char *link)
+{
+    char p[48];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    long flags = LSYS3(SYS_fcntl, fd, F_GETFD, 0);
+    long op = LSYS4(SYS_openat, AT_FDCWD, p, O_PATH | O_CLOEXEC, 0);
+    if (op < 0 || flags < 0)
+        return;
+    LSYS3(SYS_dup3, op, fd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    LSYS1(SYS_close, op);
+    LOG_WARN("fd %d: a remote file's placeholder (%s) inherited without its "
+             "remote file (an exec the layer did not see): reads and writes "
+             "fail with EBADF", fd, link);
 }
 
 /* At start of an active layer: the snapshots this image inherited (their
  * fds survive exec) go back into the fd table, read-only, with the stat
- * their name carries.  Their path is not known: fstatfs answers for the
- * target's root, and fchmod/futimens give EROFS as on any snapshot of a
- * read-mode path.  Raw system calls only: the hooks are not installed. */
+ * their name carries, unless SHUNT_FDS put them there already (execfds.c,
+ * with their path).  Without it their path is not known: fstatfs answers
+ * for the target's root, and fchmod/futimens give EROFS as on any
+ * snapshot of a read-mode path.  Raw system calls only: the hooks are not
+ * installed. */
 static void adopt_inherited(void)
 {
     int dfd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/fd",
@@ -195,6 +242,13 @@ static void adopt_inherited(void)
             if (l <= 0)
                 continue;
             link[l] = 0;
+            if (shunt_fdt_is_ours((int)fd))
+                continue; /* named by SHUNT_FDS */
+            if (strcmp(link, "/memfd:" FWD_NAME " (deleted)") == 0 ||
+                strcmp(link, "/memfd:" DIR_NAME " (deleted)") == 0) {
+                orphan((int)fd, link);
+                continue;
+            }
             shunt_stat_r_t st;
             if (snap_parse(link, &st) < 0)
                 continue;
@@ -203,6 +257,11 @@ static void adopt_inherited(void)
                 break;
             f->st = st;
             f->oflags = O_RDONLY;
+            struct stat ph;
+            if (LSYS4(SYS_newfstatat, (int)fd, "", &ph, AT_EMPTY_PATH) == 0) {
+                f->ph_dev = ph.st_dev;
+                f->ph_ino = ph.st_ino;
+            }
             if (shunt_fdt_set((int)fd, f) == 0)
                 LOG_DEBUG("fd %ld: a snapshot inherited across exec", fd);
             shunt_rfile_unref(f);
@@ -215,6 +274,16 @@ void rfiles_init(void);
 void rfiles_init(void)
 {
     shunt_rfile_release = release;
+    const char *v = getenv("SHUNT_SNAPSHOT_MAX");
+    if (v && *v) {
+        char *end;
+        unsigned long long m = strtoull(v, &end, 10);
+        if (*end || m > SNAPSHOT_MAX_DEFAULT * 1024)
+            LOG_WARN("SHUNT_SNAPSHOT_MAX=%s: not a number of bytes; the "
+                     "limit stays %llu", v, (unsigned long long)snapshot_max);
+        else
+            snapshot_max = m;
+    }
     if (shunt_layer.socket_path[0])
         adopt_inherited();
 }
@@ -341,7 +410,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
         snap_name(&st, name, sizeof(name));
     else
         snprintf(name, sizeof(name), "%s",
-                 kind == SHUNT_RF_DIR ? "shunt-dir" : "shunt");
+                 kind == SHUNT_RF_DIR ? DIR_NAME : FWD_NAME);
     int mfd = (int)LSYS2(SYS_memfd_create, name,
                          (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
     if (!f || !path || mfd < 0) {
@@ -365,8 +434,18 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
                                .whence = SEEK_SET};
             shunt_msg_t lm;
             long lr = shunt_rpc(SHUNT_T_LSEEK, &q, &lm);
-            LSYS2(SYS_ftruncate, mfd, 0);
-            LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+            /* A placeholder named as forwarded ones are (an image that
+             * inherits it through an exec the layer did not see must not
+             * take it for an empty snapshot). */
+            int nfd = (int)LSYS2(SYS_memfd_create, FWD_NAME,
+                                 (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+            if (nfd >= 0) {
+                LSYS3(SYS_dup3, nfd, mfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+                LSYS1(SYS_close, nfd);
+            } else {
+                LSYS2(SYS_ftruncate, mfd, 0);
+                LSYS3(SYS_lseek, mfd, 0, SEEK_SET);
+            }
             e = lr < 0 ? (int)lr : 0;
             LOG_DEBUG("open %s: grew past %llu bytes after its stat (%llu): "
                       "forwarded", t->norm, (unsigned long long)SNAPSHOT_MAX,
@@ -385,6 +464,11 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     finish_fd(mfd, kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
                    : (acc == O_WRONLY || acc == O_RDWR) ? acc : O_RDONLY,
               flags);
+    struct stat ph;
+    if (LSYS4(SYS_newfstatat, mfd, "", &ph, AT_EMPTY_PATH) == 0) {
+        f->ph_dev = ph.st_dev;
+        f->ph_ino = ph.st_ino;
+    }
     int e = shunt_fdt_set(mfd, f);
     shunt_rfile_unref(f);
     if (e < 0) {
@@ -397,4 +481,85 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
               : kind == SHUNT_RF_SNAPSHOT ? "snapshot" : "forwarded",
               handle, (unsigned long long)st.size);
     return mfd;
+}
+
+/* ---- snapshots that follow their file (inotify) -------------------------
+ * A snapshot is the file's content at open.  When the program is told by
+ * inotify that a remote file changed (layer/inotify.c), its snapshots of
+ * that file are brought up to date before it sees the event, so that
+ * `tail -f` reads what was appended: the memfd gets the bytes past its old
+ * size (the whole content again when the file shrank, or changed without
+ * growing), its stat becomes the file's.  Only a file still the same inode
+ * (a descriptor follows its inode, not its name). */
+static void refresh_one(int fd, shunt_rfile_t *f)
+{
+    shunt_open_t q = {.path = shunt_str(f->path), .flags = O_RDONLY,
+                      .mode = 0};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_OPEN, &q, &m);
+    if (r < 0)
+        return;
+    uint32_t handle = m.u.open_r.handle;
+    shunt_stat_r_t st;
+    if (rpc_fstat_handle(handle, &st) < 0 || st.ino != f->st.ino ||
+        st.dev_major != f->st.dev_major || st.dev_minor != f->st.dev_minor ||
+        !S_ISREG(st.mode) || st.size > SNAPSHOT_MAX) {
+        rpc_close_handle(handle);
+        return;
+    }
+    int same = st.size == f->st.size && st.mtime_sec == f->st.mtime_sec &&
+               st.mtime_nsec == f->st.mtime_nsec;
+    uint64_t from = st.size > f->st.size ? f->st.size : 0;
+    char p[48];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    int wfd = same ? -1
+                   : (int)LSYS4(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC, 0);
+    if (!same && wfd < 0) {
+        rpc_close_handle(handle);
+        return;
+    }
+    uint32_t chunk = shunt_rpc_data_max();
+    uint64_t off = from;
+    while (!same && off < st.size) {
+        uint64_t left = st.size - off;
+        shunt_pread_t rq = {.handle = handle,
+                            .count = left < chunk ? (uint32_t)left : chunk,
+                            .offset = (int64_t)off};
+        if (shunt_rpc(SHUNT_T_PREAD, &rq, &m) < 0 ||
+            m.u.data_r.data.len == 0)
+            break;
+        if (LSYS4(SYS_pwrite64, wfd, m.u.data_r.data.p, m.u.data_r.data.len,
+                  off) != (long)m.u.data_r.data.len)
+            break;
+        off += m.u.data_r.data.len;
+    }
+    if (!same) {
+        LSYS2(SYS_ftruncate, wfd, off);
+        LSYS1(SYS_close, wfd);
+        st.size = off;
+        LOG_DEBUG("snapshot %s (fd %d) follows its file: %llu bytes (from %llu)",
+                  f->path, fd, (unsigned long long)off,
+                  (unsigned long long)from);
+    }
+    f->st = st;
+    rpc_close_handle(handle);
+}
+
+void rfile_refresh_snapshots(const char *norm)
+{
+    shunt_rfile_t *seen[16];
+    int nseen = 0;
+    for (int fd = shunt_fdt_next(0); fd >= 0 && nseen < 16;
+         fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        int dup = 0;
+        for (int i = 0; f && i < nseen; i++)
+            dup |= seen[i] == f;
+        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
+            strcmp(f->path, norm) == 0) {
+            refresh_one(fd, f);
+            seen[nseen++] = f;
+        }
+        shunt_rfile_unref(f);
+    }
 }

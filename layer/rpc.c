@@ -1,8 +1,14 @@
 /* Synchronous RPC to the proxy: one unix-socket connection per thread,
- * made on first use, handshaken with the session's token and ids. */
+ * made on first use and handshaken with the session's ids.  A connection
+ * is one end of a socketpair sent to the proxy over the session's broker
+ * (SHUNT_BROKER, inherited across fork and exec; docs/proxy.md "Brokers"),
+ * or, without a broker, a connect to the socket path with the token.  The
+ * kernel stamps the socketpair with the credentials of the thread that
+ * made it: after a change of credentials each thread makes a new one. */
 #include "layer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,7 @@
 
 typedef struct {
     int fd;
+    unsigned gen;  /* creds_gen when it was made */
     uint32_t max_frame;
     uint64_t next_id;
     uint8_t *rx;
@@ -30,6 +37,10 @@ static atomic_flag conns_lock = ATOMIC_FLAG_INIT;
 static __thread int tl_slot __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t conn_key;
 static int conn_key_ok;
+static _Atomic unsigned creds_gen;
+extern char **environ;
+
+void shunt_rpc_creds_changed(void) { atomic_fetch_add(&creds_gen, 1); }
 
 static void lock(void)
 {
@@ -84,8 +95,32 @@ static void thread_exit(void *v)
     tl_slot = -1;
 }
 
-static int send_all(conn_t *c)
+/* fds (nfds > 0) go with the frame's first byte, by SCM_RIGHTS. */
+static int send_all(conn_t *c, const int *fds, int nfds)
 {
+    while (nfds > 0 && shunt_wbuf_pending(&c->tx)) {
+        union {
+            struct cmsghdr h;
+            char b[CMSG_SPACE(4 * sizeof(int))];
+        } cb;
+        memset(&cb, 0, sizeof(cb));
+        struct iovec iov = {c->tx.data + c->tx.head, shunt_wbuf_pending(&c->tx)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cb.b,
+                            .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+        long n = LSYS3(SYS_sendmsg, c->fd, &mh, MSG_NOSIGNAL);
+        if (n == -EINTR)
+            continue;
+        if (n < 0)
+            return (int)n;
+        c->tx.head += (size_t)n;
+        nfds = 0;
+    }
     while (shunt_wbuf_pending(&c->tx)) {
         long n = layer_sys(SYS_sendto, c->fd, (long)(c->tx.data + c->tx.head),
                            (long)shunt_wbuf_pending(&c->tx), MSG_NOSIGNAL, 0, 0);
@@ -151,17 +186,69 @@ static int recv_frame(conn_t *c, shunt_msg_t *m, int64_t deadline)
     return shunt_decode(c->rx, total, m);
 }
 
+/* A new connection through the broker: one end of a fresh socketpair sent
+ * in one message (SCM_RIGHTS); no answer comes on the broker. */
+static long broker_connect(int *out)
+{
+    int sv[2];
+    long r = LSYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (r < 0)
+        return r;
+    char byte = 'c';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof(cm));
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &sv[1], sizeof(int));
+    int bk = __atomic_load_n(&shunt_layer.broker_fd, __ATOMIC_ACQUIRE);
+    do
+        r = LSYS3(SYS_sendmsg, bk, &mh, MSG_NOSIGNAL);
+    while (r == -EINTR);
+    LSYS1(SYS_close, sv[1]);
+    if (r < 0) {
+        LSYS1(SYS_close, sv[0]);
+        return r;
+    }
+    *out = sv[0];
+    return 0;
+}
+
+static long path_connect(int fd)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, shunt_layer.socket_path, sizeof(sun.sun_path));
+    long r;
+    do
+        r = LSYS3(SYS_connect, fd, &sun, sizeof(sun));
+    while (r == -EINTR);
+    return r;
+}
+
 static conn_t *conn_open(void)
 {
     conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->fd = -1;
+    c->gen = atomic_load(&creds_gen);
     c->max_frame = SHUNT_FRAME_DEFAULT;
     shunt_wbuf_init(&c->tx);
-    int fd = (int)LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        LOG_ERROR("rpc: socket: %s", ESTR(-fd));
+    int brokered = shunt_layer.broker_fd >= 0;
+    int fd = -1;
+    long r = brokered ? broker_connect(&fd)
+                      : LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!brokered)
+        fd = (int)r;
+    if (r < 0) {
+        LOG_ERROR("rpc: %s: %s", brokered ? "broker" : "socket", ESTR((int)-r));
         conn_free(c, 0);
         return NULL;
     }
@@ -170,26 +257,18 @@ static conn_t *conn_open(void)
                          .tv_usec = (shunt_layer.rpc_timeout_ms % 1000) * 1000};
     LSYS5(SYS_setsockopt, c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     LSYS5(SYS_setsockopt, c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    memcpy(sun.sun_path, shunt_layer.socket_path, sizeof(sun.sun_path));
-    long r;
-    do
-        r = LSYS3(SYS_connect, c->fd, &sun, sizeof(sun));
-    while (r == -EINTR);
-    if (r < 0) {
+    if (!brokered && (r = path_connect(c->fd)) < 0) {
         LOG_ERROR("rpc: connect %s: %s", shunt_layer.socket_path,
                   ESTR((int)-r));
         static int said;
         if ((r == -EACCES || r == -EPERM) && !said) {
-            /* the session's socket is root's (a 0700 directory): a program
-             * that dropped root under harness exec cannot reach it; say so
-             * once, plainly, rather than only failing with EIO */
+            /* the session's socket is root's (a 0700 directory): without a
+             * broker, a program that dropped root cannot reach it */
             said = 1;
             char msg[256];
             int n = snprintf(msg, sizeof(msg),
-                             "shunt: uid %d cannot reach the session socket (%s): a "
-                             "program that drops root under harness exec loses the "
-                             "target; its remote calls fail with EIO\n",
+                             "shunt: uid %d cannot reach the session socket (%s) "
+                             "and has no broker: its remote calls fail with EIO\n",
                              (int)LSYS0(SYS_geteuid), ESTR((int)-r));
             if (n > 0)
                 LSYS3(SYS_write, 2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
@@ -202,7 +281,8 @@ static conn_t *conn_open(void)
         .ver_min = SHUNT_PROTO_VERSION_MIN,
         .ver_max = SHUNT_PROTO_VERSION_MAX,
         .role = SHUNT_ROLE_LAYER,
-        .token = shunt_bytes(shunt_layer.token, shunt_layer.token_len),
+        .token = shunt_bytes(shunt_layer.token,
+                             brokered ? 0 : (uint32_t)shunt_layer.token_len),
         .pid = (uint32_t)LSYS0(SYS_getpid),
         .ppid = (uint32_t)LSYS0(SYS_getppid),
         .session = shunt_layer.session,
@@ -213,7 +293,7 @@ static conn_t *conn_open(void)
     shunt_msg_t m;
     int64_t deadline = now_ms() + shunt_layer.rpc_timeout_ms;
     if (shunt_encode(&c->tx, SHUNT_T_HELLO, 0, 1, &hello, c->max_frame) < 0 ||
-        (r = send_all(c)) < 0 || (r = recv_frame(c, &m, deadline)) < 0) {
+        (r = send_all(c, NULL, 0)) < 0 || (r = recv_frame(c, &m, deadline)) < 0) {
         LOG_ERROR("rpc: handshake with %s failed: %s", shunt_layer.socket_path,
                   ESTR((int)-r));
         conn_free(c, 1);
@@ -243,8 +323,24 @@ static conn_t *conn_get(void)
     int slot = tl_slot;
     if (slot >= 0) {
         conn_t *c = conns[slot];
-        if (c)
+        if (c && c->gen == atomic_load(&creds_gen))
             return c;
+        if (c) {
+            /* The credentials changed: a new connection, stamped with the
+             * new ones, is made before the old one goes (the proxy ends a
+             * session with its last connection).  Without it the call
+             * fails: the old one would be served as the old user. */
+            conn_t *n = conn_open();
+            if (!n)
+                return NULL;
+            lock();
+            conns[slot] = n;
+            unlock();
+            conn_free(c, 1);
+            LOG_DEBUG("rpc: new connection after a change of credentials "
+                      "(uid %d)", (int)LSYS0(SYS_geteuid));
+            return n;
+        }
     }
     conn_t *c = conn_open();
     if (!c)
@@ -276,6 +372,12 @@ int shunt_rpc_connect(void)
     return r;
 }
 
+int shunt_rpc_has_conn(void)
+{
+    conn_t *c = tl_slot >= 0 ? conns[tl_slot] : NULL;
+    return c && LSYS3(SYS_fcntl, c->fd, F_GETFD, 0) >= 0;
+}
+
 uint32_t shunt_rpc_data_max(void)
 {
     conn_t *c = conn_get();
@@ -283,7 +385,8 @@ uint32_t shunt_rpc_data_max(void)
     return SHUNT_DATA_MAX(mf) - 64;
 }
 
-static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out);
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out,
+                     const int *fds, int nfds);
 
 /* The thread's connection is mid-request until the answer is read: no
  * handler may run in between (it would make its own request on it). */
@@ -291,12 +394,25 @@ long shunt_rpc(uint16_t type, const void *body, shunt_msg_t *out)
 {
     layer_hold();
     shunt_sig_block();
-    long r = rpc_call(type, body, out);
+    long r = rpc_call(type, body, out, NULL, 0);
     shunt_sig_unblock();
     return r;
 }
 
-static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out)
+long shunt_rpc_fds(uint16_t type, const void *body, const int *fds, int nfds,
+                   shunt_msg_t *out)
+{
+    if (nfds < 0 || nfds > 4)
+        return -EINVAL;
+    layer_hold();
+    shunt_sig_block();
+    long r = rpc_call(type, body, out, fds, nfds);
+    shunt_sig_unblock();
+    return r;
+}
+
+static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out,
+                     const int *fds, int nfds)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         conn_t *c = conn_get();
@@ -310,7 +426,7 @@ static long rpc_call(uint16_t type, const void *body, shunt_msg_t *out)
                       ESTR(-r));
             return r == -EMSGSIZE ? -ENAMETOOLONG : -EIO;
         }
-        r = send_all(c);
+        r = send_all(c, fds, nfds);
         if (r < 0) {
             /* Nothing was served: the connection broke (the program closed
              * it behind our back, the proxy restarted): reconnect once. */
@@ -365,4 +481,158 @@ void shunt_rpc_fork_child(void)
             conns[i] = NULL;
         }
     tl_slot = -1;
+}
+
+/* ---- the broker ---------------------------------------------------------- */
+
+/* Reads the start of an answer with recvmsg, keeping the fd it carries. */
+static int recv_fd(conn_t *c, int *fd, int64_t deadline)
+{
+    if (c->rxused) { /* the HELLO_R handed out before */
+        c->rxlen -= c->rxused;
+        memmove(c->rx, c->rx + c->rxused, c->rxlen);
+        c->rxused = 0;
+    }
+    if (c->rxcap < 4096) {
+        uint8_t *b = realloc(c->rx, 4096);
+        if (!b)
+            return -ENOMEM;
+        c->rx = b;
+        c->rxcap = 4096;
+    }
+    while (c->rxlen < SHUNT_HDR_LEN) {
+        struct iovec iov = {.iov_base = c->rx + c->rxlen,
+                            .iov_len = c->rxcap - c->rxlen};
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(4 * sizeof(int))];
+        } cm;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cm.buf,
+                            .msg_controllen = sizeof(cm.buf)};
+        long r = LSYS3(SYS_recvmsg, c->fd, &mh, MSG_CMSG_CLOEXEC);
+        if (r == -EINTR || r == -EAGAIN) {
+            if (now_ms() >= deadline)
+                return -ETIMEDOUT;
+            continue;
+        }
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return -ECONNRESET;
+        c->rxlen += (size_t)r;
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h;
+             h = CMSG_NXTHDR(&mh, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                int x;
+                memcpy(&x, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+                if (*fd < 0)
+                    *fd = x;
+                else
+                    LSYS1(SYS_close, x);
+            }
+        }
+    }
+    return 0;
+}
+
+/* A broker from the proxy, asked for on a connection made with the path
+ * and the token: from then on neither is needed (children inherit the
+ * broker).  -errno when the proxy has none to give (then the token stays,
+ * in the layer's memory only). */
+static int broker_ask(void)
+{
+    conn_t *c = conn_open();
+    if (!c)
+        return -EIO;
+    shunt_broker_t q = {.flags = 0};
+    int fd = -1;
+    shunt_msg_t m;
+    int64_t deadline = now_ms() + shunt_layer.rpc_timeout_ms;
+    int r = shunt_encode(&c->tx, SHUNT_T_BROKER, 0, c->next_id++, &q,
+                         c->max_frame);
+    if (r >= 0)
+        r = send_all(c, NULL, 0);
+    if (r >= 0)
+        r = recv_fd(c, &fd, deadline);
+    if (r >= 0)
+        r = recv_frame(c, &m, deadline);
+    if (r >= 0 && m.type != SHUNT_T_OK)
+        r = m.type == SHUNT_T_ERROR && m.u.error.err > 0 ? -m.u.error.err
+                                                          : -EPROTO;
+    if (r >= 0 && fd < 0)
+        r = -EPROTO;
+    conn_free(c, 1);
+    if (r < 0) {
+        if (fd >= 0)
+            LSYS1(SYS_close, fd);
+        return r;
+    }
+    return fd;
+}
+
+/* A broker is a unix SOCK_SEQPACKET socket: an inherited number that
+ * names anything else (the program reused it) is not used. */
+static int is_broker(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof(v);
+    if (LSYS5(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0 ||
+        v != AF_UNIX)
+        return 0;
+    l = sizeof(v);
+    return LSYS5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &v, &l) == 0 &&
+           v == SOCK_SEQPACKET;
+}
+
+int shunt_rpc_broker_init(const char *inherited)
+{
+    shunt_layer.broker_fd = -1;
+    int fd = -1;
+    if (inherited && *inherited) {
+        char *end;
+        long v = strtol(inherited, &end, 10);
+        if (*end || v < 0 || v > 1 << 20 || !is_broker((int)v)) {
+            LOG_ERROR("SHUNT_BROKER=%s is not a broker socket", inherited);
+            return -EBADF;
+        }
+        fd = (int)v;
+    } else if (shunt_layer.token_len) {
+        fd = broker_ask();
+        if (fd < 0) {
+            LOG_WARN("rpc: no broker from %s (%s): connections use the path "
+                     "and the token; a change of user loses the session",
+                     shunt_layer.socket_path, ESTR(-fd));
+            return fd;
+        }
+    } else {
+        return -ENOENT;
+    }
+    /* At the top, protected like every layer fd, and kept across exec. */
+    fd = layer_fd_protect(fd, &shunt_layer.broker_fd);
+    LSYS3(SYS_fcntl, fd, F_SETFD, 0);
+    __atomic_store_n(&shunt_layer.broker_fd, fd, __ATOMIC_RELEASE);
+    /* environ names the new number: an exec the hooks do not see (go.c's
+     * exec again, a raw syscall) passes it on right (children.c writes
+     * it afresh for every other).  The array is the one libc sets again,
+     * so the entry is replaced in place. */
+    static char var[32];
+    snprintf(var, sizeof(var), "SHUNT_BROKER=%d", fd);
+    int have = 0;
+    for (size_t i = 0; environ && environ[i]; i++)
+        if (strncmp(environ[i], "SHUNT_BROKER=", 13) == 0) {
+            environ[i] = var;
+            have = 1;
+        }
+    if (!have)
+        LOG_DEBUG("rpc: no SHUNT_BROKER in environ: children get it from "
+                  "the exec hooks");
+    /* The token is no longer needed: forget it. */
+    memset(shunt_layer.token, 0, sizeof(shunt_layer.token));
+    shunt_layer.token_len = 0;
+    LOG_DEBUG("rpc: broker fd %d", fd);
+    return 0;
 }

@@ -100,9 +100,12 @@ int layer_fd_evict(int fd)
         return 0;
     int r = 0;
     if (f->kind == SHUNT_RF_LAYER && layer_fd_still_ours(fd, f)) {
+        long fl = LSYS2(SYS_fcntl, fd, F_GETFD);
         int nfd = (int)LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, high_base());
         if (nfd < 0)
             nfd = (int)LSYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+        if (nfd >= 0 && fl >= 0 && !(fl & FD_CLOEXEC))
+            LSYS3(SYS_fcntl, nfd, F_SETFD, 0); /* the broker: kept across exec */
         if (nfd >= 0) {
             shunt_fdt_set(nfd, f);
             if (f->owner)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int shunt_rx_init(shunt_rx_t *rx, uint32_t max_frame)
@@ -46,6 +47,12 @@ static int rx_room(shunt_rx_t *rx, size_t want)
 
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
 {
+    return shunt_rx_fill_fds(rx, fd, NULL, 0, NULL);
+}
+
+ssize_t shunt_rx_fill_fds(shunt_rx_t *rx, int fd, int *fds, int max,
+                          int *nfds)
+{
     /* Read enough for the frame in progress, or a generous chunk. */
     size_t want = 64 * 1024;
     shunt_hdr_t h;
@@ -61,7 +68,39 @@ ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd)
         return r;
     for (;;) {
         size_t room = rx->cap - rx->len;
-        ssize_t n = read(fd, rx->buf + rx->len, room);
+        ssize_t n;
+        if (!fds) {
+            n = read(fd, rx->buf + rx->len, room);
+        } else {
+            /* Room for 4 fds; more than max are closed, as a plain read()
+             * would have had the kernel do with all of them. */
+            union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(4 * sizeof(int))];
+            } cb;
+            struct iovec iov = {rx->buf + rx->len, room};
+            struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                                .msg_control = cb.b,
+                                .msg_controllen = sizeof(cb.b)};
+            n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+            if (n >= 0) {
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+                     c = CMSG_NXTHDR(&mh, c)) {
+                    if (c->cmsg_level != SOL_SOCKET ||
+                        c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (size_t i = 0; i < k; i++) {
+                        int x;
+                        memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(x));
+                        if (*nfds < max)
+                            fds[(*nfds)++] = x;
+                        else
+                            close(x);
+                    }
+                }
+            }
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;

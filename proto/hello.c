@@ -47,9 +47,12 @@ int shunt_hello_check(const shunt_hello_t *h, const shunt_hello_want_t *w,
     }
     /* In constant time whatever the lengths: the token before anything a
      * peer without it could learn from (the roles served). */
-    int bad = h->token.len != w->token_len;
-    const void *theirs = bad ? w->token : (const void *)h->token.p;
-    bad |= shunt_ct_memcmp(theirs, w->token, w->token_len) != 0;
+    int bad = 0;
+    if (w->token) {
+        bad = h->token.len != w->token_len;
+        const void *theirs = bad ? w->token : (const void *)h->token.p;
+        bad |= shunt_ct_memcmp(theirs, w->token, w->token_len) != 0;
+    }
     if (bad) {
         snprintf(msg, msglen, "wrong token");
         return EACCES;

@@ -101,52 +101,65 @@ void conn_accept(shunt_proxy_t *p)
             close(fd);
             continue;
         }
-        int known = pid > 0 && peer_known(p, pid);
-        if (!known && p->n_unauth >= PROXY_MAX_UNAUTH) {
-            pconn_t *old = p->hs_head;
-            while (old && old->known)
-                old = old->hs_next;
-            if (old)
-                conn_close(p, old,
-                           "no HELLO yet; dropped for a newer connection");
-        }
-        pconn_t *c = calloc(1, sizeof(*c));
-        if (!c || shunt_rx_init(&c->rx, SHUNT_FRAME_MIN) < 0) {
-            LOG_WARN("out of memory; refusing a connection");
-            free(c);
-            close(fd);
-            continue;
-        }
-        c->ev.kind = EV_CONN;
-        c->ev.fd = fd;
-        c->id = p->next_conn_id++;
-        shunt_wbuf_init(&c->tx);
-        snprintf(c->name, sizeof(c->name), "conn %llu",
-                 (unsigned long long)c->id);
-        if (pmap_put(&p->conns, c->id, c) < 0) {
-            conn_free(c);
-            continue;
-        }
-        proxy_ev_set(p, &c->ev, EPOLLIN);
-        c->hs_deadline = shunt_now_ms() + PROXY_HANDSHAKE_MS;
-        c->hs_prev = p->hs_tail;
-        if (p->hs_tail)
-            p->hs_tail->hs_next = c;
-        else
-            p->hs_head = c;
-        p->hs_tail = c;
-        c->peer_pid = pid;
-        c->known = known;
-        if (!known)
-            p->n_unauth++;
-        LOG_DEBUG("%s: accepted", c->name);
+        conn_add(p, fd, pid, 0);
     }
+}
+
+/* A new connection (accepted, or received through a broker, brokered):
+ * registered, waiting for its HELLO. */
+void conn_add(shunt_proxy_t *p, int fd, pid_t pid, int brokered)
+{
+    int known = pid > 0 && peer_known(p, pid);
+    if (!known && p->n_unauth >= PROXY_MAX_UNAUTH) {
+        pconn_t *old = p->hs_head;
+        while (old && old->known)
+            old = old->hs_next;
+        if (old)
+            conn_close(p, old,
+                       "no HELLO yet; dropped for a newer connection");
+    }
+    pconn_t *c = calloc(1, sizeof(*c));
+    if (!c || shunt_rx_init(&c->rx, SHUNT_FRAME_MIN) < 0) {
+        LOG_WARN("out of memory; refusing a connection");
+        free(c);
+        close(fd);
+        return;
+    }
+    c->ev.kind = EV_CONN;
+    c->ev.fd = fd;
+    c->id = p->next_conn_id++;
+    c->brokered = brokered;
+    creds_of_peer(fd, &c->creds);
+    shunt_wbuf_init(&c->tx);
+    snprintf(c->name, sizeof(c->name), "conn %llu",
+             (unsigned long long)c->id);
+    if (pmap_put(&p->conns, c->id, c) < 0) {
+        conn_free(c);
+        return;
+    }
+    proxy_ev_set(p, &c->ev, EPOLLIN);
+    c->hs_deadline = shunt_now_ms() + PROXY_HANDSHAKE_MS;
+    c->hs_prev = p->hs_tail;
+    if (p->hs_tail)
+        p->hs_tail->hs_next = c;
+    else
+        p->hs_head = c;
+    p->hs_tail = c;
+    c->peer_pid = pid;
+    c->known = known;
+    if (!known)
+        p->n_unauth++;
+    LOG_DEBUG("%s: %s (uid %d)", c->name,
+              brokered ? "received through a broker" : "accepted",
+              (int)c->creds.uid);
 }
 
 void conn_free(pconn_t *c)
 {
     if (c->ev.fd >= 0)
         close(c->ev.fd);
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
     shunt_rx_free(&c->rx);
     shunt_wbuf_free(&c->tx);
     free(c);
@@ -276,8 +289,10 @@ static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
         .server = "proxy",
         .roles = SHUNT_ROLE_BIT(SHUNT_ROLE_LAYER) |
                  SHUNT_ROLE_BIT(SHUNT_ROLE_TOOL),
-        .token = p->layer_token,
-        .token_len = p->layer_token_len,
+        /* A connection that came through a broker needs no token: the
+         * broker is the capability. */
+        .token = c->brokered ? NULL : p->layer_token,
+        .token_len = c->brokered ? 0 : p->layer_token_len,
         .ver_max = (uint16_t)our_max,
         .max_frame = p->link_max,
     };
@@ -365,6 +380,42 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         proxy_mark_dirty(p, &c->ev);
         return;
     }
+    if (m.type == SHUNT_T_EXEC_CANCEL) { /* answered here (docs/proxy.md) */
+        int n = sess_exec_cancel(p, c->sess, m.u.exec_cancel.child_session);
+        if (n < 0) {
+            conn_send_error(p, c, m.id, -n, "no such pending session");
+            return;
+        }
+        shunt_ok_t ok = {.ret = n};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_INOTIFY_OPEN) { /* answered here */
+        uint32_t id = 0;
+        int e = inotify_open(p, c, &id);
+        if (e < 0) {
+            conn_send_error(p, c, m.id, -e, "cannot take the inotify fds");
+            return;
+        }
+        shunt_ok_t ok = {.ret = id};
+        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_BROKER) { /* answered here, with a socket */
+        broker_request(p, c, m.id);
+        return;
+    }
+    if ((m.type == SHUNT_T_WATCH_ADD &&
+         !inotify_known(p, m.u.watch_add.inst)) ||
+        (m.type == SHUNT_T_WATCH_RM && !inotify_known(p, m.u.watch_rm.inst)) ||
+        m.type == SHUNT_T_WATCH_CLOSE) {
+        conn_send_error(p, c, m.id, EBADF, "no such inotify instance");
+        return;
+    }
     if (m.type == SHUNT_T_UDP_PEER) { /* answered here */
         int e = stream_udp_peer(p, c->sess->root, m.u.udp_peer.stream,
                                 m.u.udp_peer.addr.p, m.u.udp_peer.addr.len,
@@ -388,6 +439,10 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         proxy_mark_dirty(p, &c->ev);
         return;
     }
+    if ((rc = creds_before_request(p, c)) < 0) {
+        conn_send_error(p, c, m.id, -rc, "the agent cannot serve this user");
+        return;
+    }
     rc = proxy_forward_request(p, c, frame, len, &m);
     if (rc < 0)
         conn_send_error(p, c, m.id, -rc, "proxy cannot forward the request");
@@ -405,7 +460,8 @@ void conn_on_event(shunt_proxy_t *p, pconn_t *c, uint32_t events)
         return;
     }
     for (int rounds = 0; rounds < 8; rounds++) {
-        ssize_t n = shunt_rx_fill(&c->rx, c->ev.fd);
+        ssize_t n = shunt_rx_fill_fds(&c->rx, c->ev.fd, c->fds,
+                                      (int)SHUNT_ARRAY_LEN(c->fds), &c->nfds);
         if (n == -EAGAIN)
             break;
         if (n == 0) {

@@ -183,6 +183,14 @@ static void link_on_response(shunt_proxy_t *p, const uint8_t *frame,
     pend_release(p, pd);
 
     if (own) {
+        if (rtype == SHUNT_T_CREDS && m->type == SHUNT_T_ERROR &&
+            !p->creds_refused) {
+            /* an agent without CREDS would serve everyone as itself */
+            LOG_ERROR("agent refused CREDS (%s): only root and this user "
+                      "are served from now on",
+                      strerror(m->u.error.err));
+            p->creds_refused = 1;
+        }
         if (m->type == SHUNT_T_ERROR)
             LOG_DEBUG("agent: %s failed: %s", shunt_msg_name(rtype),
                       strerror(m->u.error.err));
@@ -253,7 +261,9 @@ static void link_on_frame(shunt_proxy_t *p, const uint8_t *frame, size_t len)
         shunt_msg_format(&m, line, sizeof(line));
         LOG_TRACE("agent -> %s", line);
     }
-    if (shunt_msg_is_oneway(m.type))
+    if (m.type == SHUNT_T_WATCH_EVENT)
+        inotify_on_agent(p, &m);
+    else if (shunt_msg_is_oneway(m.type))
         stream_on_agent(p, &m);
     else
         link_on_response(p, frame, len, &m);

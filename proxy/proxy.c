@@ -143,11 +143,14 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
     p->link_ev.kind = EV_LINK;
     p->next_req_id = 1;
     p->next_conn_id = 1;
+    p->broker_client_fd = -1;
+    p->link_creds.uid = PROXY_AS_AGENT;
     pmap_init(&p->pending);
     pmap_init(&p->conns);
     pmap_init(&p->sessions);
     pmap_init(&p->streams);
     pmap_init(&p->handles);
+    pmap_init(&p->inotify);
     shunt_wbuf_init(&p->link_tx);
     if (!o->socket_path || !o->agent_addr || !o->layer_token ||
         o->layer_token_len == 0) {
@@ -181,6 +184,14 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
         goto fail;
     if (listen_open(p, o->socket_path, err, errlen) < 0)
         goto fail;
+    if (o->broker) {
+        int fd = broker_new(p);
+        if (fd < 0) {
+            snprintf(err, errlen, "broker: %s", strerror(-fd));
+            goto fail;
+        }
+        p->broker_client_fd = fd;
+    }
     proxy_ev_set(p, &p->stop_ev, EPOLLIN);
     proxy_ev_set(p, &p->listen_ev, EPOLLIN);
     proxy_ev_set(p, &p->link_ev, EPOLLIN);
@@ -197,6 +208,13 @@ void shunt_proxy_stop(shunt_proxy_t *p)
     ssize_t n = write(p->stop_ev.fd, &one, sizeof(one));
     (void)n;
     errno = saved;
+}
+
+int shunt_proxy_take_broker(shunt_proxy_t *p)
+{
+    int fd = p->broker_client_fd;
+    p->broker_client_fd = -1;
+    return fd;
 }
 
 int shunt_proxy_link_up(const shunt_proxy_t *p)
@@ -239,6 +257,9 @@ static void settle(shunt_proxy_t *p)
         case EV_STREAM:
             stream_sync(p, (pstream_t *)ev);
             break;
+        case EV_INOTIFY_PIPE:
+            inotify_on_event(p, ev, EPOLLOUT);
+            break;
         default:
             break;
         }
@@ -249,6 +270,12 @@ static void settle(shunt_proxy_t *p)
             conn_free((pconn_t *)ev);
         else if (ev->kind == EV_STREAM)
             stream_free((pstream_t *)ev);
+        else if (ev->kind == EV_BROKER) {
+            close(ev->fd);
+            free(ev);
+        }
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
 }
 
@@ -291,6 +318,13 @@ int shunt_proxy_run(shunt_proxy_t *p)
             case EV_STREAM:
                 stream_on_event(p, (pstream_t *)ev, e);
                 break;
+            case EV_BROKER:
+                broker_on_event(p, (pbroker_t *)ev, e);
+                break;
+            case EV_INOTIFY:
+            case EV_INOTIFY_PIPE:
+                inotify_on_event(p, ev, e);
+                break;
             }
         }
         uint64_t now = shunt_now_ms();
@@ -325,6 +359,12 @@ void shunt_proxy_free(shunt_proxy_t *p)
             conn_free((pconn_t *)ev);
         else if (ev->kind == EV_STREAM)
             stream_free((pstream_t *)ev);
+        else if (ev->kind == EV_BROKER) {
+            close(ev->fd);
+            free(ev);
+        }
+        else if (ev->kind == EV_INOTIFY)
+            inotify_free((pinot_t *)ev);
     }
     for (size_t i = 0; pmap_next(&p->conns, &i, &k, &v);)
         conn_free(v);
@@ -335,7 +375,9 @@ void shunt_proxy_free(shunt_proxy_t *p)
         stream_free(s);
     }
     pmap_free(&p->streams);
+    inotify_free_all(p);
     relay_pool_free(p);
+    broker_free_all(p);
     sess_free_all(p);
     pmap_free(&p->handles);
     for (size_t i = 0; pmap_next(&p->pending, &i, &k, &v);)

@@ -32,6 +32,9 @@ typedef enum {
     EV_LINK,
     EV_CONN,
     EV_STREAM,
+    EV_BROKER,
+    EV_INOTIFY,      /* pinot_t.kev: the program's kernel inotify fd */
+    EV_INOTIFY_PIPE, /* pinot_t.pev: the proxy's end of its socket pair */
 } ev_kind_t;
 
 /* First member of every object registered with epoll. */
@@ -45,6 +48,24 @@ typedef struct ev {
 
 typedef struct psess psess_t;
 typedef struct pconn pconn_t;
+
+/* The credentials a connection's requests are served with at the agent:
+ * the kernel's word for its process (SO_PEERCRED, SO_PEERGROUPS), taken
+ * when the connection was made (broker.c). */
+#define PROXY_MAX_GROUPS 256u
+#define PROXY_AS_AGENT 0xffffffffu /* uid: root or the proxy's own user */
+typedef struct {
+    uint32_t uid, gid, ngroups;
+    uint32_t groups[PROXY_MAX_GROUPS];
+} pcreds_t;
+
+/* A broker: one end of a SOCK_SEQPACKET pair whose other end the layers
+ * of a session share; each message carries a new connection's socket
+ * (SCM_RIGHTS).  The socket is the capability: no token, no path. */
+typedef struct pbroker {
+    ev_t ev;
+    struct pbroker *prev, *next;
+} pbroker_t;
 typedef struct pstream pstream_t;
 
 /* A layer connection. */
@@ -66,7 +87,11 @@ struct pconn {
     uint32_t npending;      /* requests forwarded and not yet answered */
     psess_t *sess;
     uint32_t pid;
+    int brokered;           /* came through a broker: no token asked */
+    pcreds_t creds;
     char name[32];
+    int fds[4];             /* fds passed with SCM_RIGHTS, not yet taken */
+    int nfds;
 };
 
 /* A session: the connections of one process.  A session started with the
@@ -121,6 +146,19 @@ struct pstream {
     int have_peer;          /* UDP: first peer known */
 };
 
+/* An inotify instance of a program (inotify.c): the other end of pev's
+ * socket pair is the program's inotify fd; local events come from kev,
+ * remote ones from the agent. */
+typedef struct pinot {
+    ev_t kev;
+    ev_t pev;
+    uint32_t id;
+    shunt_wbuf_t out;       /* events not yet written to the socket */
+    uint32_t queued;        /* events queued since out was last empty */
+    int overflowed;         /* IN_Q_OVERFLOW queued, dropping until drained */
+    struct pinot *all_prev, *all_next;
+} pinot_t;
+
 typedef struct proxy_record proxy_record_t;
 
 struct shunt_proxy {
@@ -155,7 +193,17 @@ struct shunt_proxy {
     unsigned n_unauth;
     uint64_t accept_retry_at;
 
+    pmap_t inotify;         /* instance id -> pinot_t (inotify.c) */
+    pinot_t *all_inotify;
+    uint32_t next_inotify;
+
     proxy_record_t *record; /* recording mode (record.c), or NULL */
+
+    pbroker_t *brokers;     /* broker.c */
+    int broker_client_fd;   /* opts.broker: the layers' end, until taken */
+    pcreds_t link_creds;    /* what the agent was last told (CREDS) */
+    int creds_refused;      /* the agent refused CREDS: only the agent's
+                             * own user is served */
 
     uint8_t *scratch;       /* local read buffer */
     size_t scratch_len;
@@ -189,6 +237,20 @@ struct shunt_proxy {
 /* A drained send buffer larger than this is freed (a burst, not the steady
  * state of a stream, which stays within a window or two). */
 #define PROXY_WBUF_KEEP (2u * SHUNT_FRAME_DEFAULT)
+
+/* broker.c */
+int broker_new(shunt_proxy_t *p);   /* the layers' end, or -errno */
+void broker_on_event(shunt_proxy_t *p, pbroker_t *b, uint32_t events);
+void broker_free_all(shunt_proxy_t *p);
+void creds_of_peer(int fd, pcreds_t *c);
+/* Queues CREDS on the link when c's differ from the last sent: 0, or
+ * -EACCES when the agent cannot serve them. */
+int creds_before_request(shunt_proxy_t *p, const pconn_t *c);
+/* BROKER: answers OK with a new broker's socket attached. */
+void broker_request(shunt_proxy_t *p, pconn_t *c, uint64_t id);
+
+/* conn.c: a connection made by accept or received through a broker. */
+void conn_add(shunt_proxy_t *p, int fd, pid_t pid, int brokered);
 
 /* link.c */
 int link_open(shunt_proxy_t *p, const shunt_proxy_opts_t *o, char *err,
@@ -237,6 +299,7 @@ int sess_close_request(shunt_proxy_t *p, psess_t *s, uint32_t handle);
  * how many, or -errno. */
 int sess_fork(shunt_proxy_t *p, psess_t *s, uint64_t child,
               const uint8_t *handles, size_t len);
+int sess_exec_cancel(shunt_proxy_t *p, psess_t *s, uint64_t child);
 void sess_send_close(shunt_proxy_t *p, uint32_t handle);
 void sess_link_lost(shunt_proxy_t *p);
 void sess_free_all(shunt_proxy_t *p);
@@ -265,6 +328,15 @@ int stream_register(shunt_proxy_t *p, psess_t *root, pstream_t *s);
  * listener named in r->local_addr (relay_port 0).  Takes s. */
 int unixrelay_open(shunt_proxy_t *p, psess_t *root, pstream_t *s,
                    shunt_connect_r_t *r, uint16_t *relay_port);
+
+/* inotify.c.  INOTIFY_OPEN with the connection's passed fds: 0 with the
+ * instance id in *id, or -errno. */
+int inotify_open(shunt_proxy_t *p, pconn_t *c, uint32_t *id);
+int inotify_known(shunt_proxy_t *p, uint32_t id);
+void inotify_on_agent(shunt_proxy_t *p, const shunt_msg_t *m); /* WATCH_EVENT */
+void inotify_on_event(shunt_proxy_t *p, ev_t *ev, uint32_t events);
+void inotify_free(pinot_t *n);
+void inotify_free_all(shunt_proxy_t *p);
 
 /* record.c: frames as fuzz seeds.  open: NULL on failure (logged);
  * frame/close accept NULL. */

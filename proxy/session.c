@@ -174,6 +174,27 @@ int sess_fork(shunt_proxy_t *p, psess_t *s, uint64_t child,
     return n;
 }
 
+/* The exec a FORK was said for failed (EXEC_CANCEL): the pending session
+ * goes with its holds (a handle left without holder is closed at the
+ * agent).  Only a pending member of s's group; -ENOENT otherwise. */
+int sess_exec_cancel(shunt_proxy_t *p, psess_t *s, uint64_t child)
+{
+    psess_t *c = child ? pmap_get(&p->sessions, child) : NULL;
+    if (!c || !c->pending || c == c->root || c->root != s->root)
+        return -ENOENT;
+    int n = (int)c->held.n;
+    release_all(p, c);
+    for (psess_t **pp = &c->root->next_member; *pp; pp = &(*pp)->next_member)
+        if (*pp == c) {
+            *pp = c->next_member;
+            break;
+        }
+    pmap_del(&p->sessions, child);
+    c->root->nconns--; /* s is connected: the group goes on */
+    free(c);
+    return n;
+}
+
 void sess_send_close(shunt_proxy_t *p, uint32_t handle)
 {
     shunt_close_t b = {.handle = handle};

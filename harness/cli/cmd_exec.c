@@ -56,7 +56,7 @@ static const char usage_text[] =
     "CMD is looked up in PATH like execvp does (a file without an ELF or #!\n"
     "header runs with /bin/sh).  Its environment gets\n"
     "  LD_PRELOAD=LIBDIR/libshunt.so (before any LD_PRELOAD already set),\n"
-    "  SHUNT_SOCKET, SHUNT_TOKEN (the session), SHUNT_CONFIG (the layer's\n"
+    "  SHUNT_SOCKET, SHUNT_BROKER (the session), SHUNT_CONFIG (the layer's\n"
     "  configuration file), SHUNT_LOG and SHUNT_LOG_FILE (from --log and\n"
     "  --log-file), SHUNT_JOURNAL (from --journal: the layer appends one line\n"
     "  per call CMD makes to FILE, docs/hooking.md), SHUNT_UNHOOKED_FILE\n"
@@ -311,6 +311,7 @@ static int is_session_var(const char *entry)
      * starts a new session, whose program imports the target's env. */
     static const char *const names[] = {
         "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
+        "SHUNT_BROKER",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
         "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
@@ -332,8 +333,11 @@ static char *env_entry(const char *name, const char *a, const char *b)
 
 /* The harness's environment with the session's variables set. */
 static char **child_env(const char *layer, const shunt_session_t *s,
-                        const char *config_path, const exec_cmd_t *xc)
+                        int broker, const char *config_path,
+                        const exec_cmd_t *xc)
 {
+    char bk[16];
+    snprintf(bk, sizeof(bk), "%d", broker);
     size_t n = 0;
     while (environ && environ[n])
         n++;
@@ -353,7 +357,7 @@ static char **child_env(const char *layer, const shunt_session_t *s,
         old_preload = NULL;
     if (!(env[k++] = env_entry("LD_PRELOAD", layer, old_preload)) ||
         !(env[k++] = env_entry("SHUNT_SOCKET", shunt_session_socket(s), NULL)) ||
-        !(env[k++] = env_entry("SHUNT_TOKEN", shunt_session_token(s), NULL)) ||
+        !(env[k++] = env_entry("SHUNT_BROKER", bk, NULL)) ||
         !(env[k++] = env_entry("SHUNT_CONFIG", config_path, NULL)))
         goto oom;
     if (xc->log_level && !(env[k++] = env_entry("SHUNT_LOG", xc->log_level, NULL)))
@@ -455,7 +459,8 @@ static int supervise(shunt_session_t *s, int sigfd, pid_t child, int done_fd)
 /* CMD under the recorder: the same supervision, the recorder's thread
  * waiting for CMD's tree. */
 static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
-                        const char *config, const char *path, char **envp)
+                        const char *config, const char *path, char **envp,
+                        int *broker)
 {
     char err[1024];
     FILE *journal = NULL;
@@ -473,6 +478,8 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         return SHUNT_EXIT_FAIL;
     }
     pid_t child = exec_record_pid(x);
+    close(*broker); /* CMD has it */
+    *broker = -1;
     if (child > 0)
         supervise(s, sigfd, child, exec_record_done_fd(x));
     int st = 0, timed_out = 0;
@@ -597,27 +604,55 @@ static int run(exec_cmd_t *xc)
         return SHUNT_EXIT_FAIL;
     }
     int rc = SHUNT_EXIT_FAIL;
-    char config_path[PATH_MAX];
+    int broker = -1;
+    char config_path[PATH_MAX] = "";
     char **envp = NULL;
-    shunt_fmt(config_path, sizeof(config_path), "%s/layer.conf",
-              shunt_session_tmpdir(s));
-    int wr = write_config(config_path, config);
+    /* Readable by every user: a program that drops root (nginx's workers,
+     * setpriv, su) reads it again in each image it execs, and the session's
+     * own directory is root's alone.  It holds no secret. */
+    char config_dir[PATH_MAX] = "";
+    int wr = -ENAMETOOLONG;
+    if (shunt_fmt(config_dir, sizeof(config_dir), "%s-conf",
+                  shunt_session_tmpdir(s)) == 0 &&
+        shunt_fmt(config_path, sizeof(config_path), "%s/layer.conf",
+                  config_dir) == 0) {
+        if (mkdir(config_dir, 0755) < 0 || chmod(config_dir, 0755) < 0) {
+            wr = -errno;
+            if (errno == EEXIST)
+                config_dir[0] = 0; /* not ours */
+        } else if ((wr = write_config(config_path, config)) == 0 &&
+                   chmod(config_path, 0644) < 0) {
+            wr = -errno;
+        }
+    } else {
+        config_dir[0] = 0;
+    }
     if (wr < 0) {
         fprintf(stderr, "harness exec: %s: %s\n", config_path, strerror(-wr));
         config_path[0] = 0;
         goto out;
     }
-    if (!(envp = child_env(layer, s, config_path, xc))) {
+    /* The program's session is its broker, inherited (not close-on-exec):
+     * no token in its environment, nothing it loses by a change of user
+     * (docs/exec.md). */
+    broker = shunt_session_take_broker(s);
+    if (broker < 0 || fcntl(broker, F_SETFD, 0) < 0) {
+        fprintf(stderr, "harness exec: no broker for the session\n");
+        goto out;
+    }
+    if (!(envp = child_env(layer, s, broker, config_path, xc))) {
         fprintf(stderr, "harness exec: out of memory\n");
         goto out;
     }
     LOG_INFO("running %s under %s (session socket %s)", path, layer,
              shunt_session_socket(s));
     if (xc->record) {
-        rc = run_recorded(xc, s, sigfd, config, path, envp);
+        rc = run_recorded(xc, s, sigfd, config, path, envp, &broker);
         goto out;
     }
     pid_t child = spawn(path, xc->cmd, envp);
+    close(broker); /* the program has it: the proxy sees when all are gone */
+    broker = -1;
     if (child < 0) {
         fprintf(stderr, "harness exec: cannot execute %s: %s\n", path,
                 strerror((int)-child));
@@ -630,9 +665,13 @@ static int run(exec_cmd_t *xc)
     LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
     rc = shunt_proc_exit_code(st);
 out:
+    if (broker >= 0)
+        close(broker);
     free_env(envp);
     if (config_path[0])
         unlink(config_path);
+    if (config_dir[0])
+        rmdir(config_dir);
     shunt_session_end(s);
     close(sigfd);
     free(config);

@@ -618,6 +618,7 @@ static int start(shunt_session_t *s)
         .agent_token_len = strlen(agent_token),
         .layer_token = s->layer_token,
         .layer_token_len = strlen(s->layer_token),
+        .broker = s->o.private_socket, /* harness exec: the program's */
     };
     char err[1024];
     s->proxy = shunt_proxy_new(&po, err, sizeof(err));
@@ -727,4 +728,9 @@ void shunt_session_end(shunt_session_t *s)
 {
     if (s)
         teardown(s);
+}
+
+int shunt_session_take_broker(shunt_session_t *s)
+{
+    return s && s->proxy ? shunt_proxy_take_broker(s->proxy) : -1;
 }

@@ -36,6 +36,10 @@ int shunt_session_start(const shunt_session_opts_t *o, shunt_session_t **out);
 
 const char *shunt_session_socket(const shunt_session_t *s);
 const char *shunt_session_token(const shunt_session_t *s);   /* hex text */
+/* With private_socket: the program's end of the session's broker (close-on-
+ * exec, the caller's to pass on and close), once; -1 otherwise.  The
+ * program's layer needs neither the path nor the token with it. */
+int shunt_session_take_broker(shunt_session_t *s);
 const char *shunt_session_tmpdir(const shunt_session_t *s);  /* private 0700 */
 pid_t shunt_session_agent_pid(const shunt_session_t *s);     /* 0 once gone */
 

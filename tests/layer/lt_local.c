@@ -11,6 +11,7 @@
  * fails the test. */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <poll.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -434,6 +436,31 @@ static long c_umask(const char *n, void *f)
     (void)n;
     return ((mode_t(*)(mode_t))f)(027);
 }
+/* set*id, setgroups: to nobody (65534) in the case's own child; as
+ * root 0 with and without the layer, as anyone else EPERM in both.  The
+ * check after each case (REMOTE still served) is then made as the new
+ * user: the session survives the change. */
+static long c_setid1(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned))f)(65534);
+}
+static long c_setid2(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned, unsigned))f)(65534, 65534);
+}
+static long c_setid3(const char *n, void *f)
+{
+    (void)n;
+    return ((int (*)(unsigned, unsigned, unsigned))f)(65534, 65534, 65534);
+}
+static long c_setgroups(const char *n, void *f)
+{
+    (void)n;
+    gid_t g[1] = {65534};
+    return ((int (*)(size_t, const gid_t *))f)(1, g);
+}
 static long c_symlink(const char *n, void *f)
 {
     (void)n;
@@ -462,6 +489,72 @@ static long c_futimens(const char *n, void *f)
     struct timespec ts[2] = {{1000, 0}, {3000, 0}};
     return ((int (*)(int, const struct timespec *))f)(ofile(O_RDONLY), ts);
 }
+/* inotify: an instance (the hooked init, or init1 for the others), a
+ * watch on the case's directory (IN_DONT_FOLLOW variant for add_watch), a
+ * file made, written and removed, its events, then rm_watch's IN_IGNORED. */
+static void ino_events(int fd)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    while (poll(&pf, 1, 500) > 0) {
+        ssize_t got = read(fd, buf, sizeof(buf));
+        if (got <= 0)
+            break;
+        for (char *q = buf; q < buf + got;) {
+            const struct inotify_event *ev = (const void *)q;
+            printf("  wd %d mask 0x%x name '%s'\n", ev->wd, ev->mask,
+                   ev->len ? ev->name : "");
+            q += sizeof(*ev) + ev->len;
+        }
+    }
+}
+static long c_inotify(const char *n, void *f)
+{
+    int fd;
+    if (strcmp(n, "inotify_init") == 0)
+        fd = ((int (*)(void))f)();
+    else if (strcmp(n, "inotify_init1") == 0)
+        fd = ((int (*)(int))f)(IN_NONBLOCK | IN_CLOEXEC);
+    else
+        fd = inotify_init1(IN_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    int (*add)(int, const char *, uint32_t) = inotify_add_watch;
+    if (strcmp(n, "inotify_add_watch") == 0)
+        add = (int (*)(int, const char *, uint32_t))f;
+    int wd = add(fd, dir, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE |
+                             IN_MOVED_FROM | IN_MOVED_TO);
+    printf("  add_watch: %d\n", wd);
+    char missing[600];
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    errno = 0;
+    int mw = add(fd, missing, IN_MODIFY);
+    printf("  missing: %d %s\n", mw, strerrorname_np(errno));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/ino", dir);
+    int w = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (w >= 0) {
+        if (write(w, "x", 1) != 1)
+            printf("  write failed\n");
+        close(w);
+    }
+    char moved[620];
+    snprintf(moved, sizeof(moved), "%s/ino2", dir);
+    rename(path, moved);
+    unlink(moved);
+    ino_events(fd);
+    int (*rm)(int, int) = inotify_rm_watch;
+    if (strcmp(n, "inotify_rm_watch") == 0)
+        rm = (int (*)(int, int))f;
+    long r = rm(fd, wd);
+    errno = 0;
+    int again = rm(fd, wd);
+    printf("  rm_watch again: %d %s\n", again, strerrorname_np(errno));
+    ino_events(fd);
+    close(fd);
+    return r;
+}
+
 static long c_utimes(const char *n, void *f)
 {
     struct timeval tv[2] = {{1000, 5}, {4000, 7}};
@@ -955,6 +1048,12 @@ static const struct {
     {"syscall", c_syscall}, {"chown", c_chown}, {"lchown", c_chown},
     {"fchown", c_fchown}, {"fchownat", c_fchownat}, {"link", c_link},
     {"linkat", c_linkat}, {"mknod", c_mknod}, {"mknodat", c_mknodat},
+    {"setuid", c_setid1}, {"setgid", c_setid1}, {"seteuid", c_setid1},
+    {"setegid", c_setid1}, {"setreuid", c_setid2}, {"setregid", c_setid2},
+    {"setresuid", c_setid3}, {"setresgid", c_setid3},
+    {"setgroups", c_setgroups}, {"inotify_init", c_inotify},
+    {"inotify_init1", c_inotify}, {"inotify_add_watch", c_inotify},
+    {"inotify_rm_watch", c_inotify},
 };
 
 /* A fresh set of files for each case. */

@@ -20,6 +20,10 @@ void shunt_rx_free(shunt_rx_t *rx);
 /* One read() into the buffer.  Returns bytes read (> 0), 0 on EOF, or
  * -errno (-EAGAIN when a non-blocking fd has nothing). */
 ssize_t shunt_rx_fill(shunt_rx_t *rx, int fd);
+/* The same on a unix socket with recvmsg(): fds passed with SCM_RIGHTS are
+ * appended to fds[*nfds] (O_CLOEXEC), up to max; the rest are closed. */
+ssize_t shunt_rx_fill_fds(shunt_rx_t *rx, int fd, int *fds, int max,
+                          int *nfds);
 
 /* 1 when the last fill read less than it had room for: the socket had
  * nothing more at that moment, so a level-triggered loop can go back to

@@ -11,7 +11,9 @@
 typedef struct {
     const char *server;  /* "agent", "proxy": for the refusal's message */
     unsigned roles;      /* SHUNT_ROLE_BIT() of each role it serves */
-    const void *token;   /* the shared secret */
+    const void *token;   /* the shared secret; NULL: none is asked for (a
+                          * connection a broker made: the socket is the
+                          * capability) */
     size_t token_len;
     uint16_t ver_max;    /* highest version it speaks now, at most
                           * SHUNT_PROTO_VERSION_MAX (the proxy: no more
@@ -20,7 +22,8 @@ typedef struct {
 } shunt_hello_want_t;
 
 /* Checks h, in this order: magic (EPROTO), a common version
- * (EPROTONOSUPPORT), the token, compared in constant time (EACCES), a role
+ * (EPROTONOSUPPORT), the token unless w->token is NULL, compared in constant
+ * time (EACCES), a role
  * the server serves (EACCES).  Returns 0 with r->version (the highest both
  * speak) and r->max_frame (the smaller of the two limits, h->max_frame 0
  * meaning SHUNT_FRAME_DEFAULT, and never below SHUNT_FRAME_MIN) set; the

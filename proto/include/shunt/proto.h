@@ -33,6 +33,11 @@
  * this number (the agent's slot part stops below 0xfffff). */
 #define SHUNT_AT_ROOT 0xffffffffu
 
+/* A remote inotify watch descriptor as the program sees it: the agent's
+ * wd plus this.  The kernel numbers a local instance's watches from 1 up
+ * (idr_alloc_cyclic), so the two ranges meet only after 2^24 watches. */
+#define SHUNT_INOTIFY_WD_BASE 0x1000000
+
 /* Initial per-stream flow-control window, in bytes of DATA payload. */
 #define SHUNT_STREAM_WINDOW (512u * 1024u)
 

@@ -19,6 +19,8 @@ typedef struct {
                                   * (docs/fuzzing.md); NULL: the
                                   * SHUNT_PROXY_RECORD environment
                                   * variable, if set */
+    int broker;                  /* make a broker for the program's layers
+                                  * (shunt_proxy_take_broker) */
 } shunt_proxy_opts_t;
 
 /* Connects to the agent, performs the handshake and binds the socket.
@@ -37,6 +39,11 @@ void shunt_proxy_stop(shunt_proxy_t *p);
 
 /* Closes every connection and the agent link and removes the socket. */
 void shunt_proxy_free(shunt_proxy_t *p);
+
+/* With opts.broker: the layers' end of the broker (close-on-exec; the
+ * caller owns it), once; -1 after.  A layer that holds it (SHUNT_BROKER)
+ * needs neither the socket path nor the token (docs/proxy.md). */
+int shunt_proxy_take_broker(shunt_proxy_t *p);
 
 /* 1 while the agent link is up. */
 int shunt_proxy_link_up(const shunt_proxy_t *p);
