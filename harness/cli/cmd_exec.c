@@ -498,60 +498,49 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
     return shunt_proc_exit_code(st);
 }
 
-static int run(exec_cmd_t *xc)
+/* --log-file made absolute (abs_log holds it), then the layer's
+ * configuration text from --config or the defaults.  0, or -1 (said why). */
+static int exec_config(exec_cmd_t *xc, char *abs_log, size_t abs_len, char **config)
 {
     char err[2048];
-    shunt_target_info_t info;
-    if (shunt_target_info(xc->target, &info, err, sizeof(err)) < 0) {
-        fprintf(stderr,
-                "harness exec: %s\n"
-                "harness exec: start it with `harness up SCENARIO.yaml` "
-                "(`harness status` lists targets)\n",
-                err);
-        return SHUNT_EXIT_FAIL;
-    }
-    char layer[PATH_MAX];
-    if (find_layer(layer, sizeof(layer)) < 0)
-        return SHUNT_EXIT_FAIL;
-
-    char abs_log[PATH_MAX];
     if (xc->log_file && xc->log_file[0] != '/') {
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd)) ||
-            shunt_fmt(abs_log, sizeof(abs_log), "%s/%s", cwd, xc->log_file) <
-                0) {
+            shunt_fmt(abs_log, abs_len, "%s/%s", cwd, xc->log_file) < 0) {
             fprintf(stderr, "harness exec: --log-file: cannot make %s "
                             "absolute\n",
                     xc->log_file);
-            return SHUNT_EXIT_FAIL;
+            return -1;
         }
         xc->log_file = abs_log;
     }
-    char *config = NULL;
     if (xc->config) {
-        if (shunt_layercfg_load(xc->config, xc->log_level, xc->log_file,
-                                &config, err, sizeof(err)) < 0) {
+        if (shunt_layercfg_load(xc->config, xc->log_level, xc->log_file, config,
+                                err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
-            return SHUNT_EXIT_FAIL;
+            return -1;
         }
-    } else {
-        shunt_yerr_t e = {.file = "--config", .buf = err, .len = sizeof(err)};
-        if (shunt_layercfg_render(&e, NULL, xc->log_level, xc->log_file,
-                                  &config) < 0) {
-            fprintf(stderr, "harness exec: %s\n", err);
-            return SHUNT_EXIT_FAIL;
-        }
+        return 0;
     }
+    shunt_yerr_t e = {.file = "--config", .buf = err, .len = sizeof(err)};
+    if (shunt_layercfg_render(&e, NULL, xc->log_level, xc->log_file, config) < 0) {
+        fprintf(stderr, "harness exec: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
 
-    char path[PATH_MAX];
-    int rr = shunt_proc_find(xc->cmd[0], path, sizeof(path));
+/* CMD as PATH finds it, and one the layer can enter.  0, or the exit
+ * status (said why). */
+static int exec_resolve(const exec_cmd_t *xc, char *path, size_t len)
+{
+    int rr = shunt_proc_find(xc->cmd[0], path, len);
+    if (rr == -EACCES) {
+        fprintf(stderr, "harness exec: %s: permission denied\n",
+                path[0] ? path : xc->cmd[0]);
+        return EXIT_CANNOT_RUN;
+    }
     if (rr < 0) {
-        free(config);
-        if (rr == -EACCES) {
-            fprintf(stderr, "harness exec: %s: permission denied\n",
-                    path[0] ? path : xc->cmd[0]);
-            return EXIT_CANNOT_RUN;
-        }
         fprintf(stderr, "harness exec: %s: %s\n", xc->cmd[0],
                 rr == -ENOENT && !strchr(xc->cmd[0], '/')
                     ? "command not found"
@@ -560,12 +549,17 @@ static int run(exec_cmd_t *xc)
     }
     char why[1024];
     if (check_loadable(path, why, sizeof(why), 0) < 0) {
-        free(config);
         fprintf(stderr, "harness exec: refusing to run %s: %s\n", xc->cmd[0],
                 why);
         return EXIT_CANNOT_RUN;
     }
+    return 0;
+}
 
+/* The signals harness exec forwards or waits for, blocked and read from a
+ * signalfd (returned; -1 said why). */
+static int exec_signals(void)
+{
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -576,15 +570,20 @@ static int run(exec_cmd_t *xc)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sigfd < 0) {
+    if (sigfd < 0)
         fprintf(stderr, "harness exec: signalfd: %s\n", strerror(errno));
-        free(config);
-        return SHUNT_EXIT_FAIL;
-    }
+    return sigfd;
+}
+
+/* The session: the agent in the target and the proxy on a private
+ * socket.  0, or -1 (said why). */
+static int exec_session(const exec_cmd_t *xc, const shunt_target_info_t *info,
+                        int sigfd, shunt_session_t **s)
+{
     shunt_session_opts_t so = {
         .who = "harness exec",
         .target = xc->target,
-        .init_pid = info.init_pid,
+        .init_pid = info->init_pid,
         .private_socket = 1,
         .agent = xc->agent,
         .sigfd = sigfd,
@@ -596,26 +595,22 @@ static int run(exec_cmd_t *xc)
     so.log_level = level_names[shunt_log_get_level() <= SHUNT_LOG_TRACE
                                    ? shunt_log_get_level()
                                    : SHUNT_LOG_TRACE];
-    shunt_session_t *s;
-    int sr = shunt_session_start(&so, &s);
-    if (sr != 0) {
-        close(sigfd);
-        free(config);
-        return SHUNT_EXIT_FAIL;
-    }
-    int rc = SHUNT_EXIT_FAIL;
-    int broker = -1;
-    char config_path[PATH_MAX] = "";
-    char **envp = NULL;
-    /* Readable by every user: a program that drops root (nginx's workers,
-     * setpriv, su) reads it again in each image it execs, and the session's
-     * own directory is root's alone.  It holds no secret. */
-    char config_dir[PATH_MAX] = "";
+    return shunt_session_start(&so, s) != 0 ? -1 : 0;
+}
+
+/* The layer's configuration as a file, config_path in config_dir,
+ * readable by every user: a program that drops root (nginx's workers,
+ * setpriv, su) reads it again in each image it execs, and the session's
+ * own directory is root's alone.  It holds no secret.  0, or -1 (said
+ * why); what was created is named in config_dir and config_path (""
+ * otherwise) for the caller to remove. */
+static int write_layer_config(shunt_session_t *s, const char *config,
+                              char *config_dir, size_t dlen, char *config_path,
+                              size_t plen)
+{
     int wr = -ENAMETOOLONG;
-    if (shunt_fmt(config_dir, sizeof(config_dir), "%s-conf",
-                  shunt_session_tmpdir(s)) == 0 &&
-        shunt_fmt(config_path, sizeof(config_path), "%s/layer.conf",
-                  config_dir) == 0) {
+    if (shunt_fmt(config_dir, dlen, "%s-conf", shunt_session_tmpdir(s)) == 0 &&
+        shunt_fmt(config_path, plen, "%s/layer.conf", config_dir) == 0) {
         if (mkdir(config_dir, 0755) < 0 || chmod(config_dir, 0755) < 0) {
             wr = -errno;
             if (errno == EEXIST)
@@ -630,12 +625,23 @@ static int run(exec_cmd_t *xc)
     if (wr < 0) {
         fprintf(stderr, "harness exec: %s: %s\n", config_path, strerror(-wr));
         config_path[0] = 0;
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* CMD under the layer in the session (or under the recorder too), until
+ * it ends.  Its exit status, or harness exec's own. */
+static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
+                        const char *config, const char *layer, const char *path,
+                        const char *config_path)
+{
+    int rc = SHUNT_EXIT_FAIL;
+    char **envp = NULL;
     /* The program's session is its broker, inherited (not close-on-exec):
      * no token in its environment, nothing it loses by a change of user
      * (docs/exec.md). */
-    broker = shunt_session_take_broker(s);
+    int broker = shunt_session_take_broker(s);
     if (broker < 0 || fcntl(broker, F_SETFD, 0) < 0) {
         fprintf(stderr, "harness exec: no broker for the session\n");
         goto out;
@@ -668,6 +674,44 @@ out:
     if (broker >= 0)
         close(broker);
     free_env(envp);
+    return rc;
+}
+
+static int run(exec_cmd_t *xc)
+{
+    char err[2048];
+    shunt_target_info_t info;
+    if (shunt_target_info(xc->target, &info, err, sizeof(err)) < 0) {
+        fprintf(stderr,
+                "harness exec: %s\n"
+                "harness exec: start it with `harness up SCENARIO.yaml` "
+                "(`harness status` lists targets)\n",
+                err);
+        return SHUNT_EXIT_FAIL;
+    }
+    char layer[PATH_MAX], abs_log[PATH_MAX], path[PATH_MAX];
+    char *config = NULL;
+    if (find_layer(layer, sizeof(layer)) < 0 ||
+        exec_config(xc, abs_log, sizeof(abs_log), &config) < 0)
+        return SHUNT_EXIT_FAIL;
+    int rc = exec_resolve(xc, path, sizeof(path));
+    if (rc != 0) {
+        free(config);
+        return rc;
+    }
+    int sigfd = exec_signals();
+    shunt_session_t *s;
+    if (sigfd < 0 || exec_session(xc, &info, sigfd, &s) < 0) {
+        if (sigfd >= 0)
+            close(sigfd);
+        free(config);
+        return SHUNT_EXIT_FAIL;
+    }
+    char config_dir[PATH_MAX] = "", config_path[PATH_MAX] = "";
+    rc = SHUNT_EXIT_FAIL;
+    if (write_layer_config(s, config, config_dir, sizeof(config_dir), config_path,
+                           sizeof(config_path)) == 0)
+        rc = exec_program(xc, s, sigfd, config, layer, path, config_path);
     if (config_path[0])
         unlink(config_path);
     if (config_dir[0])

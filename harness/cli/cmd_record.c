@@ -66,7 +66,65 @@ static int find_cmd(const char *cmd, char *out, size_t outlen)
     return access(out, F_OK) == 0 ? 0 : -errno;
 }
 
-int cmd_record(int argc, char **argv)
+/* harness record's command line. */
+typedef struct {
+    recorder_rules_t *rules;
+    recorder_opts_t ro;
+    const char *out_path;
+    int json;
+} record_cli_t;
+
+/* One option (c, with optarg) into cl.  0, or -1 with err; *rc set when
+ * the command ends here anyway (--help, an unreadable --config). */
+static int record_option(record_cli_t *cl, int c, char **argv, int *rc, char *err,
+                         size_t errlen)
+{
+    switch (c) {
+    case 'p': return recorder_rules_add_path(cl->rules, optarg, err, errlen);
+    case 'n': return recorder_rules_add_net(cl->rules, optarg, err, errlen);
+    case 'N': return recorder_rules_add_name(cl->rules, optarg, err, errlen);
+    case 'c': {
+        char *text = NULL;
+        if (shunt_layercfg_load(optarg, NULL, NULL, &text, err, errlen) < 0) {
+            fprintf(stderr, "harness record: %s\n", err);
+            *rc = SHUNT_EXIT_FAIL;
+            return -1;
+        }
+        int bad = recorder_rules_layer(cl->rules, text, err, errlen);
+        free(text);
+        return bad;
+    }
+    case 't': {
+        char *end;
+        double s = strtod(optarg, &end);
+        cl->ro.timeout_ms = (int)(s * 1000);
+        if (*end || !(s > 0) || s > 86400) {
+            snprintf(err, errlen,
+                     "--timeout: expected seconds (0 < N <= 86400), got \"%s\"",
+                     optarg);
+            return -1;
+        }
+        return 0;
+    }
+    case 'A': cl->ro.all_syscalls = 1; return 0;
+    case 'L': cl->ro.leaks_only = 1; return 0;
+    case 'j': cl->json = 1; return 0;
+    case 'o': cl->out_path = optarg; return 0;
+    case 'h':
+        fputs(usage_text, stdout);
+        *rc = SHUNT_EXIT_OK;
+        return -1;
+    case ':':
+        snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
+        return -1;
+    default:
+        snprintf(err, errlen, "unknown option %s", argv[optind - 1]);
+        return -1;
+    }
+}
+
+/* The options, up to CMD.  0, or -1 with *rc (said why). */
+static int record_parse(record_cli_t *cl, int argc, char **argv, int *rc)
 {
     static const struct option opts[] = {
         {"remote-path", required_argument, 0, 'p'},
@@ -80,78 +138,82 @@ int cmd_record(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    recorder_rules_t *rules = recorder_rules_new();
-    recorder_opts_t ro = {.rules = rules};
-    const char *out_path = NULL;
-    int json = 0, rc = SHUNT_EXIT_USAGE;
     char err[2048];
-    FILE *out = stderr;
-    if (!rules) {
-        fprintf(stderr, "harness record: out of memory\n");
-        return SHUNT_EXIT_FAIL;
-    }
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "+:ho:", opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'p': bad = recorder_rules_add_path(rules, optarg, err, sizeof(err)); break;
-        case 'n': bad = recorder_rules_add_net(rules, optarg, err, sizeof(err)); break;
-        case 'N': bad = recorder_rules_add_name(rules, optarg, err, sizeof(err)); break;
-        case 'c': {
-            char *text = NULL;
-            if (shunt_layercfg_load(optarg, NULL, NULL, &text, err,
-                                    sizeof(err)) < 0) {
-                fprintf(stderr, "harness record: %s\n", err);
-                rc = SHUNT_EXIT_FAIL;
-                goto out;
-            }
-            bad = recorder_rules_layer(rules, text, err, sizeof(err));
-            free(text);
-            break;
-        }
-        case 't': {
-            char *end;
-            double s = strtod(optarg, &end);
-            if (*end || !(s > 0) || s > 86400) {
-                snprintf(err, sizeof(err),
-                         "--timeout: expected seconds (0 < N <= 86400), got "
-                         "\"%s\"",
-                         optarg);
-                bad = -1;
-            }
-            ro.timeout_ms = (int)(s * 1000);
-            break;
-        }
-        case 'A': ro.all_syscalls = 1; break;
-        case 'L': ro.leaks_only = 1; break;
-        case 'j': json = 1; break;
-        case 'o': out_path = optarg; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            rc = SHUNT_EXIT_OK;
-            goto out;
-        case ':':
-            snprintf(err, sizeof(err), "%s needs a value", argv[optind - 1]);
-            bad = -1;
-            break;
-        default:
-            snprintf(err, sizeof(err), "unknown option %s", argv[optind - 1]);
-            bad = -1;
-        }
-        if (bad) {
-            fprintf(stderr, "harness record: %s\n\n%s", err, usage_text);
-            goto out;
+        *rc = SHUNT_EXIT_USAGE;
+        if (record_option(cl, c, argv, rc, err, sizeof(err)) != 0) {
+            if (*rc == SHUNT_EXIT_USAGE)
+                fprintf(stderr, "harness record: %s\n\n%s", err, usage_text);
+            return -1;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "harness record: missing the command to run (after "
                         "--)\n\n%s",
                 usage_text);
-        goto out;
+        *rc = SHUNT_EXIT_USAGE;
+        return -1;
     }
+    return 0;
+}
+
+/* harness record's exit status: CMD's, 124 on timeout, 126/127 when it
+ * could not be executed (r < 0). */
+static int record_status(const recorder_result_t *res, int r, int timeout_ms)
+{
+    if (res->timed_out) {
+        fprintf(stderr, "harness record: timed out after %d ms: every "
+                        "traced process was killed\n",
+                timeout_ms);
+        return EXIT_TIMEOUT;
+    }
+    if (r < 0)
+        return r == -ENOENT ? 127 : 126;
+    if (WIFEXITED(res->status))
+        return WEXITSTATUS(res->status);
+    if (WIFSIGNALED(res->status))
+        return 128 + WTERMSIG(res->status);
+    return SHUNT_EXIT_FAIL;
+}
+
+/* CMD (argv, found at path) under the recorder, its journal and leaks
+ * printed to out. */
+static int record_run(const record_cli_t *cl, const char *path, char **argv, FILE *out)
+{
+    char err[2048];
+    recorder_result_t res;
+    int rc = SHUNT_EXIT_FAIL;
+    int r = recorder_run(&cl->ro, path, argv, environ, &res, err, sizeof(err));
+    if (r < 0 && res.n_ev == 0) {
+        fprintf(stderr, "harness record: %s\n", err);
+    } else {
+        if (r < 0)
+            fprintf(stderr, "harness record: cannot execute %s\n", err);
+        recorder_print(out, &res,
+                       cl->json ? RECORDER_PRINT_JSON
+                                : RECORDER_PRINT_EVENTS | RECORDER_PRINT_LEAKS);
+        rc = record_status(&res, r, cl->ro.timeout_ms);
+    }
+    recorder_result_free(&res);
+    return rc;
+}
+
+int cmd_record(int argc, char **argv)
+{
+    record_cli_t cl = {.rules = recorder_rules_new()};
+    if (!cl.rules) {
+        fprintf(stderr, "harness record: out of memory\n");
+        return SHUNT_EXIT_FAIL;
+    }
+    cl.ro.rules = cl.rules;
+    int rc = SHUNT_EXIT_USAGE;
     char path[PATH_MAX];
+    FILE *out = stderr;
+    if (record_parse(&cl, argc, argv, &rc) < 0)
+        goto out;
     int fr = find_cmd(argv[optind], path, sizeof(path));
     if (fr < 0) {
         fprintf(stderr, "harness record: %s: %s\n", argv[optind],
@@ -159,42 +221,15 @@ int cmd_record(int argc, char **argv)
         rc = fr == -ENOENT ? 127 : 126;
         goto out;
     }
-    if (out_path && !(out = fopen(out_path, "we"))) {
-        fprintf(stderr, "harness record: %s: %s\n", out_path, strerror(errno));
+    if (cl.out_path && !(out = fopen(cl.out_path, "we"))) {
+        fprintf(stderr, "harness record: %s: %s\n", cl.out_path, strerror(errno));
         rc = SHUNT_EXIT_FAIL;
         goto out;
     }
-    recorder_result_t res;
-    int r = recorder_run(&ro, path, argv + optind, environ, &res, err,
-                         sizeof(err));
-    if (r < 0 && res.n_ev == 0) {
-        fprintf(stderr, "harness record: %s\n", err);
-        rc = SHUNT_EXIT_FAIL;
-    } else {
-        if (r < 0)
-            fprintf(stderr, "harness record: cannot execute %s\n", err);
-        recorder_print(out, &res,
-                       json ? RECORDER_PRINT_JSON
-                            : RECORDER_PRINT_EVENTS | RECORDER_PRINT_LEAKS);
-        if (res.timed_out) {
-            fprintf(stderr, "harness record: timed out after %d ms: every "
-                            "traced process was killed\n",
-                    ro.timeout_ms);
-            rc = EXIT_TIMEOUT;
-        } else if (r < 0) {
-            rc = r == -ENOENT ? 127 : 126;
-        } else if (WIFEXITED(res.status)) {
-            rc = WEXITSTATUS(res.status);
-        } else if (WIFSIGNALED(res.status)) {
-            rc = 128 + WTERMSIG(res.status);
-        } else {
-            rc = SHUNT_EXIT_FAIL;
-        }
-    }
-    recorder_result_free(&res);
+    rc = record_run(&cl, path, argv + optind, out);
 out:
     if (out && out != stderr)
         fclose(out);
-    recorder_rules_free(rules);
+    recorder_rules_free(cl.rules);
     return rc;
 }

@@ -3,6 +3,7 @@
  * stderr ends with "harness exec: recorder: N leak(s)" and one
  * "LEAK <call>: <why>" line per leak (docs/recorder.md). */
 #include "shunt/leaks.h"
+#include "shunt/buf.h"
 #include "shunt/proc.h"
 #include "shunt/util.h"
 
@@ -58,24 +59,16 @@ static char *slurp(int fd, size_t max)
     return b;
 }
 
-int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
+/* harness exec --record for the case's program, as this harness (self):
+ * argv (malloc'd; its strings are borrowed). */
+static char **record_argv(const shunt_leaks_input_t *in, char *self, char *tmo)
 {
-    *report = NULL;
-    char self[PATH_MAX];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (sl <= 0) {
-        *report = msg("cannot find the harness binary: %s", strerror(errno));
-        return SHUNT_LEAKS_ERROR;
-    }
-    self[sl] = '\0';
     size_t na = 0;
     while (in->argv[na])
         na++;
-    char tmo[32];
-    snprintf(tmo, sizeof(tmo), "%d", in->timeout_ms > 0 ? (in->timeout_ms + 999) / 1000 : 60);
     char **argv = calloc(na + 16, sizeof(char *));
     if (!argv)
-        return SHUNT_LEAKS_ERROR;
+        return NULL;
     size_t k = 0;
     argv[k++] = self;
     argv[k++] = (char *)"exec";
@@ -89,47 +82,45 @@ int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
     argv[k++] = (char *)"--";
     for (size_t i = 0; i < na; i++)
         argv[k++] = in->argv[i];
+    return argv;
+}
 
-    char errpath[] = "/tmp/shunt-leaks.XXXXXX";
-    int errfd = mkstemp(errpath);
-    if (errfd < 0) {
-        free(argv);
-        *report = msg("temporary file: %s", strerror(errno));
-        return SHUNT_LEAKS_ERROR;
-    }
-    unlink(errpath);
-    shunt_proc_t child = {.path = self, .argv = argv,
-                      .cwd = in->cwd ? in->cwd : "/tmp",
-                      .stdio = {-1, SHUNT_PROC_NULL, errfd},
-                      .flags = SHUNT_PROC_GROUP};
+/* Runs argv in the case's cwd with its stdin, its stderr into errfd, until
+ * it ends or its backstop (the recorder kills the program's tree at its
+ * timeout; this is the backstop for harness exec itself).  0, or -1 with
+ * *report. */
+static int run_record(const shunt_leaks_input_t *in, char **argv, const char *tmo,
+                      int errfd, char **report)
+{
+    shunt_proc_t child = {.path = argv[0], .argv = argv,
+                          .cwd = in->cwd ? in->cwd : "/tmp",
+                          .stdio = {-1, SHUNT_PROC_NULL, errfd},
+                          .flags = SHUNT_PROC_GROUP};
     int inf = open(in->stdin_path ? in->stdin_path : "/dev/null",
                    O_RDONLY | O_CLOEXEC);
     int r = inf < 0 ? -errno : (child.stdio[0] = inf, shunt_proc_spawn(&child, NULL));
-    free(argv);
     if (inf >= 0)
         close(inf);
     if (r < 0) {
-        close(errfd);
         *report = msg("cannot run harness exec --record: %s", strerror(-r));
-        return SHUNT_LEAKS_ERROR;
+        return -1;
     }
-    /* The recorder kills the program's tree at its timeout; this is the
-     * backstop for harness exec itself. */
     long limit_ms = (in->timeout_ms > 0 ? in->timeout_ms : 60000) + 30000;
     int status = 0, timed_out = 0;
-    if (shunt_proc_wait_until(child.pid, shunt_now_ms() + (uint64_t)limit_ms, -1,
-                              NULL, &status, &timed_out) < 0)
-        status = -1;
+    shunt_proc_wait_until(child.pid, shunt_now_ms() + (uint64_t)limit_ms, -1, NULL,
+                          &status, &timed_out);
     if (timed_out) {
-        close(errfd);
         *report = msg("harness exec --record did not finish in %s s", tmo);
-        return SHUNT_LEAKS_ERROR;
+        return -1;
     }
-    char *err = slurp(errfd, 1 << 20);
-    close(errfd);
-    if (!err)
-        return SHUNT_LEAKS_ERROR;
-    /* the summary line, then the LEAK lines after it */
+    return 0;
+}
+
+/* The LEAK lines of harness exec --record's stderr (err), after its
+ * summary line "harness exec: recorder: N leak(s)": *report holds them,
+ * one a line. */
+static int parse_leaks(const char *err, char **report)
+{
     const char *sum = strstr(err, "harness exec: recorder: ");
     long n = -1;
     if (sum && (sum == err || sum[-1] == '\n'))
@@ -139,35 +130,63 @@ int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
         *report = msg("no recorder summary from harness exec --record; its stderr "
                       "ends:\n%s",
                       len > 1500 ? err + len - 1500 : err);
-        free(err);
         return SHUNT_LEAKS_ERROR;
     }
-    size_t cap = strlen(err) + 1, len = 0;
-    char *out = malloc(cap);
+    shunt_buf_t out = {0};
     long found = 0;
-    if (!out) {
-        free(err);
-        return SHUNT_LEAKS_ERROR;
-    }
-    out[0] = '\0';
+    shunt_buf_put(&out, "", 0);
     for (const char *p = sum; *p;) {
         const char *nl = strchr(p, '\n');
         size_t l = nl ? (size_t)(nl - p) : strlen(p);
         if (l > 5 && strncmp(p, "LEAK ", 5) == 0) {
-            memcpy(out + len, p + 5, l - 5);
-            len += l - 5;
-            out[len++] = '\n';
-            out[len] = '\0';
+            shunt_buf_put(&out, p + 5, l - 5);
+            shunt_buf_put(&out, "\n", 1);
             found++;
         }
         p += l + (nl ? 1 : 0);
     }
-    free(err);
+    char *text = shunt_buf_take(&out);
+    if (!text)
+        return SHUNT_LEAKS_ERROR;
     if (found != n) {
-        free(out);
+        free(text);
         *report = msg("the recorder counted %ld leaks but listed %ld", n, found);
         return SHUNT_LEAKS_ERROR;
     }
-    *report = out;
+    *report = text;
     return found ? SHUNT_LEAKS_FOUND : SHUNT_LEAKS_NONE;
+}
+
+int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
+{
+    *report = NULL;
+    char self[PATH_MAX];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        *report = msg("cannot find the harness binary: %s", strerror(errno));
+        return SHUNT_LEAKS_ERROR;
+    }
+    self[sl] = '\0';
+    char tmo[32];
+    snprintf(tmo, sizeof(tmo), "%d", in->timeout_ms > 0 ? (in->timeout_ms + 999) / 1000 : 60);
+    char **argv = record_argv(in, self, tmo);
+    if (!argv)
+        return SHUNT_LEAKS_ERROR;
+    char errpath[] = "/tmp/shunt-leaks.XXXXXX";
+    int errfd = mkstemp(errpath);
+    if (errfd < 0) {
+        free(argv);
+        *report = msg("temporary file: %s", strerror(errno));
+        return SHUNT_LEAKS_ERROR;
+    }
+    unlink(errpath);
+    int r = run_record(in, argv, tmo, errfd, report);
+    free(argv);
+    char *err = r < 0 ? NULL : slurp(errfd, 1 << 20);
+    close(errfd);
+    if (!err)
+        return SHUNT_LEAKS_ERROR;
+    r = parse_leaks(err, report);
+    free(err);
+    return r;
 }
