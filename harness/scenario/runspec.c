@@ -228,16 +228,11 @@ static int lang_of(const char *s, shunt_lang_t *out)
     return -1;
 }
 
-static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+/* program.language. */
+static int get_language(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
-    static const char *const keys[] = {"language", "source", "main", "inline",
-                                       "build", "args", "stdin", "env", "cwd",
-                                       "timeout", "go", NULL};
     const shunt_ynode_t *v;
     const char *s;
-    if (shunt_yexpect_map(c->e, n, "program") < 0 ||
-        shunt_ycheck_keys(c->e, n, "program", keys) < 0)
-        return -1;
     if (!(v = shunt_ymap_get(n, "language")))
         return shunt_yerror(c->e, n, "program",
                             "missing required key language (c, rust, go, node, "
@@ -249,6 +244,14 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
                             "expected c, rust, go, node, python, shell or "
                             "command, got \"%s\"",
                             s);
+    return 0;
+}
+
+/* program.source or program.inline (a command has neither), and main. */
+static int get_sources(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v;
+    const char *s;
     const shunt_ynode_t *src = shunt_ymap_get(n, "source");
     const shunt_ynode_t *inl = shunt_ymap_get(n, "inline");
     if (r->lang == SHUNT_LANG_COMMAND) {
@@ -285,6 +288,13 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         if (!(r->main = sdup(c, s)))
             return oom(c);
     }
+    return 0;
+}
+
+/* program.build and program.args (a command's args[0] is the program). */
+static int get_build_args(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v;
     if ((v = shunt_ymap_get(n, "build"))) {
         if (r->lang == SHUNT_LANG_COMMAND)
             return shunt_yerror(c->e, v, "program.build",
@@ -302,13 +312,13 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         return shunt_yerror(c->e, v ? v : n, v ? "program.args" : "program",
                             "a command program needs args: the program to run "
                             "and its arguments");
-    if ((v = shunt_ymap_get(n, "stdin"))) {
-        if (get_text(c, v, "program.stdin", &s) < 0)
-            return -1;
-        if (!(r->stdin_text = sdup(c, s)))
-            return oom(c);
-    }
-    v = shunt_ymap_get(n, "env");
+    return 0;
+}
+
+/* program.env: NAME=VALUE strings, names as a shell takes them. */
+static int get_env(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v = shunt_ymap_get(n, "env");
     size_t ne = v ? v->count : 0;
     if (v && shunt_yexpect_map(c->e, v, "program.env") < 0)
         return -1;
@@ -335,6 +345,14 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
         snprintf(kv, l, "%s=%s", k, val);
         r->env[r->n_env++] = kv;
     }
+    return 0;
+}
+
+/* program.cwd (/tmp) and program.timeout (60 s). */
+static int get_cwd_timeout(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v;
+    const char *s;
     if ((v = shunt_ymap_get(n, "cwd"))) {
         if (shunt_yget_str(c->e, v, "program.cwd", &s) < 0)
             return -1;
@@ -353,7 +371,14 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return -1;
         r->timeout_s = (int)t;
     }
-    v = shunt_ymap_get(n, "go");
+    return 0;
+}
+
+/* program.go: the Go versions (all, or 1.NN, 1.NN.P, go1.NN.P). */
+static int get_go_versions(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const char *s;
+    const shunt_ynode_t *v = shunt_ymap_get(n, "go");
     if (v && r->lang != SHUNT_LANG_GO)
         return shunt_yerror(c->e, v, "program.go",
                             "a Go version list is only for language: go");
@@ -394,6 +419,30 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             }
         }
     }
+    return 0;
+}
+
+static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    static const char *const keys[] = {"language", "source", "main", "inline",
+                                       "build", "args", "stdin", "env", "cwd",
+                                       "timeout", "go", NULL};
+    const shunt_ynode_t *v;
+    const char *s;
+    if (shunt_yexpect_map(c->e, n, "program") < 0 ||
+        shunt_ycheck_keys(c->e, n, "program", keys) < 0 ||
+        get_language(c, n, r) < 0 || get_sources(c, n, r) < 0 ||
+        get_build_args(c, n, r) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "stdin"))) {
+        if (get_text(c, v, "program.stdin", &s) < 0)
+            return -1;
+        if (!(r->stdin_text = sdup(c, s)))
+            return oom(c);
+    }
+    if (get_env(c, n, r) < 0 || get_cwd_timeout(c, n, r) < 0 ||
+        get_go_versions(c, n, r) < 0)
+        return -1;
     return 0;
 }
 
