@@ -162,30 +162,15 @@ static int ready_ctr(const shunt_up_opts_t *o, const char *target_ns, ctr_t *c,
     return 0;
 }
 
-static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
-                 state_t *st, ctr_t *ctrs, char *err, size_t errlen)
+/* dnsmasq's --local=/DOMAIN/NAME/...: the cluster's names are answered
+ * here and only here (with --local=//): a question it has no record for
+ * (AAAA, MX... of a name with only an A) gets NOERROR without data, an
+ * unknown name NXDOMAIN -- not REFUSED, which it answered for want of an
+ * upstream server, and which made host(1) and nslookup fail.  "//" is
+ * every name without a dot; a name under the domain is covered by it. */
+static void dns_local_arg(const shunt_target_spec_t *t, char *out, size_t outlen)
 {
-    const shunt_target_spec_t *t = &s->target;
-    char dir[PATH_MAX], br[96], target_ns[96];
-    tgt_state_dir(t->name, dir, sizeof(dir));
-    snprintf(br, sizeof(br), "shunt-%s-br", t->name);
-
-    /* Containers: dns (when services exist), services, target. */
-    int has_dns = t->n_services > 0;
-    static const char *const init_argv[] = {"/.shunt/init", NULL};
-    char dns_listen[64];
-    static shunt_envlist_t empty_env;
-    static shunt_env_t path_env[] = {{"PATH", SHUNT_DEFAULT_PATH}};
-    empty_env.v = path_env;
-    empty_env.n = 1;
-    snprintf(dns_listen, sizeof(dns_listen), "--listen-address=10.200.%d.3", st->subnet);
-    /* The cluster's names are answered here and only here (--local): a
-     * question it has no record for (AAAA, MX... of a name with only an A)
-     * gets NOERROR without data, an unknown name NXDOMAIN -- not REFUSED,
-     * which it answered for want of an upstream server, and which made
-     * host(1) and nslookup fail.  "//" is every name without a dot. */
-    static char dns_local[65536];
-    size_t dl = (size_t)snprintf(dns_local, sizeof(dns_local), "--local=/%s/", t->dns_domain);
+    size_t dl = (size_t)snprintf(out, outlen, "--local=/%s/", t->dns_domain);
     size_t dlen = strlen(t->dns_domain);
     for (size_t i = 0; i < t->n_services + t->n_dns_records + 1; i++) {
         const shunt_service_spec_t *sv = i < t->n_services ? &t->services[i] : NULL;
@@ -199,18 +184,24 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
             if (!strchr(nm, '.') || (l > dlen && nm[l - dlen - 1] == '.' &&
                                      strcasecmp(nm + l - dlen, t->dns_domain) == 0))
                 continue; /* under // or the domain already */
-            if (dl + l + 2 < sizeof(dns_local))
-                dl += (size_t)snprintf(dns_local + dl, sizeof(dns_local) - dl, "%s/", nm);
+            if (dl + l + 2 < outlen)
+                dl += (size_t)snprintf(out + dl, outlen - dl, "%s/", nm);
         }
     }
-    const char *const dns_argv[] = {
-        "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
-        "--no-hosts", "--addn-hosts=/etc/cluster.hosts", "--bind-interfaces",
-        dns_listen, "--user=root", "--group=root", "--domain-needed",
-        "--bogus-priv", "--local=//", dns_local, "--log-facility=-", NULL,
-    };
+}
+
+/* The containers, in st and ctrs: dns (when services exist, running
+ * dns_argv), the services, the target last.  Their number. */
+static size_t plan_ctrs(const shunt_target_spec_t *t, state_t *st, ctr_t *ctrs,
+                        const char *const *dns_argv)
+{
+    static const char *const init_argv[] = {"/.shunt/init", NULL};
+    static shunt_envlist_t empty_env;
+    static shunt_env_t path_env[] = {{"PATH", SHUNT_DEFAULT_PATH}};
+    empty_env.v = path_env;
+    empty_env.n = 1;
     size_t n = 0;
-    if (has_dns) {
+    if (t->n_services > 0) {
         ctr_state_t *c = &st->ctr[n];
         snprintf(c->id, sizeof(c->id), "shunt-%s-dns", t->name);
         snprintf(c->role, sizeof(c->role), "dns");
@@ -242,14 +233,13 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
     st->n_ctr = n;
     for (size_t i = 0; i < n; i++)
         ctrs[i].spec = t;
-    snprintf(target_ns, sizeof(target_ns), "%s", tc->id);
-    for (size_t i = 0; i < n; i++)
-        if (shunt_fmt(ctrs[i].bundle, sizeof(ctrs[i].bundle), "%s/%s", dir,
-                      ctrs[i].st->id) < 0)
-            return snprintf(err, errlen, "state path too long"), -1;
-    if (tgt_state_write(st, err, errlen) < 0)
-        return -1;
+    return n;
+}
 
+/* The bridge netns and one veth per container. */
+static int make_networks(const shunt_up_opts_t *o, const state_t *st, const ctr_t *ctrs,
+                         size_t n, const char *br, char *err, size_t errlen)
+{
     progress(o, "creating network 10.200.%d.0/24...", st->subnet);
     if (tgt_add_bridge(br, err, errlen) < 0)
         return -1;
@@ -260,10 +250,16 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
                                 errlen) < 0)
             return -1;
     }
+    return 0;
+}
 
-    /* Each container's rootfs and config.json. */
+/* Each container's rootfs and config.json. */
+static int make_bundles(const shunt_up_opts_t *o, const shunt_target_spec_t *t,
+                        const state_t *st, ctr_t *ctrs, size_t n, char *err,
+                        size_t errlen)
+{
     etc_texts_t etc;
-    int rc = tgt_etc_texts(t, st, has_dns, &etc);
+    int rc = tgt_etc_texts(t, st, t->n_services > 0, &etc);
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -275,9 +271,15 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
             rc = tgt_write_config(&ctrs[i], o->init_path, dns, err, errlen);
     }
     tgt_etc_texts_free(&etc);
-    if (rc < 0)
-        return -1;
+    return rc < 0 ? -1 : 0;
+}
 
+/* Starts each container in turn, waiting until it is ready, then runs
+ * target.setup in the target (the last). */
+static int start_all(const shunt_up_opts_t *o, const shunt_target_spec_t *t,
+                     state_t *st, ctr_t *ctrs, size_t n, char *err, size_t errlen)
+{
+    const char *target_ns = ctrs[n - 1].st->id;
     for (size_t i = 0; i < n; i++) {
         ctr_t *c = &ctrs[i];
         char what[128];
@@ -296,6 +298,36 @@ static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
     for (size_t i = 0; i < t->n_setup; i++)
         if (run_setup(o, &ctrs[n - 1], t->setup[i], i, err, errlen) < 0)
             return -1;
+    return 0;
+}
+
+static int setup(const shunt_scenario_t *s, const shunt_up_opts_t *o,
+                 state_t *st, ctr_t *ctrs, char *err, size_t errlen)
+{
+    const shunt_target_spec_t *t = &s->target;
+    char dir[PATH_MAX], br[96];
+    tgt_state_dir(t->name, dir, sizeof(dir));
+    snprintf(br, sizeof(br), "shunt-%s-br", t->name);
+    char dns_listen[64];
+    static char dns_local[65536];
+    snprintf(dns_listen, sizeof(dns_listen), "--listen-address=10.200.%d.3", st->subnet);
+    dns_local_arg(t, dns_local, sizeof(dns_local));
+    const char *const dns_argv[] = {
+        "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv",
+        "--no-hosts", "--addn-hosts=/etc/cluster.hosts", "--bind-interfaces",
+        dns_listen, "--user=root", "--group=root", "--domain-needed",
+        "--bogus-priv", "--local=//", dns_local, "--log-facility=-", NULL,
+    };
+    size_t n = plan_ctrs(t, st, ctrs, dns_argv);
+    for (size_t i = 0; i < n; i++)
+        if (shunt_fmt(ctrs[i].bundle, sizeof(ctrs[i].bundle), "%s/%s", dir,
+                      ctrs[i].st->id) < 0)
+            return snprintf(err, errlen, "state path too long"), -1;
+    if (tgt_state_write(st, err, errlen) < 0 ||
+        make_networks(o, st, ctrs, n, br, err, errlen) < 0 ||
+        make_bundles(o, t, st, ctrs, n, err, errlen) < 0 ||
+        start_all(o, t, st, ctrs, n, err, errlen) < 0)
+        return -1;
     snprintf(st->status, sizeof(st->status), "up");
     return tgt_state_write(st, err, errlen);
 }
