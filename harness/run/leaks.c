@@ -31,34 +31,6 @@ static char *msg(const char *fmt, ...)
     return strdup(buf);
 }
 
-static char *slurp(int fd, size_t max)
-{
-    size_t len = 0, cap = 4096;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    lseek(fd, 0, SEEK_SET);
-    for (;;) {
-        if (len + 1 == cap) {
-            if (cap >= max)
-                break;
-            char *n = realloc(b, cap * 2);
-            if (!n)
-                break;
-            b = n;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, b + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    b[len] = '\0';
-    return b;
-}
-
 /* harness exec --record for the case's program, as this harness (self):
  * argv (malloc'd; its strings are borrowed). */
 static char **record_argv(const shunt_leaks_input_t *in, char *self, char *tmo)
@@ -182,7 +154,8 @@ int shunt_leaks_check(const shunt_leaks_input_t *in, char **report)
     unlink(errpath);
     int r = run_record(in, argv, tmo, errfd, report);
     free(argv);
-    char *err = r < 0 ? NULL : slurp(errfd, 1 << 20);
+    char *err = r < 0 || lseek(errfd, 0, SEEK_SET) < 0 ? NULL
+                                                  : shunt_read_fd(errfd, 1 << 20, 1, NULL);
     close(errfd);
     if (!err)
         return SHUNT_LEAKS_ERROR;

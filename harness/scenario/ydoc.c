@@ -1,14 +1,17 @@
 /* YAML loader: libyaml events -> node tree with positions; typed accessors. */
 #include "shunt/ydoc.h"
 #include "shunt/arena.h"
+#include "shunt/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define MAX_DEPTH 64
@@ -352,44 +355,27 @@ shunt_ydoc_t *shunt_yaml_load_string(const char *file, const char *text,
 
 shunt_ydoc_t *shunt_yaml_load_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (64u << 20)) {
-                snprintf(err, errlen, "%s: file larger than 64 MiB", path);
-                goto fail;
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
+    size_t len = 0;
+    char *buf = shunt_read_fd(fd, 64u << 20, 0, &len);
+    int e = errno;
+    close(fd);
+    if (!buf) {
+        if (e == EFBIG)
+            snprintf(err, errlen, "%s: file larger than 64 MiB", path);
+        else if (e == ENOMEM)
+            snprintf(err, errlen, "%s: out of memory", path);
+        else
+            snprintf(err, errlen, "%s: read error: %s", path, strerror(e));
+        return NULL;
     }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-        goto fail;
-    }
-    fclose(f);
     shunt_ydoc_t *doc = shunt_yaml_load_string(path, buf, len, err, errlen);
     free(buf);
     return doc;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 void shunt_yaml_free(shunt_ydoc_t *doc)
