@@ -3,7 +3,7 @@
  * PTRACE_SYSCALL (stops on every call); best of several runs each.
  *   recorder_bench [ITERATIONS] */
 #include "benchlib.h"
-#include "recorder.h"
+#include "shunt/recorder.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target: the scenario loader and validator (harness/scenario.c,
+/* libFuzzer target: the scenario loader and validator (harness/scenario/scenario.c,
  * ydoc.c, layercfg.c) on arbitrary text.
  *
  * Oracle:
@@ -8,8 +8,8 @@
  *   - an accepted scenario's layer: section renders (shunt_layercfg_render)
  *     and the layer's own parser (shunt_config_parse) accepts every line of
  *     the result: what `harness check` passes, the layer never rejects. */
-#include "layercfg.h"
-#include "scenario.h"
+#include "shunt/layercfg.h"
+#include "shunt/scenario.h"
 
 #include "shunt/config.h"
 

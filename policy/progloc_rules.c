@@ -1,7 +1,7 @@
 /* The program's own files are local (docs/hooking.md, "Default local
  * set"): the rule, as a pure function of what a process was started with,
  * so that the layer (layer/progloc.c, at start) and the leak recorder
- * (harness/recorder_rules.c, at each exec it sees) decide alike. */
+ * (harness/recorder/recorder_rules.c, at each exec it sees) decide alike. */
 #include "shunt/progloc.h"
 #include "shunt/path.h"
 

@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "layercfg.h"
-#include "scenario.h"
-#include "ydoc.h"
+#include "shunt/layercfg.h"
+#include "shunt/scenario.h"
+#include "shunt/ydoc.h"
 
 static char err[2048];
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "compare.h"
+#include "shunt/compare.h"
 
 static char *norm1(const char *text, shunt_norm_t n, unsigned stream)
 {

@@ -12,7 +12,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-#include "scenario.h"
+#include "shunt/scenario.h"
 
 #define FILE_NAME FIXTURES_DIR "/t.yaml"
 static char err[4096];

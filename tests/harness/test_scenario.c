@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "scenario.h"
+#include "shunt/scenario.h"
 
 static char err[2048];
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "ydoc.h"
+#include "shunt/ydoc.h"
 
 static char err[2048];
 

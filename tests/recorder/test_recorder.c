@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "recorder.h"
+#include "shunt/recorder.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* The names of the values the call journal (layer/journal.c) and the
- * recorder (harness/recorder_decode.c) show: one table each, one formatter.
+ * recorder (harness/recorder/recorder_decode.c) show: one table each, one formatter.
  * Header-only and async-signal-safe (no allocation, no stdio, no locale):
  * the journal formats inside hooks, in signal handlers and vfork children.
  * errno names are glibc's strerrorname_np() in both. */

@@ -1,0 +1,733 @@
+/* harness exec: run a local command under the layer against a target that
+ * is up, with an agent and a proxy of its own for the command's lifetime. */
+#include "cmd.h"
+#include "exec_record.h"
+#include "shunt/layercfg.h"
+#include "session.h"
+#include "shunt/target.h"
+
+#include "shunt/log.h"
+#include "shunt/proc.h"
+#include "shunt/util.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define EXIT_CANNOT_RUN 126
+#define EXIT_NOT_FOUND 127
+#define SHEBANG_DEPTH 4
+
+typedef struct {
+    const char *target, *config, *log_level, *log_file, *agent;
+    const char *journal; /* --journal: SHUNT_JOURNAL for the layer */
+    const char *unhooked; /* --unhooked-file: SHUNT_UNHOOKED_FILE */
+    char **cmd; /* NULL-terminated, from argv */
+    int record, record_json, record_timeout_ms;
+    const char *record_out;
+} exec_cmd_t;
+
+static const char usage_text[] =
+    "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
+    "                    [--log-file PATH] [--agent PATH] [--journal FILE]\n"
+    "                    [--unhooked-file FILE]\n"
+    "                    [--record [--record-out FILE] [--record-json]\n"
+    "                     [--record-timeout SECONDS]] -- CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD locally under the shunt layer (libshunt.so, loaded with\n"
+    "LD_PRELOAD) against a target started by `harness up`: CMD reads the\n"
+    "target's files and sees the target's environment, as the layer's\n"
+    "policy says; everything else stays local.  An agent and a proxy are\n"
+    "started for this command alone and stopped when it exits.\n"
+    "\n"
+    "CMD is looked up in PATH like execvp does (a file without an ELF or #!\n"
+    "header runs with /bin/sh).  Its environment gets\n"
+    "  LD_PRELOAD=LIBDIR/libshunt.so (before any LD_PRELOAD already set),\n"
+    "  SHUNT_SOCKET, SHUNT_BROKER (the session), SHUNT_CONFIG (the layer's\n"
+    "  configuration file), SHUNT_LOG and SHUNT_LOG_FILE (from --log and\n"
+    "  --log-file), SHUNT_JOURNAL (from --journal: the layer appends one line\n"
+    "  per call CMD makes to FILE, docs/hooking.md), SHUNT_UNHOOKED_FILE\n"
+    "  (from --unhooked-file);\n"
+    "LIBDIR is ../lib relative to the harness executable.  The layer then\n"
+    "replaces the environment with the target's (see docs/exec.md).\n"
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD (those a\n"
+    "terminal sends to the whole process group reach it directly).\n"
+    "\n"
+    "options:\n"
+    "  --target NAME     the target (required; `harness status` lists them)\n"
+    "  --config FILE     a YAML file with a layer: section: a scenario, or a\n"
+    "                    file with just `layer:` (log, files, env; see\n"
+    "                    docs/scenarios.md)\n"
+    "  --log LEVEL       the layer's log level: off, error, warn, info, debug\n"
+    "                    or trace (default: the config's layer.log, or off)\n"
+    "  --log-file PATH   the layer's log file (default: stderr)\n"
+    "  --agent PATH      shunt-agent binary (default: next to harness)\n"
+    "  --journal FILE    the layer's call journal, appended to FILE (absolute)\n"
+    "  --unhooked-file FILE  the layer appends to FILE (absolute) the line it\n"
+    "                    prints on stderr for every program of CMD's tree it\n"
+    "                    cannot enter (a static child, an unhookable Go\n"
+    "                    program: \"shunt: not intercepted: ...\")\n"
+    "  --record          run CMD under the ptrace recorder (docs/recorder.md):\n"
+    "                    every call its tree made on the local host that names\n"
+    "                    a remote path, name or address (the layer's policy,\n"
+    "                    the target's cluster subnet) is a leak, listed on\n"
+    "                    stderr at the end\n"
+    "  --record-out FILE the whole journal and the leaks, written to FILE\n"
+    "  --record-json     ... as JSON\n"
+    "  --record-timeout SECONDS  kill CMD's tree after this long (default:\n"
+    "                    none)\n"
+    "  -h, --help        this help\n"
+    "The global --log-level sets the harness's, proxy's and agent's logs.\n"
+    "\n"
+    "exit status: CMD's; 128+N if CMD was killed by signal N; 127 if CMD\n"
+    "was not found; 126 if it cannot be run (not executable, or a static\n"
+    "binary: LD_PRELOAD cannot enter one); 1 if the session could not be\n"
+    "started (target not up, agent failed...); 2 for usage errors.\n";
+
+static int parse_args(exec_cmd_t *xc, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"target", required_argument, 0, 't'},
+        {"config", required_argument, 0, 'c'},
+        {"log", required_argument, 0, 'l'},
+        {"log-file", required_argument, 0, 'f'},
+        {"journal", required_argument, 0, 'j'},
+        {"unhooked-file", required_argument, 0, 'u'},
+        {"agent", required_argument, 0, 'a'},
+        {"record", no_argument, 0, 'R'},
+        {"record-out", required_argument, 0, 'O'},
+        {"record-json", no_argument, 0, 'J'},
+        {"record-timeout", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    /* '+': options end at CMD, so CMD's own options are its own. */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': xc->target = optarg; break;
+        case 'c': xc->config = optarg; break;
+        case 'l': xc->log_level = optarg; break;
+        case 'f': xc->log_file = optarg; break;
+        case 'j': xc->journal = optarg; break;
+        case 'u': xc->unhooked = optarg; break;
+        case 'a': xc->agent = optarg; break;
+        case 'R': xc->record = 1; break;
+        case 'O': xc->record_out = optarg; break;
+        case 'J': xc->record_json = 1; break;
+        case 'T': {
+            char *end;
+            double sec = strtod(optarg, &end);
+            if (*end || !(sec > 0) || sec > 86400) {
+                fprintf(stderr, "harness exec: --record-timeout: expected "
+                                "seconds (0 < N <= 86400), got \"%s\"\n",
+                        optarg);
+                return -1;
+            }
+            xc->record_timeout_ms = (int)(sec * 1000);
+            break;
+        }
+        case 'h': fputs(usage_text, stdout); return 1;
+        case ':':
+            fprintf(stderr, "harness exec: %s needs a value\n\n%s",
+                    argv[optind - 1], usage_text);
+            return -1;
+        default:
+            fprintf(stderr, "harness exec: unknown option %s\n\n%s",
+                    argv[optind - 1], usage_text);
+            return -1;
+        }
+    }
+    if ((xc->record_out || xc->record_json || xc->record_timeout_ms) &&
+        !xc->record) {
+        fprintf(stderr, "harness exec: --record-out, --record-json and "
+                        "--record-timeout need --record\n");
+        return -1;
+    }
+    if (!xc->target) {
+        fprintf(stderr, "harness exec: --target NAME is required\n\n%s",
+                usage_text);
+        return -1;
+    }
+    if (!shunt_valid_name(xc->target)) {
+        fprintf(stderr, "harness exec: \"%s\" is not a target name\n", xc->target);
+        return -1;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "harness exec: missing the command to run (after "
+                        "--)\n\n%s",
+                usage_text);
+        return -1;
+    }
+    if (xc->log_level && !shunt_layercfg_level_ok(xc->log_level)) {
+        fprintf(stderr,
+                "harness exec: unknown log level \"%s\" (allowed: off, "
+                "error, warn, info, debug, trace)\n",
+                xc->log_level);
+        return -1;
+    }
+    if (xc->log_file && (!*xc->log_file || strchr(xc->log_file, '\n'))) {
+        fprintf(stderr, "harness exec: --log-file: invalid path\n");
+        return -1;
+    }
+    if (xc->journal && xc->journal[0] != '/') {
+        fprintf(stderr, "harness exec: --journal: expected an absolute path\n");
+        return -1;
+    }
+    if (xc->unhooked && xc->unhooked[0] != '/') {
+        fprintf(stderr, "harness exec: --unhooked-file: expected an absolute "
+                        "path\n");
+        return -1;
+    }
+    xc->cmd = argv + optind;
+    return 0;
+}
+
+/* 1 if the ELF image in fd has a PT_INTERP program header (it is started
+ * by the dynamic loader, which honours LD_PRELOAD), 0 if not, -1 if the
+ * headers cannot be read. */
+static int elf_has_interp(int fd, const unsigned char *ident)
+{
+    if (ident[EI_CLASS] == ELFCLASS64) {
+        Elf64_Ehdr eh;
+        if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+            eh.e_phentsize != sizeof(Elf64_Phdr))
+            return -1;
+        for (unsigned i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            off_t off = (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph));
+            if (pread(fd, &ph, sizeof(ph), off) != (ssize_t)sizeof(ph))
+                return -1;
+            if (ph.p_type == PT_INTERP)
+                return 1;
+        }
+        return 0;
+    }
+    if (ident[EI_CLASS] == ELFCLASS32) {
+        Elf32_Ehdr eh;
+        if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+            eh.e_phentsize != sizeof(Elf32_Phdr))
+            return -1;
+        for (unsigned i = 0; i < eh.e_phnum; i++) {
+            Elf32_Phdr ph;
+            off_t off = (off_t)(eh.e_phoff + (Elf32_Off)i * sizeof(ph));
+            if (pread(fd, &ph, sizeof(ph), off) != (ssize_t)sizeof(ph))
+                return -1;
+            if (ph.p_type == PT_INTERP)
+                return 1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Refuses what LD_PRELOAD cannot enter: a static ELF, or a #! script whose
+ * interpreter is one.  0 when CMD can run under the layer, -1 with why. */
+static int check_loadable(const char *path, char *why, size_t whylen,
+                          int depth)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* execve will say why */
+    unsigned char head[256];
+    ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
+    if (n < 0)
+        n = 0;
+    head[n] = 0;
+    int rc = 0;
+    if (n >= EI_NIDENT && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        int interp = elf_has_interp(fd, head);
+        if (interp == 0) {
+            snprintf(why, whylen,
+                     "%s is a statically linked executable (its ELF has no "
+                     "PT_INTERP): the layer is loaded with LD_PRELOAD, which "
+                     "only the dynamic loader honours, so it cannot enter a "
+                     "static binary",
+                     path);
+            rc = -1;
+        }
+    } else if (n > 2 && head[0] == '#' && head[1] == '!' &&
+               depth < SHEBANG_DEPTH) {
+        char *p = (char *)head + 2;
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, " \t\r\n");
+        if (len && p[len] != 0) { /* a complete interpreter path */
+            p[len] = 0;
+            char sub[512];
+            if (check_loadable(p, sub, sizeof(sub), depth + 1) < 0) {
+                snprintf(why, whylen, "%s: its interpreter %s", path, sub);
+                rc = -1;
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* dirname(/proc/self/exe)/../lib/libshunt.so, resolved. */
+static int find_layer(char *out, size_t outlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        fprintf(stderr, "harness exec: /proc/self/exe: %s\n", strerror(errno));
+        return -1;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    char lib[PATH_MAX];
+    if (shunt_fmt(lib, sizeof(lib), "%s/../lib/libshunt.so", self) < 0 ||
+        !realpath(lib, out) || access(out, R_OK) < 0) {
+        fprintf(stderr,
+                "harness exec: the layer %s is missing: %s (build the "
+                "`shunt` target)\n",
+                lib, strerror(errno));
+        return -1;
+    }
+    (void)outlen;
+    return 0;
+}
+
+static int is_session_var(const char *entry)
+{
+    /* SHUNT_ENV_DONE: a harness exec run from a program under the layer
+     * starts a new session, whose program imports the target's env. */
+    static const char *const names[] = {
+        "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
+        "SHUNT_BROKER",
+        "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
+        "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE"};
+    for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+static char *env_entry(const char *name, const char *a, const char *b)
+{
+    size_t len = strlen(name) + 1 + strlen(a) + (b ? 1 + strlen(b) : 0) + 1;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s=%s%s%s", name, a, b ? ":" : "", b ? b : "");
+    return s;
+}
+
+/* The harness's environment with the session's variables set. */
+static char **child_env(const char *layer, const shunt_session_t *s,
+                        int broker, const char *config_path,
+                        const exec_cmd_t *xc)
+{
+    char bk[16];
+    snprintf(bk, sizeof(bk), "%d", broker);
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **env = calloc(n + 9, sizeof(*env));
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    const char *old_preload = getenv("LD_PRELOAD");
+    for (size_t i = 0; i < n; i++) {
+        if (is_session_var(environ[i]))
+            continue;
+        if (!(env[k] = strdup(environ[i])))
+            goto oom;
+        k++;
+    }
+    if (old_preload && !*old_preload)
+        old_preload = NULL;
+    if (!(env[k++] = env_entry("LD_PRELOAD", layer, old_preload)) ||
+        !(env[k++] = env_entry("SHUNT_SOCKET", shunt_session_socket(s), NULL)) ||
+        !(env[k++] = env_entry("SHUNT_BROKER", bk, NULL)) ||
+        !(env[k++] = env_entry("SHUNT_CONFIG", config_path, NULL)))
+        goto oom;
+    if (xc->log_level && !(env[k++] = env_entry("SHUNT_LOG", xc->log_level, NULL)))
+        goto oom;
+    if (xc->log_file && !(env[k++] = env_entry("SHUNT_LOG_FILE", xc->log_file, NULL)))
+        goto oom;
+    if (xc->journal && !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
+        goto oom;
+    if (xc->unhooked &&
+        !(env[k++] = env_entry("SHUNT_UNHOOKED_FILE", xc->unhooked, NULL)))
+        goto oom;
+    return env;
+oom:
+    for (size_t i = 0; i < n + 9; i++)
+        free(env[i]);
+    free(env);
+    return NULL;
+}
+
+static void free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+static int write_config(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    if (fd < 0)
+        return -errno;
+    int rc = shunt_write_full(fd, text, strlen(text));
+    close(fd);
+    return rc;
+}
+
+/* Forks and execs CMD (a file execve cannot run goes to /bin/sh, as
+ * execvp does).  Returns the pid, or -errno of the failed exec (the child
+ * is reaped). */
+static pid_t spawn(const char *path, char **argv, char **envp)
+{
+    shunt_proc_t p = {.path = path, .argv = argv, .envp = envp,
+                      .stdio = {0, 1, 2}, .flags = SHUNT_PROC_SH};
+    int r = shunt_proc_spawn(&p, NULL);
+    return r < 0 ? r : p.pid;
+}
+
+/* Waits for CMD, serving the session and forwarding signals meanwhile.
+ * Returns CMD's wait status. */
+static int supervise(shunt_session_t *s, int sigfd, pid_t child, int done_fd)
+{
+    int proxy_dead = 0;
+    int same_group = getpgid(child) == getpgrp();
+    for (;;) {
+        struct pollfd pf[2 + SHUNT_SESSION_POLLFDS] = {
+            {.fd = sigfd, .events = POLLIN}};
+        size_t n = shunt_session_pollfds(s, pf + 1);
+        if (proxy_dead)
+            pf[1].fd = -1;
+        /* --record: the recorder's thread waits for CMD; it says when. */
+        pf[1 + n] = (struct pollfd){.fd = done_fd, .events = POLLIN};
+        if (poll(pf, (nfds_t)(2 + n), -1) < 0 && errno != EINTR) {
+            LOG_ERROR("poll: %s", strerror(errno));
+            break;
+        }
+        if (shunt_session_events(s, pf + 1, n) < 0)
+            proxy_dead = 1; /* logged; CMD's remote calls now fail */
+        if (done_fd >= 0 && (pf[1 + n].revents & POLLIN))
+            return 0;
+        struct signalfd_siginfo si;
+        while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            int sig = (int)si.ssi_signo;
+            if (sig == SIGCHLD && done_fd >= 0) {
+                shunt_session_reap(s);
+                continue;
+            }
+            if (sig == SIGCHLD) {
+                int st;
+                pid_t r = waitpid(child, &st, WNOHANG);
+                if (r == child)
+                    return st;
+                shunt_session_reap(s);
+                continue;
+            }
+            /* A terminal's ^C went to the whole foreground process group,
+             * CMD included: sending it again would deliver it twice. */
+            if (si.ssi_code == SI_KERNEL && same_group)
+                continue;
+            LOG_DEBUG("forwarding signal %d to pid %d", sig, (int)child);
+            kill(child, sig);
+        }
+    }
+    int st = 0;
+    shunt_proc_wait(child, &st);
+    return st;
+}
+
+/* CMD under the recorder: the same supervision, the recorder's thread
+ * waiting for CMD's tree. */
+static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
+                        const char *config, const char *path, char **envp,
+                        int *broker)
+{
+    char err[1024];
+    FILE *journal = NULL;
+    if (xc->record_out && !(journal = fopen(xc->record_out, "we"))) {
+        fprintf(stderr, "harness exec: %s: %s\n", xc->record_out,
+                strerror(errno));
+        return SHUNT_EXIT_FAIL;
+    }
+    exec_record_t *x;
+    if (exec_record_start(&x, xc->target, config, xc->record_timeout_ms, path,
+                          xc->cmd, envp, err, sizeof(err)) < 0) {
+        fprintf(stderr, "harness exec: %s\n", err);
+        if (journal)
+            fclose(journal);
+        return SHUNT_EXIT_FAIL;
+    }
+    pid_t child = exec_record_pid(x);
+    close(*broker); /* CMD has it */
+    *broker = -1;
+    if (child > 0)
+        supervise(s, sigfd, child, exec_record_done_fd(x));
+    int st = 0, timed_out = 0;
+    size_t leaks = 0;
+    int r = exec_record_finish(x, journal, xc->record_json, &st, &leaks,
+                               &timed_out);
+    if (journal)
+        fclose(journal);
+    if (r < 0) {
+        if (child <= 0)
+            return SHUNT_EXIT_FAIL; /* the recorder could not trace */
+        fprintf(stderr, "harness exec: cannot execute %s: %s\n", path,
+                strerror(-r));
+        return r == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+    }
+    return shunt_proc_exit_code(st);
+}
+
+/* --log-file made absolute (abs_log holds it), then the layer's
+ * configuration text from --config or the defaults.  0, or -1 (said why). */
+static int exec_config(exec_cmd_t *xc, char *abs_log, size_t abs_len, char **config)
+{
+    char err[2048];
+    if (xc->log_file && xc->log_file[0] != '/') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)) ||
+            shunt_fmt(abs_log, abs_len, "%s/%s", cwd, xc->log_file) < 0) {
+            fprintf(stderr, "harness exec: --log-file: cannot make %s "
+                            "absolute\n",
+                    xc->log_file);
+            return -1;
+        }
+        xc->log_file = abs_log;
+    }
+    if (xc->config) {
+        if (shunt_layercfg_load(xc->config, xc->log_level, xc->log_file, config,
+                                err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+        return 0;
+    }
+    shunt_yerr_t e = {.file = "--config", .buf = err, .len = sizeof(err)};
+    if (shunt_layercfg_render(&e, NULL, xc->log_level, xc->log_file, config) < 0) {
+        fprintf(stderr, "harness exec: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* CMD as PATH finds it, and one the layer can enter.  0, or the exit
+ * status (said why). */
+static int exec_resolve(const exec_cmd_t *xc, char *path, size_t len)
+{
+    int rr = shunt_proc_find(xc->cmd[0], path, len);
+    if (rr == -EACCES) {
+        fprintf(stderr, "harness exec: %s: permission denied\n",
+                path[0] ? path : xc->cmd[0]);
+        return EXIT_CANNOT_RUN;
+    }
+    if (rr < 0) {
+        fprintf(stderr, "harness exec: %s: %s\n", xc->cmd[0],
+                rr == -ENOENT && !strchr(xc->cmd[0], '/')
+                    ? "command not found"
+                    : strerror(-rr));
+        return EXIT_NOT_FOUND;
+    }
+    char why[1024];
+    if (check_loadable(path, why, sizeof(why), 0) < 0) {
+        fprintf(stderr, "harness exec: refusing to run %s: %s\n", xc->cmd[0],
+                why);
+        return EXIT_CANNOT_RUN;
+    }
+    return 0;
+}
+
+/* The signals harness exec forwards or waits for, blocked and read from a
+ * signalfd (returned; -1 said why). */
+static int exec_signals(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGQUIT);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sigfd < 0)
+        fprintf(stderr, "harness exec: signalfd: %s\n", strerror(errno));
+    return sigfd;
+}
+
+/* The session: the agent in the target and the proxy on a private
+ * socket.  0, or -1 (said why). */
+static int exec_session(const exec_cmd_t *xc, const shunt_target_info_t *info,
+                        int sigfd, shunt_session_t **s)
+{
+    shunt_session_opts_t so = {
+        .who = "harness exec",
+        .target = xc->target,
+        .init_pid = info->init_pid,
+        .private_socket = 1,
+        .agent = xc->agent,
+        .sigfd = sigfd,
+    };
+    /* The agent logs at the harness's level: its info lines would mix with
+     * CMD's stderr otherwise. */
+    static const char *const level_names[] = {"error", "warn", "info",
+                                              "debug", "trace"};
+    so.log_level = level_names[shunt_log_get_level() <= SHUNT_LOG_TRACE
+                                   ? shunt_log_get_level()
+                                   : SHUNT_LOG_TRACE];
+    return shunt_session_start(&so, s) != 0 ? -1 : 0;
+}
+
+/* The layer's configuration as a file, config_path in config_dir,
+ * readable by every user: a program that drops root (nginx's workers,
+ * setpriv, su) reads it again in each image it execs, and the session's
+ * own directory is root's alone.  It holds no secret.  0, or -1 (said
+ * why); what was created is named in config_dir and config_path (""
+ * otherwise) for the caller to remove. */
+static int write_layer_config(shunt_session_t *s, const char *config,
+                              char *config_dir, size_t dlen, char *config_path,
+                              size_t plen)
+{
+    int wr = -ENAMETOOLONG;
+    if (shunt_fmt(config_dir, dlen, "%s-conf", shunt_session_tmpdir(s)) == 0 &&
+        shunt_fmt(config_path, plen, "%s/layer.conf", config_dir) == 0) {
+        if (mkdir(config_dir, 0755) < 0 || chmod(config_dir, 0755) < 0) {
+            wr = -errno;
+            if (errno == EEXIST)
+                config_dir[0] = 0; /* not ours */
+        } else if ((wr = write_config(config_path, config)) == 0 &&
+                   chmod(config_path, 0644) < 0) {
+            wr = -errno;
+        }
+    } else {
+        config_dir[0] = 0;
+    }
+    if (wr < 0) {
+        fprintf(stderr, "harness exec: %s: %s\n", config_path, strerror(-wr));
+        config_path[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* CMD under the layer in the session (or under the recorder too), until
+ * it ends.  Its exit status, or harness exec's own. */
+static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
+                        const char *config, const char *layer, const char *path,
+                        const char *config_path)
+{
+    int rc = SHUNT_EXIT_FAIL;
+    char **envp = NULL;
+    /* The program's session is its broker, inherited (not close-on-exec):
+     * no token in its environment, nothing it loses by a change of user
+     * (docs/exec.md). */
+    int broker = shunt_session_take_broker(s);
+    if (broker < 0 || fcntl(broker, F_SETFD, 0) < 0) {
+        fprintf(stderr, "harness exec: no broker for the session\n");
+        goto out;
+    }
+    if (!(envp = child_env(layer, s, broker, config_path, xc))) {
+        fprintf(stderr, "harness exec: out of memory\n");
+        goto out;
+    }
+    LOG_INFO("running %s under %s (session socket %s)", path, layer,
+             shunt_session_socket(s));
+    if (xc->record) {
+        rc = run_recorded(xc, s, sigfd, config, path, envp, &broker);
+        goto out;
+    }
+    pid_t child = spawn(path, xc->cmd, envp);
+    close(broker); /* the program has it: the proxy sees when all are gone */
+    broker = -1;
+    if (child < 0) {
+        fprintf(stderr, "harness exec: cannot execute %s: %s\n", path,
+                strerror((int)-child));
+        rc = child == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+        goto out;
+    }
+    int st = supervise(s, sigfd, child, -1);
+    char how[96];
+    shunt_describe_status(st, how, sizeof(how));
+    LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
+    rc = shunt_proc_exit_code(st);
+out:
+    if (broker >= 0)
+        close(broker);
+    free_env(envp);
+    return rc;
+}
+
+static int run(exec_cmd_t *xc)
+{
+    char err[2048];
+    shunt_target_info_t info;
+    if (shunt_target_info(xc->target, &info, err, sizeof(err)) < 0) {
+        fprintf(stderr,
+                "harness exec: %s\n"
+                "harness exec: start it with `harness up SCENARIO.yaml` "
+                "(`harness status` lists targets)\n",
+                err);
+        return SHUNT_EXIT_FAIL;
+    }
+    char layer[PATH_MAX], abs_log[PATH_MAX], path[PATH_MAX];
+    char *config = NULL;
+    if (find_layer(layer, sizeof(layer)) < 0 ||
+        exec_config(xc, abs_log, sizeof(abs_log), &config) < 0)
+        return SHUNT_EXIT_FAIL;
+    int rc = exec_resolve(xc, path, sizeof(path));
+    if (rc != 0) {
+        free(config);
+        return rc;
+    }
+    int sigfd = exec_signals();
+    shunt_session_t *s;
+    if (sigfd < 0 || exec_session(xc, &info, sigfd, &s) < 0) {
+        if (sigfd >= 0)
+            close(sigfd);
+        free(config);
+        return SHUNT_EXIT_FAIL;
+    }
+    char config_dir[PATH_MAX] = "", config_path[PATH_MAX] = "";
+    rc = SHUNT_EXIT_FAIL;
+    if (write_layer_config(s, config, config_dir, sizeof(config_dir), config_path,
+                           sizeof(config_path)) == 0)
+        rc = exec_program(xc, s, sigfd, config, layer, path, config_path);
+    if (config_path[0])
+        unlink(config_path);
+    if (config_dir[0])
+        rmdir(config_dir);
+    shunt_session_end(s);
+    close(sigfd);
+    free(config);
+    return rc;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+    exec_cmd_t xc = {0};
+    int pr = parse_args(&xc, argc, argv);
+    if (pr != 0)
+        return pr > 0 ? SHUNT_EXIT_OK : SHUNT_EXIT_USAGE;
+    shunt_log_init("exec", shunt_log_get_level(), 2);
+    return run(&xc);
+}

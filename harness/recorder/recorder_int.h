@@ -1,0 +1,81 @@
+/* The recorder's rooms talk through this header: the syscall table
+ * (recorder_syscalls.def), decoding a stopped tracee's arguments
+ * (recorder_decode.c), classification (recorder_rules.c), the tracing loop
+ * (recorder.c) and printing (recorder_print.c). */
+#ifndef SHUNT_HARNESS_RECORDER_INT_H
+#define SHUNT_HARNESS_RECORDER_INT_H
+
+#include "shunt/buf.h"
+#include "shunt/recorder.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the table ------------------------------------------------------------ */
+enum {
+#define SC(name, args) REC_SC_##name,
+#include "recorder_syscalls.def"
+#undef SC
+    REC_SC_COUNT
+};
+typedef struct {
+    const char *name;
+    int nr;            /* x86_64 number */
+    const char *args;  /* the argument letters of recorder_syscalls.def */
+} rec_sc_t;
+extern const rec_sc_t rec_sc_table[REC_SC_COUNT];
+/* Index in rec_sc_table of a syscall number, or -1. */
+int rec_sc_index(long nr);
+
+/* ---- text (shunt/buf.h) ---------------------------------------------------- */
+/* A quoted C string, escaped, at most max bytes of it. */
+void rec_buf_quote(shunt_buf_t *b, const char *s, size_t n, size_t max);
+
+/* ---- what a call touched ----------------------------------------------------- */
+enum { REC_OP_READ, REC_OP_WRITE, REC_OP_EXEC, REC_OP_META };
+enum { REC_S_PATH, REC_S_UNIX, REC_S_INET };
+typedef struct {
+    int kind;          /* REC_S_* */
+    int op;            /* path: REC_OP_*; unix, inet: 1 for bind */
+    char *path;        /* normalised absolute path (PATH, UNIX), or NULL
+                          when it could not be resolved */
+    int family;        /* INET: AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned port;
+    int proto;         /* SHUNT_NET_TCP/UDP, or 0 when unknown */
+    char *qname;       /* a DNS query's name, or NULL */
+} rec_subject_t;
+
+#define REC_MAX_SUBJ 4
+typedef struct {
+    rec_subject_t s[REC_MAX_SUBJ];
+    int n;
+} rec_subjects_t;
+void rec_subjects_free(rec_subjects_t *s);
+
+/* Decodes the arguments of syscall idx made by thread tid of process tgid
+ * (stopped at its entry) into out ("AT_FDCWD, \"/etc/x\", O_RDONLY"), and
+ * what it touched into subj. */
+void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
+                shunt_buf_t *out, rec_subjects_t *subj);
+
+/* ---- per-process state the policy needs ---------------------------------- */
+typedef struct rec_image {
+    int refs;
+    char *exe, *cwd;          /* at exec; any may be NULL */
+    char *ldpath, *preload;   /* LD_LIBRARY_PATH, LD_PRELOAD at exec */
+    char *env;                /* the environment block at exec (NUL-separated) */
+    size_t envlen;
+    char *execfn;             /* the path exec was given (AT_EXECFN) */
+    int built;                /* pol is set up */
+    void *pol;                /* shunt_policy_t *, lazily */
+} rec_image_t;
+/* Reads /proc/PID/{exe,cwd,environ} of a process that just exec'd. */
+rec_image_t *rec_image_new(pid_t pid);
+void rec_image_unref(rec_image_t *img);
+
+/* Why the call is a leak (malloc'd), or NULL. */
+char *rec_classify(const recorder_rules_t *r, rec_image_t *img, pid_t tid,
+                   int idx, const rec_subjects_t *subj);
+
+#endif

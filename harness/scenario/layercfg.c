@@ -1,0 +1,277 @@
+/* layer: section -> the layer's text configuration (docs/exec.md). */
+#include "shunt/layercfg.h"
+#include "shunt/scenario.h"
+
+#include "shunt/buf.h"
+#include "shunt/config.h"
+#include "shunt/log.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    shunt_buf_t text; /* stays empty when only checking */
+    int render;
+} out_t;
+
+static void emit(out_t *o, const char *directive, const char *value)
+{
+    if (o->render)
+        shunt_buf_printf(&o->text, "%s %s\n", directive, value);
+}
+
+int shunt_layercfg_level_ok(const char *level)
+{
+    return strcmp(level, "off") == 0 || shunt_log_parse_level(level) >= 0;
+}
+
+/* A value that fits on one directive line. */
+static int get_line(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                    const char *path, const char **out)
+{
+    if (shunt_yget_str(e, n, path, out) < 0)
+        return -1;
+    if (!**out)
+        return shunt_yerror(e, n, path, "must not be empty");
+    for (const char *p = *out; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return shunt_yerror(e, n, path,
+                                "must not contain control characters "
+                                "(newlines, tabs, ...)");
+        /* The layer's format trims blanks and reads " #" as a comment. */
+        if (*p == '#' && (p == *out || p[-1] == ' '))
+            return shunt_yerror(e, n, path,
+                                "'#' at the start or after a blank would be "
+                                "read as a comment (write [#])");
+    }
+    size_t len = strlen(*out);
+    if ((*out)[0] == ' ' || (*out)[len - 1] == ' ')
+        return shunt_yerror(e, n, path,
+                            "must not start or end with a blank (write [ ])");
+    return 0;
+}
+
+static int get_log(const shunt_yerr_t *e, const shunt_ynode_t *n, out_t *o,
+                   const char *level_override, const char *file_override)
+{
+    static const char *const keys[] = {"level", "file", NULL};
+    const char *level = NULL, *file = NULL;
+    if (n && !shunt_ynode_is_null(n)) {
+        if (shunt_yexpect_map(e, n, "layer.log") < 0 ||
+            shunt_ycheck_keys(e, n, "layer.log", keys) < 0)
+            return -1;
+        const shunt_ynode_t *v;
+        if ((v = shunt_ymap_get(n, "level"))) {
+            if (shunt_yget_str(e, v, "layer.log.level", &level) < 0)
+                return -1;
+            if (!shunt_layercfg_level_ok(level))
+                return shunt_yerror(e, v, "layer.log.level",
+                                    "unknown log level \"%.40s\" (allowed: "
+                                    "off, error, warn, info, debug, trace)",
+                                    level);
+        }
+        if ((v = shunt_ymap_get(n, "file"))) {
+            if (get_line(e, v, "layer.log.file", &file) < 0)
+                return -1;
+            if (file[0] != '/')
+                return shunt_yerror(e, v, "layer.log.file",
+                                    "expected an absolute path, got \"%.80s\"",
+                                    file);
+        }
+    }
+    if (level_override)
+        level = level_override;
+    if (file_override)
+        file = file_override;
+    if (level)
+        emit(o, "log_level", level);
+    if (file)
+        emit(o, "log_file", file);
+    return 0;
+}
+
+static int get_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                    const char *path, const char *directive, int is_regex,
+                    out_t *o)
+{
+    if (shunt_ynode_is_null(n))
+        return 0; /* `local:` with nothing: an empty list */
+    if (shunt_yexpect_seq(e, n, path) < 0)
+        return -1;
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[256];
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        const char *v;
+        if (get_line(e, n->items[i], ip, &v) < 0)
+            return -1;
+        if (is_regex) {
+            char why[256];
+            if (shunt_regex_check(v, why, sizeof(why)) < 0)
+                return shunt_yerror(e, n->items[i], ip, "%s", why);
+            regex_t re;
+            int rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
+            if (rc != 0) {
+                char msg[256];
+                regerror(rc, &re, msg, sizeof(msg));
+                return shunt_yerror(e, n->items[i], ip,
+                                    "invalid regular expression (POSIX "
+                                    "ERE): %s",
+                                    msg);
+            }
+            regfree(&re);
+        } else if (strchr(v, '=')) {
+            return shunt_yerror(e, n->items[i], ip,
+                                "a pattern on variable names cannot "
+                                "contain '='");
+        }
+        emit(o, directive, v);
+    }
+    return 0;
+}
+
+/* layer.network.remote / .local: outgoing-network rules, checked with the
+ * layer's own parser. */
+static int get_net_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                        const char *path, const char *directive, out_t *o)
+{
+    if (shunt_ynode_is_null(n))
+        return 0;
+    if (shunt_yexpect_seq(e, n, path) < 0)
+        return -1;
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[256];
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        const char *v;
+        if (get_line(e, n->items[i], ip, &v) < 0)
+            return -1;
+        shunt_netrule_t r = {0};
+        char why[256] = "out of memory";
+        if (shunt_netrule_parse(v, &r, why, sizeof(why)) < 0)
+            return shunt_yerror(e, n->items[i], ip, "%s", why);
+        free(r.name);
+        emit(o, directive, v);
+    }
+    return 0;
+}
+
+static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
+                 const char *level, const char *file)
+{
+    static const char *const keys[] = {"log", "files", "env", "network",
+                                       NULL};
+    static const char *const net_keys[] = {"remote", "local", "unix_remote",
+                                           NULL};
+    static const char *const file_keys[] = {"local", "read_only",
+                                            "read_write", "not_found", NULL};
+    static const char *const env_keys[] = {"include", "exclude", NULL};
+    if (layer && shunt_ynode_is_null(layer))
+        layer = NULL;
+    if (layer && (shunt_yexpect_map(e, layer, "layer") < 0 ||
+                  shunt_ycheck_keys(e, layer, "layer", keys) < 0))
+        return -1;
+    if (get_log(e, shunt_ymap_get(layer, "log"), o, level, file) < 0)
+        return -1;
+    const shunt_ynode_t *files = shunt_ymap_get(layer, "files");
+    if (files && !shunt_ynode_is_null(files)) {
+        if (shunt_yexpect_map(e, files, "layer.files") < 0 ||
+            shunt_ycheck_keys(e, files, "layer.files", file_keys) < 0)
+            return -1;
+        for (size_t i = 0; file_keys[i]; i++) {
+            const shunt_ynode_t *v = shunt_ymap_get(files, file_keys[i]);
+            char path[64];
+            shunt_ypath_key(path, sizeof(path), "layer.files", file_keys[i]);
+            if (v && get_list(e, v, path, file_keys[i], 1, o) < 0)
+                return -1;
+        }
+    }
+    const shunt_ynode_t *env = shunt_ymap_get(layer, "env");
+    if (env && !shunt_ynode_is_null(env)) {
+        if (shunt_yexpect_map(e, env, "layer.env") < 0 ||
+            shunt_ycheck_keys(e, env, "layer.env", env_keys) < 0)
+            return -1;
+        const shunt_ynode_t *v;
+        if ((v = shunt_ymap_get(env, "include")) &&
+            get_list(e, v, "layer.env.include", "env_include", 0, o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(env, "exclude")) &&
+            get_list(e, v, "layer.env.exclude", "env_exclude", 0, o) < 0)
+            return -1;
+    }
+    const shunt_ynode_t *net = shunt_ymap_get(layer, "network");
+    if (net && !shunt_ynode_is_null(net)) {
+        if (shunt_yexpect_map(e, net, "layer.network") < 0 ||
+            shunt_ycheck_keys(e, net, "layer.network", net_keys) < 0)
+            return -1;
+        const shunt_ynode_t *v;
+        if ((v = shunt_ymap_get(net, "remote")) &&
+            get_net_list(e, v, "layer.network.remote", "net_remote", o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(net, "local")) &&
+            get_net_list(e, v, "layer.network.local", "net_local", o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(net, "unix_remote")) &&
+            get_list(e, v, "layer.network.unix_remote", "net_remote_unix", 1,
+                     o) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int shunt_layercfg_check(const shunt_yerr_t *e, const shunt_ynode_t *layer)
+{
+    out_t o = {0};
+    return build(e, layer, &o, NULL, NULL);
+}
+
+int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                          const char *log_level, const char *log_file,
+                          char **out)
+{
+    out_t o = {.render = 1};
+    *out = NULL;
+    if (build(e, layer, &o, log_level, log_file) < 0) {
+        shunt_buf_free(&o.text);
+        return -1;
+    }
+    if (!(*out = shunt_buf_take(&o.text))) {
+        snprintf(e->buf, e->len, "%s: out of memory", e->file);
+        return -1;
+    }
+    return 0;
+}
+
+int shunt_layercfg_load(const char *path, const char *log_level,
+                        const char *log_file, char **out, char *err,
+                        size_t errlen)
+{
+    *out = NULL;
+    shunt_ydoc_t *doc = shunt_yaml_load_file(path, err, errlen);
+    if (!doc)
+        return -1;
+    shunt_yerr_t e = {.file = doc->file, .buf = err, .len = errlen};
+    const shunt_ynode_t *root = doc->root;
+    int rc = -1;
+    if (root && root->kind == SHUNT_Y_MAP && shunt_ymap_get(root, "target")) {
+        /* A scenario: validated as a whole, as `harness check` would. */
+        shunt_scenario_t *s = shunt_scenario_load(path, err, errlen);
+        if (s) {
+            rc = shunt_layercfg_render(&e, s->layer, log_level, log_file,
+                                       out);
+            shunt_scenario_free(s);
+        }
+    } else if (!root || shunt_ynode_is_null(root)) {
+        shunt_yerror(&e, root, NULL,
+                     "empty file: expected a map with a layer: section");
+    } else {
+        static const char *const keys[] = {"layer", "description", NULL};
+        if (shunt_yexpect_map(&e, root, NULL) == 0 &&
+            shunt_ycheck_keys(&e, root, "", keys) == 0)
+            rc = shunt_layercfg_render(&e, shunt_ymap_get(root, "layer"),
+                                       log_level, log_file, out);
+    }
+    shunt_yaml_free(doc);
+    return rc;
+}
