@@ -235,6 +235,8 @@ int shunt_rpc_broker_init(const char *inherited);
 /* After a change of credentials (set*id, setgroups): each thread opens a
  * new connection before its next call, stamped by the kernel with them. */
 void shunt_rpc_creds_changed(void);
+/* The broker moved to fd (layer_fd_evict): environ names the new number. */
+void shunt_rpc_broker_moved(int fd);
 void shunt_rpc_init(void);          /* at init: the thread-exit key */
 
 /* ---- path resolution (resolve.c) ---------------------------------------

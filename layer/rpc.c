@@ -216,10 +216,20 @@ static conn_t *conn_open(void)
     shunt_wbuf_init(&c->tx);
     int brokered = shunt_layer.broker_fd >= 0;
     int fd = -1;
-    long r = brokered ? broker_connect(&fd)
-                      : LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    long r = brokered ? broker_connect(&fd) : 0;
+    if (r < 0 && shunt_layer.token_len) {
+        /* The broker is gone (a program that closes every fd with raw
+         * calls): the path and the token, kept in this process's memory,
+         * still reach the session as long as the process may reach the
+         * path. */
+        static int said;
+        if (!said++)
+            LOG_WARN("rpc: broker fd %d: %s: connecting with the path",
+                     shunt_layer.broker_fd, ESTR((int)-r));
+        brokered = 0;
+    }
     if (!brokered)
-        fd = (int)r;
+        fd = (int)(r = LSYS3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (r < 0) {
         LOG_ERROR("rpc: %s: %s", brokered ? "broker" : "socket", ESTR((int)-r));
         conn_free(c, 0);
@@ -489,7 +499,7 @@ static int recv_fd(conn_t *c, int *fd, int64_t deadline)
 }
 
 /* A broker from the proxy, asked for on a connection made with the path
- * and the token: from then on neither is needed (children inherit the
+ * and the token: from then on children need neither (they inherit the
  * broker).  -errno when the proxy has none to give (then the token stays,
  * in the layer's memory only). */
 static int broker_ask(void)
@@ -537,6 +547,26 @@ static int is_broker(int fd)
            v == SOCK_SEQPACKET;
 }
 
+/* environ names the broker's number: an exec the hooks do not see (go.c's
+ * exec again, a raw syscall) passes it on right (children.c writes it
+ * afresh for every other).  The array is the one libc sets again, so the
+ * entry is replaced in place; called again when the broker moves
+ * (layer_fd_evict: the program dup2()s onto its number). */
+void shunt_rpc_broker_moved(int fd)
+{
+    static char var[32];
+    snprintf(var, sizeof(var), "SHUNT_BROKER=%d", fd);
+    int have = 0;
+    for (size_t i = 0; environ && environ[i]; i++)
+        if (strncmp(environ[i], "SHUNT_BROKER=", 13) == 0) {
+            environ[i] = var;
+            have = 1;
+        }
+    if (!have)
+        LOG_DEBUG("rpc: no SHUNT_BROKER in environ: children get it from "
+                  "the exec hooks");
+}
+
 int shunt_rpc_broker_init(const char *inherited)
 {
     shunt_layer.broker_fd = -1;
@@ -564,24 +594,10 @@ int shunt_rpc_broker_init(const char *inherited)
     fd = layer_fd_protect(fd, &shunt_layer.broker_fd);
     LSYS3(SYS_fcntl, fd, F_SETFD, 0);
     __atomic_store_n(&shunt_layer.broker_fd, fd, __ATOMIC_RELEASE);
-    /* environ names the new number: an exec the hooks do not see (go.c's
-     * exec again, a raw syscall) passes it on right (children.c writes
-     * it afresh for every other).  The array is the one libc sets again,
-     * so the entry is replaced in place. */
-    static char var[32];
-    snprintf(var, sizeof(var), "SHUNT_BROKER=%d", fd);
-    int have = 0;
-    for (size_t i = 0; environ && environ[i]; i++)
-        if (strncmp(environ[i], "SHUNT_BROKER=", 13) == 0) {
-            environ[i] = var;
-            have = 1;
-        }
-    if (!have)
-        LOG_DEBUG("rpc: no SHUNT_BROKER in environ: children get it from "
-                  "the exec hooks");
-    /* The token is no longer needed: forget it. */
-    memset(shunt_layer.token, 0, sizeof(shunt_layer.token));
-    shunt_layer.token_len = 0;
+    shunt_rpc_broker_moved(fd);
+    /* The token stays in this process's memory (never in the environment:
+     * init.c took it out, and children get the broker only): a broker
+     * closed under the layer is then replaced by the path (conn_open). */
     LOG_DEBUG("rpc: broker fd %d", fd);
     return 0;
 }

@@ -96,6 +96,8 @@ int layer_fd_evict(int fd)
             shunt_fdt_set(nfd, f);
             if (f->owner)
                 __atomic_store_n(f->owner, nfd, __ATOMIC_RELEASE);
+            if (f->owner == &shunt_layer.broker_fd)
+                shunt_rpc_broker_moved(nfd);
             LOG_DEBUG("layer fd %d moved to %d (the program dup2()s onto it)",
                       fd, nfd);
         } else {

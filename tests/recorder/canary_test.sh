@@ -48,10 +48,10 @@ else
   fail "canary: status $rc, $leaks leaks" "$work/out" "$work/err" "$work/journal"
 fi
 # The journal holds the canary's calls, the layer's own among them (its
-# connection to the session's socket), and nothing of the harness: no
+# connection, a socketpair end sent over the session's broker), and nothing of the harness: no
 # agent was started in the traced tree.
 if grep -q "execve(\"$canary\"" "$work/journal" &&
-   grep -q 'connect([0-9]*, {AF_UNIX, "/tmp/shunt-session-[^"]*"}) = 0' "$work/journal" &&
+   grep -q 'sendmsg([0-9]*, {name=NULL, iovlen=1}, [^)]*(peer {AF_UNIX})) = 1' "$work/journal" &&
    ! grep -q 'shunt-agent' "$work/journal" &&
    ! grep -q "openat([^)]*\"$file\"[^)]*O_CLOEXEC" "$work/journal"; then
   pass "journal: the canary and its layer traced, not the harness"
