@@ -365,10 +365,11 @@ static const struct timespec *tv_to_ts(const struct timeval tv[2],
     return ts;
 }
 
-int hook_utimes(const char *path, const struct timeval tv[2])
+/* The timeval forms: EINVAL for a bad tv_usec first, as the kernel says,
+ * then futimens of dirfd itself (of_fd) or utimensat. */
+static int utimes_tv(int dirfd, const char *path, int of_fd,
+                     const struct timeval tv[2], int flags)
 {
-    if (LAYER_BYPASS())
-        return REAL(utimes, path, tv);
     struct timespec ts[2];
     int bad;
     const struct timespec *p = tv_to_ts(tv, ts, &bad);
@@ -376,49 +377,36 @@ int hook_utimes(const char *path, const struct timeval tv[2])
         errno = EINVAL;
         return -1;
     }
-    return hook_utimensat(AT_FDCWD, path, p, 0);
+    return of_fd ? hook_futimens(dirfd, p)
+                 : hook_utimensat(dirfd, path, p, flags);
+}
+
+int hook_utimes(const char *path, const struct timeval tv[2])
+{
+    if (LAYER_BYPASS())
+        return REAL(utimes, path, tv);
+    return utimes_tv(AT_FDCWD, path, 0, tv, 0);
 }
 
 int hook_lutimes(const char *path, const struct timeval tv[2])
 {
     if (LAYER_BYPASS())
         return REAL(lutimes, path, tv);
-    struct timespec ts[2];
-    int bad;
-    const struct timespec *p = tv_to_ts(tv, ts, &bad);
-    if (bad) {
-        errno = EINVAL;
-        return -1;
-    }
-    return hook_utimensat(AT_FDCWD, path, p, AT_SYMLINK_NOFOLLOW);
+    return utimes_tv(AT_FDCWD, path, 0, tv, AT_SYMLINK_NOFOLLOW);
 }
 
 int hook_futimes(int fd, const struct timeval tv[2])
 {
     if (LAYER_BYPASS())
         return REAL(futimes, fd, tv);
-    struct timespec ts[2];
-    int bad;
-    const struct timespec *p = tv_to_ts(tv, ts, &bad);
-    if (bad) {
-        errno = EINVAL;
-        return -1;
-    }
-    return hook_futimens(fd, p);
+    return utimes_tv(fd, NULL, 1, tv, 0);
 }
 
 int hook_futimesat(int dirfd, const char *path, const struct timeval tv[2])
 {
     if (LAYER_BYPASS())
         return REAL(futimesat, dirfd, path, tv);
-    struct timespec ts[2];
-    int bad;
-    const struct timespec *p = tv_to_ts(tv, ts, &bad);
-    if (bad) {
-        errno = EINVAL;
-        return -1;
-    }
-    return hook_utimensat(dirfd, path, p, 0);
+    return utimes_tv(dirfd, path, 0, tv, 0);
 }
 
 int hook_utime(const char *path, const struct utimbuf *times)

@@ -270,6 +270,20 @@ void conn_response_done(shunt_proxy_t *p, pconn_t *c)
     proxy_mark_dirty(p, &c->ev);
 }
 
+/* A request the proxy answers itself: OK{n}, or ERROR{-n} with why. */
+static void conn_answer(shunt_proxy_t *p, pconn_t *c, uint64_t id, int64_t n,
+                        const char *why)
+{
+    if (n < 0) {
+        conn_send_error(p, c, id, (int)-n, why);
+        return;
+    }
+    shunt_ok_t ok = {.ret = n};
+    if (shunt_encode(&c->tx, SHUNT_T_OK, 0, id, &ok, c->max_frame) < 0)
+        LOG_WARN("%s: out of memory queueing an answer", c->name);
+    proxy_mark_dirty(p, &c->ev);
+}
+
 static void conn_hello(shunt_proxy_t *p, pconn_t *c, int rc,
                        const uint8_t *frame, const shunt_msg_t *m)
 {
@@ -368,41 +382,23 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         return;
     }
     if (m.type == SHUNT_T_FORK) { /* answered here (docs/proxy.md) */
-        int n = sess_fork(p, c->sess, m.u.fork.child_session,
-                          m.u.fork.handles.p, m.u.fork.handles.len);
-        if (n < 0) {
-            conn_send_error(p, c, m.id, -n, "cannot register the child");
-            return;
-        }
-        shunt_ok_t ok = {.ret = n};
-        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
-            LOG_WARN("%s: out of memory queueing an answer", c->name);
-        proxy_mark_dirty(p, &c->ev);
+        conn_answer(p, c, m.id,
+                    sess_fork(p, c->sess, m.u.fork.child_session,
+                              m.u.fork.handles.p, m.u.fork.handles.len),
+                    "cannot register the child");
         return;
     }
     if (m.type == SHUNT_T_EXEC_CANCEL) { /* answered here (docs/proxy.md) */
-        int n = sess_exec_cancel(p, c->sess, m.u.exec_cancel.child_session);
-        if (n < 0) {
-            conn_send_error(p, c, m.id, -n, "no such pending session");
-            return;
-        }
-        shunt_ok_t ok = {.ret = n};
-        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
-            LOG_WARN("%s: out of memory queueing an answer", c->name);
-        proxy_mark_dirty(p, &c->ev);
+        conn_answer(p, c, m.id,
+                    sess_exec_cancel(p, c->sess, m.u.exec_cancel.child_session),
+                    "no such pending session");
         return;
     }
     if (m.type == SHUNT_T_INOTIFY_OPEN) { /* answered here */
         uint32_t id = 0;
         int e = inotify_open(p, c, &id);
-        if (e < 0) {
-            conn_send_error(p, c, m.id, -e, "cannot take the inotify fds");
-            return;
-        }
-        shunt_ok_t ok = {.ret = id};
-        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
-            LOG_WARN("%s: out of memory queueing an answer", c->name);
-        proxy_mark_dirty(p, &c->ev);
+        conn_answer(p, c, m.id, e < 0 ? e : (int64_t)id,
+                    "cannot take the inotify fds");
         return;
     }
     if (m.type == SHUNT_T_BROKER) { /* answered here, with a socket */
@@ -417,26 +413,17 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         return;
     }
     if (m.type == SHUNT_T_UDP_PEER) { /* answered here */
-        int e = stream_udp_peer(p, c->sess->root, m.u.udp_peer.stream,
-                                m.u.udp_peer.addr.p, m.u.udp_peer.addr.len,
-                                m.u.udp_peer.port);
-        if (e < 0) {
-            conn_send_error(p, c, m.id, -e, "no such UDP stream");
-            return;
-        }
-        shunt_ok_t ok = {.ret = 0};
-        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
-            LOG_WARN("%s: out of memory queueing an answer", c->name);
-        proxy_mark_dirty(p, &c->ev);
+        conn_answer(p, c, m.id,
+                    stream_udp_peer(p, c->sess->root, m.u.udp_peer.stream,
+                                    m.u.udp_peer.addr.p, m.u.udp_peer.addr.len,
+                                    m.u.udp_peer.port),
+                    "no such UDP stream");
         return;
     }
     if (m.type == SHUNT_T_CLOSE &&
         !sess_close_request(p, c->sess, m.u.close.handle)) {
         /* Another process still holds it: released here, not closed. */
-        shunt_ok_t ok = {.ret = 0};
-        if (shunt_encode(&c->tx, SHUNT_T_OK, 0, m.id, &ok, c->max_frame) < 0)
-            LOG_WARN("%s: out of memory queueing an answer", c->name);
-        proxy_mark_dirty(p, &c->ev);
+        conn_answer(p, c, m.id, 0, NULL);
         return;
     }
     if ((rc = creds_before_request(p, c)) < 0) {

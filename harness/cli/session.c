@@ -455,14 +455,58 @@ static void remove_owned(int dfd)
     }
 }
 
+/* NAME-conf (harness exec's layer configuration, readable by every user,
+ * so not in the session's own directory) goes with its session: removed
+ * once NAME is gone, never while NAME lives (programs read it again at
+ * every exec: removing it under a live session left them without their
+ * policy). */
+static int conf_of(const char *name, char *base, size_t cap)
+{
+    size_t n = strlen(name);
+    if (n < 5 || strcmp(name + n - 5, "-conf") != 0 || n - 5 >= cap)
+        return 0;
+    memcpy(base, name, n - 5);
+    base[n - 5] = 0;
+    return 1;
+}
+
+static void remove_dead_confs(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *e;
+    char base[256];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "shunt-session-", 14) != 0 ||
+            !conf_of(e->d_name, base, sizeof(base)))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), base, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+            errno != ENOENT)
+            continue; /* its session lives (or cannot be told) */
+        int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+            continue;
+        if (fstat(dfd, &st) == 0 && st.st_uid == geteuid()) {
+            unlinkat(dfd, "layer.conf", 0);
+            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        }
+        close(dfd);
+    }
+    closedir(d);
+}
+
 static void remove_dead_sessions(void)
 {
     DIR *d = opendir("/tmp");
     if (!d)
         return;
     struct dirent *e;
+    char base[256];
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "shunt-session-", 14) != 0)
+        if (strncmp(e->d_name, "shunt-session-", 14) != 0 ||
+            conf_of(e->d_name, base, sizeof(base)))
             continue;
         int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -500,6 +544,7 @@ static void remove_dead_sessions(void)
         close(dfd);
     }
     closedir(d);
+    remove_dead_confs();
 }
 
 /* Records in tmpdir/owned a secret this session keeps outside tmpdir. */

@@ -58,5 +58,25 @@ if [ -z "$agent" ]; then bad "no agent under the proxy"; else
   if [ "$ms" -lt 2000 ]; then echo "ok   a stopped agent is stopped at once ($ms ms)"
   else bad "the teardown of a stopped agent took $ms ms"; fi
 fi
+# harness exec's layer configuration lives in SESSION-conf (readable by a
+# program that drops root); a session start must leave it while SESSION
+# lives (programs read it at every exec: removed under a live session, a
+# concurrent test's programs ran without their policy) and remove it with
+# SESSION.  A held session directory stands in for a live harness exec.
+live=$(mktemp -d /tmp/shunt-session-XXXXXX)
+echo x > "$live/owned-by-test"
+mkdir "$live-conf"; echo "log_level: warn" > "$live-conf/layer.conf"
+flock -o "$live" sleep 30 & holder=$!; pids+=("$holder")
+sleep 0.3
+start_proxy "$work/e.sock"; e=$pp
+if [ -f "$live-conf/layer.conf" ]; then echo "ok   a new session leaves a live session's configuration"
+else bad "a new session removed a live session's configuration ($live-conf)"; fi
+kill "$holder" "$e"; wait "$holder" "$e" 2>/dev/null
+start_proxy "$work/f.sock"; f=$pp
+[ -e "$live" ] && bad "a dead session's directory $live is still there"
+if [ -e "$live-conf" ]; then bad "a dead session's configuration $live-conf is still there"
+else echo "ok   a dead session's configuration goes with it"; fi
+kill "$f"; wait "$f" 2>/dev/null
+rm -rf "$live" "$live-conf"
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all ok"
