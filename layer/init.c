@@ -35,7 +35,11 @@ void shunt_progloc_init(shunt_policy_t *p);
 extern char **environ;
 
 __attribute__((visibility("default"))) const char *shunt_layer_version(void);
-const char *shunt_layer_version(void) { return "shunt-layer 0.2.0"; }
+/* The project's one version (CMakeLists.txt's project(VERSION)). */
+#ifndef SHUNT_VERSION
+#error "SHUNT_VERSION must be defined (layer/CMakeLists.txt)"
+#endif
+const char *shunt_layer_version(void) { return "shunt-layer " SHUNT_VERSION; }
 
 static uint64_t new_session_id(void)
 {
@@ -416,8 +420,8 @@ __attribute__((constructor(101))) static void shunt_layer_init(int argc,
         shunt_go_install(); /* after: go.c calls the real_* originals */
     shunt_state = SHUNT_STATE_ACTIVE;
     layer_execfds_start();
-    LOG_INFO("active: socket %s, session %016llx, %d hook(s) failed",
-             shunt_layer.socket_path, (unsigned long long)shunt_layer.session,
-             failed);
+    LOG_INFO("active: shunt-layer %s, socket %s, session %016llx, %d hook(s) "
+             "failed", SHUNT_VERSION, shunt_layer.socket_path,
+             (unsigned long long)shunt_layer.session, failed);
     errno = saved;
 }

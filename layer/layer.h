@@ -15,7 +15,7 @@
  *   state     shunt_layer: config, policy, session ids, umask, socket/token
  *   log       LOG_ERROR/WARN/INFO/DEBUG/TRACE(fmt, ...)   (log.c)
  *   rpc       shunt_rpc(type, body, &msg)                   (rpc.c)
- *   resolve   layer_resolve(dirfd, path, at_flags, &tgt)    (resolve.c)
+ *   resolve   layer_resolve(dirfd, path, &tgt)              (resolve.c)
  *   fd table  shunt_fdt_* (fdtable.h), placeholders          (fdtable.c, rfiles.c)
  *   hooks     real_<name> pointers and hook_<name> detours   (hooks.def, install.c)
  *   init      the constructor (init.c) calls, if linked in, the weak
