@@ -456,45 +456,79 @@ static void remove_owned(int dfd)
 }
 
 /* NAME-conf (harness exec's layer configuration, readable by every user,
- * so not in the session's own directory) goes with its session: removed
- * once NAME is gone, never while NAME lives (programs read it again at
- * every exec: removing it under a live session left them without their
- * policy). */
-static int conf_of(const char *name, char *base, size_t cap)
+ * so not beside the secrets in NAME) goes with its session NAME, never
+ * while NAME lives: programs read it again at every exec, and removing it
+ * under a live session left them without their policy. */
+static void remove_conf(int tmp, const char *session)
 {
-    size_t n = strlen(name);
-    if (n < 5 || strcmp(name + n - 5, "-conf") != 0 || n - 5 >= cap)
-        return 0;
-    memcpy(base, name, n - 5);
-    base[n - 5] = 0;
-    return 1;
+    char name[300];
+    if (shunt_fmt(name, sizeof(name), "%s-conf", session) < 0)
+        return;
+    int dfd = openat(tmp, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    struct stat st;
+    if (fstat(dfd, &st) == 0 && st.st_uid == geteuid()) {
+        unlinkat(dfd, "layer.conf", 0);
+        unlinkat(tmp, name, AT_REMOVEDIR);
+    }
+    close(dfd);
 }
 
-static void remove_dead_confs(void)
+/* One /tmp/shunt-session-* directory nobody holds: removed with what it
+ * owns and its -conf; one that is held (alive), another user's, or empty
+ * and younger than a minute is left alone. */
+static void remove_if_dead(int tmp, const char *name)
 {
-    DIR *d = opendir("/tmp");
-    if (!d)
-        return;
-    struct dirent *e;
-    char base[256];
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "shunt-session-", 14) != 0 ||
-            !conf_of(e->d_name, base, sizeof(base)))
-            continue;
+    size_t len = strlen(name);
+    if (len > 5 && strcmp(name + len - 5, "-conf") == 0) {
+        /* a configuration whose session is already gone */
+        char base[300];
         struct stat st;
-        if (fstatat(dirfd(d), base, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-            errno != ENOENT)
-            continue; /* its session lives (or cannot be told) */
-        int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-            continue;
-        if (fstat(dfd, &st) == 0 && st.st_uid == geteuid()) {
-            unlinkat(dfd, "layer.conf", 0);
-            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        if (len - 5 < sizeof(base)) {
+            memcpy(base, name, len - 5);
+            base[len - 5] = 0;
+            if (fstatat(tmp, base, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                remove_conf(tmp, base);
         }
-        close(dfd);
+        return;
     }
-    closedir(d);
+    int dfd = openat(tmp, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    struct stat st;
+    if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() ||
+        flock(dfd, LOCK_EX | LOCK_NB) < 0) { /* another user's, or alive */
+        close(dfd);
+        return;
+    }
+    /* Unlocked.  Entries are made only after the lock is taken, so an
+     * empty directory may be a session between mkdtemp and flock: left
+     * alone unless a minute old. */
+    DIR *sd = fdopendir(dup(dfd));
+    struct dirent *f;
+    int n = 0;
+    while (sd && (f = readdir(sd)))
+        n += strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0;
+    if (sd)
+        rewinddir(sd);
+    if (n == 0 && st.st_mtime + 60 > time(NULL)) {
+        if (sd)
+            closedir(sd);
+        close(dfd);
+        return;
+    }
+    remove_owned(dfd);
+    while (sd && (f = readdir(sd)))
+        if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
+            unlinkat(dfd, f->d_name, 0);
+    if (sd)
+        closedir(sd);
+    if (unlinkat(tmp, name, AT_REMOVEDIR) == 0) {
+        LOG_INFO("removed %s, left by a session that died", name);
+        remove_conf(tmp, name);
+    }
+    close(dfd);
 }
 
 static void remove_dead_sessions(void)
@@ -503,48 +537,10 @@ static void remove_dead_sessions(void)
     if (!d)
         return;
     struct dirent *e;
-    char base[256];
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "shunt-session-", 14) != 0 ||
-            conf_of(e->d_name, base, sizeof(base)))
-            continue;
-        int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-            continue;
-        struct stat st;
-        if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() ||
-            flock(dfd, LOCK_EX | LOCK_NB) < 0) { /* another user's, or alive */
-            close(dfd);
-            continue;
-        }
-        /* Unlocked.  Entries are made only after the lock is taken, so an
-         * empty directory may be a session between mkdtemp and flock: left
-         * alone unless a minute old. */
-        DIR *sd = fdopendir(dup(dfd));
-        struct dirent *f;
-        int n = 0;
-        while (sd && (f = readdir(sd)))
-            n += strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0;
-        if (sd)
-            rewinddir(sd);
-        if (n == 0 && st.st_mtime + 60 > time(NULL)) {
-            if (sd)
-                closedir(sd);
-            close(dfd);
-            continue;
-        }
-        remove_owned(dfd);
-        while (sd && (f = readdir(sd)))
-            if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
-                unlinkat(dfd, f->d_name, 0);
-        if (sd)
-            closedir(sd);
-        if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0)
-            LOG_INFO("removed %s, left by a session that died", e->d_name);
-        close(dfd);
-    }
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "shunt-session-", 14) == 0)
+            remove_if_dead(dirfd(d), e->d_name);
     closedir(d);
-    remove_dead_confs();
 }
 
 /* Records in tmpdir/owned a secret this session keeps outside tmpdir. */
