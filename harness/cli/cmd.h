@@ -14,6 +14,8 @@ int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 /* harness/cli/cmd_record.c */
 int cmd_record(int argc, char **argv);
+/* harness/cli/cmd_fuzz.c */
+int cmd_fuzz(int argc, char **argv);
 
 /* Exit codes shared by every command. */
 #define SHUNT_EXIT_OK 0

@@ -33,6 +33,7 @@ extern char **environ;
 
 typedef struct {
     const char *target, *config, *log_level, *log_file, *agent;
+    const char *layer; /* --layer: the library preloaded instead of ours */
     const char *journal; /* --journal: SHUNT_JOURNAL for the layer */
     const char *unhooked; /* --unhooked-file: SHUNT_UNHOOKED_FILE */
     char **cmd; /* NULL-terminated, from argv */
@@ -43,7 +44,7 @@ typedef struct {
 static const char usage_text[] =
     "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
     "                    [--log-file PATH] [--agent PATH] [--journal FILE]\n"
-    "                    [--unhooked-file FILE]\n"
+    "                    [--unhooked-file FILE] [--layer FILE]\n"
     "                    [--record [--record-out FILE] [--record-json]\n"
     "                     [--record-timeout SECONDS]] -- CMD [ARGS...]\n"
     "\n"
@@ -75,6 +76,10 @@ static const char usage_text[] =
     "                    or trace (default: the config's layer.log, or off)\n"
     "  --log-file PATH   the layer's log file (default: stderr)\n"
     "  --agent PATH      shunt-agent binary (default: next to harness)\n"
+    "  --layer FILE      the layer library to preload (default:\n"
+    "                    LIBDIR/libshunt.so; e.g. LIBDIR/libshunt-seeded.so,\n"
+    "                    the build with a planted bug that `harness fuzz`'s\n"
+    "                    own test must find, docs/fuzzing.md)\n"
     "  --journal FILE    the layer's call journal, appended to FILE (absolute)\n"
     "  --unhooked-file FILE  the layer appends to FILE (absolute) the line it\n"
     "                    prints on stderr for every program of CMD's tree it\n"
@@ -107,6 +112,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         {"journal", required_argument, 0, 'j'},
         {"unhooked-file", required_argument, 0, 'u'},
         {"agent", required_argument, 0, 'a'},
+        {"layer", required_argument, 0, 'L'},
         {"record", no_argument, 0, 'R'},
         {"record-out", required_argument, 0, 'O'},
         {"record-json", no_argument, 0, 'J'},
@@ -127,6 +133,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         case 'j': xc->journal = optarg; break;
         case 'u': xc->unhooked = optarg; break;
         case 'a': xc->agent = optarg; break;
+        case 'L': xc->layer = optarg; break;
         case 'R': xc->record = 1; break;
         case 'O': xc->record_out = optarg; break;
         case 'J': xc->record_json = 1; break;
@@ -279,9 +286,17 @@ static int check_loadable(const char *path, char *why, size_t whylen,
     return rc;
 }
 
-/* dirname(/proc/self/exe)/../lib/libshunt.so, resolved. */
-static int find_layer(char *out, size_t outlen)
+/* dirname(/proc/self/exe)/../lib/libshunt.so (or --layer), resolved. */
+static int find_layer(const char *given, char *out, size_t outlen)
 {
+    if (given) {
+        if (!realpath(given, out) || access(out, R_OK) < 0) {
+            fprintf(stderr, "harness exec: --layer %s: %s\n", given, strerror(errno));
+            return -1;
+        }
+        (void)outlen;
+        return 0;
+    }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n < 0) {
@@ -691,7 +706,7 @@ static int run(exec_cmd_t *xc)
     }
     char layer[PATH_MAX], abs_log[PATH_MAX], path[PATH_MAX];
     char *config = NULL;
-    if (find_layer(layer, sizeof(layer)) < 0 ||
+    if (find_layer(xc->layer, layer, sizeof(layer)) < 0 ||
         exec_config(xc, abs_log, sizeof(abs_log), &config) < 0)
         return SHUNT_EXIT_FAIL;
     int rc = exec_resolve(xc, path, sizeof(path));

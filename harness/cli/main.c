@@ -23,6 +23,7 @@ static const command_t commands[] = {
     {"proxy", cmd_proxy, "start an agent for a target and the local relay to it"},
     {"exec", cmd_exec, "run a local command under the layer against a target"},
     {"run", cmd_run, "run scenarios in their targets and under the layer, and compare"},
+    {"fuzz", cmd_fuzz, "differential fuzzing: random call sequences in the target and under the layer"},
     {"record", cmd_record, "run a command under the ptrace recorder: its syscalls and leaks"},
 };
 
