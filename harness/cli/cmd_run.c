@@ -593,6 +593,20 @@ static int load_cases(run_all_t *x, char **args, int nargs)
         char base[128];
         base_name(x->files[i], base, sizeof(base));
         shunt_scenario_t *s = shunt_scenario_load(x->files[i], x->err, sizeof(x->err));
+        if (s && !s->run && !s->n_cases && s->fuzz) {
+            /* a fuzz: scenario alone: harness fuzz runs it */
+            static shunt_runspec_t none = {.lang = SHUNT_LANG_COMMAND, .repeat = 1};
+            size_t before = x->ncases;
+            x->scen[i] = s;
+            if (add_cases(&x->cl, s, &none, base, i, &x->cases, &x->ncases, &x->capcases,
+                          &x->tools, &x->ntools, &x->tools_loaded, x->tools_err,
+                          sizeof(x->tools_err)) < 0)
+                return out_of_memory(x);
+            if (x->ncases > before)
+                snprintf(x->cases[before].skip, sizeof(x->cases[before].skip),
+                         "a fuzz: scenario: run it with harness fuzz");
+            continue;
+        }
         if (s && !s->run && !s->n_cases) {
             snprintf(x->err, sizeof(x->err),
                      "%s:1:1: no program: section, nothing to run (harness up starts "

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "shunt/fuzzspec.h"
 #include "shunt/scenario.h"
 #include "shunt/log.h"
 #include "shunt/json.h"
@@ -365,6 +366,10 @@ int cmd_check(int argc, char **argv)
             printf(", program: %s", shunt_lang_name(s->run->lang));
         if (s->n_cases)
             printf(", %zu case%s", s->n_cases, s->n_cases == 1 ? "" : "s");
+        shunt_fuzzspec_t *f = NULL;
+        if (s->fuzz && shunt_fuzzspec_parse(s, &f, err, sizeof(err)) == 0 && f)
+            printf(", fuzz: %zu polic%s", f->n_policies, f->n_policies == 1 ? "y" : "ies");
+        shunt_fuzzspec_free(f);
         printf(")\n");
         shunt_scenario_free(s);
     }

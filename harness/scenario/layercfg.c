@@ -55,29 +55,34 @@ static int get_line(const shunt_yerr_t *e, const shunt_ynode_t *n,
 }
 
 static int get_log(const shunt_yerr_t *e, const shunt_ynode_t *n, out_t *o,
-                   const char *level_override, const char *file_override)
+                   const char *level_override, const char *file_override,
+                   const char *at)
 {
     static const char *const keys[] = {"level", "file", NULL};
+    char lp[256], lpl[256], lpf[256];
+    shunt_ypath_key(lp, sizeof(lp), at, "log");
+    shunt_ypath_key(lpl, sizeof(lpl), lp, "level");
+    shunt_ypath_key(lpf, sizeof(lpf), lp, "file");
     const char *level = NULL, *file = NULL;
     if (n && !shunt_ynode_is_null(n)) {
-        if (shunt_yexpect_map(e, n, "layer.log") < 0 ||
-            shunt_ycheck_keys(e, n, "layer.log", keys) < 0)
+        if (shunt_yexpect_map(e, n, lp) < 0 ||
+            shunt_ycheck_keys(e, n, lp, keys) < 0)
             return -1;
         const shunt_ynode_t *v;
         if ((v = shunt_ymap_get(n, "level"))) {
-            if (shunt_yget_str(e, v, "layer.log.level", &level) < 0)
+            if (shunt_yget_str(e, v, lpl, &level) < 0)
                 return -1;
             if (!shunt_layercfg_level_ok(level))
-                return shunt_yerror(e, v, "layer.log.level",
+                return shunt_yerror(e, v, lpl,
                                     "unknown log level \"%.40s\" (allowed: "
                                     "off, error, warn, info, debug, trace)",
                                     level);
         }
         if ((v = shunt_ymap_get(n, "file"))) {
-            if (get_line(e, v, "layer.log.file", &file) < 0)
+            if (get_line(e, v, lpf, &file) < 0)
                 return -1;
             if (file[0] != '/')
-                return shunt_yerror(e, v, "layer.log.file",
+                return shunt_yerror(e, v, lpf,
                                     "expected an absolute path, got \"%.80s\"",
                                     file);
         }
@@ -102,7 +107,7 @@ static int get_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
     if (shunt_yexpect_seq(e, n, path) < 0)
         return -1;
     for (size_t i = 0; i < n->count; i++) {
-        char ip[256];
+        char ip[512];
         shunt_ypath_index(ip, sizeof(ip), path, i);
         const char *v;
         if (get_line(e, n->items[i], ip, &v) < 0)
@@ -142,7 +147,7 @@ static int get_net_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
     if (shunt_yexpect_seq(e, n, path) < 0)
         return -1;
     for (size_t i = 0; i < n->count; i++) {
-        char ip[256];
+        char ip[512];
         shunt_ypath_index(ip, sizeof(ip), path, i);
         const char *v;
         if (get_line(e, n->items[i], ip, &v) < 0)
@@ -157,9 +162,16 @@ static int get_net_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
     return 0;
 }
 
-static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
-                 const char *level, const char *file)
+static const char *kpath(char *buf, size_t len, const char *path, const char *key)
 {
+    shunt_ypath_key(buf, len, path, key);
+    return buf;
+}
+
+static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
+                 const char *level, const char *file, const char *at)
+{
+    char fp[256], ep[256], np[256], sub[320];
     static const char *const keys[] = {"log", "files", "env", "network",
                                        NULL};
     static const char *const net_keys[] = {"remote", "local", "unix_remote",
@@ -169,70 +181,78 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
     static const char *const env_keys[] = {"include", "exclude", NULL};
     if (layer && shunt_ynode_is_null(layer))
         layer = NULL;
-    if (layer && (shunt_yexpect_map(e, layer, "layer") < 0 ||
-                  shunt_ycheck_keys(e, layer, "layer", keys) < 0))
+    if (layer && (shunt_yexpect_map(e, layer, at) < 0 ||
+                  shunt_ycheck_keys(e, layer, at, keys) < 0))
         return -1;
-    if (get_log(e, shunt_ymap_get(layer, "log"), o, level, file) < 0)
+    if (get_log(e, shunt_ymap_get(layer, "log"), o, level, file, at) < 0)
         return -1;
+    shunt_ypath_key(fp, sizeof(fp), at, "files");
+    shunt_ypath_key(ep, sizeof(ep), at, "env");
+    shunt_ypath_key(np, sizeof(np), at, "network");
     const shunt_ynode_t *files = shunt_ymap_get(layer, "files");
     if (files && !shunt_ynode_is_null(files)) {
-        if (shunt_yexpect_map(e, files, "layer.files") < 0 ||
-            shunt_ycheck_keys(e, files, "layer.files", file_keys) < 0)
+        if (shunt_yexpect_map(e, files, fp) < 0 ||
+            shunt_ycheck_keys(e, files, fp, file_keys) < 0)
             return -1;
         for (size_t i = 0; file_keys[i]; i++) {
             const shunt_ynode_t *v = shunt_ymap_get(files, file_keys[i]);
-            char path[64];
-            shunt_ypath_key(path, sizeof(path), "layer.files", file_keys[i]);
-            if (v && get_list(e, v, path, file_keys[i], 1, o) < 0)
+            shunt_ypath_key(sub, sizeof(sub), fp, file_keys[i]);
+            if (v && get_list(e, v, sub, file_keys[i], 1, o) < 0)
                 return -1;
         }
     }
     const shunt_ynode_t *env = shunt_ymap_get(layer, "env");
     if (env && !shunt_ynode_is_null(env)) {
-        if (shunt_yexpect_map(e, env, "layer.env") < 0 ||
-            shunt_ycheck_keys(e, env, "layer.env", env_keys) < 0)
+        if (shunt_yexpect_map(e, env, ep) < 0 ||
+            shunt_ycheck_keys(e, env, ep, env_keys) < 0)
             return -1;
         const shunt_ynode_t *v;
         if ((v = shunt_ymap_get(env, "include")) &&
-            get_list(e, v, "layer.env.include", "env_include", 0, o) < 0)
+            get_list(e, v, kpath(sub, sizeof(sub), ep, "include"), "env_include", 0, o) < 0)
             return -1;
         if ((v = shunt_ymap_get(env, "exclude")) &&
-            get_list(e, v, "layer.env.exclude", "env_exclude", 0, o) < 0)
+            get_list(e, v, kpath(sub, sizeof(sub), ep, "exclude"), "env_exclude", 0, o) < 0)
             return -1;
     }
     const shunt_ynode_t *net = shunt_ymap_get(layer, "network");
     if (net && !shunt_ynode_is_null(net)) {
-        if (shunt_yexpect_map(e, net, "layer.network") < 0 ||
-            shunt_ycheck_keys(e, net, "layer.network", net_keys) < 0)
+        if (shunt_yexpect_map(e, net, np) < 0 ||
+            shunt_ycheck_keys(e, net, np, net_keys) < 0)
             return -1;
         const shunt_ynode_t *v;
         if ((v = shunt_ymap_get(net, "remote")) &&
-            get_net_list(e, v, "layer.network.remote", "net_remote", o) < 0)
+            get_net_list(e, v, kpath(sub, sizeof(sub), np, "remote"), "net_remote", o) < 0)
             return -1;
         if ((v = shunt_ymap_get(net, "local")) &&
-            get_net_list(e, v, "layer.network.local", "net_local", o) < 0)
+            get_net_list(e, v, kpath(sub, sizeof(sub), np, "local"), "net_local", o) < 0)
             return -1;
         if ((v = shunt_ymap_get(net, "unix_remote")) &&
-            get_list(e, v, "layer.network.unix_remote", "net_remote_unix", 1,
+            get_list(e, v, kpath(sub, sizeof(sub), np, "unix_remote"), "net_remote_unix", 1,
                      o) < 0)
             return -1;
     }
     return 0;
 }
 
-int shunt_layercfg_check(const shunt_yerr_t *e, const shunt_ynode_t *layer)
+int shunt_layercfg_check_at(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                            const char *at)
 {
     out_t o = {0};
-    return build(e, layer, &o, NULL, NULL);
+    return build(e, layer, &o, NULL, NULL, at);
 }
 
-int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
-                          const char *log_level, const char *log_file,
-                          char **out)
+int shunt_layercfg_check(const shunt_yerr_t *e, const shunt_ynode_t *layer)
+{
+    return shunt_layercfg_check_at(e, layer, "layer");
+}
+
+int shunt_layercfg_render_at(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                             const char *at, const char *log_level,
+                             const char *log_file, char **out)
 {
     out_t o = {.render = 1};
     *out = NULL;
-    if (build(e, layer, &o, log_level, log_file) < 0) {
+    if (build(e, layer, &o, log_level, log_file, at) < 0) {
         shunt_buf_free(&o.text);
         return -1;
     }
@@ -241,6 +261,13 @@ int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
         return -1;
     }
     return 0;
+}
+
+int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                          const char *log_level, const char *log_file,
+                          char **out)
+{
+    return shunt_layercfg_render_at(e, layer, "layer", log_level, log_file, out);
 }
 
 int shunt_layercfg_load(const char *path, const char *log_level,

@@ -1,7 +1,9 @@
 /* Scenario loading and validation of the target: section. */
 #include "shunt/scenario.h"
+#include "shunt/fuzzspec.h"
 #include "shunt/layercfg.h"
 #include "shunt/arena.h"
+#include "scenario_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -347,15 +349,46 @@ static int get_owner(ctx_t *c, const shunt_ynode_t *n, const char *path, long *u
     return 0;
 }
 
-static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
-                     shunt_filelist_t *out)
+/* The layer's default local set (docs/hooking.md): a fuzz tree there
+ * would be compared with the host's own files. */
+static int check_fuzz_path(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                           const char *p)
 {
-    static const char *const keys[] = {"path", "content", "from", "symlink", "link",
-                                       "dir", "fifo", "mode", "owner", NULL};
-    static const char *const kinds[] = {"content", "from", "symlink", "link", "dir",
-                                        "fifo", NULL};
+    static const char *const local_dirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
+                                             "/lib64", "/libx32", "/proc", "/sys",
+                                             "/dev", "/run", "/tmp", "/var/tmp", NULL};
+    if (strcmp(p, "/") == 0)
+        return shunt_yerror(&c->e, n, path, "\"/\" is the whole target: name a "
+                            "directory or file below it");
+    for (size_t i = 0; local_dirs[i]; i++) {
+        size_t l = strlen(local_dirs[i]);
+        if (strncmp(p, local_dirs[i], l) == 0 && (p[l] == '/' || p[l] == 0))
+            return shunt_yerror(&c->e, n, path,
+                                "\"%s\" is under %s, in the layer's default local "
+                                "set: the fuzzer compares paths of the target",
+                                p, local_dirs[i]);
+    }
+    return 0;
+}
+
+static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
+                     shunt_filelist_t *out, long **sizes)
+{
+    static const char *const tkeys[] = {"path", "content", "from", "symlink", "link",
+                                        "dir", "fifo", "mode", "owner", NULL};
+    static const char *const tkinds[] = {"content", "from", "symlink", "link", "dir",
+                                         "fifo", NULL};
+    static const char *const fkeys[] = {"path", "content", "size", "symlink", "link",
+                                        "dir", "fifo", "mode", NULL};
+    static const char *const fkinds[] = {"content", "size", "symlink", "link", "dir",
+                                         "fifo", NULL};
+    const char *const *keys = sizes ? fkeys : tkeys, *const *kinds = sizes ? fkinds : tkinds;
+    const char *one_of = sizes ? "content, size, symlink, link, dir and fifo"
+                               : "content, from, symlink, link, dir and fifo";
     if (shunt_yexpect_seq(&c->e, n, path) < 0)
         return -1;
+    if (sizes && !(*sizes = zalloc(c, n->count, sizeof(**sizes))))
+        return oom(c);
     out->v = zalloc(c, n->count, sizeof(*out->v));
     size_t nslots = 16;
     while (nslots < 2 * n->count)
@@ -379,7 +412,9 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
             return shunt_yerror(&c->e, f, sub, "missing required key path");
         shunt_ypath_key(kp, sizeof(kp), sub, "path");
         if (shunt_yget_str(&c->e, pn, kp, &s) < 0 ||
-            check_container_path(c, pn, kp, s) < 0)
+            (sizes && strcmp(s, "/") == 0 && check_fuzz_path(c, pn, kp, s) < 0) ||
+            check_container_path(c, pn, kp, s) < 0 ||
+            (sizes && check_fuzz_path(c, pn, kp, s) < 0))
             return -1;
         if (!(fs->path = sdup(c, s)))
             return oom(c);
@@ -395,19 +430,22 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
                 continue;
             if (kind)
                 return shunt_yerror(&c->e, v, sub,
-                                    "expected exactly one of content, from, symlink, "
-                                    "link, dir and fifo; %s is already given",
-                                    kind);
+                                    "expected exactly one of %s; %s is already given",
+                                    one_of, kind);
             kind = kinds[k];
             kn = v;
         }
         if (!kind)
-            return shunt_yerror(&c->e, f, sub,
-                                "expected exactly one of content, from, symlink, link, "
-                                "dir and fifo");
+            return shunt_yerror(&c->e, f, sub, "expected exactly one of %s", one_of);
         shunt_ypath_key(kp, sizeof(kp), sub, kind);
         fs->mode = 0644;
-        if (strcmp(kind, "content") == 0) {
+        if (sizes)
+            (*sizes)[i] = -1;
+        if (strcmp(kind, "size") == 0) {
+            if (shunt_yget_int(&c->e, kn, kp, 0, 64L << 20, &(*sizes)[i]) < 0)
+                return -1;
+            fs->kind = SHUNT_FILE_REG;
+        } else if (strcmp(kind, "content") == 0) {
             if (kn->kind != SHUNT_Y_SCALAR || (shunt_ynode_is_null(kn) && kn->len))
                 return shunt_yerror(&c->e, kn, kp, "expected a string, got a %s",
                                     shunt_ykind_name(kn));
@@ -436,6 +474,14 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
                 return -1;
             if (!(fs->target = sdup(c, s)))
                 return oom(c);
+            size_t t = 0; /* fuzz.tree: the interpreter links tree entries */
+            while (sizes && t < i && strcmp(out->v[t].path, s) != 0)
+                t++;
+            if (sizes && (t == i || out->v[t].kind != SHUNT_FILE_REG))
+                return shunt_yerror(&c->e, kn, kp,
+                                    "\"%s\" is not a regular file listed before "
+                                    "%s (a hard link of the fuzz tree links one)",
+                                    s, sub);
         } else {
             const char *b;
             if (shunt_yget_str(&c->e, kn, kp, &b) < 0)
@@ -463,6 +509,14 @@ static int get_files(ctx_t *c, const shunt_ynode_t *n, const char *path,
         out->n++;
     }
     return 0;
+}
+
+int shunt_scenario_files(const shunt_yerr_t *e, shunt_arena_t *mem, const char *dir,
+                         const shunt_ynode_t *n, const char *path, long **sizes,
+                         shunt_filelist_t *out)
+{
+    ctx_t c = {.e = *e, .mem = mem, .dir = dir};
+    return get_files(&c, n, path, out, sizes);
 }
 
 /* etc: {drop: [...], add: [...]}: fnmatch patterns on paths below /etc
@@ -665,7 +719,7 @@ static int get_services(ctx_t *c, const shunt_ynode_t *n, const char *path,
             }
         }
         shunt_ypath_key(kp, sizeof(kp), sub, "files");
-        if ((v = shunt_ymap_get(s, "files")) && get_files(c, v, kp, &svc->files) < 0)
+        if ((v = shunt_ymap_get(s, "files")) && get_files(c, v, kp, &svc->files, NULL) < 0)
             return -1;
         shunt_ypath_key(kp, sizeof(kp), sub, "env");
         if (get_env(c, shunt_ymap_get(s, "env"), kp, 1, &svc->env) < 0)
@@ -807,7 +861,7 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
     if ((v = shunt_ymap_get(n, "hosts")) && get_hosts(c, v, "target.hosts", t) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "files")) &&
-        get_files(c, v, "target.files", &t->files) < 0)
+        get_files(c, v, "target.files", &t->files, NULL) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "dns")) && get_dns(c, v, "target.dns", t) < 0)
         return -1;
@@ -1134,7 +1188,8 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
 static int build(ctx_t *c, shunt_scenario_t *s)
 {
     static const char *const keys[] = {"name", "description", "target", "layer",
-                                       "program", "runs", "expect", "cases", NULL};
+                                       "program", "runs", "expect", "cases", "fuzz",
+                                       NULL};
     const shunt_ynode_t *root = s->doc->root;
     if (!root || shunt_ynode_is_null(root))
         return shunt_yerror(&c->e, root, NULL,
@@ -1160,6 +1215,7 @@ static int build(ctx_t *c, shunt_scenario_t *s)
     s->program = shunt_ymap_get(root, "program");
     s->runs = shunt_ymap_get(root, "runs");
     s->expect = shunt_ymap_get(root, "expect");
+    s->fuzz = shunt_ymap_get(root, "fuzz");
     if (!(v = shunt_ymap_get(root, "target")))
         return shunt_yerror(&c->e, root, NULL, "missing required section target");
     if (get_target(c, v, &s->target) < 0)
@@ -1176,6 +1232,12 @@ static int build(ctx_t *c, shunt_scenario_t *s)
     }
     if (s->layer && shunt_layercfg_check(&c->e, s->layer) < 0)
         return -1;
+    if (s->fuzz) {
+        shunt_fuzzspec_t *f = NULL;
+        if (shunt_fuzzspec_parse(s, &f, c->e.buf, c->e.len) < 0)
+            return -1;
+        shunt_fuzzspec_free(f);
+    }
     if ((v = shunt_ymap_get(root, "cases")))
         return get_cases(c, v, s);
     return shunt_runspec_parse(&c->e, c->dir, s->program, s->runs, s->expect,

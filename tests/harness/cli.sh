@@ -55,6 +55,13 @@ expect 3 'hitest.yaml:1:1: no program: section, nothing to run' run "$fixtures/h
 expect 2 'no case to run \(nothing matches --only\)' \
   run --only 'zzz*' "$fixtures/run/diverge.yaml"
 expect 1 'run/invalid.yaml:6:21: expect.journal.calls\[0\]' check "$fixtures/run/invalid.yaml"
+# fuzz: alone is valid; harness run leaves it to harness fuzz (skipped: 77)
+expect 0 'fuzz.yaml: ok \(target fuzzfix, 0 services, fuzz: 2 policies\)' \
+  check "$fixtures/fuzz.yaml"
+expect 1 'fuzz-bad.yaml:6:32: fuzz.tree\[2\]: expected exactly one of content, size, symlink, link, dir and fifo; size is already given' \
+  check "$fixtures/fuzz-bad.yaml"
+expect 77 '^\[1/1\] SKIP +fuzz ' run --no-color "$fixtures/fuzz.yaml"
+expect 77 '^    a fuzz: scenario: run it with harness fuzz$' run --no-color "$fixtures/fuzz.yaml"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed" >&2

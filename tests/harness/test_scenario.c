@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "shunt/fuzzspec.h"
 #include "shunt/scenario.h"
 
 static char err[2048];
@@ -114,7 +115,7 @@ static const bad_case_t bad_cases[] = {
     {"name: x\n", "t.yaml:1:1: missing required section target"},
     {"target: {}\nrun: []\n",
      "t.yaml:2:1: run: unknown key (allowed: name, description, target, layer, "
-     "program, runs, expect, cases)"},
+     "program, runs, expect, cases, fuzz)"},
     {"target: {}\ntarget: {}\n",
      "t.yaml:2:1: target: duplicate key (first defined at line 1, column 1)"},
     {"target: [\n", "t.yaml:2:1: syntax error: while parsing a flow node did not "
@@ -331,6 +332,160 @@ static const bad_case_t bad_cases[] = {
      "inline (the source text)"},
     {"target: {}\ncases:\n  - {name: a, command: [ls], runs: {repeat: 0}}\n",
      "t.yaml:3:45: cases[0].runs.repeat: expected an integer 1-100, got \"0\""},
+    /* fuzz: tree entries are target.files' with size:, policies are layer:
+     * sections with a name */
+    {"target: {}\nfuzz: []\n",
+     "t.yaml:2:7: fuzz: expected a map, got a list"},
+    {"target: {}\nfuzz:\n  tre: []\n",
+     "t.yaml:3:3: fuzz.tre: unknown key (allowed: tree, layer, calls, net, "
+     "length, seed, budget, known)"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: fuzz/a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: must be an absolute path, got "
+     "\"fuzz/a\""},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /, dir: true}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/\" is the whole target: name a "
+     "directory or file below it"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/../a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/fuzz/../a\" must not contain '.' "
+     "or '..' components"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /tmp/a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/tmp/a\" is under /tmp, in the "
+     "layer's default local set: the fuzzer compares paths of the target"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /var/tmp, dir: true}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/var/tmp\" is under /var/tmp, in "
+     "the layer's default local set: the fuzzer compares paths of the target"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /run/a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/run/a\" is under /run, in the "
+     "layer's default local set: the fuzzer compares paths of the target"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /libx32/a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/libx32/a\" is under /libx32, in "
+     "the layer's default local set: the fuzzer compares paths of the target"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /usr/a, content: x}\n",
+     "t.yaml:4:14: fuzz.tree[0].path: \"/usr/a\" is under /usr, which is a "
+     "read-only or kernel mount in the container"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, content: x}\n    - {path: /fuzz/a, size: 1}\n",
+     "t.yaml:5:14: fuzz.tree[1].path: \"/fuzz/a\" is already listed at "
+     "fuzz.tree[0]"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, from: x}\n",
+     "t.yaml:4:23: fuzz.tree[0].from: unknown key (allowed: path, content, "
+     "size, symlink, link, dir, fifo, mode)"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, content: x, owner: root}\n",
+     "t.yaml:4:35: fuzz.tree[0].owner: unknown key (allowed: path, content, "
+     "size, symlink, link, dir, fifo, mode)"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a}\n",
+     "t.yaml:4:7: fuzz.tree[0]: expected exactly one of content, size, "
+     "symlink, link, dir and fifo"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, content: x, size: 3}\n",
+     "t.yaml:4:41: fuzz.tree[0]: expected exactly one of content, size, "
+     "symlink, link, dir and fifo; content is already given"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, size: 67108865}\n",
+     "t.yaml:4:29: fuzz.tree[0].size: expected an integer 0-67108864, got "
+     "\"67108865\""},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, size: -1}\n",
+     "t.yaml:4:29: fuzz.tree[0].size: expected an integer 0-67108864, got "
+     "\"-1\""},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, size: 1, mode: 0999}\n",
+     "t.yaml:4:38: fuzz.tree[0].mode: expected an octal file mode like "
+     "0644, got \"0999\""},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/a, symlink: /b, mode: 0600}\n",
+     "t.yaml:4:42: fuzz.tree[0].mode: a symlink has no mode of its own"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/h, link: /fuzz/a}\n    - {path: /fuzz/a, content: x}\n",
+     "t.yaml:4:29: fuzz.tree[0].link: \"/fuzz/a\" is not a regular file "
+     "listed before fuzz.tree[0] (a hard link of the fuzz tree links one)"},
+    {"target: {}\nfuzz:\n  tree:\n    - {path: /fuzz/d, dir: true}\n    - {path: /fuzz/h, link: /fuzz/d}\n",
+     "t.yaml:5:29: fuzz.tree[1].link: \"/fuzz/d\" is not a regular file "
+     "listed before fuzz.tree[1] (a hard link of the fuzz tree links one)"},
+    {"target: {}\nfuzz:\n  tree: {path: /fuzz/a}\n",
+     "t.yaml:3:9: fuzz.tree: expected a list, got a map"},
+    {"target: {}\nfuzz:\n  layer: {files: {}}\n",
+     "t.yaml:3:10: fuzz.layer: expected a list, got a map"},
+    {"target: {}\nfuzz:\n  layer: []\n",
+     "t.yaml:3:10: fuzz.layer: expected at least one policy (or no layer: "
+     "key: the default policy)"},
+    {"target: {}\nfuzz:\n  layer:\n    - {name: Rw}\n",
+     "t.yaml:4:14: fuzz.layer[0].name: expected a name of 1-20 characters "
+     "[a-z0-9-] not starting or ending with '-', got \"Rw\""},
+    {"target: {}\nfuzz:\n  layer:\n    - {name: rw}\n    - {name: rw}\n",
+     "t.yaml:5:14: fuzz.layer[1].name: \"rw\" is already the name of "
+     "fuzz.layer[0]"},
+    {"target: {}\nfuzz:\n  layer:\n    - {nmae: rw}\n",
+     "t.yaml:4:8: fuzz.layer[0].nmae: unknown key (allowed: name, log, "
+     "files, env, network)"},
+    {"target: {}\nfuzz:\n  layer:\n    - {files: {local: [\"^/fuzz\"]}}\n",
+     "t.yaml:4:23: fuzz.layer[0].files.local: a fuzz policy has no local "
+     "paths: the fuzzer compares each call with the target's, and a local "
+     "path has no reference there"},
+    {"target: {}\nfuzz:\n  layer:\n    - {name: a}\n    - {files: {not_found: [\"(\"]}}\n",
+     "t.yaml:5:28: fuzz.layer[1].files.not_found[0]: invalid regular "
+     "expression (POSIX ERE): Unmatched ( or \\("},
+    {"target: {}\nfuzz:\n  layer:\n    - {log: {level: loud}}\n",
+     "t.yaml:4:21: fuzz.layer[0].log.level: unknown log level \"loud\" "
+     "(allowed: off, error, warn, info, debug, trace)"},
+    {"target: {}\nfuzz:\n  calls: {opn: 1}\n",
+     "t.yaml:3:11: fuzz.calls.opn: unknown key (allowed: open, read, stat, "
+     "dir, readlink, access, write, cwd, fd, fork, net)"},
+    {"target: {}\nfuzz:\n  calls: {open: 101}\n",
+     "t.yaml:3:17: fuzz.calls.open: expected an integer 0-100, got \"101\""},
+    {"target: {}\nfuzz:\n  calls: {open: 0, read: 0}\n",
+     "t.yaml:3:10: fuzz.calls: every weight is 0: nothing would be called"},
+    {"target: {}\nfuzz:\n  calls: {open: 1, net: 1}\n",
+     "t.yaml:3:25: fuzz.calls.net: net calls need names to resolve: give "
+     "fuzz.net.names"},
+    {"target: {}\nfuzz:\n  calls: [open]\n",
+     "t.yaml:3:10: fuzz.calls: expected a map, got a list"},
+    {"target: {}\nfuzz:\n  net: {names: [a], port: [1]}\n",
+     "t.yaml:3:21: fuzz.net.port: unknown key (allowed: names, ports)"},
+    {"target: {}\nfuzz:\n  net: {names: [a], ports: [0]}\n",
+     "t.yaml:3:29: fuzz.net.ports[0]: expected an integer 1-65535, got \"0\""},
+    {"target: {}\nfuzz:\n  net: {names: [\"\"]}\n",
+     "t.yaml:3:17: fuzz.net.names[0]: must not be empty"},
+    {"target: {}\nfuzz:\n  net: {names: a}\n",
+     "t.yaml:3:16: fuzz.net.names: expected a list, got a scalar"},
+    {"target: {}\nfuzz:\n  length: 0\n",
+     "t.yaml:3:11: fuzz.length: expected an integer 1-200, got \"0\""},
+    {"target: {}\nfuzz:\n  length: 201\n",
+     "t.yaml:3:11: fuzz.length: expected an integer 1-200, got \"201\""},
+    {"target: {}\nfuzz:\n  seed: -1\n",
+     "t.yaml:3:9: fuzz.seed: expected an integer 0-18446744073709551615, "
+     "got \"-1\""},
+    {"target: {}\nfuzz:\n  seed: 18446744073709551616\n",
+     "t.yaml:3:9: fuzz.seed: expected an integer 0-18446744073709551615, "
+     "got \"18446744073709551616\""},
+    {"target: {}\nfuzz:\n  seed: [1]\n",
+     "t.yaml:3:9: fuzz.seed: expected an integer 0-18446744073709551615, "
+     "got a list"},
+    {"target: {}\nfuzz:\n  budget: {minutes: 1, sequences: 2}\n",
+     "t.yaml:3:35: fuzz.budget: expected exactly one of minutes and "
+     "sequences"},
+    {"target: {}\nfuzz:\n  budget: {}\n",
+     "t.yaml:3:11: fuzz.budget: expected exactly one of minutes and "
+     "sequences"},
+    {"target: {}\nfuzz:\n  budget: {minutes: 0}\n",
+     "t.yaml:3:21: fuzz.budget.minutes: expected an integer 1-10080, got "
+     "\"0\""},
+    {"target: {}\nfuzz:\n  budget: {hours: 1}\n",
+     "t.yaml:3:12: fuzz.budget.hours: unknown key (allowed: minutes, "
+     "sequences)"},
+    {"target: {}\nfuzz:\n  budget: {sequences: x}\n",
+     "t.yaml:3:23: fuzz.budget.sequences: expected an integer 1-1000000000, "
+     "got \"x\""},
+    {"target: {}\nfuzz:\n  known:\n    - {reason: because of this}\n",
+     "t.yaml:4:7: fuzz.known[0]: missing required key call"},
+    {"target: {}\nfuzz:\n  known:\n    - {call: \"(\", reason: because of this}\n",
+     "t.yaml:4:14: fuzz.known[0].call: invalid regular expression (POSIX "
+     "ERE): Unmatched ( or \\("},
+    {"target: {}\nfuzz:\n  known:\n    - {call: x, local: \"a{\", reason: because of this}\n",
+     "t.yaml:4:24: fuzz.known[0].local: invalid regular expression (POSIX "
+     "ERE): Unmatched \\{"},
+    {"target: {}\nfuzz:\n  known:\n    - {call: x, reason: short}\n",
+     "t.yaml:4:25: fuzz.known[0].reason: expected a reason of at least 10 "
+     "characters, got \"short\""},
+    {"target: {}\nfuzz:\n  known:\n    - {call: x}\n",
+     "t.yaml:4:7: fuzz.known[0]: missing required key reason (why the "
+     "divergence is accepted)"},
+    {"target: {}\nfuzz:\n  known:\n    - {call: x, reason: because of this, why: x}\n",
+     "t.yaml:4:42: fuzz.known[0].why: unknown key (allowed: call, local, "
+     "reason)"},
 };
 
 static void test_bad_cases(void **state)
@@ -475,6 +630,115 @@ static void test_default_name_from_bad_basename(void **state)
                              "target.name (1-20 characters [a-z0-9-])");
 }
 
+/* A fuzz: section as the fuzzer reads it, and its defaults. */
+static void test_fuzz_parsed(void **state)
+{
+    (void)state;
+    static const char *const yaml =
+        "target: {}\n"
+        "fuzz:\n"
+        "  tree:\n"
+        "    - {path: /fuzz/a.txt, content: \"hello\\n\"}\n"
+        "    - {path: /fuzz/big, size: 100000, mode: 0600}\n"
+        "    - {path: /fuzz/sub, dir: true}\n"
+        "    - {path: /fuzz/esc, symlink: ../../etc/hostname}\n"
+        "    - {path: /fuzz/h, link: /fuzz/big}\n"
+        "    - {path: /fuzz/p, fifo: true}\n"
+        "  layer:\n"
+        "    - {name: rw, files: {read_write: [\"^/fuzz(/|$)\"]}}\n"
+        "    - {files: {read_only: [\"^/fuzz\"], not_found: [secret, \"^/x$\"]}}\n"
+        "  calls: {open: 4, read: 3, net: 2}\n"
+        "  net: {names: [api, nope.cluster], ports: [80, 81]}\n"
+        "  length: 7\n"
+        "  seed: 18446744073709551615\n"
+        "  budget: {sequences: 1000}\n"
+        "  known:\n"
+        "    - {call: \"^readdir\", local: \"x\", reason: \"order of the entries\"}\n";
+    shunt_scenario_t *s = shunt_scenario_load_string("f.yaml", yaml, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_null(s->run); /* no program: harness fuzz runs it */
+    assert_non_null(s->fuzz);
+    shunt_fuzzspec_t *f = NULL;
+    assert_int_equal(shunt_fuzzspec_parse(s, &f, err, sizeof(err)), 0);
+    assert_int_equal(f->tree.n, 6);
+    assert_string_equal(f->tree.v[0].content, "hello\n");
+    assert_int_equal(f->sizes[0], -1);
+    assert_int_equal(f->tree.v[1].kind, SHUNT_FILE_REG);
+    assert_null(f->tree.v[1].content);
+    assert_int_equal(f->sizes[1], 100000);
+    assert_int_equal(f->tree.v[1].mode, 0600);
+    assert_int_equal(f->tree.v[2].kind, SHUNT_FILE_DIR);
+    assert_string_equal(f->tree.v[3].target, "../../etc/hostname");
+    assert_int_equal(f->tree.v[4].kind, SHUNT_FILE_LINK);
+    assert_int_equal(f->tree.v[5].kind, SHUNT_FILE_FIFO);
+    assert_int_equal(f->n_policies, 2);
+    assert_string_equal(f->policies[0].name, "rw");
+    assert_string_equal(f->policies[0].rendered, "read_write ^/fuzz(/|$)\n");
+    assert_int_equal(f->policies[0].n_not_found, 0);
+    assert_string_equal(f->policies[1].name, "policy-1");
+    assert_string_equal(f->policies[1].rendered,
+                        "read_only ^/fuzz\nnot_found secret\nnot_found ^/x$\n");
+    assert_int_equal(f->policies[1].n_not_found, 2);
+    assert_string_equal(f->policies[1].not_found[1], "^/x$");
+    assert_null(f->policies[1].not_found[2]);
+    assert_null(shunt_ymap_get(f->policies[0].layer, "name"));
+    assert_int_equal(f->weights[SHUNT_FZ_OPEN], 4);
+    assert_int_equal(f->weights[SHUNT_FZ_READ], 3);
+    assert_int_equal(f->weights[SHUNT_FZ_STAT], 0);
+    assert_int_equal(f->weights[SHUNT_FZ_NET], 2);
+    assert_int_equal(f->n_names, 2);
+    assert_string_equal(f->names[1], "nope.cluster");
+    assert_int_equal(f->n_ports, 2);
+    assert_int_equal(f->ports[1], 81);
+    assert_int_equal(f->length, 7);
+    assert_true(f->seed_set);
+    assert_true(f->seed == 18446744073709551615ull);
+    assert_int_equal(f->budget_sequences, 1000);
+    assert_int_equal(f->budget_minutes, 0);
+    assert_int_equal(f->n_known, 1);
+    assert_string_equal(f->known[0].call, "^readdir");
+    assert_string_equal(f->known[0].local, "x");
+    assert_string_equal(f->known[0].reason, "order of the entries");
+    shunt_fuzzspec_free(f);
+    shunt_scenario_free(s);
+
+    /* `fuzz:` alone: one default policy, every family but net, length 20 */
+    s = shunt_scenario_load_string("f.yaml", "target: {}\nfuzz:\n", err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_int_equal(shunt_fuzzspec_parse(s, &f, err, sizeof(err)), 0);
+    assert_int_equal(f->n_policies, 1);
+    assert_string_equal(f->policies[0].name, "default");
+    assert_string_equal(f->policies[0].rendered, "");
+    assert_int_equal(f->weights[SHUNT_FZ_FORK], 1);
+    assert_int_equal(f->weights[SHUNT_FZ_NET], 0);
+    assert_int_equal(f->length, 20);
+    assert_false(f->seed_set);
+    assert_int_equal(f->tree.n, 0);
+    shunt_fuzzspec_free(f);
+    shunt_scenario_free(s);
+
+    /* names without calls: net is weighed too, and connects to port 80 */
+    s = shunt_scenario_load_string("f.yaml", "target: {}\nfuzz: {net: {names: [a]}}\n",
+                                   err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_int_equal(shunt_fuzzspec_parse(s, &f, err, sizeof(err)), 0);
+    assert_int_equal(f->weights[SHUNT_FZ_NET], 1);
+    assert_int_equal(f->n_ports, 1);
+    assert_int_equal(f->ports[0], 80);
+    shunt_fuzzspec_free(f);
+    shunt_scenario_free(s);
+
+    /* no fuzz: section */
+    s = shunt_scenario_load_string("f.yaml", "target: {}\n", err, sizeof(err));
+    f = (shunt_fuzzspec_t *)1;
+    assert_int_equal(shunt_fuzzspec_parse(s, &f, err, sizeof(err)), 0);
+    assert_null(f);
+    shunt_scenario_free(s);
+}
+
 static void test_example_scenario_loads(void **state)
 {
     (void)state;
@@ -494,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_default_name_from_bad_basename),
         cmocka_unit_test(test_cases_inherit),
         cmocka_unit_test(test_file_kinds),
+        cmocka_unit_test(test_fuzz_parsed),
         cmocka_unit_test(test_example_scenario_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,14 @@ int shunt_layercfg_render(const shunt_yerr_t *e, const shunt_ynode_t *layer,
                           const char *log_level, const char *log_file,
                           char **out);
 
+/* The same for a layer section found elsewhere (fuzz.layer[N]): at is its
+ * key path in messages instead of "layer". */
+int shunt_layercfg_check_at(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                            const char *at);
+int shunt_layercfg_render_at(const shunt_yerr_t *e, const shunt_ynode_t *layer,
+                             const char *at, const char *log_level,
+                             const char *log_file, char **out);
+
 /* Loads a --config FILE: a full scenario (when it has a target: key; it is
  * then validated entirely) or a file with just a layer: section.  Renders
  * the section as above; *out is malloc'd.  -1 with err set. */

@@ -105,6 +105,8 @@ typedef struct {
     shunt_target_spec_t target;
     shunt_ydoc_t *doc;
     const shunt_ynode_t *layer, *program, *runs, *expect;
+    const shunt_ynode_t *fuzz; /* fuzz: (harness fuzz; shunt_fuzzspec_parse),
+                                  checked when loading; NULL without */
     shunt_runspec_t *run;      /* program/runs/expect; NULL without program:
                                   and with cases: (then they are defaults) */
     shunt_scase_t *cases;      /* cases:, in file order; NULL without */
