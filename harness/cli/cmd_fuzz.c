@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shunt/buf.h"
+#include "shunt/build.h"
 #include "shunt/fuzz.h"
 #include "shunt/fuzzspec.h"
 #include "shunt/inroot.h"
@@ -95,7 +96,7 @@ static volatile sig_atomic_t stop_sig;
 static void on_stop(int sig)
 {
     stop_sig = sig;
-    shunt_proc_interrupted = 1;
+    shunt_proc_interrupted = 1; /* build.h: stops what the target code waits for */
 }
 
 static int parse(fz_opts_t *o, int argc, char **argv)
@@ -874,8 +875,8 @@ int cmd_fuzz(int argc, char **argv)
         if (o.jobs == 1)
             snprintf(x->tname, sizeof(x->tname), "%s", s->target.name);
         else
-            snprintf(x->tname, sizeof(x->tname), "%.*s-%d", SHUNT_NAME_MAX - 3,
-                     s->target.name, w + 1);
+            (void)shunt_fmt(x->tname, sizeof(x->tname), "%.*s-%d", SHUNT_NAME_MAX - 3,
+                            s->target.name, w + 1);
         shunt_proc_t pc = {.main = worker_main, .arg = x, .stdio = {0, 1, 2}};
         int stage;
         if (shunt_proc_spawn(&pc, &stage) < 0) {

@@ -74,8 +74,7 @@ static void server_stop(shunt_fz_server_t *s)
     }
     if (s->pid > 0) {
         int st;
-        if (shunt_proc_wait_until(s->pid, shunt_now_ms() + 3000, 1000, &st) < 0)
-            shunt_proc_kill(s->pid);
+        (void)shunt_proc_wait_until(s->pid, shunt_now_ms() + 3000, 1000, NULL, &st, NULL);
     }
     if (s->out >= 0)
         close(s->out);
@@ -276,13 +275,13 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     FILE *fp = json ? fopen(cfg, "we") : NULL;
     if (!fp) {
         free(json);
-        snprintf(err, errlen, "%s: %s", cfg, strerror(errno));
+        (void)shunt_fmt(err, errlen, "%s: %s", cfg, strerror(errno));
         return -1;
     }
     fprintf(fp, "layer: %s\n", json);
     free(json);
     if (fclose(fp) != 0) {
-        snprintf(err, errlen, "%s: %s", cfg, strerror(errno));
+        (void)shunt_fmt(err, errlen, "%s: %s", cfg, strerror(errno));
         return -1;
     }
     char what[96];
@@ -306,8 +305,41 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     return server_start(&d->loc[pi], argv, what, err, errlen);
 }
 
+int shunt_fz_writes(const char *line)
+{
+    if (strncmp(line, "fork ", 5) == 0)
+        line += 5;
+    if (shunt_fz_family_of(line) == SHUNT_FZ_WRITE)
+        return 1;
+    if (strncmp(line, "open ", 5) && strncmp(line, "openat ", 7))
+        return 0;
+    return strstr(line, "WRONLY") || strstr(line, "RDWR") || strstr(line, "CREAT") ||
+           strstr(line, "TRUNC");
+}
+
+int shunt_fz_is_top(const shunt_fuzzspec_t *f, size_t i)
+{
+    const char *p = f->tree.v[i].path;
+    for (size_t j = 0; j < f->tree.n; j++) {
+        const char *q = f->tree.v[j].path;
+        size_t l = strlen(q);
+        if (j != i && strncmp(p, q, l) == 0 && p[l] == '/')
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t keep_hash(const shunt_fuzzspec_t *f, const unsigned char *keep)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < f->tree.n; i++)
+        h = (h ^ (keep ? keep[i] : 1u)) * 1099511628211ull;
+    return h;
+}
+
 int shunt_fz_driver_start(shunt_fz_driver_t *d, char *err, size_t errlen)
 {
+    d->dirty = 1;
     if (!d->timeout_ms)
         d->timeout_ms = 15000;
     snprintf(d->cfgdir, sizeof(d->cfgdir), "/tmp/shunt-fuzz-XXXXXX");
@@ -348,6 +380,7 @@ void shunt_fz_driver_stop(shunt_fz_driver_t *d)
 static int fail(shunt_fz_driver_t *d, shunt_fz_server_t *s, const char *doing)
 {
     int e = errno;
+    d->dirty = 1;
     snprintf(d->err, sizeof(d->err), "%s: %s: %s", s->what, doing,
              e == ETIMEDOUT ? "no answer in time" : e ? strerror(e) : "it exited");
     server_stop(s);
@@ -439,11 +472,24 @@ int shunt_fz_run_pair(shunt_fz_driver_t *d, size_t pi, const unsigned char *keep
     int rc = -1;
     if (tree.oom || sref.oom || sloc.oom || !hidden)
         snprintf(d->err, sizeof(d->err), "out of memory");
-    else if (send_tree(d, tree.p, tree.len) == 0 &&
-             run_seq(d, &d->ref, sref.p, sref.len, ref) == 0 &&
-             send_tree(d, tree.p, tree.len) == 0 &&
-             run_seq(d, &d->loc[pi], sloc.p, sloc.len, loc) == 0)
-        rc = 0;
+    else {
+        /* the tree is rebuilt only when it may differ: a sequence that
+         * writes, or another subset of the entries (the minimiser's) */
+        int writes = 0;
+        for (size_t i = 0; i < seq->n && !writes; i++)
+            writes = shunt_fz_writes(seq->v[i]);
+        uint64_t kh = keep_hash(d->f, keep);
+        if (kh != d->tree_hash)
+            d->dirty = 1;
+        d->tree_hash = kh;
+        if ((!d->dirty || send_tree(d, tree.p, tree.len) == 0) &&
+            (d->dirty = writes, run_seq(d, &d->ref, sref.p, sref.len, ref) == 0) &&
+            (!d->dirty || send_tree(d, tree.p, tree.len) == 0) &&
+            (d->dirty = writes, run_seq(d, &d->loc[pi], sloc.p, sloc.len, loc) == 0))
+            rc = 0;
+        else
+            d->dirty = 1;
+    }
     shunt_buf_free(&tree);
     shunt_buf_free(&sref);
     shunt_buf_free(&sloc);
@@ -526,7 +572,7 @@ static void result_class(const char *l, char *out, size_t outlen)
         snprintf(out, outlen, "ok");
 }
 
-static int re_match(const char *re, const char *s)
+static int fz_re_match(const char *re, const char *s)
 {
     regex_t r;
     if (!re)
@@ -558,8 +604,8 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
         result_class(b, cb, sizeof(cb));
         snprintf(out->sig, sizeof(out->sig), "%s: %s / %s", out->call, ca, cb);
         for (size_t k = 0; f && k < f->n_known; k++) {
-            if (re_match(f->known[k].call, a ? after_index(a) : NULL) &&
-                re_match(f->known[k].local, b ? after_index(b) : NULL)) {
+            if (fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
+                fz_re_match(f->known[k].local, b ? after_index(b) : NULL)) {
                 out->known = 1;
                 out->known_i = k;
                 break;

@@ -113,10 +113,11 @@ static int pool_add(shunt_fz_gen_t *g, const char *path, int kind)
     return 0;
 }
 
-static int pool_addf(shunt_fz_gen_t *g, int kind, const char *fmt, const char *a)
+/* path + suffix */
+static int pool_addf(shunt_fz_gen_t *g, int kind, const char *path, const char *suffix)
 {
     char p[PATH_MAX];
-    int n = snprintf(p, sizeof(p), fmt, a);
+    int n = snprintf(p, sizeof(p), "%s%s", path, suffix);
     if (n < 0 || (size_t)n >= sizeof(p))
         return 0;
     return pool_add(g, p, kind);
@@ -140,18 +141,18 @@ static int build_pool(shunt_fz_gen_t *g)
             rc |= pool_add(g, parent, -1);
         }
         if (e->kind == SHUNT_FILE_DIR || e->kind == SHUNT_FILE_TREE) {
-            rc |= pool_addf(g, -1, "%s/new0", e->path);
-            rc |= pool_addf(g, -1, "%s/new1", e->path);
-            rc |= pool_addf(g, -1, "%s/.", e->path);
-            rc |= pool_addf(g, -1, "%s/..", e->path);
-            rc |= pool_addf(g, -1, "%s/", e->path);
-            rc |= pool_addf(g, -1, "%s/../../..", e->path);
+            rc |= pool_addf(g, -1, e->path, "/new0");
+            rc |= pool_addf(g, -1, e->path, "/new1");
+            rc |= pool_addf(g, -1, e->path, "/.");
+            rc |= pool_addf(g, -1, e->path, "/..");
+            rc |= pool_addf(g, -1, e->path, "/");
+            rc |= pool_addf(g, -1, e->path, "/../../..");
         } else if (e->kind == SHUNT_FILE_SYMLINK) {
-            rc |= pool_addf(g, -1, "%s/x", e->path);
-            rc |= pool_addf(g, -1, "%s/", e->path);
+            rc |= pool_addf(g, -1, e->path, "/x");
+            rc |= pool_addf(g, -1, e->path, "/");
         } else {
-            rc |= pool_addf(g, -1, "%s/", e->path);
-            rc |= pool_addf(g, -1, "%s.new", e->path);
+            rc |= pool_addf(g, -1, e->path, "/");
+            rc |= pool_addf(g, -1, e->path, ".new");
         }
     }
     return rc ? -1 : 0;

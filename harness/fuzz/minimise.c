@@ -228,7 +228,7 @@ int shunt_fz_minimise(shunt_fz_driver_t *d, size_t pi, const shunt_fz_lines_t *s
      * out, from the last; kept out when the divergence stays */
     unsigned char *trial = malloc(nt ? nt : 1);
     for (size_t i = nt; trial && i-- > 0 && !timed_out(&m) && !m.infra;) {
-        if (!out->keep[i])
+        if (!out->keep[i] || shunt_fz_is_top(f, i))
             continue;
         memcpy(trial, out->keep, nt);
         const char *top = f->tree.v[i].path;

@@ -215,7 +215,7 @@ int shunt_fz_write_scenario(const char *path, const shunt_scenario_t *s,
         node_json(&b, tn->items[i], NULL);
         shunt_buf_puts(&b, "\n");
     }
-    shunt_buf_puts(&b, "  files:\n");
+    shunt_buf_puts(&b, "  files:\n    # the tree; runs.reset_files puts it back before each run\n");
     const shunt_ynode_t *files = tn ? shunt_ymap_get(tn, "files") : NULL;
     for (size_t i = 0; files && files->kind == SHUNT_Y_SEQ && i < files->count; i++) {
         shunt_buf_puts(&b, "    - ");

@@ -68,6 +68,8 @@ typedef struct {
     shunt_fz_server_t ref;
     shunt_fz_server_t *loc;  /* one per policy, started on first use */
     int timeout_ms;          /* per answer (default 15000) */
+    int dirty;               /* the target's tree may differ from the spec */
+    uint64_t tree_hash;      /* which entries the target's tree has */
     char err[1024];
 } shunt_fz_driver_t;
 
@@ -109,6 +111,13 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
  * pointers into f's tree. */
 const char **shunt_fz_hidden(const shunt_fuzzspec_t *f, size_t pi,
                              const unsigned char *keep);
+
+/* 1 when a call line may change the tree (a write call, an open that
+ * writes or creates). */
+int shunt_fz_writes(const char *line);
+/* 1 when tree entry i has no parent in the tree (a top: the tree is
+ * rebuilt from its tops, which are never left out). */
+int shunt_fz_is_top(const shunt_fuzzspec_t *f, size_t i);
 
 /* --- minimise.c ----------------------------------------------------- */
 typedef struct {
