@@ -7,7 +7,10 @@
  *     and a column, or "fuzz.yaml: " for a file-wide error;
  *   - an accepted scenario's layer: section renders (shunt_layercfg_render)
  *     and the layer's own parser (shunt_config_parse) accepts every line of
- *     the result: what `harness check` passes, the layer never rejects. */
+ *     the result: what `harness check` passes, the layer never rejects;
+ *   - so does each policy of an accepted fuzz: section (shunt_fuzzspec_parse
+ *     gives it again, and the layer accepts each rendered line). */
+#include "shunt/fuzzspec.h"
 #include "shunt/layercfg.h"
 #include "shunt/scenario.h"
 
@@ -74,6 +77,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         shunt_config_free(&cfg);
         free(cfgtext);
+    }
+    if (s->fuzz) {
+        shunt_fuzzspec_t *f = NULL;
+        if (shunt_fuzzspec_parse(s, &f, err, sizeof(err)) < 0 || !f)
+            fail("a checked fuzz: section does not parse again", err);
+        for (size_t i = 0; i < f->n_policies; i++) {
+            shunt_config_t cfg;
+            shunt_config_init(&cfg);
+            char perr[256];
+            const char *t = f->policies[i].rendered;
+            if (shunt_config_parse(&cfg, t, strlen(t), perr, sizeof(perr)) != 0) {
+                fprintf(stderr, "rendered fuzz.layer[%zu]:\n%s\n", i, t);
+                fail("the layer refuses a fuzz policy the harness accepted", perr);
+            }
+            shunt_config_free(&cfg);
+        }
+        shunt_fuzzspec_free(f);
     }
     shunt_scenario_free(s);
     free(text);

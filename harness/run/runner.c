@@ -620,6 +620,16 @@ static int case_argv(case_run_t *x)
     return 0;
 }
 
+/* runs.reset_files: the target's files as at harness up, before a run. */
+static int reset_files(case_run_t *x)
+{
+    if (!x->r->reset_files)
+        return 0;
+    if (shunt_target_reset_files(&x->c->s->target, x->root, x->err, sizeof(x->err)) < 0)
+        return set_status(x, SHUNT_CASE_ERROR, "runs.reset_files: %.1000s", x->err);
+    return 0;
+}
+
 /* 3. the reference runs */
 static void case_ref_runs(case_run_t *x)
 {
@@ -629,6 +639,8 @@ static void case_ref_runs(case_run_t *x)
         char tag[32];
         snprintf(tag, sizeof(tag), "ref%d", i);
         clear_files(r, x->root);
+        if (reset_files(x) < 0)
+            break;
         uint64_t t0 = shunt_now_ms();
         if (run_once(x->rargv, NULL, x->stdin_path, x->dir, tag, x->tmo, &x->ref[i],
                      x->err, sizeof(x->err)) < 0)
@@ -753,6 +765,8 @@ static void case_local_runs(case_run_t *x)
         char tag[32];
         snprintf(tag, sizeof(tag), "local%d", i);
         clear_files(r, x->root);
+        if (reset_files(x) < 0)
+            break;
         uint64_t t0 = shunt_now_ms();
         if (run_once(x->largv, r->cwd, x->stdin_path, x->dir, tag, x->tmo, &x->loc[i],
                      x->err, sizeof(x->err)) < 0)

@@ -448,7 +448,8 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 
 static int get_runs(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
-    static const char *const keys[] = {"reference", "local", "repeat", NULL};
+    static const char *const keys[] = {"reference", "local", "repeat", "reset_files",
+                                       NULL};
     const shunt_ynode_t *v;
     r->run_reference = r->run_local = r->repeat = 1;
     if (!n)
@@ -467,6 +468,9 @@ static int get_runs(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return -1;
         r->repeat = (int)k;
     }
+    if ((v = shunt_ymap_get(n, "reset_files")) &&
+        get_bool(c, v, "runs.reset_files", &r->reset_files) < 0)
+        return -1;
     if (!r->run_reference && !r->run_local)
         return shunt_yerror(c->e, n, "runs",
                             "reference and local are both false: nothing would run");

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shunt/inroot.h"
 #include "shunt/util.h"
 
 static int rm_cb(const char *path, const struct stat *st, int flag,
@@ -446,5 +447,27 @@ int tgt_put_files(int root, const shunt_filelist_t *files, int tmp, char *err,
         if (tgt_in_tmp(files->v[i].path) == !!tmp &&
             tgt_put_file(root, &files->v[i], err, errlen) < 0)
             return -1;
+    return 0;
+}
+
+/* runs.reset_files: target.files as harness up wrote them -- each path
+ * removed first (shunt_inroot_rm_rf: never through a link, never into a
+ * mount), then written again, those outside /tmp first as up does. */
+int shunt_target_reset_files(const shunt_target_spec_t *t, int root, char *err,
+                             size_t errlen)
+{
+    for (size_t i = t->files.n; i-- > 0;) {
+        if (shunt_inroot_rm_rf(root, t->files.v[i].path) == 0)
+            continue;
+        int e = errno;
+        return PUT_ERR("cannot remove %s in the target: %s%s", t->files.v[i].path,
+                       strerror(e),
+                       e == ELOOP   ? " (a symbolic link is in the way)"
+                       : e == EXDEV ? " (a mount point is in the way)"
+                                    : "");
+    }
+    if (tgt_put_files(root, &t->files, 0, err, errlen) < 0 ||
+        tgt_put_files(root, &t->files, 1, err, errlen) < 0)
+        return -1;
     return 0;
 }

@@ -52,7 +52,8 @@ int shunt_inroot_open_root(pid_t pid)
     return fd;
 }
 
-int shunt_inroot_parent(int root, const char *path, char *base, size_t baselen)
+static int parent_of(int root, const char *path, char *base, size_t baselen,
+                     unsigned long long resolve)
 {
     size_t e = strlen(path);
     while (e > 0 && path[e - 1] == '/')
@@ -80,7 +81,12 @@ int shunt_inroot_parent(int root, const char *path, char *base, size_t baselen)
         memcpy(parent, path, s);
         parent[s] = 0;
     }
-    return open2(root, parent, O_PATH | O_DIRECTORY, IN_ROOT);
+    return open2(root, parent, O_PATH | O_DIRECTORY, resolve);
+}
+
+int shunt_inroot_parent(int root, const char *path, char *base, size_t baselen)
+{
+    return parent_of(root, path, base, baselen, IN_ROOT);
 }
 
 int shunt_inroot_mkdir_p(int root, const char *path, mode_t mode)
@@ -164,6 +170,72 @@ int shunt_inroot_unlink(int root, const char *path)
     close(pfd);
     errno = e;
     return rc < 0 && e != ENOENT ? -1 : 0;
+}
+
+/* rm -rf of NAME in DFD: a directory is opened beneath DFD with no link
+ * and no mount crossed (RESOLVE_NO_XDEV: a mount point is EXDEV, never
+ * descended into), emptied entry by entry, then removed; anything else,
+ * a symlink included, is unlinked itself. */
+#define RM_MAX_DEPTH 128
+
+static int rm_at(int dfd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+    if (depth >= RM_MAX_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
+    for (int pass = 0; pass < 3; pass++) {
+        int fd = open2(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                       NO_LINKS | RESOLVE_NO_XDEV);
+        if (fd < 0)
+            return errno == ENOENT ? 0 : -1;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        struct dirent *ent;
+        int rc = 0;
+        errno = 0;
+        while (rc == 0 && (ent = readdir(d))) {
+            if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                continue;
+            rc = rm_at(dirfd(d), ent->d_name, depth + 1);
+        }
+        int e = errno;
+        closedir(d);
+        if (rc < 0) {
+            errno = e;
+            return -1;
+        }
+        if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != ENOTEMPTY && errno != EEXIST)
+            return -1;
+        /* an entry appeared meanwhile: once more */
+    }
+    return -1;
+}
+
+int shunt_inroot_rm_rf(int root, const char *path)
+{
+    char base[NAME_MAX + 1];
+    int pfd = parent_of(root, path, base, sizeof(base),
+                        IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (pfd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = rm_at(pfd, base, 0);
+    int e = errno;
+    close(pfd);
+    errno = e;
+    return rc;
 }
 
 int shunt_inroot_opendir(int root, const char *path)

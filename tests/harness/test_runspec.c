@@ -37,7 +37,7 @@ static void test_full(void **state)
         "  env: {K: v, E: \"\"}\n"
         "  cwd: /srv\n"
         "  timeout: 9\n"
-        "runs: {reference: true, local: true, repeat: 3}\n"
+        "runs: {reference: true, local: true, repeat: 3, reset_files: true}\n"
         "expect:\n"
         "  stdout: true\n  stderr: true\n  exit: false\n  status: any\n"
         "  files: [/srv/a, {path: /tmp/b, local: host}]\n"
@@ -64,6 +64,7 @@ static void test_full(void **state)
     assert_string_equal(r->cwd, "/srv");
     assert_int_equal(r->timeout_s, 9);
     assert_int_equal(r->repeat, 3);
+    assert_true(r->reset_files);
     assert_true(r->cmp_stderr);
     assert_false(r->cmp_exit);
     assert_int_equal(r->want_status, -1);
@@ -92,6 +93,7 @@ static void test_defaults(void **state)
     assert_string_equal(r->cwd, "/tmp");
     assert_int_equal(r->timeout_s, 60);
     assert_int_equal(r->repeat, 1);
+    assert_false(r->reset_files);
     assert_true(r->run_reference && r->run_local);
     assert_true(r->cmp_stdout && r->cmp_exit);
     assert_false(r->cmp_stderr);
@@ -193,6 +195,10 @@ static const bad_t bad[] = {
     {"program: {language: c, inline: x}\nruns: {local: maybe}\n",
      "3:15: runs.local: expected true or false, got \"maybe\""},
     {"runs: {repeat: 2}\n", "2:7: runs: needs a program: section (what to run)"},
+    {"program: {language: c, inline: x}\nruns: {reset_files: 1}\n",
+     "3:21: runs.reset_files: expected true or false, got \"1\""},
+    {"program: {language: c, inline: x}\nruns: {reset: true}\n",
+     "3:8: runs.reset: unknown key (allowed: reference, local, repeat, reset_files)"},
     {"program: {language: c, inline: x}\nexpect: {journal: maybe}\n",
      "3:19: expect.journal: expected true or false, got \"maybe\""},
     {"program: {language: c, inline: x}\nexpect: {journal: [open]}\n",

@@ -72,6 +72,9 @@ typedef struct {
     size_t n_go;
 
     int run_reference, run_local, repeat;
+    /* runs.reset_files: target.files put back as at harness up before
+     * every run (reference and local, each repetition) */
+    int reset_files;
 
     int cmp_stdout, cmp_stderr, cmp_exit;
     /* expect.journal: both runs under the layer's journal (the reference in

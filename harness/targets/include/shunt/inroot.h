@@ -53,6 +53,14 @@ char *shunt_inroot_read_at(int dfd, const char *name, size_t max, size_t *len);
  * it points to).  A missing entry is not an error. */
 int shunt_inroot_unlink(int root, const char *path);
 
+/* rm -rf of PATH inside ROOT, never through a symbolic link: PATH's
+ * directories are resolved in the root with no link at all (ELOOP if one
+ * is in the way); PATH itself and everything below it are removed with
+ * unlinkat from their own directory's fd -- a symlink is removed itself,
+ * never followed -- and a mount point is never descended into (EXDEV).
+ * A missing PATH is not an error. */
+int shunt_inroot_rm_rf(int root, const char *path);
+
 /* Opens the directory PATH inside ROOT for reading (links followed inside
  * the root). */
 int shunt_inroot_opendir(int root, const char *path);

@@ -79,6 +79,13 @@ int shunt_target_status(const char *name, shunt_target_status_t *st,
                         char *err, size_t errlen);
 void shunt_target_status_free(shunt_target_status_t *st);
 
+/* runs.reset_files: puts t's target.files back as harness up wrote them,
+ * inside the running target whose root directory fd is root (each path
+ * removed first, recursively and never through a symbolic link, then
+ * written again).  -1 with err set. */
+int shunt_target_reset_files(const shunt_target_spec_t *t, int root, char *err,
+                             size_t errlen);
+
 /* Finds shunt-init next to the running executable (or $SHUNT_INIT). */
 int shunt_find_init(char *out, size_t outlen, char *err, size_t errlen);
 
