@@ -256,12 +256,12 @@ static void note_outcome(worker_t *x, const char *line)
 {
     /* "I CALL ... = RESULT": CALL and "ok" or the errno */
     const char *p = line;
+    if (strncmp(p, "child ", 6) == 0)
+        p += 6;
     while (*p >= '0' && *p <= '9')
         p++;
     if (*p == ' ')
         p++;
-    if (strncmp(p, "child ", 6) == 0)
-        p += 6;
     size_t cn = strcspn(p, " ");
     int fam = -1;
     char call[32];

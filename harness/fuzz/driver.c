@@ -517,9 +517,11 @@ int shunt_fz_run_target(shunt_fz_driver_t *d, const shunt_fz_lines_t *seq,
 
 /* ---- comparison ----------------------------------------------------- */
 
-/* "I CALL ARGS = RESULT" -> "CALL ARGS = RESULT" */
+/* "I CALL ARGS = RESULT" (or "child I ...") -> "CALL ARGS = RESULT" */
 static const char *after_index(const char *l)
 {
+    if (strncmp(l, "child ", 6) == 0)
+        l += 6;
     const char *p = l;
     while (*p >= '0' && *p <= '9')
         p++;
@@ -534,12 +536,12 @@ static void call_name(const char *l, char *out, size_t outlen)
         snprintf(out, outlen, "done");
         return;
     }
-    const char *p = after_index(l);
     int fork = 0;
-    if (strncmp(p, "child ", 6) == 0) {
-        p += 6;
+    if (strncmp(l, "child ", 6) == 0) { /* a fork's child: "child I CALL ..." */
+        l += 6;
         fork = 1;
     }
+    const char *p = after_index(l);
     if (strncmp(p, "fork ", 5) == 0) {
         p += 5;
         fork = 1;

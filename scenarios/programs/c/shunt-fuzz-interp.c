@@ -946,6 +946,16 @@ static void sb_rc(sbuf *b, int rc)
         sb_printf(b, "%d", rc);
 }
 
+/* A new fd prints as `fd`: its number differs between the sides by design
+ * (the layer holds descriptors of its own). */
+static void sb_fd(sbuf *b, int rc)
+{
+    if (rc < 0)
+        sb_errno(b, errno);
+    else
+        sb_puts(b, "fd");
+}
+
 typedef struct {
     char *name;
     char t;
@@ -1141,7 +1151,7 @@ static int run_call(slots *s, char **tok, int ntok, sbuf *res,
             parse_mode(tok[3 + at], &mode) < 0)
             goto bad;
         rc = at ? openat(dfd, p1, (int)fl, mode) : open(p1, (int)fl, mode);
-        sb_rc(res, rc);
+        sb_fd(res, rc);
         fill_f(s, rc);
     } else if (strcmp(c, "close") == 0) {
         NEED(1);
@@ -1340,7 +1350,7 @@ static int run_call(slots *s, char **tok, int ntok, sbuf *res,
             sb_rc(res, rc);
         } else if (c[0] == 'd') {
             rc = dirfd(d);
-            sb_rc(res, rc);
+            sb_fd(res, rc);
             fill_f(s, rc);
         } else {
             size_t cnt = 0, cap = 0;
@@ -1466,7 +1476,7 @@ static int run_call(slots *s, char **tok, int ntok, sbuf *res,
         if (n < 0)
             goto bad;
         rc = c[3] ? dup2(s->f[n], 200 + n) : dup(s->f[n]);
-        sb_rc(res, rc);
+        sb_fd(res, rc);
         fill_f(s, rc);
     } else if (strcmp(c, "fcntl") == 0) {
         NEED(2);
@@ -1496,7 +1506,7 @@ static int run_call(slots *s, char **tok, int ntok, sbuf *res,
                 sb_puts(res, (rc & FD_CLOEXEC) ? "CLOEXEC" : "0");
         } else if (strcmp(tok[2], "DUPFD") == 0) {
             rc = fcntl(fd, F_DUPFD, 0);
-            sb_rc(res, rc);
+            sb_fd(res, rc);
             fill_f(s, rc);
         } else if (strcmp(tok[2], "SETFD_CLOEXEC") == 0) {
             sb_rc(res, fcntl(fd, F_SETFD, FD_CLOEXEC));
