@@ -158,6 +158,25 @@ static int build_pool(shunt_fz_gen_t *g)
     return rc ? -1 : 0;
 }
 
+/* A write may only name a path strictly under a directory at the top of
+ * the tree: what it creates there goes when the tree is rebuilt (a sibling
+ * of a top file would outlive it, and the next sequence would see it). */
+static int under_top_dir(const shunt_fuzzspec_t *f, const char *path)
+{
+    char norm[PATH_MAX];
+    if (shunt_path_normalize("/", path, norm, sizeof(norm)) < 0)
+        return 0;
+    for (size_t i = 0; i < f->tree.n; i++) {
+        const shunt_file_spec_t *e = &f->tree.v[i];
+        size_t l = strlen(e->path);
+        if (e->kind == SHUNT_FILE_DIR && shunt_fz_is_top(f, i) &&
+            strncmp(norm, e->path, l) == 0 && norm[l] == '/' &&
+            strncmp(path, e->path, l) == 0 && path[l] == '/')
+            return 1;
+    }
+    return 0;
+}
+
 shunt_fz_gen_t *shunt_fz_gen_new(const shunt_fuzzspec_t *f, char **addrs,
                                  size_t n_addrs, char *err, size_t errlen)
 {
@@ -200,7 +219,8 @@ shunt_fz_gen_t *shunt_fz_gen_new(const shunt_fuzzspec_t *f, char **addrs,
             return NULL;
         }
         for (size_t k = 0; k < g->n_pool; k++)
-            if (shunt_fz_gen_mode(g, i, g->pool[k].path) == SHUNT_MODE_WRITE)
+            if (under_top_dir(f, g->pool[k].path) &&
+                shunt_fz_gen_mode(g, i, g->pool[k].path) == SHUNT_MODE_WRITE)
                 p->wr[p->n_wr++] = k;
     }
     return g;
