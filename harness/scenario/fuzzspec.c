@@ -188,8 +188,12 @@ static int get_layers(fz_t *c, const shunt_ynode_t *n)
 static int get_calls(fz_t *c, const shunt_ynode_t *n)
 {
     shunt_fuzzspec_t *f = c->f;
+    const char *keys[SHUNT_FZ_NFAMILIES + 1]; /* NULL-terminated */
+    for (size_t k = 0; k < SHUNT_FZ_NFAMILIES; k++)
+        keys[k] = shunt_fz_family_names[k];
+    keys[SHUNT_FZ_NFAMILIES] = NULL;
     if (shunt_yexpect_map(&c->e, n, "fuzz.calls") < 0 ||
-        shunt_ycheck_keys(&c->e, n, "fuzz.calls", shunt_fz_family_names) < 0)
+        shunt_ycheck_keys(&c->e, n, "fuzz.calls", keys) < 0)
         return -1;
     unsigned total = 0;
     for (size_t k = 0; k < SHUNT_FZ_NFAMILIES; k++) {

@@ -2,9 +2,11 @@
 # runs.reset_files must never remove a host file, nor one of the target's
 # own outside target.files, through a link a target's program planted:
 #  1. links inside a listed directory (to a host directory by absolute and
-#     by relative path, to the target's /etc) and a listed file replaced by
-#     a link to a host directory: every run still sees the originals (the
-#     case passes), the host canaries and the target's /etc stay;
+#     by relative path, to the target's /etc), a listed file replaced by a
+#     link to a host directory, and listed links to a directory of the
+#     target's /etc and to a host-looking path: every run still sees the
+#     originals (the case passes), the host canaries and the target's /etc
+#     stay;
 #  2. a listed path's directory replaced by a link to a host directory
 #     holding the same names: the reset refuses (a link is in the way) and
 #     the host files stay.
@@ -36,6 +38,8 @@ target:
     - {path: /srv/adv/dir/f, content: "orig\n"}
     - {path: /srv/adv/link, content: "orig link\n"}
     - {path: /srv/adv/etcdir, dir: true}
+    - {path: /srv/adv/etclink, symlink: /etc/advcanary}
+    - {path: /srv/adv/hostlink, symlink: $host}
   setup: ["mkdir -p /etc/advcanary && echo target-etc > /etc/advcanary/f"]
 layer:
   files:
@@ -46,7 +50,8 @@ program:
     - /bin/sh
     - -c
     - |
-      cat /srv/adv/dir/f /srv/adv/link /etc/advcanary/f; ls /srv/adv/dir /srv/adv/etcdir
+      cat /srv/adv/dir/f /srv/adv/link /etc/advcanary/f /srv/adv/etclink/f; ls /srv/adv/dir /srv/adv/etcdir
+      readlink /srv/adv/etclink /srv/adv/hostlink
       ln -s $host /srv/adv/dir/host
       ln -s ../../../../../../../../..$host /srv/adv/dir/rel
       ln -s $host/sub /srv/adv/dir/sub

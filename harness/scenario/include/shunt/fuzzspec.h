@@ -23,7 +23,8 @@ typedef struct {
     char *name;                  /* name: (default "policy-N", N 0-based) */
     const shunt_ynode_t *layer;  /* the entry itself: an ordinary layer:
                                     section (name: removed from its keys
-                                    for rendering: see below) */
+                                    for rendering: see below); NULL for
+                                    the default policy */
     char *rendered;              /* shunt_layercfg_render of it (the layer's
                                     config text) */
     char **not_found;            /* files.not_found regexes (NULL-terminated) */
