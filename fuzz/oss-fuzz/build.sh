@@ -4,10 +4,13 @@
 # flags included), the engine from $LIB_FUZZING_ENGINE, everything into
 # $OUT: one binary per target of fuzz/targets, with T_seed_corpus.zip,
 # T.dict and T.options (max_len, dict) beside it.  docs/fuzzing.md.
+# ClusterFuzzLite runs it through .clusterfuzzlite/build.sh; the build
+# directory is $WORK/shunt-build ($WORK persists between their builds).
 #
 # By hand (libFuzzer + ASan, as OSS-Fuzz's default job):
 #   CC=clang CFLAGS="-O1 -gline-tables-only -fsanitize=address,fuzzer-no-link" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/oss-fuzz/build.sh
+# ctest fuzz.oss_fuzz_build does that with the services' own variables.
 src=$(cd "$(dirname "$0")/../.." && pwd)
 : "${CC:?set CC}" "${CFLAGS:=}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
 work=${WORK:-$(mktemp -d)}/shunt-build
