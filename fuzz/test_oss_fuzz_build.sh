@@ -5,7 +5,7 @@
 # libFuzzer + ASan job (clang here).  Every target of fuzz/targets must
 # land in $OUT with its options, dictionary and seed corpus, link neither
 # libyaml nor capstone dynamically, and run one input of its corpus.
-# WORK (the build directory) and SRC persist under the ctest build tree, as the
+# WORK (the build directory) persists under the ctest build tree, as the
 # services keep theirs, so a second run only rebuilds what changed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +14,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# $SRC stays the same between runs (the build directory's cache names it)
-src=$work/src
+# (build.sh resolves $SRC/shunt to the tree's real path, which the build
+# directory's cache names, so $SRC itself may change between runs)
+src=$tmp/src
 mkdir -p "$src" "$tmp/out"
 ln -sfn "$root" "$src/shunt"
 cp "$root/.clusterfuzzlite/build.sh" "$src/build.sh"

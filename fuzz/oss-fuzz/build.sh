@@ -11,7 +11,11 @@
 #   CC=clang CFLAGS="-O1 -gline-tables-only -fsanitize=address,fuzzer-no-link" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/oss-fuzz/build.sh
 # ctest fuzz.oss_fuzz_build does that with the services' own variables.
-src=$(cd "$(dirname "$0")/../.." && pwd)
+# The tree's physical path, and work from there: CMake records the paths it
+# is given as seen from a symlinked working directory, and a build directory
+# that outlives $SRC ($WORK does) must not name it.
+src=$(cd "$(dirname "$0")/../.." && pwd -P)
+cd "$src"
 : "${CC:?set CC}" "${CFLAGS:=}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
 work=${WORK:-$(mktemp -d)}/shunt-build
 mkdir -p "$OUT"
