@@ -2,7 +2,8 @@
 # ctest fuzz.campaign_diff: ci/fuzz's differential campaign rows, with a
 # stand-in for `harness fuzz` (SHUNT_FUZZ_HARNESS) that follows its
 # contract: exit 0 nothing found, 1 divergences (OUT/div-*.yaml, a line
-# each in OUT/report.txt, OUT/report.json), 77 skipped (not root); a
+# each in OUT/report.txt, OUT/report.json) or a side failed (no div-*),
+# 77 skipped (not root); a
 # harness without the command makes ci/fuzz say the campaign is skipped.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,14 +34,15 @@ case $(basename "$file") in
   fuzz-div.yaml)
     echo 'x' >"$out/div-1.yaml"; echo 'y' >"$out/div-2.yaml"
     printf 'div-1.yaml: openat ...\ndiv-2.yaml: readlink ...\n' >"$out/report.txt"
-    echo '{"sequences_per_second": 33.3, "divergences": [{}, {}]}' >"$out/report.json"
+    echo '{"sequences_per_s": 33.33, "divergences": [{}, {}]}' >"$out/report.json"
     exit 1 ;;
   fuzz-root.yaml) echo "harness fuzz: needs root" >&2; exit 77 ;;
+  fuzz-fail.yaml) echo '{"sequences": 3, "seconds": 2}' >"$out/report.json"; exit 1 ;;
 esac
 exit 3
 SH
 chmod +x "$tmp/harness"
-for n in clean div root; do echo "name: $n" >"$tmp/fuzz-$n.yaml"; done
+for n in clean div root fail; do echo "name: $n" >"$tmp/fuzz-$n.yaml"; done
 export SHUNT_FUZZ_HARNESS=$tmp/harness STUB_CALLS=$tmp/calls
 run() {
   "$root/ci/fuzz" --no-build --no-coverage --no-merge --out "$tmp/out" "$@" >"$tmp/log" 2>&1
@@ -56,6 +58,13 @@ grep -Eq '^diff:fuzz-root .*skipped \(harness fuzz: not root\)$' "$tmp/log" || f
 grep -q '^div-2.yaml: readlink' "$tmp/log" || fail "the report's lines are not shown"
 [ "$(sort "$tmp/calls")" = "$(printf 'fuzz-clean.yaml 0.5\nfuzz-div.yaml 0.5\nfuzz-root.yaml 0.5')" ] ||
   fail "harness fuzz called as: $(cat "$tmp/calls")"
+
+# exit 1 without a divergence: a side failed
+rm -rf "$tmp/out"
+run --target "diff:$tmp/fuzz-fail.yaml"
+rc=$?
+[ "$rc" = 1 ] || fail "exit $rc when a side failed"
+grep -Eq '^diff:fuzz-fail +1\.5 seq/s +- +- +- +0 div +FAILED: a side failed' "$tmp/log" || fail "row of fuzz-fail"
 
 # default share: 1 minute of 2 slots over 3 scenarios = 40 s each
 rm -rf "$tmp/out" "$tmp/calls"
