@@ -4,11 +4,18 @@
 # flags included), the engine from $LIB_FUZZING_ENGINE, everything into
 # $OUT: one binary per target of fuzz/targets, with T_seed_corpus.zip,
 # T.dict and T.options (max_len, dict) beside it.  docs/fuzzing.md.
+# ClusterFuzzLite runs it through .clusterfuzzlite/build.sh; the build
+# directory is $WORK/shunt-build ($WORK persists between their builds).
 #
 # By hand (libFuzzer + ASan, as OSS-Fuzz's default job):
 #   CC=clang CFLAGS="-O1 -gline-tables-only -fsanitize=address,fuzzer-no-link" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/oss-fuzz/build.sh
-src=$(cd "$(dirname "$0")/../.." && pwd)
+# ctest fuzz.oss_fuzz_build does that with the services' own variables.
+# The tree's physical path, and work from there: CMake records the paths it
+# is given as seen from a symlinked working directory, and a build directory
+# that outlives $SRC ($WORK does) must not name it.
+src=$(cd "$(dirname "$0")/../.." && pwd -P)
+cd "$src"
 : "${CC:?set CC}" "${CFLAGS:=}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
 work=${WORK:-$(mktemp -d)}/shunt-build
 mkdir -p "$OUT"
