@@ -571,6 +571,14 @@ def run(base):
     check(got == want, "one-shot:\n  got  %s\n  want %s" % (
         "\n       ".join(got), "\n       ".join(want)))
     check(os.path.isfile(T + "/big"), "one-shot: --hide did not put it back")
+    # under the layer (here: a preload naming libshunt) hide is ignored
+    r = subprocess.run([INTERP, "--hide", T + "/big"],
+                       input=("stat %s/big\n" % T).encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=base,
+                       env=dict(env, LD_PRELOAD=base + "/nonexistent/libshunt.so"),
+                       timeout=30)
+    check(r.stdout.decode() == "0 stat %s/big = %s\n" % (T, statline(os.stat(T + "/big"))),
+          "one-shot under the layer: hide not ignored: %r" % r.stdout)
 
     # ---- the static (musl) build: the same output ------------------------------
     if STATIC:
