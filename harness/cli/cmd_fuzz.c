@@ -379,7 +379,7 @@ static void divergence(worker_t *x, shunt_fz_driver_t *d, size_t pi, uint64_t se
     shunt_fz_lines_t ref = {0}, loc = {0};
     shunt_fz_diff_t mdf = *df;
     if (shunt_fz_run_pair(d, pi, m.keep, &m.seq, &ref, &loc) == 0)
-        shunt_fz_compare(NULL, &ref, &loc, &mdf);
+        shunt_fz_compare(NULL, NULL, &ref, &loc, &mdf);
     if (!mdf.differs || strcmp(mdf.sig, df->sig) != 0) {
         /* did not reproduce: keep the original */
         shunt_fz_lines_free(&m.seq);
@@ -485,7 +485,7 @@ static int worker_loop(worker_t *x, shunt_fz_driver_t *d, shunt_fz_gen_t *g)
             if (strncmp(ref.v[i], "done ", 5) != 0)
                 note_outcome(x, ref.v[i]);
         shunt_fz_diff_t df;
-        shunt_fz_compare(x->f, &ref, &loc, &df);
+        shunt_fz_compare(x->f, x->f->policies[pi].name, &ref, &loc, &df);
         if (df.differs) {
             if (df.known)
                 x->st.known++;

@@ -586,8 +586,19 @@ static int fz_re_match(const char *re, const char *s)
     return m;
 }
 
-void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
-                      const shunt_fz_lines_t *loc, shunt_fz_diff_t *out)
+static int known_for(const shunt_fz_known_t *k, const char *policy)
+{
+    if (!k->policies)
+        return 1;
+    for (size_t i = 0; policy && i < k->n_policies; i++)
+        if (strcmp(k->policies[i], policy) == 0)
+            return 1;
+    return 0;
+}
+
+void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
+                      const shunt_fz_lines_t *ref, const shunt_fz_lines_t *loc,
+                      shunt_fz_diff_t *out)
 {
     memset(out, 0, sizeof(*out));
     size_t n = ref->n > loc->n ? ref->n : loc->n;
@@ -606,7 +617,8 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
         result_class(b, cb, sizeof(cb));
         snprintf(out->sig, sizeof(out->sig), "%s: %s / %s", out->call, ca, cb);
         for (size_t k = 0; f && k < f->n_known; k++) {
-            if (fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
+            if (known_for(&f->known[k], policy) &&
+                fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
                 fz_re_match(f->known[k].local, b ? after_index(b) : NULL)) {
                 out->known = 1;
                 out->known_i = k;

@@ -103,8 +103,11 @@ typedef struct {
     size_t known_i;
 } shunt_fz_diff_t;
 
-void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
-                      const shunt_fz_lines_t *loc, shunt_fz_diff_t *out);
+/* f NULL: no known divergence applies; policy: the name of the sequence's
+ * policy (a known entry with policies: applies to those only). */
+void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
+                      const shunt_fz_lines_t *ref, const shunt_fz_lines_t *loc,
+                      shunt_fz_diff_t *out);
 
 /* The hidden paths of policy pi (its not_found regexes over the kept tree
  * entries), for the target side: a NULL-terminated malloc'd array of
