@@ -38,7 +38,7 @@ static const char usage_text[] =
     "usage: harness fuzz FILE.yaml [--minutes N | --sequences N] [--seed S]\n"
     "                   [--engine layer|supervisor|auto] [-j N] [--out DIR]\n"
     "                   [--policy NAME] [--length N] [--json] [--keep]\n"
-    "                   [--layer FILE] [--min-time SECONDS]\n"
+    "                   [--layer FILE] [--min-time SECONDS] [--stop-after N]\n"
     "\n"
     "Differential fuzzing: random sequences of calls, drawn from the\n"
     "scenario's fuzz: section (its tree, policies, call families and\n"
@@ -71,6 +71,7 @@ static const char usage_text[] =
     "  --layer FILE     the layer library the local side preloads (harness\n"
     "                   exec --layer)\n"
     "  --min-time S     seconds a minimisation may take (default 60)\n"
+    "  --stop-after N   stop once N divergences are reported\n"
     "  -h, --help       this help\n"
     "\n"
     "exit status: 0 nothing found, 1 differences found (or a side failed),\n"
@@ -82,6 +83,7 @@ typedef struct {
     long sequences;
     uint64_t seed;
     int seed_set, jobs, json, keep, length, min_secs;
+    long stop_after;
 } fz_opts_t;
 
 /* What a worker has done so far (sent up as one line). */
@@ -108,6 +110,7 @@ static int parse(fz_opts_t *o, int argc, char **argv)
         {"length", required_argument, 0, 'l'},  {"json", no_argument, 0, 'J'},
         {"keep", no_argument, 0, 'k'},          {"layer", required_argument, 0, 'L'},
         {"min-time", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {"stop-after", required_argument, 0, 'S'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -176,6 +179,13 @@ static int parse(fz_opts_t *o, int argc, char **argv)
             o->min_secs = (int)strtol(optarg, &end, 10);
             if (*end || o->min_secs < 1) {
                 fprintf(stderr, "harness fuzz: --min-time: expected seconds, got \"%s\"\n", optarg);
+                return -1;
+            }
+            break;
+        case 'S':
+            o->stop_after = strtol(optarg, &end, 10);
+            if (*end || o->stop_after < 1) {
+                fprintf(stderr, "harness fuzz: --stop-after: expected a positive integer, got \"%s\"\n", optarg);
                 return -1;
             }
             break;
@@ -890,6 +900,7 @@ int cmd_fuzz(int argc, char **argv)
         fds[w] = p[0];
     }
     int tty = isatty(2);
+    int stopping = 0;
     uint64_t last = 0;
     int open_fds = 0;
     for (int w = 0; w < o.jobs; w++)
@@ -932,6 +943,12 @@ int cmd_fuzz(int argc, char **argv)
             }
             blen[w] = strlen(line);
             memmove(nb, line, blen[w] + 1);
+        }
+        if (o.stop_after && a.divs >= o.stop_after && !stopping) {
+            stopping = 1;
+            for (int w = 0; w < o.jobs; w++)
+                if (pids[w] > 0)
+                    kill(pids[w], SIGTERM);
         }
         if (shunt_now_ms() - last >= (tty ? 1000u : 10000u)) {
             progress(&a, t0, tty, 0);
