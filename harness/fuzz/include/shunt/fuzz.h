@@ -70,6 +70,8 @@ typedef struct {
     int timeout_ms;          /* per answer (default 15000) */
     int dirty;               /* the target's tree may differ from the spec */
     uint64_t tree_hash;      /* which entries the target's tree has */
+    uint64_t ns_tree, ns_ref, ns_loc; /* time spent rebuilding the tree, on
+                                         the target side, on the local side */
     char err[1024];
 } shunt_fz_driver_t;
 
