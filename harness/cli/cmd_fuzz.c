@@ -576,7 +576,8 @@ static int worker_main(void *arg)
                   strerror(errno));
     } else {
         shunt_fz_driver_t d = {.f = x->f, .target = x->tname, .harness = x->self,
-                               .interp = x->interp, .layer = x->o->layer};
+                               .interp = x->interp, .layer = x->o->layer,
+                               .logdir = x->outdir, .worker = x->w};
         if (shunt_fz_driver_start(&d, err, sizeof(err)) < 0) {
             send_line(x, "E %s", err);
         } else {

@@ -31,9 +31,14 @@ static void server_init(shunt_fz_server_t *s)
 }
 
 static int server_start(shunt_fz_server_t *s, char *const *argv, const char *what,
-                        char *err, size_t errlen)
+                        const char *log, char *err, size_t errlen)
 {
     int pin[2], pout[2];
+    int efd = 2;
+    if (log && (efd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        (void)shunt_fmt(err, errlen, "%s: %s", log, strerror(errno));
+        return -1;
+    }
     server_init(s);
     snprintf(s->what, sizeof(s->what), "%s", what);
     if (pipe2(pin, O_CLOEXEC) < 0)
@@ -44,12 +49,14 @@ static int server_start(shunt_fz_server_t *s, char *const *argv, const char *wha
         goto fail;
     }
     shunt_proc_t p = {.argv = argv, .cwd = "/",
-                      .stdio = {pin[0], pout[1], 2},
+                      .stdio = {pin[0], pout[1], efd},
                       .flags = SHUNT_PROC_GROUP | SHUNT_PROC_PDEATH | SHUNT_PROC_SEARCH};
     int stage = 0;
     int rc = shunt_proc_spawn(&p, &stage);
     close(pin[0]);
     close(pout[1]);
+    if (efd != 2)
+        close(efd);
     if (rc < 0) {
         close(pin[1]);
         close(pout[0]);
@@ -63,6 +70,8 @@ static int server_start(shunt_fz_server_t *s, char *const *argv, const char *wha
     return 0;
 fail:
     snprintf(err, errlen, "%s: pipe: %s", what, strerror(errno));
+    if (efd != 2)
+        close(efd);
     return -1;
 }
 
@@ -262,7 +271,11 @@ static int ref_start(shunt_fz_driver_t *d, char *err, size_t errlen)
     snprintf(ctr, sizeof(ctr), "shunt-%s-target", d->target);
     char *argv[] = {(char *)"runc", (char *)"exec", ctr, (char *)d->interp,
                     (char *)"--serve", NULL};
-    return server_start(&d->ref, argv, "the target's interpreter", err, errlen);
+    char log[PATH_MAX];
+    if (d->logdir)
+        (void)shunt_fmt(log, sizeof(log), "%s/w%d-target.log", d->logdir, d->worker);
+    return server_start(&d->ref, argv, "the target's interpreter", d->logdir ? log : NULL,
+                        err, errlen);
 }
 
 /* The policy as a --config file: `layer:` and the section as JSON (a YAML
@@ -302,7 +315,11 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     argv[k++] = (char *)d->interp;
     argv[k++] = (char *)"--serve";
     argv[k] = NULL;
-    return server_start(&d->loc[pi], argv, what, err, errlen);
+    char log[PATH_MAX];
+    if (d->logdir)
+        (void)shunt_fmt(log, sizeof(log), "%s/w%d-local-%s.log", d->logdir, d->worker,
+                        d->f->policies[pi].name);
+    return server_start(&d->loc[pi], argv, what, d->logdir ? log : NULL, err, errlen);
 }
 
 int shunt_fz_writes(const char *line)

@@ -64,6 +64,9 @@ typedef struct {
     const char *interp;      /* the interpreter, at the same path in the
                                 target */
     const char *layer;       /* harness exec --layer, or NULL */
+    const char *logdir;      /* the sides' stderr go to LOGDIR/side-*.log
+                                (NULL: this process's stderr) */
+    int worker;              /* names the logs */
     char cfgdir[64];         /* per-policy layer configs (a temp dir) */
     shunt_fz_server_t ref;
     shunt_fz_server_t *loc;  /* one per policy, started on first use */
