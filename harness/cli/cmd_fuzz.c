@@ -332,14 +332,7 @@ static void resolve_names(worker_t *x, shunt_fz_driver_t *d, char ***addrs, size
     for (size_t i = 0; i < x->f->n_names; i++) {
         shunt_buf_t b = {0};
         shunt_buf_puts(&b, "getaddrinfo ");
-        for (const char *c = x->f->names[i]; *c; c++) {
-            unsigned char u = (unsigned char)*c;
-            if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-                u == '/' || u == '.' || u == '_' || u == '-')
-                shunt_buf_put(&b, c, 1);
-            else
-                shunt_buf_printf(&b, "%%%02X", u);
-        }
+        shunt_fz_put_enc(&b, x->f->names[i], strlen(x->f->names[i]));
         if (b.p)
             shunt_fz_lines_push(&seq, b.p);
         shunt_buf_free(&b);

@@ -158,72 +158,40 @@ static int server_send(shunt_fz_server_t *s, const char *text, size_t len)
 
 /* ---- the tree ---------------------------------------------------------- */
 
-static void put_enc(shunt_buf_t *b, const char *s, size_t n)
+/* One tree line: the kind's letter, the path, then what the kind needs. */
+static void tree_line(shunt_buf_t *b, const shunt_fuzzspec_t *f, size_t i)
 {
-    if (!n) {
-        shunt_buf_puts(b, "%");
-        return;
+    const shunt_file_spec_t *e = &f->tree.v[i];
+    static const char letters[] = {[SHUNT_FILE_REG] = 'F', [SHUNT_FILE_TREE] = 'F',
+                                   [SHUNT_FILE_DIR] = 'D', [SHUNT_FILE_SYMLINK] = 'L',
+                                   [SHUNT_FILE_LINK] = 'H', [SHUNT_FILE_FIFO] = 'P'};
+    int sized = e->kind == SHUNT_FILE_REG && f->sizes && f->sizes[i] >= 0;
+    shunt_buf_printf(b, "%c ", sized ? 'Z' : letters[e->kind]);
+    shunt_fz_put_enc(b, e->path, strlen(e->path));
+    if (e->kind == SHUNT_FILE_SYMLINK || e->kind == SHUNT_FILE_LINK) {
+        shunt_buf_puts(b, " ");
+        shunt_fz_put_enc(b, e->target, strlen(e->target));
+    } else {
+        shunt_buf_printf(b, " %04o", e->mode & 07777);
+        if (sized)
+            shunt_buf_printf(b, " %ld", f->sizes[i]);
+        else if (e->kind == SHUNT_FILE_REG || e->kind == SHUNT_FILE_TREE) {
+            shunt_buf_puts(b, " ");
+            if (!e->content || !e->content_len)
+                shunt_buf_puts(b, "-");
+            for (size_t k = 0; e->content && k < e->content_len; k++)
+                shunt_buf_printf(b, "%02x", (unsigned char)e->content[k]);
+        }
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '/' || c == '.' || c == '_' || c == '-')
-            shunt_buf_put(b, s + i, 1);
-        else
-            shunt_buf_printf(b, "%%%02X", c);
-    }
+    shunt_buf_puts(b, "\n");
 }
 
 static void tree_text(const shunt_fuzzspec_t *f, const unsigned char *keep, shunt_buf_t *b)
 {
     shunt_buf_puts(b, "tree\n");
-    for (size_t i = 0; i < f->tree.n; i++) {
-        if (keep && !keep[i])
-            continue;
-        const shunt_file_spec_t *e = &f->tree.v[i];
-        const char *p = e->path;
-        switch (e->kind) {
-        case SHUNT_FILE_DIR:
-            shunt_buf_puts(b, "D ");
-            put_enc(b, p, strlen(p));
-            shunt_buf_printf(b, " %04o\n", e->mode & 07777);
-            break;
-        case SHUNT_FILE_SYMLINK:
-            shunt_buf_puts(b, "L ");
-            put_enc(b, p, strlen(p));
-            shunt_buf_puts(b, " ");
-            put_enc(b, e->target, strlen(e->target));
-            shunt_buf_puts(b, "\n");
-            break;
-        case SHUNT_FILE_FIFO:
-            shunt_buf_puts(b, "P ");
-            put_enc(b, p, strlen(p));
-            shunt_buf_printf(b, " %04o\n", e->mode & 07777);
-            break;
-        case SHUNT_FILE_LINK:
-            shunt_buf_puts(b, "H ");
-            put_enc(b, p, strlen(p));
-            shunt_buf_puts(b, " ");
-            put_enc(b, e->target, strlen(e->target));
-            shunt_buf_puts(b, "\n");
-            break;
-        default:
-            if (f->sizes && f->sizes[i] >= 0) {
-                shunt_buf_puts(b, "Z ");
-                put_enc(b, p, strlen(p));
-                shunt_buf_printf(b, " %04o %ld\n", e->mode & 07777, f->sizes[i]);
-            } else {
-                shunt_buf_puts(b, "F ");
-                put_enc(b, p, strlen(p));
-                shunt_buf_printf(b, " %04o ", e->mode & 07777);
-                if (!e->content || !e->content_len)
-                    shunt_buf_puts(b, "-");
-                for (size_t k = 0; e->content && k < e->content_len; k++)
-                    shunt_buf_printf(b, "%02x", (unsigned char)e->content[k]);
-                shunt_buf_puts(b, "\n");
-            }
-        }
-    }
+    for (size_t i = 0; i < f->tree.n; i++)
+        if (!keep || keep[i])
+            tree_line(b, f, i);
     shunt_buf_puts(b, "end\n");
 }
 
@@ -483,7 +451,7 @@ int shunt_fz_run_pair(shunt_fz_driver_t *d, size_t pi, const unsigned char *keep
     shunt_buf_puts(&sref, "seq");
     for (size_t i = 0; hidden && hidden[i]; i++) {
         shunt_buf_puts(&sref, " hide ");
-        put_enc(&sref, hidden[i], strlen(hidden[i]));
+        shunt_fz_put_enc(&sref, hidden[i], strlen(hidden[i]));
     }
     shunt_buf_puts(&sref, "\n");
     shunt_buf_puts(&sloc, "seq\n");

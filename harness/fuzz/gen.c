@@ -261,21 +261,25 @@ typedef struct {
     shunt_buf_t b;
 } seqgen_t;
 
-/* Percent-encoding (FUZZ-SPEC): [A-Za-z0-9/._-] as is, the rest %XX. */
-static void put_enc(shunt_buf_t *b, const char *s)
+void shunt_fz_put_enc(shunt_buf_t *b, const char *s, size_t n)
 {
-    if (!*s) {
+    if (!n) {
         shunt_buf_puts(b, "%");
         return;
     }
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '/' || c == '.' || c == '_' || c == '-')
-            shunt_buf_put(b, s, 1);
+            shunt_buf_put(b, s + i, 1);
         else
             shunt_buf_printf(b, "%%%02X", c);
     }
+}
+
+static void put_enc(shunt_buf_t *b, const char *s)
+{
+    shunt_fz_put_enc(b, s, strlen(s));
 }
 
 static const pentry_t *any_path(seqgen_t *s)
@@ -291,27 +295,15 @@ static void put_read_path(seqgen_t *s, const pentry_t **pe)
     if (pe)
         *pe = p;
     unsigned k = (unsigned)(shunt_fz_rand(&s->r) % 100);
+    const char *sl = strrchr(p->path, '/');
     if (k < 12) {
-        const char *base = strrchr(p->path, '/');
-        base = base && base[1] ? base + 1 : p->path;
-        put_enc(&s->b, base);
-    } else if (k < 17) {
-        char tmp[PATH_MAX + 8];
-        const char *sl = strrchr(p->path, '/');
-        if (sl && sl != p->path) {
-            snprintf(tmp, sizeof(tmp), "%.*s/./%s", (int)(sl - p->path), p->path, sl + 1);
-            put_enc(&s->b, tmp);
-        } else
-            put_enc(&s->b, p->path);
-    } else if (k < 20) {
-        char tmp[PATH_MAX + 8];
-        const char *sl = strrchr(p->path, '/');
-        if (sl && sl != p->path) {
-            snprintf(tmp, sizeof(tmp), "%.*s/zz/../%s", (int)(sl - p->path), p->path, sl + 1);
-            put_enc(&s->b, tmp);
-        } else
-            put_enc(&s->b, p->path);
-    } else if (k < 21) {
+        put_enc(&s->b, sl && sl[1] ? sl + 1 : p->path);
+    } else if (k < 20 && sl && sl != p->path) {
+        /* DIR/./NAME or DIR/zz/../NAME */
+        shunt_fz_put_enc(&s->b, p->path, (size_t)(sl - p->path));
+        shunt_buf_puts(&s->b, k < 17 ? "/./" : "/zz/../");
+        put_enc(&s->b, sl + 1);
+    } else if (k == 20) {
         put_enc(&s->b, "");
     } else {
         put_enc(&s->b, p->path);

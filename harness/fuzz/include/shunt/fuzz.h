@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shunt/buf.h"
 #include "shunt/fuzzspec.h"
 
 /* A sequence: lines without their newline. */
@@ -28,6 +29,10 @@ typedef struct {
 int shunt_fz_lines_push(shunt_fz_lines_t *l, const char *s);
 void shunt_fz_lines_free(shunt_fz_lines_t *l);
 int shunt_fz_lines_copy(shunt_fz_lines_t *dst, const shunt_fz_lines_t *src);
+
+/* A string as the interpreter's token (docs/fuzzing.md, "Tokens"):
+ * [A-Za-z0-9/._-] as they are, every other byte %XX, the empty string %. */
+void shunt_fz_put_enc(shunt_buf_t *b, const char *s, size_t n);
 
 /* The random source: splitmix64, one state per sequence. */
 uint64_t shunt_fz_rand(uint64_t *s);
