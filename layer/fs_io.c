@@ -352,9 +352,46 @@ static size_t reclen_for(size_t namelen)
     return (offsetof(struct ldirent64, d_name) + namelen + 1 + 7) & ~(size_t)7;
 }
 
-/* Fetches the next batch into f->pend (lock held). */
+/* The directory's canonical path in the target into buf when it differs
+ * from the lexical one the policy saw at open (a symlink on the way, as
+ * /fuzz/abslink -> /fuzz/sub), else NULL.  The reply of the RPC is copied
+ * out: the next RPC reuses its buffer. */
+static const char *dir_canon(const shunt_rfile_t *f, char *buf, size_t len)
+{
+    shunt_realpath_t q = {.dirh = (int32_t)f->handle, .path = shunt_str(".")};
+    shunt_msg_t m;
+    if (shunt_rpc(SHUNT_T_REALPATH, &q, &m) < 0)
+        return NULL;
+    size_t n = m.u.readlink_r.target.len;
+    if (n == 0 || n + 1 > len || m.u.readlink_r.target.p[0] != '/')
+        return NULL;
+    memcpy(buf, m.u.readlink_r.target.p, n);
+    buf[n] = '\0';
+    return f->path && strcmp(buf, f->path) == 0 ? NULL : buf;
+}
+
+/* Whether a listing of f leaves out entry name: the policy says it is
+ * not_found under the directory's lexical path or its canonical one. */
+static int dir_hides(const shunt_rfile_t *f, const char *canon,
+                     const shunt_str_t *name)
+{
+    return layer_entry_hidden(f->path, (const char *)name->p, name->len) ||
+           (canon && layer_entry_hidden(canon, (const char *)name->p,
+                                        name->len));
+}
+
+/* Fetches the next batch into f->pend (lock held).  Entries whose path the
+ * policy says is not_found are left out: such a path does not exist, in a
+ * listing either (a batch may so become empty without being the last).
+ * The directory's canonical path is asked for first (one REALPATH per
+ * batch, only with a not_found list), so that a directory reached through
+ * a symlink hides the same entries. */
 static long dir_fill(shunt_rfile_t *f)
 {
+    char cbuf[4096];
+    const char *canon = layer_hides_entries()
+                            ? dir_canon(f, cbuf, sizeof(cbuf))
+                            : NULL;
     shunt_getdents_t q = {.handle = f->handle, .max_entries = 0};
     shunt_msg_t m;
     long r = shunt_rpc(SHUNT_T_GETDENTS, &q, &m);
@@ -365,7 +402,8 @@ static long dir_fill(shunt_rfile_t *f)
     shunt_rec_dirent_t d;
     shunt_list_iter_init(&it, &m.u.dirents_r.entries);
     while (shunt_list_next_rec_dirent(&it, &d) > 0)
-        need += reclen_for(d.name.len);
+        if (!dir_hides(f, canon, &d.name))
+            need += reclen_for(d.name.len);
     free(f->pend);
     f->pend = need ? malloc(need) : NULL;
     f->pend_len = f->pend_off = 0;
@@ -373,6 +411,8 @@ static long dir_fill(shunt_rfile_t *f)
         return -ENOMEM;
     shunt_list_iter_init(&it, &m.u.dirents_r.entries);
     while (shunt_list_next_rec_dirent(&it, &d) > 0) {
+        if (dir_hides(f, canon, &d.name))
+            continue;
         struct ldirent64 *e = (struct ldirent64 *)(f->pend + f->pend_len);
         size_t rl = reclen_for(d.name.len);
         memset(e, 0, rl);

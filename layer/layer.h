@@ -257,6 +257,10 @@ typedef struct {
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+/* Whether a listing of the remote directory dir (normalised) leaves out its
+ * entry name (len bytes): the policy says dir/name is not_found. */
+int layer_entry_hidden(const char *dir, const char *name, size_t len);
+int layer_hides_entries(void); /* the policy has a not_found list */
 /* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
  * names, or -1 (norm: a normalised absolute path). */
 int layer_fd_of_path(const char *norm, int std);

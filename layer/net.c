@@ -488,14 +488,21 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
     int fl = REAL(fcntl, fd, F_GETFL, 0);
     int nonblock = fl >= 0 && (fl & O_NONBLOCK);
     conn_t c;
-    long r = rpc_connect(type, &a, nonblock ? 0 : connect_timeout(fd), &c);
+    uint32_t to = nonblock ? 0 : connect_timeout(fd);
+    long r = rpc_connect(type, &a, to, &c);
     if (!s) {
         s = ns_new(sfamily, type);
         if (!s)
             return -ENOMEM;
     }
+    /* A blocking TCP connect whose SO_SNDTIMEO ran out (the agent's timer
+     * is the program's): the kernel returns EINPROGRESS then and goes on
+     * in the background.  The remote attempt ended with the timer, so the
+     * socket is left as a non-blocking connect that failed: ETIMEDOUT as
+     * SO_ERROR, POLLERR. */
+    int sndtimeo = !nonblock && to && r == -ETIMEDOUT;
     if (r < 0) {
-        if (!nonblock || type != SOCK_STREAM) {
+        if ((!nonblock && !sndtimeo) || type != SOCK_STREAM) {
             ns_unref(s);
             return r;
         }

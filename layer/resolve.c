@@ -20,6 +20,34 @@ static int policy_mode(const char *norm)
     return m;
 }
 
+/* Whether the entry name (len bytes) of the remote directory dir (a
+ * normalised absolute path) is one the policy's not_found list hides: a
+ * listing leaves it out, as the path itself does not exist. */
+int layer_hides_entries(void)
+{
+    return shunt_layer.pol.has_regex &&
+           shunt_layer.cfg.lists[SHUNT_LIST_NOT_FOUND].n > 0;
+}
+
+int layer_entry_hidden(const char *dir, const char *name, size_t len)
+{
+    if (!dir || !layer_hides_entries())
+        return 0;
+    char p[4096 + 256];
+    size_t dl = strlen(dir);
+    if (dl > 0 && dir[dl - 1] == '/')
+        dl--; /* "/" */
+    if (dl + 1 + len + 1 > sizeof(p) || memchr(name, '/', len) ||
+        (len == 1 && name[0] == '.') ||
+        (len == 2 && name[0] == '.' && name[1] == '.'))
+        return 0;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, len);
+    p[dl + 1 + len] = '\0';
+    return policy_mode(p) == SHUNT_MODE_NOT_FOUND;
+}
+
 /* Appends "/" and rel to the absolute base held in t->buf. */
 static int join(layer_target_t *t, size_t blen, const char *rel)
 {

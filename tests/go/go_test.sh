@@ -89,11 +89,17 @@ cleanup)
   exit 0
   ;;
 files)
+  printf 'layer:\n  files:\n    not_found: ["^/srv/gt/a/b(/|$)"]\n' > "$work/hidden.yaml"
   while read -r ver variant p <&3; do
     compare "$ver $variant: os.ReadFile" "$p" read /srv/gt/README.txt
     compare "$ver $variant: os.ReadFile of a target-only /etc file" "$p" read /etc/gt-only.conf
     compare "$ver $variant: os.ReadDir" "$p" readdir /srv/gt/a
     compare "$ver $variant: os.ReadDir of the top" "$p" readdir /srv/gt
+    # a not_found path is in no listing (Go's getdents64 through the hooks)
+    config=$work/hidden.yaml
+    expect_local "$ver $variant: os.ReadDir leaves a not_found entry out" 0 \
+      "c.txt dir=false mode=-rw-r--r-- size=2" "$p" readdir /srv/gt/a
+    config=
     compare "$ver $variant: os.Stat" "$p" stat /srv/gt/README.txt /srv/gt/a /srv/gt/a/b/deep.txt /nonexistent /srv/gt/nope
   done 3< <(progs)
   ;;
