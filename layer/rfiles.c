@@ -461,7 +461,10 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
             return e;
         }
     }
-    finish_fd(mfd, kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
+    /* An O_PATH open gets an O_PATH placeholder: F_GETFL, F_SETFL, mmap,
+     * fchmod... answer as on the target's O_PATH fd. */
+    finish_fd(mfd, (flags & O_PATH) ? O_PATH
+                   : kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
                    : (acc == O_WRONLY || acc == O_RDWR) ? acc : O_RDONLY,
               flags);
     struct stat ph;
