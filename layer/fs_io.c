@@ -83,12 +83,17 @@ static long fwd_write(shunt_rfile_t *f, const void *buf, size_t n, off_t off,
                                .data = shunt_bytes((const uint8_t *)buf + done, cnt)};
             r = shunt_rpc(SHUNT_T_WRITE, &q, &m);
         }
-        if (r < 0)
+        if (r < 0) {
+            if (done)
+                rfile_changed(&f->st);
             return done ? (long)done : r;
+        }
         done += (size_t)r;
         if ((size_t)r < cnt)
             break;
     } while (done < n);
+    if (done)
+        rfile_changed(&f->st);
     return (long)done;
 }
 
@@ -224,7 +229,10 @@ static long fwd_ftruncate(shunt_rfile_t *f, off_t len)
     OPATH_EBADF(f);
     shunt_ftruncate_t q = {.handle = f->handle, .length = len};
     shunt_msg_t m;
-    return shunt_rpc(SHUNT_T_FTRUNCATE, &q, &m);
+    long r = shunt_rpc(SHUNT_T_FTRUNCATE, &q, &m);
+    if (r == 0)
+        rfile_changed(&f->st);
+    return r;
 }
 
 FD_HOOK(int, ftruncate, (int fd, off_t len), (fd, len),
