@@ -415,6 +415,7 @@ static const op_t ops[] = {
     {OP_OPEN, "hello.txt", 0, O_RDONLY | O_DIRECTORY, 0},
     {OP_OPEN, "link-rel", 0, O_RDONLY | O_NOFOLLOW, 0},
     {OP_OPEN, "dangling", 0, O_WRONLY | O_CREAT, 0644},
+    {OP_OPEN, "sub", 0, O_RDONLY | O_CREAT, 0644}, /* a dir: EISDIR */
     {OP_OPEN, "fifo", 0, O_WRONLY | O_NONBLOCK, 0}, /* no reader: ENXIO */
     {OP_OPEN, "fifo", 0, O_RDONLY | O_NONBLOCK, 0},
     {OP_OPEN, "fifo", 0, O_RDWR | O_PATH, 0},
