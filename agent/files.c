@@ -75,6 +75,30 @@ static int handle_limit(client_t *cl, uint64_t id)
     return -1;
 }
 
+/* A blocking open of a FIFO waits in the kernel for the other end; the
+ * agent serves every client from one thread and opens with O_NONBLOCK, so
+ * it cannot wait, and a handle opened without waiting would read EOF or
+ * EAGAIN where the program expects to block.  It is refused, always the
+ * same way (docs/hooking.md, "Remote files: real fds"); O_NONBLOCK opens
+ * (and O_PATH) are served as the kernel serves them. */
+static int is_fifo(agent_t *a, const char *p, int flags)
+{
+    int pfd = root_open(a, p, O_PATH | (flags & O_NOFOLLOW), 0);
+    if (pfd < 0)
+        return 0;
+    struct stat st;
+    int r = fstat(pfd, &st) == 0 && S_ISFIFO(st.st_mode);
+    close(pfd);
+    return r;
+}
+
+static void refuse_fifo(client_t *cl, uint64_t id, const char *p)
+{
+    reply_error(cl, id, EOPNOTSUPP,
+                "open %.300s: a FIFO opened without O_NONBLOCK (blocking "
+                "FIFO opens are not relayed)", p);
+}
+
 static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
                     int flags, uint32_t mode)
 {
@@ -87,6 +111,11 @@ static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
     else /* never block on a FIFO or device; cleared again for files */
         f = (flags & OPEN_FLAGS) | O_NOCTTY | O_NONBLOCK;
     int fd = root_open_io(cl->a, p, f, mode);
+    int blocking = !(flags & (O_NONBLOCK | O_PATH));
+    if (fd == -ENXIO && blocking && is_fifo(cl->a, p, flags)) {
+        refuse_fifo(cl, id, p);
+        return;
+    }
     if (fd < 0) {
         fail(cl, id, -fd, "open", p);
         return;
@@ -95,6 +124,11 @@ static void do_open(client_t *cl, uint64_t id, uint32_t dirh, shunt_str_t path,
     if (fstat(fd, &sb) < 0) {
         fail(cl, id, errno, "fstat", p);
         close(fd);
+        return;
+    }
+    if (blocking && S_ISFIFO(sb.st_mode)) {
+        close(fd);
+        refuse_fifo(cl, id, p);
         return;
     }
     if (!(flags & (O_NONBLOCK | O_PATH)) &&
@@ -485,6 +519,22 @@ static void do_truncate(client_t *cl, uint64_t id, const shunt_truncate_t *t)
     char p[PATHBUF];
     if (join(cl, id, t->dirh, t->path, p) < 0)
         return;
+    /* truncate(2) refuses a directory (EISDIR) and anything but a
+     * regular file (EINVAL: a FIFO, a socket, a device) before it asks
+     * for write access, and never opens the file. */
+    int pfd = root_open(cl->a, p, O_PATH, 0);
+    struct stat st;
+    if (pfd < 0) {
+        fail(cl, id, -pfd, "truncate", p);
+        return;
+    }
+    int e = fstat(pfd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR
+            : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    close(pfd);
+    if (e) {
+        fail(cl, id, e, "truncate", p);
+        return;
+    }
     int fd = root_open_io(cl->a, p, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0) {
         fail(cl, id, -fd, "truncate", p);

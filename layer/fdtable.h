@@ -34,6 +34,7 @@ typedef struct shunt_rfile {
     uint8_t *pend;        /* DIR: linux_dirent64 records not yet handed out */
     size_t pend_len, pend_off;
     int eof;
+    int counted;          /* SNAPSHOT: counted in rfiles.c's live ones */
     int *owner;           /* LAYER: the variable holding this fd */
     int kfd;              /* INOTIFY: the kernel inotify fd of the local
                              watches (a layer fd); handle: the instance */

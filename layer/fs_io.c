@@ -21,22 +21,31 @@ static shunt_rfile_t *served(int fd)
     return NULL;
 }
 
+/* What the kernel answers at once for an I/O call on an O_PATH fd. */
+#define OPATH_EBADF(f)                                                    \
+    do {                                                                  \
+        if ((f)->oflags & O_PATH)                                         \
+            return -EBADF;                                                \
+    } while (0)
+
+/* A read is the target's: the agent reads its own fd, opened with the
+ * program's flags, so a directory answers EISDIR (or EINVAL at a position
+ * its file system refuses), a FIFO's pread ESPIPE, a read of 0 bytes
+ * whatever the kernel checks first.  Only what holds for every file is
+ * answered here. */
 static long fwd_read(shunt_rfile_t *f, void *buf, size_t n, off_t off,
                      int positional)
 {
-    if (f->kind == SHUNT_RF_DIR)
-        return -EISDIR;
-    if ((f->oflags & O_ACCMODE) == O_WRONLY || (f->oflags & O_PATH))
+    if (positional && off < 0)
+        return -EINVAL;
+    OPATH_EBADF(f);
+    if ((f->oflags & O_ACCMODE) == O_WRONLY)
         return -EBADF;
-    if (n == 0)
-        return 0;
     uint32_t max = shunt_rpc_data_max();
     uint32_t cnt = n > max ? max : (uint32_t)n;
     shunt_msg_t m;
     long r;
     if (positional) {
-        if (off < 0)
-            return -EINVAL;
         shunt_pread_t q = {.handle = f->handle, .count = cnt, .offset = off};
         r = shunt_rpc(SHUNT_T_PREAD, &q, &m);
     } else {
@@ -53,12 +62,11 @@ static long fwd_read(shunt_rfile_t *f, void *buf, size_t n, off_t off,
 static long fwd_write(shunt_rfile_t *f, const void *buf, size_t n, off_t off,
                       int positional)
 {
-    if (f->kind == SHUNT_RF_DIR)
-        return -EBADF;
-    if ((f->oflags & O_ACCMODE) == O_RDONLY || (f->oflags & O_PATH))
-        return -EBADF;
     if (positional && off < 0)
         return -EINVAL;
+    OPATH_EBADF(f);
+    if (f->kind == SHUNT_RF_DIR || (f->oflags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
     uint32_t max = shunt_rpc_data_max();
     size_t done = 0;
     do {
@@ -75,12 +83,17 @@ static long fwd_write(shunt_rfile_t *f, const void *buf, size_t n, off_t off,
                                .data = shunt_bytes((const uint8_t *)buf + done, cnt)};
             r = shunt_rpc(SHUNT_T_WRITE, &q, &m);
         }
-        if (r < 0)
+        if (r < 0) {
+            if (done)
+                rfile_changed(&f->st);
             return done ? (long)done : r;
+        }
         done += (size_t)r;
         if ((size_t)r < cnt)
             break;
     } while (done < n);
+    if (done)
+        rfile_changed(&f->st);
     return (long)done;
 }
 
@@ -197,6 +210,7 @@ static void dir_drop_pending(shunt_rfile_t *f)
 
 static long fwd_lseek(shunt_rfile_t *f, off_t off, int whence)
 {
+    OPATH_EBADF(f);
     shunt_lseek_t q = {.handle = f->handle, .offset = off, .whence = whence};
     shunt_msg_t m;
     long r = shunt_rpc(SHUNT_T_LSEEK, &q, &m);
@@ -210,11 +224,15 @@ FD_HOOK(off_t, lseek, (int fd, off_t off, int whence), (fd, off, whence),
 
 static long fwd_ftruncate(shunt_rfile_t *f, off_t len)
 {
-    if (f->kind == SHUNT_RF_DIR || (f->oflags & O_ACCMODE) == O_RDONLY)
-        return f->kind == SHUNT_RF_DIR ? -EISDIR : -EINVAL;
+    /* The agent's fd answers the rest: EINVAL for a directory, a FIFO, a
+     * read-only fd or a negative length, EFBIG, EPERM (append-only)... */
+    OPATH_EBADF(f);
     shunt_ftruncate_t q = {.handle = f->handle, .length = len};
     shunt_msg_t m;
-    return shunt_rpc(SHUNT_T_FTRUNCATE, &q, &m);
+    long r = shunt_rpc(SHUNT_T_FTRUNCATE, &q, &m);
+    if (r == 0)
+        rfile_changed(&f->st);
+    return r;
 }
 
 FD_HOOK(int, ftruncate, (int fd, off_t len), (fd, len),
@@ -222,6 +240,7 @@ FD_HOOK(int, ftruncate, (int fd, off_t len), (fd, len),
 
 static long fwd_fsync(shunt_rfile_t *f, int datasync)
 {
+    OPATH_EBADF(f);
     shunt_fsync_t q = {.handle = f->handle, .datasync = (uint8_t)datasync};
     shunt_msg_t m;
     return shunt_rpc(SHUNT_T_FSYNC, &q, &m);
@@ -429,6 +448,7 @@ static long dir_fill(shunt_rfile_t *f)
 
 static long dir_getdents(shunt_rfile_t *f, void *buf, size_t n)
 {
+    OPATH_EBADF(f);
     if (f->kind != SHUNT_RF_DIR)
         return -ENOTDIR;
     while (atomic_flag_test_and_set(&f->lock))

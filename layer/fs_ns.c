@@ -170,6 +170,8 @@ int hook_truncate(const char *path, off_t len)
         shunt_truncate_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                               .length = len};
         r = shunt_rpc(SHUNT_T_TRUNCATE, &q, &m);
+        if (r == 0)
+            rfile_changed_path(&t);
     }
     MUT_END(REAL(truncate, t.lpath, len));
 }

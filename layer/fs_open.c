@@ -55,6 +55,11 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode,
                        int via)
 {
     int saved = errno;
+    /* O_PATH ignores the access mode, O_CREAT, O_TRUNC...: open(2) keeps
+     * only these (F_GETFL then says O_RDONLY|O_PATH), so a read-mode
+     * path opened O_RDWR|O_PATH is still the target's. */
+    if (flags & O_PATH)
+        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     LAYER_ENTER_PATH();
     layer_target_t t;
     t.norm[0] = '\0';
@@ -192,6 +197,9 @@ long layer_openat2(int dirfd, const char *path, const void *how_p, size_t size)
         (how.mode && !(how.flags & O_CREAT) &&
          (how.flags & O_TMPFILE) != O_TMPFILE))
         return -EINVAL;
+    if ((how.flags & O_PATH) &&
+        (how.flags & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)))
+        return -EINVAL; /* openat2 refuses what open(2) drops */
     if (how.resolve)
         return -ENOSYS;
     int saved = errno;
@@ -368,6 +376,22 @@ int hook_dup3(int oldfd, int newfd, int flags)
     return dup2_common(oldfd, newfd, flags, 1);
 }
 
+/* F_GETFL of a remote fd: the placeholder's access mode, O_PATH,
+ * O_NONBLOCK and O_APPEND (F_SETFL changes them there), and the flags of
+ * the open the kernel keeps but a memfd cannot be reopened with
+ * (O_DIRECTORY, O_NOFOLLOW with O_PATH) or that F_SETFL cannot change. */
+static int getfl(int fd)
+{
+    int r = REAL(fcntl, fd, F_GETFL);
+    if (r < 0 || LAYER_BYPASS())
+        return r;
+    shunt_rfile_t *f = shunt_fdt_get(fd);
+    if (f && shunt_rf_remote(f))
+        r |= f->oflags & (O_DIRECTORY | O_NOFOLLOW | O_SYNC);
+    shunt_rfile_unref(f);
+    return r;
+}
+
 int hook_fcntl(int fd, int cmd, ...)
 {
     va_list ap;
@@ -384,6 +408,8 @@ int hook_fcntl(int fd, int cmd, ...)
         if (served)
             return (int)layer_ret(lr, saved);
     }
+    if (cmd == F_GETFL)
+        return getfl(fd);
     if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
         return REAL(fcntl, fd, cmd, arg);
     int r = REAL(fcntl, fd, cmd, arg);

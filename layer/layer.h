@@ -307,6 +307,10 @@ int rfile_text(const char *text, size_t len, int flags);
 /* The snapshots of the remote file norm (a normalised path) take its
  * current content and stat (inotify told the program it changed). */
 void rfile_refresh_snapshots(const char *norm);
+/* This process changed the content of the remote file st (or the path
+ * t): its snapshots of that inode are brought up to date. */
+void rfile_changed(const shunt_stat_r_t *st);
+void rfile_changed_path(const layer_target_t *t);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;

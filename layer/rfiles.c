@@ -103,8 +103,13 @@ void rpc_close_handle(uint32_t handle)
 }
 
 /* The fd table calls this when the last fd of a remote file goes. */
+/* Snapshots with a path alive in this process (rfile_changed). */
+static atomic_int snapshots_live;
+
 static void release(shunt_rfile_t *f)
 {
+    if (f->counted)
+        atomic_fetch_sub(&snapshots_live, 1);
     if (f->kind == SHUNT_RF_INOTIFY) {
         layer_inotify_release(f);
         return;
@@ -454,6 +459,8 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
         } else {
             rpc_close_handle(handle);
             f->handle = 0;
+            f->counted = 1; /* until release() */
+            atomic_fetch_add(&snapshots_live, 1);
         }
         if (e < 0) {
             LSYS1(SYS_close, mfd);
@@ -461,7 +468,12 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
             return e;
         }
     }
-    finish_fd(mfd, kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
+    /* An O_PATH open gets an O_PATH placeholder: F_GETFL, F_SETFL, mmap,
+     * fchmod... answer as on the target's O_PATH fd. */
+    if ((flags & O_TRUNC) && S_ISREG(st.mode) && kind == SHUNT_RF_FWD)
+        rfile_changed(&st);
+    finish_fd(mfd, (flags & O_PATH) ? O_PATH
+                   : kind == SHUNT_RF_SNAPSHOT ? O_RDONLY
                    : (acc == O_WRONLY || acc == O_RDWR) ? acc : O_RDONLY,
               flags);
     struct stat ph;
@@ -491,7 +503,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
  * size (the whole content again when the file shrank, or changed without
  * growing), its stat becomes the file's.  Only a file still the same inode
  * (a descriptor follows its inode, not its name). */
-static void refresh_one(int fd, shunt_rfile_t *f)
+static void refresh_one(int fd, shunt_rfile_t *f, int force)
 {
     shunt_open_t q = {.path = shunt_str(f->path), .flags = O_RDONLY,
                       .mode = 0};
@@ -507,9 +519,10 @@ static void refresh_one(int fd, shunt_rfile_t *f)
         rpc_close_handle(handle);
         return;
     }
-    int same = st.size == f->st.size && st.mtime_sec == f->st.mtime_sec &&
+    int same = !force && st.size == f->st.size &&
+               st.mtime_sec == f->st.mtime_sec &&
                st.mtime_nsec == f->st.mtime_nsec;
-    uint64_t from = st.size > f->st.size ? f->st.size : 0;
+    uint64_t from = !force && st.size > f->st.size ? f->st.size : 0;
     char p[48];
     snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
     int wfd = same ? -1
@@ -557,9 +570,48 @@ void rfile_refresh_snapshots(const char *norm)
             dup |= seen[i] == f;
         if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
             strcmp(f->path, norm) == 0) {
-            refresh_one(fd, f);
+            refresh_one(fd, f, 0);
             seen[nseen++] = f;
         }
         shunt_rfile_unref(f);
     }
+}
+
+/* This process changed a remote file's content through the layer (a
+ * write or ftruncate of a forwarded fd, an O_TRUNC open, truncate()): its
+ * snapshots of the same inode show the change at once, as every fd of a
+ * file does through the kernel's page cache (`open a.txt; open hard-link
+ * O_TRUNC; read` read the old bytes).  Forced: a change within one
+ * timestamp tick keeps size and mtime.  Other processes' changes are seen
+ * only through inotify (above). */
+
+void rfile_changed(const shunt_stat_r_t *st)
+{
+    if (!atomic_load_explicit(&snapshots_live, memory_order_relaxed))
+        return;
+    shunt_rfile_t *seen[16];
+    int nseen = 0;
+    for (int fd = shunt_fdt_next(0); fd >= 0 && nseen < 16;
+         fd = shunt_fdt_next(fd + 1)) {
+        shunt_rfile_t *f = shunt_fdt_get(fd);
+        int dup = 0;
+        for (int i = 0; f && i < nseen; i++)
+            dup |= seen[i] == f;
+        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
+            f->st.ino == st->ino && f->st.dev_major == st->dev_major &&
+            f->st.dev_minor == st->dev_minor) {
+            refresh_one(fd, f, 1);
+            seen[nseen++] = f;
+        }
+        shunt_rfile_unref(f);
+    }
+}
+
+void rfile_changed_path(const layer_target_t *t)
+{
+    if (!atomic_load_explicit(&snapshots_live, memory_order_relaxed))
+        return;
+    shunt_stat_r_t st;
+    if (rpc_stat_path(t, 0, &st) == 0)
+        rfile_changed(&st);
 }

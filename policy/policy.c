@@ -194,6 +194,9 @@ const char *shunt_mode_name(int mode)
 
 int shunt_open_writes(uint64_t flags)
 {
+    if (flags & O_PATH) /* the kernel drops every other flag but
+                           O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC */
+        return 0;
     return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
            (flags & O_TMPFILE) == O_TMPFILE;
 }

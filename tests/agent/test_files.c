@@ -415,7 +415,10 @@ static const op_t ops[] = {
     {OP_OPEN, "hello.txt", 0, O_RDONLY | O_DIRECTORY, 0},
     {OP_OPEN, "link-rel", 0, O_RDONLY | O_NOFOLLOW, 0},
     {OP_OPEN, "dangling", 0, O_WRONLY | O_CREAT, 0644},
-    {OP_OPEN, "fifo", 0, O_WRONLY, 0},
+    {OP_OPEN, "sub", 0, O_RDONLY | O_CREAT, 0644}, /* a dir: EISDIR */
+    {OP_OPEN, "fifo", 0, O_WRONLY | O_NONBLOCK, 0}, /* no reader: ENXIO */
+    {OP_OPEN, "fifo", 0, O_RDONLY | O_NONBLOCK, 0},
+    {OP_OPEN, "fifo", 0, O_RDWR | O_PATH, 0},
     {OP_CHMOD, "sub/inner.txt", 0, 0, 0600},
     {OP_CHMOD, "link-rel", 0, 0, 0640},
     {OP_CHMOD, "sub", 0, 0, 0711},
@@ -720,11 +723,32 @@ static void test_fifo_does_not_block(void **state)
 {
     fx_t *f = *state;
     shunt_msg_t m;
-    int h = r_open(f->c, SHUNT_AT_ROOT, "fifo", O_RDONLY, 0);
+    /* a blocking open (the kernel would wait for the other end) is
+     * refused at once, whatever the access mode, reader or not */
+    assert_int_equal(r_open(f->c, SHUNT_AT_ROOT, "fifo", O_RDONLY, 0),
+                     -EOPNOTSUPP);
+    assert_int_equal(r_open(f->c, SHUNT_AT_ROOT, "fifo", O_WRONLY, 0),
+                     -EOPNOTSUPP);
+    assert_int_equal(r_open(f->c, SHUNT_AT_ROOT, "fifo", O_RDWR, 0),
+                     -EOPNOTSUPP);
+    int h = r_open(f->c, SHUNT_AT_ROOT, "fifo", O_RDONLY | O_NONBLOCK, 0);
     assert_true(h > 0);
+    assert_int_equal(r_open(f->c, SHUNT_AT_ROOT, "fifo", O_WRONLY, 0),
+                     -EOPNOTSUPP);
     shunt_read_t rd = {.handle = (uint32_t)h, .count = 10};
     int r = shunt_client_call(f->c, SHUNT_T_READ, &rd, &m);
     assert_true(r == 0 || r == -EAGAIN);
+    /* pread of a FIFO: the kernel's ESPIPE, even of 0 bytes */
+    shunt_pread_t pr = {.handle = (uint32_t)h, .count = 0, .offset = 0};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_PREAD, &pr, &m), -ESPIPE);
+    /* truncate(2) of a FIFO is EINVAL, before any open for writing */
+    shunt_truncate_t tq = {.dirh = SHUNT_AT_ROOT, .path = shunt_str("fifo"),
+                           .length = 0};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_TRUNCATE, &tq, &m),
+                     -EINVAL);
+    tq.path = shunt_str("sub");
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_TRUNCATE, &tq, &m),
+                     -EISDIR);
     assert_int_equal(r_ping(f->c), 0);
     r_close(f->c, (uint32_t)h);
 }

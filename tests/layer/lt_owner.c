@@ -75,6 +75,41 @@ int main(void)
     CHECK(S_ISFIFO(st.st_mode));
     CHECK_LONG(st.st_mode & 07777, 0640);
     CHECK_ERR(mkfifo("/srv/rw/o/fifo", 0666), EEXIST);
+    /* a FIFO's fds (docs/hooking.md, "Remote files: real fds"): a
+     * blocking open is refused at once, whichever end (the target's
+     * kernel would wait for the other end, the agent cannot); O_NONBLOCK
+     * opens behave as the kernel's: no reader for a writer is ENXIO,
+     * pread is ESPIPE, the bytes go through the target's pipe */
+    CHECK_ERR(open("/srv/rw/o/fifo", O_RDONLY), EOPNOTSUPP);
+    CHECK_ERR(open("/srv/rw/o/fifo", O_WRONLY), EOPNOTSUPP);
+    CHECK_ERR(open("/srv/rw/o/fifo", O_RDWR), EOPNOTSUPP);
+    CHECK_ERR(open("/srv/rw/o/fifo", O_WRONLY | O_NONBLOCK), ENXIO);
+    int rfd = open("/srv/rw/o/fifo", O_RDONLY | O_NONBLOCK);
+    CHECK(rfd >= 0);
+    char fb[8];
+    CHECK_ERR(pread(rfd, fb, 0, 0), ESPIPE);
+    CHECK_ERR(pread(rfd, fb, sizeof(fb), 0), ESPIPE);
+    CHECK_LONG(read(rfd, fb, sizeof(fb)), 0); /* no writer: EOF */
+    CHECK_ERR(ftruncate(rfd, 0), EINVAL);
+    CHECK_ERR(lseek(rfd, 0, SEEK_SET), ESPIPE);
+    int wfd = open("/srv/rw/o/fifo", O_WRONLY | O_NONBLOCK);
+    CHECK(wfd >= 0);
+    CHECK_ERR(read(rfd, fb, sizeof(fb)), EAGAIN); /* a writer, no data */
+    CHECK_LONG(write(wfd, "abc", 3), 3);
+    CHECK_LONG(read(rfd, fb, sizeof(fb)), 3);
+    CHECK(memcmp(fb, "abc", 3) == 0);
+    close(wfd);
+    close(rfd);
+    CHECK_ERR(truncate("/srv/rw/o/fifo", 0), EINVAL);
+    /* O_PATH: the kernel drops the access mode, nothing can be read */
+    int pfd = open("/srv/rw/o/fifo", O_RDWR | O_PATH);
+    CHECK(pfd >= 0);
+    CHECK_LONG(fcntl(pfd, F_GETFL) & (O_ACCMODE | O_PATH), O_PATH);
+    CHECK_ERR(read(pfd, fb, 1), EBADF);
+    CHECK_ERR(ftruncate(pfd, 0), EBADF);
+    CHECK_LONG(fstat(pfd, &st), 0);
+    CHECK(S_ISFIFO(st.st_mode));
+    close(pfd);
     CHECK_LONG(mkfifoat(dfd, "fifo2", 0600), 0);
     CHECK_LONG(mknodat(dfd, "reg", S_IFREG | 0644, 0), 0);
     CHECK_ERR(mknod("/srv/rw/o/node", S_IFCHR | 0600, makedev(1, 3)), EPERM);

@@ -330,6 +330,9 @@ static void test_open_writes(void **state)
         {O_RDONLY, 0},
         {O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY, 0},
         {O_RDONLY | O_PATH, 0},
+        /* O_PATH drops the access mode, O_CREAT, O_TRUNC: never a write */
+        {O_RDWR | O_PATH, 0},
+        {O_WRONLY | O_CREAT | O_TRUNC | O_PATH, 0},
         {O_RDONLY | O_APPEND, 0},
         {O_RDONLY | O_EXCL, 0},
         {O_WRONLY, 1},
