@@ -121,6 +121,8 @@ int root_open_io(agent_t *a, const char *path, int flags, mode_t mode)
         rc = -errno;
     else if (S_ISLNK(st.st_mode)) /* O_NOFOLLOW on a link */
         rc = -ELOOP;
+    else if (creat && S_ISDIR(st.st_mode)) /* open(2): O_CREAT on a directory */
+        rc = -EISDIR;
     else if (!node_served(&st))
         rc = -ENXIO;
     if (rc == 0) {

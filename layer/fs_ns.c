@@ -187,7 +187,7 @@ static int snapshot_in_write_mode(const shunt_rfile_t *f)
 
 static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
 {
-    MUT_BEGIN(dirfd, path);
+    MUT_BEGIN(dirfd, layer_empty_path(dirfd, path, flags));
     if (r == 0) {
         shunt_chmod_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                            .mode = mode & 07777,

@@ -257,6 +257,7 @@ typedef struct {
     char buf[4096];
 } layer_target_t;
 int layer_resolve(int dirfd, const char *path, layer_target_t *t);
+const char *layer_empty_path(int dirfd, const char *path, int flags);
 /* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
  * names, or -1 (norm: a normalised absolute path). */
 int layer_fd_of_path(const char *norm, int std);
