@@ -732,6 +732,29 @@ static void test_dir_handles(void **state)
     assert_int_equal(r_open(f->c, 0x80000001u, "x", O_RDONLY, 0), -EBADF);
     /* an absolute path ignores dirh, as openat does */
     assert_int_equal(r_slurp(f->c, 12345, "/hello.txt", buf, sizeof(buf)), 12);
+    /* a handle opened through a symlink since removed, and one whose
+     * directory was renamed: found where the directory is now, as the
+     * kernel walks from the fd itself */
+    snprintf(p, sizeof(p), "%s/sublink", f->a);
+    assert_int_equal(symlink("sub", p), 0);
+    int sl = r_open(f->c, SHUNT_AT_ROOT, "sublink", O_RDONLY | O_DIRECTORY, 0);
+    assert_true(sl > 0);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(r_slurp(f->c, sl, "inner.txt", buf, sizeof(buf)), 6);
+    char q[600];
+    snprintf(p, sizeof(p), "%s/sub", f->a);
+    snprintf(q, sizeof(q), "%s/sub-renamed", f->a);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(r_slurp(f->c, d, "inner.txt", buf, sizeof(buf)), 6);
+    assert_int_equal(r_slurp(f->c, dd, "x", buf, sizeof(buf)), 1);
+    shunt_realpath_t rp = {.dirh = (uint32_t)d, .path = shunt_str("."),
+                           .flags = O_DIRECTORY};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_REALPATH, &rp, &m), 0);
+    assert_int_equal(m.u.readlink_r.target.len, strlen("/sub-renamed"));
+    assert_memory_equal(m.u.readlink_r.target.p, "/sub-renamed",
+                        strlen("/sub-renamed"));
+    assert_int_equal(rename(q, p), 0);
+    r_close(f->c, (uint32_t)sl);
     r_close(f->c, (uint32_t)fh);
     r_close(f->c, (uint32_t)dd);
     r_close(f->c, (uint32_t)d);
