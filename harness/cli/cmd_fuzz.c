@@ -38,7 +38,8 @@ static const char usage_text[] =
     "usage: harness fuzz FILE.yaml [--minutes N | --sequences N] [--seed S]\n"
     "                   [--engine layer|supervisor|auto] [-j N] [--out DIR]\n"
     "                   [--policy NAME] [--length N] [--json] [--keep]\n"
-    "                   [--layer FILE] [--min-time SECONDS]\n"
+    "                   [--layer FILE] [--min-time SECONDS] [--stop-after N]\n"
+    "       harness fuzz FILE.yaml --show SEED [--policy NAME] [--length N]\n"
     "\n"
     "Differential fuzzing: random sequences of calls, drawn from the\n"
     "scenario's fuzz: section (its tree, policies, call families and\n"
@@ -71,6 +72,9 @@ static const char usage_text[] =
     "  --layer FILE     the layer library the local side preloads (harness\n"
     "                   exec --layer)\n"
     "  --min-time S     seconds a minimisation may take (default 60)\n"
+    "  --stop-after N   stop once N divergences are reported\n"
+    "  --show SEED      print the sequence a seed generates (a report's\n"
+    "                   `seed`) for the policy (default: the first) and exit\n"
     "  -h, --help       this help\n"
     "\n"
     "exit status: 0 nothing found, 1 differences found (or a side failed),\n"
@@ -82,6 +86,9 @@ typedef struct {
     long sequences;
     uint64_t seed;
     int seed_set, jobs, json, keep, length, min_secs;
+    long stop_after;
+    int show;
+    uint64_t show_seed;
 } fz_opts_t;
 
 /* What a worker has done so far (sent up as one line). */
@@ -89,6 +96,7 @@ typedef struct {
     long seqs, calls, known, dups, divs, infra;
     long fam_calls[SHUNT_FZ_NFAMILIES], fam_err[SHUNT_FZ_NFAMILIES];
     long outcomes;
+    long ms_tree, ms_ref, ms_loc, ms_min; /* where the time went */
 } fz_stats_t;
 
 static volatile sig_atomic_t stop_sig;
@@ -108,6 +116,8 @@ static int parse(fz_opts_t *o, int argc, char **argv)
         {"length", required_argument, 0, 'l'},  {"json", no_argument, 0, 'J'},
         {"keep", no_argument, 0, 'k'},          {"layer", required_argument, 0, 'L'},
         {"min-time", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {"stop-after", required_argument, 0, 'S'},
+        {"show", required_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -179,6 +189,22 @@ static int parse(fz_opts_t *o, int argc, char **argv)
                 return -1;
             }
             break;
+        case 'S':
+            o->stop_after = strtol(optarg, &end, 10);
+            if (*end || o->stop_after < 1) {
+                fprintf(stderr, "harness fuzz: --stop-after: expected a positive integer, got \"%s\"\n", optarg);
+                return -1;
+            }
+            break;
+        case 'W':
+            errno = 0;
+            o->show_seed = strtoull(optarg, &end, 0);
+            if (*end || errno || optarg[0] == '-') {
+                fprintf(stderr, "harness fuzz: --show: expected a sequence seed, got \"%s\"\n", optarg);
+                return -1;
+            }
+            o->show = 1;
+            break;
         case 'h': fputs(usage_text, stdout); return 1;
         case ':':
             fprintf(stderr, "harness fuzz: %s needs a value\n", argv[optind - 1]);
@@ -243,8 +269,9 @@ static void send_line(worker_t *x, const char *fmt, ...)
 static void send_stats(worker_t *x)
 {
     shunt_buf_t b = {0};
-    shunt_buf_printf(&b, "S %ld %ld %ld %ld %ld %ld %zu", x->st.seqs, x->st.calls, x->st.known,
-                     x->st.dups, x->st.divs, x->st.infra, x->n_outcomes);
+    shunt_buf_printf(&b, "S %ld %ld %ld %ld %ld %ld %zu %ld %ld %ld %ld", x->st.seqs,
+                     x->st.calls, x->st.known, x->st.dups, x->st.divs, x->st.infra,
+                     x->n_outcomes, x->st.ms_tree, x->st.ms_ref, x->st.ms_loc, x->st.ms_min);
     for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++)
         shunt_buf_printf(&b, " %ld %ld", x->st.fam_calls[i], x->st.fam_err[i]);
     if (b.p)
@@ -256,7 +283,8 @@ static void note_outcome(worker_t *x, const char *line)
 {
     /* "I CALL ... = RESULT": CALL and "ok" or the errno */
     const char *p = line;
-    if (strncmp(p, "child ", 6) == 0)
+    int child = strncmp(p, "child ", 6) == 0;
+    if (child)
         p += 6;
     while (*p >= '0' && *p <= '9')
         p++;
@@ -266,7 +294,7 @@ static void note_outcome(worker_t *x, const char *line)
     int fam = -1;
     char call[32];
     snprintf(call, sizeof(call), "%.*s", (int)(cn > 30 ? 30 : cn), p);
-    fam = shunt_fz_family_of(call);
+    fam = child ? SHUNT_FZ_FORK : shunt_fz_family_of(call);
     const char *eq = strstr(p, " = ");
     char key[96];
     int err = eq && strncmp(eq + 3, "-1 ", 3) == 0;
@@ -379,7 +407,7 @@ static void divergence(worker_t *x, shunt_fz_driver_t *d, size_t pi, uint64_t se
     shunt_fz_lines_t ref = {0}, loc = {0};
     shunt_fz_diff_t mdf = *df;
     if (shunt_fz_run_pair(d, pi, m.keep, &m.seq, &ref, &loc) == 0)
-        shunt_fz_compare(NULL, &ref, &loc, &mdf);
+        shunt_fz_compare(NULL, NULL, &ref, &loc, &mdf);
     if (!mdf.differs || strcmp(mdf.sig, df->sig) != 0) {
         /* did not reproduce: keep the original */
         shunt_fz_lines_free(&m.seq);
@@ -481,18 +509,28 @@ static int worker_loop(worker_t *x, shunt_fz_driver_t *d, shunt_fz_gen_t *g)
         }
         x->st.seqs++;
         x->st.calls += (long)seq.n;
+        x->st.ms_tree = (long)(d->ns_tree / 1000000);
+        x->st.ms_ref = (long)(d->ns_ref / 1000000);
+        x->st.ms_loc = (long)(d->ns_loc / 1000000);
         for (size_t i = 0; i < ref.n; i++)
             if (strncmp(ref.v[i], "done ", 5) != 0)
                 note_outcome(x, ref.v[i]);
         shunt_fz_diff_t df;
-        shunt_fz_compare(x->f, &ref, &loc, &df);
+        shunt_fz_compare(x->f, x->f->policies[pi].name, &ref, &loc, &df);
         if (df.differs) {
             if (df.known)
                 x->st.known++;
             else if (seen_sig(x, df.sig))
                 x->st.dups++;
-            else
+            else {
+                /* the minimiser's runs are its own time, not the campaign's sides */
+                uint64_t m0 = shunt_now_ms(), tt = d->ns_tree, tr = d->ns_ref, tl = d->ns_loc;
                 divergence(x, d, pi, seed, &seq, &df);
+                d->ns_tree = tt;
+                d->ns_ref = tr;
+                d->ns_loc = tl;
+                x->st.ms_min += (long)(shunt_now_ms() - m0);
+            }
         }
         shunt_fz_lines_free(&seq);
         shunt_fz_lines_free(&ref);
@@ -597,7 +635,7 @@ static void agg_line(agg_t *a, int w, char *line, const char *outdir, int quiet)
 {
     if (line[0] == 'S') {
         fz_stats_t *s = &a->st[w];
-        long v[7 + 2 * SHUNT_FZ_NFAMILIES];
+        long v[11 + 2 * SHUNT_FZ_NFAMILIES];
         char *p = line + 1;
         size_t nv = 0;
         while (*p && nv < sizeof(v) / sizeof(v[0])) {
@@ -616,9 +654,13 @@ static void agg_line(agg_t *a, int w, char *line, const char *outdir, int quiet)
             s->divs = v[4];
             s->infra = v[5];
             s->outcomes = v[6];
+            s->ms_tree = v[7];
+            s->ms_ref = v[8];
+            s->ms_loc = v[9];
+            s->ms_min = v[10];
             for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++) {
-                s->fam_calls[i] = v[7 + 2 * i];
-                s->fam_err[i] = v[8 + 2 * i];
+                s->fam_calls[i] = v[11 + 2 * i];
+                s->fam_err[i] = v[12 + 2 * i];
             }
         }
     } else if (line[0] == 'D') {
@@ -668,6 +710,10 @@ static void totals(const agg_t *a, fz_stats_t *t)
         t->infra += s->infra;
         if (s->outcomes > t->outcomes)
             t->outcomes = s->outcomes;
+        t->ms_tree += s->ms_tree;
+        t->ms_ref += s->ms_ref;
+        t->ms_loc += s->ms_loc;
+        t->ms_min += s->ms_min;
         for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++) {
             t->fam_calls[i] += s->fam_calls[i];
             t->fam_err[i] += s->fam_err[i];
@@ -711,8 +757,11 @@ static void summary(const agg_t *a, uint64_t t0, const fz_opts_t *o, const char 
     shunt_buf_puts(b, "  coverage (calls run, of them errors):");
     for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++)
         shunt_buf_printf(b, " %s %ld/%ld", shunt_fz_family_names[i], t.fam_calls[i], t.fam_err[i]);
-    shunt_buf_printf(b, "\n  distinct outcomes (call, result): %ld\n  output: %s\n", t.outcomes,
-                     outdir);
+    shunt_buf_printf(b, "\n  distinct outcomes (call, result): %ld\n", t.outcomes);
+    shunt_buf_printf(b, "  time (all workers): target side %.1f s, local side %.1f s, tree "
+                        "rebuilds %.1f s, minimising %.1f s\n  output: %s\n",
+                     t.ms_ref / 1000.0, t.ms_loc / 1000.0, t.ms_tree / 1000.0,
+                     t.ms_min / 1000.0, outdir);
 }
 
 static int load(const fz_opts_t *o, shunt_scenario_t **s, shunt_fuzzspec_t **f)
@@ -797,6 +846,29 @@ int cmd_fuzz(int argc, char **argv)
             rc = SHUNT_EXIT_USAGE;
             goto out;
         }
+    }
+    if (o.length)
+        f->length = o.length;
+    if (o.show) {
+        /* what a seed generates, without a target (addresses stay names) */
+        size_t pi = 0;
+        while (o.policy && strcmp(f->policies[pi].name, o.policy) != 0)
+            pi++;
+        char err[1024];
+        shunt_fz_gen_t *g = shunt_fz_gen_new(f, NULL, 0, err, sizeof(err));
+        shunt_fz_lines_t seq;
+        if (!g || shunt_fz_gen_seq(g, pi, o.show_seed, &seq) < 0) {
+            fprintf(stderr, "harness fuzz: %s\n", g ? "out of memory" : err);
+        } else {
+            printf("# seed %llu, policy %s\n", (unsigned long long)o.show_seed,
+                   f->policies[pi].name);
+            for (size_t i = 0; i < seq.n; i++)
+                printf("%s\n", seq.v[i]);
+            shunt_fz_lines_free(&seq);
+            rc = SHUNT_EXIT_OK;
+        }
+        shunt_fz_gen_free(g);
+        goto out;
     }
     if (geteuid() != 0) {
         fprintf(stderr, "harness fuzz: SKIP: needs root (runc and network namespaces)\n");
@@ -890,6 +962,7 @@ int cmd_fuzz(int argc, char **argv)
         fds[w] = p[0];
     }
     int tty = isatty(2);
+    int stopping = 0;
     uint64_t last = 0;
     int open_fds = 0;
     for (int w = 0; w < o.jobs; w++)
@@ -933,6 +1006,12 @@ int cmd_fuzz(int argc, char **argv)
             blen[w] = strlen(line);
             memmove(nb, line, blen[w] + 1);
         }
+        if (o.stop_after && a.divs >= o.stop_after && !stopping) {
+            stopping = 1;
+            for (int w = 0; w < o.jobs; w++)
+                if (pids[w] > 0)
+                    kill(pids[w], SIGTERM);
+        }
         if (shunt_now_ms() - last >= (tty ? 1000u : 10000u)) {
             progress(&a, t0, tty, 0);
             last = shunt_now_ms();
@@ -962,9 +1041,11 @@ int cmd_fuzz(int argc, char **argv)
     shunt_buf_printf(&js, "{\"scenario\": \"%s\", \"seed\": %llu, \"engine\": \"layer\", "
                           "\"workers\": %d, \"seconds\": %.1f, \"sequences\": %ld, "
                           "\"calls\": %ld, \"sequences_per_s\": %.2f, \"known\": %ld, "
-                          "\"failed_runs\": %ld, \"outcomes\": %ld, \"families\": {",
+                          "\"failed_runs\": %ld, \"outcomes\": %ld, \"ms\": {\"target\": %ld, "
+                          "\"local\": %ld, \"tree\": %ld, \"minimising\": %ld}, \"families\": {",
                      o.file, (unsigned long long)o.seed, o.jobs, secs, t.seqs, t.calls,
-                     secs > 0 ? (double)t.seqs / secs : 0.0, t.known, t.infra, t.outcomes);
+                     secs > 0 ? (double)t.seqs / secs : 0.0, t.known, t.infra, t.outcomes,
+                     t.ms_ref, t.ms_loc, t.ms_tree, t.ms_min);
     for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++)
         shunt_buf_printf(&js, "%s\"%s\": [%ld, %ld]", i ? ", " : "", shunt_fz_family_names[i],
                          t.fam_calls[i], t.fam_err[i]);

@@ -593,6 +593,14 @@ static int load_cases(run_all_t *x, char **args, int nargs)
         char base[128];
         base_name(x->files[i], base, sizeof(base));
         shunt_scenario_t *s = shunt_scenario_load(x->files[i], x->err, sizeof(x->err));
+        if (s && !s->run && !s->n_cases && s->fuzz && x->nf > 1) {
+            /* among others (a directory such as scenarios/): left out, so
+             * that the run's verdict is the other files' */
+            fprintf(stderr, "harness run: %s: a fuzz: scenario, left out (run it with "
+                            "harness fuzz)\n", x->files[i]);
+            shunt_scenario_free(s);
+            continue;
+        }
         if (s && !s->run && !s->n_cases && s->fuzz) {
             /* a fuzz: scenario alone: harness fuzz runs it */
             static shunt_runspec_t none = {.lang = SHUNT_LANG_COMMAND, .repeat = 1};

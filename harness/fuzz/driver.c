@@ -420,6 +420,14 @@ static int run_seq(shunt_fz_driver_t *d, shunt_fz_server_t *s, const char *text,
             errno = rc == 0 ? 0 : errno;
             return fail(d, s, "running a sequence");
         }
+        if (strncmp(line, "error ", 6) == 0) {
+            /* the server refused the sequence (a bad line, a path it
+             * could not hide): no done line follows */
+            snprintf(d->err, sizeof(d->err), "%s: %.900s", s->what, line);
+            server_consume(s);
+            d->dirty = 1;
+            return -1;
+        }
         int done = strncmp(line, "done ", 5) == 0;
         if (shunt_fz_lines_push(out, line) < 0) {
             server_consume(s);
@@ -482,12 +490,19 @@ int shunt_fz_run_pair(shunt_fz_driver_t *d, size_t pi, const unsigned char *keep
         if (kh != d->tree_hash)
             d->dirty = 1;
         d->tree_hash = kh;
+        uint64_t t0 = shunt_now_ns(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
         if ((!d->dirty || send_tree(d, tree.p, tree.len) == 0) &&
-            (d->dirty = writes, run_seq(d, &d->ref, sref.p, sref.len, ref) == 0) &&
-            (!d->dirty || send_tree(d, tree.p, tree.len) == 0) &&
-            (d->dirty = writes, run_seq(d, &d->loc[pi], sloc.p, sloc.len, loc) == 0))
+            (t1 = shunt_now_ns(), d->dirty = writes,
+             run_seq(d, &d->ref, sref.p, sref.len, ref) == 0) &&
+            (t2 = shunt_now_ns(), !d->dirty || send_tree(d, tree.p, tree.len) == 0) &&
+            (t3 = shunt_now_ns(), d->dirty = writes,
+             run_seq(d, &d->loc[pi], sloc.p, sloc.len, loc) == 0)) {
+            t4 = shunt_now_ns();
+            d->ns_tree += (t1 - t0) + (t3 - t2);
+            d->ns_ref += t2 - t1;
+            d->ns_loc += t4 - t3;
             rc = 0;
-        else
+        } else
             d->dirty = 1;
     }
     shunt_buf_free(&tree);
@@ -586,8 +601,19 @@ static int fz_re_match(const char *re, const char *s)
     return m;
 }
 
-void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
-                      const shunt_fz_lines_t *loc, shunt_fz_diff_t *out)
+static int known_for(const shunt_fz_known_t *k, const char *policy)
+{
+    if (!k->policies)
+        return 1;
+    for (size_t i = 0; policy && i < k->n_policies; i++)
+        if (strcmp(k->policies[i], policy) == 0)
+            return 1;
+    return 0;
+}
+
+void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
+                      const shunt_fz_lines_t *ref, const shunt_fz_lines_t *loc,
+                      shunt_fz_diff_t *out)
 {
     memset(out, 0, sizeof(*out));
     size_t n = ref->n > loc->n ? ref->n : loc->n;
@@ -606,7 +632,8 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
         result_class(b, cb, sizeof(cb));
         snprintf(out->sig, sizeof(out->sig), "%s: %s / %s", out->call, ca, cb);
         for (size_t k = 0; f && k < f->n_known; k++) {
-            if (fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
+            if (known_for(&f->known[k], policy) &&
+                fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
                 fz_re_match(f->known[k].local, b ? after_index(b) : NULL)) {
                 out->known = 1;
                 out->known_i = k;

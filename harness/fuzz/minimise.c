@@ -105,7 +105,7 @@ static int still(mctx_t *m, const unsigned char *ckeep, const unsigned char *tke
     int hit = 0;
     if (shunt_fz_run_pair(m->d, m->pi, tkeep, &sub, &ref, &loc) == 0) {
         shunt_fz_diff_t df;
-        shunt_fz_compare(NULL, &ref, &loc, &df);
+        shunt_fz_compare(NULL, NULL, &ref, &loc, &df);
         hit = df.differs && strcmp(df.sig, m->sig) == 0;
     } else
         m->infra = 1;

@@ -300,9 +300,36 @@ static int get_budget(fz_t *c, const shunt_ynode_t *n)
     return 0;
 }
 
+/* known[i].policies: names of fuzz.layer entries. */
+static int get_known_policies(fz_t *c, const shunt_ynode_t *n, const char *path,
+                              shunt_fz_known_t *kn)
+{
+    const shunt_fuzzspec_t *f = c->f;
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (!(kn->policies = zalloc(c, n->count + 1, sizeof(char *))))
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[128];
+        const char *name;
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        if (shunt_yget_str(&c->e, n->items[i], ip, &name) < 0)
+            return -1;
+        size_t k;
+        for (k = 0; k < f->n_policies && strcmp(f->policies[k].name, name) != 0; k++)
+            ;
+        if (k == f->n_policies)
+            return shunt_yerror(&c->e, n->items[i], ip,
+                                "no policy of fuzz.layer is named \"%s\"", name);
+        if (!(kn->policies[kn->n_policies++] = sdup(c, name)))
+            return oom(c);
+    }
+    return 0;
+}
+
 static int get_known(fz_t *c, const shunt_ynode_t *n)
 {
-    static const char *const keys[] = {"call", "local", "reason", NULL};
+    static const char *const keys[] = {"call", "local", "reason", "policies", NULL};
     shunt_fuzzspec_t *f = c->f;
     if (shunt_yexpect_seq(&c->e, n, "fuzz.known") < 0)
         return -1;
@@ -337,6 +364,9 @@ static int get_known(fz_t *c, const shunt_ynode_t *n)
                                 r);
         if (!(kn->reason = sdup(c, r)))
             return oom(c);
+        shunt_ypath_key(kp, sizeof(kp), sub, "policies");
+        if ((v = shunt_ymap_get(k, "policies")) && get_known_policies(c, v, kp, kn) < 0)
+            return -1;
         f->n_known++;
     }
     return 0;

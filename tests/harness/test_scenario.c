@@ -485,7 +485,10 @@ static const bad_case_t bad_cases[] = {
      "divergence is accepted)"},
     {"target: {}\nfuzz:\n  known:\n    - {call: x, reason: because of this, why: x}\n",
      "t.yaml:4:42: fuzz.known[0].why: unknown key (allowed: call, local, "
-     "reason)"},
+     "reason, policies)"},
+    {"target: {}\nfuzz:\n  layer: [{name: rw}]\n  known:\n"
+     "    - {call: x, reason: because of this, policies: [rw, ro]}\n",
+     "t.yaml:5:57: fuzz.known[0].policies[1]: no policy of fuzz.layer is named \"ro\""},
 };
 
 static void test_bad_cases(void **state)

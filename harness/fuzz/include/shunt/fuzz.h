@@ -70,6 +70,8 @@ typedef struct {
     int timeout_ms;          /* per answer (default 15000) */
     int dirty;               /* the target's tree may differ from the spec */
     uint64_t tree_hash;      /* which entries the target's tree has */
+    uint64_t ns_tree, ns_ref, ns_loc; /* time spent rebuilding the tree, on
+                                         the target side, on the local side */
     char err[1024];
 } shunt_fz_driver_t;
 
@@ -103,8 +105,11 @@ typedef struct {
     size_t known_i;
 } shunt_fz_diff_t;
 
-void shunt_fz_compare(const shunt_fuzzspec_t *f, const shunt_fz_lines_t *ref,
-                      const shunt_fz_lines_t *loc, shunt_fz_diff_t *out);
+/* f NULL: no known divergence applies; policy: the name of the sequence's
+ * policy (a known entry with policies: applies to those only). */
+void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
+                      const shunt_fz_lines_t *ref, const shunt_fz_lines_t *loc,
+                      shunt_fz_diff_t *out);
 
 /* The hidden paths of policy pi (its not_found regexes over the kept tree
  * entries), for the target side: a NULL-terminated malloc'd array of

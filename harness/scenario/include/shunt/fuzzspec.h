@@ -36,6 +36,9 @@ typedef struct {
                                     "CALL ARGS = RESULT" */
     char *local;                 /* optional ERE over the local one, or NULL */
     char *reason;                /* >= 10 characters */
+    char **policies;             /* policies: names of fuzz.layer it is
+                                    declared for (NULL: every one) */
+    size_t n_policies;
 } shunt_fz_known_t;
 
 typedef struct {
