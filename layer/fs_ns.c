@@ -323,6 +323,11 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
 {
     if (LAYER_BYPASS())
         return REAL(utimensat, dirfd, path, ts, flags);
+    if (dirfd == AT_FDCWD && path && !*path && (flags & AT_EMPTY_PATH)) {
+        /* the cwd: the remote one, or the kernel's judged by its path */
+        path = ".";
+        flags &= ~AT_EMPTY_PATH;
+    }
     if (!path || (!*path && (flags & AT_EMPTY_PATH))) {
         int handled, rc = utimens_fd(dirfd, ts, &handled);
         return handled ? rc : REAL(utimensat, dirfd, path, ts, flags);
@@ -489,6 +494,10 @@ int hook_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
     if (LAYER_BYPASS())
         return REAL(fchownat, dirfd, path, uid, gid, flags);
+    if (dirfd == AT_FDCWD && path && !*path && (flags & AT_EMPTY_PATH)) {
+        path = "."; /* the cwd, as for utimensat */
+        flags &= ~AT_EMPTY_PATH;
+    }
     if (path && !*path && (flags & AT_EMPTY_PATH)) {
         int handled, rc = chown_fd(dirfd, uid, gid, &handled);
         return handled ? rc : REAL(fchownat, dirfd, path, uid, gid, flags);
