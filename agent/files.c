@@ -664,17 +664,33 @@ static void do_link(client_t *cl, uint64_t id, const shunt_link_t *s)
         reply_error(cl, id, EINVAL, "bad link flags 0x%x", (unsigned)s->flags);
         return;
     }
-    int ofd, owned = 1, byfd = (s->flags & AT_SYMLINK_FOLLOW) ||
+    int ofd = -1, owned = 1, byfd = (s->flags & AT_SYMLINK_FOLLOW) ||
                                 ((s->flags & AT_EMPTY_PATH) && !s->oldpath.len);
+    if (!byfd) {
+        ofd = open_parent(cl, id, s->olddirh, s->oldpath, op_, &ob, "link");
+        if (ofd < 0)
+            return;
+        if (!*ob || base_is_dot(ob, &dd) || ob[strcspn(ob, "/")]) {
+            /* "/", ".", ".." or a trailing slash: the kernel resolves the
+             * whole name (following a last symlink for the slash), which
+             * relative to the parent's fd would leave the root; in the
+             * root it is a directory (EPERM below) or an error */
+            close(ofd);
+            byfd = 1;
+        } else if (fstatat(ofd, ob, &(struct stat){0}, AT_SYMLINK_NOFOLLOW) < 0) {
+            /* the kernel looks the old name up before the new one's
+             * parent: a missing old name is ENOENT, whatever the new */
+            fail(cl, id, errno, "link", op_);
+            close(ofd);
+            return;
+        }
+    }
     if (byfd) {
         ofd = open_target(cl, id, s->olddirh, s->oldpath, 0,
                           s->flags & AT_EMPTY_PATH, "link", &owned);
-        snprintf(op_, sizeof(op_), "handle %u", s->olddirh);
-    } else {
-        ofd = open_parent(cl, id, s->olddirh, s->oldpath, op_, &ob, "link");
+        if (ofd < 0)
+            return;
     }
-    if (ofd < 0)
-        return;
     int nfd = open_parent(cl, id, s->newdirh, s->newpath, np, &nb, "link");
     if (nfd < 0) {
         if (owned)
@@ -689,9 +705,6 @@ static void do_link(client_t *cl, uint64_t id, const shunt_link_t *s)
         char link[64];
         snprintf(link, sizeof(link), "/proc/self/fd/%d", ofd);
         r = linkat(AT_FDCWD, link, nfd, nb, AT_SYMLINK_FOLLOW);
-    } else if (!*ob || base_is_dot(ob, &dd)) {
-        errno = EPERM; /* a directory */
-        r = -1;
     } else {
         r = linkat(ofd, ob, nfd, nb, 0);
     }

@@ -12,14 +12,54 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static long link_of(int fd, char *buf, size_t len)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, len - 1);
+    if (n < 0 || (size_t)n >= len - 1)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
+/* The in-root name a directory handle's fd has now (its /proc/self/fd
+ * link minus the root's own name, as REALPATH names a file), or -1: not
+ * nameable (removed, outside the root), the handle's own path then. */
+static long current_name(agent_t *a, int fd, char *out, size_t len)
+{
+    char root[PATH_MAX + 2];
+    long rl = link_of(a->root_fd, root, sizeof(root));
+    long n = rl < 0 ? -1 : link_of(fd, out, len);
+    static const char deleted[] = " (deleted)";
+    size_t dl = sizeof(deleted) - 1;
+    if (n < 1 || out[0] != '/' ||
+        ((size_t)n > dl && strcmp(out + n - dl, deleted) == 0))
+        return -1;
+    if (rl == 1 && root[0] == '/')
+        return n;
+    if (strncmp(out, root, (size_t)rl) != 0 ||
+        (out[rl] != '/' && out[rl] != 0))
+        return -1;
+    if (!out[rl]) {
+        out[0] = '/', out[1] = 0;
+        return 1;
+    }
+    memmove(out, out + rl, (size_t)(n - rl) + 1);
+    return n - rl;
+}
+
 /* A directory handle's path is joined with the request's path and resolved
  * from the root again: RESOLVE_IN_ROOT with the directory's own fd would
  * make that directory the root, so "..", absolute paths and absolute
- * symlinks below it would resolve wrongly. */
+ * symlinks below it would resolve wrongly.  The directory's name is the
+ * one its fd has now, as the kernel would walk from the fd itself: opened
+ * through a symlink since removed, or renamed, it is still found. */
 int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
               size_t outlen)
 {
     const char *base = "";
+    char cur[PATH_MAX + 2];
     if ((path.len > 0 && path.p[0] == '/') || dirh == SHUNT_AT_ROOT) {
         base = "";
     } else {
@@ -29,6 +69,8 @@ int path_join(client_t *cl, uint32_t dirh, shunt_str_t path, char *out,
         if (h->kind != H_DIR && path.len)
             return -ENOTDIR;
         base = h->path;
+        if (h->kind == H_DIR && current_name(cl->a, h->fd, cur, sizeof(cur)) > 0)
+            base = cur;
     }
     size_t bl = strlen(base);
     if (bl + 1 + path.len + 1 > outlen || bl + 1 + path.len + 1 > PATH_MAX + 1)

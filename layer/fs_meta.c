@@ -70,9 +70,9 @@ static long stat_any(int dirfd, const char *path, int flags,
     if ((!path || path[0] == '\0') && (flags & AT_EMPTY_PATH)) {
         if (dirfd != AT_FDCWD)
             return fd_stat(dirfd, out);
-        if (!layer_cwd_is_remote())
-            return GO_LOCAL;
-        path = "."; /* the remote cwd itself */
+        /* the cwd: remote, or the kernel's, whose path the policy judges
+         * as it judges "." (the start cwd "/" is the target's) */
+        path = ".";
         flags &= ~AT_EMPTY_PATH;
     }
     t->norm[0] = '\0';
@@ -193,7 +193,7 @@ static int access_common(int dirfd, const char *path, int mode, int flags)
     int saved = errno;
     LAYER_ENTER_PATH();
     layer_target_t t;
-    long r = target_of(dirfd, path, &t);
+    long r = target_of(dirfd, layer_empty_path(dirfd, path, flags), &t);
     if (r == 0) {
         shunt_access_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                             .mode = mode,
@@ -251,17 +251,19 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
     /* /proc/self/fd/N of a remote fd: the remote path, as the kernel
      * names a file's fd (not the layer's memfd). */
     shunt_rfile_t *pf = r == GO_LOCAL ? fd_by_path(&t, 0) : NULL;
-    int named = 0;
+    /* answered: r is the count (1 is a count, not GO_LOCAL) or -errno */
+    int answered = 0;
     if (pf && pf->path && n > 0) {
         size_t len = strlen(pf->path);
         if (len > n)
             len = n;
         memcpy(buf, pf->path, len);
         r = (long)len;
-        named = 1;
+        answered = 1;
     }
     shunt_rfile_unref(pf);
     if (r == 0) {
+        answered = 1;
         shunt_readlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
         shunt_msg_t m;
         r = shunt_rpc(SHUNT_T_READLINK, &q, &m);
@@ -278,7 +280,7 @@ static ssize_t readlink_common(int dirfd, const char *path, char *buf, size_t n)
         }
     }
     LAYER_LEAVE();
-    if (r == GO_LOCAL && !named) {
+    if (r == GO_LOCAL && !answered) {
         errno = saved;
         return REAL(readlinkat, dirfd, t.lpath, buf, n);
     }

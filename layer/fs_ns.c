@@ -189,7 +189,7 @@ static int snapshot_in_write_mode(const shunt_rfile_t *f)
 
 static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
 {
-    MUT_BEGIN(dirfd, path);
+    MUT_BEGIN(dirfd, layer_empty_path(dirfd, path, flags));
     if (r == 0) {
         shunt_chmod_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                            .mode = mode & 07777,
@@ -325,6 +325,11 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
 {
     if (LAYER_BYPASS())
         return REAL(utimensat, dirfd, path, ts, flags);
+    if (dirfd == AT_FDCWD && path && !*path && (flags & AT_EMPTY_PATH)) {
+        /* the cwd: the remote one, or the kernel's judged by its path */
+        path = ".";
+        flags &= ~AT_EMPTY_PATH;
+    }
     if (!path || (!*path && (flags & AT_EMPTY_PATH))) {
         int handled, rc = utimens_fd(dirfd, ts, &handled);
         return handled ? rc : REAL(utimensat, dirfd, path, ts, flags);
@@ -491,6 +496,10 @@ int hook_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
     if (LAYER_BYPASS())
         return REAL(fchownat, dirfd, path, uid, gid, flags);
+    if (dirfd == AT_FDCWD && path && !*path && (flags & AT_EMPTY_PATH)) {
+        path = "."; /* the cwd, as for utimensat */
+        flags &= ~AT_EMPTY_PATH;
+    }
     if (path && !*path && (flags & AT_EMPTY_PATH)) {
         int handled, rc = chown_fd(dirfd, uid, gid, &handled);
         return handled ? rc : REAL(fchownat, dirfd, path, uid, gid, flags);

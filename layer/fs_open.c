@@ -15,7 +15,9 @@
 
 enum { VIA_OPENAT, VIA_NOCANCEL, VIA_OPENAT_NOCANCEL };
 
-#define GO_LOCAL 1
+/* Neither an fd nor -errno: a reopen onto fd 1 (the program closed its
+ * stdout) is that fd, not "go local". */
+#define GO_LOCAL (-4096L)
 
 /* open of /proc/self/fd/N, /dev/fd/N, /dev/stdin... naming a remote fd:
  * the kernel would reopen the layer's memfd (a placeholder: empty; a

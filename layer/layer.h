@@ -261,6 +261,7 @@ int layer_resolve(int dirfd, const char *path, layer_target_t *t);
  * entry name (len bytes): the policy says dir/name is not_found. */
 int layer_entry_hidden(const char *dir, const char *name, size_t len);
 int layer_hides_entries(void); /* the policy has a not_found list */
+const char *layer_empty_path(int dirfd, const char *path, int flags);
 /* The fd that /proc/self/fd/N, /dev/fd/N (and with std: /dev/stdin...)
  * names, or -1 (norm: a normalised absolute path). */
 int layer_fd_of_path(const char *norm, int std);

@@ -69,6 +69,11 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
     t->mode = SHUNT_MODE_LOCAL;
     if (!path)
         return -EFAULT;
+    /* The kernel refuses "" (without AT_EMPTY_PATH) before it looks at
+     * dirfd: ENOENT, whatever dirfd is.  Callers that take AT_EMPTY_PATH
+     * pass "." for it (layer_empty_path). */
+    if (path[0] == '\0')
+        return -ENOENT;
     if (path[0] == '/') {
         long n = shunt_path_normalize(NULL, path, t->norm, sizeof(t->norm));
         if (n < 0)
@@ -82,8 +87,8 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
             return -EBADF;
         int r = 0;
         if (f->kind == SHUNT_RF_DIR) {
-            long n = shunt_path_normalize(f->path, path[0] ? path : ".",
-                                          t->norm, sizeof(t->norm));
+            long n = shunt_path_normalize(f->path, path, t->norm,
+                                          sizeof(t->norm));
             if (n < 0)
                 r = (int)n;
             else {
@@ -104,13 +109,13 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
     }
     long blen;
     if (dirfd == AT_FDCWD && layer_cwd_is_remote()) {
-        /* The remote cwd (cwd.c); "" with AT_EMPTY_PATH names it too. */
+        /* The remote cwd (cwd.c). */
         blen = layer_cwd_copy(t->buf, sizeof(t->buf));
         if (blen < 0)
             return (int)blen;
         if (blen > 0) {
-            long n = shunt_path_normalize(t->buf, path[0] ? path : ".",
-                                          t->norm, sizeof(t->norm));
+            long n = shunt_path_normalize(t->buf, path, t->norm,
+                                          sizeof(t->norm));
             if (n < 0)
                 return (int)n;
             t->mode = policy_mode(t->norm);
@@ -118,15 +123,13 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
              * original call the absolute path. */
             t->lpath = t->norm;
             if (layer_is_remote(t->mode)) {
-                int r = join(t, (size_t)blen, path[0] ? path : ".");
+                int r = join(t, (size_t)blen, path);
                 t->lpath = t->rpath;
                 return r;
             }
             return 0;
         }
     }
-    if (path[0] == '\0')
-        return 0; /* AT_EMPTY_PATH on a local fd: local */
     if (dirfd == AT_FDCWD) {
         blen = LSYS2(SYS_getcwd, t->buf, sizeof(t->buf));
         if (blen < 0)
@@ -151,6 +154,26 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
     if (layer_is_remote(t->mode))
         return join(t, (size_t)blen, path);
     return 0;
+}
+
+/* What a call that takes AT_EMPTY_PATH resolves: "" with the flag names
+ * dirfd itself, which for the cwd (the remote one, or the kernel's, whose
+ * path the policy judges like any other) and for a remote directory's fd
+ * is ".".  For any other fd it stays "": layer_resolve() refuses it and
+ * the caller's own fd handling (or the original call, with dirfd and ""
+ * as they came) decides. */
+const char *layer_empty_path(int dirfd, const char *path, int flags)
+{
+    if (!path || path[0] || !(flags & AT_EMPTY_PATH))
+        return path;
+    if (dirfd == AT_FDCWD)
+        return ".";
+    if (!shunt_fdt_is_ours(dirfd))
+        return path;
+    shunt_rfile_t *f = shunt_fdt_get(dirfd);
+    int dir = f && f->kind == SHUNT_RF_DIR;
+    shunt_rfile_unref(f);
+    return dir ? "." : path;
 }
 
 /* A path that is not local: the hook's work from here on is the layer's

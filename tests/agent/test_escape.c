@@ -54,6 +54,11 @@ static int setup(void **state)
     symlink("/tmp", p);
     snprintf(p, sizeof(p), "%s/sub/esc-up", root);
     symlink("../../../../..", p);
+    /* a directory of the host only, and an absolute link to it */
+    snprintf(t, sizeof(t), "%s.d", host_file);
+    mkdir(t, 0755);
+    snprintf(p, sizeof(p), "%s/esc-dir", root);
+    symlink(t, p);
 
     /* A private mount namespace for this test process (and the agent it
      * starts) so that /proc can be bound into the root. */
@@ -85,6 +90,9 @@ static int teardown(void **state)
     }
     rm_tree(root);
     unlink(host_file);
+    char d[300];
+    snprintf(d, sizeof(d), "%s.d", host_file);
+    rmdir(d);
     return rc == 0 ? 0 : -1;
 }
 
@@ -225,6 +233,15 @@ static void test_link_chown_mknod_escape(void **state)
         snprintf(p, sizeof(p), "/%s", rel[i]);
         assert_int_equal(access(p, F_OK), -1);
     }
+    /* an old name with a trailing slash follows its last symlink (the
+     * kernel's rule): in the root, where the host's directory is not --
+     * relative to the parent's fd it found the host's (EPERM) */
+    ln.oldpath = shunt_str("esc-dir/");
+    ln.newpath = shunt_str("hl-dir");
+    ln.flags = 0;
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), -ENOENT);
+    ln.oldpath = shunt_str("esc-tmp/");
+    assert_int_equal(shunt_client_call(c, SHUNT_T_LINK, &ln, &m), -EPERM);
     /* the new name itself is an escaping symlink: EEXIST, never followed */
     ln.oldpath = shunt_str("sub/deeper/../../esc-abs");
     ln.newpath = shunt_str("esc-abs");

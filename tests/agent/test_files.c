@@ -419,6 +419,11 @@ static const op_t ops[] = {
     {OP_OPEN, "fifo", 0, O_WRONLY | O_NONBLOCK, 0}, /* no reader: ENXIO */
     {OP_OPEN, "fifo", 0, O_RDONLY | O_NONBLOCK, 0},
     {OP_OPEN, "fifo", 0, O_RDWR | O_PATH, 0},
+    /* O_CREAT on an existing directory: EISDIR (EEXIST with O_EXCL) */
+    {OP_OPEN, "sub/.", 0, O_RDONLY | O_CREAT, 0644},
+    {OP_OPEN, "sub/", 0, O_WRONLY | O_CREAT, 0644},
+    {OP_OPEN, "sub", 0, O_RDONLY | O_CREAT | O_EXCL, 0644},
+    {OP_OPEN, "hello.txt/", 0, O_WRONLY | O_CREAT, 0644},
     {OP_CHMOD, "sub/inner.txt", 0, 0, 0600},
     {OP_CHMOD, "link-rel", 0, 0, 0640},
     {OP_CHMOD, "sub", 0, 0, 0711},
@@ -449,6 +454,21 @@ static const op_t ops[] = {
     {OP_LINK, "hello.txt", "sub/..", 0, 0},
     {OP_LINK, "hello.txt", "dangling", 0, 0},
     {OP_LINK, "hello.txt/", "hard-s", 0, 0},
+    /* the kernel's order: the old name whole (a trailing slash follows a
+     * last symlink; ".", ".." resolve to a directory), then the new name
+     * (EEXIST), then EPERM for a directory */
+    {OP_SYMLINK, "sublink", "sub", 0, 0},
+    {OP_LINK, "sub/.", "hello.txt", 0, 0},
+    {OP_LINK, "sub/..", "sub/inner.txt", 0, 0},
+    {OP_LINK, "sublink/", "hello.txt", 0, 0},
+    {OP_LINK, "sublink/", "hard-sl", 0, 0},
+    {OP_LINK, "sublink/", "sub/.", 0, 0},
+    {OP_LINK, "dangling/", "hard-dd", 0, 0},
+    {OP_LINK, "hello.txt/", "hello.txt", 0, 0},
+    {OP_LINK, "fifo/", "nope/x", 0, 0},
+    {OP_LINK, "nope", "hello.txt/x", 0, 0},
+    {OP_LINK, "nope", "sub/..", 0, 0},
+    {OP_LINK, "nope", "link-rel/x", 0, 0},
     {OP_STAT, "hard.txt", 0, 0, 0},
     {OP_LSTAT, "hard-l", 0, 0, 0},
     {OP_LSTAT, "hard-f", 0, 0, 0},
@@ -714,6 +734,29 @@ static void test_dir_handles(void **state)
     assert_int_equal(r_open(f->c, 0x80000001u, "x", O_RDONLY, 0), -EBADF);
     /* an absolute path ignores dirh, as openat does */
     assert_int_equal(r_slurp(f->c, 12345, "/hello.txt", buf, sizeof(buf)), 12);
+    /* a handle opened through a symlink since removed, and one whose
+     * directory was renamed: found where the directory is now, as the
+     * kernel walks from the fd itself */
+    snprintf(p, sizeof(p), "%s/sublink", f->a);
+    assert_int_equal(symlink("sub", p), 0);
+    int sl = r_open(f->c, SHUNT_AT_ROOT, "sublink", O_RDONLY | O_DIRECTORY, 0);
+    assert_true(sl > 0);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(r_slurp(f->c, sl, "inner.txt", buf, sizeof(buf)), 6);
+    char q[600];
+    snprintf(p, sizeof(p), "%s/sub", f->a);
+    snprintf(q, sizeof(q), "%s/sub-renamed", f->a);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(r_slurp(f->c, d, "inner.txt", buf, sizeof(buf)), 6);
+    assert_int_equal(r_slurp(f->c, dd, "x", buf, sizeof(buf)), 1);
+    shunt_realpath_t rp = {.dirh = (uint32_t)d, .path = shunt_str("."),
+                           .flags = O_DIRECTORY};
+    assert_int_equal(shunt_client_call(f->c, SHUNT_T_REALPATH, &rp, &m), 0);
+    assert_int_equal(m.u.readlink_r.target.len, strlen("/sub-renamed"));
+    assert_memory_equal(m.u.readlink_r.target.p, "/sub-renamed",
+                        strlen("/sub-renamed"));
+    assert_int_equal(rename(q, p), 0);
+    r_close(f->c, (uint32_t)sl);
     r_close(f->c, (uint32_t)fh);
     r_close(f->c, (uint32_t)dd);
     r_close(f->c, (uint32_t)d);

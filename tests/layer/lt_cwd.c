@@ -193,6 +193,26 @@ int main(int argc, char **argv)
     CHECK_LONG(unlink("dir/moved.txt"), 0);
     CHECK_LONG(rmdir("dir"), 0);
 
+    /* the cwd itself as "" with AT_EMPTY_PATH: the remote cwd, not the
+     * kernel's (a removed local directory); "" alone is ENOENT */
+    CHECK_LONG(mkdir("stamp", 0755), 0);
+    CHECK_LONG(chdir("stamp"), 0);
+    struct timespec ts2[2] = {{1000000, 0}, {2000000, 0}};
+    CHECK_LONG(utimensat(AT_FDCWD, "", ts2, AT_EMPTY_PATH), 0);
+    CHECK_LONG(stat("/srv/rw/stamp", &st), 0);
+    CHECK_LONG(st.st_mtim.tv_sec, 2000000);
+    if (geteuid() == 0) {
+        CHECK_LONG(fchownat(AT_FDCWD, "", 4321, 4322, AT_EMPTY_PATH), 0);
+        CHECK_LONG(stat("/srv/rw/stamp", &st), 0);
+        CHECK_LONG(st.st_uid, 4321);
+        CHECK_LONG(st.st_gid, 4322);
+    }
+    CHECK_ERR(utimensat(AT_FDCWD, "", ts2, 0), ENOENT);
+    CHECK_ERR(fchownat(AT_FDCWD, "", 0, 0, 0), ENOENT);
+    CHECK_ERR(fchmodat(AT_FDCWD, "", 0700, 0), ENOENT);
+    CHECK_LONG(chdir("/srv/rw"), 0);
+    CHECK_LONG(rmdir("stamp"), 0);
+
     /* a removed cwd: ENOENT, as the kernel says */
     CHECK_LONG(mkdir("gone", 0755), 0);
     CHECK_LONG(chdir("gone"), 0);

@@ -175,6 +175,23 @@ int main(void)
     close(rw);
     close(fd);
 
+    /* A remote answer of 1 (a count, a new fd) is an answer: it used to
+     * be taken for the hooks' "go local" (1) and the call redone here. */
+    char one[2] = "";
+    CHECK_LONG(readlink("/srv/data/link", one, 1), 1);
+    CHECK_STR(one, "h");
+    CHECK_LONG(readlinkat(AT_FDCWD, "/srv/data/link", one, 1), 1);
+    fd = open("/srv/data/hello.txt", O_RDONLY);
+    CHECK(fd >= 0);
+    snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+    int out = dup(1);
+    close(1);
+    int one_fd = open(fdp, O_RDONLY); /* the lowest free fd: 1 */
+    dup2(out, 1);
+    close(out);
+    CHECK_LONG(one_fd, 1);
+    close(fd);
+
     /* Paths through syscall(): as the libc calls. */
     CHECK_LONG(syscall(SYS_faccessat2, AT_FDCWD, "/srv/data/hello.txt", R_OK, 0), 0);
     CHECK_ERR(syscall(SYS_faccessat, AT_FDCWD, "/srv/data/nope", F_OK), ENOENT);
