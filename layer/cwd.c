@@ -2,8 +2,18 @@
  * getcwd, and what children inherit (docs/hooking.md, "The current
  * directory").
  *
- * The remote cwd is a path: its canonical name in the target (REALPATH at
- * chdir).  Relative paths are resolved against it by resolve.c.  Meanwhile
+ * The remote cwd is an agent directory handle (opened O_PATH at chdir and
+ * fchdir, CLOSEd when the cwd changes) and a path: its canonical name in
+ * the target at chdir.  Relative paths go to the agent with the handle as
+ * their dirh (resolve.c), so they reach the directory itself wherever it
+ * or a parent was moved since, as the kernel's cwd does; getcwd is
+ * REALPATH of the handle (its name now; ENOENT once it is removed).  The
+ * policy still judges the path (the name at chdir joined with the relative
+ * path), and so does whatever has no handle: a cwd inherited across exec
+ * (below) is the path only.  A fork's child shares the handle (FORK, as a
+ * directory fd's: init.c asks cwd_fork_*), each process CLOSEs its own
+ * hold; one the proxy was not told about is shared and never CLOSEd.
+ * Meanwhile
  * the kernel's cwd is a removed local directory (a new one at each remote
  * chdir, kept as an O_PATH fd): whatever the layer does not see (a static
  * child, an unhooked call, a raw syscall) finds nothing there (ENOENT) and
@@ -35,11 +45,13 @@ static struct {
     atomic_int remote;     /* 1: the cwd is path, in the target */
     atomic_flag lock;      /* guards path (a spinlock: vfork children) */
     char path[PATH_MAX];
+    uint32_t dirh;         /* the agent's handle, or SHUNT_AT_ROOT: none */
+    int dirh_shared;       /* inherited by a fork untold: never CLOSEd */
     int deadfd;            /* O_PATH fd of the removed local directory */
     dev_t dead_dev;
     ino_t dead_ino;
     int named;             /* the removed directory's name says path */
-} cwd = {.lock = ATOMIC_FLAG_INIT, .deadfd = -1};
+} cwd = {.lock = ATOMIC_FLAG_INIT, .dirh = SHUNT_AT_ROOT, .deadfd = -1};
 
 static void lock(void)
 {
@@ -61,9 +73,18 @@ int layer_cwd_is_remote(void)
 
 long layer_cwd_copy(char *buf, size_t len)
 {
+    return layer_cwd_copy_h(buf, len, NULL);
+}
+
+long layer_cwd_copy_h(char *buf, size_t len, uint32_t *dirh)
+{
+    if (dirh)
+        *dirh = SHUNT_AT_ROOT;
     if (!layer_cwd_is_remote())
         return 0;
     lock();
+    if (dirh && cwd.remote)
+        *dirh = cwd.dirh;
     size_t n = strlen(cwd.path);
     long r = (long)n;
     if (!cwd.remote)
@@ -171,25 +192,42 @@ static long new_dead_dir(const char *canon, int *named, dev_t *dev, ino_t *ino)
     return fd;
 }
 
-/* Enters the remote directory canon (canonical, absolute). */
-static long set_remote(const char *canon, size_t len)
+/* CLOSEs a handle the cwd held (after it let go of it, outside the lock). */
+static void release_dirh(uint32_t h, int shared)
 {
-    if (len + 1 > sizeof(cwd.path))
+    if (h != SHUNT_AT_ROOT && !shared)
+        rpc_close_handle(h);
+}
+
+/* Enters the remote directory canon (canonical, absolute) whose handle is
+ * dirh (the cwd takes it over, or CLOSEs it on failure). */
+static long set_remote(const char *canon, size_t len, uint32_t dirh)
+{
+    if (len + 1 > sizeof(cwd.path)) {
+        release_dirh(dirh, 0);
         return -ENAMETOOLONG;
+    }
     dev_t dev;
     ino_t ino;
     int named;
     long fd = new_dead_dir(canon, &named, &dev, &ino);
-    if (fd < 0)
+    if (fd < 0) {
+        release_dirh(dirh, 0);
         return fd;
+    }
     /* The kernel's cwd and the state change together (threads). */
     lock();
     long r = LSYS1(SYS_fchdir, fd);
     if (r < 0) {
         unlock();
         LSYS1(SYS_close, fd);
+        release_dirh(dirh, 0);
         return r;
     }
+    uint32_t oldh = cwd.remote ? cwd.dirh : SHUNT_AT_ROOT;
+    int oldshared = cwd.dirh_shared;
+    cwd.dirh = dirh;
+    cwd.dirh_shared = 0;
     int old = cwd.deadfd;
     cwd.deadfd = layer_fd_protect((int)fd, &cwd.deadfd);
     memcpy(cwd.path, canon, len);
@@ -203,7 +241,8 @@ static long set_remote(const char *canon, size_t len)
         layer_fd_unprotect(old);
         LSYS1(SYS_close, old);
     }
-    LOG_DEBUG("cwd: remote %s", canon);
+    release_dirh(oldh, oldshared);
+    LOG_DEBUG("cwd: remote %s (handle %u)", canon, (unsigned)dirh);
     return 0;
 }
 
@@ -213,9 +252,16 @@ static long chdir_local(long nr, long arg)
     lock();
     long k = shunt_sys6(nr, arg, 0, 0, 0, 0, 0);
     int was = cwd.remote;
-    if (k == 0)
+    uint32_t oldh = SHUNT_AT_ROOT;
+    int oldshared = cwd.dirh_shared;
+    if (k == 0) {
         atomic_store(&cwd.remote, 0);
+        oldh = cwd.dirh;
+        cwd.dirh = SHUNT_AT_ROOT;
+        cwd.dirh_shared = 0;
+    }
     unlock();
+    release_dirh(oldh, oldshared);
     if (k == 0 && was)
         LOG_DEBUG("cwd: local again");
     return k;
@@ -241,6 +287,33 @@ static long realpath_dir(int32_t dirh, const char *path, char *out,
     return (long)n;
 }
 
+/* Opens (dirh, path) as a directory handle for the cwd (O_PATH: a
+ * directory one may enter without reading it) and names it: REALPATH of
+ * the handle, which checks search permission as chdir(2) does.  The
+ * handle into *h, the name's length into the result. */
+static long open_cwd(uint32_t dirh, const char *path, uint32_t *h, char *canon,
+                     size_t clen)
+{
+    int flags = O_PATH | O_DIRECTORY;
+    shunt_msg_t m;
+    long r;
+    if (dirh == SHUNT_AT_ROOT) {
+        shunt_open_t q = {.path = shunt_str(path), .flags = flags, .mode = 0};
+        r = shunt_rpc(SHUNT_T_OPEN, &q, &m);
+    } else {
+        shunt_openat_t q = {.dirh = dirh, .path = shunt_str(path),
+                            .flags = flags, .mode = 0};
+        r = shunt_rpc(SHUNT_T_OPENAT, &q, &m);
+    }
+    if (r < 0)
+        return r;
+    *h = m.u.open_r.handle;
+    r = realpath_dir((int32_t)*h, ".", canon, clen);
+    if (r < 0)
+        release_dirh(*h, 0);
+    return r;
+}
+
 long layer_cwd_chdir(const char *path)
 {
     if (!path)
@@ -253,8 +326,9 @@ long layer_cwd_chdir(const char *path)
         return -ENOENT;
     if (r == 0 && layer_is_remote(t.mode)) {
         char canon[PATH_MAX];
-        long n = realpath_dir(t.dirh, t.rpath, canon, sizeof(canon));
-        return n < 0 ? n : set_remote(canon, (size_t)n);
+        uint32_t h;
+        long n = open_cwd(t.dirh, t.rpath, &h, canon, sizeof(canon));
+        return n < 0 ? n : set_remote(canon, (size_t)n, h);
     }
     /* Local: the kernel's.  Under a remote cwd a relative path was made
      * absolute by layer_resolve (t.lpath). */
@@ -269,10 +343,10 @@ long layer_cwd_fchdir(int fd)
             long r = -ENOTDIR;
             if (f->kind == SHUNT_RF_DIR) {
                 char canon[PATH_MAX];
-                r = realpath_dir((int32_t)f->handle, ".", canon,
-                                 sizeof(canon));
+                uint32_t h;
+                r = open_cwd(f->handle, ".", &h, canon, sizeof(canon));
                 if (r >= 0)
-                    r = set_remote(canon, (size_t)r);
+                    r = set_remote(canon, (size_t)r, h);
             }
             shunt_rfile_unref(f);
             return r;
@@ -284,15 +358,26 @@ long layer_cwd_fchdir(int fd)
 
 long layer_cwd_getcwd(char *buf, size_t size)
 {
-    char path[PATH_MAX];
-    long n = layer_cwd_copy(path, sizeof(path));
-    if (n == 0)
-        return LSYS2(SYS_getcwd, buf, size);
-    if (n < 0)
-        return n;
-    /* Still there?  (A removed cwd: ENOENT, as the kernel says.) */
-    char canon[PATH_MAX];
-    n = realpath_dir(SHUNT_AT_ROOT, path, canon, sizeof(canon));
+    char path[PATH_MAX], canon[PATH_MAX];
+    long n;
+    for (int tries = 0;; tries++) {
+        uint32_t h;
+        n = layer_cwd_copy_h(path, sizeof(path), &h);
+        if (n == 0)
+            return LSYS2(SYS_getcwd, buf, size);
+        if (n < 0)
+            return n;
+        /* The directory's name now (the handle's: it follows a rename of
+         * it or of a parent), or ENOENT once it is removed, as the kernel
+         * says.  Without a handle (inherited across exec), the path's. */
+        if (h != SHUNT_AT_ROOT)
+            n = realpath_dir((int32_t)h, ".", canon, sizeof(canon));
+        else
+            n = realpath_dir(SHUNT_AT_ROOT, path, canon, sizeof(canon));
+        /* EBADF: another thread's chdir closed the handle meanwhile. */
+        if (n != -EBADF || tries == 2)
+            break;
+    }
     if (n < 0)
         return n == -ENOTDIR ? -ENOENT : n;
     if ((size_t)n + 1 > size)
@@ -389,15 +474,45 @@ size_t layer_cwd_env(char *buf, size_t len)
     return w > 0 && (size_t)w < len ? (size_t)w : 0;
 }
 
-static void fork_child(void)
+/* ---- fork (init.c's pthread_atfork handlers) ----------------------------- */
+
+int layer_cwd_handle(uint32_t *h)
 {
-    atomic_flag_clear(&cwd.lock); /* another thread may have held it */
+    if (!layer_cwd_is_remote())
+        return 0;
+    lock();
+    *h = cwd.remote && !cwd.dirh_shared ? cwd.dirh : SHUNT_AT_ROOT;
+    unlock();
+    return *h != SHUNT_AT_ROOT;
+}
+
+/* Right before the fork: the lock is held across it (the cwd cannot change
+ * in between), and a handle the proxy was not told about (told: the
+ * handles it took holds for, n of them; NULL: none) is shared. */
+void layer_cwd_fork_prepare(const uint32_t *told, size_t n)
+{
+    lock();
+    if (!cwd.remote || cwd.dirh == SHUNT_AT_ROOT)
+        return;
+    for (size_t i = 0; told && i < n; i++)
+        if (told[i] == cwd.dirh)
+            return;
+    cwd.dirh_shared = 1;
+}
+
+void layer_cwd_fork_parent(void)
+{
+    unlock();
+}
+
+void layer_cwd_fork_child(void)
+{
+    unlock();
 }
 
 void shunt_cwd_init(void);
 void shunt_cwd_init(void)
 {
-    pthread_atfork(NULL, NULL, fork_child);
     const char *v = NULL;
     for (size_t i = 0; environ && environ[i]; i++)
         if (strncmp(environ[i], CWD_VAR "=", sizeof(CWD_VAR)) == 0) {

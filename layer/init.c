@@ -177,12 +177,9 @@ static int has_handle(const fork_handles_t *h, uint32_t x)
     return 0;
 }
 
-static void collect_handle(int fd, shunt_rfile_t *f, void *arg)
+static void add_handle(fork_handles_t *h, uint32_t x)
 {
-    (void)fd;
-    fork_handles_t *h = arg;
-    if ((f->kind != SHUNT_RF_DIR && f->kind != SHUNT_RF_FWD) ||
-        atomic_load(&f->shared) || has_handle(h, f->handle))
+    if (has_handle(h, x))
         return;
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 16;
@@ -192,7 +189,15 @@ static void collect_handle(int fd, shunt_rfile_t *f, void *arg)
         h->v = v;
         h->cap = cap;
     }
-    h->v[h->n++] = f->handle;
+    h->v[h->n++] = x;
+}
+
+static void collect_handle(int fd, shunt_rfile_t *f, void *arg)
+{
+    (void)fd;
+    if ((f->kind == SHUNT_RF_DIR || f->kind == SHUNT_RF_FWD) &&
+        !atomic_load(&f->shared))
+        add_handle(arg, f->handle);
 }
 
 /* Under the table lock, right before the fork: an entry whose handle the
@@ -213,6 +218,9 @@ static void atfork_prepare(void)
     fork_child_session = 0;
     if (shunt_state == SHUNT_STATE_ACTIVE && shunt_guard == 0) {
         shunt_fdt_foreach(collect_handle, &h);
+        uint32_t ch;
+        if (layer_cwd_handle(&ch)) /* a remote cwd's (cwd.c) */
+            add_handle(&h, ch);
         if (h.n) {
             uint8_t *b = malloc(h.n * 4);
             uint64_t child = new_session_id();
@@ -240,6 +248,8 @@ static void atfork_prepare(void)
             }
         }
     }
+    /* The cwd's lock before the table's (set_remote takes them so). */
+    layer_cwd_fork_prepare(h.told ? h.v : NULL, h.n);
     shunt_fdt_lock();
     shunt_fdt_foreach_locked(mark_untold, &h);
     free(h.v);
@@ -249,11 +259,13 @@ static void atfork_parent(void)
 {
     fork_child_session = 0;
     shunt_fdt_unlock();
+    layer_cwd_fork_parent();
 }
 
 static void atfork_child(void)
 {
     shunt_fdt_reset_lock();
+    layer_cwd_fork_child();
     shunt_layer_fork_child();
     if (shunt_layer.session == fork_child_session &&
         shunt_state == SHUNT_STATE_ACTIVE) {

@@ -280,6 +280,16 @@ long layer_cwd_getcwd(char *buf, size_t size); /* as SYS_getcwd: length
 /* The remote cwd's path into buf: its length, 0 when the cwd is local,
  * or -ENAMETOOLONG. */
 long layer_cwd_copy(char *buf, size_t len);
+/* The same, with the remote cwd's agent directory handle into *dirh
+ * (SHUNT_AT_ROOT: none, a cwd inherited across exec is a path only). */
+long layer_cwd_copy_h(char *buf, size_t len, uint32_t *dirh);
+/* fork (init.c): the cwd's handle to hold for the child (1, or 0: none);
+ * prepare takes the cwd's lock until parent/child, and shares a handle
+ * not in told (the proxy's holds; NULL: none). */
+int layer_cwd_handle(uint32_t *h);
+void layer_cwd_fork_prepare(const uint32_t *told, size_t n);
+void layer_cwd_fork_parent(void);
+void layer_cwd_fork_child(void);
 /* "SHUNT_CWD=..." for a child's environment (children.c) into buf: its
  * length, 0 when the cwd is local. */
 size_t layer_cwd_env(char *buf, size_t len);

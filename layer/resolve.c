@@ -109,8 +109,12 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
     }
     long blen;
     if (dirfd == AT_FDCWD && layer_cwd_is_remote()) {
-        /* The remote cwd (cwd.c). */
-        blen = layer_cwd_copy(t->buf, sizeof(t->buf));
+        /* The remote cwd (cwd.c): the policy judges its path (the name
+         * at chdir) joined with path; the agent gets path relative to the
+         * cwd's handle, so that it reaches the directory itself, wherever
+         * it was moved since (the kernel's cwd follows it too). */
+        uint32_t dirh;
+        blen = layer_cwd_copy_h(t->buf, sizeof(t->buf), &dirh);
         if (blen < 0)
             return (int)blen;
         if (blen > 0) {
@@ -125,6 +129,10 @@ static int resolve(int dirfd, const char *path, layer_target_t *t)
             if (layer_is_remote(t->mode)) {
                 int r = join(t, (size_t)blen, path);
                 t->lpath = t->rpath;
+                if (r == 0 && dirh != SHUNT_AT_ROOT) {
+                    t->dirh = dirh;
+                    t->rpath = path;
+                }
                 return r;
             }
             return 0;

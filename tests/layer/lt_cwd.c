@@ -222,6 +222,57 @@ int main(int argc, char **argv)
     CHECK_ERR(open("x", O_RDONLY), ENOENT);
     CHECK_LONG(chdir("/srv/rw"), 0);
 
+    /* a renamed cwd, or a renamed parent: the kernel's cwd is the
+     * directory itself, so getcwd gives its new name and relative paths
+     * reach it (the layer's cwd was its name at chdir: ENOENT for both) */
+    CHECK_LONG(mkdir("mv", 0755), 0);
+    CHECK_LONG(mkdir("mv/in", 0755), 0);
+    fd = open("mv/in/f.txt", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    CHECK_LONG(write(fd, "moved\n", 6), 6);
+    close(fd);
+    CHECK_LONG(chdir("mv"), 0);
+    CHECK_LONG(rename("/srv/rw/mv", "/srv/rw/mv2"), 0);
+    CHECK_STR(cwd_now(), "/srv/rw/mv2");
+    CHECK_STR(file_text("in/f.txt"), "moved\n");
+    CHECK_LONG(mkdir("made", 0755), 0);
+    CHECK_LONG(stat("/srv/rw/mv2/made", &st), 0);
+    CHECK_LONG(rmdir("made"), 0);
+    CHECK_LONG(chdir("in"), 0);
+    CHECK_STR(cwd_now(), "/srv/rw/mv2/in");
+    CHECK_LONG(rename("/srv/rw/mv2", "/srv/rw/mv3"), 0); /* the parent */
+    CHECK_STR(cwd_now(), "/srv/rw/mv3/in");
+    CHECK_LONG(fstatat(AT_FDCWD, "f.txt", &st, 0), 0);
+    CHECK_LONG(st.st_size, 6);
+    CHECK_LONG(stat("..", &st), 0);
+    CHECK(S_ISDIR(st.st_mode));
+    /* a forked child shares the cwd's handle: its chdir away lets go of
+     * its own hold only */
+    pid_t mpid = fork();
+    if (mpid == 0) {
+        char *c = cwd_now();
+        int ok = c && strcmp(c, "/srv/rw/mv3/in") == 0 &&
+                 access("f.txt", R_OK) == 0 && chdir("/srv/rw") == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int mst = 0;
+    CHECK(mpid > 0 && waitpid(mpid, &mst, 0) == mpid && WIFEXITED(mst) &&
+          WEXITSTATUS(mst) == 0);
+    CHECK_STR(cwd_now(), "/srv/rw/mv3/in");
+    CHECK_STR(file_text("f.txt"), "moved\n");
+    /* fchdir: the cwd outlives the fd, and follows a rename too */
+    dfd = open("/srv/rw/mv3", O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    CHECK_LONG(fchdir(dfd), 0);
+    close(dfd);
+    CHECK_LONG(rename("/srv/rw/mv3", "/srv/rw/mv4"), 0);
+    CHECK_STR(cwd_now(), "/srv/rw/mv4");
+    CHECK_STR(file_text("in/f.txt"), "moved\n");
+    CHECK_LONG(chdir("/srv/rw"), 0);
+    CHECK_LONG(unlink("mv4/in/f.txt"), 0);
+    CHECK_LONG(rmdir("mv4/in"), 0);
+    CHECK_LONG(rmdir("mv4"), 0);
+
     /* children: fork, exec, posix_spawn, popen */
     CHECK_LONG(chdir("/srv/data"), 0);
     pid_t pid = fork();
