@@ -246,16 +246,32 @@ int main(int argc, char **argv)
     CHECK_LONG(st.st_size, 6);
     CHECK_LONG(stat("..", &st), 0);
     CHECK(S_ISDIR(st.st_mode));
-    /* a forked child shares the cwd's handle: its chdir away lets go of
-     * its own hold only */
+    /* a forked child holds the cwd's handle too: the parent's chdir away
+     * (which CLOSEs its own hold) leaves the child's cwd working, and the
+     * child's leaves the parent's */
+    int go[2];
+    CHECK_LONG(pipe(go), 0);
     pid_t mpid = fork();
     if (mpid == 0) {
+        char c1;
+        close(go[1]);
+        int ok = read(go[0], &c1, 1) == 1; /* the parent moved away */
         char *c = cwd_now();
-        int ok = c && strcmp(c, "/srv/rw/mv3/in") == 0 &&
-                 access("f.txt", R_OK) == 0 && chdir("/srv/rw") == 0;
+        ok = ok && c && strcmp(c, "/srv/rw/mv3/in") == 0 &&
+             access("f.txt", R_OK) == 0 && chdir("/srv/rw") == 0;
         _exit(ok ? 0 : 1);
     }
+    close(go[0]);
+    CHECK_LONG(chdir("/srv/rw"), 0);
+    CHECK_LONG(write(go[1], "g", 1), 1);
+    close(go[1]);
     int mst = 0;
+    CHECK(mpid > 0 && waitpid(mpid, &mst, 0) == mpid && WIFEXITED(mst) &&
+          WEXITSTATUS(mst) == 0);
+    CHECK_LONG(chdir("mv3/in"), 0);
+    mpid = fork();
+    if (mpid == 0)
+        _exit(chdir("/srv/rw") == 0 ? 0 : 1);
     CHECK(mpid > 0 && waitpid(mpid, &mst, 0) == mpid && WIFEXITED(mst) &&
           WEXITSTATUS(mst) == 0);
     CHECK_STR(cwd_now(), "/srv/rw/mv3/in");
