@@ -223,6 +223,15 @@ static int parse(fz_opts_t *o, int argc, char **argv)
         return -1;
     }
     o->file = argv[optind];
+    if (o->layer) {
+        /* the local side runs from / : an absolute path, checked now */
+        static char abs_layer[PATH_MAX];
+        if (!realpath(o->layer, abs_layer) || access(abs_layer, R_OK) < 0) {
+            fprintf(stderr, "harness fuzz: --layer %s: %s\n", o->layer, strerror(errno));
+            return -1;
+        }
+        o->layer = abs_layer;
+    }
     return 0;
 }
 
@@ -495,7 +504,8 @@ static int worker_loop(worker_t *x, shunt_fz_driver_t *d, shunt_fz_gen_t *g)
                       x->f->policies[pi].name, d->err);
             shunt_fz_lines_free(&seq);
             if (x->st.infra > 5 && x->st.infra * 2 > x->st.seqs) {
-                send_line(x, "E the sides keep failing: %s", d->err);
+                send_line(x, "E the sides keep failing: %s (their stderr: %s/w%d-*.log)",
+                          d->err, x->outdir, x->w);
                 return -1;
             }
             continue;

@@ -320,8 +320,9 @@ static void load_dir(const char *dir, size_t *count)
         if (!s)
             print_error("%s\n", err);
         assert_non_null(s);
-        /* a fuzz: scenario alone has no program (harness fuzz runs it) */
-        assert_true(s->run || s->fuzz);
+        /* cases: instead of a program, or a fuzz: scenario alone (harness
+         * fuzz runs it) */
+        assert_true(s->run || s->n_cases || s->fuzz);
         shunt_scenario_free(s);
         (*count)++;
     }
