@@ -195,6 +195,8 @@ static int chmod_common(int dirfd, const char *path, mode_t mode, int flags)
                            .mode = mode & 07777,
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, &m);
+        if (r >= 0)
+            rfile_changed_path(&t); /* this process's snapshots show it */
     }
     MUT_END(REAL(fchmodat, dirfd, t.lpath, mode, flags));
 }
@@ -236,6 +238,8 @@ int hook_fchmod(int fd, mode_t mode)
                            .mode = mode & 07777};
         r = shunt_rpc(SHUNT_T_CHMOD, &q, &m);
     }
+    if (r >= 0)
+        rfile_changed(&f->st);
     LAYER_LEAVE();
     shunt_rfile_unref(f);
     return (int)layer_ret(r > 0 ? 0 : r, saved);
@@ -315,6 +319,8 @@ static int utimens_fd(int fd, const struct timespec ts[2], int *handled)
         q.path = shunt_str(f->path);
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, &m);
     }
+    if (r >= 0)
+        rfile_changed(&f->st);
     LAYER_LEAVE();
     shunt_rfile_unref(f);
     return (int)layer_ret(r > 0 ? 0 : r, saved);
@@ -341,6 +347,8 @@ int hook_utimensat(int dirfd, const char *path, const struct timespec ts[2],
         q.path = shunt_str(t.rpath);
         q.flags = flags & AT_SYMLINK_NOFOLLOW;
         r = shunt_rpc(SHUNT_T_UTIMENS, &q, &m);
+        if (r >= 0)
+            rfile_changed_path(&t);
     }
     MUT_END(REAL(utimensat, dirfd, t.lpath, ts, flags));
 }
@@ -438,6 +446,8 @@ static int chown_common(int dirfd, const char *path, uid_t uid, gid_t gid,
                            .uid = (uint32_t)uid, .gid = (uint32_t)gid,
                            .flags = flags & AT_SYMLINK_NOFOLLOW};
         r = shunt_rpc(SHUNT_T_CHOWN, &q, &m);
+        if (r >= 0)
+            rfile_changed_path(&t);
     }
     MUT_END(REAL(fchownat, dirfd, t.lpath, uid, gid, flags));
 }
@@ -479,6 +489,8 @@ static int chown_fd(int fd, uid_t uid, gid_t gid, int *handled)
                            .uid = (uint32_t)uid, .gid = (uint32_t)gid};
         r = shunt_rpc(SHUNT_T_CHOWN, &q, &m);
     }
+    if (r >= 0)
+        rfile_changed(&f->st);
     LAYER_LEAVE();
     shunt_rfile_unref(f);
     return (int)layer_ret(r > 0 ? 0 : r, saved);

@@ -577,8 +577,9 @@ void rfile_refresh_snapshots(const char *norm)
     }
 }
 
-/* This process changed a remote file's content through the layer (a
- * write or ftruncate of a forwarded fd, an O_TRUNC open, truncate()): its
+/* This process changed a remote file through the layer (a write or
+ * ftruncate of a forwarded fd, an O_TRUNC open, truncate(); its mode,
+ * owner or times by path or fd: chmod, chown, utimensat): its
  * snapshots of the same inode show the change at once, as every fd of a
  * file does through the kernel's page cache (`open a.txt; open hard-link
  * O_TRUNC; read` read the old bytes).  Forced: a change within one

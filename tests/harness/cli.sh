@@ -27,7 +27,7 @@ expect 2 'missing command'
 expect 2 'unknown command "bogus"'     bogus
 expect 2 'unknown option --bogus'      --bogus status
 expect 2 'unknown log level "loud"'    --log-level loud status
-for cmd in up down status check run; do
+for cmd in up down status check run fuzz; do
   expect 0 "^usage: harness $cmd"      "$cmd" --help
   expect 2 "harness $cmd: unknown option --nope" "$cmd" --nope
 done
@@ -62,6 +62,24 @@ expect 1 'fuzz-bad.yaml:6:32: fuzz.tree\[2\]: expected exactly one of content, s
   check "$fixtures/fuzz-bad.yaml"
 expect 77 '^\[1/1\] SKIP +fuzz ' run --no-color "$fixtures/fuzz.yaml"
 expect 77 '^    a fuzz: scenario: run it with harness fuzz$' run --no-color "$fixtures/fuzz.yaml"
+# harness fuzz: usage, invalid files, the engine that does not exist yet,
+# and --show: the same seed is the same sequence, another seed another
+expect 2 'harness fuzz: expected one scenario file' fuzz
+expect 3 'fuzz-bad.yaml:6:32: fuzz.tree\[2\]' fuzz "$fixtures/fuzz-bad.yaml"
+expect 3 'hitest.yaml: no fuzz: section' fuzz "$fixtures/hitest.yaml"
+expect 2 'the seccomp supervisor engine is not built yet' \
+  fuzz --engine supervisor "$fixtures/fuzz.yaml"
+expect 2 '--minutes and --sequences: give one budget' \
+  fuzz --minutes 1 --sequences 5 "$fixtures/fuzz.yaml"
+expect 2 '--policy nope: no such policy' fuzz --policy nope "$fixtures/fuzz.yaml"
+expect 0 '^# seed 42, policy rw$' fuzz --show 42 "$fixtures/fuzz.yaml"
+a=$("$harness" fuzz --show 42 --policy hidden "$fixtures/fuzz.yaml")
+b=$("$harness" fuzz --show 42 --policy hidden "$fixtures/fuzz.yaml")
+c=$("$harness" fuzz --show 43 --policy hidden "$fixtures/fuzz.yaml")
+if [ "$a" != "$b" ] || [ "$a" = "$c" ] || [ "$(printf '%s\n' "$a" | wc -l)" -ne 11 ]; then
+  echo "FAIL: fuzz --show: a seed must give one sequence of fuzz.length calls" >&2
+  failures=$((failures + 1))
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI check(s) failed" >&2
