@@ -558,7 +558,10 @@ static void refresh_one(int fd, shunt_rfile_t *f, int force)
     rpc_close_handle(handle);
 }
 
-void rfile_refresh_snapshots(const char *norm)
+/* Refreshes each snapshot (once per open file description) that match()
+ * picks; force: even when size and mtime say it did not change. */
+static void refresh_where(int (*match)(const shunt_rfile_t *f, const void *arg),
+                          const void *arg, int force)
 {
     shunt_rfile_t *seen[16];
     int nseen = 0;
@@ -568,13 +571,29 @@ void rfile_refresh_snapshots(const char *norm)
         int dup = 0;
         for (int i = 0; f && i < nseen; i++)
             dup |= seen[i] == f;
-        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
-            strcmp(f->path, norm) == 0) {
-            refresh_one(fd, f, 0);
+        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path && match(f, arg)) {
+            refresh_one(fd, f, force);
             seen[nseen++] = f;
         }
         shunt_rfile_unref(f);
     }
+}
+
+static int same_path(const shunt_rfile_t *f, const void *norm)
+{
+    return strcmp(f->path, (const char *)norm) == 0;
+}
+
+static int same_inode(const shunt_rfile_t *f, const void *arg)
+{
+    const shunt_stat_r_t *st = arg;
+    return f->st.ino == st->ino && f->st.dev_major == st->dev_major &&
+           f->st.dev_minor == st->dev_minor;
+}
+
+void rfile_refresh_snapshots(const char *norm)
+{
+    refresh_where(same_path, norm, 0);
 }
 
 /* This process changed a remote file through the layer (a write or
@@ -590,22 +609,7 @@ void rfile_changed(const shunt_stat_r_t *st)
 {
     if (!atomic_load_explicit(&snapshots_live, memory_order_relaxed))
         return;
-    shunt_rfile_t *seen[16];
-    int nseen = 0;
-    for (int fd = shunt_fdt_next(0); fd >= 0 && nseen < 16;
-         fd = shunt_fdt_next(fd + 1)) {
-        shunt_rfile_t *f = shunt_fdt_get(fd);
-        int dup = 0;
-        for (int i = 0; f && i < nseen; i++)
-            dup |= seen[i] == f;
-        if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path &&
-            f->st.ino == st->ino && f->st.dev_major == st->dev_major &&
-            f->st.dev_minor == st->dev_minor) {
-            refresh_one(fd, f, 1);
-            seen[nseen++] = f;
-        }
-        shunt_rfile_unref(f);
-    }
+    refresh_where(same_inode, st, 1);
 }
 
 void rfile_changed_path(const layer_target_t *t)

@@ -446,18 +446,9 @@ static int gen_stat(seqgen_t *s)
     case 0: shunt_buf_puts(&s->b, "stat "); put_read_path(s, NULL); break;
     case 1: shunt_buf_puts(&s->b, "lstat "); put_read_path(s, NULL); break;
     case 2: shunt_buf_printf(&s->b, "fstat f%d", fslot(s)); break;
-    case 3:
-        shunt_buf_puts(&s->b, "fstatat ");
-        put_dirarg(s, &slot);
-        shunt_buf_puts(&s->b, " ");
-        if (slot >= 0 && chance(&s->r, 30))
-            put_enc(&s->b, "");
-        else
-            put_read_path(s, NULL);
-        shunt_buf_printf(&s->b, " %s", fl[pick(&s->r, 4)]);
-        break;
     default:
-        shunt_buf_puts(&s->b, "statx ");
+        /* fstatat or statx: a directory fd and a path, or the fd alone */
+        shunt_buf_puts(&s->b, chance(&s->r, 50) ? "fstatat " : "statx ");
         put_dirarg(s, &slot);
         shunt_buf_puts(&s->b, " ");
         if (slot >= 0 && chance(&s->r, 30))

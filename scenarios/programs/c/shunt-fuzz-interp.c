@@ -626,24 +626,25 @@ static const named eai_names[] = {
 };
 #undef E_
 
-static void sb_errno(sbuf *b, int e)
+/* "-1 NAME" from a table, or "-1 PREFIXnumber" */
+static void sb_named_error(sbuf *b, const named *table, int v, const char *prefix)
 {
-    for (const named *n = errnos; n->name; n++)
-        if (n->v == e) {
+    for (const named *n = table; n->name; n++)
+        if (n->v == v) {
             sb_printf(b, "-1 %s", n->name);
             return;
         }
-    sb_printf(b, "-1 E%d", e);
+    sb_printf(b, "-1 %s%d", prefix, v);
+}
+
+static void sb_errno(sbuf *b, int e)
+{
+    sb_named_error(b, errnos, e, "E");
 }
 
 static void sb_eai(sbuf *b, int rc)
 {
-    for (const named *n = eai_names; n->name; n++)
-        if (n->v == rc) {
-            sb_printf(b, "-1 %s", n->name);
-            return;
-        }
-    sb_printf(b, "-1 EAI_%d", rc);
+    sb_named_error(b, eai_names, rc, "EAI_");
 }
 
 /* Flags: `|`-joined names from a table (with or without its prefix), `0`
