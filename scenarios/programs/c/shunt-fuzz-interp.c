@@ -999,17 +999,29 @@ static int addr_cmp(const void *a, const void *b)
 
 /* getaddrinfo of NAME: unique sorted AF_INET/AF_INET6 SOCK_STREAM
  * addresses. */
-static void do_getaddrinfo(sbuf *b, const char *name)
+/* getaddrinfo of name for TCP in family; on failure its error is put
+ * into b and NULL returned. */
+static struct addrinfo *lookup(sbuf *b, const char *name, int family)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
+    hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(name, NULL, &hints, &res);
+    if (rc == 0 && !res)
+        rc = EAI_NONAME;
     if (rc != 0) {
         sb_eai(b, rc);
-        return;
+        return NULL;
     }
+    return res;
+}
+
+static void do_getaddrinfo(sbuf *b, const char *name)
+{
+    struct addrinfo *res = lookup(b, name, AF_UNSPEC);
+    if (!res)
+        return;
     size_t n = 0, cap = 0;
     char **v = NULL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -1074,16 +1086,10 @@ static void do_connect(sbuf *b, const char *host, unsigned port)
         s6->sin6_port = htons((uint16_t)port);
         len = sizeof *s6;
     } else {
-        struct addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_INET;
-        hints.ai_socktype = SOCK_STREAM;
-        int rc = getaddrinfo(host, NULL, &hints, &res);
-        if (rc != 0) {
-            sb_eai(b, rc);
+        struct addrinfo *res = lookup(b, host, AF_INET);
+        if (!res)
             return;
-        }
-        if (!res || res->ai_addrlen > sizeof ss) {
+        if (res->ai_addrlen > sizeof ss) {
             freeaddrinfo(res);
             sb_eai(b, EAI_NONAME);
             return;
