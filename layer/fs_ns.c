@@ -76,9 +76,13 @@ static int unlink_common(int dirfd, const char *path, int flags)
             shunt_rmdir_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath)};
             r = shunt_rpc(SHUNT_T_RMDIR, &q, &m);
         } else {
+            shunt_stat_r_t gone;
+            int snap = rfile_before_unlink(&t, &gone);
             shunt_unlink_t q = {.dirh = t.dirh, .path = shunt_str(t.rpath),
                                 .flags = 0};
             r = shunt_rpc(SHUNT_T_UNLINK, &q, &m);
+            if (r >= 0 && snap == 0)
+                rfile_unlinked(&gone);
         }
     }
     MUT_END(REAL(unlinkat, dirfd, t.lpath, flags));
@@ -127,9 +131,18 @@ static int rename_common(int od, const char *op, int nd, const char *np,
                             .newdirh = tn->dirh, .newpath = shunt_str(tn->rpath),
                             .flags = flags};
         shunt_msg_t m;
+        /* a file the rename replaces loses its name (not with EXCHANGE) */
+        shunt_stat_r_t gone, src;
+        int snap = (flags & RENAME_EXCHANGE) ? -1 : rfile_before_unlink(tn, &gone);
+        if (snap == 0 && rpc_stat_path(to, AT_SYMLINK_NOFOLLOW, &src) == 0 &&
+            src.ino == gone.ino && src.dev_major == gone.dev_major &&
+            src.dev_minor == gone.dev_minor)
+            snap = -1; /* the same file: rename does nothing */
         r = shunt_rpc(SHUNT_T_RENAME, &q, &m);
         if (r > 0)
             r = 0;
+        if (r == 0 && snap == 0)
+            rfile_unlinked(&gone);
     }
     LAYER_LEAVE();
     if (r == GO_LOCAL) {
@@ -561,6 +574,8 @@ static int link_common(int od, const char *op, int nd, const char *np,
         r = shunt_rpc(SHUNT_T_LINK, &q, &m);
         if (r > 0)
             r = 0;
+        if (r == 0)
+            rfile_changed_path(&b); /* one link more for its snapshots */
     }
     LAYER_LEAVE();
     if (r == GO_LOCAL) {

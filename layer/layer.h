@@ -322,6 +322,8 @@ void rfile_refresh_snapshots(const char *norm);
  * t): its snapshots of that inode are brought up to date. */
 void rfile_changed(const shunt_stat_r_t *st);
 void rfile_changed_path(const layer_target_t *t);
+int rfile_before_unlink(const layer_target_t *t, shunt_stat_r_t *st);
+void rfile_unlinked(const shunt_stat_r_t *st);
 /* Remote stat of a path or handle, into struct stat or struct statx. */
 void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
 struct statx;

@@ -558,8 +558,9 @@ static void refresh_one(int fd, shunt_rfile_t *f, int force)
     rpc_close_handle(handle);
 }
 
-/* Refreshes each snapshot (once per open file description) that match()
- * picks; force: even when size and mtime say it did not change. */
+/* Each snapshot (once per open file description) that match() picks:
+ * refreshed (force: even when size and mtime say it did not change), or,
+ * with force < 0, counted one link less (its name was removed). */
 static void refresh_where(int (*match)(const shunt_rfile_t *f, const void *arg),
                           const void *arg, int force)
 {
@@ -572,7 +573,11 @@ static void refresh_where(int (*match)(const shunt_rfile_t *f, const void *arg),
         for (int i = 0; f && i < nseen; i++)
             dup |= seen[i] == f;
         if (f && !dup && f->kind == SHUNT_RF_SNAPSHOT && f->path && match(f, arg)) {
-            refresh_one(fd, f, force);
+            if (force < 0) {
+                const shunt_stat_r_t *st = arg;
+                f->st.nlink = st->nlink ? st->nlink - 1 : 0;
+            } else
+                refresh_one(fd, f, force);
             seen[nseen++] = f;
         }
         shunt_rfile_unref(f);
@@ -610,6 +615,23 @@ void rfile_changed(const shunt_stat_r_t *st)
     if (!atomic_load_explicit(&snapshots_live, memory_order_relaxed))
         return;
     refresh_where(same_inode, st, 1);
+}
+
+/* Before a remote unlink, or a rename onto t: the inode there, when this
+ * process holds snapshots (0, *st filled); -1 otherwise (nothing to do). */
+int rfile_before_unlink(const layer_target_t *t, shunt_stat_r_t *st)
+{
+    if (!atomic_load_explicit(&snapshots_live, memory_order_relaxed))
+        return -1;
+    return rpc_stat_path(t, AT_SYMLINK_NOFOLLOW, st) == 0 ? 0 : -1;
+}
+
+/* ... and once it is gone: the snapshots of that inode count one link
+ * less, as fstat of the kernel's fds does (a file unlinked while open has
+ * nlink 0).  Nothing is fetched: the name is gone. */
+void rfile_unlinked(const shunt_stat_r_t *st)
+{
+    refresh_where(same_inode, st, -1);
 }
 
 void rfile_changed_path(const layer_target_t *t)
