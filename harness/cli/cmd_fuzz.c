@@ -423,8 +423,10 @@ static void divergence(worker_t *x, shunt_fz_driver_t *d, size_t pi, uint64_t se
     char name[PATH_MAX], path[PATH_MAX], err[1024];
     char call[40];
     snprintf(call, sizeof(call), "%s", mdf.call);
+    /* the call's name comes from the target side's output: only
+     * [a-z0-9] reach a file name (a hostile target cannot name a path) */
     for (char *c = call; *c; c++)
-        if (*c == ':')
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
             *c = '-';
     (void)shunt_fmt(name, sizeof(name), "div-w%d-%03ld-%s.yaml", x->w, x->st.divs + 1, call);
     (void)shunt_fmt(path, sizeof(path), "%s/%s", x->outdir, name);
