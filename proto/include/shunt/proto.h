@@ -38,6 +38,19 @@
  * (idr_alloc_cyclic), so the two ranges meet only after 2^24 watches. */
 #define SHUNT_INOTIFY_WD_BASE 0x1000000
 
+/* Incoming traffic (messages.def "incoming", docs/incoming.md). */
+#define SHUNT_IN_MIRROR 1   /* INCOMING_SUB.mode */
+#define SHUNT_IN_STEAL 2
+#define SHUNT_IN_REFUSE 0   /* INCOMING_SUB.on_conflict */
+#define SHUNT_IN_REPLACE 1
+#define SHUNT_HF_ALL 1      /* rec_hfilter.kind */
+#define SHUNT_HF_ANY 2
+#define SHUNT_HF_HEADER 3
+#define SHUNT_HF_PATH 4
+#define SHUNT_HF_METHOD 5
+#define SHUNT_HF_MAX_NODES 64 /* a longer filter is EINVAL */
+#define SHUNT_INF_MIRROR 0x01 /* INCOMING.flags: the program's answer is dropped */
+
 /* Initial per-stream flow-control window, in bytes of DATA payload. */
 #define SHUNT_STREAM_WINDOW (512u * 1024u)
 
