@@ -13,8 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define STREAM_WINDOW (256 * 1024)
-#define CONN_WINDOW (1024 * 1024)
+/* A stalled stream must not take the whole connection's window from the
+ * others: the connection window covers every stream's (100 of them). */
+#define STREAM_WINDOW 65535
+#define MAX_STREAMS 100
+#define CONN_WINDOW (MAX_STREAMS * STREAM_WINDOW)
 
 typedef struct {
     bq_t buf;
@@ -143,12 +146,13 @@ static void drop_req(in_router_t *r, h2s_t *s)
     bq_drop(&s->req.buf, n);
 }
 
-/* The upstream will not answer s: 502 when nothing was said yet. */
+/* The upstream will not answer s: its RST_STREAM code when it reset the
+ * stream, else 502 when nothing was said yet, else a reset. */
 static void answer_failed(in_router_t *r, h2s_t *s, uint32_t err)
 {
     if (s->c_closed || s->resp.eof)
         return;
-    if (!s->resp_sent && err != NGHTTP2_REFUSED_STREAM) {
+    if (!s->resp_sent && !err) {
         static const nghttp2_nv bad[] = {
             {(uint8_t *)":status", (uint8_t *)"502", 7, 3, NGHTTP2_NV_FLAG_NONE},
             {(uint8_t *)"content-length", (uint8_t *)"0", 14, 1, NGHTTP2_NV_FLAG_NONE},
@@ -160,6 +164,8 @@ static void answer_failed(in_router_t *r, h2s_t *s, uint32_t err)
         nghttp2_submit_rst_stream(r->h2->srv, NGHTTP2_FLAG_NONE, s->cid,
                                   err ? err : NGHTTP2_INTERNAL_ERROR);
     }
+    if (s->u && bq_size(&s->resp.buf))
+        nghttp2_session_consume(s->u->s, s->uid, bq_size(&s->resp.buf));
     bq_drop(&s->resp.buf, bq_size(&s->resp.buf));
 }
 
@@ -252,7 +258,7 @@ static int up_stream_close(nghttp2_session *ss, int32_t id, uint32_t err, void *
     s->u_closed = 1;
     drop_req(u->r, s);
     if (!s->resp.eof)
-        answer_failed(u->r, s, err ? err : NGHTTP2_INTERNAL_ERROR);
+        answer_failed(u->r, s, err);
     return 0;
 }
 
@@ -272,7 +278,7 @@ static int submit_local_settings(nghttp2_session *s, int server)
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
         {server ? NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS : NGHTTP2_SETTINGS_ENABLE_PUSH,
-         server ? 100 : 0},
+         server ? MAX_STREAMS : 0},
     };
     if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, 2) != 0)
         return -1;
@@ -558,7 +564,7 @@ void h2_upstream_gone(in_router_t *r, int up)
             drop_req(r, s);
             if (!s->u_closed) {
                 s->u_closed = 1;
-                answer_failed(r, s, NGHTTP2_INTERNAL_ERROR);
+                answer_failed(r, s, 0);
             }
         }
         nghttp2_session_del(u->s);
