@@ -89,6 +89,8 @@ static void test_errors(void **st)
         many[i] = "method GET";
     many[69] = NULL;
     refused(many, "at most 64");
+    /* what glibc's regcomp would need exponential memory for */
+    refused((const char *[]){"path c++++++++++++", NULL}, "filter node 0 (path): regex");
     /* a leaf with children: kind 5 (method) with nkids 1 */
     refused((const char *[]){"all 1", "5 1", "method GET", NULL}, "filter node 1 (method): a leaf with 1 children");
 }

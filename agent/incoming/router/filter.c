@@ -1,6 +1,7 @@
 /* The HTTP filter: a prefix-order tree of SHUNT_HF_* nodes compiled into
  * regexes, matched against one request (router.h). */
 #include "router.h"
+#include "shunt/config.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -126,6 +127,12 @@ in_filter_t *in_filter_compile(const shunt_rec_hfilter_t *v, size_t n,
         memcpy(d->text, v[i].value.p, v[i].value.len);
         d->text[v[i].value.len] = 0;
         if (d->kind == SHUNT_HF_HEADER || d->kind == SHUNT_HF_PATH) {
+            char why[512];
+            if (shunt_regex_check(d->text, why, sizeof(why)) < 0) {
+                snprintf(err, errlen, "filter node %zu (%s): %s", i, kind_name(d->kind), why);
+                in_filter_free(f);
+                return NULL;
+            }
             int flags = REG_EXTENDED | REG_NOSUB | (d->kind == SHUNT_HF_HEADER ? REG_ICASE : 0);
             int rc = regcomp(&d->re, d->text, flags);
             if (rc != 0) {

@@ -18,7 +18,10 @@ int bq_put(bq_t *b, const void *p, size_t n);
 void bq_drop(bq_t *b, size_t n);
 void bq_free(bq_t *b);
 static inline size_t bq_size(const bq_t *b) { return b->len - b->head; }
-static inline const uint8_t *bq_ptr(const bq_t *b) { return b->d + b->head; }
+static inline const uint8_t *bq_ptr(const bq_t *b)
+{
+    return b->d ? b->d + b->head : (const uint8_t *)"";
+}
 
 /* Header lines "Name: value" (NUL terminated) with the name's length. */
 typedef struct {
