@@ -124,7 +124,8 @@ in_filter_t *in_filter_compile(const shunt_rec_hfilter_t *v, size_t n,
             in_filter_free(f);
             return NULL;
         }
-        memcpy(d->text, v[i].value.p, v[i].value.len);
+        if (v[i].value.len)
+            memcpy(d->text, v[i].value.p, v[i].value.len);
         d->text[v[i].value.len] = 0;
         if (d->kind == SHUNT_HF_HEADER || d->kind == SHUNT_HF_PATH) {
             char why[512];
