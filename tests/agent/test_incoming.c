@@ -28,9 +28,9 @@
 #define PORT 8080
 
 static char tns[64], cns[64];
-static pid_t service = -1;
+static pid_t service = -1, http_service = -1;
 static int have_ns;
-static int service_out = -1;
+static int service_out = -1, http_out = -1;
 
 static const char service_py[] =
     "import socket,sys,threading\n"
@@ -50,6 +50,21 @@ static const char service_py[] =
     "while True:\n"
     "    c,_=s.accept()\n"
     "    threading.Thread(target=h,args=(c,),daemon=True).start()\n";
+
+static const char http_py[] =
+    "import http.server,sys\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version='HTTP/1.1'\n"
+    "    def do_GET(self):\n"
+    "        b=b'remote'+self.path.encode()\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Length',str(len(b)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(b)\n"
+    "    def log_message(self,*a): pass\n"
+    "s=http.server.ThreadingHTTPServer(('0.0.0.0',8081),H)\n"
+    "print('ready',flush=True)\n"
+    "s.serve_forever()\n";
 
 static const char client_py[] =
     "import socket,sys\n"
@@ -100,6 +115,23 @@ typedef struct {
     pid_t pid;
     int fd;
 } bg_t;
+
+static bg_t bg_start(const char *const *argv)
+{
+    bg_t b = {-1, -1};
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return b;
+    b.pid = fork();
+    if (b.pid == 0) {
+        dup2(p[1], 1);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    b.fd = p[0];
+    return b;
+}
 
 static bg_t client_start(const char *msg)
 {
@@ -176,6 +208,17 @@ static int ns_setup(void **state)
         return -1;
     }
     service_out = p[0]; /* open while it runs: its prints never fail */
+    const char *const hv[] = {"ip", "netns", "exec", tns, "python3", "-c",
+                              http_py, NULL};
+    bg_t h = bg_start(hv);
+    http_service = h.pid;
+    http_out = h.fd;
+    pfd.fd = h.fd;
+    if (poll(&pfd, 1, 20000) != 1 || read(h.fd, line, sizeof(line) - 1) <= 0 ||
+        strncmp(line, "ready", 5) != 0) {
+        fprintf(stderr, "the target's HTTP service did not start\n");
+        return -1;
+    }
     have_ns = 1;
     return 0;
 }
@@ -189,6 +232,12 @@ static int ns_teardown(void **state)
     }
     if (service_out >= 0)
         close(service_out);
+    if (http_service > 0) {
+        kill(http_service, SIGKILL);
+        waitpid(http_service, NULL, 0);
+    }
+    if (http_out >= 0)
+        close(http_out);
     if (tns[0])
         sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", tns,
            cns);
@@ -243,15 +292,23 @@ static void stop_agent(agent_proc_t *ap, shunt_client_t *c)
 
 static const uint8_t nofilter[1];
 
-static int sub(shunt_client_t *c, int mode, int conflict, shunt_msg_t *m)
+static int sub_port(shunt_client_t *c, uint16_t port, int mode,
+                    int conflict, const shunt_list_t *filter, shunt_msg_t *m)
 {
     static const uint8_t lo[4] = {127, 0, 0, 1};
     shunt_incoming_sub_t q = {
-        .remote_port = PORT, .mode = (uint8_t)mode,
+        .remote_port = port, .mode = (uint8_t)mode,
         .on_conflict = (uint8_t)conflict,
         .filter = {.count = 0, .p = nofilter, .len = 0},
         .family = AF_INET, .local_addr = {lo, 4}, .local_port = 9999};
+    if (filter)
+        q.filter = *filter;
     return shunt_client_call(c, SHUNT_T_INCOMING_SUB, &q, m);
+}
+
+static int sub(shunt_client_t *c, int mode, int conflict, shunt_msg_t *m)
+{
+    return sub_port(c, PORT, mode, conflict, NULL, m);
 }
 
 static int unsub(shunt_client_t *c, uint32_t id)
@@ -503,6 +560,92 @@ static void test_conflict_and_sweep(void **state)
     assert_string_equal(tb, "");
 }
 
+/* Reads the stream's bytes until they end with end (a request's head). */
+static void read_until(shunt_client_t *c, uint32_t stream, const char *end,
+                       char *out, size_t len)
+{
+    size_t n = 0;
+    shunt_msg_t m;
+    out[0] = 0;
+    while (n < strlen(end) || strcmp(out + n - strlen(end), end) != 0) {
+        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
+        if (m.type == SHUNT_T_DATA && m.u.data.stream == stream) {
+            size_t k = m.u.data.data.len;
+            assert_true(n + k < len);
+            memcpy(out + n, m.u.data.data.p, k);
+            n += k;
+            out[n] = 0;
+            shunt_window_t w = {.stream = stream, .bytes = (uint32_t)k};
+            shunt_client_send(c, SHUNT_T_WINDOW, &w);
+        } else if (m.type == SHUNT_T_SHUTDOWN || m.type == SHUNT_T_SCLOSE) {
+            fail_msg("stream ended before '%s': '%s'", end, out);
+        }
+    }
+}
+
+/* Steal with a header filter: on one keep-alive connection (curl, two
+ * URLs), the request with the header goes to the program, the other to
+ * the target's own HTTP service, the answers in order. */
+static void test_filtered(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[8192];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_HEADER,
+                             .value = shunt_str("^x-route: local$")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    if (r == -ENOSYS) { /* an agent built without the HTTP router */
+        shunt_wbuf_free(&lw);
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    /* a regex that does not compile: EINVAL */
+    shunt_wbuf_reset(&lw);
+    f.value = shunt_str("([");
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    fl = (shunt_list_t){.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    assert_int_equal(sub_port(c, 8082, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl,
+                              &m), -EINVAL);
+    shunt_wbuf_free(&lw);
+
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "20",
+        "-H", "x-route: local", "http://" TARGET_IP ":8081/one",
+        "--next", "http://" TARGET_IP ":8081/two",
+        "--next", "-H", "x-route: local", "http://" TARGET_IP ":8081/three",
+        NULL};
+    bg_t b = bg_start(cv);
+    incoming_seen_t in;
+    expect_incoming(c, &in);
+    assert_int_equal(in.flags, 0);
+    assert_string_equal(in.peer, CLIENT_IP);
+    assert_string_equal(in.local, TARGET_IP ":8081");
+    read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+    assert_non_null(strstr(out, "GET /one HTTP/1.1\r\n"));
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                               "local";
+    shunt_data_t d = {.stream = in.stream,
+                      .data = {(const uint8_t *)resp, sizeof(resp) - 1}};
+    assert_int_equal(shunt_client_send(c, SHUNT_T_DATA, &d), 0);
+    read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+    assert_non_null(strstr(out, "GET /three HTTP/1.1\r\n"));
+    assert_null(strstr(out, "/two"));
+    assert_int_equal(shunt_client_send(c, SHUNT_T_DATA, &d), 0);
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "localremote/twolocal");
+    stop_agent(&ap, c);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -526,6 +669,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mirror, test_teardown),
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
+        cmocka_unit_test_teardown(test_filtered, test_teardown),
     };
     return cmocka_run_group_tests(tests, ns_setup, ns_teardown);
 }
