@@ -69,7 +69,8 @@ static const char http_py[] =
 static const char client_py[] =
     "import socket,sys\n"
     "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=20)\n"
-    "s.sendall(sys.argv[3].encode())\n"
+    "m=sys.argv[3]\n"
+    "s.sendall(b'x'*int(m[1:]) if m[0]=='@' else m.encode())\n"
     "s.shutdown(socket.SHUT_WR)\n"
     "d=b''\n"
     "try:\n"
@@ -79,7 +80,7 @@ static const char client_py[] =
     "        d+=x\n"
     "except OSError as e:\n"
     "    d+=b'<'+str(e.errno).encode()+b'>'\n"
-    "sys.stdout.write(d.decode())\n";
+    "sys.stdout.buffer.write(d)\n";
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -484,6 +485,42 @@ static void test_mirror(void **state)
     assert_int_equal(agent_stop(&ap), 0);
 }
 
+/* A mirror that falls behind (no credit from the program) is dropped with
+ * SCLOSE{ENOBUFS}; the client is served whole by the target meanwhile. */
+static void test_mirror_behind(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    enum { BIG = 4 << 20 };
+    start_agent(&ap, &c);
+    assert_int_equal(sub(c, SHUNT_IN_MIRROR, SHUNT_IN_REFUSE, &m), 0);
+    bg_t b = client_start("@4194304");
+    incoming_seen_t in;
+    expect_incoming(c, &in);
+    size_t got = 0;
+    for (;;) { /* never granted */
+        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
+        if (m.type == SHUNT_T_DATA && m.u.data.stream == in.stream)
+            got += m.u.data.data.len;
+        if (m.type == SHUNT_T_SCLOSE && m.u.sclose.stream == in.stream)
+            break;
+        assert_false(m.type == SHUNT_T_SHUTDOWN);
+    }
+    assert_int_equal(m.u.sclose.err, ENOBUFS);
+    assert_true(got <= SHUNT_STREAM_WINDOW);
+    char *out = malloc(BIG + 64);
+    assert_non_null(out);
+    client_wait(&b, out, BIG + 64);
+    assert_int_equal(strlen(out), 7 + BIG);
+    assert_memory_equal(out, "remote xxxx", 11);
+    free(out);
+    stop_agent(&ap, c);
+}
+
 /* The program refuses a stolen connection before answering: the target's
  * own service answers it, the client's bytes replayed. */
 static void test_steal_refused_fallback(void **state)
@@ -667,6 +704,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_requests, test_teardown),
         cmocka_unit_test_teardown(test_steal, test_teardown),
         cmocka_unit_test_teardown(test_mirror, test_teardown),
+        cmocka_unit_test_teardown(test_mirror_behind, test_teardown),
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
         cmocka_unit_test_teardown(test_filtered, test_teardown),
