@@ -134,6 +134,14 @@ static bg_t bg_start(const char *const *argv)
     return b;
 }
 
+/* The client from inside the target's own netns, to host (loopback). */
+static bg_t client_start_in_target(const char *host, const char *msg)
+{
+    const char *const v[] = {"ip", "netns", "exec", tns, "python3", "-c",
+                             client_py, host, "8080", msg, NULL};
+    return bg_start(v);
+}
+
 static bg_t client_start(const char *msg)
 {
     bg_t b = {-1, -1};
@@ -351,7 +359,8 @@ static void expect_incoming(shunt_client_t *c, incoming_seen_t *in)
         assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
         if (m.type == SHUNT_T_INCOMING)
             break;
-        fail_msg("unexpected %s before INCOMING", shunt_msg_name(m.type));
+        if (m.type != SHUNT_T_WINDOW && m.type != SHUNT_T_SCLOSE)
+            fail_msg("unexpected %s before INCOMING", shunt_msg_name(m.type));
     }
     const shunt_incoming_t *i = &m.u.incoming;
     in->sub = i->sub;
@@ -483,6 +492,46 @@ static void test_mirror(void **state)
     }
     assert_string_equal(tb, "");
     assert_int_equal(agent_stop(&ap), 0);
+}
+
+/* From inside the target over loopback (the output chain), IPv4 and
+ * IPv6: the original destination of each family. */
+static void test_steal_loopback(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[4096];
+    start_agent(&ap, &c);
+    assert_int_equal(sub(c, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &m), 0);
+    static const struct {
+        const char *host, *peer, *local;
+        int family;
+    } cases[] = {{"127.0.0.1", "127.0.0.1", "127.0.0.1:8080", AF_INET},
+                 {"::1", "::1", "::1:8080", AF_INET6}};
+    for (size_t i = 0; i < 2; i++) {
+        if (cases[i].family == AF_INET6 &&
+            sh("ip netns exec %s ip -6 addr show dev lo | grep -q ::1",
+               tns) != 0) {
+            fprintf(stderr, "note: no IPv6 in the namespace\n");
+            continue;
+        }
+        bg_t b = client_start_in_target(cases[i].host, "over lo\n");
+        incoming_seen_t in;
+        expect_incoming(c, &in);
+        assert_int_equal(in.family, cases[i].family);
+        assert_string_equal(in.peer, cases[i].peer);
+        assert_string_equal(in.local, cases[i].local);
+        read_stream(c, in.stream, out, sizeof(out));
+        assert_string_equal(out, "over lo\n");
+        write_stream(c, in.stream, "local\n");
+        client_wait(&b, out, sizeof(out));
+        assert_string_equal(out, "local\n");
+    }
+    stop_agent(&ap, c);
 }
 
 /* A mirror that falls behind (no credit from the program) is dropped with
@@ -704,6 +753,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_requests, test_teardown),
         cmocka_unit_test_teardown(test_steal, test_teardown),
         cmocka_unit_test_teardown(test_mirror, test_teardown),
+        cmocka_unit_test_teardown(test_steal_loopback, test_teardown),
         cmocka_unit_test_teardown(test_mirror_behind, test_teardown),
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
