@@ -43,6 +43,7 @@ typedef struct {
     int rd_eof;          /* nothing more to read from it */
     int wr_shut, wr_done;/* shut its write side once out is flushed */
     int failed;
+    int fail_notify;     /* failed inside a router call: tell it after */
     int watched;
     uint32_t events;
     shunt_wbuf_t out;
@@ -60,6 +61,7 @@ struct in_conn {
     in_end_t e[3];
 #ifdef SHUNT_HAVE_INROUTER
     in_router_t *r;
+    int in_router;       /* inside an in_router_* call: never re-enter */
 #endif
 };
 
@@ -280,6 +282,29 @@ static void conn_check(in_conn_t *c)
 
 #ifdef SHUNT_HAVE_INROUTER
 static int up_of(int idx) { return idx == E_LOCAL ? IN_UP_LOCAL : IN_UP_REMOTE; }
+
+static void router_failed(in_conn_t *c, in_end_t *e)
+{
+    c->in_router = 1;
+    in_router_upstream_failed(c->r, up_of(e->idx));
+    c->in_router = 0;
+}
+
+/* After a router call: the upstream failures that happened inside it
+ * (other than those its callback's -1 already told). */
+static void router_after(in_conn_t *c)
+{
+    c->in_router = 0;
+    for (int again = 1; again && !c->dead;) {
+        again = 0;
+        for (int i = E_REMOTE; i <= E_LOCAL; i++)
+            if (c->e[i].fail_notify) {
+                c->e[i].fail_notify = 0;
+                router_failed(c, &c->e[i]);
+                again = 1;
+            }
+    }
+}
 #endif
 
 static void end_failed(in_end_t *e, int err)
@@ -307,7 +332,10 @@ static void end_failed(in_end_t *e, int err)
     }
     end_close(e, 1);
 #ifdef SHUNT_HAVE_INROUTER
-    in_router_upstream_failed(c->r, up_of(e->idx));
+    if (c->in_router)
+        e->fail_notify = 1;
+    else
+        router_failed(c, e);
 #endif
 }
 
@@ -333,8 +361,10 @@ static void got(in_conn_t *c, int idx, const uint8_t *p, size_t n)
         return;
     }
 #ifdef SHUNT_HAVE_INROUTER
+    c->in_router = 1;
     int r = idx == E_CLIENT ? in_router_client(c->r, p, n)
                             : in_router_upstream(c->r, up_of(idx), p, n);
+    router_after(c);
     if (r < 0 && idx == E_CLIENT)
         end_failed(&c->e[E_CLIENT], EPROTO);
     else if (r < 0)
@@ -355,10 +385,12 @@ static void got_eof(in_conn_t *c, int idx)
         return;
     }
 #ifdef SHUNT_HAVE_INROUTER
+    c->in_router = 1;
     if (idx == E_CLIENT)
         in_router_client_eof(c->r);
     else
         in_router_upstream_eof(c->r, up_of(idx));
+    router_after(c);
 #endif
 }
 
@@ -576,7 +608,11 @@ static int op_to_upstream(void *ctx, int up, const uint8_t *p, size_t n)
             return -1;
         end_update(&c->e[idx]);
     }
-    return end_write(&c->e[idx], p, n);
+    if (end_write(&c->e[idx], p, n) < 0) {
+        c->e[idx].fail_notify = 0; /* it learns it from the -1 */
+        return -1;
+    }
+    return 0;
 }
 
 static void op_upstream_shut(void *ctx, int up)
