@@ -732,6 +732,109 @@ static void test_filtered(void **state)
     stop_agent(&ap, c);
 }
 
+/* Filtered: the program refuses the local request's stream -> that request
+ * alone gets 502, the next one is served by the target. */
+static void test_filtered_local_refused(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[8192];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    shunt_wbuf_free(&lw);
+    if (r == -ENOSYS) {
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "20",
+        "-o", "/dev/null", "-w", "%{http_code} ",
+        "http://" TARGET_IP ":8081/local", "--next",
+        "-w", "%{http_code}", "http://" TARGET_IP ":8081/remote", NULL};
+    bg_t b = bg_start(cv);
+    incoming_seen_t in;
+    expect_incoming(c, &in);
+    read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+    shunt_sclose_t sc = {.stream = in.stream, .err = ECONNREFUSED};
+    assert_int_equal(shunt_client_send(c, SHUNT_T_SCLOSE, &sc), 0);
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "502 200remote/remote");
+    stop_agent(&ap, c);
+}
+
+/* 50 connections at once, stolen whole: each answered on its own stream. */
+static void test_steal_concurrent(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    enum { N = 50 };
+    agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    start_agent(&ap, &c);
+    assert_int_equal(sub(c, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &m), 0);
+    bg_t b[N];
+    char msg[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(msg[i], sizeof(msg[i]), "client %d\n", i);
+        b[i] = client_start(msg[i]);
+    }
+    struct {
+        uint32_t id;
+        char buf[64];
+        size_t n;
+    } st[N];
+    int nst = 0, done = 0;
+    memset(st, 0, sizeof(st));
+    while (done < N) {
+        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
+        if (m.type == SHUNT_T_INCOMING) {
+            assert_true(nst < N);
+            st[nst++].id = m.u.incoming.stream;
+            continue;
+        }
+        if (m.type != SHUNT_T_DATA && m.type != SHUNT_T_SHUTDOWN)
+            continue;
+        uint32_t id = m.type == SHUNT_T_DATA ? m.u.data.stream
+                                             : m.u.shutdown.stream;
+        int k = 0;
+        while (k < nst && st[k].id != id)
+            k++;
+        assert_true(k < nst);
+        if (m.type == SHUNT_T_DATA) {
+            size_t len = m.u.data.data.len;
+            assert_true(st[k].n + len < sizeof(st[k].buf));
+            memcpy(st[k].buf + st[k].n, m.u.data.data.p, len);
+            st[k].n += len;
+            shunt_window_t w = {.stream = id, .bytes = (uint32_t)len};
+            shunt_client_send(c, SHUNT_T_WINDOW, &w);
+        } else {
+            char ans[96];
+            snprintf(ans, sizeof(ans), "local %.*s", (int)st[k].n, st[k].buf);
+            write_stream(c, id, ans);
+            done++;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        char out[128], want[64];
+        client_wait(&b[i], out, sizeof(out));
+        snprintf(want, sizeof(want), "local %.31s", msg[i]);
+        assert_string_equal(out, want);
+    }
+    stop_agent(&ap, c);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -758,6 +861,8 @@ int main(void)
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
         cmocka_unit_test_teardown(test_filtered, test_teardown),
+        cmocka_unit_test_teardown(test_filtered_local_refused, test_teardown),
+        cmocka_unit_test_teardown(test_steal_concurrent, test_teardown),
     };
     return cmocka_run_group_tests(tests, ns_setup, ns_teardown);
 }
