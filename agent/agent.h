@@ -37,7 +37,7 @@ typedef struct {
 #define AGENT_MAX_UNAUTH 16u
 
 enum { EV_LISTEN = 1, EV_SIGNAL, EV_CLIENT, EV_STREAM, EV_RESOLVER, EV_TARGET,
-       EV_WATCH };
+       EV_WATCH, EV_INCOMING };
 typedef struct {
     int kind;
 } agent_ev_t;
@@ -56,6 +56,7 @@ typedef struct {
 typedef struct stream stream_t;
 typedef struct resolver resolver_t;
 typedef struct watch watch_t;
+typedef struct incoming incoming_t;
 
 /* Handle numbers are (gen << HANDLE_SLOT_BITS) | (slot + 1).  A slot's
  * generation starts at a per-client tag and advances each time the slot is
@@ -132,6 +133,15 @@ struct stream {
     int rd_eof;                /* remote sent FIN (we sent SHUTDOWN) */
     int rd_off;                /* client asked SHUT_RD */
     int wr_shut_req, wr_shut_done;
+    /* Called on the client's SCLOSE before the stream goes (incoming/):
+     * it may take st->fd (then it sets st->fd to -1). */
+    void (*on_sclose)(stream_t *st, int err, void *ctx);
+    void *sclose_ctx;
+    /* An incoming stream keeps what it read until the first byte comes
+     * back, up to STREAM_KEEP_MAX (keep NULL: not, or no longer). */
+    uint8_t *keep;
+    size_t keep_len;
+    int answered;              /* DATA came from the client */
     char peer[64];
 };
 
@@ -160,6 +170,7 @@ struct agent {
     char *env_buf;   /* --env-file contents, NUL-separated */
     size_t env_len;
     resolver_t *res;
+    incoming_t *in;  /* incoming traffic (agent/incoming/), NULL until used */
 };
 
 /* ---- loop.c ------------------------------------------------------------- */
@@ -275,11 +286,27 @@ void stream_connected(stream_t *st);
 stream_t *stream_new(client_t *cl, uint64_t req_id, int fd, int socktype,
                      int family, const char *desc);
 
+/* An accepted connection (incoming/) as a stream of the client, open at
+ * once but not yet reading: the caller announces it (INCOMING), then calls
+ * stream_start.  NULL (fd closed) when the client has no slot left. */
+stream_t *stream_adopt(client_t *cl, int fd, int family, const char *desc);
+void stream_start(stream_t *st);
+void stream_abort(stream_t *st, int err); /* SCLOSE{err} and gone */
+
+/* ---- incoming/: mirror and steal the target's ports ---------------------- */
+void incoming_handle(client_t *cl, const shunt_msg_t *m); /* SUB, UNSUB */
+void incoming_event(agent_ev_t *ev, uint32_t events);
+void incoming_client_gone(client_t *cl); /* client_drop: its subscriptions */
+void incoming_start(agent_t *a);  /* in the target's netns: sweep leftovers */
+void incoming_stop(agent_t *a);   /* exit: our rules and table */
+void incoming_reap(agent_t *a);
+
 /* ---- unixconn.c --------------------------------------------------------- */
 /* CONNECT of family AF_UNIX: the path resolved in the root, then relayed. */
 void stream_connect_unix(client_t *cl, const shunt_msg_t *m);
 
 /* Client send queue above which streams stop reading their sockets. */
 #define STREAM_PAUSE_BYTES (1024u * 1024u)
+#define STREAM_KEEP_MAX (64u * 1024u)
 
 #endif

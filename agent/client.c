@@ -28,6 +28,7 @@ void client_drop(client_t *cl, const char *why)
             handle_close_fd(h);
     }
     htab_free(&cl->h);
+    incoming_client_gone(cl);
     watch_client_gone(cl);
     resolver_forget_client(a, cl);
     agent_unwatch(a, cl->fd);

@@ -148,6 +148,12 @@ void dispatch(client_t *cl, const shunt_msg_t *m)
         else
             resolver_request(cl, m);
         break;
+    case SHUNT_T_INCOMING_SUB: case SHUNT_T_INCOMING_UNSUB:
+        if (cl->a->conf.offline)
+            reply_error(cl, m->id, ENOSYS, "no network in this agent");
+        else
+            incoming_handle(cl, m);
+        break;
     case SHUNT_T_DATA: case SHUNT_T_WINDOW: case SHUNT_T_SHUTDOWN:
     case SHUNT_T_SCLOSE:
         stream_traffic(cl, m);

@@ -276,8 +276,10 @@ void agent_reap(agent_t *a)
         stream_t *st = a->dead_streams;
         a->dead_streams = st->next_dead;
         shunt_wbuf_free(&st->out);
+        free(st->keep);
         free(st);
     }
+    incoming_reap(a);
     while (a->dead_watches) {
         watch_t *w = a->dead_watches;
         a->dead_watches = w->next;
@@ -327,6 +329,7 @@ int agent_run(agent_t *a)
                 break;
             }
             case EV_WATCH: watch_event((watch_t *)ev); break;
+            case EV_INCOMING: incoming_event(ev, e); break;
             case EV_STREAM: {
                 stream_t *st = (stream_t *)ev;
                 if (st->state != S_CLOSED && !st->cl->dead)
@@ -351,6 +354,7 @@ void agent_shutdown(agent_t *a)
     if (n)
         LOG_INFO("closed %u client%s", n, n == 1 ? "" : "s");
     resolver_stop(a);
+    incoming_stop(a);
     if (a->lfd >= 0)
         close(a->lfd);
     a->lfd = -1;

@@ -358,6 +358,9 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Tables a killed agent left in the target's netns (agent/incoming/). */
+    incoming_start(a);
+
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     char addr[80];

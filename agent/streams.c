@@ -44,7 +44,8 @@ void stream_destroy(stream_t *st)
         connecting_unlink(a, st);
     if (st->watched)
         agent_unwatch(a, st->fd);
-    close(st->fd);
+    if (st->fd >= 0)
+        close(st->fd);
     st->fd = -1;
     st->state = S_CLOSED;
     htab_release(&cl->h, st->id);
@@ -245,6 +246,34 @@ stream_t *stream_new(client_t *cl, uint64_t req_id, int fd, int socktype,
     return st;
 }
 
+stream_t *stream_adopt(client_t *cl, int fd, int family, const char *desc)
+{
+    if (cl->h.used >= cl->h.limit) {
+        LOG_WARN("client %s: handle limit (%u) reached: incoming connection "
+                 "from %s refused", cl->desc, cl->h.limit, desc);
+        close(fd);
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    stream_t *st = stream_new(cl, 0, fd, SOCK_STREAM, family, desc);
+    if (!st)
+        return NULL;
+    st->state = S_OPEN;
+    st->credit = SHUNT_STREAM_WINDOW;
+    return st;
+}
+
+void stream_start(stream_t *st)
+{
+    if (st->state != S_OPEN)
+        return;
+    flush_out(st);
+    stream_update(st);
+}
+
+void stream_abort(stream_t *st, int err) { stream_fail(st, err); }
+
 void stream_connect(client_t *cl, const shunt_msg_t *m)
 {
     const shunt_connect_t *c = &m->u.connect;
@@ -382,6 +411,15 @@ static void read_remote(stream_t *st)
             maybe_finish(st);
             return;
         }
+        if (st->keep) {
+            if (st->answered || st->keep_len + (size_t)n > STREAM_KEEP_MAX) {
+                free(st->keep);
+                st->keep = NULL;
+            } else {
+                memcpy(st->keep + st->keep_len, buf, (size_t)n);
+                st->keep_len += (size_t)n;
+            }
+        }
         client_bytes_end(cl, n);
         st->credit -= n;
     }
@@ -415,6 +453,11 @@ void stream_event(stream_t *st, uint32_t ev)
 static void client_data(stream_t *st, shunt_bytes_t d)
 {
     client_t *cl = st->cl;
+    st->answered = 1;
+    if (st->keep) {
+        free(st->keep);
+        st->keep = NULL;
+    }
     if (st->socktype == SOCK_DGRAM) {
         if (st->state == S_OPEN &&
             send(st->fd, d.p, d.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
@@ -505,6 +548,12 @@ void stream_traffic(client_t *cl, const shunt_msg_t *m)
     default:
         LOG_DEBUG("client %s: stream %u closed by the client (err %d)",
                   cl->desc, st->id, m->u.sclose.err);
+        if (st->on_sclose) { /* it may take the fd: out of epoll first */
+            if (st->watched)
+                agent_unwatch(cl->a, st->fd);
+            st->watched = 0;
+            st->on_sclose(st, m->u.sclose.err, st->sclose_ctx);
+        }
         stream_destroy(st);
         return;
     }
