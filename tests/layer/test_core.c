@@ -160,6 +160,103 @@ static void test_config_unix_remote(void **state)
     shunt_config_free(&c);
 }
 
+
+/* net_incoming*: modes, ports, mappings, the filter tree (docs/incoming.md). */
+static void test_config_incoming(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    char err[256];
+    assert_int_equal(c.incoming.mode, SHUNT_INC_OFF);
+    assert_int_equal(shunt_incoming_remote_port(&c.incoming, 8080), 0);
+    const char *text = "net_incoming steal\n"
+                       "net_incoming_port 8081\n"
+                       "net_incoming_port 9090\n"
+                       "net_incoming_port 7000\n"
+                       "net_incoming_map 8081:80\n"
+                       "net_incoming_ignore 9090\n"
+                       "net_incoming_conflict replace\n"
+                       "net_incoming_filter all 2\n"
+                       "net_incoming_filter header ^x-route: local$\n"
+                       "net_incoming_filter any 2\n"
+                       "net_incoming_filter method GET\n"
+                       "net_incoming_filter path ^/api/[#]x\n"
+                       "net_incoming_filter_port 80\n";
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err,
+                                        sizeof(err)), 0);
+    const shunt_incfg_t *in = &c.incoming;
+    assert_int_equal(in->mode, SHUNT_INC_STEAL);
+    assert_int_equal(in->on_conflict, SHUNT_INC_REPLACE);
+    assert_int_equal(shunt_incoming_remote_port(in, 8081), 80);
+    assert_int_equal(shunt_incoming_remote_port(in, 7000), 7000);
+    assert_int_equal(shunt_incoming_remote_port(in, 9090), 0); /* ignored */
+    assert_int_equal(shunt_incoming_remote_port(in, 8080), 0); /* not listed */
+    assert_int_equal(in->nfilter, 5);
+    assert_int_equal(in->filter[0].kind, SHUNT_INC_HF_ALL);
+    assert_int_equal(in->filter[0].nkids, 2);
+    assert_string_equal(in->filter[1].value, "^x-route: local$");
+    assert_int_equal(in->filter[2].kind, SHUNT_INC_HF_ANY);
+    assert_string_equal(in->filter[3].value, "GET");
+    assert_string_equal(in->filter[4].value, "^/api/[#]x");
+    assert_int_equal(shunt_incoming_filter_applies(in, 80), 1);
+    assert_int_equal(shunt_incoming_filter_applies(in, 7000), 0);
+    shunt_config_free(&c);
+
+    /* No port list: every port; two trees at the top become one ALL. */
+    shunt_config_init(&c);
+    const char *t2 = "net_incoming mirror\n"
+                     "net_incoming_map 8081:80\n"
+                     "net_incoming_map 8081:81\n"
+                     "net_incoming_filter header ^a: b$\n"
+                     "net_incoming_filter method POST\n";
+    assert_int_equal(shunt_config_parse(&c, t2, strlen(t2), err, sizeof(err)),
+                     0);
+    in = &c.incoming;
+    assert_int_equal(shunt_incoming_remote_port(in, 1), 1);
+    assert_int_equal(shunt_incoming_remote_port(in, 8081), 81);
+    assert_int_equal(in->on_conflict, SHUNT_INC_REFUSE);
+    assert_int_equal(in->nfilter, 3);
+    assert_int_equal(in->filter[0].kind, SHUNT_INC_HF_ALL);
+    assert_int_equal(in->filter[0].nkids, 2);
+    assert_int_equal(shunt_incoming_filter_applies(in, 80), 0); /* mirror */
+    shunt_config_free(&c);
+
+    /* Bad lines: each refused with a reason. */
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {"net_incoming borrow\n", "line 1: bad net_incoming 'borrow'"},
+        {"net_incoming_port 0\n", "line 1: bad port '0' for net_incoming_port"},
+        {"net_incoming_port 65536\n", "line 1: bad port '65536'"},
+        {"net_incoming_ignore x\n", "line 1: bad port 'x'"},
+        {"net_incoming_map 80\n", "line 1: bad net_incoming_map '80'"},
+        {"net_incoming_map 80:0\n", "line 1: bad port '0' for net_incoming_map"},
+        {"net_incoming_conflict share\n", "line 1: bad net_incoming_conflict"},
+        {"net_incoming_filter header (x\n", "line 1: bad regex '(x'"},
+        {"net_incoming_filter path a+++++\n", "line 1: regex 'a+++++' is too"},
+        {"net_incoming_filter method GE T\n", "line 1: bad HTTP method"},
+        {"net_incoming_filter cookie x\n", "line 1: bad net_incoming_filter"},
+        {"net_incoming_filter all 0\n", "line 1: bad child count"},
+        {"net_incoming_filter_port 99999\n", "line 1: bad port"},
+        {"net_incoming_weird 1\n", "line 1: unknown directive"},
+        {"net_incoming steal\nnet_incoming_filter any 2\n"
+         "net_incoming_filter method GET\n",
+         "net_incoming_filter: node 1 ('any 2') has fewer children"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        shunt_config_init(&c);
+        int n = shunt_config_parse(&c, bad[i].line, strlen(bad[i].line), err,
+                                   sizeof(err));
+        if (n != 1 || strncmp(err, bad[i].why, strlen(bad[i].why)) != 0)
+            fail_msg("case %zu: %d bad, '%s', want '%s'", i, n, err,
+                     bad[i].why);
+        /* a tree cut short leaves incoming traffic off */
+        assert_int_equal(c.incoming.mode, SHUNT_INC_OFF);
+        shunt_config_free(&c);
+    }
+}
+
 /* ---- policy -------------------------------------------------------------- */
 /* Patterns glibc would compile into exponential memory are refused with
  * a reason before regcomp() sees them; ordinary ones pass. */
@@ -473,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_unix_remote),
+        cmocka_unit_test(test_config_incoming),
         cmocka_unit_test(test_regex_check),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
