@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "fdtable.h"
+#include "inaddr.h"
 
 #include "shunt/config.h"
 #include "shunt/path.h"
@@ -255,6 +256,130 @@ static void test_config_incoming(void **state)
         assert_int_equal(c.incoming.mode, SHUNT_INC_OFF);
         shunt_config_free(&c);
     }
+}
+
+
+/* ---- incoming traffic: addresses (layer/inaddr.c) ------------------------ */
+static void sin4(struct sockaddr_storage *ss, const char *ip, unsigned port)
+{
+    struct sockaddr_in *in = (void *)ss;
+    memset(ss, 0, sizeof(*ss));
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &in->sin_addr);
+}
+static void sin6(struct sockaddr_storage *ss, const char *ip, unsigned port)
+{
+    struct sockaddr_in6 *in6 = (void *)ss;
+    memset(ss, 0, sizeof(*ss));
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    inet_pton(AF_INET6, ip, &in6->sin6_addr);
+}
+static void check_listen(struct sockaddr_storage *ss, int v6only, int family,
+                         const char *want, unsigned port)
+{
+    shunt_inaddr_t a;
+    char buf[64];
+    socklen_t l = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                           : sizeof(struct sockaddr_in6);
+    assert_int_equal(shunt_in_listen_addr((struct sockaddr *)ss, l, v6only, &a),
+                     0);
+    assert_int_equal(a.family, family);
+    assert_int_equal(a.port, port);
+    inet_ntop(a.family, a.addr, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void test_inaddr(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss, out;
+    /* Where the proxy connects: loopback for the wildcard. */
+    sin4(&ss, "0.0.0.0", 8080);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 8080);
+    sin4(&ss, "10.1.2.3", 80);
+    check_listen(&ss, 0, AF_INET, "10.1.2.3", 80);
+    sin6(&ss, "::", 8081);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 8081); /* dual-stack */
+    check_listen(&ss, 1, AF_INET6, "::1", 8081);      /* IPV6_V6ONLY */
+    sin6(&ss, "::1", 9);
+    check_listen(&ss, 0, AF_INET6, "::1", 9);
+    sin6(&ss, "::ffff:127.0.0.1", 9);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 9);
+    sin6(&ss, "::ffff:0.0.0.0", 9);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 9);
+    shunt_inaddr_t a;
+    struct sockaddr un = {.sa_family = AF_UNIX};
+    assert_int_equal(shunt_in_listen_addr(&un, sizeof(un), 0, &a), -1);
+    sin4(&ss, "0.0.0.0", 1);
+    assert_int_equal(shunt_in_listen_addr((struct sockaddr *)&ss, 8, 0, &a),
+                     -1); /* too short */
+
+    /* Which accepted peers are worth asking the proxy about. */
+    sin4(&ss, "127.0.0.1", 40000);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in)),
+                     40000);
+    sin4(&ss, "10.0.0.1", 40000);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in)),
+                     0);
+    sin6(&ss, "::ffff:127.0.0.1", 40001);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     40001);
+    sin6(&ss, "::1", 40002);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     40002);
+    sin6(&ss, "fd00::1", 40002);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     0);
+    assert_int_equal(shunt_in_loopback_port(NULL, 0), 0);
+
+    /* The remote client as the socket's family says it. */
+    const uint8_t v4[4] = {10, 200, 0, 7};
+    uint8_t v6[16], mapped[16];
+    inet_pton(AF_INET6, "fd00::7", v6);
+    inet_pton(AF_INET6, "::ffff:10.200.0.7", mapped);
+    char buf[64];
+    assert_int_equal(shunt_in_sockaddr(AF_INET, v4, 4, 5555, &out),
+                     sizeof(struct sockaddr_in));
+    struct sockaddr_in *o4 = (void *)&out;
+    assert_int_equal(ntohs(o4->sin_port), 5555);
+    assert_string_equal(inet_ntop(AF_INET, &o4->sin_addr, buf, sizeof(buf)),
+                        "10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v4, 4, 5555, &out),
+                     sizeof(struct sockaddr_in6));
+    struct sockaddr_in6 *o6 = (void *)&out;
+    assert_string_equal(inet_ntop(AF_INET6, &o6->sin6_addr, buf, sizeof(buf)),
+                        "::ffff:10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET, mapped, 16, 1, &out),
+                     sizeof(struct sockaddr_in));
+    assert_string_equal(inet_ntop(AF_INET, &o4->sin_addr, buf, sizeof(buf)),
+                        "10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET, v6, 16, 1, &out), 0);
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v6, 16, 2, &out),
+                     sizeof(struct sockaddr_in6));
+    assert_string_equal(inet_ntop(AF_INET6, &o6->sin6_addr, buf, sizeof(buf)),
+                        "fd00::7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v6, 5, 2, &out), 0);
+    assert_int_equal(shunt_in_sockaddr(AF_UNIX, v4, 4, 2, &out), 0);
+
+    /* accept's out-parameter: cut to the room given, the full size back. */
+    shunt_in_sockaddr(AF_INET, v4, 4, 5555, &out);
+    struct sockaddr_in dst;
+    memset(&dst, 0xaa, sizeof(dst));
+    socklen_t dl = 4;
+    shunt_in_addr_out(&out, sizeof(struct sockaddr_in), (struct sockaddr *)&dst,
+                      &dl);
+    assert_int_equal(dl, sizeof(struct sockaddr_in));
+    assert_int_equal(dst.sin_family, AF_INET);
+    assert_int_equal(dst.sin_port, htons(5555));
+    assert_int_equal(((uint8_t *)&dst)[4], 0xaa); /* not written */
+    shunt_in_addr_out(&out, sizeof(struct sockaddr_in), NULL, &dl);
 }
 
 /* ---- policy -------------------------------------------------------------- */
@@ -571,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_unix_remote),
         cmocka_unit_test(test_config_incoming),
+        cmocka_unit_test(test_inaddr),
         cmocka_unit_test(test_regex_check),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),
