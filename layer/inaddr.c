@@ -66,6 +66,29 @@ uint16_t shunt_in_loopback_port(const struct sockaddr *sa, socklen_t len)
     return 0;
 }
 
+uint16_t shunt_in_peer_port(const struct sockaddr *sa, socklen_t len,
+                            const uint8_t *own, size_t alen)
+{
+    uint16_t p = shunt_in_loopback_port(sa, len);
+    if (p || !sa || (alen != 4 && alen != 16))
+        return p;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const void *)sa;
+        return alen == 4 && memcmp(&in->sin_addr, own, 4) == 0
+                   ? ntohs(in->sin_port)
+                   : 0;
+    }
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        const uint8_t *a = (const uint8_t *)&in6->sin6_addr;
+        int same = alen == 16 ? memcmp(a, own, 16) == 0
+                              : memcmp(a, v4mapped, 12) == 0 &&
+                                    memcmp(a + 12, own, 4) == 0;
+        return same ? ntohs(in6->sin6_port) : 0;
+    }
+    return 0;
+}
+
 socklen_t shunt_in_sockaddr(int sfamily, const uint8_t *addr, size_t alen,
                             uint16_t port, struct sockaddr_storage *out)
 {

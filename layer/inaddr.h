@@ -27,6 +27,12 @@ int shunt_in_listen_addr(const struct sockaddr *sa, socklen_t len, int v6only,
  * 0. */
 uint16_t shunt_in_loopback_port(const struct sockaddr *sa, socklen_t len);
 
+/* The same, also for a peer at own (4 or 16 bytes; alen 0: none): the
+ * proxy binds its end to the listener's own address when that is not
+ * loopback. */
+uint16_t shunt_in_peer_port(const struct sockaddr *sa, socklen_t len,
+                            const uint8_t *own, size_t alen);
+
 /* addr (alen: 4 or 16 bytes) and port as a sockaddr of a socket of family
  * sfamily: an IPv4 address on an AF_INET6 socket is IPv4-mapped, an
  * IPv4-mapped one on an AF_INET socket plain IPv4.  The sockaddr's length,

@@ -46,8 +46,11 @@ typedef struct nsock {
     int incoming;      /* accepted incoming stream: peer/local are the
                         * remote client and the target's address */
     uint32_t sub;      /* listener: its subscription (0: none) */
+    int sub_tried;     /* listener: subscribed, or tried and failed */
     uint16_t sub_port; /* listener: the target's port it took */
     unsigned sub_gen;  /* listener: shunt_net_shares when it subscribed */
+    uint8_t sub_addr[16]; /* listener: the address the proxy connects to */
+    size_t sub_alen;      /* (its end is bound there when not loopback) */
 } nsock_t;
 
 _Atomic uint64_t shunt_net_bits[SHUNT_FDT_MAX / 64];
@@ -1054,7 +1057,7 @@ static long incoming_listen(int fd)
     nsock_t *s = ns_get(fd);
     if (s) {
         tlock(&s->lock);
-        uint32_t had = s->sub;
+        int had = s->sub_tried;
         tunlock(&s->lock);
         if (had) { /* a second listen (a new backlog): nothing new */
             ns_unref(s);
@@ -1113,26 +1116,33 @@ static long incoming_listen(int fd)
     if (r == -EADDRINUSE) {
         ns_unref(s);
         shunt_notice("incoming: the target's port %u is held by another "
-                     "session (on_conflict: refuse), so listen() on port %u "
+                     "session or another local port of this one "
+                     "(on_conflict: refuse), so listen() on port %u "
                      "fails with EADDRINUSE; to take the port over, set "
                      "layer.network.incoming.on_conflict: replace "
                      "(net_incoming_conflict replace)", rp, la.port);
         return r;
     }
-    if (r < 0) {
-        ns_unref(s);
+    if (r < 0)
         LOG_WARN("incoming: port %u stays local: the target's port %u could "
                  "not be taken (%s)", la.port, rp, ESTR((int)-r));
-        return 0;
-    }
     if (!s && !(s = ns_new(ss.ss_family, SOCK_STREAM))) {
         /* Not remembered: released when the session group ends. */
         LOG_WARN("incoming: port %u: out of memory", la.port);
         return 0;
     }
     tlock(&s->lock);
+    s->sub_tried = 1;
+    if (r < 0) { /* a second listen does not try again */
+        tunlock(&s->lock);
+        ns_set(fd, s);
+        ns_unref(s);
+        return 0;
+    }
     s->family = ss.ss_family;
     s->type = SOCK_STREAM;
+    memcpy(s->sub_addr, la.addr, sizeof(la.addr));
+    s->sub_alen = la.family == AF_INET ? 4 : 16;
     s->sub = m.u.incoming_sub_r.sub;
     s->sub_port = (uint16_t)rp;
     s->sub_gen = atomic_load(&shunt_net_shares);
@@ -1169,10 +1179,12 @@ int hook_listen(int fd, int backlog)
 /* nfd was accepted from a subscribed listener of family sfamily with peer
  * (*peer, *plen): when it is an incoming stream, the entry is made and the
  * peer rewritten to the remote client. */
-static void incoming_accepted(int nfd, int sfamily,
-                              struct sockaddr_storage *peer, socklen_t *plen)
+static void incoming_accepted(int nfd, int sfamily, const uint8_t *own,
+                              size_t olen, struct sockaddr_storage *peer,
+                              socklen_t *plen)
 {
-    uint16_t port = shunt_in_loopback_port((struct sockaddr *)peer, *plen);
+    uint16_t port = shunt_in_peer_port((struct sockaddr *)peer, *plen, own,
+                                       olen);
     if (!port)
         return;
     shunt_incoming_peer_t q = {.port = port};
@@ -1213,10 +1225,14 @@ slow_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags, int four)
     nsock_t *s = ns_get(fd);
     uint32_t sub = 0;
     int sfamily = 0;
+    uint8_t own[16];
+    size_t olen = 0;
     if (s) {
         tlock(&s->lock);
         sub = s->sub;
         sfamily = s->family;
+        olen = s->sub_alen;
+        memcpy(own, s->sub_addr, sizeof(own));
         tunlock(&s->lock);
         ns_unref(s);
     }
@@ -1232,7 +1248,7 @@ slow_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags, int four)
         return nfd;
     int saved = errno;
     LAYER_ENTER();
-    incoming_accepted(nfd, sfamily, &peer, &pl);
+    incoming_accepted(nfd, sfamily, own, olen, &peer, &pl);
     LAYER_LEAVE();
     shunt_in_addr_out(&peer, pl, sa, len);
     errno = saved;

@@ -338,6 +338,32 @@ static void test_inaddr(void **state)
                                             sizeof(struct sockaddr_in6)),
                      0);
     assert_int_equal(shunt_in_loopback_port(NULL, 0), 0);
+    /* the proxy's end bound to the listener's own non-loopback address */
+    const uint8_t own4[4] = {10, 0, 0, 5};
+    uint8_t own6[16];
+    inet_pton(AF_INET6, "fd00::5", own6);
+    sin4(&ss, "10.0.0.5", 40003);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 4),
+                     40003);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 0),
+                     0);
+    sin6(&ss, "::ffff:10.0.0.5", 40004);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own4, 4),
+                     40004);
+    sin6(&ss, "fd00::5", 40005);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own6, 16),
+                     40005);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own4, 4),
+                     0);
+    sin4(&ss, "127.0.0.1", 40006); /* loopback: always */
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 4),
+                     40006);
 
     /* The remote client as the socket's family says it. */
     const uint8_t v4[4] = {10, 200, 0, 7};
