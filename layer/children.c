@@ -10,6 +10,7 @@
  * before the real exec (a CLONE_VM child shares the parent thread's TLS). */
 #include "hooks.h"
 #include "layer.h"
+#include "net.h"
 #include "notice.h"
 
 #include <dlfcn.h>
@@ -243,6 +244,7 @@ static void unfix_env(fixed_env_t *f)
 static void prepare(char *const *envp, fixed_env_t *f, layer_execfds_t *x,
                     int check)
 {
+    shunt_net_shared(); /* the new image may hold a subscribed listener */
     if (x)
         memset(x, 0, sizeof(*x));
     if (LAYER_BYPASS()) {

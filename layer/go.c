@@ -136,6 +136,9 @@ static void *go_j[SHUNT_J_COUNT] = {
     X(SYS_getsockname, hook_getsockname(I(0), P(1), P(2)))                    \
     X(SYS_getpeername, hook_getpeername(I(0), P(1), P(2)))                    \
     X(SYS_getsockopt, hook_getsockopt(I(0), I(1), I(2), P(3), P(4)))          \
+    X(SYS_listen, hook_listen(I(0), I(1)))                                    \
+    X(SYS_accept, hook_accept(I(0), P(1), P(2)))                              \
+    X(SYS_accept4, hook_accept4(I(0), P(1), P(2), I(3)))                      \
     X(SYS_sendto, hook_sendto(I(0), P(1), (size_t)A(2), I(3), P(4),           \
                               (socklen_t)A(5)))                               \
     X(SYS_recvfrom, hook_recvfrom(I(0), P(1), (size_t)A(2), I(3), P(4), P(5))) \

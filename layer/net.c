@@ -5,8 +5,10 @@
  * the remote peer, the remote local address, a deferred connect error and
  * the relays of an unconnected UDP socket. */
 #include "hooks.h"
+#include "inaddr.h"
 #include "layer.h"
 #include "net.h"
+#include "notice.h"
 
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -40,6 +42,15 @@ typedef struct nsock {
     socklen_t local_len;           /* 0: ask the kernel */
     urelay_t *ur;                  /* unconnected UDP: one per destination */
     size_t nur, capur;
+    /* incoming traffic (docs/incoming.md) */
+    int incoming;      /* accepted incoming stream: peer/local are the
+                        * remote client and the target's address */
+    uint32_t sub;      /* listener: its subscription (0: none) */
+    int sub_tried;     /* listener: subscribed, or tried and failed */
+    uint16_t sub_port; /* listener: the target's port it took */
+    unsigned sub_gen;  /* listener: shunt_net_shares when it subscribed */
+    uint8_t sub_addr[16]; /* listener: the address the proxy connects to */
+    size_t sub_alen;      /* (its end is bound there when not loopback) */
 } nsock_t;
 
 _Atomic uint64_t shunt_net_bits[SHUNT_FDT_MAX / 64];
@@ -58,10 +69,19 @@ static void tunlock(atomic_flag *l)
     shunt_sig_unblock();
 }
 
+/* Bumped before every fork and exec (the new process may hold the
+ * listener too): a subscription older than the last bump is released by
+ * the proxy when the session group ends, never by one process's close. */
+static _Atomic unsigned shunt_net_shares;
+
+static void incoming_unsub(nsock_t *s);
+
 static void ns_unref(nsock_t *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    if (s->sub)
+        incoming_unsub(s);
     free(s->ur);
     free(s);
 }
@@ -166,9 +186,14 @@ void shunt_net_drop_range(unsigned first, unsigned last)
 
 static void net_atfork_child(void) { atomic_flag_clear(&table_lock); }
 
+void shunt_net_shared(void)
+{
+    atomic_fetch_add(&shunt_net_shares, 1);
+}
+
 __attribute__((constructor)) static void net_ctor(void)
 {
-    pthread_atfork(NULL, NULL, net_atfork_child);
+    pthread_atfork(shunt_net_shared, NULL, net_atfork_child);
 }
 
 /* ---- names the program resolved (layer/dns.c provides the real one) ----- */
@@ -631,7 +656,7 @@ slow_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
         return r;
     }
     tlock(&s->lock);
-    if (s->relayed)
+    if (s->relayed || s->incoming)
         sockaddr_out(&s->peer, s->peer_len, sa, len);
     else
         sockaddr_out(&tmp, tl, sa, len);
@@ -992,4 +1017,254 @@ long shunt_net_note_peer(int fd, int family, int type,
     long r = ns_set(fd, s);
     ns_unref(s);
     return r;
+}
+
+/* ---- incoming traffic (docs/incoming.md) ---------------------------------
+ * listen() on a TCP port the configuration selects subscribes the target's
+ * port (INCOMING_SUB); the proxy delivers each incoming stream by
+ * connecting to the program's own listener from loopback, so accept and
+ * epoll stay the kernel's.  An accepted socket whose peer is loopback is
+ * asked about (INCOMING_PEER) and, when it is an incoming stream, reports
+ * the remote client as its peer and the target's address as its own. */
+static const char *const in_modes[] = {"off", "mirror", "steal"};
+
+static void incoming_unsub(nsock_t *s)
+{
+    /* Another process may hold the listener (a fork or exec since the
+     * subscription): the proxy releases it when the session group ends. */
+    if (atomic_load(&shunt_net_shares) != s->sub_gen ||
+        shunt_state != SHUNT_STATE_ACTIVE || layer_vfork_child())
+        return;
+    shunt_incoming_unsub_t q = {.sub = s->sub};
+    shunt_msg_t m;
+    int saved = errno;
+    LAYER_ENTER();
+    long r = shunt_rpc(SHUNT_T_INCOMING_UNSUB, &q, &m);
+    LAYER_LEAVE();
+    if (r < 0)
+        LOG_WARN("incoming: releasing the target's port %u: %s", s->sub_port,
+                 ESTR((int)-r));
+    else
+        LOG_INFO("incoming: the target's port %u released", s->sub_port);
+    errno = saved;
+}
+
+/* After the real listen succeeded on fd.  0, or -EADDRINUSE when another
+ * session holds the port (the caller undoes the listen). */
+static long incoming_listen(int fd)
+{
+    const shunt_incfg_t *in = &shunt_layer.cfg.incoming;
+    nsock_t *s = ns_get(fd);
+    if (s) {
+        tlock(&s->lock);
+        int had = s->sub_tried;
+        tunlock(&s->lock);
+        if (had) { /* a second listen (a new backlog): nothing new */
+            ns_unref(s);
+            return 0;
+        }
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int type = 0, v6only = 0;
+    shunt_inaddr_t la;
+    if (sock_kind(fd, &type) != SHUNT_NET_TCP ||
+        REAL(getsockname, fd, (struct sockaddr *)&ss, &sl) < 0) {
+        ns_unref(s);
+        return 0;
+    }
+    if (ss.ss_family == AF_INET6) {
+        socklen_t ol = sizeof(v6only);
+        if (REAL(getsockopt, fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) < 0)
+            v6only = 1;
+    }
+    unsigned rp;
+    if (shunt_in_listen_addr((struct sockaddr *)&ss, sl, v6only, &la) < 0 ||
+        !(rp = shunt_incoming_remote_port(in, la.port))) {
+        ns_unref(s);
+        return 0;
+    }
+    shunt_wbuf_t w;
+    shunt_wbuf_init(&w);
+    uint32_t nf = 0;
+    if (shunt_incoming_filter_applies(in, rp)) {
+        for (size_t i = 0; i < in->nfilter; i++) {
+            shunt_rec_hfilter_t r = {.kind = in->filter[i].kind,
+                                     .nkids = in->filter[i].nkids,
+                                     .value = shunt_str(in->filter[i].value)};
+            shunt_put_rec_hfilter(&w, &r);
+        }
+        nf = (uint32_t)in->nfilter;
+    }
+    if (w.err) {
+        shunt_wbuf_free(&w);
+        ns_unref(s);
+        LOG_WARN("incoming: port %u stays local: out of memory", la.port);
+        return 0;
+    }
+    shunt_incoming_sub_t q = {
+        .remote_port = (uint16_t)rp,
+        .mode = (uint8_t)in->mode,
+        .on_conflict = (uint8_t)in->on_conflict,
+        .filter = {.count = nf, .p = w.data, .len = (uint32_t)w.len},
+        .family = la.family,
+        .local_addr = shunt_bytes(la.addr, la.family == AF_INET ? 4 : 16),
+        .local_port = la.port};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_INCOMING_SUB, &q, &m);
+    shunt_wbuf_free(&w);
+    if (r == -EADDRINUSE) {
+        ns_unref(s);
+        shunt_notice("incoming: the target's port %u is held by another "
+                     "session or another local port of this one "
+                     "(on_conflict: refuse), so listen() on port %u "
+                     "fails with EADDRINUSE; to take the port over, set "
+                     "layer.network.incoming.on_conflict: replace "
+                     "(net_incoming_conflict replace)", rp, la.port);
+        return r;
+    }
+    if (r < 0)
+        LOG_WARN("incoming: port %u stays local: the target's port %u could "
+                 "not be taken (%s)", la.port, rp, ESTR((int)-r));
+    if (!s && !(s = ns_new(ss.ss_family, SOCK_STREAM))) {
+        /* Not remembered: released when the session group ends. */
+        LOG_WARN("incoming: port %u: out of memory", la.port);
+        return 0;
+    }
+    tlock(&s->lock);
+    s->sub_tried = 1;
+    if (r < 0) { /* a second listen does not try again */
+        tunlock(&s->lock);
+        ns_set(fd, s);
+        ns_unref(s);
+        return 0;
+    }
+    s->family = ss.ss_family;
+    s->type = SOCK_STREAM;
+    memcpy(s->sub_addr, la.addr, sizeof(la.addr));
+    s->sub_alen = la.family == AF_INET ? 4 : 16;
+    s->sub = m.u.incoming_sub_r.sub;
+    s->sub_port = (uint16_t)rp;
+    s->sub_gen = atomic_load(&shunt_net_shares);
+    tunlock(&s->lock);
+    ns_set(fd, s);
+    ns_unref(s);
+    LOG_INFO("incoming: local port %u takes the target's port %u (%s%s, "
+             "sub %u)", la.port, rp, in_modes[in->mode % 3],
+             nf ? " with a filter" : "", m.u.incoming_sub_r.sub);
+    return 0;
+}
+
+static __attribute__((noinline, cold)) int slow_listen(int fd)
+{
+    int saved = errno;
+    LAYER_ENTER();
+    long r = incoming_listen(fd);
+    if (r < 0) /* not listening after all: shutdown(SHUT_RD) undoes it */
+        LSYS2(SYS_shutdown, fd, SHUT_RD);
+    LAYER_LEAVE();
+    return (int)layer_ret(r, saved);
+}
+
+int hook_listen(int fd, int backlog)
+{
+    int r = REAL(listen, fd, backlog);
+    if (__builtin_expect(r < 0 || shunt_layer.cfg.incoming.mode ==
+                                      SHUNT_INC_OFF, 1) ||
+        LAYER_BYPASS())
+        return r;
+    return slow_listen(fd);
+}
+
+/* nfd was accepted from a subscribed listener of family sfamily with peer
+ * (*peer, *plen): when it is an incoming stream, the entry is made and the
+ * peer rewritten to the remote client. */
+static void incoming_accepted(int nfd, int sfamily, const uint8_t *own,
+                              size_t olen, struct sockaddr_storage *peer,
+                              socklen_t *plen)
+{
+    uint16_t port = shunt_in_peer_port((struct sockaddr *)peer, *plen, own,
+                                       olen);
+    if (!port)
+        return;
+    shunt_incoming_peer_t q = {.port = port};
+    shunt_msg_t m;
+    long r = shunt_rpc(SHUNT_T_INCOMING_PEER, &q, &m);
+    if (r == -ENOENT)
+        return; /* a local client of the listener */
+    if (r < 0) {
+        LOG_WARN("incoming: who is 127.0.0.1:%u: %s", port, ESTR((int)-r));
+        return;
+    }
+    const shunt_incoming_peer_r_t *pr = &m.u.incoming_peer_r;
+    nsock_t *s = ns_new(sfamily, SOCK_STREAM);
+    if (!s)
+        return;
+    s->incoming = 1;
+    s->peer_len = shunt_in_sockaddr(sfamily, pr->peer_addr.p,
+                                    pr->peer_addr.len, pr->peer_port,
+                                    &s->peer);
+    s->local_len = shunt_in_sockaddr(sfamily, pr->local_addr.p,
+                                     pr->local_addr.len, pr->local_port,
+                                     &s->local);
+    if (!s->peer_len) { /* an IPv6 client on an AF_INET socket */
+        s->incoming = 0;
+        LOG_DEBUG("incoming: fd %d: the client's address does not fit an "
+                  "AF_INET socket; the proxy's is reported", nfd);
+    } else {
+        memcpy(peer, &s->peer, s->peer_len);
+        *plen = s->peer_len;
+    }
+    ns_set(nfd, s);
+    ns_unref(s);
+}
+
+static __attribute__((noinline, cold)) int
+slow_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags, int four)
+{
+    nsock_t *s = ns_get(fd);
+    uint32_t sub = 0;
+    int sfamily = 0;
+    uint8_t own[16];
+    size_t olen = 0;
+    if (s) {
+        tlock(&s->lock);
+        sub = s->sub;
+        sfamily = s->family;
+        olen = s->sub_alen;
+        memcpy(own, s->sub_addr, sizeof(own));
+        tunlock(&s->lock);
+        ns_unref(s);
+    }
+    /* The kernel checks the program's (sa, len) itself: EFAULT, EINVAL. */
+    if (!sub || LAYER_BYPASS() || (sa && (!len || (int)*len < 0)))
+        return four ? REAL(accept4, fd, sa, len, flags)
+                    : REAL(accept, fd, sa, len);
+    struct sockaddr_storage peer;
+    socklen_t pl = sizeof(peer);
+    int nfd = four ? REAL(accept4, fd, (struct sockaddr *)&peer, &pl, flags)
+                   : REAL(accept, fd, (struct sockaddr *)&peer, &pl);
+    if (nfd < 0)
+        return nfd;
+    int saved = errno;
+    LAYER_ENTER();
+    incoming_accepted(nfd, sfamily, own, olen, &peer, &pl);
+    LAYER_LEAVE();
+    shunt_in_addr_out(&peer, pl, sa, len);
+    errno = saved;
+    return nfd;
+}
+
+int hook_accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1))
+        return REAL(accept, fd, sa, len);
+    return slow_accept(fd, sa, len, 0, 0);
+}
+
+int hook_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    if (__builtin_expect(!shunt_net_is_ours(fd), 1))
+        return REAL(accept4, fd, sa, len, flags);
+    return slow_accept(fd, sa, len, flags, 1);
 }

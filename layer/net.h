@@ -30,6 +30,11 @@ void shunt_net_dup(int oldfd, int newfd);
 /* close_range(first, last): drop the entries of fds that are gone. */
 void shunt_net_drop_range(unsigned first, unsigned last);
 
+/* A fork or exec is about to happen: the listeners subscribed so far may
+ * be held by another process from now on, so their close no longer
+ * releases the target's port (the proxy does, with the session group). */
+void shunt_net_shared(void);
+
 /* fd was connected to a relay by other code (layer/unixsock.c): getpeername
  * reports peer from now on.  0 or -errno. */
 long shunt_net_note_peer(int fd, int family, int type,

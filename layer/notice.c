@@ -45,6 +45,18 @@ void shunt_notice_unhooked(const char *fmt, ...)
     LSYS1(SYS_close, fd);
 }
 
+void shunt_notice(const char *fmt, ...)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof(line), "shunt: ");
+    va_list ap;
+    va_start(ap, fmt);
+    size_t len = shunt_log_vline(line, sizeof(line), n, fmt, ap);
+    va_end(ap);
+    LSYS3(SYS_write, 2, line, len);
+    LOG_WARN("%.*s", (int)(len - 1), line);
+}
+
 /* 1 if the ELF at fd has no PT_INTERP (static, or static-pie), 0 if it has
  * one or is not ELF, -1 if unreadable. */
 static int elf_static(int fd, const unsigned char *head, long n)

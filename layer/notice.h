@@ -8,6 +8,9 @@ void shunt_notice_init(void);
  * $SHUNT_UNHOOKED_FILE.  Raw syscalls, no malloc. */
 void shunt_notice_unhooked(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* "shunt: TEXT" on stderr, every time (and in the log): something the
+ * user must act on.  Raw syscalls, no malloc. */
+void shunt_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exec hooks, before the real exec: a notice when the program the kernel
  * will start (through #! interpreters) is statically linked.  dirfd, path
  * and at_flags as execveat's; fexecve passes (fd, "", AT_EMPTY_PATH).

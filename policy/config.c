@@ -50,8 +50,21 @@ static void relist_free(shunt_relist_t *l)
     free(l->src);
 }
 
+static void incoming_free(shunt_incfg_t *in)
+{
+    free(in->ports.v);
+    free(in->ignore.v);
+    free(in->map_local.v);
+    free(in->map_remote.v);
+    free(in->filter_ports.v);
+    for (size_t i = 0; i < in->nfilter; i++)
+        free(in->filter[i].value);
+    free(in->filter);
+}
+
 void shunt_config_free(shunt_config_t *c)
 {
+    incoming_free(&c->incoming);
     for (int i = 0; i < SHUNT_LIST_COUNT; i++)
         relist_free(&c->lists[i]);
     relist_free(&c->unix_remote);
@@ -422,6 +435,286 @@ static int netrule_add(shunt_config_t *c, const char *val, int remote,
     return 0;
 }
 
+
+/* ---- incoming traffic (net_incoming*) ----------------------------------- */
+static int portlist_add(shunt_portlist_t *l, unsigned p)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        unsigned short *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (unsigned short)p;
+    return 0;
+}
+
+static int portlist_has(const shunt_portlist_t *l, unsigned p)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == p)
+            return 1;
+    return 0;
+}
+
+unsigned shunt_incoming_remote_port(const shunt_incfg_t *in, unsigned p)
+{
+    if (in->mode == SHUNT_INC_OFF || p == 0 || p > 65535 ||
+        portlist_has(&in->ignore, p) ||
+        (in->ports.n && !portlist_has(&in->ports, p)))
+        return 0;
+    for (size_t i = in->map_local.n; i-- > 0;) /* the last line wins */
+        if (in->map_local.v[i] == p)
+            return in->map_remote.v[i];
+    return p;
+}
+
+int shunt_incoming_filter_applies(const shunt_incfg_t *in, unsigned rp)
+{
+    return in->mode == SHUNT_INC_STEAL && in->nfilter &&
+           (!in->filter_ports.n || portlist_has(&in->filter_ports, rp));
+}
+
+/* The end of the tree that starts at node i, or (size_t)-1 when its
+ * children run past the list. */
+static size_t hf_tree_end(const shunt_incfg_t *in, size_t i, int depth)
+{
+    if (i >= in->nfilter || depth > SHUNT_INC_MAX_NODES)
+        return (size_t)-1;
+    const shunt_hfnode_t *n = &in->filter[i++];
+    if (n->kind != SHUNT_INC_HF_ALL && n->kind != SHUNT_INC_HF_ANY)
+        return i;
+    for (unsigned k = 0; k < n->nkids; k++)
+        if ((i = hf_tree_end(in, i, depth + 1)) == (size_t)-1)
+            return i;
+    return i;
+}
+
+int shunt_incoming_filter_check(const shunt_incfg_t *in, char *why,
+                                size_t wl)
+{
+    if (in->nfilter > SHUNT_INC_MAX_NODES) {
+        snprintf(why, wl, "net_incoming_filter: %zu nodes, at most %d",
+                 in->nfilter, SHUNT_INC_MAX_NODES);
+        return -1;
+    }
+    size_t i = 0;
+    while (i < in->nfilter) {
+        size_t e = hf_tree_end(in, i, 0);
+        if (e == (size_t)-1) {
+            snprintf(why, wl, "net_incoming_filter: node %zu ('%s %u') has "
+                     "fewer children than it says",
+                     i + 1, in->filter[i].kind == SHUNT_INC_HF_ALL ? "all"
+                                                                  : "any",
+                     in->filter[i].nkids);
+            return -1;
+        }
+        i = e;
+    }
+    return 0;
+}
+
+/* After the whole file: several trees at the top are one ALL of them (the
+ * protocol takes one tree); a tree cut short switches incoming traffic
+ * off (stealing everything instead would be the opposite of the intent). */
+static int incoming_finish(shunt_incfg_t *in, char *why, size_t wl)
+{
+    if (shunt_incoming_filter_check(in, why, wl) < 0) {
+        in->mode = SHUNT_INC_OFF;
+        return -1;
+    }
+    size_t tops = 0;
+    for (size_t i = 0; i < in->nfilter; i = hf_tree_end(in, i, 0))
+        tops++;
+    if (tops < 2)
+        return 0;
+    if (in->nfilter + 1 > SHUNT_INC_MAX_NODES) {
+        snprintf(why, wl, "net_incoming_filter: %zu nodes, at most %d",
+                 in->nfilter + 1, SHUNT_INC_MAX_NODES);
+        in->mode = SHUNT_INC_OFF;
+        return -1;
+    }
+    if (in->nfilter == in->capfilter) {
+        shunt_hfnode_t *v = realloc(in->filter,
+                                    (in->capfilter + 1) * sizeof(*v));
+        if (!v) {
+            in->mode = SHUNT_INC_OFF;
+            return -1;
+        }
+        in->filter = v;
+        in->capfilter++;
+    }
+    memmove(in->filter + 1, in->filter, in->nfilter * sizeof(*in->filter));
+    in->filter[0] = (shunt_hfnode_t){.kind = SHUNT_INC_HF_ALL,
+                                     .nkids = (unsigned short)tops};
+    in->nfilter++;
+    return 0;
+}
+
+/* An HTTP method: an RFC 9110 token. */
+static int is_method(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    return 1;
+}
+
+int shunt_incoming_node_parse(const char *val, shunt_hfnode_t *n, char *why,
+                              size_t wl)
+{
+    static const struct {
+        const char *name;
+        int kind;
+    } kinds[] = {{"all", SHUNT_INC_HF_ALL},       {"any", SHUNT_INC_HF_ANY},
+                 {"header", SHUNT_INC_HF_HEADER}, {"path", SHUNT_INC_HF_PATH},
+                 {"method", SHUNT_INC_HF_METHOD}};
+    memset(n, 0, sizeof(*n));
+    const char *arg = val;
+    while (*arg && *arg != ' ' && *arg != '\t')
+        arg++;
+    size_t kl = (size_t)(arg - val);
+    while (*arg == ' ' || *arg == '\t')
+        arg++;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strlen(kinds[i].name) == kl && strncmp(val, kinds[i].name, kl) == 0)
+            n->kind = (unsigned char)kinds[i].kind;
+    if (!n->kind) {
+        snprintf(why, wl, "bad net_incoming_filter '%.100s' (want all N, any "
+                 "N, header ERE, path ERE or method NAME)", val);
+        return -1;
+    }
+    if (!*arg) {
+        snprintf(why, wl, "net_incoming_filter '%.100s' needs a value", val);
+        return -1;
+    }
+    if (n->kind == SHUNT_INC_HF_ALL || n->kind == SHUNT_INC_HF_ANY) {
+        unsigned k;
+        if (parse_port(arg, &k) < 0 || k < 1 || k >= SHUNT_INC_MAX_NODES) {
+            snprintf(why, wl, "bad child count in net_incoming_filter "
+                     "'%.100s' (1 to %d)", val, SHUNT_INC_MAX_NODES - 1);
+            return -1;
+        }
+        n->nkids = (unsigned short)k;
+        return 0;
+    }
+    if (n->kind == SHUNT_INC_HF_METHOD) {
+        if (!is_method(arg)) {
+            snprintf(why, wl, "bad HTTP method '%.100s'", arg);
+            return -1;
+        }
+    } else {
+        if (shunt_regex_check(arg, why, wl) < 0)
+            return -1;
+        regex_t re;
+        int flags = REG_EXTENDED | REG_NOSUB;
+        if (n->kind == SHUNT_INC_HF_HEADER)
+            flags |= REG_ICASE;
+        int rc = regcomp(&re, arg, flags);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &re, msg, sizeof(msg));
+            snprintf(why, wl, "bad regex '%.100s': %s", arg, msg);
+            return -1;
+        }
+        regfree(&re);
+    }
+    n->value = strdup(arg);
+    return n->value ? 0 : -1;
+}
+
+static int incoming_port_arg(const char *key, const char *val, unsigned *p,
+                             char *why, size_t wl)
+{
+    if (parse_port(val, p) < 0 || *p == 0) {
+        snprintf(why, wl, "bad port '%.40s' for %s (1-65535)", val, key);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when key is a net_incoming* directive (0 or -1 in *rc), else 0. */
+static int incoming_directive(shunt_incfg_t *in, const char *key,
+                              const char *val, int *rc, char *why, size_t wl)
+{
+    unsigned p, q;
+    *rc = -1;
+    if (strncmp(key, "net_incoming", 12) != 0)
+        return 0;
+    if (strcmp(key, "net_incoming") == 0) {
+        if (strcmp(val, "off") == 0)
+            in->mode = SHUNT_INC_OFF;
+        else if (strcmp(val, "mirror") == 0)
+            in->mode = SHUNT_INC_MIRROR;
+        else if (strcmp(val, "steal") == 0)
+            in->mode = SHUNT_INC_STEAL;
+        else {
+            snprintf(why, wl, "bad net_incoming '%.40s' (off, mirror or "
+                     "steal)", val);
+            return 1;
+        }
+    } else if (strcmp(key, "net_incoming_conflict") == 0) {
+        if (strcmp(val, "refuse") == 0)
+            in->on_conflict = SHUNT_INC_REFUSE;
+        else if (strcmp(val, "replace") == 0)
+            in->on_conflict = SHUNT_INC_REPLACE;
+        else {
+            snprintf(why, wl, "bad net_incoming_conflict '%.40s' (refuse or "
+                     "replace)", val);
+            return 1;
+        }
+    } else if (strcmp(key, "net_incoming_port") == 0 ||
+               strcmp(key, "net_incoming_ignore") == 0 ||
+               strcmp(key, "net_incoming_filter_port") == 0) {
+        if (incoming_port_arg(key, val, &p, why, wl) < 0)
+            return 1;
+        shunt_portlist_t *l = key[13] == 'p' ? &in->ports
+                              : key[13] == 'i' ? &in->ignore
+                                               : &in->filter_ports;
+        if (!portlist_has(l, p) && portlist_add(l, p) < 0)
+            return 1;
+    } else if (strcmp(key, "net_incoming_map") == 0) {
+        char a[16];
+        const char *colon = strchr(val, ':');
+        if (!colon || (size_t)(colon - val) >= sizeof(a)) {
+            snprintf(why, wl, "bad net_incoming_map '%.40s' (LOCAL:REMOTE)",
+                     val);
+            return 1;
+        }
+        memcpy(a, val, (size_t)(colon - val));
+        a[colon - val] = '\0';
+        if (incoming_port_arg(key, a, &p, why, wl) < 0 ||
+            incoming_port_arg(key, colon + 1, &q, why, wl) < 0)
+            return 1;
+        if (portlist_add(&in->map_local, p) < 0 ||
+            portlist_add(&in->map_remote, q) < 0)
+            return 1;
+    } else if (strcmp(key, "net_incoming_filter") == 0) {
+        shunt_hfnode_t n;
+        if (shunt_incoming_node_parse(val, &n, why, wl) < 0)
+            return 1;
+        if (in->nfilter == in->capfilter) {
+            size_t cap = in->capfilter ? in->capfilter * 2 : 8;
+            shunt_hfnode_t *v = realloc(in->filter, cap * sizeof(*v));
+            if (!v) {
+                free(n.value);
+                return 1;
+            }
+            in->filter = v;
+            in->capfilter = cap;
+        }
+        in->filter[in->nfilter++] = n;
+    } else {
+        return 0;
+    }
+    *rc = 0;
+    return 1;
+}
+
 static const struct {
     const char *name;
     int list;
@@ -499,6 +792,9 @@ static int parse_line(shunt_config_t *c, char *line, char *why, size_t wl)
         return strlist_add(&c->env_include, val);
     if (strcmp(key, "env_exclude") == 0)
         return strlist_add(&c->env_exclude, val);
+    int rc;
+    if (incoming_directive(&c->incoming, key, val, &rc, why, wl))
+        return rc;
     snprintf(why, wl, "unknown directive '%s'", key);
     return -1;
 }
@@ -544,6 +840,12 @@ int shunt_config_parse(shunt_config_t *c, const char *text, size_t len,
             bad++;
         }
         free(line);
+    }
+    char why[256] = "out of memory";
+    if (incoming_finish(&c->incoming, why, sizeof(why)) < 0) {
+        if (!bad && err)
+            snprintf(err, errlen, "%s (incoming traffic switched off)", why);
+        bad++;
     }
     return bad;
 }

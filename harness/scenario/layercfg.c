@@ -168,6 +168,224 @@ static const char *kpath(char *buf, size_t len, const char *path, const char *ke
     return buf;
 }
 
+
+/* ---- layer.network.incoming (docs/incoming.md) -------------------------- */
+static int get_port(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                    const char *path, long *out)
+{
+    return shunt_yget_int(e, n, path, 1, 65535, out);
+}
+
+static int get_ports(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                     const char *path, const char *directive, out_t *o)
+{
+    if (shunt_ynode_is_null(n))
+        return 0;
+    if (shunt_yexpect_seq(e, n, path) < 0)
+        return -1;
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[512], v[16];
+        long p;
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        if (get_port(e, n->items[i], ip, &p) < 0)
+            return -1;
+        snprintf(v, sizeof(v), "%ld", p);
+        emit(o, directive, v);
+    }
+    return 0;
+}
+
+/* One filter leaf ("header ERE"...), checked by the layer's own parser. */
+static int hf_leaf(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                   const char *path, const char *kind, out_t *o)
+{
+    const char *v;
+    if (get_line(e, n, path, &v) < 0)
+        return -1;
+    char line[1200];
+    if (strlen(v) > 1100)
+        return shunt_yerror(e, n, path, "longer than 1100 bytes");
+    snprintf(line, sizeof(line), "%s %s", kind, v);
+    shunt_hfnode_t hn;
+    char why[300] = "out of memory";
+    if (shunt_incoming_node_parse(line, &hn, why, sizeof(why)) < 0)
+        return shunt_yerror(e, n, path, "%s", why);
+    free(hn.value);
+    emit(o, "net_incoming_filter", line);
+    return 0;
+}
+
+static int hf_map(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                  const char *path, int top, int depth, size_t *nodes,
+                  out_t *o);
+
+static void hf_count(out_t *o, size_t *nodes, const char *kind, size_t k)
+{
+    char v[32];
+    (*nodes)++;
+    snprintf(v, sizeof(v), "%s %zu", kind, k);
+    emit(o, "net_incoming_filter", v);
+}
+
+/* all_of / any_of: a list of filters. */
+static int hf_list(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                   const char *path, const char *kind, int depth,
+                   size_t *nodes, out_t *o)
+{
+    if (shunt_yexpect_seq(e, n, path) < 0)
+        return -1;
+    if (n->count == 0)
+        return shunt_yerror(e, n, path, "must not be empty");
+    hf_count(o, nodes, kind, n->count);
+    for (size_t i = 0; i < n->count; i++) {
+        char ip[512];
+        shunt_ypath_index(ip, sizeof(ip), path, i);
+        if (hf_map(e, n->items[i], ip, 0, depth + 1, nodes, o) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A filter map: its parts (header, path, method, all_of, any_of) are
+ * combined with AND, written "all K" and the K parts (one part alone). */
+static int hf_map(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                  const char *path, int top, int depth, size_t *nodes,
+                  out_t *o)
+{
+    static const char *const top_keys[] = {"header", "path",  "method",
+                                           "all_of", "any_of", "ports",
+                                           NULL};
+    char kp[512];
+    if (depth > 16)
+        return shunt_yerror(e, n, path, "nested too deeply");
+    if (shunt_yexpect_map(e, n, path) < 0)
+        return -1;
+    if (!top && shunt_ymap_get(n, "ports"))
+        return shunt_yerror(e, shunt_ymap_get(n, "ports"),
+                            kpath(kp, sizeof(kp), path, "ports"),
+                            "only the top http_filter takes ports");
+    if (shunt_ycheck_keys(e, n, path, top_keys) < 0)
+        return -1;
+    size_t parts = n->count - (shunt_ymap_get(n, "ports") ? 1 : 0);
+    if (parts == 0)
+        return shunt_yerror(e, n, path, "needs at least one of header, path, "
+                            "method, all_of, any_of");
+    if (parts > 1)
+        hf_count(o, nodes, "all", parts);
+    for (size_t i = 0; i < n->count; i++) {
+        const char *k = n->keys[i]->value;
+        const shunt_ynode_t *v = n->items[i];
+        kpath(kp, sizeof(kp), path, k);
+        if (strcmp(k, "ports") == 0)
+            continue;
+        if (strcmp(k, "header") == 0 || strcmp(k, "path") == 0) {
+            (*nodes)++;
+            if (hf_leaf(e, v, kp, k, o) < 0)
+                return -1;
+        } else if (strcmp(k, "method") == 0) {
+            if (v->kind == SHUNT_Y_SCALAR) {
+                (*nodes)++;
+                if (hf_leaf(e, v, kp, "method", o) < 0)
+                    return -1;
+                continue;
+            }
+            if (shunt_yexpect_seq(e, v, kp) < 0)
+                return -1;
+            if (v->count == 0)
+                return shunt_yerror(e, v, kp, "must not be empty");
+            if (v->count > 1)
+                hf_count(o, nodes, "any", v->count);
+            for (size_t j = 0; j < v->count; j++) {
+                char ip[600];
+                shunt_ypath_index(ip, sizeof(ip), kp, j);
+                (*nodes)++;
+                if (hf_leaf(e, v->items[j], ip, "method", o) < 0)
+                    return -1;
+            }
+        } else if (hf_list(e, v, kp, strcmp(k, "all_of") == 0 ? "all" : "any",
+                           depth, nodes, o) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int get_incoming(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                        const char *path, out_t *o)
+{
+    static const char *const keys[] = {"mode", "ports", "port_mapping",
+                                       "ignore_ports", "on_conflict",
+                                       "http_filter", NULL};
+    char kp[512];
+    if (shunt_ynode_is_null(n))
+        return 0;
+    if (shunt_yexpect_map(e, n, path) < 0 ||
+        shunt_ycheck_keys(e, n, path, keys) < 0)
+        return -1;
+    const shunt_ynode_t *v;
+    const char *mode = "off", *s;
+    if ((v = shunt_ymap_get(n, "mode"))) {
+        kpath(kp, sizeof(kp), path, "mode");
+        if (shunt_yget_str(e, v, kp, &mode) < 0)
+            return -1;
+        if (strcmp(mode, "off") && strcmp(mode, "mirror") &&
+            strcmp(mode, "steal"))
+            return shunt_yerror(e, v, kp, "unknown mode \"%.40s\" (allowed: "
+                                "off, mirror, steal)", mode);
+        emit(o, "net_incoming", mode);
+    }
+    if ((v = shunt_ymap_get(n, "ports")) &&
+        get_ports(e, v, kpath(kp, sizeof(kp), path, "ports"),
+                  "net_incoming_port", o) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "port_mapping")) && !shunt_ynode_is_null(v)) {
+        kpath(kp, sizeof(kp), path, "port_mapping");
+        if (shunt_yexpect_map(e, v, kp) < 0)
+            return -1;
+        for (size_t i = 0; i < v->count; i++) {
+            char ip[600], line[32];
+            long lp, rp;
+            kpath(ip, sizeof(ip), kp, v->keys[i]->value);
+            if (get_port(e, v->keys[i], ip, &lp) < 0 ||
+                get_port(e, v->items[i], ip, &rp) < 0)
+                return -1;
+            snprintf(line, sizeof(line), "%ld:%ld", lp, rp);
+            emit(o, "net_incoming_map", line);
+        }
+    }
+    if ((v = shunt_ymap_get(n, "ignore_ports")) &&
+        get_ports(e, v, kpath(kp, sizeof(kp), path, "ignore_ports"),
+                  "net_incoming_ignore", o) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "on_conflict"))) {
+        kpath(kp, sizeof(kp), path, "on_conflict");
+        if (shunt_yget_str(e, v, kp, &s) < 0)
+            return -1;
+        if (strcmp(s, "refuse") && strcmp(s, "replace"))
+            return shunt_yerror(e, v, kp, "unknown value \"%.40s\" (allowed: "
+                                "refuse, replace)", s);
+        emit(o, "net_incoming_conflict", s);
+    }
+    if ((v = shunt_ymap_get(n, "http_filter")) && !shunt_ynode_is_null(v)) {
+        kpath(kp, sizeof(kp), path, "http_filter");
+        if (strcmp(mode, "steal") != 0)
+            return shunt_yerror(e, v, kp, "only with mode: steal (mode is "
+                                "%s)", mode);
+        size_t nodes = 0;
+        if (hf_map(e, v, kp, 1, 0, &nodes, o) < 0)
+            return -1;
+        if (nodes > SHUNT_INC_MAX_NODES)
+            return shunt_yerror(e, v, kp, "%zu filter nodes, at most %d",
+                                nodes, SHUNT_INC_MAX_NODES);
+        const shunt_ynode_t *fp = shunt_ymap_get(v, "ports");
+        char pp[600];
+        if (fp && get_ports(e, fp, kpath(pp, sizeof(pp), kp, "ports"),
+                            "net_incoming_filter_port", o) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
                  const char *level, const char *file, const char *at)
 {
@@ -175,7 +393,7 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
     static const char *const keys[] = {"log", "files", "env", "network",
                                        NULL};
     static const char *const net_keys[] = {"remote", "local", "unix_remote",
-                                           NULL};
+                                           "incoming", NULL};
     static const char *const file_keys[] = {"local", "read_only",
                                             "read_write", "not_found", NULL};
     static const char *const env_keys[] = {"include", "exclude", NULL};
@@ -229,6 +447,9 @@ static int build(const shunt_yerr_t *e, const shunt_ynode_t *layer, out_t *o,
         if ((v = shunt_ymap_get(net, "unix_remote")) &&
             get_list(e, v, kpath(sub, sizeof(sub), np, "unix_remote"), "net_remote_unix", 1,
                      o) < 0)
+            return -1;
+        if ((v = shunt_ymap_get(net, "incoming")) &&
+            get_incoming(e, v, kpath(sub, sizeof(sub), np, "incoming"), o) < 0)
             return -1;
     }
     return 0;

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "shunt/config.h"
 #include "shunt/layercfg.h"
 #include "shunt/scenario.h"
 #include "shunt/ydoc.h"
@@ -107,7 +108,7 @@ static const bad_t bad_cases[] = {
      "t.yaml:2:22: layer.network.remote[0]: bad host"},
     {"layer:\n  network: {both: []}\n",
      "t.yaml:2:13: layer.network.both: unknown key (allowed: remote, local, "
-     "unix_remote)"},
+     "unix_remote, incoming)"},
     {"layer:\n  network: {unix_remote: [\"^/run/(x\"]}\n",
      "t.yaml:2:27: layer.network.unix_remote[0]: invalid regular expression "
      "(POSIX ERE)"},
@@ -159,6 +160,149 @@ static void test_bad(void **state)
     }
 }
 
+
+/* layer.network.incoming -> net_incoming* (docs/incoming.md). */
+static void test_incoming(void **state)
+{
+    (void)state;
+    char *out = render("layer:\n"
+                       "  network:\n"
+                       "    incoming:\n"
+                       "      mode: steal\n"
+                       "      ports: [8081, 9000]\n"
+                       "      port_mapping: {8081: 80}\n"
+                       "      ignore_ports: [9090]\n"
+                       "      on_conflict: replace\n"
+                       "      http_filter:\n"
+                       "        header: \"^x-route: local$\"\n"
+                       "        path: ^/api/\n"
+                       "        method: [GET, POST]\n"
+                       "        any_of: [{method: PUT}, {header: a, path: b}]\n"
+                       "        ports: [80]\n",
+                       NULL, NULL);
+    if (!out)
+        fail_msg("%s", err);
+    assert_string_equal(out, "net_incoming steal\n"
+                             "net_incoming_port 8081\n"
+                             "net_incoming_port 9000\n"
+                             "net_incoming_map 8081:80\n"
+                             "net_incoming_ignore 9090\n"
+                             "net_incoming_conflict replace\n"
+                             "net_incoming_filter all 4\n"
+                             "net_incoming_filter header ^x-route: local$\n"
+                             "net_incoming_filter path ^/api/\n"
+                             "net_incoming_filter any 2\n"
+                             "net_incoming_filter method GET\n"
+                             "net_incoming_filter method POST\n"
+                             "net_incoming_filter any 2\n"
+                             "net_incoming_filter method PUT\n"
+                             "net_incoming_filter all 2\n"
+                             "net_incoming_filter header a\n"
+                             "net_incoming_filter path b\n"
+                             "net_incoming_filter_port 80\n");
+    /* The layer's parser takes every line the harness writes. */
+    shunt_config_t c;
+    shunt_config_init(&c);
+    char perr[256];
+    assert_int_equal(shunt_config_parse(&c, out, strlen(out), perr,
+                                        sizeof(perr)), 0);
+    assert_int_equal(c.incoming.nfilter, 11);
+    assert_int_equal(shunt_incoming_remote_port(&c.incoming, 8081), 80);
+    shunt_config_free(&c);
+    free(out);
+    /* One part alone: no "all"; one method: no "any". */
+    out = render("layer: {network: {incoming: {mode: steal, "
+                 "http_filter: {method: [GET]}}}}\n",
+                 NULL, NULL);
+    if (!out)
+        fail_msg("%s", err);
+    assert_string_equal(out, "net_incoming steal\n"
+                             "net_incoming_filter method GET\n");
+    free(out);
+    out = render("layer: {network: {incoming: {mode: mirror}}}\n", NULL, NULL);
+    assert_non_null(out);
+    assert_string_equal(out, "net_incoming mirror\n");
+    free(out);
+}
+
+static const bad_t incoming_bad[] = {
+    {"layer:\n  network: {incoming: {mode: borrow}}\n",
+     "t.yaml:2:30: layer.network.incoming.mode: unknown mode \"borrow\" "
+     "(allowed: off, mirror, steal)"},
+    {"layer:\n  network: {incoming: {ports: [0]}}\n",
+     "t.yaml:2:32: layer.network.incoming.ports[0]: expected an integer 1-65535"},
+    {"layer:\n  network: {incoming: {ignore_ports: [65536]}}\n",
+     "t.yaml:2:39: layer.network.incoming.ignore_ports[0]: expected an integer 1-65535"},
+    {"layer:\n  network: {incoming: {port_mapping: {80: 70000}}}\n",
+     "t.yaml:2:43: layer.network.incoming.port_mapping.80: "},
+    {"layer:\n  network: {incoming: {port_mapping: {x: 80}}}\n",
+     "t.yaml:2:39: layer.network.incoming.port_mapping.x: "},
+    {"layer:\n  network: {incoming: {on_conflict: share}}\n",
+     "t.yaml:2:37: layer.network.incoming.on_conflict: unknown value "
+     "\"share\" (allowed: refuse, replace)"},
+    {"layer:\n  network: {incoming: {mode: steal, stolen: 1}}\n",
+     "t.yaml:2:37: layer.network.incoming.stolen: unknown key"},
+    {"layer:\n  network: {incoming: {mode: mirror, http_filter: {path: a}}}"
+     "\n",
+     "t.yaml:2:51: layer.network.incoming.http_filter: only with mode: steal "
+     "(mode is mirror)"},
+    {"layer:\n  network: {incoming: {http_filter: {path: a}}}\n",
+     "t.yaml:2:37: layer.network.incoming.http_filter: only with mode: steal "
+     "(mode is off)"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {header: \"(x\"}\n",
+     "t.yaml:5:29: layer.network.incoming.http_filter.header: bad regex '(x'"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {path: \"a{300}\"}\n",
+     "t.yaml:5:27: layer.network.incoming.http_filter.path: regex 'a{300}' "
+     "is too complex"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {method: [GET, \"GE T\"]}\n",
+     "t.yaml:5:35: layer.network.incoming.http_filter.method[1]: bad HTTP "
+     "method"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {cookie: a}\n",
+     "t.yaml:5:21: layer.network.incoming.http_filter.cookie: unknown key "
+     "(allowed: header, path, method, all_of, any_of, ports)"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {ports: [80]}\n",
+     "t.yaml:5:20: layer.network.incoming.http_filter: needs at least one"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {any_of: []}\n",
+     "t.yaml:5:29: layer.network.incoming.http_filter.any_of: must not be "
+     "empty"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {all_of: [{path: a, ports: [1]}]}\n",
+     "t.yaml:5:47: layer.network.incoming.http_filter.all_of[0].ports: only "
+     "the top http_filter takes ports"},
+    {"layer:\n  network:\n    incoming:\n      mode: steal\n"
+     "      http_filter: {path: a, ports: [99999]}\n",
+     "t.yaml:5:38: layer.network.incoming.http_filter.ports[0]: expected an integer"},
+};
+
+static void test_incoming_bad(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(incoming_bad) / sizeof(incoming_bad[0]);
+         i++) {
+        char *out = render(incoming_bad[i].yaml, NULL, NULL);
+        if (out)
+            fail_msg("case %zu accepted:\n%s", i, incoming_bad[i].yaml);
+        if (strncmp(err, incoming_bad[i].error,
+                    strlen(incoming_bad[i].error)) != 0)
+            fail_msg("case %zu:\n got: %s\nwant: %s...", i, err,
+                     incoming_bad[i].error);
+    }
+    /* More than 64 nodes. */
+    char yaml[4096] = "layer:\n  network:\n    incoming:\n      mode: steal\n"
+                      "      http_filter: {any_of: [";
+    for (int i = 0; i < 70; i++)
+        strcat(yaml, i ? ", {path: a}" : "{path: a}");
+    strcat(yaml, "]}\n");
+    assert_null(render(yaml, NULL, NULL));
+    assert_non_null(strstr(err, "71 filter nodes, at most 64"));
+}
+
 /* A scenario's layer: section is validated with the scenario. */
 static void test_scenario(void **state)
 {
@@ -185,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_empty_and_overrides),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_scenario),
+        cmocka_unit_test(test_incoming),
+        cmocka_unit_test(test_incoming_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -687,6 +687,49 @@ static long c_getname(const char *n, void *f) /* getpeername, getsockname */
     printf("  family %d addr %s\n", a.sin_family, inet_ntoa(a.sin_addr));
     return r;
 }
+/* A loopback TCP listener (local: incoming traffic is off) and, for the
+ * accept family, a client connected to it. */
+static int tcp_listener(struct sockaddr_in *a)
+{
+    socklen_t l = sizeof(*a);
+    memset(a, 0, sizeof(*a));
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    bind(s, (struct sockaddr *)a, sizeof(*a));
+    getsockname(s, (struct sockaddr *)a, &l);
+    return s;
+}
+static long c_listen(const char *n, void *f)
+{
+    (void)n;
+    struct sockaddr_in a;
+    int s = tcp_listener(&a);
+    long r = ((int (*)(int, int))f)(s, 4);
+    int v = 0;
+    socklen_t l = sizeof(v);
+    getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &v, &l);
+    printf("  listening %d\n", v);
+    return r;
+}
+static long c_accept(const char *n, void *f) /* accept, accept4 */
+{
+    struct sockaddr_in a, p;
+    int s = tcp_listener(&a);
+    listen(s, 4);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, sizeof(a));
+    socklen_t l = 2; /* cut short: the full size comes back */
+    memset(&p, 0, sizeof(p));
+    long r = strcmp(n, "accept4") == 0
+                 ? ((int (*)(int, struct sockaddr *, socklen_t *, int))f)(
+                       s, (struct sockaddr *)&p, &l, SOCK_CLOEXEC)
+                 : ((int (*)(int, struct sockaddr *, socklen_t *))f)(
+                       s, (struct sockaddr *)&p, &l);
+    printf("  len %u family %d port zero %d\n", (unsigned)l, p.sin_family,
+           p.sin_port == 0);
+    return r >= 0 ? 0 : -1;
+}
 static long c_getsockopt(const char *n, void *f)
 {
     (void)n;
@@ -1037,6 +1080,7 @@ static const struct {
     {"vfork", c_vfork}, {"socket", c_socket}, {"connect", c_sockaddr},
     {"bind", c_sockaddr}, {"getpeername", c_getname},
     {"getsockname", c_getname}, {"getsockopt", c_getsockopt},
+    {"listen", c_listen}, {"accept", c_accept}, {"accept4", c_accept},
     {"sendto", c_sendto}, {"sendmsg", c_sendmsg}, {"sendmmsg", c_sendmmsg},
     {"recvfrom", c_recvfrom}, {"recvmsg", c_recvmsg},
     {"recvmmsg", c_recvmmsg}, {"getaddrinfo", c_getaddrinfo},

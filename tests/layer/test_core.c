@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "fdtable.h"
+#include "inaddr.h"
 
 #include "shunt/config.h"
 #include "shunt/path.h"
@@ -158,6 +159,253 @@ static void test_config_unix_remote(void **state)
     assert_int_equal(shunt_config_parse(&c, t2, strlen(t2), err, sizeof(err)), 1);
     assert_non_null(strstr(err, "net_remote_unix"));
     shunt_config_free(&c);
+}
+
+
+/* net_incoming*: modes, ports, mappings, the filter tree (docs/incoming.md). */
+static void test_config_incoming(void **state)
+{
+    (void)state;
+    shunt_config_t c;
+    shunt_config_init(&c);
+    char err[256];
+    assert_int_equal(c.incoming.mode, SHUNT_INC_OFF);
+    assert_int_equal(shunt_incoming_remote_port(&c.incoming, 8080), 0);
+    const char *text = "net_incoming steal\n"
+                       "net_incoming_port 8081\n"
+                       "net_incoming_port 9090\n"
+                       "net_incoming_port 7000\n"
+                       "net_incoming_map 8081:80\n"
+                       "net_incoming_ignore 9090\n"
+                       "net_incoming_conflict replace\n"
+                       "net_incoming_filter all 2\n"
+                       "net_incoming_filter header ^x-route: local$\n"
+                       "net_incoming_filter any 2\n"
+                       "net_incoming_filter method GET\n"
+                       "net_incoming_filter path ^/api/[#]x\n"
+                       "net_incoming_filter_port 80\n";
+    assert_int_equal(shunt_config_parse(&c, text, strlen(text), err,
+                                        sizeof(err)), 0);
+    const shunt_incfg_t *in = &c.incoming;
+    assert_int_equal(in->mode, SHUNT_INC_STEAL);
+    assert_int_equal(in->on_conflict, SHUNT_INC_REPLACE);
+    assert_int_equal(shunt_incoming_remote_port(in, 8081), 80);
+    assert_int_equal(shunt_incoming_remote_port(in, 7000), 7000);
+    assert_int_equal(shunt_incoming_remote_port(in, 9090), 0); /* ignored */
+    assert_int_equal(shunt_incoming_remote_port(in, 8080), 0); /* not listed */
+    assert_int_equal(in->nfilter, 5);
+    assert_int_equal(in->filter[0].kind, SHUNT_INC_HF_ALL);
+    assert_int_equal(in->filter[0].nkids, 2);
+    assert_string_equal(in->filter[1].value, "^x-route: local$");
+    assert_int_equal(in->filter[2].kind, SHUNT_INC_HF_ANY);
+    assert_string_equal(in->filter[3].value, "GET");
+    assert_string_equal(in->filter[4].value, "^/api/[#]x");
+    assert_int_equal(shunt_incoming_filter_applies(in, 80), 1);
+    assert_int_equal(shunt_incoming_filter_applies(in, 7000), 0);
+    shunt_config_free(&c);
+
+    /* No port list: every port; two trees at the top become one ALL. */
+    shunt_config_init(&c);
+    const char *t2 = "net_incoming mirror\n"
+                     "net_incoming_map 8081:80\n"
+                     "net_incoming_map 8081:81\n"
+                     "net_incoming_filter header ^a: b$\n"
+                     "net_incoming_filter method POST\n";
+    assert_int_equal(shunt_config_parse(&c, t2, strlen(t2), err, sizeof(err)),
+                     0);
+    in = &c.incoming;
+    assert_int_equal(shunt_incoming_remote_port(in, 1), 1);
+    assert_int_equal(shunt_incoming_remote_port(in, 8081), 81);
+    assert_int_equal(in->on_conflict, SHUNT_INC_REFUSE);
+    assert_int_equal(in->nfilter, 3);
+    assert_int_equal(in->filter[0].kind, SHUNT_INC_HF_ALL);
+    assert_int_equal(in->filter[0].nkids, 2);
+    assert_int_equal(shunt_incoming_filter_applies(in, 80), 0); /* mirror */
+    shunt_config_free(&c);
+
+    /* Bad lines: each refused with a reason. */
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {"net_incoming borrow\n", "line 1: bad net_incoming 'borrow'"},
+        {"net_incoming_port 0\n", "line 1: bad port '0' for net_incoming_port"},
+        {"net_incoming_port 65536\n", "line 1: bad port '65536'"},
+        {"net_incoming_ignore x\n", "line 1: bad port 'x'"},
+        {"net_incoming_map 80\n", "line 1: bad net_incoming_map '80'"},
+        {"net_incoming_map 80:0\n", "line 1: bad port '0' for net_incoming_map"},
+        {"net_incoming_conflict share\n", "line 1: bad net_incoming_conflict"},
+        {"net_incoming_filter header (x\n", "line 1: bad regex '(x'"},
+        {"net_incoming_filter path a+++++\n", "line 1: regex 'a+++++' is too"},
+        {"net_incoming_filter method GE T\n", "line 1: bad HTTP method"},
+        {"net_incoming_filter cookie x\n", "line 1: bad net_incoming_filter"},
+        {"net_incoming_filter all 0\n", "line 1: bad child count"},
+        {"net_incoming_filter_port 99999\n", "line 1: bad port"},
+        {"net_incoming_weird 1\n", "line 1: unknown directive"},
+        {"net_incoming steal\nnet_incoming_filter any 2\n"
+         "net_incoming_filter method GET\n",
+         "net_incoming_filter: node 1 ('any 2') has fewer children"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        shunt_config_init(&c);
+        int n = shunt_config_parse(&c, bad[i].line, strlen(bad[i].line), err,
+                                   sizeof(err));
+        if (n != 1 || strncmp(err, bad[i].why, strlen(bad[i].why)) != 0)
+            fail_msg("case %zu: %d bad, '%s', want '%s'", i, n, err,
+                     bad[i].why);
+        /* a tree cut short leaves incoming traffic off */
+        assert_int_equal(c.incoming.mode, SHUNT_INC_OFF);
+        shunt_config_free(&c);
+    }
+}
+
+
+/* ---- incoming traffic: addresses (layer/inaddr.c) ------------------------ */
+static void sin4(struct sockaddr_storage *ss, const char *ip, unsigned port)
+{
+    struct sockaddr_in *in = (void *)ss;
+    memset(ss, 0, sizeof(*ss));
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &in->sin_addr);
+}
+static void sin6(struct sockaddr_storage *ss, const char *ip, unsigned port)
+{
+    struct sockaddr_in6 *in6 = (void *)ss;
+    memset(ss, 0, sizeof(*ss));
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    inet_pton(AF_INET6, ip, &in6->sin6_addr);
+}
+static void check_listen(struct sockaddr_storage *ss, int v6only, int family,
+                         const char *want, unsigned port)
+{
+    shunt_inaddr_t a;
+    char buf[64];
+    socklen_t l = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                           : sizeof(struct sockaddr_in6);
+    assert_int_equal(shunt_in_listen_addr((struct sockaddr *)ss, l, v6only, &a),
+                     0);
+    assert_int_equal(a.family, family);
+    assert_int_equal(a.port, port);
+    inet_ntop(a.family, a.addr, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void test_inaddr(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss, out;
+    /* Where the proxy connects: loopback for the wildcard. */
+    sin4(&ss, "0.0.0.0", 8080);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 8080);
+    sin4(&ss, "10.1.2.3", 80);
+    check_listen(&ss, 0, AF_INET, "10.1.2.3", 80);
+    sin6(&ss, "::", 8081);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 8081); /* dual-stack */
+    check_listen(&ss, 1, AF_INET6, "::1", 8081);      /* IPV6_V6ONLY */
+    sin6(&ss, "::1", 9);
+    check_listen(&ss, 0, AF_INET6, "::1", 9);
+    sin6(&ss, "::ffff:127.0.0.1", 9);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 9);
+    sin6(&ss, "::ffff:0.0.0.0", 9);
+    check_listen(&ss, 0, AF_INET, "127.0.0.1", 9);
+    shunt_inaddr_t a;
+    struct sockaddr un = {.sa_family = AF_UNIX};
+    assert_int_equal(shunt_in_listen_addr(&un, sizeof(un), 0, &a), -1);
+    sin4(&ss, "0.0.0.0", 1);
+    assert_int_equal(shunt_in_listen_addr((struct sockaddr *)&ss, 8, 0, &a),
+                     -1); /* too short */
+
+    /* Which accepted peers are worth asking the proxy about. */
+    sin4(&ss, "127.0.0.1", 40000);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in)),
+                     40000);
+    sin4(&ss, "10.0.0.1", 40000);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in)),
+                     0);
+    sin6(&ss, "::ffff:127.0.0.1", 40001);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     40001);
+    sin6(&ss, "::1", 40002);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     40002);
+    sin6(&ss, "fd00::1", 40002);
+    assert_int_equal(shunt_in_loopback_port((struct sockaddr *)&ss,
+                                            sizeof(struct sockaddr_in6)),
+                     0);
+    assert_int_equal(shunt_in_loopback_port(NULL, 0), 0);
+    /* the proxy's end bound to the listener's own non-loopback address */
+    const uint8_t own4[4] = {10, 0, 0, 5};
+    uint8_t own6[16];
+    inet_pton(AF_INET6, "fd00::5", own6);
+    sin4(&ss, "10.0.0.5", 40003);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 4),
+                     40003);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 0),
+                     0);
+    sin6(&ss, "::ffff:10.0.0.5", 40004);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own4, 4),
+                     40004);
+    sin6(&ss, "fd00::5", 40005);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own6, 16),
+                     40005);
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in6), own4, 4),
+                     0);
+    sin4(&ss, "127.0.0.1", 40006); /* loopback: always */
+    assert_int_equal(shunt_in_peer_port((struct sockaddr *)&ss,
+                                        sizeof(struct sockaddr_in), own4, 4),
+                     40006);
+
+    /* The remote client as the socket's family says it. */
+    const uint8_t v4[4] = {10, 200, 0, 7};
+    uint8_t v6[16], mapped[16];
+    inet_pton(AF_INET6, "fd00::7", v6);
+    inet_pton(AF_INET6, "::ffff:10.200.0.7", mapped);
+    char buf[64];
+    assert_int_equal(shunt_in_sockaddr(AF_INET, v4, 4, 5555, &out),
+                     sizeof(struct sockaddr_in));
+    struct sockaddr_in *o4 = (void *)&out;
+    assert_int_equal(ntohs(o4->sin_port), 5555);
+    assert_string_equal(inet_ntop(AF_INET, &o4->sin_addr, buf, sizeof(buf)),
+                        "10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v4, 4, 5555, &out),
+                     sizeof(struct sockaddr_in6));
+    struct sockaddr_in6 *o6 = (void *)&out;
+    assert_string_equal(inet_ntop(AF_INET6, &o6->sin6_addr, buf, sizeof(buf)),
+                        "::ffff:10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET, mapped, 16, 1, &out),
+                     sizeof(struct sockaddr_in));
+    assert_string_equal(inet_ntop(AF_INET, &o4->sin_addr, buf, sizeof(buf)),
+                        "10.200.0.7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET, v6, 16, 1, &out), 0);
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v6, 16, 2, &out),
+                     sizeof(struct sockaddr_in6));
+    assert_string_equal(inet_ntop(AF_INET6, &o6->sin6_addr, buf, sizeof(buf)),
+                        "fd00::7");
+    assert_int_equal(shunt_in_sockaddr(AF_INET6, v6, 5, 2, &out), 0);
+    assert_int_equal(shunt_in_sockaddr(AF_UNIX, v4, 4, 2, &out), 0);
+
+    /* accept's out-parameter: cut to the room given, the full size back. */
+    shunt_in_sockaddr(AF_INET, v4, 4, 5555, &out);
+    struct sockaddr_in dst;
+    memset(&dst, 0xaa, sizeof(dst));
+    socklen_t dl = 4;
+    shunt_in_addr_out(&out, sizeof(struct sockaddr_in), (struct sockaddr *)&dst,
+                      &dl);
+    assert_int_equal(dl, sizeof(struct sockaddr_in));
+    assert_int_equal(dst.sin_family, AF_INET);
+    assert_int_equal(dst.sin_port, htons(5555));
+    assert_int_equal(((uint8_t *)&dst)[4], 0xaa); /* not written */
+    shunt_in_addr_out(&out, sizeof(struct sockaddr_in), NULL, &dl);
 }
 
 /* ---- policy -------------------------------------------------------------- */
@@ -473,6 +721,8 @@ int main(void)
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_unix_remote),
+        cmocka_unit_test(test_config_incoming),
+        cmocka_unit_test(test_inaddr),
         cmocka_unit_test(test_regex_check),
         cmocka_unit_test(test_policy_defaults),
         cmocka_unit_test(test_policy_config_order),

@@ -43,6 +43,37 @@ typedef struct {
     size_t n, cap;
 } shunt_netrules_t;
 
+/* Incoming traffic (net_incoming*: docs/incoming.md).  mode and
+ * on_conflict take the protocol's values (shunt/proto.h: SHUNT_IN_*), the
+ * filter nodes its rec_hfilter kinds (SHUNT_HF_*), in prefix order. */
+enum { SHUNT_INC_OFF = 0, SHUNT_INC_MIRROR = 1, SHUNT_INC_STEAL = 2 };
+enum { SHUNT_INC_REFUSE = 0, SHUNT_INC_REPLACE = 1 };
+enum { SHUNT_INC_HF_ALL = 1, SHUNT_INC_HF_ANY, SHUNT_INC_HF_HEADER,
+       SHUNT_INC_HF_PATH, SHUNT_INC_HF_METHOD };
+#define SHUNT_INC_MAX_NODES 64 /* = SHUNT_HF_MAX_NODES */
+
+typedef struct {
+    unsigned short *v;
+    size_t n, cap;
+} shunt_portlist_t;
+
+typedef struct {
+    unsigned char kind;     /* SHUNT_INC_HF_* */
+    unsigned short nkids;   /* ALL/ANY */
+    char *value;            /* HEADER/PATH: ERE; METHOD: the method */
+} shunt_hfnode_t;
+
+typedef struct {
+    int mode;                       /* SHUNT_INC_*; default off */
+    int on_conflict;                /* SHUNT_INC_REFUSE (default) / REPLACE */
+    shunt_portlist_t ports;         /* local ports affected (empty: all) */
+    shunt_portlist_t ignore;        /* local ports never affected */
+    shunt_portlist_t map_local, map_remote; /* net_incoming_map, paired */
+    shunt_portlist_t filter_ports;  /* remote ports the filter applies to */
+    shunt_hfnode_t *filter;         /* prefix order */
+    size_t nfilter, capfilter;
+} shunt_incfg_t;
+
 typedef struct {
     int log_level;          /* -1: not set */
     char *log_file;         /* NULL: not set */
@@ -51,6 +82,7 @@ typedef struct {
     shunt_strlist_t env_include, env_exclude; /* globs, for env.c */
     shunt_netrules_t net;   /* net_remote/net_local, in file order */
     shunt_relist_t unix_remote; /* net_remote_unix: unix-socket paths (ERE) */
+    shunt_incfg_t incoming;  /* net_incoming* */
 } shunt_config_t;
 
 void shunt_config_init(shunt_config_t *c);
@@ -76,5 +108,22 @@ int shunt_relist_match(const shunt_relist_t *l, const char *path);
  * filled.  r->name is malloc'd. */
 int shunt_netrule_parse(const char *s, shunt_netrule_t *r, char *why,
                         size_t wl);
+
+/* Incoming traffic: whether local listening port p is subscribed (mode
+ * on, in net_incoming_port or that list empty, not ignored), and the
+ * target's port it takes (net_incoming_map, else p).  0 when not. */
+unsigned shunt_incoming_remote_port(const shunt_incfg_t *in, unsigned p);
+/* Whether the filter applies to remote port rp (steal with a filter and
+ * rp in net_incoming_filter_port, or that list empty). */
+int shunt_incoming_filter_applies(const shunt_incfg_t *in, unsigned rp);
+/* Parses one net_incoming_filter value ("all N", "any N", "header ERE",
+ * "path ERE", "method NAME"; a regex must compile, header's
+ * case-insensitively) into n (n->value malloc'd).  0 or -1 with why. */
+int shunt_incoming_node_parse(const char *val, shunt_hfnode_t *n, char *why,
+                              size_t wl);
+/* Whether the filter nodes form whole trees (each ALL/ANY followed by its
+ * children) and one tree at most at the top: 0, or -1 with why. */
+int shunt_incoming_filter_check(const shunt_incfg_t *in, char *why,
+                                size_t wl);
 
 #endif
