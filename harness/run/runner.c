@@ -759,6 +759,8 @@ static void judge_local(case_run_t *x, const obs_t *lo)
  * and checks traffic.expect; after_exit runs a second client until the
  * port is the target's own again. */
 
+#define SETTLE_MS 3000
+
 /* A client in its service container; its wait status, -2 when it timed
  * out, -1 when it could not run (x->err). */
 static int run_client(case_run_t *x, const shunt_tclient_t *cl, const char *tag,
@@ -847,6 +849,40 @@ static void traffic_after(case_run_t *x, const shunt_traffic_t *t, uint64_t t_st
     }
 }
 
+/* Lines in the file at path (its newlines). */
+static long count_lines(const char *path)
+{
+    size_t len = 0;
+    char *t = shunt_read_file(path, OUT_MAX, &len);
+    long n = 0;
+    for (size_t i = 0; t && i < len; i++)
+        n += t[i] == '\n';
+    free(t);
+    return n;
+}
+
+/* How many lines the program's stdout should end with, as far as
+ * traffic.expect says (-1: it does not say). */
+static long want_program_lines(const shunt_texpect_t *e, const char *client_out)
+{
+    if (e->program_lines >= 0)
+        return e->program_lines;
+    if (e->program_stdout_set)
+        return (long)e->n_program_stdout;
+    if (!e->program_mirrors || !client_out)
+        return -1;
+    regex_t re;
+    if (regcomp(&re, e->program_mirrors, REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    long n = 0;
+    char *copy = strdup(client_out), *save = NULL;
+    for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+        n += regexec(&re, l, 0, NULL, 0) == 0;
+    free(copy);
+    regfree(&re);
+    return n;
+}
+
 /* Stops the program's harness exec: SIGTERM (forwarded to the program),
  * SIGKILL to its group 5 s later; its wait status. */
 static int stop_program(pid_t pid, int *st)
@@ -916,7 +952,13 @@ static void traffic_run(case_run_t *x, int i, const char *tag)
                              o->how);
         }
     }
-    /* 3. stop the program */
+    /* 3. stop the program, once it has printed what traffic.expect waits
+     * for (a mirror's copy may still be on its way when the client is
+     * done): up to SETTLE_MS */
+    long want = subscribed && ran_client ? want_program_lines(&t->expect, cout) : -1;
+    for (uint64_t until = shunt_now_ms() + SETTLE_MS;
+         want >= 0 && !ended && count_lines(outp) < want && shunt_now_ms() < until;)
+        usleep(20 * 1000);
     if (!ended && stop_program(p.pid, &st) < 0)
         st = 0;
     uint64_t t_stop = shunt_now_ms();

@@ -3,6 +3,9 @@
 #include "shunt/trafficrun.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
@@ -22,6 +25,12 @@ int shunt_incoming_lists_port(const char *dir, int port, char *line, size_t line
     struct dirent *e;
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] == '.')
+            continue;
+        /* named by the harness exec that keeps it: one left by a process
+         * that is gone (killed before it could remove it) is stale */
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (!*end && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
             continue;
         int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
