@@ -45,9 +45,9 @@ int shunt_incoming_lists_port(const char *dir, int port, char *line, size_t line
             char *nl = strchr(l, '\n');
             if (nl)
                 *nl = 0;
-            char *end;
-            long r = strtol(l, &end, 10);
-            if (end != l && (*end == ' ' || *end == '\t' || *end == 0) && r == port) {
+            char *nend;
+            long r = strtol(l, &nend, 10);
+            if (nend != l && (*nend == ' ' || *nend == '\t' || *nend == 0) && r == port) {
                 found = 1;
                 if (line && linelen)
                     snprintf(line, linelen, "%s", l);
