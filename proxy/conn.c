@@ -420,6 +420,34 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
                     "no such UDP stream");
         return;
     }
+    if (m.type == SHUNT_T_INCOMING_PEER) { /* answered here */
+        const pinpeer_t *in = stream_incoming_peer(p, m.u.incoming_peer.port);
+        if (!in) {
+            conn_send_error(p, c, m.id, ENOENT, "not an incoming stream");
+            return;
+        }
+        shunt_incoming_peer_r_t r = {
+            .sub = in->sub,
+            .flags = in->flags,
+            .family = in->family,
+            .peer_addr = shunt_bytes(in->peer, in->peer_len),
+            .peer_port = in->peer_port,
+            .local_addr = shunt_bytes(in->local, in->local_len),
+            .local_port = in->local_port};
+        if (shunt_encode(&c->tx, SHUNT_T_INCOMING_PEER_R, 0, m.id, &r,
+                         c->max_frame) < 0)
+            LOG_WARN("%s: out of memory queueing an answer", c->name);
+        proxy_mark_dirty(p, &c->ev);
+        return;
+    }
+    if (m.type == SHUNT_T_INCOMING_UNSUB) {
+        int err = 0;
+        if (!incoming_unsub_request(p, c, m.u.incoming_unsub.sub, &err)) {
+            /* unknown, or other listeners of the group still use it */
+            conn_answer(p, c, m.id, err ? -err : 0, "no such subscription");
+            return;
+        }
+    }
     if (m.type == SHUNT_T_CLOSE &&
         !sess_close_request(p, c->sess, m.u.close.handle)) {
         /* Another process still holds it: released here, not closed. */
@@ -430,7 +458,10 @@ static void conn_on_frame(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         conn_send_error(p, c, m.id, -rc, "the agent cannot serve this user");
         return;
     }
-    rc = proxy_forward_request(p, c, frame, len, &m);
+    if (m.type == SHUNT_T_INCOMING_SUB)
+        rc = incoming_sub_request(p, c, frame, len, &m);
+    else
+        rc = proxy_forward_request(p, c, frame, len, &m);
     if (rc < 0)
         conn_send_error(p, c, m.id, -rc, "proxy cannot forward the request");
 }

@@ -96,10 +96,19 @@ int proxy_link_request(shunt_proxy_t *p, uint16_t type, const void *body)
 int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
                           size_t len, const shunt_msg_t *m)
 {
+    return proxy_forward_request_ctx(p, c, frame, len, m, NULL);
+}
+
+int proxy_forward_request_ctx(shunt_proxy_t *p, pconn_t *c,
+                              const uint8_t *frame, size_t len,
+                              const shunt_msg_t *m, void *ctx)
+{
     int32_t socktype = m->type == SHUNT_T_CONNECT ? m->u.connect.socktype : 0;
     uint64_t id = pend_add(p, c->id, m->id, m->type, socktype);
     if (!id)
         return -ENOMEM;
+    if (ctx)
+        ((ppend_t *)pmap_get(&p->pending, id))->ctx = ctx;
     int rc = 0;
     size_t at0 = p->link_tx.len;
     uint32_t limit = SHUNT_DATA_MAX(c->max_frame);
@@ -124,6 +133,9 @@ int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
         }
     }
     if (rc < 0) {
+        ppend_t *pd = pmap_get(&p->pending, id);
+        if (pd)
+            pd->ctx = NULL; /* the caller still owns it */
         pend_drop(p, id);
         return rc;
     }
@@ -158,9 +170,12 @@ void proxy_link_fail(shunt_proxy_t *p, const char *why)
             conn_send_error(p, c, pd->orig_id, EIO, "agent link lost");
             conn_response_done(p, c);
         }
+        if (pd->ctx)
+            incoming_ctx_free(pd->ctx);
         pend_release(p, pd);
     }
     pmap_free(&p->pending);
+    incoming_link_lost(p);
     stream_reset_all(p);
     sess_link_lost(p);
 }
@@ -180,7 +195,12 @@ static void link_on_response(shunt_proxy_t *p, const uint8_t *frame,
     uint16_t rtype = pd->type;
     int udp = (pd->socktype & 0xff) == SOCK_DGRAM;
     int own = pd->conn_id == 0;
+    void *ctx = pd->ctx;
     pend_release(p, pd);
+    if (rtype == SHUNT_T_INCOMING_SUB)
+        incoming_sub_answered(p, c, ctx, m); /* takes ctx */
+    else if (ctx)
+        incoming_ctx_free(ctx);
 
     if (own) {
         if (rtype == SHUNT_T_CREDS && m->type == SHUNT_T_ERROR &&
@@ -249,6 +269,8 @@ static void link_on_frame(shunt_proxy_t *p, const uint8_t *frame, size_t len)
                             "type");
             conn_response_done(p, c);
         }
+        if (pd->ctx)
+            incoming_ctx_free(pd->ctx);
         pend_release(p, pd);
         return;
     }
@@ -263,6 +285,8 @@ static void link_on_frame(shunt_proxy_t *p, const uint8_t *frame, size_t len)
     }
     if (m.type == SHUNT_T_WATCH_EVENT)
         inotify_on_agent(p, &m);
+    else if (m.type == SHUNT_T_INCOMING)
+        incoming_on_agent(p, &m);
     else if (shunt_msg_is_oneway(m.type))
         stream_on_agent(p, &m);
     else

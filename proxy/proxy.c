@@ -120,11 +120,17 @@ shunt_proxy_t *shunt_proxy_new(const shunt_proxy_opts_t *o, char *err,
     pmap_init(&p->streams);
     pmap_init(&p->handles);
     pmap_init(&p->inotify);
+    pmap_init(&p->inpeers);
     shunt_wbuf_init(&p->link_tx);
     if (!o->socket_path || !o->agent_addr || !o->layer_token ||
         o->layer_token_len == 0) {
         snprintf(err, errlen, "socket_path, agent_addr and layer_token are "
                               "required");
+        goto fail;
+    }
+    if (o->incoming_status &&
+        !(p->incoming_status = strdup(o->incoming_status))) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
     p->layer_token = malloc(o->layer_token_len);
@@ -344,13 +350,18 @@ void shunt_proxy_free(shunt_proxy_t *p)
         stream_free(s);
     }
     pmap_free(&p->streams);
+    pmap_free(&p->inpeers);
+    incoming_free_all(p);
+    free(p->incoming_status);
     inotify_free_all(p);
     relay_pool_free(p);
     broker_free_all(p);
     sess_free_all(p);
     pmap_free(&p->handles);
-    for (size_t i = 0; pmap_next(&p->pending, &i, &k, &v);)
+    for (size_t i = 0; pmap_next(&p->pending, &i, &k, &v);) {
+        incoming_ctx_free(((ppend_t *)v)->ctx);
         free(v);
+    }
     pmap_free(&p->pending);
     while (p->free_pend) {
         ppend_t *pd = p->free_pend;

@@ -119,10 +119,24 @@ typedef struct ppend {
     uint64_t orig_id;
     uint16_t type;
     int32_t socktype;       /* CONNECT: SOCK_STREAM or SOCK_DGRAM */
+    void *ctx;              /* INCOMING_SUB: the subscription it makes */
     struct ppend *next_free;
 } ppend_t;
 
-enum { ST_LISTEN, ST_OPEN, ST_DRAIN };
+enum { ST_LISTEN, ST_OPEN, ST_DRAIN, ST_CONNECTING };
+
+/* An incoming stream (incoming.c): what the program's accepted socket
+ * stands for, told to its layer by INCOMING_PEER. */
+typedef struct {
+    uint32_t sub;
+    uint8_t flags;
+    int family;
+    uint8_t peer[16], local[16];
+    uint32_t peer_len, local_len;
+    uint16_t peer_port, local_port;
+    uint16_t relay_port;    /* our end's port: the accepted socket's peer */
+} pinpeer_t;
+typedef struct pinsub pinsub_t;
 
 /* A proxied socket: a loopback endpoint relayed to an agent stream. */
 struct pstream {
@@ -144,6 +158,7 @@ struct pstream {
     int remote_eof;         /* agent sent SHUTDOWN */
     int wr_shut;            /* shutdown(SHUT_WR) done locally */
     int have_peer;          /* UDP: first peer known */
+    pinpeer_t *in;          /* an incoming stream (ST_CONNECTING first) */
 };
 
 /* An inotify instance of a program (inotify.c): the other end of pev's
@@ -198,6 +213,10 @@ struct shunt_proxy {
     uint32_t next_inotify;
 
     proxy_record_t *record; /* recording mode (record.c), or NULL */
+
+    pinsub_t *insubs;       /* incoming.c: live subscriptions */
+    pmap_t inpeers;         /* relay port -> incoming pstream_t */
+    char *incoming_status;  /* opts.incoming_status, or NULL */
 
     pbroker_t *brokers;     /* broker.c */
     int broker_client_fd;   /* opts.broker: the layers' end, until taken */
@@ -263,6 +282,31 @@ int proxy_link_request(shunt_proxy_t *p, uint16_t type, const void *body);
 int proxy_forward_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
                           size_t len, const shunt_msg_t *m);
 void proxy_link_fail(shunt_proxy_t *p, const char *why);
+/* As proxy_forward_request; ctx goes with the answer to its handler
+ * (INCOMING_SUB: incoming_sub_answered) and is freed if none comes. */
+int proxy_forward_request_ctx(shunt_proxy_t *p, pconn_t *c,
+                              const uint8_t *frame, size_t len,
+                              const shunt_msg_t *m, void *ctx);
+
+/* incoming.c */
+int incoming_sub_request(shunt_proxy_t *p, pconn_t *c, const uint8_t *frame,
+                         size_t len, const shunt_msg_t *m);
+void incoming_sub_answered(shunt_proxy_t *p, pconn_t *c, void *ctx,
+                           const shunt_msg_t *m);
+void incoming_ctx_free(void *ctx);
+int incoming_unsub_request(shunt_proxy_t *p, pconn_t *c, uint32_t sub,
+                           int *err);
+void incoming_group_ended(shunt_proxy_t *p, psess_t *root);
+void incoming_link_lost(shunt_proxy_t *p);
+void incoming_free_all(shunt_proxy_t *p);
+void incoming_on_agent(shunt_proxy_t *p, const shunt_msg_t *m);
+/* stream.c: the relay of an incoming stream, connecting to the program's
+ * listener family/addr:port; 0 or -errno (then the caller SCLOSEs). */
+int stream_incoming(shunt_proxy_t *p, psess_t *root,
+                    const shunt_incoming_t *in, int family,
+                    const uint8_t *addr, uint16_t port);
+/* INCOMING_PEER: the incoming stream whose relay end has that port. */
+const pinpeer_t *stream_incoming_peer(shunt_proxy_t *p, uint16_t port);
 
 /* proxy.c */
 void proxy_mark_dirty(shunt_proxy_t *p, ev_t *ev);

@@ -208,6 +208,7 @@ void sess_detach(shunt_proxy_t *p, psess_t *s)
         session_ended(p, s);
     if (--root->nconns > 0)
         return;
+    incoming_group_ended(p, root);
     size_t nh = root->handles.n, ns = root->streams.n;
     if (nh || ns)
         LOG_DEBUG("session %016llx ended: closing %zu handle(s), "

@@ -74,6 +74,7 @@ void stream_free(pstream_t *s)
     if (s->ev.fd >= 0)
         close(s->ev.fd);
     shunt_wbuf_free(&s->out);
+    free(s->in);
     free(s);
 }
 
@@ -95,6 +96,8 @@ static void stream_destroy(shunt_proxy_t *p, pstream_t *s, int sclose, int err,
             pmap_del(&s->root->streams, s->id);
     }
     s->root = NULL;
+    if (s->in && pmap_get(&p->inpeers, s->in->relay_port) == s)
+        pmap_del(&p->inpeers, s->in->relay_port);
     timer_remove(p, s);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;
@@ -393,6 +396,134 @@ static void udp_write(shunt_proxy_t *p, pstream_t *s)
     }
 }
 
+/* ---- incoming streams (docs/incoming.md) ------------------------------ */
+static int is_loopback(int family, const uint8_t *a)
+{
+    static const uint8_t v6lo[16] = {[15] = 1};
+    static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (family == AF_INET)
+        return a[0] == 127;
+    return memcmp(a, v6lo, 16) == 0 ||
+           (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+}
+
+static socklen_t make_sa(struct sockaddr_storage *ss, int family,
+                         const uint8_t *addr, uint16_t port)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        memcpy(&in->sin_addr, addr, 4);
+        return sizeof(*in);
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    memcpy(&in6->sin6_addr, addr, 16);
+    return sizeof(*in6);
+}
+
+int stream_incoming(shunt_proxy_t *p, psess_t *root,
+                    const shunt_incoming_t *in, int family,
+                    const uint8_t *addr, uint16_t port)
+{
+    if (pmap_get(&p->streams, in->stream)) {
+        LOG_WARN("agent reused live stream id %u", in->stream);
+        return -EEXIST;
+    }
+    pstream_t *s = calloc(1, sizeof(*s));
+    pinpeer_t *pi = calloc(1, sizeof(*pi));
+    if (!s || !pi) {
+        free(s);
+        free(pi);
+        return -ENOMEM;
+    }
+    s->ev.kind = EV_STREAM;
+    s->id = in->stream;
+    s->state = ST_CONNECTING;
+    s->send_credit = SHUNT_STREAM_WINDOW;
+    shunt_wbuf_init(&s->out);
+    s->in = pi;
+    pi->sub = in->sub;
+    pi->flags = in->flags;
+    pi->family = in->family;
+    pi->peer_len = in->peer_addr.len <= 16 ? in->peer_addr.len : 0;
+    memcpy(pi->peer, in->peer_addr.p, pi->peer_len);
+    pi->peer_port = in->peer_port;
+    pi->local_len = in->local_addr.len <= 16 ? in->local_addr.len : 0;
+    memcpy(pi->local, in->local_addr.p, pi->local_len);
+    pi->local_port = in->local_port;
+
+    /* Our end is bound first, so its port (the accepted socket's peer
+     * port, which INCOMING_PEER asks about) is known before the program
+     * can accept.  Towards a loopback listener it is loopback; towards a
+     * listener on one of this host's addresses, that address. */
+    struct sockaddr_storage src, dst;
+    uint8_t lo[16] = {0};
+    if (family == AF_INET) {
+        lo[0] = 127;
+        lo[3] = 1;
+    } else {
+        lo[15] = 1;
+    }
+    socklen_t sl = make_sa(&src, family, is_loopback(family, addr) ? lo : addr,
+                           0);
+    socklen_t dl = make_sa(&dst, family, addr, port);
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    s->ev.fd = fd;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&src, sl) < 0 ||
+        getsockname(fd, (struct sockaddr *)&src, &sl) < 0 ||
+        (connect(fd, (struct sockaddr *)&dst, dl) < 0 &&
+         errno != EINPROGRESS)) {
+        int e = errno;
+        LOG_DEBUG("incoming stream %u: cannot connect to local port %u: %s",
+                  in->stream, port, strerror(e));
+        stream_free(s);
+        return -e;
+    }
+    pi->relay_port = family == AF_INET
+                         ? ntohs(((struct sockaddr_in *)&src)->sin_port)
+                         : ntohs(((struct sockaddr_in6 *)&src)->sin6_port);
+    int rc = stream_register(p, root, s); /* frees s on failure */
+    if (rc < 0)
+        return rc;
+    if (pmap_put(&p->inpeers, pi->relay_port, s) < 0) {
+        stream_destroy(p, s, 0, 0, 1);
+        return -ENOMEM;
+    }
+    proxy_mark_dirty(p, &s->ev);
+    LOG_DEBUG("incoming stream %u (subscription %u) -> local port %u from "
+              "port %u",
+              s->id, in->sub, port, pi->relay_port);
+    return 0;
+}
+
+static void incoming_connected(shunt_proxy_t *p, pstream_t *s)
+{
+    int err = 0;
+    socklen_t el = sizeof(err);
+    if (getsockopt(s->ev.fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+        err = errno;
+    if (err) {
+        /* the listener is gone: the agent serves it otherwise or resets */
+        local_failed(p, s, err, "connect");
+        return;
+    }
+    s->state = ST_OPEN;
+    timer_remove(p, s);
+    int one = 1;
+    setsockopt(s->ev.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    proxy_mark_dirty(p, &s->ev);
+}
+
+const pinpeer_t *stream_incoming_peer(shunt_proxy_t *p, uint16_t port)
+{
+    pstream_t *s = pmap_get(&p->inpeers, port);
+    return s ? s->in : NULL;
+}
+
 void stream_on_event(shunt_proxy_t *p, pstream_t *s, uint32_t events)
 {
     if (s->udp) {
@@ -404,6 +535,10 @@ void stream_on_event(shunt_proxy_t *p, pstream_t *s, uint32_t events)
     }
     if (s->state == ST_LISTEN) {
         tcp_accept(p, s);
+        return;
+    }
+    if (s->state == ST_CONNECTING) {
+        incoming_connected(p, s);
         return;
     }
     if (events & EPOLLOUT)
@@ -427,6 +562,10 @@ void stream_on_event(shunt_proxy_t *p, pstream_t *s, uint32_t events)
 
 void stream_sync(shunt_proxy_t *p, pstream_t *s)
 {
+    if (s->state == ST_CONNECTING) {
+        proxy_ev_set(p, &s->ev, EPOLLOUT);
+        return;
+    }
     if (s->state != ST_LISTEN && shunt_wbuf_pending(&s->out) > 0) {
         if (s->udp)
             udp_write(p, s);
@@ -529,7 +668,7 @@ void stream_on_agent(shunt_proxy_t *p, const shunt_msg_t *m)
         break;
     case SHUNT_T_SCLOSE:
         if (m->u.sclose.err != 0 || s->udp || s->state == ST_LISTEN ||
-            shunt_wbuf_pending(&s->out) == 0) {
+            s->state == ST_CONNECTING || shunt_wbuf_pending(&s->out) == 0) {
             LOG_DEBUG("stream %u: closed by the agent (%s)", id,
                       m->u.sclose.err ? strerror(m->u.sclose.err) : "orderly");
             stream_destroy(p, s, 0, 0, m->u.sclose.err != 0);
@@ -554,6 +693,8 @@ void stream_session_ended(shunt_proxy_t *p, pstream_t *s)
      * owned by its local socket and ends when that socket does. */
     if (s->udp || s->state == ST_LISTEN)
         stream_destroy(p, s, 1, 0, 0);
+    else if (s->state == ST_CONNECTING) /* its listener's programs are gone */
+        stream_destroy(p, s, 1, ECONNREFUSED, 0);
 }
 
 void stream_reset_all(shunt_proxy_t *p)

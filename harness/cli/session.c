@@ -652,7 +652,18 @@ static int start(shunt_session_t *s)
     }
     if (strncmp(s->layer_token_path, s->tmpdir, strlen(s->tmpdir)) != 0)
         record_owned(s, s->layer_token_path);
+    /* The live incoming subscriptions, for the runner and `harness status`
+     * (docs/incoming.md): STATE/NAME/incoming/PID. */
+    char instatus[PATH_MAX] = "";
+    if (s->o.target) {
+        char dir[PATH_MAX - 32];
+        snprintf(dir, sizeof(dir), "%s/%s/incoming", SHUNT_STATE_ROOT,
+                 s->o.target);
+        if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+            snprintf(instatus, sizeof(instatus), "%s/%d", dir, (int)getpid());
+    }
     shunt_proxy_opts_t po = {
+        .incoming_status = instatus[0] ? instatus : NULL,
         .socket_path = s->socket_path,
         .agent_addr = addr,
         .agent_token = agent_token,

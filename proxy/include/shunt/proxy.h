@@ -21,6 +21,9 @@ typedef struct {
                                   * variable, if set */
     int broker;                  /* make a broker for the program's layers
                                   * (shunt_proxy_take_broker) */
+    const char *incoming_status; /* a file kept listing the live incoming
+                                  * subscriptions, "REMOTE LOCAL MODE" per
+                                  * line (docs/incoming.md); NULL: none */
 } shunt_proxy_opts_t;
 
 /* Connects to the agent, performs the handshake and binds the socket.
