@@ -24,8 +24,9 @@ int shunt_incoming_lists_port(const char *dir, int port, char *line, size_t line
     int found = 0;
     struct dirent *e;
     while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
+        size_t namelen = strlen(e->d_name);
+        if (e->d_name[0] == '.' || (namelen > 4 && strcmp(e->d_name + namelen - 4, ".tmp") == 0))
+            continue; /* the proxy's next version, not renamed into place yet */
         /* named by the harness exec that keeps it: one left by a process
          * that is gone (killed before it could remove it) is stale */
         char *end;
