@@ -2,61 +2,30 @@
  * verdict on the client's and the program's output (shunt/trafficrun.h). */
 #include "shunt/trafficrun.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
-#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "shunt/target.h"
 #include "shunt/util.h"
 
 int shunt_incoming_lists_port(const char *dir, int port, char *line, size_t linelen)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    shunt_target_insub_t *v;
+    size_t n;
+    if (shunt_target_incoming_read(dir, &v, &n) < 0)
         return 0;
     int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        size_t namelen = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (namelen > 4 && strcmp(e->d_name + namelen - 4, ".tmp") == 0))
-            continue; /* the proxy's next version, not renamed into place yet */
-        /* named by the harness exec that keeps it: one left by a process
-         * that is gone (killed before it could remove it) is stale */
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (!*end && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        char buf[65536];
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = 0;
-        for (char *l = buf; l && *l && !found;) {
-            char *nl = strchr(l, '\n');
-            if (nl)
-                *nl = 0;
-            char *nend;
-            long r = strtol(l, &nend, 10);
-            if (nend != l && (*nend == ' ' || *nend == '\t' || *nend == 0) && r == port) {
-                found = 1;
-                if (line && linelen)
-                    snprintf(line, linelen, "%s", l);
-            }
-            l = nl ? nl + 1 : NULL;
+    for (size_t i = 0; i < n && !found; i++)
+        if (v[i].remote_port == port) {
+            found = 1;
+            if (line && linelen)
+                snprintf(line, linelen, "%d %d %s", v[i].remote_port, v[i].local_port,
+                         v[i].mode);
         }
-    }
-    closedir(d);
+    free(v);
     return found;
 }
 

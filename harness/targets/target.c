@@ -593,6 +593,9 @@ int shunt_target_status(const char *name, shunt_target_status_t *out, char *err,
         c->alive = tgt_ctr_alive(&st->ctr[i]);
     }
     out->n_ctr = st->n_ctr;
+    char idir[PATH_MAX];
+    if (shunt_fmt(idir, sizeof(idir), "%s/incoming", out->info.state_dir) == 0)
+        shunt_target_incoming_read(idir, &out->in, &out->n_in);
     free(st);
     return 0;
 }
@@ -602,6 +605,9 @@ void shunt_target_status_free(shunt_target_status_t *st)
     free(st->ctr);
     st->ctr = NULL;
     st->n_ctr = 0;
+    free(st->in);
+    st->in = NULL;
+    st->n_in = 0;
 }
 
 int shunt_find_init(char *out, size_t outlen, char *err, size_t errlen)

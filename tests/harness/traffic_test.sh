@@ -60,5 +60,24 @@ check "after_exit retries the client, then fails" 1 "$rc" "$work/out" \
   '^    traffic.after_exit: not the target.s own service 300 ms after the program stopped: traffic.after_exit.expect.client_stdout\[0\]: the client.s stdout line 1 "remote" does not match \^local\$$' \
   '^    traffic.after_exit failed \(attempt [2-9][0-9]*, [0-9]+ ms\):$'
 
+# harness status lists the subscriptions of a target that is up
+"$harness" up "$fx/traffic.yaml" > "$work/up" 2>&1 || { echo "FAIL up"; cat "$work/up"; exit 1; }
+sh "$fx/fake-sub.sh" htraffic 18080 > /dev/null &
+sub=$!
+for _ in $(seq 50); do [ -e /run/shunt/targets/htraffic/incoming/$sub ] && break; sleep 0.1; done
+"$harness" status htraffic > "$work/out" 2>&1
+check "harness status lists a subscription" 0 "$?" "$work/out" \
+  "^  incoming: port 18080 -> local port 18080 \(steal, harness exec pid $sub\)$"
+"$harness" status --json htraffic > "$work/out" 2>&1
+check "harness status --json lists it" 0 "$?" "$work/out" \
+  "\"incoming\":\[\{\"remote_port\":18080,\"local_port\":18080,\"mode\":\"steal\",\"pid\":$sub\}\]"
+kill $sub; wait $sub 2>/dev/null
+"$harness" status htraffic > "$work/out" 2>&1
+if grep -q incoming "$work/out"; then
+  echo "FAIL a stale subscription list is not shown"; fails=$((fails+1))
+else
+  echo "ok   a stale subscription list is not shown"
+fi
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all traffic checks passed"

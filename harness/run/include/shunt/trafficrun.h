@@ -11,11 +11,10 @@
 
 /* The proxy's status files: DIR/<harness pid>, one line per live
  * subscription, "REMOTE_PORT LOCAL_PORT MODE" (INCOMING-SPEC, "Status for
- * the harness").  1 when a file of dir has a line for remote port port,
- * with that line in line (without its newline); 0 when none does (or dir
- * is missing).  Names starting with '.' or ending in .tmp are the proxy's
- * next version, and a file named by a pid that no longer runs is stale:
- * both are skipped. */
+ * the harness"), read by shunt_target_incoming_read (which skips the
+ * proxy's temporary and stale files).  1 when one lists remote port port,
+ * with that line in line ("REMOTE LOCAL MODE"); 0 when none does (or dir
+ * is missing). */
 int shunt_incoming_lists_port(const char *dir, int port, char *line, size_t linelen);
 
 /* x against the client's exit status (a wait status; -1: it did not run,
