@@ -1231,8 +1231,13 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
         shunt_ynode_t *traf = s->traffic || ct ? ymerge(c, s->traffic, ct, ct ? ct : s->traffic, 0) : NULL;
         if (!traf && (s->traffic || ct))
             return oom(c);
-        if (shunt_runspec_parse(&c->e, c->dir, prog, runs, exp, &s->cases[i].run) < 0 ||
-            shunt_traffic_parse(&c->e, &s->target, traf, runs, exp, s->cases[i].run) < 0) {
+        if (shunt_runspec_parse(&c->e, c->dir, prog, runs, exp, &s->cases[i].run) < 0) {
+            case_error_path(c, i, cn);
+            return -1;
+        }
+        if (shunt_traffic_parse(&c->e, &s->target, traf, runs, exp, s->cases[i].run) < 0) {
+            shunt_runspec_free(s->cases[i].run); /* not counted in n_cases yet */
+            s->cases[i].run = NULL;
             case_error_path(c, i, cn);
             return -1;
         }
