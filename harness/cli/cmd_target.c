@@ -231,6 +231,21 @@ static void status_json(shunt_json_t *j, const shunt_target_status_t *st)
         shunt_json_obj_end(j);
     }
     shunt_json_arr_end(j);
+    shunt_json_key(j, "incoming");
+    shunt_json_arr(j);
+    for (size_t i = 0; i < st->n_in; i++) {
+        shunt_json_obj(j);
+        shunt_json_key(j, "remote_port");
+        shunt_json_int(j, st->in[i].remote_port);
+        shunt_json_key(j, "local_port");
+        shunt_json_int(j, st->in[i].local_port);
+        shunt_json_key(j, "mode");
+        shunt_json_str(j, st->in[i].mode);
+        shunt_json_key(j, "pid");
+        shunt_json_int(j, st->in[i].pid);
+        shunt_json_obj_end(j);
+    }
+    shunt_json_arr_end(j);
     shunt_json_obj_end(j);
 }
 
@@ -248,6 +263,9 @@ static void status_text(const shunt_target_status_t *st)
         printf("  %-32s %-8s %-15s pid %-7d %s\n", c->id, c->role, c->ip, c->pid,
                c->alive ? "running" : "DEAD");
     }
+    for (size_t i = 0; i < st->n_in; i++)
+        printf("  incoming: port %d -> local port %d (%s, harness exec pid %d)\n",
+               st->in[i].remote_port, st->in[i].local_port, st->in[i].mode, st->in[i].pid);
 }
 
 int cmd_status(int argc, char **argv)

@@ -20,8 +20,11 @@
 #include "shunt/compare.h"
 #include "shunt/fsutil.h"
 #include "shunt/leaks.h"
+#include "shunt/proc.h"
 #include "shunt/util.h"
 #include "shunt/target.h"
+#include "shunt/traffic.h"
+#include "shunt/trafficrun.h"
 
 #define OUT_MAX (16u << 20)
 
@@ -748,6 +751,278 @@ static void judge_local(case_run_t *x, const obs_t *lo)
     free(unhooked);
 }
 
+/* ---- traffic: -------------------------------------------------------------
+ * The local run with a client: the program starts under the layer (harness
+ * exec, as any local run), the runner waits until the session proxy lists
+ * the subscription of traffic.wait.port, runs the client in its service
+ * container, stops the program (SIGTERM, which harness exec forwards),
+ * and checks traffic.expect; after_exit runs a second client until the
+ * port is the target's own again. */
+
+#define SETTLE_MS 3000
+
+/* A client in its service container; its wait status, -2 when it timed
+ * out, -1 when it could not run (x->err). */
+static int run_client(case_run_t *x, const shunt_tclient_t *cl, const char *tag,
+                      char **out, char **err)
+{
+    char ctr[96], outp[PATH_MAX], errp[PATH_MAX];
+    size_t n = 0, len;
+    snprintf(ctr, sizeof(ctr), "shunt-%s-%s", x->c->target, cl->service);
+    char **argv = calloc(cl->n_command + 8, sizeof(char *));
+    if (!argv)
+        return snprintf(x->err, sizeof(x->err), "out of memory"), -1;
+    argv[n++] = (char *)"runc";
+    argv[n++] = (char *)"exec";
+    argv[n++] = (char *)"--cwd";
+    argv[n++] = (char *)"/";
+    argv[n++] = ctr;
+    for (size_t i = 0; i < cl->n_command; i++)
+        argv[n++] = cl->command[i];
+    (void)shunt_fmt(outp, sizeof(outp), "%s/%s.out", x->dir, tag);
+    (void)shunt_fmt(errp, sizeof(errp), "%s/%s.err", x->dir, tag);
+    int timed_out = 0;
+    int st = shunt_proc_run(argv, NULL, NULL, NULL, outp, errp, cl->timeout_s * 1000,
+                            &timed_out, x->err, sizeof(x->err));
+    free(argv);
+    *out = shunt_read_file(outp, OUT_MAX, &len);
+    *err = shunt_read_file(errp, OUT_MAX, &len);
+    unlink(outp);
+    unlink(errp);
+    if (st < 0)
+        return -1;
+    return timed_out ? -2 : st;
+}
+
+static void client_report(case_run_t *x, const char *what, int st, const char *out,
+                          const char *err)
+{
+    char how[64];
+    if (st == -2)
+        snprintf(how, sizeof(how), "timed out");
+    else
+        describe(st, 0, how, sizeof(how));
+    shunt_buf_printf(&x->rep, "  %s: %s\n", what, how);
+    tail(&x->rep, "its stdout", out, out ? strlen(out) : 0);
+    tail(&x->rep, "its stderr", err, err ? strlen(err) : 0);
+}
+
+/* traffic.after_exit: once the program has stopped, the client again
+ * until its expectations hold, for after_within_ms at most. */
+static void traffic_after(case_run_t *x, const shunt_traffic_t *t, uint64_t t_stop)
+{
+    char tag[32];
+    snprintf(tag, sizeof(tag), "after");
+    for (int attempt = 1;; attempt++) {
+        char *out = NULL, *err = NULL;
+        int st = run_client(x, &t->after_client, tag, &out, &err);
+        shunt_buf_t why = {0};
+        int ok = st != -1 &&
+                 shunt_traffic_judge(&t->after_expect, "traffic.after_exit.expect",
+                                     st == -2 ? -1 : st, out, NULL, &why) == 0;
+        uint64_t el = shunt_now_ms() - t_stop;
+        if (ok) {
+            shunt_buf_printf(&x->rep,
+                             "traffic.after_exit: the port is the target's own again "
+                             "(%llu ms after the program stopped, attempt %d)\n",
+                             (unsigned long long)el, attempt);
+        } else if (st == -1 || el >= (uint64_t)t->after_within_ms) {
+            if (st == -1)
+                set_status(x, SHUNT_CASE_ERROR, "traffic.after_exit.client: %.900s", x->err);
+            else
+                set_status(x, SHUNT_CASE_FAIL,
+                           "traffic.after_exit: not the target's own service %d ms after "
+                           "the program stopped: %.*s",
+                           t->after_within_ms, (int)strcspn(why.p ? why.p : "", "\n"),
+                           why.p ? why.p : "");
+            shunt_buf_printf(&x->rep, "traffic.after_exit failed (attempt %d, %llu ms):\n%s",
+                             attempt, (unsigned long long)el, why.p ? why.p : "");
+            client_report(x, "the after_exit client", st, out, err);
+            ok = 1;
+        }
+        shunt_buf_free(&why);
+        free(out);
+        free(err);
+        if (ok)
+            return;
+        usleep(100 * 1000);
+    }
+}
+
+/* Lines in the file at path (its newlines). */
+static long count_lines(const char *path)
+{
+    size_t len = 0;
+    char *t = shunt_read_file(path, OUT_MAX, &len);
+    long n = 0;
+    for (size_t i = 0; t && i < len; i++)
+        n += t[i] == '\n';
+    free(t);
+    return n;
+}
+
+/* How many lines the program's stdout should end with, as far as
+ * traffic.expect says (-1: it does not say). */
+static long want_program_lines(const shunt_texpect_t *e, const char *client_out)
+{
+    if (e->program_lines >= 0)
+        return e->program_lines;
+    if (e->program_stdout_set)
+        return (long)e->n_program_stdout;
+    if (!e->program_mirrors || !client_out)
+        return -1;
+    regex_t re;
+    if (regcomp(&re, e->program_mirrors, REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    long n = 0;
+    char *copy = strdup(client_out), *save = NULL;
+    for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+        n += regexec(&re, l, 0, NULL, 0) == 0;
+    free(copy);
+    regfree(&re);
+    return n;
+}
+
+/* Stops the program's harness exec: SIGTERM (forwarded to the program),
+ * SIGKILL to its group 5 s later; its wait status. */
+static int stop_program(pid_t pid, int *st)
+{
+    kill(pid, SIGTERM);
+    int to = 0;
+    return shunt_proc_wait_until(pid, shunt_now_ms() + 5000, -1, NULL, st, &to);
+}
+
+static void traffic_run(case_run_t *x, int i, const char *tag)
+{
+    const shunt_runspec_t *r = x->r;
+    const shunt_traffic_t *t = r->traffic;
+    obs_t *o = &x->loc[i];
+    char outp[PATH_MAX], errp[PATH_MAX], idir[PATH_MAX], line[256] = "";
+    (void)shunt_fmt(outp, sizeof(outp), "%s/%s.out", x->dir, tag);
+    (void)shunt_fmt(errp, sizeof(errp), "%s/%s.err", x->dir, tag);
+    (void)shunt_fmt(idir, sizeof(idir), "%s/%s/incoming", SHUNT_STATE_ROOT, x->c->target);
+    int in = open(x->stdin_path ? x->stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int er = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    shunt_proc_t p = {.argv = x->largv, .cwd = r->cwd, .stdio = {in, out, er},
+                      .flags = SHUNT_PROC_GROUP | SHUNT_PROC_SEARCH};
+    int rc = in >= 0 && out >= 0 && er >= 0 ? shunt_proc_spawn(&p, NULL) : -errno;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (er >= 0)
+        close(er);
+    if (rc < 0) {
+        set_status(x, SHUNT_CASE_ERROR, "local run: cannot start %s: %s", x->largv[0],
+                   strerror(-rc));
+        return;
+    }
+    /* 1. the subscription */
+    uint64_t t0 = shunt_now_ms(), wait_end = t0 + (uint64_t)t->wait_timeout_s * 1000;
+    int st = 0, ended = 0, subscribed = 0;
+    while (!shunt_proc_interrupted) {
+        if ((subscribed = shunt_incoming_lists_port(idir, t->wait_port, line, sizeof(line))))
+            break;
+        if (waitpid(p.pid, &st, WNOHANG) == p.pid) {
+            ended = 1;
+            break;
+        }
+        if (shunt_now_ms() >= wait_end)
+            break;
+        usleep(50 * 1000);
+    }
+    uint64_t t_sub = shunt_now_ms() - t0;
+    char *cout = NULL, *cerr = NULL;
+    int cst = 0, ran_client = 0;
+    if (subscribed) {
+        shunt_buf_printf(&x->rep, "traffic.wait: subscription \"%s\" after %llu ms\n", line,
+                         (unsigned long long)t_sub);
+        /* 2. the client */
+        char ctag[48];
+        snprintf(ctag, sizeof(ctag), "%s.client", tag);
+        cst = run_client(x, &t->client, ctag, &cout, &cerr);
+        ran_client = cst != -1;
+        if (cst == -1)
+            set_status(x, SHUNT_CASE_ERROR, "traffic.client: %.900s", x->err);
+        if (!ended && waitpid(p.pid, &st, WNOHANG) == p.pid) {
+            ended = 1;
+            describe(st, 0, o->how, sizeof(o->how));
+            shunt_buf_printf(&x->rep, "the program ended (%s) before the client was done\n",
+                             o->how);
+        }
+    }
+    /* 3. stop the program, once it has printed what traffic.expect waits
+     * for (a mirror's copy may still be on its way when the client is
+     * done): up to SETTLE_MS */
+    long want = subscribed && ran_client ? want_program_lines(&t->expect, cout) : -1;
+    for (uint64_t until = shunt_now_ms() + SETTLE_MS;
+         want >= 0 && !ended && count_lines(outp) < want && shunt_now_ms() < until;)
+        usleep(20 * 1000);
+    if (!ended && stop_program(p.pid, &st) < 0)
+        st = 0;
+    uint64_t t_stop = shunt_now_ms();
+    o->ran = 1;
+    o->wstatus = st;
+    describe(st, 0, o->how, sizeof(o->how));
+    size_t len;
+    o->out = shunt_read_file(outp, OUT_MAX, &o->out_len);
+    o->err = shunt_read_file(errp, OUT_MAX, &o->err_len);
+    if (o->out)
+        o->out = denul(o->out, &o->out_len);
+    if (o->err)
+        o->err = denul(o->err, &o->err_len);
+    if (!o->out || !o->err) {
+        set_status(x, SHUNT_CASE_ERROR, "cannot read the output of %s: %s", tag,
+                   strerror(errno));
+        goto out;
+    }
+    (void)len;
+    if (exec_failure(o)) /* the session did not start: judge_local says so */
+        goto out;
+    if (!subscribed) {
+        if (shunt_proc_interrupted)
+            set_status(x, SHUNT_CASE_ERROR, "interrupted");
+        else if (ended)
+            set_status(x, SHUNT_CASE_FAIL,
+                       "traffic.wait: the program ended (%s) before the target's port %d "
+                       "was subscribed",
+                       o->how, t->wait_port);
+        else
+            set_status(x, SHUNT_CASE_FAIL,
+                       "traffic.wait: no subscription of the target's port %d within %d s "
+                       "(no line \"%d ...\" in %s/*)",
+                       t->wait_port, t->wait_timeout_s, t->wait_port, idir);
+        tail(&x->rep, "the program's stderr", o->err, o->err_len);
+        tail(&x->rep, "the program's stdout", o->out, o->out_len);
+        goto out;
+    }
+    if (!ran_client)
+        goto out;
+    /* 4. what the client got, what the program printed */
+    shunt_buf_t why = {0};
+    if (shunt_traffic_judge(&t->expect, "traffic.expect", cst == -2 ? -1 : cst, cout, o->out,
+                            &why) < 0) {
+        set_status(x, SHUNT_CASE_FAIL, "%.*s", (int)strcspn(why.p ? why.p : "", "\n"),
+                   why.p ? why.p : "");
+        shunt_buf_printf(&x->rep, "traffic expectations not met:\n%s", why.p ? why.p : "");
+        client_report(x, "the client", cst, cout, cerr);
+        shunt_buf_printf(&x->rep, "  the program: %s\n", o->how);
+        tail(&x->rep, "the program's stdout", o->out, o->out_len);
+        tail(&x->rep, "the program's stderr", o->err, o->err_len);
+    } else {
+        shunt_buf_printf(&x->rep, "traffic: the client's and the program's output as "
+                                  "expected\n");
+    }
+    shunt_buf_free(&why);
+    /* 5. the port goes back */
+    if (t->has_after && x->res->status == SHUNT_CASE_PASS)
+        traffic_after(x, t, t_stop);
+out:
+    free(cout);
+    free(cerr);
+}
+
 /* 4. the local runs */
 static void case_local_runs(case_run_t *x)
 {
@@ -768,8 +1043,10 @@ static void case_local_runs(case_run_t *x)
         if (reset_files(x) < 0)
             break;
         uint64_t t0 = shunt_now_ms();
-        if (run_once(x->largv, r->cwd, x->stdin_path, x->dir, tag, x->tmo, &x->loc[i],
-                     x->err, sizeof(x->err)) < 0)
+        if (r->traffic)
+            traffic_run(x, i, tag);
+        else if (run_once(x->largv, r->cwd, x->stdin_path, x->dir, tag, x->tmo, &x->loc[i],
+                          x->err, sizeof(x->err)) < 0)
             set_status(x, SHUNT_CASE_ERROR, "local run: %.1000s", x->err);
         res->t_local += secs(t0);
         x->loc[i].files = snapshot_files(r, x->root, 1, 1);

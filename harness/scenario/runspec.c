@@ -3,6 +3,7 @@
 
 #include "shunt/arena.h"
 #include "shunt/config.h"
+#include "shunt/traffic.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -924,6 +925,7 @@ void shunt_runspec_free(shunt_runspec_t *r)
     if (!r)
         return;
     owned_t *o = (owned_t *)r;
+    shunt_traffic_free(r->traffic);
     shunt_arena_release(&o->mem);
     free(o);
 }

@@ -2,6 +2,7 @@
 #include "shunt/scenario.h"
 #include "shunt/fuzzspec.h"
 #include "shunt/layercfg.h"
+#include "shunt/traffic.h"
 #include "shunt/arena.h"
 #include "scenario_int.h"
 
@@ -808,6 +809,51 @@ static int get_dns(ctx_t *c, const shunt_ynode_t *n, const char *path,
     return 0;
 }
 
+/* daemons: the target's own long-running services, started inside the
+ * target container at up, after setup: (docs/scenarios.md). */
+static int get_daemons(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
+{
+    static const char *const keys[] = {"command", "port", "env", NULL};
+    const char *path = "target.daemons";
+    if (shunt_yexpect_seq(&c->e, n, path) < 0)
+        return -1;
+    if (!(t->daemons = zalloc(c, n->count + 1, sizeof(*t->daemons))))
+        return oom(c);
+    for (size_t i = 0; i < n->count; i++) {
+        const shunt_ynode_t *d = n->items[i], *v;
+        shunt_daemon_spec_t *ds = &t->daemons[i];
+        char sub[64], kp[128];
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yexpect_map(&c->e, d, sub) < 0 || shunt_ycheck_keys(&c->e, d, sub, keys) < 0)
+            return -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "command");
+        if (!(v = shunt_ymap_get(d, "command")))
+            return shunt_yerror(&c->e, d, sub, "missing required key command");
+        shunt_service_spec_t tmp = {0};
+        if (get_command(c, v, kp, &tmp) < 0)
+            return -1;
+        ds->command = tmp.command;
+        ds->n_command = tmp.n_command;
+        if ((v = shunt_ymap_get(d, "port"))) {
+            long port;
+            shunt_ypath_key(kp, sizeof(kp), sub, "port");
+            if (shunt_yget_int(&c->e, v, kp, 1, 65535, &port) < 0)
+                return -1;
+            for (size_t j = 0; j < i; j++)
+                if (t->daemons[j].port == (int)port)
+                    return shunt_yerror(&c->e, v, kp,
+                                        "port %ld is already target.daemons[%zu]'s", port,
+                                        j);
+            ds->port = (int)port;
+        }
+        shunt_ypath_key(kp, sizeof(kp), sub, "env");
+        if (get_env(c, shunt_ymap_get(d, "env"), kp, 0, &ds->env) < 0)
+            return -1;
+        t->n_daemons++;
+    }
+    return 0;
+}
+
 /* The default target name: the file's basename without .yaml / .yml. */
 static int default_name(ctx_t *c, const shunt_ynode_t *tn, char **out)
 {
@@ -830,7 +876,7 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
 {
     static const char *const keys[] = {"name", "hostname", "env", "hosts",
                                        "files", "services", "dns", "setup", "etc",
-                                       NULL};
+                                       "daemons", NULL};
     const char *path = "target";
     const shunt_ynode_t *v;
     if (shunt_yexpect_map(&c->e, n, path) < 0 ||
@@ -868,6 +914,8 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
     if ((v = shunt_ymap_get(n, "setup")) && get_setup(c, v, t) < 0)
         return -1;
     if ((v = shunt_ymap_get(n, "etc")) && get_etc(c, v, t) < 0)
+        return -1;
+    if ((v = shunt_ymap_get(n, "daemons")) && get_daemons(c, v, t) < 0)
         return -1;
     if (!t->dns_domain && !(t->dns_domain = sdup(c, "cluster")))
         return oom(c);
@@ -999,7 +1047,7 @@ static void case_error_path(ctx_t *c, size_t idx, const shunt_ynode_t *cn)
     snprintf(cp, sizeof(cp), "cases[%zu]", idx);
     const char *sect = NULL;
     size_t sl = 0;
-    static const char *const sects[] = {"program", "expect", "runs", NULL};
+    static const char *const sects[] = {"program", "expect", "runs", "traffic", NULL};
     for (size_t i = 0; sects[i]; i++) {
         size_t l = strlen(sects[i]);
         if (strncmp(p, sects[i], l) == 0 && (p[l] == '.' || p + l == end)) {
@@ -1069,7 +1117,7 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
     static const char *const keys[] = {"name", "description", "command", "language",
                                        "source", "main", "inline", "build", "args",
                                        "stdin", "env", "cwd", "timeout", "go",
-                                       "runs", "expect", NULL};
+                                       "runs", "expect", "traffic", NULL};
     static const char *const by_source[] = {"source", "inline", "main", "build", "go", NULL};
     if (shunt_yexpect_seq(&c->e, n, "cases") < 0)
         return -1;
@@ -1176,7 +1224,20 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
         shunt_ynode_t *exp = s->expect || ce ? ymerge(c, s->expect, ce, ce ? ce : s->expect, 0) : NULL;
         if ((!runs && (s->runs || cr)) || (!exp && (s->expect || ce)))
             return oom(c);
+        const shunt_ynode_t *ct = shunt_ymap_get(cn, "traffic");
+        shunt_ypath_key(kp, sizeof(kp), sub, "traffic");
+        if (ct && shunt_yexpect_map(&c->e, ct, kp) < 0)
+            return -1;
+        shunt_ynode_t *traf = s->traffic || ct ? ymerge(c, s->traffic, ct, ct ? ct : s->traffic, 0) : NULL;
+        if (!traf && (s->traffic || ct))
+            return oom(c);
         if (shunt_runspec_parse(&c->e, c->dir, prog, runs, exp, &s->cases[i].run) < 0) {
+            case_error_path(c, i, cn);
+            return -1;
+        }
+        if (shunt_traffic_parse(&c->e, &s->target, traf, runs, exp, s->cases[i].run) < 0) {
+            shunt_runspec_free(s->cases[i].run); /* not counted in n_cases yet */
+            s->cases[i].run = NULL;
             case_error_path(c, i, cn);
             return -1;
         }
@@ -1189,7 +1250,7 @@ static int build(ctx_t *c, shunt_scenario_t *s)
 {
     static const char *const keys[] = {"name", "description", "target", "layer",
                                        "program", "runs", "expect", "cases", "fuzz",
-                                       NULL};
+                                       "traffic", NULL};
     const shunt_ynode_t *root = s->doc->root;
     if (!root || shunt_ynode_is_null(root))
         return shunt_yerror(&c->e, root, NULL,
@@ -1216,6 +1277,7 @@ static int build(ctx_t *c, shunt_scenario_t *s)
     s->runs = shunt_ymap_get(root, "runs");
     s->expect = shunt_ymap_get(root, "expect");
     s->fuzz = shunt_ymap_get(root, "fuzz");
+    s->traffic = shunt_ymap_get(root, "traffic");
     if (!(v = shunt_ymap_get(root, "target")))
         return shunt_yerror(&c->e, root, NULL, "missing required section target");
     if (get_target(c, v, &s->target) < 0)
@@ -1238,10 +1300,19 @@ static int build(ctx_t *c, shunt_scenario_t *s)
             return -1;
         shunt_fuzzspec_free(f);
     }
+    if (s->traffic && shunt_yexpect_map(&c->e, s->traffic, "traffic") < 0)
+        return -1;
     if ((v = shunt_ymap_get(root, "cases")))
         return get_cases(c, v, s);
-    return shunt_runspec_parse(&c->e, c->dir, s->program, s->runs, s->expect,
-                               &s->run);
+    if (shunt_runspec_parse(&c->e, c->dir, s->program, s->runs, s->expect, &s->run) < 0)
+        return -1;
+    if (s->traffic && !s->run)
+        return shunt_yerror(&c->e, s->traffic, "traffic",
+                            "traffic: drives requests into the target while a program "
+                            "runs: give program: (or cases:)");
+    return s->run ? shunt_traffic_parse(&c->e, &s->target, s->traffic, s->runs, s->expect,
+                                        s->run)
+                  : 0;
 }
 
 static shunt_scenario_t *finish(shunt_ydoc_t *doc, char *err, size_t errlen)

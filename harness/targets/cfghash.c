@@ -155,6 +155,14 @@ int tgt_config_hash(const shunt_target_spec_t *t, const char *init,
             hstr(&h, t->setup[i][j]);
         hstr(&h, "\n");
     }
+    hint(&h, (long long)t->n_daemons);
+    for (size_t i = 0; i < t->n_daemons; i++) {
+        for (size_t j = 0; j < t->daemons[i].n_command; j++)
+            hstr(&h, t->daemons[i].command[j]);
+        hstr(&h, "\n");
+        hint(&h, t->daemons[i].port);
+        henv(&h, &t->daemons[i].env);
+    }
     hstr(&h, t->dns_domain);
     for (size_t i = 0; i < t->n_dns_records; i++) {
         hstr(&h, t->dns_records[i].name);

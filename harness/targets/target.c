@@ -132,6 +132,89 @@ static int run_setup(const shunt_up_opts_t *o, const ctr_t *c, char **argv, size
     return 0;
 }
 
+/* target.daemons[i]: `runc exec -d` in the target (as root, from /), its
+ * stdout and stderr appended to DIR/daemon-I.log beside the target's log;
+ * up waits for its port from the target's network, as for a service. */
+static int start_daemon(const shunt_up_opts_t *o, const ctr_t *c,
+                        const shunt_daemon_spec_t *d, size_t i, char *err, size_t errlen)
+{
+    char log[PATH_MAX], pidf[PATH_MAX], cmd[1024], what[64];
+    const char **av = calloc(d->n_command + 2 * d->env.n + 12, sizeof(char *));
+    char **envs = calloc(d->env.n + 1, sizeof(char *));
+    int rc = -1, fd = -1, pid = 0;
+    snprintf(what, sizeof(what), "target.daemons[%zu]", i);
+    if (!av || !envs || shunt_fmt(log, sizeof(log), "%s/daemon-%zu.log", c->bundle, i) < 0 ||
+        shunt_fmt(pidf, sizeof(pidf), "%s/daemon-%zu.pid", c->bundle, i) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
+    av[k++] = "runc";
+    av[k++] = "exec";
+    av[k++] = "-d";
+    av[k++] = "--pid-file";
+    av[k++] = pidf;
+    av[k++] = "--cwd";
+    av[k++] = "/";
+    for (size_t j = 0; j < d->env.n; j++) {
+        if (asprintf(&envs[j], "%s=%s", d->env.v[j].key, d->env.v[j].value) < 0) {
+            envs[j] = NULL;
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        av[k++] = "--env";
+        av[k++] = envs[j];
+    }
+    av[k++] = c->st->id;
+    for (size_t j = 0; j < d->n_command; j++)
+        av[k++] = d->command[j];
+    tgt_join_argv((const char *const *)d->command, cmd, sizeof(cmd));
+    progress(o, "starting daemon %s%s%.0d...", cmd, d->port ? " on port " : "", d->port);
+    unlink(pidf);
+    /* runc exec -d hands its stdout and stderr to the process */
+    fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char out[512] = "";
+    int r = fd < 0 ? -1 : tgt_run_argv(av, fd, out, sizeof(out));
+    if (r != 0) {
+        if (r < 0)
+            snprintf(err, errlen, "%s `%s`: %s", what, cmd, fd < 0 ? strerror(errno) : out);
+        else
+            snprintf(err, errlen, "%s `%s` did not start (runc exec exit %d)", what, cmd, r);
+        tgt_append_tail(err, errlen, "its log", log);
+        goto out;
+    }
+    FILE *f = fopen(pidf, "re");
+    if (!f || fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    if (f)
+        fclose(f);
+    if (d->port > 0) {
+        int ms = o->ready_timeout_ms > 0 ? o->ready_timeout_ms : DEFAULT_READY_MS;
+        r = tgt_wait_tcp(c->st->id, c->st->ip, d->port, pid, ms, err, errlen);
+        if (r == 1)
+            snprintf(err, errlen,
+                     "%s `%s` did not answer on %s:%d (TCP, from the target's network) "
+                     "within %d ms",
+                     what, cmd, c->st->ip, d->port, ms);
+        else if (r == 2)
+            snprintf(err, errlen, "%s `%s` exited before its port %d answered", what, cmd,
+                     d->port);
+        if (r != 0) {
+            tgt_append_tail(err, errlen, "its log", log);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    for (size_t j = 0; envs && j < d->env.n; j++)
+        free(envs[j]);
+    free(envs);
+    free(av);
+    return rc;
+}
+
 static int ready_ctr(const shunt_up_opts_t *o, const char *target_ns, ctr_t *c,
                      const char *what, char *err, size_t errlen)
 {
@@ -297,6 +380,9 @@ static int start_all(const shunt_up_opts_t *o, const shunt_target_spec_t *t,
     }
     for (size_t i = 0; i < t->n_setup; i++)
         if (run_setup(o, &ctrs[n - 1], t->setup[i], i, err, errlen) < 0)
+            return -1;
+    for (size_t i = 0; i < t->n_daemons; i++)
+        if (start_daemon(o, &ctrs[n - 1], &t->daemons[i], i, err, errlen) < 0)
             return -1;
     return 0;
 }
@@ -507,6 +593,9 @@ int shunt_target_status(const char *name, shunt_target_status_t *out, char *err,
         c->alive = tgt_ctr_alive(&st->ctr[i]);
     }
     out->n_ctr = st->n_ctr;
+    char idir[PATH_MAX];
+    if (shunt_fmt(idir, sizeof(idir), "%s/incoming", out->info.state_dir) == 0)
+        shunt_target_incoming_read(idir, &out->in, &out->n_in);
     free(st);
     return 0;
 }
@@ -516,6 +605,9 @@ void shunt_target_status_free(shunt_target_status_t *st)
     free(st->ctr);
     st->ctr = NULL;
     st->n_ctr = 0;
+    free(st->in);
+    st->in = NULL;
+    st->n_in = 0;
 }
 
 int shunt_find_init(char *out, size_t outlen, char *err, size_t errlen)

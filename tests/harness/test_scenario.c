@@ -115,7 +115,7 @@ static const bad_case_t bad_cases[] = {
     {"name: x\n", "t.yaml:1:1: missing required section target"},
     {"target: {}\nrun: []\n",
      "t.yaml:2:1: run: unknown key (allowed: name, description, target, layer, "
-     "program, runs, expect, cases, fuzz)"},
+     "program, runs, expect, cases, fuzz, traffic)"},
     {"target: {}\ntarget: {}\n",
      "t.yaml:2:1: target: duplicate key (first defined at line 1, column 1)"},
     {"target: [\n", "t.yaml:2:1: syntax error: while parsing a flow node did not "
@@ -125,7 +125,7 @@ static const bad_case_t bad_cases[] = {
     /* target keys */
     {"target:\n  nmae: x\n",
      "t.yaml:2:3: target.nmae: unknown key (allowed: name, hostname, env, hosts, "
-     "files, services, dns, setup, etc)"},
+     "files, services, dns, setup, etc, daemons)"},
     {"target:\n  name: Demo\n",
      "t.yaml:2:9: target.name: expected a name of 1-20 characters [a-z0-9-] not "
      "starting or ending with '-', got \"Demo\""},
@@ -295,7 +295,7 @@ static const bad_case_t bad_cases[] = {
     {"target: {}\ncases:\n  - {name: a, commnd: [ls]}\n",
      "t.yaml:3:15: cases[0].commnd: unknown key (allowed: name, description, command, "
      "language, source, main, inline, build, args, stdin, env, cwd, timeout, go, runs, "
-     "expect)"},
+     "expect, traffic)"},
     {"target: {}\ncases:\n  - {name: a, command: [ls]}\n  - {name: a, command: [ls]}\n",
      "t.yaml:4:12: cases[1].name: \"a\" is already the name of cases[0]"},
     {"target: {}\ncases:\n  - {name: a b, command: [ls]}\n",

@@ -53,7 +53,9 @@ typedef struct {
     int local_on_host;  /* the local run writes it on the host (under /tmp) */
 } shunt_expect_file_t;
 
-typedef struct {
+struct shunt_traffic;
+
+typedef struct shunt_runspec {
     shunt_lang_t lang;
     char *source;        /* file or directory, absolute, or NULL */
     int source_is_dir;
@@ -117,6 +119,9 @@ typedef struct {
     char **leaks;
     size_t n_leaks;
     int leaks_listed;
+    /* traffic: a client driving requests into the target while the local
+     * program runs (shunt/traffic.h); NULL without */
+    struct shunt_traffic *traffic;
 } shunt_runspec_t;
 
 /* Parses program/runs/expect (any may be NULL).  dir anchors source:.

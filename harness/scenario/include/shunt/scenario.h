@@ -67,7 +67,16 @@ typedef struct {
     char *name, *ip;
 } shunt_dns_record_t;
 
+/* target.daemons[i]: the target's own long-running service, started in the
+ * target container at up (after setup:), in the background. */
 typedef struct {
+    char **command;  /* NULL-terminated argv */
+    size_t n_command;
+    int port;        /* 0: no readiness port */
+    shunt_envlist_t env; /* on top of target.env */
+} shunt_daemon_spec_t;
+
+typedef struct shunt_target_spec {
     char *name;
     char *hostname;
     shunt_envlist_t env;       /* PATH is always present after loading */
@@ -84,6 +93,8 @@ typedef struct {
     size_t n_setup;
     shunt_dns_record_t *dns_records;
     size_t n_dns_records;
+    shunt_daemon_spec_t *daemons;
+    size_t n_daemons;
 } shunt_target_spec_t;
 
 /* One entry of cases: (a family of programs sharing the file's target). */
@@ -105,6 +116,8 @@ typedef struct {
     shunt_target_spec_t target;
     shunt_ydoc_t *doc;
     const shunt_ynode_t *layer, *program, *runs, *expect;
+    const shunt_ynode_t *traffic; /* traffic: (shunt/traffic.h), parsed
+                                     into each case's runspec */
     const shunt_ynode_t *fuzz; /* fuzz: (harness fuzz; shunt_fuzzspec_parse),
                                   checked when loading; NULL without */
     shunt_runspec_t *run;      /* program/runs/expect; NULL without program:

@@ -38,6 +38,22 @@ typedef struct {
     char log[4200];  /* the container's stdout/stderr */
 } shunt_container_status_t;
 
+/* One live subscription of a target's port by a local program (issue 16,
+ * docs/incoming.md), as the session proxy of `harness exec` lists it in
+ * STATE_DIR/incoming/<its pid>: "REMOTE_PORT LOCAL_PORT MODE". */
+typedef struct {
+    int remote_port, local_port;
+    char mode[16];   /* "mirror", "steal", "steal-filter" */
+    int pid;         /* the harness exec keeping it; 0: not named by a pid */
+} shunt_target_insub_t;
+
+/* The subscriptions listed in dir (a target's STATE_DIR/incoming): every
+ * line of every file, but a file whose name ends in .tmp or starts with
+ * '.' (the proxy's next version, not renamed yet) and one named by a pid
+ * that is gone (stale).  *out malloc'd (NULL when none); a missing dir is
+ * no subscription.  0, or -1 when out of memory. */
+int shunt_target_incoming_read(const char *dir, shunt_target_insub_t **out, size_t *n);
+
 typedef struct {
     shunt_target_info_t info;
     char state[16];          /* "up", "degraded", "creating", "failed", "stale" */
@@ -45,6 +61,8 @@ typedef struct {
     char subnet[20];         /* "10.200.N.0/24" */
     shunt_container_status_t *ctr;   /* malloc'd; shunt_target_status_free */
     size_t n_ctr;
+    shunt_target_insub_t *in;        /* its ports local programs hold; malloc'd */
+    size_t n_in;
 } shunt_target_status_t;
 
 typedef struct {

@@ -1,0 +1,3 @@
+module incomingserver
+
+go 1.16
