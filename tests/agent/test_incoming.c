@@ -419,7 +419,7 @@ static void test_steal(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096], tb[512];
@@ -465,7 +465,7 @@ static void test_mirror(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096], tb[512];
@@ -501,7 +501,7 @@ static void test_steal_loopback(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096];
@@ -541,7 +541,7 @@ static void test_mirror_behind(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     enum { BIG = 4 << 20 };
@@ -577,7 +577,7 @@ static void test_steal_refused_fallback(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096];
@@ -599,7 +599,7 @@ static void test_conflict_and_sweep(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t a1, a2, a3;
+    static agent_proc_t a1, a2, a3;
     shunt_client_t *c1, *c2, *c3;
     shunt_msg_t m;
     char out[4096], tb[512], want[128];
@@ -677,7 +677,7 @@ static void test_filtered(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[8192];
@@ -739,7 +739,7 @@ static void test_filtered_local_refused(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[8192];
@@ -779,7 +779,7 @@ static void test_steal_concurrent(void **state)
     if (!have_ns)
         skip();
     enum { N = 50 };
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     start_agent(&ap, &c);
@@ -840,7 +840,7 @@ static void test_bad_requests(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     start_agent(&ap, &c);
