@@ -55,7 +55,23 @@ static const char http_py[] =
     "import http.server,sys\n"
     "class H(http.server.BaseHTTPRequestHandler):\n"
     "    protocol_version='HTTP/1.1'\n"
+    "    def do_POST(self):\n"
+    "        n=int(self.headers['Content-Length'])\n"
+    "        while n>0: n-=len(self.rfile.read(min(n,1<<20)))\n"
+    "        b=b'got '+self.headers['Content-Length'].encode()\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Length',str(len(b)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(b)\n"
     "    def do_GET(self):\n"
+    "        if self.path.startswith('/big/'):\n"
+    "            n=int(self.path[5:])\n"
+    "            self.send_response(200)\n"
+    "            self.send_header('Content-Length',str(n))\n"
+    "            self.end_headers()\n"
+    "            while n>0:\n"
+    "                k=min(n,1<<20); self.wfile.write(b'r'*k); n-=k\n"
+    "            return\n"
     "        b=b'remote'+self.path.encode()\n"
     "        self.send_response(200)\n"
     "        self.send_header('Content-Length',str(len(b)))\n"
@@ -772,6 +788,46 @@ static void test_filtered_local_refused(void **state)
     stop_agent(&ap, c);
 }
 
+/* Filtered, nothing local: a 32 MiB answer and a 32 MiB request body pass
+ * through the agent's pipe with its bounds (and come out whole). */
+static void test_filtered_large(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[256], file[64];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    shunt_wbuf_free(&lw);
+    if (r == -ENOSYS) {
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    snprintf(file, sizeof(file), "/tmp/shunt-agentin-body-%d", (int)getpid());
+    assert_int_equal(sh("head -c 33554432 /dev/zero > %s", file), 0);
+    char data[96];
+    snprintf(data, sizeof(data), "@%s", file);
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "60",
+        "-o", "/dev/null", "-w", "%{size_download} ",
+        "http://" TARGET_IP ":8081/big/33554432", "--next",
+        "--data-binary", data, "http://" TARGET_IP ":8081/post", NULL};
+    bg_t b = bg_start(cv);
+    client_wait(&b, out, sizeof(out));
+    unlink(file);
+    assert_string_equal(out, "33554432 got 33554432");
+    stop_agent(&ap, c);
+}
+
 /* 50 connections at once, stolen whole: each answered on its own stream. */
 static void test_steal_concurrent(void **state)
 {
@@ -862,6 +918,7 @@ int main(void)
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
         cmocka_unit_test_teardown(test_filtered, test_teardown),
         cmocka_unit_test_teardown(test_filtered_local_refused, test_teardown),
+        cmocka_unit_test_teardown(test_filtered_large, test_teardown),
         cmocka_unit_test_teardown(test_steal_concurrent, test_teardown),
     };
     return cmocka_run_group_tests(tests, ns_setup, ns_teardown);
