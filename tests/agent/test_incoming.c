@@ -6,6 +6,8 @@
  * nftables looked at with nft inside the namespace. */
 #include "fixture.h"
 
+#include "shunt/proxy.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -891,6 +894,215 @@ static void test_steal_concurrent(void **state)
     stop_agent(&ap, c);
 }
 
+/* ---- with the real proxy (in process) and a local HTTP server ----------
+ * The layer's part played by a tool client: INCOMING_SUB to the proxy,
+ * which forwards it to the agent and delivers incoming streams by
+ * connecting to the local server (bench/incoming_server) on loopback. */
+#define LTOKEN "agentin-layer-token"
+#define E2E_PORT 8082
+
+typedef struct {
+    shunt_proxy_t *p;
+    pthread_t t;
+    char dir[64], sock[128];
+    pid_t remote, local;   /* incoming_server: target's (8082), local */
+    int remote_out, local_out;
+    uint16_t lport;
+} e2e_t;
+
+static void *run_proxy(void *p)
+{
+    shunt_proxy_run(p);
+    return NULL;
+}
+
+static pid_t start_server(const char *ns, uint16_t port, const char *word,
+                          int *out)
+{
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%u", port);
+    const char *const nsv[] = {"ip", "netns", "exec", ns, SHUNT_INSERVER,
+                               ps, word, NULL};
+    const char *const hv[] = {SHUNT_INSERVER, ps, word, NULL};
+    bg_t b = bg_start(ns ? nsv : hv);
+    char line[64] = "";
+    struct pollfd pfd = {.fd = b.fd, .events = POLLIN};
+    if (poll(&pfd, 1, 10000) != 1 || read(b.fd, line, sizeof(line) - 1) <= 0 ||
+        strncmp(line, "listening", 9) != 0)
+        fail_msg("incoming_server %s did not start", word);
+    *out = b.fd;
+    return b.pid;
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    bind(fd, (struct sockaddr *)&sin, sl);
+    getsockname(fd, (struct sockaddr *)&sin, &sl);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+static void e2e_start(e2e_t *x, const agent_proc_t *ap)
+{
+    memset(x, 0, sizeof(*x));
+    strcpy(x->dir, "/tmp/shunt-agentin-XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    snprintf(x->sock, sizeof(x->sock), "%s/proxy.sock", x->dir);
+    shunt_proxy_opts_t o = {.socket_path = x->sock, .agent_addr = ap->addr,
+                            .agent_token = TEST_TOKEN,
+                            .agent_token_len = strlen(TEST_TOKEN),
+                            .layer_token = LTOKEN,
+                            .layer_token_len = strlen(LTOKEN),
+                            .timeout_ms = 5000};
+    char err[256] = "";
+    x->p = shunt_proxy_new(&o, err, sizeof(err));
+    if (!x->p)
+        fail_msg("proxy: %s", err);
+    assert_int_equal(pthread_create(&x->t, NULL, run_proxy, x->p), 0);
+    x->remote = start_server(tns, E2E_PORT, "remote", &x->remote_out);
+    x->lport = free_port();
+    x->local = start_server(NULL, x->lport, "local", &x->local_out);
+}
+
+static void e2e_stop(e2e_t *x)
+{
+    shunt_proxy_stop(x->p);
+    pthread_join(x->t, NULL);
+    shunt_proxy_free(x->p);
+    pid_t v[2] = {x->remote, x->local};
+    for (int i = 0; i < 2; i++) {
+        kill(v[i], SIGKILL);
+        waitpid(v[i], NULL, 0);
+    }
+    close(x->remote_out);
+    close(x->local_out);
+    unlink(x->sock);
+    rmdir(x->dir);
+}
+
+static shunt_client_t *e2e_layer(const e2e_t *x)
+{
+    shunt_client_opts_t o = {.role = SHUNT_ROLE_LAYER, .token = LTOKEN,
+                             .token_len = strlen(LTOKEN),
+                             .name = "agentin-layer"};
+    char err[256];
+    shunt_client_t *c = shunt_client_connect(x->sock, &o, err, sizeof(err));
+    if (!c)
+        fail_msg("layer: %s", err);
+    return c;
+}
+
+static int e2e_sub(shunt_client_t *l, const e2e_t *x, int mode, uint32_t *id)
+{
+    static const uint8_t lo[4] = {127, 0, 0, 1};
+    shunt_incoming_sub_t q = {
+        .remote_port = E2E_PORT, .mode = (uint8_t)mode,
+        .filter = {.count = 0, .p = nofilter, .len = 0},
+        .family = AF_INET, .local_addr = {lo, 4}, .local_port = x->lport};
+    shunt_msg_t m;
+    int r = shunt_client_call(l, SHUNT_T_INCOMING_SUB, &q, &m);
+    if (r == 0)
+        *id = m.u.incoming_sub_r.sub;
+    return r;
+}
+
+static void curl_target(char *out, size_t len)
+{
+    const char *const cv[] = {"ip", "netns", "exec", cns, "curl", "-s",
+                              "--max-time", "20",
+                              "http://" TARGET_IP ":8082/", NULL};
+    bg_t b = bg_start(cv);
+    client_wait(&b, out, len);
+}
+
+static void test_e2e_proxy(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    char out[256];
+    start_agent(&ap, &c);
+    static e2e_t x;
+    e2e_start(&x, &ap);
+    shunt_client_t *l = e2e_layer(&x);
+    uint32_t id = 0;
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    assert_int_equal(e2e_sub(l, &x, SHUNT_IN_STEAL, &id), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "local");
+    shunt_incoming_unsub_t u = {.sub = id};
+    shunt_msg_t m;
+    assert_int_equal(shunt_client_call(l, SHUNT_T_INCOMING_UNSUB, &u, &m), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    assert_int_equal(e2e_sub(l, &x, SHUNT_IN_MIRROR, &id), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    /* the layer's link going: the proxy releases the port */
+    shunt_client_close(l);
+    char tb[256];
+    for (int i = 0; i < 100; i++) {
+        tables(tb, sizeof(tb));
+        if (!strstr(tb, "shunt_in_"))
+            break;
+        usleep(20000);
+    }
+    e2e_stop(&x);
+    stop_agent(&ap, c);
+    assert_string_equal(tb, "");
+}
+
+/* test_agent_incoming --bench [REQUESTS MIB]: figures through the agent
+ * and the proxy (no layer) with bench/incoming_bench in the client
+ * namespace: direct, stolen, mirrored; and a raw round trip. */
+static int bench(int requests, int mib)
+{
+    void *st = NULL;
+    if (ns_setup(&st) < 0 || !have_ns)
+        return 1;
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    start_agent(&ap, &c);
+    static e2e_t x;
+    e2e_start(&x, &ap);
+    shunt_client_t *l = e2e_layer(&x);
+    char rq[16], mb[16];
+    snprintf(rq, sizeof(rq), "%d", requests);
+    snprintf(mb, sizeof(mb), "%d", mib);
+    static const struct {
+        const char *label;
+        int mode;
+    } runs[] = {{"direct", 0}, {"stolen", SHUNT_IN_STEAL},
+                {"mirrored", SHUNT_IN_MIRROR}};
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t id = 0;
+        if (runs[i].mode && e2e_sub(l, &x, runs[i].mode, &id) != 0)
+            return 1;
+        sh("ip netns exec %s %s --addr " TARGET_IP ":8082 --label %s "
+           "--requests %s --mib %s", cns, SHUNT_INBENCH, runs[i].label, rq,
+           runs[i].mode == SHUNT_IN_MIRROR ? "0" : mb);
+        if (runs[i].mode) {
+            shunt_incoming_unsub_t u = {.sub = id};
+            shunt_msg_t m;
+            shunt_client_call(l, SHUNT_T_INCOMING_UNSUB, &u, &m);
+        }
+    }
+    sh("ip netns exec %s %s --addr " TARGET_IP ":8082 --label raw --rtt "
+       "--requests %s", cns, SHUNT_INBENCH, rq);
+    shunt_client_close(l);
+    e2e_stop(&x);
+    stop_agent(&ap, c);
+    ns_teardown(&st);
+    return 0;
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -906,8 +1118,11 @@ static void test_bad_requests(void **state)
     stop_agent(&ap, c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+        return bench(argc > 2 ? atoi(argv[2]) : 2000,
+                     argc > 3 ? atoi(argv[3]) : 256);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_bad_requests, test_teardown),
         cmocka_unit_test_teardown(test_steal, test_teardown),
@@ -920,6 +1135,7 @@ int main(void)
         cmocka_unit_test_teardown(test_filtered_local_refused, test_teardown),
         cmocka_unit_test_teardown(test_filtered_large, test_teardown),
         cmocka_unit_test_teardown(test_steal_concurrent, test_teardown),
+        cmocka_unit_test_teardown(test_e2e_proxy, test_teardown),
     };
     return cmocka_run_group_tests(tests, ns_setup, ns_teardown);
 }
