@@ -488,6 +488,8 @@ static void sub_accept(in_sub_t *s)
         }
         unmap(&ad.peer);
         ad.family = ad.peer.ss_family;
+        int one = 1; /* the agent relays what it has at once */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (orig_dst(fd, ad.family, &ad.orig) < 0) {
             LOG_DEBUG("incoming: a connection with no original destination "
                       "(%s): closed", strerror(errno));
