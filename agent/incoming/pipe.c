@@ -339,24 +339,63 @@ static void end_failed(in_end_t *e, int err)
 #endif
 }
 
+static int open_local(in_conn_t *c, int flags);
+
+/* The mirror copy is held (bytes kept in the local end's queue, its
+ * stream not yet opened) until the target's service first answers, the
+ * client ends its side, or IN_BOUND bytes wait: the program's part (the
+ * proxy's connect, its answer) then never competes with the real
+ * request on its way. */
+static void mirror_release(in_conn_t *c)
+{
+    in_end_t *lo = &c->e[E_LOCAL];
+    if (c->kind != P_MIRROR || lo->opened)
+        return;
+    if (open_local(c, SHUNT_INF_MIRROR) < 0) {
+        shunt_wbuf_free(&lo->out);
+        shunt_wbuf_init(&lo->out);
+        return;
+    }
+    end_flush(lo);
+}
+
+static void mirror_copy(in_conn_t *c, const uint8_t *p, size_t n)
+{
+    in_end_t *lo = &c->e[E_LOCAL];
+    if (lo->failed || (lo->opened && lo->fd < 0))
+        return; /* dropped, or the program is gone */
+    if (pend(lo) + n > IN_MIRROR_MAX) {
+        LOG_INFO("incoming: mirror stream %u fell %zu bytes behind: "
+                 "dropped", c->stream, pend(lo) + n);
+        mirror_drop(c, ENOBUFS);
+        lo->failed = ENOBUFS;
+        return;
+    }
+    if (lo->opened) {
+        end_write(lo, p, n);
+        return;
+    }
+    if (shunt_wbuf_append(&lo->out, p, n) < 0) {
+        lo->failed = ENOMEM;
+        shunt_wbuf_free(&lo->out);
+        shunt_wbuf_init(&lo->out);
+        return;
+    }
+    if (pend(lo) >= IN_BOUND)
+        mirror_release(c);
+}
+
 /* Bytes read from end idx. */
 static void got(in_conn_t *c, int idx, const uint8_t *p, size_t n)
 {
     if (c->kind != P_FILTER) {
         if (idx == E_CLIENT) {
             end_write(&c->e[E_REMOTE], p, n);
-            in_end_t *lo = &c->e[E_LOCAL];
-            if (lo->fd >= 0 && !lo->failed) {
-                if (pend(lo) + n > IN_MIRROR_MAX) {
-                    LOG_INFO("incoming: mirror stream %u fell %zu bytes "
-                             "behind: dropped", c->stream, pend(lo) + n);
-                    mirror_drop(c, ENOBUFS);
-                } else {
-                    end_write(lo, p, n);
-                }
-            }
+            if (c->kind == P_MIRROR)
+                mirror_copy(c, p, n);
         } else if (idx == E_REMOTE) {
             end_write(&c->e[E_CLIENT], p, n);
+            mirror_release(c);
         }
         return;
     }
@@ -378,6 +417,7 @@ static void got_eof(in_conn_t *c, int idx)
     if (c->kind != P_FILTER) {
         if (idx == E_CLIENT) {
             end_shut(&c->e[E_REMOTE]);
+            mirror_release(c);
             end_shut(&c->e[E_LOCAL]);
         } else if (idx == E_REMOTE) {
             end_shut(&c->e[E_CLIENT]);
@@ -565,7 +605,7 @@ void pipe_mirror(in_sub_t *s, int fd, const in_addrs_t *ad)
         conn_free(c);
         return;
     }
-    open_local(c, SHUNT_INF_MIRROR); /* without it the mirror just misses */
+    /* the copy (INCOMING stream) opens later: mirror_release */
     conn_update(c);
 }
 

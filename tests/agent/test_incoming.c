@@ -433,6 +433,29 @@ static void write_stream(shunt_client_t *c, uint32_t stream, const char *s)
     assert_int_equal(shunt_client_send(c, SHUNT_T_SHUTDOWN, &sd), 0);
 }
 
+/* Reads the stream's bytes until they end with end (a request's head). */
+static void read_until(shunt_client_t *c, uint32_t stream, const char *end,
+                       char *out, size_t len)
+{
+    size_t n = 0;
+    shunt_msg_t m;
+    out[0] = 0;
+    while (n < strlen(end) || strcmp(out + n - strlen(end), end) != 0) {
+        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
+        if (m.type == SHUNT_T_DATA && m.u.data.stream == stream) {
+            size_t k = m.u.data.data.len;
+            assert_true(n + k < len);
+            memcpy(out + n, m.u.data.data.p, k);
+            n += k;
+            out[n] = 0;
+            shunt_window_t w = {.stream = stream, .bytes = (uint32_t)k};
+            shunt_client_send(c, SHUNT_T_WINDOW, &w);
+        } else if (m.type == SHUNT_T_SHUTDOWN || m.type == SHUNT_T_SCLOSE) {
+            fail_msg("stream ended before '%s': '%s'", end, out);
+        }
+    }
+}
+
 static void test_steal(void **state)
 {
     (void)state;
@@ -501,6 +524,21 @@ static void test_mirror(void **state)
     write_stream(c, in.stream, "local answer, dropped\n");
     client_wait(&b, out, sizeof(out));
     assert_string_equal(out, "remote mirrored bytes\n");
+    /* keep-alive HTTP: the copy is held until the service answers, then
+     * delivered, before the client has closed */
+    assert_int_equal(sub_port(c, 8081, SHUNT_IN_MIRROR, SHUNT_IN_REFUSE, NULL,
+                              &m), 0);
+    const char *const cv[] = {"ip", "netns", "exec", cns, "curl", "-s",
+                              "--max-time", "20", "-H", "x-copy: yes",
+                              "http://" TARGET_IP ":8081/copied", NULL};
+    b = bg_start(cv);
+    expect_incoming(c, &in);
+    assert_int_equal(in.flags, SHUNT_INF_MIRROR);
+    read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+    assert_non_null(strstr(out, "GET /copied HTTP/1.1\r\n"));
+    assert_non_null(strstr(out, "\r\nx-copy: yes\r\n"));
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "remote/copied");
     /* the link going away is an unsubscribe */
     shunt_client_close(c);
     for (int i = 0; i < 100; i++) {
@@ -663,29 +701,6 @@ static void test_conflict_and_sweep(void **state)
     stop_agent(&a1, c1);
     tables(tb, sizeof(tb));
     assert_string_equal(tb, "");
-}
-
-/* Reads the stream's bytes until they end with end (a request's head). */
-static void read_until(shunt_client_t *c, uint32_t stream, const char *end,
-                       char *out, size_t len)
-{
-    size_t n = 0;
-    shunt_msg_t m;
-    out[0] = 0;
-    while (n < strlen(end) || strcmp(out + n - strlen(end), end) != 0) {
-        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
-        if (m.type == SHUNT_T_DATA && m.u.data.stream == stream) {
-            size_t k = m.u.data.data.len;
-            assert_true(n + k < len);
-            memcpy(out + n, m.u.data.data.p, k);
-            n += k;
-            out[n] = 0;
-            shunt_window_t w = {.stream = stream, .bytes = (uint32_t)k};
-            shunt_client_send(c, SHUNT_T_WINDOW, &w);
-        } else if (m.type == SHUNT_T_SHUTDOWN || m.type == SHUNT_T_SCLOSE) {
-            fail_msg("stream ended before '%s': '%s'", end, out);
-        }
-    }
 }
 
 /* Steal with a header filter: on one keep-alive connection (curl, two
