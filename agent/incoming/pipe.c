@@ -646,7 +646,22 @@ static int op_to_upstream(void *ctx, int up, const uint8_t *p, size_t n)
 {
     in_conn_t *c = ctx;
     int idx = up == IN_UP_LOCAL ? E_LOCAL : E_REMOTE;
-    if (!c->e[idx].opened) {
+    in_end_t *e = &c->e[idx];
+    if (e->opened && (e->fd < 0 || e->failed || e->rd_eof || e->wr_shut)) {
+        /* done with that connection (router.h): a new one */
+        if (idx == E_LOCAL) {
+            stream_t *st = conn_stream(c);
+            if (st) {
+                st->on_sclose = NULL;
+                st->sclose_ctx = NULL;
+            }
+            c->stream = 0;
+        }
+        end_close(e, 0);
+        e->opened = e->connecting = e->rd_eof = e->wr_shut = 0;
+        e->wr_done = e->failed = e->fail_notify = 0;
+    }
+    if (!e->opened) {
         int r = idx == E_LOCAL ? open_local(c, 0) : open_remote(c);
         if (r < 0)
             return -1;

@@ -76,6 +76,7 @@ static const char http_py[] =
     "                k=min(n,1<<20); self.wfile.write(b'r'*k); n-=k\n"
     "            return\n"
     "        b=b'remote'+self.path.encode()\n"
+    "        if self.path=='/drop': self.close_connection=True\n"
     "        self.send_response(200)\n"
     "        self.send_header('Content-Length',str(len(b)))\n"
     "        self.end_headers()\n"
@@ -378,7 +379,8 @@ static void expect_incoming(shunt_client_t *c, incoming_seen_t *in)
         assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
         if (m.type == SHUNT_T_INCOMING)
             break;
-        if (m.type != SHUNT_T_WINDOW && m.type != SHUNT_T_SCLOSE)
+        if (m.type != SHUNT_T_WINDOW && m.type != SHUNT_T_SCLOSE &&
+            m.type != SHUNT_T_SHUTDOWN)
             fail_msg("unexpected %s before INCOMING", shunt_msg_name(m.type));
     }
     const shunt_incoming_t *i = &m.u.incoming;
@@ -846,6 +848,59 @@ static void test_filtered_large(void **state)
     stop_agent(&ap, c);
 }
 
+/* Filtered: upstreams that end between requests are opened again for the
+ * next request routed to them (router.h): the program closing after its
+ * answer (a new INCOMING stream), the service closing a keep-alive
+ * connection without saying so. */
+static void test_filtered_reopen(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[8192];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    shunt_wbuf_free(&lw);
+    if (r == -ENOSYS) {
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "20",
+        "http://" TARGET_IP ":8081/l1", "--next",
+        "http://" TARGET_IP ":8081/drop", "--next",
+        "http://" TARGET_IP ":8081/r2", "--next",
+        "http://" TARGET_IP ":8081/l3", NULL};
+    bg_t b = bg_start(cv);
+    static const char *const answers[2] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlocal1",
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlocal3"};
+    static const char *const paths[2] = {"GET /l1 ", "GET /l3 "};
+    uint32_t first = 0;
+    for (int i = 0; i < 2; i++) {
+        incoming_seen_t in;
+        expect_incoming(c, &in);
+        if (i == 1)
+            assert_int_not_equal(in.stream, first);
+        first = in.stream;
+        read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+        assert_non_null(strstr(out, paths[i]));
+        write_stream(c, in.stream, answers[i]); /* and closes */
+    }
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "local1remote/dropremote/r2local3");
+    stop_agent(&ap, c);
+}
+
 /* 50 connections at once, stolen whole: each answered on its own stream. */
 static void test_steal_concurrent(void **state)
 {
@@ -1149,6 +1204,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_filtered, test_teardown),
         cmocka_unit_test_teardown(test_filtered_local_refused, test_teardown),
         cmocka_unit_test_teardown(test_filtered_large, test_teardown),
+        cmocka_unit_test_teardown(test_filtered_reopen, test_teardown),
         cmocka_unit_test_teardown(test_steal_concurrent, test_teardown),
         cmocka_unit_test_teardown(test_e2e_proxy, test_teardown),
     };
