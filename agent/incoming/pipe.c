@@ -320,9 +320,12 @@ static void end_failed(in_end_t *e, int err)
             mirror_drop(c, 0);
             return;
         }
-        /* a reset on one side of a real connection resets the other */
+        /* a reset on one side of a real connection resets the other,
+         * and the program's copy */
         end_close(&c->e[E_CLIENT], 1);
         end_close(&c->e[E_REMOTE], 1);
+        if (c->kind == P_MIRROR && c->e[E_LOCAL].fd >= 0)
+            mirror_drop(c, ECONNRESET);
         return;
     }
     if (e->idx == E_CLIENT) {
@@ -461,6 +464,9 @@ static void end_read(in_end_t *e)
 
 static void connected(in_end_t *e)
 {
+    struct pollfd pfd = {.fd = e->fd, .events = POLLOUT};
+    if (poll(&pfd, 1, 0) != 1)
+        return; /* not yet (an event of an earlier fd of this end) */
     int err = 0;
     socklen_t el = sizeof(err);
     if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
@@ -488,10 +494,13 @@ void pipe_event(void *ev, uint32_t events)
             if (e->events & EPOLLIN) {
                 end_read(e);
             } else if (events & EPOLLERR) {
+                /* only a real error: the event may be an earlier fd's of
+                 * this end (reopened within this round) */
                 int err = 0;
                 socklen_t el = sizeof(err);
                 getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                end_failed(e, err ? err : EPIPE);
+                if (err)
+                    end_failed(e, err);
             }
         }
         if (!c->dead && e->fd >= 0 && (events & EPOLLOUT))
