@@ -189,6 +189,7 @@ static void conn_update(in_conn_t *c)
 }
 
 static void end_failed(in_end_t *e, int err);
+static void mirror_release(in_conn_t *c);
 
 /* Flushes out; shuts the write side when asked and flushed. */
 static void end_flush(in_end_t *e)
@@ -320,12 +321,12 @@ static void end_failed(in_end_t *e, int err)
             mirror_drop(c, 0);
             return;
         }
-        /* a reset on one side of a real connection resets the other,
-         * and the program's copy */
+        /* a reset on one side of a real connection resets the other;
+         * the program's copy gets what the client sent, then its end */
         end_close(&c->e[E_CLIENT], 1);
         end_close(&c->e[E_REMOTE], 1);
-        if (c->kind == P_MIRROR && c->e[E_LOCAL].fd >= 0)
-            mirror_drop(c, ECONNRESET);
+        mirror_release(c);
+        end_shut(&c->e[E_LOCAL]);
         return;
     }
     if (e->idx == E_CLIENT) {

@@ -39,11 +39,13 @@ static const char service_py[] =
     "import socket,sys,threading\n"
     "def h(c):\n"
     "    d=b''\n"
-    "    while True:\n"
-    "        x=c.recv(65536)\n"
-    "        if not x: break\n"
-    "        d+=x\n"
-    "    c.sendall(b'remote '+d)\n"
+    "    try:\n"
+    "        while True:\n"
+    "            x=c.recv(65536)\n"
+    "            if not x: break\n"
+    "            d+=x\n"
+    "        c.sendall(b'remote '+d)\n"
+    "    except OSError: pass\n"
     "    c.close()\n"
     "s=socket.socket()\n"
     "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
@@ -90,6 +92,13 @@ static const char client_py[] =
     "import socket,sys\n"
     "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=20)\n"
     "m=sys.argv[3]\n"
+    "if m[0]=='!':\n"
+    "    import struct,time\n"
+    "    s.sendall(m[1:].encode())\n"
+    "    time.sleep(0.5)\n"
+    "    s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0))\n"
+    "    s.close()\n"
+    "    sys.exit(0)\n"
     "s.sendall(b'x'*int(m[1:]) if m[0]=='@' else m.encode())\n"
     "s.shutdown(socket.SHUT_WR)\n"
     "d=b''\n"
@@ -590,6 +599,29 @@ static void test_steal_loopback(void **state)
         client_wait(&b, out, sizeof(out));
         assert_string_equal(out, "local\n");
     }
+    stop_agent(&ap, c);
+}
+
+/* A mirrored client that resets: the program's copy still gets what it
+ * sent, then its end; the target's service sees the reset. */
+static void test_mirror_reset(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[256];
+    start_agent(&ap, &c);
+    assert_int_equal(sub(c, SHUNT_IN_MIRROR, SHUNT_IN_REFUSE, &m), 0);
+    bg_t b = client_start("!partial request");
+    incoming_seen_t in;
+    expect_incoming(c, &in);
+    assert_int_equal(in.flags, SHUNT_INF_MIRROR);
+    read_stream(c, in.stream, out, sizeof(out));
+    assert_string_equal(out, "partial request");
+    client_wait(&b, out, sizeof(out));
     stop_agent(&ap, c);
 }
 
@@ -1198,6 +1230,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_steal, test_teardown),
         cmocka_unit_test_teardown(test_mirror, test_teardown),
         cmocka_unit_test_teardown(test_steal_loopback, test_teardown),
+        cmocka_unit_test_teardown(test_mirror_reset, test_teardown),
         cmocka_unit_test_teardown(test_mirror_behind, test_teardown),
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
