@@ -138,7 +138,8 @@ struct stream {
     void (*on_sclose)(stream_t *st, int err, void *ctx);
     void *sclose_ctx;
     /* An incoming stream keeps what it read until the first byte comes
-     * back, up to STREAM_KEEP_MAX (keep NULL: not, or no longer). */
+     * back, up to STREAM_KEEP_MAX (keeping 0: not, or no longer). */
+    int keeping;
     uint8_t *keep;
     size_t keep_len;
     int answered;              /* DATA came from the client */

@@ -411,13 +411,18 @@ static void read_remote(stream_t *st)
             maybe_finish(st);
             return;
         }
-        if (st->keep) {
-            if (st->answered || st->keep_len + (size_t)n > STREAM_KEEP_MAX) {
+        if (st->keeping) {
+            uint8_t *k = NULL;
+            if (!st->answered && st->keep_len + (size_t)n <= STREAM_KEEP_MAX)
+                k = realloc(st->keep, st->keep_len + (size_t)n);
+            if (k) {
+                memcpy(k + st->keep_len, buf, (size_t)n);
+                st->keep = k;
+                st->keep_len += (size_t)n;
+            } else {
                 free(st->keep);
                 st->keep = NULL;
-            } else {
-                memcpy(st->keep + st->keep_len, buf, (size_t)n);
-                st->keep_len += (size_t)n;
+                st->keeping = 0;
             }
         }
         client_bytes_end(cl, n);
@@ -454,9 +459,10 @@ static void client_data(stream_t *st, shunt_bytes_t d)
 {
     client_t *cl = st->cl;
     st->answered = 1;
-    if (st->keep) {
+    if (st->keeping) {
         free(st->keep);
         st->keep = NULL;
+        st->keeping = 0;
     }
     if (st->socktype == SOCK_DGRAM) {
         if (st->state == S_OPEN &&

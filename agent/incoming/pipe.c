@@ -22,6 +22,7 @@
 #endif
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,7 @@ static void conn_update(in_conn_t *c)
 }
 
 static void end_failed(in_end_t *e, int err);
+static void mirror_release(in_conn_t *c);
 
 /* Flushes out; shuts the write side when asked and flushed. */
 static void end_flush(in_end_t *e)
@@ -319,9 +321,12 @@ static void end_failed(in_end_t *e, int err)
             mirror_drop(c, 0);
             return;
         }
-        /* a reset on one side of a real connection resets the other */
+        /* a reset on one side of a real connection resets the other;
+         * the program's copy gets what the client sent, then its end */
         end_close(&c->e[E_CLIENT], 1);
         end_close(&c->e[E_REMOTE], 1);
+        mirror_release(c);
+        end_shut(&c->e[E_LOCAL]);
         return;
     }
     if (e->idx == E_CLIENT) {
@@ -339,24 +344,63 @@ static void end_failed(in_end_t *e, int err)
 #endif
 }
 
+static int open_local(in_conn_t *c, int flags);
+
+/* The mirror copy is held (bytes kept in the local end's queue, its
+ * stream not yet opened) until the target's service first answers, the
+ * client ends its side, or IN_BOUND bytes wait: the program's part (the
+ * proxy's connect, its answer) then never competes with the real
+ * request on its way. */
+static void mirror_release(in_conn_t *c)
+{
+    in_end_t *lo = &c->e[E_LOCAL];
+    if (c->kind != P_MIRROR || lo->opened)
+        return;
+    if (open_local(c, SHUNT_INF_MIRROR) < 0) {
+        shunt_wbuf_free(&lo->out);
+        shunt_wbuf_init(&lo->out);
+        return;
+    }
+    end_flush(lo);
+}
+
+static void mirror_copy(in_conn_t *c, const uint8_t *p, size_t n)
+{
+    in_end_t *lo = &c->e[E_LOCAL];
+    if (lo->failed || (lo->opened && lo->fd < 0))
+        return; /* dropped, or the program is gone */
+    if (pend(lo) + n > IN_MIRROR_MAX) {
+        LOG_INFO("incoming: mirror stream %u fell %zu bytes behind: "
+                 "dropped", c->stream, pend(lo) + n);
+        mirror_drop(c, ENOBUFS);
+        lo->failed = ENOBUFS;
+        return;
+    }
+    if (lo->opened) {
+        end_write(lo, p, n);
+        return;
+    }
+    if (shunt_wbuf_append(&lo->out, p, n) < 0) {
+        lo->failed = ENOMEM;
+        shunt_wbuf_free(&lo->out);
+        shunt_wbuf_init(&lo->out);
+        return;
+    }
+    if (pend(lo) >= IN_BOUND)
+        mirror_release(c);
+}
+
 /* Bytes read from end idx. */
 static void got(in_conn_t *c, int idx, const uint8_t *p, size_t n)
 {
     if (c->kind != P_FILTER) {
         if (idx == E_CLIENT) {
             end_write(&c->e[E_REMOTE], p, n);
-            in_end_t *lo = &c->e[E_LOCAL];
-            if (lo->fd >= 0 && !lo->failed) {
-                if (pend(lo) + n > IN_MIRROR_MAX) {
-                    LOG_INFO("incoming: mirror stream %u fell %zu bytes "
-                             "behind: dropped", c->stream, pend(lo) + n);
-                    mirror_drop(c, ENOBUFS);
-                } else {
-                    end_write(lo, p, n);
-                }
-            }
+            if (c->kind == P_MIRROR)
+                mirror_copy(c, p, n);
         } else if (idx == E_REMOTE) {
             end_write(&c->e[E_CLIENT], p, n);
+            mirror_release(c);
         }
         return;
     }
@@ -378,6 +422,7 @@ static void got_eof(in_conn_t *c, int idx)
     if (c->kind != P_FILTER) {
         if (idx == E_CLIENT) {
             end_shut(&c->e[E_REMOTE]);
+            mirror_release(c);
             end_shut(&c->e[E_LOCAL]);
         } else if (idx == E_REMOTE) {
             end_shut(&c->e[E_CLIENT]);
@@ -420,6 +465,9 @@ static void end_read(in_end_t *e)
 
 static void connected(in_end_t *e)
 {
+    struct pollfd pfd = {.fd = e->fd, .events = POLLOUT};
+    if (poll(&pfd, 1, 0) != 1)
+        return; /* not yet (an event of an earlier fd of this end) */
     int err = 0;
     socklen_t el = sizeof(err);
     if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
@@ -447,10 +495,13 @@ void pipe_event(void *ev, uint32_t events)
             if (e->events & EPOLLIN) {
                 end_read(e);
             } else if (events & EPOLLERR) {
+                /* only a real error: the event may be an earlier fd's of
+                 * this end (reopened within this round) */
                 int err = 0;
                 socklen_t el = sizeof(err);
                 getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                end_failed(e, err ? err : EPIPE);
+                if (err)
+                    end_failed(e, err);
             }
         }
         if (!c->dead && e->fd >= 0 && (events & EPOLLOUT))
@@ -515,7 +566,10 @@ static int open_remote(in_conn_t *c)
         return -1;
     }
     e->fd = fd;
-    e->connecting = 1;
+    /* inside one netns the handshake is usually done within connect():
+     * no trip through epoll then (an error is left to it) */
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    e->connecting = !(poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT);
     return 0;
 }
 
@@ -565,7 +619,7 @@ void pipe_mirror(in_sub_t *s, int fd, const in_addrs_t *ad)
         conn_free(c);
         return;
     }
-    open_local(c, SHUNT_INF_MIRROR); /* without it the mirror just misses */
+    /* the copy (INCOMING stream) opens later: mirror_release */
     conn_update(c);
 }
 
@@ -602,7 +656,22 @@ static int op_to_upstream(void *ctx, int up, const uint8_t *p, size_t n)
 {
     in_conn_t *c = ctx;
     int idx = up == IN_UP_LOCAL ? E_LOCAL : E_REMOTE;
-    if (!c->e[idx].opened) {
+    in_end_t *e = &c->e[idx];
+    if (e->opened && (e->fd < 0 || e->failed || e->rd_eof || e->wr_shut)) {
+        /* done with that connection (router.h): a new one */
+        if (idx == E_LOCAL) {
+            stream_t *st = conn_stream(c);
+            if (st) {
+                st->on_sclose = NULL;
+                st->sclose_ctx = NULL;
+            }
+            c->stream = 0;
+        }
+        end_close(e, 0);
+        e->opened = e->connecting = e->rd_eof = e->wr_shut = 0;
+        e->wr_done = e->failed = e->fail_notify = 0;
+    }
+    if (!e->opened) {
         int r = idx == E_LOCAL ? open_local(c, 0) : open_remote(c);
         if (r < 0)
             return -1;

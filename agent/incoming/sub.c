@@ -432,7 +432,7 @@ static void steal_sclosed(stream_t *st, int err, void *ctx)
 {
     agent_t *a = st->cl->a;
     in_sub_t *s = sub_find(a, (uint32_t)(uintptr_t)ctx);
-    if (err != ECONNREFUSED || st->answered || !st->keep || !s ||
+    if (err != ECONNREFUSED || st->answered || !st->keeping || !s ||
         st->fd < 0)
         return;
     in_addrs_t ad;
@@ -460,7 +460,7 @@ static void steal_whole(in_sub_t *s, int fd, const in_addrs_t *ad)
     stream_t *st = stream_adopt(cl, fd, ad->family, peer);
     if (!st)
         return;
-    st->keep = malloc(STREAM_KEEP_MAX);
+    st->keeping = 1;
     st->on_sclose = steal_sclosed;
     st->sclose_ctx = (void *)(uintptr_t)s->id;
     shunt_incoming_t im = {.sub = s->id, .stream = st->id, .flags = 0,
@@ -488,6 +488,8 @@ static void sub_accept(in_sub_t *s)
         }
         unmap(&ad.peer);
         ad.family = ad.peer.ss_family;
+        int one = 1; /* the agent relays what it has at once */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (orig_dst(fd, ad.family, &ad.orig) < 0) {
             LOG_DEBUG("incoming: a connection with no original destination "
                       "(%s): closed", strerror(errno));

@@ -6,6 +6,8 @@
  * nftables looked at with nft inside the namespace. */
 #include "fixture.h"
 
+#include "shunt/proxy.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +39,13 @@ static const char service_py[] =
     "import socket,sys,threading\n"
     "def h(c):\n"
     "    d=b''\n"
-    "    while True:\n"
-    "        x=c.recv(65536)\n"
-    "        if not x: break\n"
-    "        d+=x\n"
-    "    c.sendall(b'remote '+d)\n"
+    "    try:\n"
+    "        while True:\n"
+    "            x=c.recv(65536)\n"
+    "            if not x: break\n"
+    "            d+=x\n"
+    "        c.sendall(b'remote '+d)\n"
+    "    except OSError: pass\n"
     "    c.close()\n"
     "s=socket.socket()\n"
     "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
@@ -55,8 +60,25 @@ static const char http_py[] =
     "import http.server,sys\n"
     "class H(http.server.BaseHTTPRequestHandler):\n"
     "    protocol_version='HTTP/1.1'\n"
+    "    def do_POST(self):\n"
+    "        n=int(self.headers['Content-Length'])\n"
+    "        while n>0: n-=len(self.rfile.read(min(n,1<<20)))\n"
+    "        b=b'got '+self.headers['Content-Length'].encode()\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Length',str(len(b)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(b)\n"
     "    def do_GET(self):\n"
+    "        if self.path.startswith('/big/'):\n"
+    "            n=int(self.path[5:])\n"
+    "            self.send_response(200)\n"
+    "            self.send_header('Content-Length',str(n))\n"
+    "            self.end_headers()\n"
+    "            while n>0:\n"
+    "                k=min(n,1<<20); self.wfile.write(b'r'*k); n-=k\n"
+    "            return\n"
     "        b=b'remote'+self.path.encode()\n"
+    "        if self.path=='/drop': self.close_connection=True\n"
     "        self.send_response(200)\n"
     "        self.send_header('Content-Length',str(len(b)))\n"
     "        self.end_headers()\n"
@@ -70,6 +92,13 @@ static const char client_py[] =
     "import socket,sys\n"
     "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=20)\n"
     "m=sys.argv[3]\n"
+    "if m[0]=='!':\n"
+    "    import struct,time\n"
+    "    s.sendall(m[1:].encode())\n"
+    "    time.sleep(0.5)\n"
+    "    s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0))\n"
+    "    s.close()\n"
+    "    sys.exit(0)\n"
     "s.sendall(b'x'*int(m[1:]) if m[0]=='@' else m.encode())\n"
     "s.shutdown(socket.SHUT_WR)\n"
     "d=b''\n"
@@ -359,7 +388,8 @@ static void expect_incoming(shunt_client_t *c, incoming_seen_t *in)
         assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
         if (m.type == SHUNT_T_INCOMING)
             break;
-        if (m.type != SHUNT_T_WINDOW && m.type != SHUNT_T_SCLOSE)
+        if (m.type != SHUNT_T_WINDOW && m.type != SHUNT_T_SCLOSE &&
+            m.type != SHUNT_T_SHUTDOWN)
             fail_msg("unexpected %s before INCOMING", shunt_msg_name(m.type));
     }
     const shunt_incoming_t *i = &m.u.incoming;
@@ -414,12 +444,35 @@ static void write_stream(shunt_client_t *c, uint32_t stream, const char *s)
     assert_int_equal(shunt_client_send(c, SHUNT_T_SHUTDOWN, &sd), 0);
 }
 
+/* Reads the stream's bytes until they end with end (a request's head). */
+static void read_until(shunt_client_t *c, uint32_t stream, const char *end,
+                       char *out, size_t len)
+{
+    size_t n = 0;
+    shunt_msg_t m;
+    out[0] = 0;
+    while (n < strlen(end) || strcmp(out + n - strlen(end), end) != 0) {
+        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
+        if (m.type == SHUNT_T_DATA && m.u.data.stream == stream) {
+            size_t k = m.u.data.data.len;
+            assert_true(n + k < len);
+            memcpy(out + n, m.u.data.data.p, k);
+            n += k;
+            out[n] = 0;
+            shunt_window_t w = {.stream = stream, .bytes = (uint32_t)k};
+            shunt_client_send(c, SHUNT_T_WINDOW, &w);
+        } else if (m.type == SHUNT_T_SHUTDOWN || m.type == SHUNT_T_SCLOSE) {
+            fail_msg("stream ended before '%s': '%s'", end, out);
+        }
+    }
+}
+
 static void test_steal(void **state)
 {
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096], tb[512];
@@ -465,7 +518,7 @@ static void test_mirror(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096], tb[512];
@@ -482,6 +535,21 @@ static void test_mirror(void **state)
     write_stream(c, in.stream, "local answer, dropped\n");
     client_wait(&b, out, sizeof(out));
     assert_string_equal(out, "remote mirrored bytes\n");
+    /* keep-alive HTTP: the copy is held until the service answers, then
+     * delivered, before the client has closed */
+    assert_int_equal(sub_port(c, 8081, SHUNT_IN_MIRROR, SHUNT_IN_REFUSE, NULL,
+                              &m), 0);
+    const char *const cv[] = {"ip", "netns", "exec", cns, "curl", "-s",
+                              "--max-time", "20", "-H", "x-copy: yes",
+                              "http://" TARGET_IP ":8081/copied", NULL};
+    b = bg_start(cv);
+    expect_incoming(c, &in);
+    assert_int_equal(in.flags, SHUNT_INF_MIRROR);
+    read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+    assert_non_null(strstr(out, "GET /copied HTTP/1.1\r\n"));
+    assert_non_null(strstr(out, "\r\nx-copy: yes\r\n"));
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "remote/copied");
     /* the link going away is an unsubscribe */
     shunt_client_close(c);
     for (int i = 0; i < 100; i++) {
@@ -501,7 +569,7 @@ static void test_steal_loopback(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096];
@@ -534,6 +602,29 @@ static void test_steal_loopback(void **state)
     stop_agent(&ap, c);
 }
 
+/* A mirrored client that resets: the program's copy still gets what it
+ * sent, then its end; the target's service sees the reset. */
+static void test_mirror_reset(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[256];
+    start_agent(&ap, &c);
+    assert_int_equal(sub(c, SHUNT_IN_MIRROR, SHUNT_IN_REFUSE, &m), 0);
+    bg_t b = client_start("!partial request");
+    incoming_seen_t in;
+    expect_incoming(c, &in);
+    assert_int_equal(in.flags, SHUNT_INF_MIRROR);
+    read_stream(c, in.stream, out, sizeof(out));
+    assert_string_equal(out, "partial request");
+    client_wait(&b, out, sizeof(out));
+    stop_agent(&ap, c);
+}
+
 /* A mirror that falls behind (no credit from the program) is dropped with
  * SCLOSE{ENOBUFS}; the client is served whole by the target meanwhile. */
 static void test_mirror_behind(void **state)
@@ -541,7 +632,7 @@ static void test_mirror_behind(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     enum { BIG = 4 << 20 };
@@ -577,7 +668,7 @@ static void test_steal_refused_fallback(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[4096];
@@ -599,7 +690,7 @@ static void test_conflict_and_sweep(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t a1, a2, a3;
+    static agent_proc_t a1, a2, a3;
     shunt_client_t *c1, *c2, *c3;
     shunt_msg_t m;
     char out[4096], tb[512], want[128];
@@ -646,29 +737,6 @@ static void test_conflict_and_sweep(void **state)
     assert_string_equal(tb, "");
 }
 
-/* Reads the stream's bytes until they end with end (a request's head). */
-static void read_until(shunt_client_t *c, uint32_t stream, const char *end,
-                       char *out, size_t len)
-{
-    size_t n = 0;
-    shunt_msg_t m;
-    out[0] = 0;
-    while (n < strlen(end) || strcmp(out + n - strlen(end), end) != 0) {
-        assert_int_equal(shunt_client_recv(c, &m, 20000), 0);
-        if (m.type == SHUNT_T_DATA && m.u.data.stream == stream) {
-            size_t k = m.u.data.data.len;
-            assert_true(n + k < len);
-            memcpy(out + n, m.u.data.data.p, k);
-            n += k;
-            out[n] = 0;
-            shunt_window_t w = {.stream = stream, .bytes = (uint32_t)k};
-            shunt_client_send(c, SHUNT_T_WINDOW, &w);
-        } else if (m.type == SHUNT_T_SHUTDOWN || m.type == SHUNT_T_SCLOSE) {
-            fail_msg("stream ended before '%s': '%s'", end, out);
-        }
-    }
-}
-
 /* Steal with a header filter: on one keep-alive connection (curl, two
  * URLs), the request with the header goes to the program, the other to
  * the target's own HTTP service, the answers in order. */
@@ -677,7 +745,7 @@ static void test_filtered(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[8192];
@@ -739,7 +807,7 @@ static void test_filtered_local_refused(void **state)
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     char out[8192];
@@ -768,7 +836,100 @@ static void test_filtered_local_refused(void **state)
     shunt_sclose_t sc = {.stream = in.stream, .err = ECONNREFUSED};
     assert_int_equal(shunt_client_send(c, SHUNT_T_SCLOSE, &sc), 0);
     client_wait(&b, out, sizeof(out));
-    assert_string_equal(out, "502 200remote/remote");
+    assert_string_equal(out, "502 remote/remote200"); /* -w after the body */
+    stop_agent(&ap, c);
+}
+
+/* Filtered, nothing local: a 32 MiB answer and a 32 MiB request body pass
+ * through the agent's pipe with its bounds (and come out whole). */
+static void test_filtered_large(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[256], file[64];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    shunt_wbuf_free(&lw);
+    if (r == -ENOSYS) {
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    snprintf(file, sizeof(file), "/tmp/shunt-agentin-body-%d", (int)getpid());
+    assert_int_equal(sh("head -c 33554432 /dev/zero > %s", file), 0);
+    char data[96];
+    snprintf(data, sizeof(data), "@%s", file);
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "60",
+        "-o", "/dev/null", "-w", "%{size_download} ",
+        "http://" TARGET_IP ":8081/big/33554432", "--next",
+        "--data-binary", data, "http://" TARGET_IP ":8081/post", NULL};
+    bg_t b = bg_start(cv);
+    client_wait(&b, out, sizeof(out));
+    unlink(file);
+    assert_string_equal(out, "33554432 got 33554432");
+    stop_agent(&ap, c);
+}
+
+/* Filtered: upstreams that end between requests are opened again for the
+ * next request routed to them (router.h): the program closing after its
+ * answer (a new INCOMING stream), the service closing a keep-alive
+ * connection without saying so. */
+static void test_filtered_reopen(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    shunt_msg_t m;
+    char out[8192];
+    start_agent(&ap, &c);
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
+    shunt_wbuf_free(&lw);
+    if (r == -ENOSYS) {
+        stop_agent(&ap, c);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    const char *const cv[] = {
+        "ip", "netns", "exec", cns, "curl", "-s", "--max-time", "20",
+        "http://" TARGET_IP ":8081/l1", "--next",
+        "http://" TARGET_IP ":8081/drop", "--next",
+        "http://" TARGET_IP ":8081/r2", "--next",
+        "http://" TARGET_IP ":8081/l3", NULL};
+    bg_t b = bg_start(cv);
+    static const char *const answers[2] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlocal1",
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlocal3"};
+    static const char *const paths[2] = {"GET /l1 ", "GET /l3 "};
+    uint32_t first = 0;
+    for (int i = 0; i < 2; i++) {
+        incoming_seen_t in;
+        expect_incoming(c, &in);
+        if (i == 1)
+            assert_int_not_equal(in.stream, first);
+        first = in.stream;
+        read_until(c, in.stream, "\r\n\r\n", out, sizeof(out));
+        assert_non_null(strstr(out, paths[i]));
+        write_stream(c, in.stream, answers[i]); /* and closes */
+    }
+    client_wait(&b, out, sizeof(out));
+    assert_string_equal(out, "local1remote/dropremote/r2local3");
     stop_agent(&ap, c);
 }
 
@@ -779,7 +940,7 @@ static void test_steal_concurrent(void **state)
     if (!have_ns)
         skip();
     enum { N = 50 };
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     start_agent(&ap, &c);
@@ -835,12 +996,221 @@ static void test_steal_concurrent(void **state)
     stop_agent(&ap, c);
 }
 
+/* ---- with the real proxy (in process) and a local HTTP server ----------
+ * The layer's part played by a tool client: INCOMING_SUB to the proxy,
+ * which forwards it to the agent and delivers incoming streams by
+ * connecting to the local server (bench/incoming_server) on loopback. */
+#define LTOKEN "agentin-layer-token"
+#define E2E_PORT 8082
+
+typedef struct {
+    shunt_proxy_t *p;
+    pthread_t t;
+    char dir[64], sock[128];
+    pid_t remote, local;   /* incoming_server: target's (8082), local */
+    int remote_out, local_out;
+    uint16_t lport;
+} e2e_t;
+
+static void *run_proxy(void *p)
+{
+    shunt_proxy_run(p);
+    return NULL;
+}
+
+static pid_t start_server(const char *ns, uint16_t port, const char *word,
+                          int *out)
+{
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%u", port);
+    const char *const nsv[] = {"ip", "netns", "exec", ns, SHUNT_INSERVER,
+                               ps, word, NULL};
+    const char *const hv[] = {SHUNT_INSERVER, ps, word, NULL};
+    bg_t b = bg_start(ns ? nsv : hv);
+    char line[64] = "";
+    struct pollfd pfd = {.fd = b.fd, .events = POLLIN};
+    if (poll(&pfd, 1, 10000) != 1 || read(b.fd, line, sizeof(line) - 1) <= 0 ||
+        strncmp(line, "listening", 9) != 0)
+        fail_msg("incoming_server %s did not start", word);
+    *out = b.fd;
+    return b.pid;
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    bind(fd, (struct sockaddr *)&sin, sl);
+    getsockname(fd, (struct sockaddr *)&sin, &sl);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+static void e2e_start(e2e_t *x, const agent_proc_t *ap)
+{
+    memset(x, 0, sizeof(*x));
+    strcpy(x->dir, "/tmp/shunt-agentin-XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    snprintf(x->sock, sizeof(x->sock), "%s/proxy.sock", x->dir);
+    shunt_proxy_opts_t o = {.socket_path = x->sock, .agent_addr = ap->addr,
+                            .agent_token = TEST_TOKEN,
+                            .agent_token_len = strlen(TEST_TOKEN),
+                            .layer_token = LTOKEN,
+                            .layer_token_len = strlen(LTOKEN),
+                            .timeout_ms = 5000};
+    char err[256] = "";
+    x->p = shunt_proxy_new(&o, err, sizeof(err));
+    if (!x->p)
+        fail_msg("proxy: %s", err);
+    assert_int_equal(pthread_create(&x->t, NULL, run_proxy, x->p), 0);
+    x->remote = start_server(tns, E2E_PORT, "remote", &x->remote_out);
+    x->lport = free_port();
+    x->local = start_server(NULL, x->lport, "local", &x->local_out);
+}
+
+static void e2e_stop(e2e_t *x)
+{
+    shunt_proxy_stop(x->p);
+    pthread_join(x->t, NULL);
+    shunt_proxy_free(x->p);
+    pid_t v[2] = {x->remote, x->local};
+    for (int i = 0; i < 2; i++) {
+        kill(v[i], SIGKILL);
+        waitpid(v[i], NULL, 0);
+    }
+    close(x->remote_out);
+    close(x->local_out);
+    unlink(x->sock);
+    rmdir(x->dir);
+}
+
+static shunt_client_t *e2e_layer(const e2e_t *x)
+{
+    shunt_client_opts_t o = {.role = SHUNT_ROLE_LAYER, .token = LTOKEN,
+                             .token_len = strlen(LTOKEN),
+                             .name = "agentin-layer"};
+    char err[256];
+    shunt_client_t *c = shunt_client_connect(x->sock, &o, err, sizeof(err));
+    if (!c)
+        fail_msg("layer: %s", err);
+    return c;
+}
+
+static int e2e_sub(shunt_client_t *l, const e2e_t *x, int mode, uint32_t *id)
+{
+    static const uint8_t lo[4] = {127, 0, 0, 1};
+    shunt_incoming_sub_t q = {
+        .remote_port = E2E_PORT, .mode = (uint8_t)mode,
+        .filter = {.count = 0, .p = nofilter, .len = 0},
+        .family = AF_INET, .local_addr = {lo, 4}, .local_port = x->lport};
+    shunt_msg_t m;
+    int r = shunt_client_call(l, SHUNT_T_INCOMING_SUB, &q, &m);
+    if (r == 0)
+        *id = m.u.incoming_sub_r.sub;
+    return r;
+}
+
+static void curl_target(char *out, size_t len)
+{
+    const char *const cv[] = {"ip", "netns", "exec", cns, "curl", "-s",
+                              "--max-time", "20",
+                              "http://" TARGET_IP ":8082/", NULL};
+    bg_t b = bg_start(cv);
+    client_wait(&b, out, len);
+}
+
+static void test_e2e_proxy(void **state)
+{
+    (void)state;
+    if (!have_ns)
+        skip();
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    char out[256];
+    start_agent(&ap, &c);
+    static e2e_t x;
+    e2e_start(&x, &ap);
+    shunt_client_t *l = e2e_layer(&x);
+    uint32_t id = 0;
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    assert_int_equal(e2e_sub(l, &x, SHUNT_IN_STEAL, &id), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "local");
+    shunt_incoming_unsub_t u = {.sub = id};
+    shunt_msg_t m;
+    assert_int_equal(shunt_client_call(l, SHUNT_T_INCOMING_UNSUB, &u, &m), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    assert_int_equal(e2e_sub(l, &x, SHUNT_IN_MIRROR, &id), 0);
+    curl_target(out, sizeof(out));
+    assert_string_equal(out, "remote");
+    /* the layer's link going: the proxy releases the port */
+    shunt_client_close(l);
+    char tb[256];
+    for (int i = 0; i < 100; i++) {
+        tables(tb, sizeof(tb));
+        if (!strstr(tb, "shunt_in_"))
+            break;
+        usleep(20000);
+    }
+    e2e_stop(&x);
+    stop_agent(&ap, c);
+    assert_string_equal(tb, "");
+}
+
+/* test_agent_incoming --bench [REQUESTS MIB]: figures through the agent
+ * and the proxy (no layer) with bench/incoming_bench in the client
+ * namespace: direct, stolen, mirrored; and a raw round trip. */
+static int bench(int requests, int mib)
+{
+    void *st = NULL;
+    if (ns_setup(&st) < 0 || !have_ns)
+        return 1;
+    static agent_proc_t ap;
+    shunt_client_t *c;
+    start_agent(&ap, &c);
+    static e2e_t x;
+    e2e_start(&x, &ap);
+    shunt_client_t *l = e2e_layer(&x);
+    char rq[16], mb[16];
+    snprintf(rq, sizeof(rq), "%d", requests);
+    snprintf(mb, sizeof(mb), "%d", mib);
+    static const struct {
+        const char *label;
+        int mode;
+    } runs[] = {{"direct", 0}, {"stolen", SHUNT_IN_STEAL},
+                {"mirrored", SHUNT_IN_MIRROR}};
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t id = 0;
+        if (runs[i].mode && e2e_sub(l, &x, runs[i].mode, &id) != 0)
+            return 1;
+        sh("ip netns exec %s %s --addr " TARGET_IP ":8082 --label %s "
+           "--requests %s --mib %s", cns, SHUNT_INBENCH, runs[i].label, rq,
+           runs[i].mode == SHUNT_IN_MIRROR ? "0" : mb);
+        if (runs[i].mode) {
+            shunt_incoming_unsub_t u = {.sub = id};
+            shunt_msg_t m;
+            shunt_client_call(l, SHUNT_T_INCOMING_UNSUB, &u, &m);
+        }
+    }
+    sh("ip netns exec %s %s --addr " TARGET_IP ":8082 --label raw --rtt "
+       "--requests %s", cns, SHUNT_INBENCH, rq);
+    shunt_client_close(l);
+    e2e_stop(&x);
+    stop_agent(&ap, c);
+    ns_teardown(&st);
+    return 0;
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
     if (!have_ns)
         skip();
-    agent_proc_t ap;
+    static agent_proc_t ap; /* static: the teardown kills it after a failure */
     shunt_client_t *c;
     shunt_msg_t m;
     start_agent(&ap, &c);
@@ -850,19 +1220,26 @@ static void test_bad_requests(void **state)
     stop_agent(&ap, c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+        return bench(argc > 2 ? atoi(argv[2]) : 2000,
+                     argc > 3 ? atoi(argv[3]) : 256);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_bad_requests, test_teardown),
         cmocka_unit_test_teardown(test_steal, test_teardown),
         cmocka_unit_test_teardown(test_mirror, test_teardown),
         cmocka_unit_test_teardown(test_steal_loopback, test_teardown),
+        cmocka_unit_test_teardown(test_mirror_reset, test_teardown),
         cmocka_unit_test_teardown(test_mirror_behind, test_teardown),
         cmocka_unit_test_teardown(test_steal_refused_fallback, test_teardown),
         cmocka_unit_test_teardown(test_conflict_and_sweep, test_teardown),
         cmocka_unit_test_teardown(test_filtered, test_teardown),
         cmocka_unit_test_teardown(test_filtered_local_refused, test_teardown),
+        cmocka_unit_test_teardown(test_filtered_large, test_teardown),
+        cmocka_unit_test_teardown(test_filtered_reopen, test_teardown),
         cmocka_unit_test_teardown(test_steal_concurrent, test_teardown),
+        cmocka_unit_test_teardown(test_e2e_proxy, test_teardown),
     };
     return cmocka_run_group_tests(tests, ns_setup, ns_teardown);
 }
