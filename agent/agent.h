@@ -143,6 +143,7 @@ struct stream {
     uint8_t *keep;
     size_t keep_len;
     int answered;              /* DATA came from the client */
+    int in_live;               /* a diverted connection (incoming_live) */
     char peer[64];
 };
 
@@ -299,6 +300,10 @@ void incoming_handle(client_t *cl, const shunt_msg_t *m); /* SUB, UNSUB */
 void incoming_event(agent_ev_t *ev, uint32_t events);
 void incoming_client_gone(client_t *cl); /* client_drop: its subscriptions */
 void incoming_start(agent_t *a);  /* in the target's netns: sweep leftovers */
+/* A diverted connection opened (+1) or closed (-1): the table (its NAT
+ * hooks, which translate the connections already diverted) stays while
+ * any is open, even with no subscription left. */
+void incoming_live(agent_t *a, int delta);
 void incoming_stop(agent_t *a);   /* exit: our rules and table */
 void incoming_reap(agent_t *a);
 

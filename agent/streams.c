@@ -48,6 +48,10 @@ void stream_destroy(stream_t *st)
         close(st->fd);
     st->fd = -1;
     st->state = S_CLOSED;
+    if (st->in_live) { /* after the close: its FIN still translated */
+        st->in_live = 0;
+        incoming_live(a, -1);
+    }
     htab_release(&cl->h, st->id);
     st->next_dead = a->dead_streams;
     a->dead_streams = st;

@@ -44,6 +44,8 @@ struct incoming {
     in_sub_t *subs;
     in_sub_t *dead_subs;
     in_conn_t *conns;    /* mirror and filtered-steal pipes */
+    unsigned live;       /* diverted connections still open: the table
+                          * stays while there are any (incoming_live) */
     in_conn_t *dead_conns;
 };
 

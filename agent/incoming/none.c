@@ -19,3 +19,8 @@ void incoming_client_gone(client_t *cl) { (void)cl; }
 void incoming_start(agent_t *a) { (void)a; }
 void incoming_stop(agent_t *a) { (void)a; }
 void incoming_reap(agent_t *a) { (void)a; }
+void incoming_live(agent_t *a, int delta)
+{
+    (void)a;
+    (void)delta;
+}

@@ -129,6 +129,7 @@ static void conn_free(in_conn_t *c)
         c->next->prev = c->prev;
     c->next_dead = in->dead_conns;
     in->dead_conns = c;
+    incoming_live(a, -1); /* its client socket is closed: the table may go */
 }
 
 /* The end's events now: what it can act on; none: out of epoll. */
@@ -534,6 +535,7 @@ static in_conn_t *conn_new(in_sub_t *s, int kind, int fd,
     c->a = a;
     c->sub = s;
     s->refs++;
+    incoming_live(a, +1);
     c->cl = s->cl;
     c->kind = kind;
     c->ad = *ad;

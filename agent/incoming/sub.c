@@ -159,6 +159,8 @@ static void filter_free(void *f)
 }
 
 /* Unlinks and frees (at the end of the round) s: rules, listener. */
+static void table_maybe_del(incoming_t *in);
+
 static void sub_end(in_sub_t *s, const char *why)
 {
     agent_t *a = s->a;
@@ -178,12 +180,34 @@ static void sub_end(in_sub_t *s, const char *why)
              s->id, why);
     s->next = in->dead_subs;
     in->dead_subs = s;
-    if (!in->subs && in->table) {
-        char err[256];
-        if (nft_table_del(getpid(), err, sizeof(err)) < 0)
-            LOG_WARN("cannot delete our nftables table: %s", err);
-        in->table = 0;
-    }
+    table_maybe_del(in);
+}
+
+/* The table goes with the last subscription, but only once no diverted
+ * connection is open: the NAT of a connection already diverted is done by
+ * the hooks of our nat chains, so deleting them would leave its packets
+ * untranslated (the client would never see its end: a stolen request in
+ * flight when the program was killed hung until the client gave up). */
+static void table_maybe_del(incoming_t *in)
+{
+    if (in->subs || !in->table || in->live > 0)
+        return;
+    char err[256];
+    if (nft_table_del(getpid(), err, sizeof(err)) < 0)
+        LOG_WARN("cannot delete our nftables table: %s", err);
+    in->table = 0;
+}
+
+void incoming_live(agent_t *a, int delta)
+{
+    incoming_t *in = a->in;
+    if (!in)
+        return;
+    if (delta < 0 && in->live < (unsigned)-delta)
+        in->live = 0;
+    else
+        in->live = (unsigned)((int)in->live + delta);
+    table_maybe_del(in);
 }
 
 static void sub_request(client_t *cl, const shunt_msg_t *m)
@@ -460,6 +484,8 @@ static void steal_whole(in_sub_t *s, int fd, const in_addrs_t *ad)
     stream_t *st = stream_adopt(cl, fd, ad->family, peer);
     if (!st)
         return;
+    st->in_live = 1;
+    incoming_live(s->a, +1);
     st->keeping = 1;
     st->on_sclose = steal_sclosed;
     st->sclose_ctx = (void *)(uintptr_t)s->id;
@@ -570,7 +596,9 @@ void incoming_stop(agent_t *a)
         return;
     while (in->subs)
         sub_end(in->subs, "the agent exits");
-    pipe_stop(a);
+    pipe_stop(a); /* resets the pipes' clients while the NAT still holds */
+    in->live = 0; /* the agent exits: whatever is left goes with it */
+    table_maybe_del(in);
     incoming_reap(a);
     free(in);
     a->in = NULL;

@@ -49,8 +49,9 @@ tables() { ip netns exec "$tctr" nft list tables 2>/dev/null | awk '/shunt_in_/ 
 # start_local TAG WORD LOCALPORT CONFLICT: harness exec in the background;
 # waits until the proxy lists the subscription (or the session ends).
 start_local() {
-  printf 'layer:\n  network:\n    incoming: {mode: steal, port_mapping: {%s: 8080}, on_conflict: %s}\n' \
-    "$3" "$4" > "$work/$1.yaml"
+  # the script is read from here, not from the target
+  printf 'layer:\n  files: {local: ["^%s/"]}\n  network:\n    incoming: {mode: steal, port_mapping: {%s: 8080}, on_conflict: %s}\n' \
+    "$here" "$3" "$4" > "$work/$1.yaml"
   "$bin/harness" exec --target "$name" --config "$work/$1.yaml" -- \
     /usr/bin/python3 "$here/server.py" "$3" "$2" > "$work/$1.out" 2> "$work/$1.err" &
   last=$!
