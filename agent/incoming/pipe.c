@@ -741,6 +741,8 @@ void pipe_client_gone(agent_t *a, client_t *cl)
             else
                 end_close(lo, 0);
         }
+        conn_check(c); /* a mirror that only waited for its copy is done
+                        * (conn_free unlinks c but keeps c->next) */
     }
 }
 
