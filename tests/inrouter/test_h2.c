@@ -47,6 +47,7 @@ typedef struct {
     rig_t g;
     end_t cli, up[2];
     size_t max_held;
+    int cli_eof;     /* the client's bytes no longer reach the router */
 } h2t_t;
 
 static uint8_t body_byte(int stream, size_t i)
@@ -201,7 +202,7 @@ static void run(h2t_t *t)
         moved = 0;
         const uint8_t *d;
         ssize_t n;
-        while ((n = nghttp2_session_mem_send(t->cli.s, &d)) > 0) {
+        while (!t->cli_eof && (n = nghttp2_session_mem_send(t->cli.s, &d)) > 0) {
             assert_int_equal(in_router_client(t->g.r, d, (size_t)n), 0);
             moved = 1;
         }
@@ -455,12 +456,43 @@ static void test_resets(void **st)
     h2t_fini(&t);
 }
 
+/* The client's EOF in the middle of a request body: the upstream's
+ * stream is cancelled and the connection ends. */
+static void test_client_eof(void **st)
+{
+    (void)st;
+    h2t_t t;
+    h2t_init(&t, 1);
+    t.up[L].paused = 1; /* no window comes back: the body stops half-way */
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"svc", 10, 3, 0},
+        {(uint8_t *)":path", (uint8_t *)"/up", 5, 3, 0},
+        {(uint8_t *)"x-route", (uint8_t *)"local", 7, 5, 0},
+    };
+    t.cli.st[1].want = 1 << 20;
+    nghttp2_data_provider dp = {.source.ptr = &t.cli.st[1], .read_callback = body_read};
+    assert_int_equal(nghttp2_submit_request(t.cli.s, NULL, nv, 5, &dp, NULL), 1);
+    run(&t);
+    assert_false(t.up[L].st[1].ended);
+    t.cli_eof = 1;
+    in_router_client_eof(t.g.r);
+    t.up[L].paused = 0;
+    run(&t);
+    assert_true(t.up[L].st[1].closed);
+    assert_int_equal(t.up[L].st[1].rst, NGHTTP2_CANCEL);
+    assert_true(in_router_done(t.g.r));
+    h2t_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_h2c),
         cmocka_unit_test(test_resets),
+        cmocka_unit_test(test_client_eof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
