@@ -452,6 +452,23 @@ static void test_eof_head_close(void **st)
     rig_fini(&g);
 }
 
+/* Header lines as the filter sees them: an empty value ends its line,
+ * values are trimmed, and a request fed byte by byte matches the same. */
+static void test_header_lines(void **st)
+{
+    (void)st;
+    rig_t g;
+    rig_init(&g, hfilter);
+    const char *a = "GET /a HTTP/1.1\r\nX-Empty:\r\nX-Route:\t local \t\r\n\r\n";
+    for (size_t i = 0; a[i]; i++)
+        assert_int_equal(rig_client_n(&g, a + i, 1), 0);
+    const char *b = "GET /b HTTP/1.1\r\nX-Route: local-not\r\nX-Other: x-route: local\r\n\r\n";
+    assert_int_equal(rig_client(&g, b), 0);
+    assert_string_equal(buf_str(&g.up[L]), a);
+    assert_string_equal(buf_str(&g.up[R]), b);
+    rig_fini(&g);
+}
+
 /* The client breaks HTTP: -1. */
 static void test_bad_client(void **st)
 {
@@ -476,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_refused),
         cmocka_unit_test(test_upstream_failed),
         cmocka_unit_test(test_eof_head_close),
+        cmocka_unit_test(test_header_lines),
         cmocka_unit_test(test_bad_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
