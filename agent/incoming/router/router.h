@@ -41,8 +41,9 @@ typedef struct {
      * to_upstream's first call for an upstream opens it.  upstream_shut is
      * a write shutdown: keep reading that upstream until its EOF (a tunnel
      * still answers).  The router calls to_upstream(up) after
-     * upstream_shut(up) only once that connection has ended for it (EOF or
-     * failure reported): that call opens a new connection.  Reading: an
+     * upstream_shut(up) only once it is done with that connection (its EOF
+     * or failure reported, or an HTTP/2 GOAWAY with nothing left): that
+     * call opens a new connection, and the old one can be closed.  Reading: an
      * upstream whose in_router_held is large may wait (HTTP/1.1: its
      * answers wait their turn; HTTP/2: bounded by the windows anyway). */
     int (*to_client)(void *ctx, const uint8_t *p, size_t n);
