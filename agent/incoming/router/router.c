@@ -381,6 +381,10 @@ static void pump(in_router_t *r)
             }
             rt_send_client(r, (const uint8_t *)p, used);
             bq_drop(&c->hold, used);
+            if (err == HPE_PAUSED && c->ev != EV_FINAL) {
+                llhttp_resume(&c->rp); /* not ours: never stay paused */
+                continue;
+            }
             if (c->ev == EV_FINAL) {
                 int tunnel = c->status == 101 ||
                              (e->method == HTTP_CONNECT && c->status >= 200 && c->status < 300);
@@ -651,8 +655,10 @@ static int settle(in_router_t *r)
         if (cheld_due(r)) {
             bq_t b = r->cheld;
             memset(&r->cheld, 0, sizeof(r->cheld));
-            if (h1_client(r, bq_ptr(&b), bq_size(&b)) < 0)
+            if (h1_client(r, bq_ptr(&b), bq_size(&b)) < 0) {
                 rc = -1;
+                rt_end(r); /* the client broke HTTP: nothing more for it */
+            }
             bq_free(&b);
             continue;
         }
