@@ -31,6 +31,8 @@ typedef struct {
     int closed;
     size_t want;     /* upstream: answer size */
     size_t sent;
+    int send_tr;     /* end the body with trailers (x-trailer: yes) */
+    char trailer[16];
 } st_t;
 
 typedef struct {
@@ -40,6 +42,7 @@ typedef struct {
     int paused;          /* upstream: its output waits */
     size_t answer;       /* upstream: body bytes per answer */
     int rst_on_request;  /* upstream: RST_STREAM(this) instead of answering */
+    int trailers;        /* upstream: answers end with trailers */
     int nreq;
 } end_t;
 
@@ -65,7 +68,6 @@ static st_t *st_of(end_t *e, int32_t id)
 static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
                          uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-    (void)s;
     (void)ud;
     st_t *t = src->ptr;
     size_t n = t->want - t->sent;
@@ -74,8 +76,14 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     for (size_t i = 0; i < n; i++)
         buf[i] = body_byte(id, t->sent + i);
     t->sent += n;
-    if (t->sent == t->want)
+    if (t->sent == t->want) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (t->send_tr) {
+            static const nghttp2_nv tr[] = {{(uint8_t *)"x-trailer", (uint8_t *)"yes", 9, 3, 0}};
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(s, id, tr, 1);
+        }
+    }
     return (ssize_t)n;
 }
 
@@ -92,6 +100,7 @@ static void answer(end_t *e, int32_t id)
         {(uint8_t *)"x-served-by", (uint8_t *)who, 11, strlen(who), 0},
     };
     t->want = e->answer;
+    t->send_tr = e->trailers;
     nghttp2_data_provider dp = {.source.ptr = t, .read_callback = body_read};
     nghttp2_submit_response(e->s, id, nv, 2, t->want ? &dp : NULL);
 }
@@ -109,6 +118,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t 
         snprintf(t->route, sizeof(t->route), "%.*s", (int)vl, val);
     else if (nl == 11 && !memcmp(name, "x-served-by", 11))
         snprintf(t->served, sizeof(t->served), "%.*s", (int)vl, val);
+    else if (nl == 9 && !memcmp(name, "x-trailer", 9))
+        snprintf(t->trailer, sizeof(t->trailer), "%.*s", (int)vl, val);
     else if (nl == 7 && !memcmp(name, ":status", 7))
         t->status = atoi((const char *)val);
     return 0;
@@ -486,6 +497,37 @@ static void test_client_eof(void **st)
     h2t_fini(&t);
 }
 
+/* Trailers both ways: after the request body, after the answer's. */
+static void test_trailers(void **st)
+{
+    (void)st;
+    h2t_t t;
+    h2t_init(&t, 1);
+    t.up[L].trailers = 1;
+    t.up[L].answer = 100 * 1024;
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"svc", 10, 3, 0},
+        {(uint8_t *)":path", (uint8_t *)"/t", 5, 2, 0},
+        {(uint8_t *)"x-route", (uint8_t *)"local", 7, 5, 0},
+        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, 0},
+    };
+    t.cli.st[1].want = 100 * 1024;
+    t.cli.st[1].send_tr = 1;
+    nghttp2_data_provider dp = {.source.ptr = &t.cli.st[1], .read_callback = body_read};
+    assert_int_equal(nghttp2_submit_request(t.cli.s, NULL, nv, 6, &dp, NULL), 1);
+    run(&t);
+    assert_int_equal(t.up[L].st[1].body.len, 100 * 1024);
+    assert_string_equal(t.up[L].st[1].trailer, "yes");
+    assert_true(t.up[L].st[1].ended);
+    assert_int_equal(t.cli.st[1].status, 200);
+    assert_int_equal(t.cli.st[1].body.len, 100 * 1024);
+    assert_string_equal(t.cli.st[1].trailer, "yes");
+    assert_true(t.cli.st[1].ended);
+    h2t_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_h2c),
         cmocka_unit_test(test_resets),
         cmocka_unit_test(test_client_eof),
+        cmocka_unit_test(test_trailers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
