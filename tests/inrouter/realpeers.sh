@@ -23,6 +23,7 @@ check() { # what expected got
   fi
 }
 waitfile() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1"; exit 1; }
+nghttpd=$(command -v nghttpd || echo /usr/sbin/nghttpd)
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- HTTP/1.1: keep-alive, order, a 50 MiB body with 100-continue --------
@@ -62,8 +63,8 @@ check "50 MiB POST arrived byte-exact" "POST /big x-route=local bytes=52428800 s
 mkdir -p "$tmp/ldoc" "$tmp/rdoc"
 for f in l1 l2 l3 l4 l5 r1 r2 r3 r4 r5; do echo "local $f" >"$tmp/ldoc/$f"; echo "remote $f" >"$tmp/rdoc/$f"; done
 L2=$(freeport); R2=$(freeport)
-nghttpd --no-tls -d "$tmp/ldoc" "$L2" >/dev/null 2>&1 & pids+=($!)
-nghttpd --no-tls -d "$tmp/rdoc" "$R2" >/dev/null 2>&1 & pids+=($!)
+"$nghttpd" --no-tls -d "$tmp/ldoc" "$L2" >/dev/null 2>&1 & pids+=($!)
+"$nghttpd" --no-tls -d "$tmp/rdoc" "$R2" >/dev/null 2>&1 & pids+=($!)
 "$peer" "$tmp/pport2" "$L2" "$R2" 'path ^/l' 2>"$tmp/peer2.log" & pids+=($!)
 waitfile "$tmp/pport2"
 P2=$(cat "$tmp/pport2")
