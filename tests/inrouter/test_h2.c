@@ -25,6 +25,7 @@ typedef struct {
     int used;
     char path[64], route[16], served[16];
     int status;
+    int interims;    /* 1xx HEADERS received */
     buf_t body;
     int ended;
     uint32_t rst;    /* closed with this error */
@@ -44,6 +45,7 @@ typedef struct {
     size_t answer;       /* upstream: body bytes per answer */
     int rst_on_request;  /* upstream: RST_STREAM(this) instead of answering */
     int trailers;        /* upstream: answers end with trailers */
+    int interim;         /* upstream: a 103 before each answer */
     int count_only;      /* bodies are counted and checked, not kept */
     size_t bad;          /* count_only: bytes off the pattern */
     int nreq;
@@ -103,6 +105,13 @@ static void answer(end_t *e, int32_t id)
         {(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
         {(uint8_t *)"x-served-by", (uint8_t *)who, 11, strlen(who), 0},
     };
+    if (e->interim) {
+        static const nghttp2_nv hint[] = {
+            {(uint8_t *)":status", (uint8_t *)"103", 7, 3, 0},
+            {(uint8_t *)"link", (uint8_t *)"</s.css>; rel=preload", 4, 21, 0},
+        };
+        nghttp2_submit_headers(e->s, NGHTTP2_FLAG_NONE, id, NULL, hint, 2, NULL);
+    }
     t->want = e->answer;
     t->send_tr = e->trailers;
     nghttp2_data_provider dp = {.source.ptr = t, .read_callback = body_read};
@@ -124,8 +133,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t 
         snprintf(t->served, sizeof(t->served), "%.*s", (int)vl, val);
     else if (nl == 9 && !memcmp(name, "x-trailer", 9))
         snprintf(t->trailer, sizeof(t->trailer), "%.*s", (int)vl, val);
-    else if (nl == 7 && !memcmp(name, ":status", 7))
+    else if (nl == 7 && !memcmp(name, ":status", 7)) {
         t->status = atoi((const char *)val);
+        t->interims += t->status < 200;
+    }
     return 0;
 }
 
@@ -515,13 +526,15 @@ static void test_client_eof(void **st)
     h2t_fini(&t);
 }
 
-/* Trailers both ways: after the request body, after the answer's. */
+/* Trailers both ways: after the request body, after the answer's; and
+ * an interim 103 before the answer. */
 static void test_trailers(void **st)
 {
     (void)st;
     h2t_t t;
     h2t_init(&t, 1);
     t.up[L].trailers = 1;
+    t.up[L].interim = 1;
     t.up[L].answer = 100 * 1024;
     nghttp2_nv nv[] = {
         {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
@@ -543,6 +556,7 @@ static void test_trailers(void **st)
     assert_int_equal(t.cli.st[1].body.len, 100 * 1024);
     assert_string_equal(t.cli.st[1].trailer, "yes");
     assert_true(t.cli.st[1].ended);
+    assert_int_equal(t.cli.st[1].interims, 1); /* the 103 came through */
     h2t_fini(&t);
 }
 
