@@ -12,13 +12,17 @@
  *   7 queries: held, done, stats.
  * Checked: no crash, leak or sanitizer report; nothing is given to the
  * client after client_shut; done implies client_shut; upstream indexes
- * are 0 or 1. */
+ * are 0 or 1; and over HTTP/1.1 (the client's bytes hold neither the h2
+ * preface nor "h2c"), what the upstreams get, call after call, are
+ * pieces of the client's bytes in their order: none made up, none
+ * repeated, none reordered. */
 #include "router.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,6 +30,8 @@ typedef struct {
     int client_shut;
     int fail[2];
     size_t to_client, to_up[2];
+    const uint8_t *cl;  /* the client's bytes so far (HTTP/1.1 only) */
+    size_t cllen, clpos;
 } fctx_t;
 
 static void bad(const char *what)
@@ -53,6 +59,14 @@ static int to_upstream(void *ctx, int up, const uint8_t *p, size_t n)
     if (n == 0 || !p)
         bad("empty to_upstream");
     c->to_up[up] += n;
+    if (c->cl) { /* the next piece of the client's bytes, after the last */
+        const uint8_t *at = c->clpos < c->cllen
+                                ? memmem(c->cl + c->clpos, c->cllen - c->clpos, p, n)
+                                : NULL;
+        if (!at)
+            bad("an upstream got bytes the client did not send, or not in order");
+        c->clpos = (size_t)(at - c->cl) + n;
+    }
     return c->fail[up] ? -1 : 0;
 }
 
@@ -69,6 +83,16 @@ static void client_shut(void *ctx)
     if (c->client_shut)
         bad("client_shut twice");
     c->client_shut = 1;
+}
+
+/* Whether s (n bytes, not NUL-terminated) holds w, case-insensitively. */
+static int strcasestr_n(const uint8_t *s, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= n; i++)
+        if (strncasecmp((const char *)s + i, w, wl) == 0)
+            return 1;
+    return 0;
 }
 
 static in_filter_t *filters[4];
@@ -119,6 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_router_t *r = in_router_new(filters[data[0] & 3], &ops, &c);
     if (!r)
         return 0;
+    /* the oracle's copy of the client's bytes, in the order given */
+    uint8_t *cl = malloc(size);
+    size_t cllen = 0;
+    int h1only = 1;
     size_t i = 1;
     while (i < size) {
         uint8_t k = data[i++];
@@ -136,6 +164,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - i)
                 n = size - i;
             if ((k & 7) == 0) {
+                memcpy(cl + cllen, data + i, n);
+                cllen += n;
+                if (memmem(cl, cllen, "PRI", 3) || strcasestr_n(cl, cllen, "h2c"))
+                    h1only = 0;
+                c.cl = h1only ? cl : NULL;
+                c.cllen = cllen;
                 if (in_router_client(r, data + i, n) < 0) {
                     i = size; /* the agent drops the connection */
                     break;
@@ -162,5 +196,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bad("done without client_shut");
     }
     in_router_free(r);
+    free(cl);
     return 0;
 }

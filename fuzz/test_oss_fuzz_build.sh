@@ -4,7 +4,8 @@
 # to $SRC/build.sh and run from $SRC/shunt, with the environment of its
 # libFuzzer + ASan job (clang here).  Every target of fuzz/targets must
 # land in $OUT with its options, dictionary and seed corpus, link neither
-# libyaml nor capstone dynamically, and run one input of its corpus.
+# libyaml, capstone, llhttp nor nghttp2 dynamically, and run one input of
+# its corpus.
 # WORK (the build directory) persists under the ctest build tree, as the
 # services keep theirs, so a second run only rebuilds what changed.
 set -euo pipefail
@@ -45,7 +46,7 @@ while read -r t len _; do
   got=$(python3 -c 'import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).namelist()))' \
         "$tmp/out/${t}_seed_corpus.zip") || fail "$t: no seed corpus zip"
   [ "$got" = "$want" ] || fail "$t: seed corpus zip has $got inputs, fuzz/corpus/$t $want"
-  if ldd "$tmp/out/$t" | grep -E 'libyaml|libcapstone'; then
+  if ldd "$tmp/out/$t" | grep -E 'libyaml|libcapstone|libnghttp2|libllhttp'; then
     fail "$t: links a library the runner image lacks"
   fi
   seed=$(find "$root/fuzz/corpus/$t" -maxdepth 1 -type f | sort | awk 'NR == 1')

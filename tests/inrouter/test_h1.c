@@ -452,6 +452,56 @@ static void test_eof_head_close(void **st)
     rig_fini(&g);
 }
 
+/* Header lines as the filter sees them: an empty value ends its line,
+ * values are trimmed, and a request fed byte by byte matches the same. */
+static void test_header_lines(void **st)
+{
+    (void)st;
+    rig_t g;
+    rig_init(&g, hfilter);
+    const char *a = "GET /a HTTP/1.1\r\nX-Empty:\r\nX-Route:\t local \t\r\n\r\n";
+    for (size_t i = 0; a[i]; i++)
+        assert_int_equal(rig_client_n(&g, a + i, 1), 0);
+    const char *b = "GET /b HTTP/1.1\r\nX-Route: local-not\r\nX-Other: x-route: local\r\n\r\n";
+    assert_int_equal(rig_client(&g, b), 0);
+    assert_string_equal(buf_str(&g.up[L]), a);
+    assert_string_equal(buf_str(&g.up[R]), b);
+    rig_fini(&g);
+}
+
+/* An answer before its request is all there (a 413 before the body): the
+ * rest of the body still goes to that upstream, the next request is routed
+ * as usual, answers stay in order.  (Was a use after free.) */
+static void test_early_answer(void **st)
+{
+    (void)st;
+    rig_t g;
+    rig_init(&g, hfilter);
+    const char *h = "POST /big HTTP/1.1\r\nContent-Length: 10\r\nX-Route: local\r\n\r\nabc";
+    const char *too = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(rig_client(&g, h), 0);
+    rig_up(&g, L, too);
+    assert_string_equal(buf_str(&g.client), too);
+    assert_int_equal(rig_client(&g, "defghij"), 0);
+    assert_int_equal(rig_client(&g, req(1)), 0);
+    char want[4096];
+    snprintf(want, sizeof(want), "%sdefghij", h);
+    assert_string_equal(buf_str(&g.up[L]), want);
+    assert_string_equal(buf_str(&g.up[R]), req(1));
+    rig_up(&g, R, resp(1, "remote"));
+    snprintf(want, sizeof(want), "%s%s", too, resp(1, "remote"));
+    assert_string_equal(buf_str(&g.client), want);
+    /* the same for an upgrade request answered early: no wait for a 101 */
+    assert_int_equal(rig_client(&g, "POST /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                    "Content-Length: 2\r\nX-Route: local\r\n\r\n"), 0);
+    rig_up(&g, L, too);
+    assert_int_equal(rig_client(&g, "xy"), 0);
+    buf_clear(&g.up[R]);
+    assert_int_equal(rig_client(&g, req(3)), 0);
+    assert_string_equal(buf_str(&g.up[R]), req(3));
+    rig_fini(&g);
+}
+
 /* The client breaks HTTP: -1. */
 static void test_bad_client(void **st)
 {
@@ -476,6 +526,8 @@ int main(void)
         cmocka_unit_test(test_upgrade_refused),
         cmocka_unit_test(test_upstream_failed),
         cmocka_unit_test(test_eof_head_close),
+        cmocka_unit_test(test_header_lines),
+        cmocka_unit_test(test_early_answer),
         cmocka_unit_test(test_bad_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

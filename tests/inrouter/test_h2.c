@@ -25,12 +25,16 @@ typedef struct {
     int used;
     char path[64], route[16], served[16];
     int status;
+    int interims;    /* 1xx HEADERS received */
     buf_t body;
     int ended;
     uint32_t rst;    /* closed with this error */
     int closed;
     size_t want;     /* upstream: answer size */
     size_t sent;
+    size_t got;      /* count_only: body bytes received */
+    int send_tr;     /* end the body with trailers (x-trailer: yes) */
+    char trailer[16];
 } st_t;
 
 typedef struct {
@@ -40,6 +44,10 @@ typedef struct {
     int paused;          /* upstream: its output waits */
     size_t answer;       /* upstream: body bytes per answer */
     int rst_on_request;  /* upstream: RST_STREAM(this) instead of answering */
+    int trailers;        /* upstream: answers end with trailers */
+    int interim;         /* upstream: a 103 before each answer */
+    int count_only;      /* bodies are counted and checked, not kept */
+    size_t bad;          /* count_only: bytes off the pattern */
     int nreq;
 } end_t;
 
@@ -47,6 +55,8 @@ typedef struct {
     rig_t g;
     end_t cli, up[2];
     size_t max_held;
+    size_t max_heap;     /* heap in use, the most seen by run() */
+    int cli_eof;     /* the client's bytes no longer reach the router */
 } h2t_t;
 
 static uint8_t body_byte(int stream, size_t i)
@@ -64,7 +74,6 @@ static st_t *st_of(end_t *e, int32_t id)
 static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
                          uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-    (void)s;
     (void)ud;
     st_t *t = src->ptr;
     size_t n = t->want - t->sent;
@@ -73,8 +82,14 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     for (size_t i = 0; i < n; i++)
         buf[i] = body_byte(id, t->sent + i);
     t->sent += n;
-    if (t->sent == t->want)
+    if (t->sent == t->want) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (t->send_tr) {
+            static const nghttp2_nv tr[] = {{(uint8_t *)"x-trailer", (uint8_t *)"yes", 9, 3, 0}};
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(s, id, tr, 1);
+        }
+    }
     return (ssize_t)n;
 }
 
@@ -90,7 +105,15 @@ static void answer(end_t *e, int32_t id)
         {(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
         {(uint8_t *)"x-served-by", (uint8_t *)who, 11, strlen(who), 0},
     };
+    if (e->interim) {
+        static const nghttp2_nv hint[] = {
+            {(uint8_t *)":status", (uint8_t *)"103", 7, 3, 0},
+            {(uint8_t *)"link", (uint8_t *)"</s.css>; rel=preload", 4, 21, 0},
+        };
+        nghttp2_submit_headers(e->s, NGHTTP2_FLAG_NONE, id, NULL, hint, 2, NULL);
+    }
     t->want = e->answer;
+    t->send_tr = e->trailers;
     nghttp2_data_provider dp = {.source.ptr = t, .read_callback = body_read};
     nghttp2_submit_response(e->s, id, nv, 2, t->want ? &dp : NULL);
 }
@@ -108,8 +131,12 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t 
         snprintf(t->route, sizeof(t->route), "%.*s", (int)vl, val);
     else if (nl == 11 && !memcmp(name, "x-served-by", 11))
         snprintf(t->served, sizeof(t->served), "%.*s", (int)vl, val);
-    else if (nl == 7 && !memcmp(name, ":status", 7))
+    else if (nl == 9 && !memcmp(name, "x-trailer", 9))
+        snprintf(t->trailer, sizeof(t->trailer), "%.*s", (int)vl, val);
+    else if (nl == 7 && !memcmp(name, ":status", 7)) {
         t->status = atoi((const char *)val);
+        t->interims += t->status < 200;
+    }
     return 0;
 }
 
@@ -119,7 +146,14 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
     (void)s;
     (void)flags;
     end_t *e = ud;
-    buf_add(&st_of(e, id)->body, p, n);
+    st_t *t = st_of(e, id);
+    if (e->count_only) {
+        for (size_t i = 0; i < n; i++)
+            e->bad += p[i] != body_byte(1, t->got + i); /* the client's stream 1 */
+        t->got += n;
+        return 0;
+    }
+    buf_add(&t->body, p, n);
     return 0;
 }
 
@@ -201,7 +235,7 @@ static void run(h2t_t *t)
         moved = 0;
         const uint8_t *d;
         ssize_t n;
-        while ((n = nghttp2_session_mem_send(t->cli.s, &d)) > 0) {
+        while (!t->cli_eof && (n = nghttp2_session_mem_send(t->cli.s, &d)) > 0) {
             assert_int_equal(in_router_client(t->g.r, d, (size_t)n), 0);
             moved = 1;
         }
@@ -232,6 +266,9 @@ static void run(h2t_t *t)
             size_t h = in_router_held(t->g.r, u);
             if (h > t->max_held)
                 t->max_held = h;
+            h = heap_in_use();
+            if (h > t->max_heap)
+                t->max_heap = h;
         }
     }
 }
@@ -455,12 +492,112 @@ static void test_resets(void **st)
     h2t_fini(&t);
 }
 
+/* The client's EOF in the middle of a request body: the upstream's
+ * stream is cancelled and the connection ends. */
+static void test_client_eof(void **st)
+{
+    (void)st;
+    h2t_t t;
+    h2t_init(&t, 1);
+    t.up[L].paused = 1; /* no window comes back: the body stops half-way */
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"svc", 10, 3, 0},
+        {(uint8_t *)":path", (uint8_t *)"/up", 5, 3, 0},
+        {(uint8_t *)"x-route", (uint8_t *)"local", 7, 5, 0},
+    };
+    t.cli.st[1].want = 1 << 20;
+    nghttp2_data_provider dp = {.source.ptr = &t.cli.st[1], .read_callback = body_read};
+    assert_int_equal(nghttp2_submit_request(t.cli.s, NULL, nv, 5, &dp, NULL), 1);
+    run(&t);
+    assert_false(t.up[L].st[1].ended);
+    /* flow control: the router took no more than its windows allow */
+    if (t.cli.st[1].sent > 3 * 65535)
+        fail_msg("the client got %zu bytes out to a stalled upstream", t.cli.st[1].sent);
+    assert_true(in_router_held(t.g.r, L) == 0);
+    t.cli_eof = 1;
+    in_router_client_eof(t.g.r);
+    t.up[L].paused = 0;
+    run(&t);
+    assert_true(t.up[L].st[1].closed);
+    assert_int_equal(t.up[L].st[1].rst, NGHTTP2_CANCEL);
+    assert_true(in_router_done(t.g.r));
+    h2t_fini(&t);
+}
+
+/* Trailers both ways: after the request body, after the answer's; and
+ * an interim 103 before the answer. */
+static void test_trailers(void **st)
+{
+    (void)st;
+    h2t_t t;
+    h2t_init(&t, 1);
+    t.up[L].trailers = 1;
+    t.up[L].interim = 1;
+    t.up[L].answer = 100 * 1024;
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"svc", 10, 3, 0},
+        {(uint8_t *)":path", (uint8_t *)"/t", 5, 2, 0},
+        {(uint8_t *)"x-route", (uint8_t *)"local", 7, 5, 0},
+        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, 0},
+    };
+    t.cli.st[1].want = 100 * 1024;
+    t.cli.st[1].send_tr = 1;
+    nghttp2_data_provider dp = {.source.ptr = &t.cli.st[1], .read_callback = body_read};
+    assert_int_equal(nghttp2_submit_request(t.cli.s, NULL, nv, 6, &dp, NULL), 1);
+    run(&t);
+    assert_int_equal(t.up[L].st[1].body.len, 100 * 1024);
+    assert_string_equal(t.up[L].st[1].trailer, "yes");
+    assert_true(t.up[L].st[1].ended);
+    assert_int_equal(t.cli.st[1].status, 200);
+    assert_int_equal(t.cli.st[1].body.len, 100 * 1024);
+    assert_string_equal(t.cli.st[1].trailer, "yes");
+    assert_true(t.cli.st[1].ended);
+    assert_int_equal(t.cli.st[1].interims, 1); /* the 103 came through */
+    h2t_fini(&t);
+}
+
+/* A 50 MiB request body on one stream: it streams through, the heap does
+ * not grow with it (the windows bound what the router holds). */
+static void test_big_body(void **st)
+{
+    (void)st;
+    h2t_t t;
+    h2t_init(&t, 1);
+    t.up[L].count_only = 1;
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"svc", 10, 3, 0},
+        {(uint8_t *)":path", (uint8_t *)"/big", 5, 4, 0},
+        {(uint8_t *)"x-route", (uint8_t *)"local", 7, 5, 0},
+    };
+    t.cli.st[1].want = 50u * 1024 * 1024;
+    nghttp2_data_provider dp = {.source.ptr = &t.cli.st[1], .read_callback = body_read};
+    assert_int_equal(nghttp2_submit_request(t.cli.s, NULL, nv, 5, &dp, NULL), 1);
+    size_t base = heap_in_use();
+    run(&t);
+    assert_int_equal(t.up[L].st[1].got, 50u * 1024 * 1024);
+    assert_int_equal(t.up[L].bad, 0);
+    assert_true(t.up[L].st[1].ended);
+    assert_int_equal(t.cli.st[1].status, 200);
+    if (t.max_heap > base + 8u * 1024 * 1024)
+        fail_msg("heap grew by %zu bytes while the body passed", t.max_heap - base);
+    h2t_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_h2c),
         cmocka_unit_test(test_resets),
+        cmocka_unit_test(test_client_eof),
+        cmocka_unit_test(test_trailers),
+        cmocka_unit_test(test_big_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

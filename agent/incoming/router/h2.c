@@ -574,9 +574,13 @@ void h2_upstream_gone(in_router_t *r, int up)
     rt_shut_up(r, up);
 }
 
+/* The client sends nothing more: requests it left unfinished never will
+ * be; the others are answered, then h2_settle ends the connection. */
 void h2_client_eof(in_router_t *r)
 {
-    (void)r; /* h2_settle ends it once every stream is answered */
+    for (h2s_t *s = r->h2->streams; s; s = s->next)
+        if (!s->c_closed && !s->req.eof)
+            nghttp2_submit_rst_stream(r->h2->srv, NGHTTP2_FLAG_NONE, s->cid, NGHTTP2_CANCEL);
 }
 
 /* Sends what each session has to send until none has anything. */

@@ -158,6 +158,7 @@ struct ent {
     int method;           /* llhttp_method_t */
     int upgrade;          /* asked to switch protocols */
     int close_after;      /* the client said this is its last request */
+    int answered;         /* answered while still arriving (r->cur) */
     ent_t *next;
 };
 
@@ -306,16 +307,28 @@ static void conn_gone(in_router_t *r, upconn_t *c, int failed)
     conn_maybe_free(r, c);
 }
 
+static void ent_free(in_router_t *r, ent_t *e)
+{
+    upconn_t *c = e->c;
+    c->npending--;
+    free(e);
+    conn_maybe_free(r, c);
+}
+
+/* The head request is answered.  One still arriving (an early answer, such
+ * as a 413 before the body) stays r->cur, its connection with it, until
+ * its last byte is passed on. */
 static void pop_head(in_router_t *r)
 {
     ent_t *e = r->qh;
     r->qh = e->next;
     if (!r->qh)
         r->qt = NULL;
-    upconn_t *c = e->c;
-    c->npending--;
-    free(e);
-    conn_maybe_free(r, c);
+    e->next = NULL;
+    if (e == r->cur)
+        e->answered = 1;
+    else
+        ent_free(r, e);
 }
 
 /* ---- responses to the client, in request order --------------------------- */
@@ -381,6 +394,10 @@ static void pump(in_router_t *r)
             }
             rt_send_client(r, (const uint8_t *)p, used);
             bq_drop(&c->hold, used);
+            if (err == HPE_PAUSED && c->ev != EV_FINAL) {
+                llhttp_resume(&c->rp); /* not ours: never stay paused */
+                continue;
+            }
             if (c->ev == EV_FINAL) {
                 int tunnel = c->status == 101 ||
                              (e->method == HTTP_CONNECT && c->status >= 200 && c->status < 300);
@@ -571,6 +588,13 @@ static int h1_client(in_router_t *r, const uint8_t *p, size_t n)
         }
         ent_t *e = r->cur;
         r->cur = NULL;
+        if (e && e->answered) { /* its answer (not a 101) is delivered */
+            ent_free(r, e);
+            if (!llhttp_should_keep_alive(&r->qp))
+                r->drop_client = 1;
+            llhttp_resume(&r->qp);
+            continue;
+        }
         if (e && !llhttp_should_keep_alive(&r->qp)) {
             e->close_after = 1;
             r->drop_client = 1;
@@ -651,8 +675,10 @@ static int settle(in_router_t *r)
         if (cheld_due(r)) {
             bq_t b = r->cheld;
             memset(&r->cheld, 0, sizeof(r->cheld));
-            if (h1_client(r, bq_ptr(&b), bq_size(&b)) < 0)
+            if (h1_client(r, bq_ptr(&b), bq_size(&b)) < 0) {
                 rc = -1;
+                rt_end(r); /* the client broke HTTP: nothing more for it */
+            }
             bq_free(&b);
             continue;
         }
@@ -805,6 +831,8 @@ void in_router_free(in_router_t *r)
     if (!r)
         return;
     h2_free(r);
+    if (r->cur && r->cur->answered)
+        free(r->cur);
     while (r->qh) {
         ent_t *e = r->qh;
         r->qh = e->next;

@@ -38,9 +38,14 @@ enum { IN_UP_LOCAL = 0, IN_UP_REMOTE = 1 };
 typedef struct {
     /* Each returns 0, or -1 when that end is gone (the router then treats
      * it as failed).  The router never calls back into itself from them.
-     * to_upstream's first call for an upstream opens it; after
-     * upstream_shut(up), a later to_upstream(up) opens a new connection
-     * (the old one still delivers what it sent before its EOF). */
+     * to_upstream's first call for an upstream opens it.  upstream_shut is
+     * a write shutdown: keep reading that upstream until its EOF (a tunnel
+     * still answers).  The router calls to_upstream(up) after
+     * upstream_shut(up) only once it is done with that connection (its EOF
+     * or failure reported, or an HTTP/2 GOAWAY with nothing left): that
+     * call opens a new connection, and the old one can be closed.  Reading: an
+     * upstream whose in_router_held is large may wait (HTTP/1.1: its
+     * answers wait their turn; HTTP/2: bounded by the windows anyway). */
     int (*to_client)(void *ctx, const uint8_t *p, size_t n);
     int (*to_upstream)(void *ctx, int up, const uint8_t *p, size_t n);
     void (*upstream_shut)(void *ctx, int up);   /* no more bytes for it */
