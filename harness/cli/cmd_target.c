@@ -384,6 +384,13 @@ int cmd_check(int argc, char **argv)
             printf(", program: %s", shunt_lang_name(s->run->lang));
         if (s->n_cases)
             printf(", %zu case%s", s->n_cases, s->n_cases == 1 ? "" : "s");
+        if (s->target.n_daemons)
+            printf(", %zu daemon%s", s->target.n_daemons, s->target.n_daemons == 1 ? "" : "s");
+        size_t traffic = s->run && s->run->traffic;
+        for (size_t k = 0; k < s->n_cases; k++)
+            traffic += s->cases[k].run->traffic != NULL;
+        if (traffic)
+            printf(", traffic: %zu run%s", traffic, traffic == 1 ? "" : "s");
         shunt_fuzzspec_t *f = NULL;
         if (s->fuzz && shunt_fuzzspec_parse(s, &f, err, sizeof(err)) == 0 && f)
             printf(", fuzz: %zu polic%s", f->n_policies, f->n_policies == 1 ? "y" : "ies");

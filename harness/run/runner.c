@@ -1279,6 +1279,14 @@ static void case_target_down(case_run_t *x)
         for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
             shunt_buf_printf(&x->rep, " %s", c->built.argv[i]);
         shunt_buf_printf(&x->rep, ")\n");
+        if (x->r->traffic) { /* and the client, once the port is taken */
+            const shunt_tclient_t *cl = &x->r->traffic->client;
+            shunt_buf_printf(&x->rep, "  the traffic client: runc exec shunt-%s-%s", c->target,
+                             cl->service);
+            for (size_t i = 0; i < cl->n_command; i++)
+                shunt_buf_printf(&x->rep, " %s", cl->command[i]);
+            shunt_buf_printf(&x->rep, "\n");
+        }
     }
 }
 

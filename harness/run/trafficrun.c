@@ -150,6 +150,15 @@ int shunt_traffic_judge(const shunt_texpect_t *x, const char *prefix, int client
             judge_lines(x->program_stdout, x->n_program_stdout, &pl, key,
                         "the program's stdout", why) < 0)
             rc = -1;
+        for (size_t j = 0; x->program_each && j < pl.n; j++)
+            if (!matches(x->program_each, pl.v[j], NULL)) {
+                shunt_buf_printf(why,
+                                 "%s.program_each: the program's stdout line %zu \"%.200s\" "
+                                 "does not match %.200s\n",
+                                 prefix, j + 1, pl.v[j], x->program_each);
+                rc = -1;
+                break;
+            }
         if (x->program_mirrors) {
             /* the client's lines the ERE matches, the match cut out, must be
              * the program's lines */

@@ -141,8 +141,8 @@ static int get_texpect(ctx_t *c, const shunt_ynode_t *n, const char *path, int p
                        shunt_texpect_t *x)
 {
     static const char *const all[] = {"client_status", "client_stdout", "client_counts",
-                                      "program_lines", "program_stdout", "program_mirrors",
-                                      NULL};
+                                      "program_lines", "program_stdout", "program_each",
+                                      "program_mirrors", NULL};
     static const char *const client[] = {"client_status", "client_stdout",
                                          "client_counts", NULL};
     char kp[256];
@@ -199,6 +199,11 @@ static int get_texpect(ctx_t *c, const shunt_ynode_t *n, const char *path, int p
         if (get_regexes(c, v, kp, &x->program_stdout, &x->n_program_stdout) < 0)
             return -1;
         x->program_stdout_set = 1;
+    }
+    if ((v = shunt_ymap_get(n, "program_each"))) {
+        shunt_ypath_key(kp, sizeof(kp), path, "program_each");
+        if (get_regex(c, v, kp, &x->program_each) < 0)
+            return -1;
     }
     if ((v = shunt_ymap_get(n, "program_mirrors"))) {
         shunt_ypath_key(kp, sizeof(kp), path, "program_mirrors");

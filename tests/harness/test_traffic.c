@@ -134,7 +134,7 @@ static void test_errors(void **state)
                       "  expect: {client_lines: 3}}\n",
                  "t.yaml:9:12: traffic.expect.client_lines: unknown key (allowed: "
                  "client_status, client_stdout, client_counts, program_lines, "
-                 "program_stdout, program_mirrors)");
+                 "program_stdout, program_each, program_mirrors)");
     expect_error(HEAD "traffic: {wait: {port: 80}, client: {service: client, command: [a]},\n"
                       "  after_exit: {client: {service: client, command: [a]},\n"
                       "               expect: {program_lines: 1}}}\n",
@@ -270,6 +270,12 @@ static void test_judge(void **state)
                            "program_stdout[0]: the program's stdout line 1 \"remote\" does "
                            "not match ^local$"), -1);
     x.program_stdout_set = 0;
+    x.program_each = "^GET /[13579] ";
+    assert_int_equal(judge(&x, ok, "", "GET /3 a\nGET /1 b\n", NULL), 0);
+    assert_int_equal(judge(&x, ok, "", "GET /3 a\nGET /2 b\n",
+                           "traffic.expect.program_each: the program's stdout line 2 "
+                           "\"GET /2 b\" does not match ^GET /[13579] "), -1);
+    x.program_each = NULL;
     x.program_mirrors = "^sent ";
     assert_int_equal(judge(&x, ok, "sent \"GET /\\r\\n\"\nremote\nsent \"x\"\n",
                            "\"GET /\\r\\n\"\n\"x\"\n", NULL), 0);

@@ -11,7 +11,7 @@ harness=$1
 fx=$2/traffic
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-traffictest.XXXXXX)
-trap '"$harness" down htraffic >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '"$harness" down htraffic >/dev/null 2>&1; "$harness" down htraffic-bad >/dev/null 2>&1; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -59,6 +59,12 @@ rm -f "$fx/.after-$$.yaml"
 check "after_exit retries the client, then fails" 1 "$rc" "$work/out" \
   '^    traffic.after_exit: not the target.s own service 300 ms after the program stopped: traffic.after_exit.expect.client_stdout\[0\]: the client.s stdout line 1 "remote" does not match \^local\$$' \
   '^    traffic.after_exit failed \(attempt [2-9][0-9]*, [0-9]+ ms\):$'
+
+# a daemon that exits before its port answers fails up, with its log
+"$harness" up "$fx/bad-daemon.yaml" > "$work/out" 2>&1
+check "a daemon that exits fails up, with its log" 1 "$?" "$work/out" \
+  'target.daemons\[0\] `sh -c echo daemon says bye; exit 3` exited before its port 18090 answered' \
+  'daemon says bye'
 
 # harness status lists the subscriptions of a target that is up
 "$harness" up "$fx/traffic.yaml" > "$work/up" 2>&1 || { echo "FAIL up"; cat "$work/up"; exit 1; }

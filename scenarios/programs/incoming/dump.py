@@ -1,13 +1,16 @@
 # A raw TCP server that answers nothing and prints, when a connection ends,
 # every byte it received on it as one JSON string (a mirror's copy of the
 # client's bytes, to compare byte for byte with what the client sent).
-#   dump.py PORT
+# With --accepts, "accepted" is printed as each connection is accepted
+# instead (a filter's leak check: no connection may reach the program).
+#   dump.py [--accepts] PORT
 import json
 import socket
 import sys
 import threading
 
-PORT = int(sys.argv[1])
+ACCEPTS = sys.argv[1] == "--accepts"
+PORT = int(sys.argv[-1])
 lock = threading.Lock()
 
 
@@ -19,9 +22,10 @@ def serve(c):
             break
         data += b
     c.close()
-    with lock:
-        sys.stdout.write(json.dumps(data.decode("latin-1")) + "\n")
-        sys.stdout.flush()
+    if not ACCEPTS:
+        with lock:
+            sys.stdout.write(json.dumps(data.decode("latin-1")) + "\n")
+            sys.stdout.flush()
 
 
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -30,4 +34,8 @@ s.bind(("0.0.0.0", PORT))
 s.listen(64)
 while True:
     c, _ = s.accept()
+    if ACCEPTS:
+        with lock:
+            sys.stdout.write("accepted\n")
+            sys.stdout.flush()
     threading.Thread(target=serve, args=(c,), daemon=True).start()

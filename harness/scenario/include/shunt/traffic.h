@@ -40,6 +40,8 @@ typedef struct {
                                    that many lines (NULL: not checked) */
     size_t n_program_stdout;
     int program_stdout_set;
+    char *program_each;         /* an ERE every line of the program's stdout
+                                   must match (any order); NULL: not checked */
     /* program_mirrors: an ERE; the client's stdout lines it matches, with
      * the match removed, must be the program's stdout lines exactly, in
      * order (a mirror receives byte-identical requests).  NULL: not
