@@ -83,6 +83,15 @@ expect inet6only \
   'answer: accept=::ffff:10.200.77.9:41234 len=28 peer=::ffff:10.200.77.9:41234 sock=::ffff:10.200.77.2:80 dup-peer=::ffff:10.200.77.9:41234' \
   'unsub sub=7 while-running=1' 'exit=0'
 
+# An SO_REUSEPORT group of two listeners: one subscription (the proxy
+# answers the second itself), released once both are closed.
+run reuseport steal "$steal" -- "$srv" @PORT@ inet6 reuseport
+expect reuseport "$sub4" \
+  'answer: accept=::ffff:10.200.77.9:41234 len=28 peer=::ffff:10.200.77.9:41234 sock=::ffff:10.200.77.2:80 dup-peer=::ffff:10.200.77.9:41234' \
+  'unsub sub=7 while-running=1' 'exit=0'
+[ "$(count reuseport '^sub ')$(count reuseport '^unsub ')" = 11 ] ||
+  { echo "incoming: reuseport: want one sub and one unsub" >&2; fails=$((fails + 1)); }
+
 # A fork after listen(): the parent's close sends nothing; the proxy
 # releases the port when the group (parent and child) is gone.
 run fork steal "$steal" -- "$srv" @PORT@ inet block fork
