@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # layer.incoming: the layer's side of incoming traffic (docs/incoming.md)
 # with a real proxy and a fake agent (lt_incoming), no target needed:
-#   incoming.sh LIBSHUNT LT_INCOMING LT_INSERVER
+#   incoming.sh LIBSHUNT LT_INCOMING LT_INSERVER [GO_MANIFEST]
+# With GO_MANIFEST (go.incoming): only Go's net/http server (gotest serve),
+# every toolchain and build variant tests/go/build.sh made: r.RemoteAddr
+# is the remote client, the connection's local address the target's.
 # - listen() on a selected port sends INCOMING_SUB (the mapped remote port,
 #   mode, conflict rule, filter for steal only, loopback address for the
 #   wildcard); a second listen() sends nothing;
@@ -49,6 +52,19 @@ expect() {
 count() { grep -c "$2" "$work/$1.out"; }
 
 sub4='sub remote=80 local=PORT mode=2 conflict=0 filter=0 family=inet addr=127.0.0.1'
+if [ $# -ge 4 ]; then
+  n=0
+  while read -r kind ver variant bin; do
+    [ "$kind" = gotest ] || continue
+    run go-$ver-$variant steal "$steal" -- "$bin" serve @PORT@
+    expect go-$ver-$variant "$sub4" 'remote=10.200.77.9:41234 local=10.200.77.2:80' \
+      'unsub sub=7 while-running=1' 'exit=0'
+    n=$((n + 1))
+  done < "$4"
+  [ "$n" -gt 0 ] || { echo "incoming: no gotest in $4" >&2; exit 1; }
+  [ "$fails" = 0 ] || { echo "incoming: $fails of $n Go build(s) failed" >&2; exit 1; }
+  exit 0
+fi
 for how in block epoll; do
   run inet-$how steal "$steal" -- "$srv" @PORT@ inet $how
   expect inet-$how "$sub4" \
@@ -66,6 +82,15 @@ expect inet6only \
   'sub remote=80 local=PORT mode=2 conflict=0 filter=0 family=inet6 addr=::1' \
   'answer: accept=::ffff:10.200.77.9:41234 len=28 peer=::ffff:10.200.77.9:41234 sock=::ffff:10.200.77.2:80 dup-peer=::ffff:10.200.77.9:41234' \
   'unsub sub=7 while-running=1' 'exit=0'
+
+# An SO_REUSEPORT group of two listeners: one subscription (the proxy
+# answers the second itself), released once both are closed.
+run reuseport steal "$steal" -- "$srv" @PORT@ inet6 reuseport
+expect reuseport "$sub4" \
+  'answer: accept=::ffff:10.200.77.9:41234 len=28 peer=::ffff:10.200.77.9:41234 sock=::ffff:10.200.77.2:80 dup-peer=::ffff:10.200.77.9:41234' \
+  'unsub sub=7 while-running=1' 'exit=0'
+[ "$(count reuseport '^sub ')$(count reuseport '^unsub ')" = 11 ] ||
+  { echo "incoming: reuseport: want one sub and one unsub" >&2; fails=$((fails + 1)); }
 
 # A fork after listen(): the parent's close sends nothing; the proxy
 # releases the port when the group (parent and child) is gone.

@@ -1,8 +1,9 @@
 /* A TCP server for tests/layer/incoming.sh: one connection, answered with
  * what the socket calls said about it, then the listener is closed.
- *   lt_inserver PORT inet|inet6|inet6only block|epoll [fork]
+ *   lt_inserver PORT inet|inet6|inet6only block|epoll|reuseport [fork]
  * block: blocking accept(); epoll: a non-blocking listener in an epoll set
- * and accept4() until EAGAIN.  The answer is one line:
+ * and accept4() until EAGAIN; reuseport: the same with two listeners of an
+ * SO_REUSEPORT group on the port.  The answer is one line:
  *   accept=ADDR:PORT len=N peer=ADDR:PORT sock=ADDR:PORT dup-peer=ADDR:PORT
  * fork: a child is forked (and lives 1 s) before the listener is closed. */
 #include <arpa/inet.h>
@@ -41,11 +42,16 @@ int main(int argc, char **argv)
         return 2;
     int port = atoi(argv[1]);
     int v6 = strncmp(argv[2], "inet6", 5) == 0;
-    int epoll = strcmp(argv[3], "epoll") == 0;
+    int reuse = strcmp(argv[3], "reuseport") == 0;
+    int epoll = reuse || strcmp(argv[3], "epoll") == 0;
     int forks = argc > 4 && strcmp(argv[4], "fork") == 0;
-    int s = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    int ls[2], nls = reuse ? 2 : 1;
+    for (int i = 0; i < nls; i++) {
+    int s = ls[i] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuse)
+        setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t sl;
@@ -70,21 +76,28 @@ int main(int argc, char **argv)
         perror("lt_inserver: second listen");
         return 1;
     }
+    }
+    int s = ls[0];
     struct sockaddr_storage peer;
     socklen_t pl = sizeof(peer);
     int c;
     if (epoll) {
-        fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
         int ep = epoll_create1(EPOLL_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
-        epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+        struct epoll_event ev;
+        for (int i = 0; i < nls; i++) {
+            fcntl(ls[i], F_SETFL, fcntl(ls[i], F_GETFL) | O_NONBLOCK);
+            ev.events = EPOLLIN;
+            ev.data.fd = ls[i];
+            epoll_ctl(ep, EPOLL_CTL_ADD, ls[i], &ev);
+        }
         for (;;) {
             if (epoll_wait(ep, &ev, 1, 10000) != 1) {
                 fprintf(stderr, "lt_inserver: nothing came\n");
                 return 1;
             }
             pl = sizeof(peer);
-            c = accept4(s, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+            c = accept4(ev.data.fd, (struct sockaddr *)&peer, &pl,
+                        SOCK_CLOEXEC);
             if (c >= 0)
                 break;
             if (errno != EAGAIN) {
@@ -127,7 +140,8 @@ int main(int argc, char **argv)
         sleep(1);
         _exit(0);
     }
-    close(s); /* the listener: the target's port is released */
+    for (int i = 0; i < nls; i++)
+        close(ls[i]); /* the listeners: the target's port is released */
     sleep(1);
     if (child > 0)
         waitpid(child, NULL, 0);

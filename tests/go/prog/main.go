@@ -191,6 +191,10 @@ func main() {
 		}
 	case "stress": // goroutines doing remote stats, reads and connects
 		stress(a)
+	case "serve": // serve PORT: net/http on :PORT for one request, which is
+		// answered with the client and local addresses the server saw;
+		// then the listener is closed (incoming traffic, tests/layer/incoming.sh)
+		serve(a[0])
 	default:
 		die("unknown command %s", os.Args[1])
 	}
@@ -270,4 +274,25 @@ func stress(a []string) {
 		die("stress: no collection ran")
 	}
 	fmt.Printf("rounds=%d bad=%d\n", ok, bad)
+}
+
+func serve(port string) {
+	ln, err := net.Listen("tcp", ":"+port)
+	if err != nil {
+		die("%v", err)
+	}
+	done := make(chan struct{}, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		fmt.Fprintf(w, "remote=%s local=%v\n", r.RemoteAddr, la)
+		select {
+		case done <- struct{}{}:
+		default:
+		}
+	})}
+	go srv.Serve(ln)
+	<-done
+	time.Sleep(100 * time.Millisecond)
+	srv.Close() // the listener too: the target's port is released
+	time.Sleep(time.Second)
 }
