@@ -44,6 +44,13 @@ void stream_destroy(stream_t *st)
         connecting_unlink(a, st);
     if (st->watched)
         agent_unwatch(a, st->fd);
+    if (st->fd >= 0 && st->in_live && cl->dead) {
+        /* a diverted client whose program side is gone (the proxy link
+         * dropped, the agent exits): a reset, sent now, while the NAT that
+         * translates it is still in place */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(st->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
     if (st->fd >= 0)
         close(st->fd);
     st->fd = -1;

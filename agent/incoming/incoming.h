@@ -36,6 +36,9 @@ struct in_sub {
     int lfd;
     uint64_t handle[2];  /* our rules in prerouting and output, 0: none */
     int refs;            /* pipes using it (its filter): freed at 0 */
+    int draining;        /* unsubscribed while diverted connections were
+                          * open: rules and listener kept, new connections
+                          * piped to the target's own service (sub.c) */
 };
 
 struct incoming {
@@ -44,6 +47,8 @@ struct incoming {
     in_sub_t *subs;
     in_sub_t *dead_subs;
     in_conn_t *conns;    /* mirror and filtered-steal pipes */
+    in_sub_t *draining;  /* unsubscribed, waiting for live to reach 0 */
+    int stopping;        /* the agent exits: nothing drains */
     unsigned live;       /* diverted connections still open: the table
                           * stays while there are any (incoming_live) */
     in_conn_t *dead_conns;

@@ -161,6 +161,17 @@ static void filter_free(void *f)
 /* Unlinks and frees (at the end of the round) s: rules, listener. */
 static void table_maybe_del(incoming_t *in);
 
+static void sub_finish(in_sub_t *s, const char *why);
+
+/* Ends a subscription.  Deleting a port's redirect rules while connections
+ * it diverted are open breaks them: their packets stop being translated
+ * (measured: a stolen request in flight when the program was killed never
+ * saw its end and hung until the client gave up, while with the rules kept
+ * until after its close the client got its reset at once).  So while any
+ * diverted connection is open the subscription only *drains*: its rules
+ * and listener stay, and the connections they still divert are piped to
+ * the target's own service (the port is the target's again for clients),
+ * until the last diverted connection closes (incoming_live). */
 static void sub_end(in_sub_t *s, const char *why)
 {
     agent_t *a = s->a;
@@ -170,6 +181,23 @@ static void sub_end(in_sub_t *s, const char *why)
             *pp = s->next;
             break;
         }
+    if (in->live > 0 && !in->stopping) {
+        s->draining = 1;
+        s->next = in->draining;
+        in->draining = s;
+        LOG_INFO("incoming: port %u is the target's own again (sub %u: %s); "
+                 "%u diverted connection%s still open, new ones are piped "
+                 "to the target's service until they end",
+                 s->port, s->id, why, in->live, in->live == 1 ? "" : "s");
+        return;
+    }
+    sub_finish(s, why);
+}
+
+static void sub_finish(in_sub_t *s, const char *why)
+{
+    agent_t *a = s->a;
+    incoming_t *in = a->in;
     nft_rule_del(s->handle);
     if (s->lfd >= 0) {
         agent_unwatch(a, s->lfd);
@@ -195,7 +223,18 @@ static void table_maybe_del(incoming_t *in)
     char err[256];
     if (nft_table_del(getpid(), err, sizeof(err)) < 0)
         LOG_WARN("cannot delete our nftables table: %s", err);
+    else
+        LOG_DEBUG("incoming: our nftables table deleted");
     in->table = 0;
+}
+
+static void drained(incoming_t *in)
+{
+    while (in->draining) {
+        in_sub_t *s = in->draining;
+        in->draining = s->next;
+        sub_finish(s, "its last diverted connection ended");
+    }
 }
 
 void incoming_live(agent_t *a, int delta)
@@ -207,6 +246,8 @@ void incoming_live(agent_t *a, int delta)
         in->live = 0;
     else
         in->live = (unsigned)((int)in->live + delta);
+    if (in->live == 0)
+        drained(in);
     table_maybe_del(in);
 }
 
@@ -531,6 +572,10 @@ static void sub_accept(in_sub_t *s)
             close(fd);
             continue;
         }
+        if (s->draining) { /* the port is the target's own again */
+            pipe_plain(s, fd, &ad, NULL, 0, 0);
+            continue;
+        }
         if (!s->cl || s->cl->dead) {
             close(fd);
             continue;
@@ -577,6 +622,9 @@ void incoming_client_gone(client_t *cl)
     for (in_sub_t *s = a->in->dead_subs; s; s = s->next)
         if (s->cl == cl)
             s->cl = NULL;
+    for (in_sub_t *s = a->in->draining; s; s = s->next)
+        if (s->cl == cl)
+            s->cl = NULL;
     pipe_client_gone(a, cl);
 }
 
@@ -594,9 +642,11 @@ void incoming_stop(agent_t *a)
     incoming_t *in = a->in;
     if (!in)
         return;
+    in->stopping = 1;
+    pipe_stop(a); /* resets the pipes' clients while the NAT still holds */
     while (in->subs)
         sub_end(in->subs, "the agent exits");
-    pipe_stop(a); /* resets the pipes' clients while the NAT still holds */
+    drained(in);
     in->live = 0; /* the agent exits: whatever is left goes with it */
     table_maybe_del(in);
     incoming_reap(a);
