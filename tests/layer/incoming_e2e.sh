@@ -15,7 +15,10 @@ set -uo pipefail
 harness=$1 lib=$2 fixture=$3 name=$4
 . "$(dirname "$0")/../lib/session.sh"
 st_init ltest-incoming
-fail() { st_fail "$@"; }
+lpid=
+# a failure must not leave the local server running (it would hold the
+# test's output and whatever the caller's lock is)
+fail() { [ -n "$lpid" ] && kill "$lpid" 2>/dev/null; st_fail "$@"; }
 
 st_up "$fixture"
 self=$(runc exec "$ctr" sh -c 'getent ahostsv4 "$(hostname)"' | awk 'NR==1 {print $1}')
