@@ -25,16 +25,26 @@ void shunt_notice_init(void)
         strcpy(report_path, f);
 }
 
+/* Formats "shunt: PREFIX..." into line, writes it on stderr and to the
+ * layer's log; returns its length (with the newline). */
+__attribute__((format(printf, 4, 0))) static size_t
+notice_line(char *line, size_t cap, const char *prefix, const char *fmt,
+            va_list ap)
+{
+    int n = snprintf(line, cap, "shunt: %s", prefix);
+    size_t len = shunt_log_vline(line, cap, n, fmt, ap);
+    LSYS3(SYS_write, 2, line, len);
+    LOG_WARN("%.*s", (int)(len - 1), line);
+    return len;
+}
+
 void shunt_notice_unhooked(const char *fmt, ...)
 {
     char line[1024];
-    int n = snprintf(line, sizeof(line), "shunt: not intercepted: ");
     va_list ap;
     va_start(ap, fmt);
-    size_t len = shunt_log_vline(line, sizeof(line), n, fmt, ap);
+    size_t len = notice_line(line, sizeof(line), "not intercepted: ", fmt, ap);
     va_end(ap);
-    LSYS3(SYS_write, 2, line, len);
-    LOG_WARN("%.*s", (int)(len - 1), line);
     if (!report_path[0])
         return;
     int fd = (int)LSYS4(SYS_openat, AT_FDCWD, report_path,
@@ -48,13 +58,10 @@ void shunt_notice_unhooked(const char *fmt, ...)
 void shunt_notice(const char *fmt, ...)
 {
     char line[1024];
-    int n = snprintf(line, sizeof(line), "shunt: ");
     va_list ap;
     va_start(ap, fmt);
-    size_t len = shunt_log_vline(line, sizeof(line), n, fmt, ap);
+    notice_line(line, sizeof(line), "", fmt, ap);
     va_end(ap);
-    LSYS3(SYS_write, 2, line, len);
-    LOG_WARN("%.*s", (int)(len - 1), line);
 }
 
 /* 1 if the ELF at fd has no PT_INTERP (static, or static-pie), 0 if it has

@@ -92,20 +92,8 @@ static int get_regex(ctx_t *c, const shunt_ynode_t *n, const char *path,
                      char **out)
 {
     const char *s;
-    if (shunt_yget_str(c->e, n, path, &s) < 0)
+    if (shunt_yget_regex(c->e, n, path, &s) < 0)
         return -1;
-    char why[256];
-    if (shunt_regex_check(s, why, sizeof(why)) < 0)
-        return shunt_yerror(c->e, n, path, "%s", why);
-    regex_t re;
-    int rc = regcomp(&re, s, REG_EXTENDED);
-    if (rc != 0) {
-        char msg[256];
-        regerror(rc, &re, msg, sizeof(msg));
-        return shunt_yerror(c->e, n, path,
-                            "invalid regular expression (POSIX ERE): %s", msg);
-    }
-    regfree(&re);
     return (*out = sdup(c, s)) ? 0 : oom(c);
 }
 

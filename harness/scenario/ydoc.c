@@ -1,11 +1,13 @@
 /* YAML loader: libyaml events -> node tree with positions; typed accessors. */
 #include "shunt/ydoc.h"
+#include "shunt/config.h"
 #include "shunt/arena.h"
 #include "shunt/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -514,6 +516,26 @@ int shunt_yget_str(const shunt_yerr_t *e, const shunt_ynode_t *n,
     if (strlen(n->value) != n->len)
         return shunt_yerror(e, n, path, "strings must not contain NUL bytes");
     *out = n->value;
+    return 0;
+}
+
+int shunt_yget_regex(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                     const char *path, const char **out)
+{
+    if (shunt_yget_str(e, n, path, out) < 0)
+        return -1;
+    char why[256];
+    if (shunt_regex_check(*out, why, sizeof(why)) < 0)
+        return shunt_yerror(e, n, path, "%s", why);
+    regex_t re;
+    int rc = regcomp(&re, *out, REG_EXTENDED);
+    if (rc != 0) {
+        char msg[256];
+        regerror(rc, &re, msg, sizeof(msg));
+        return shunt_yerror(e, n, path,
+                            "invalid regular expression (POSIX ERE): %s", msg);
+    }
+    regfree(&re);
     return 0;
 }
 

@@ -68,6 +68,11 @@ int shunt_ycheck_keys(const shunt_yerr_t *e, const shunt_ynode_t *map,
 /* A scalar that is not null; *out points into the node (no copy). */
 int shunt_yget_str(const shunt_yerr_t *e, const shunt_ynode_t *n,
                    const char *path, const char **out);
+/* A scalar that is a POSIX ERE the layer accepts: it compiles with
+ * regcomp(REG_EXTENDED) and passes shunt_regex_check (policy/); *out points
+ * into the node. */
+int shunt_yget_regex(const shunt_yerr_t *e, const shunt_ynode_t *n,
+                     const char *path, const char **out);
 /* A decimal integer in [min, max]; quoted digits are accepted too. */
 int shunt_yget_int(const shunt_yerr_t *e, const shunt_ynode_t *n,
                    const char *path, long min, long max, long *out);
