@@ -62,9 +62,28 @@ check "50 MiB POST arrived byte-exact" "POST /big x-route=local bytes=52428800 s
 # ---- HTTP/2: prior knowledge (curl, h2load) and h2c upgrade (curl) ------------
 mkdir -p "$tmp/ldoc" "$tmp/rdoc"
 for f in l1 l2 l3 l4 l5 r1 r2 r3 r4 r5; do echo "local $f" >"$tmp/ldoc/$f"; echo "remote $f" >"$tmp/rdoc/$f"; done
-L2=$(freeport); R2=$(freeport)
-"$nghttpd" --no-tls -d "$tmp/ldoc" "$L2" >/dev/null 2>&1 & pids+=($!)
-"$nghttpd" --no-tls -d "$tmp/rdoc" "$R2" >/dev/null 2>&1 & pids+=($!)
+# An nghttpd on a free port, answering before we go on: a port picked free
+# can be taken by a concurrent test before nghttpd binds it (then it exits
+# and is started again on another), and a loaded machine starts it slowly.
+h2serve() { # DOCROOT -> its port on stdout
+  local port pid
+  for _ in 1 2 3 4 5; do
+    port=$(freeport)
+    "$nghttpd" --no-tls -d "$1" "$port" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+      if curl -s -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port/"; then
+        echo "$port $pid"; return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null
+  done
+  echo "nghttpd never answered" >&2; exit 1
+}
+read -r L2 lpid < <(h2serve "$tmp/ldoc"); pids+=("$lpid")
+read -r R2 rpid < <(h2serve "$tmp/rdoc"); pids+=("$rpid")
 "$peer" "$tmp/pport2" "$L2" "$R2" 'path ^/l' 2>"$tmp/peer2.log" & pids+=($!)
 waitfile "$tmp/pport2"
 P2=$(cat "$tmp/pport2")
