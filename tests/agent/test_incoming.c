@@ -800,6 +800,20 @@ static void test_filtered(void **state)
     stop_agent(&ap, c);
 }
 
+/* Steals port 8081 through a filter of one PATH node: sub_port's result
+ * (-ENOSYS from an agent built without the HTTP router). */
+static int sub_path_filter(shunt_client_t *c, const char *re, shunt_msg_t *m)
+{
+    shunt_wbuf_t lw;
+    shunt_wbuf_init(&lw);
+    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str(re)};
+    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
+    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
+    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, m);
+    shunt_wbuf_free(&lw);
+    return r;
+}
+
 /* Filtered: the program refuses the local request's stream -> that request
  * alone gets 502, the next one is served by the target. */
 static void test_filtered_local_refused(void **state)
@@ -812,14 +826,8 @@ static void test_filtered_local_refused(void **state)
     shunt_msg_t m;
     char out[8192];
     start_agent(&ap, &c);
-    shunt_wbuf_t lw;
-    shunt_wbuf_init(&lw);
-    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
-    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
-    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
-    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
-    shunt_wbuf_free(&lw);
-    if (r == -ENOSYS) {
+    int r = sub_path_filter(c, "^/l", &m);
+    if (r == -ENOSYS) { /* an agent built without the HTTP router */
         stop_agent(&ap, c);
         skip();
     }
@@ -852,14 +860,8 @@ static void test_filtered_large(void **state)
     shunt_msg_t m;
     char out[256], file[64];
     start_agent(&ap, &c);
-    shunt_wbuf_t lw;
-    shunt_wbuf_init(&lw);
-    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
-    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
-    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
-    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
-    shunt_wbuf_free(&lw);
-    if (r == -ENOSYS) {
+    int r = sub_path_filter(c, "^/l", &m);
+    if (r == -ENOSYS) { /* an agent built without the HTTP router */
         stop_agent(&ap, c);
         skip();
     }
@@ -894,14 +896,8 @@ static void test_filtered_reopen(void **state)
     shunt_msg_t m;
     char out[8192];
     start_agent(&ap, &c);
-    shunt_wbuf_t lw;
-    shunt_wbuf_init(&lw);
-    shunt_rec_hfilter_t f = {.kind = SHUNT_HF_PATH, .value = shunt_str("^/l")};
-    assert_int_equal(shunt_put_rec_hfilter(&lw, &f), 0);
-    shunt_list_t fl = {.count = 1, .p = lw.data, .len = (uint32_t)lw.len};
-    int r = sub_port(c, 8081, SHUNT_IN_STEAL, SHUNT_IN_REFUSE, &fl, &m);
-    shunt_wbuf_free(&lw);
-    if (r == -ENOSYS) {
+    int r = sub_path_filter(c, "^/l", &m);
+    if (r == -ENOSYS) { /* an agent built without the HTTP router */
         stop_agent(&ap, c);
         skip();
     }
