@@ -324,10 +324,7 @@ void rfile_changed(const shunt_stat_r_t *st);
 void rfile_changed_path(const layer_target_t *t);
 int rfile_before_unlink(const layer_target_t *t, shunt_stat_r_t *st);
 void rfile_unlinked(const shunt_stat_r_t *st);
-/* Remote stat of a path or handle, into struct stat or struct statx. */
-void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
-struct statx;
-void rstat_to_statx(const shunt_stat_r_t *r, struct statx *sx);
+/* Remote stat of a path or handle (STAT_R). */
 long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
