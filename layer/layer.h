@@ -329,11 +329,6 @@ long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
-/* The remote stat as text (each field in hex, empty for 0, '.' after
- * each): the length written, 0 when it does not fit; and back (advances
- * *p; 0 or -1).  Snapshot memfd names and SHUNT_FDS carry it. */
-size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len);
-int rfile_stat_dec(const char **p, shunt_stat_r_t *st);
 
 /* ---- remote fds across exec (execfds.c) --------------------------------
  * The exec hooks (children.c) call prepare before the real exec and

@@ -2,6 +2,7 @@
  * stat conversion, releasing handles. */
 #include "hooks.h"
 #include "layer.h"
+#include "shunt/statconv.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,76 +71,11 @@ static void release(shunt_rfile_t *f)
     }
 }
 
-/* A snapshot's memfd is named after the remote stat taken at open, so
- * that the layer of a program it is inherited by across exec (`cmd <
- * /remote/file` run by a shell under the layer) answers fstat with the
- * remote file's metadata, not the memfd's (mode 0777, nlink 0, mtime of
- * the open).  One list for both directions; each field in hex, empty for
- * 0, '.' between; a name that would not fit (249 bytes) is plain. */
-#define SNAP_FIELDS(X)                                                     \
-    X(mask) X(blksize) X(attributes) X(nlink) X(uid) X(gid) X(mode) X(ino) \
-    X(size) X(blocks) X(attributes_mask) X(atime_sec) X(atime_nsec)        \
-    X(btime_sec) X(btime_nsec) X(ctime_sec) X(ctime_nsec) X(mtime_sec)     \
-    X(mtime_nsec) X(rdev_major) X(rdev_minor) X(dev_major) X(dev_minor)    \
-    X(mnt_id)
-#define SNAP_PREFIX "shunt-snap:"
 /* The names of forwarded and directory placeholders (a forwarded file
  * that grew past the limit while it was read keeps the snapshot's). */
 #define FWD_NAME "shunt-fwd"
 #define DIR_NAME "shunt-dir"
-#define MEMFD_NAME_MAX 249
-
-size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len)
-{
-    size_t n = 0;
-#define X(f)                                                               \
-    if (n < len)                                                           \
-        n += (size_t)(st->f ? snprintf(out + n, len - n, "%llx.",          \
-                                       (unsigned long long)st->f)          \
-                            : snprintf(out + n, len - n, "."));
-    SNAP_FIELDS(X)
-#undef X
-    return n < len ? n : 0;
-}
-
-int rfile_stat_dec(const char **pp, shunt_stat_r_t *st)
-{
-    const char *p = *pp;
-    memset(st, 0, sizeof(*st));
-#define X(f)                                                               \
-    {                                                                      \
-        char *end;                                                         \
-        unsigned long long v = *p == '.' ? 0 : strtoull(p, &end, 16);      \
-        if (*p != '.')                                                     \
-            p = end;                                                       \
-        if (*p != '.')                                                     \
-            return -1;                                                     \
-        p++;                                                               \
-        st->f = (__typeof__(st->f))v;                                      \
-    }
-    SNAP_FIELDS(X)
-#undef X
-    *pp = p;
-    return 0;
-}
-
-static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
-    size_t k = n < len ? rfile_stat_enc(st, out + n, len - n) : 0;
-    if (!k || n + k > MEMFD_NAME_MAX)
-        snprintf(out, len, "shunt");
-}
-
-/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
-static int snap_parse(const char *link, shunt_stat_r_t *st)
-{
-    static const char pre[] = "/memfd:" SNAP_PREFIX;
-    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
-        return -1;
-    const char *p = link + sizeof(pre) - 1;
-    return rfile_stat_dec(&p, st);
-}
+#define MEMFD_NAME_MAX SHUNT_MEMFD_NAME_MAX
 
 /* A forwarded or directory placeholder this image inherited that
  * SHUNT_FDS did not name (an exec the hooks did not see: a Go program's
@@ -203,7 +139,7 @@ static void adopt_inherited(void)
                 continue;
             }
             shunt_stat_r_t st;
-            if (snap_parse(link, &st) < 0)
+            if (shunt_snap_parse(link, &st) < 0)
                 continue;
             shunt_rfile_t *f = shunt_rfile_new(SHUNT_RF_SNAPSHOT);
             if (!f)
@@ -360,7 +296,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     char *path = strdup(t->norm);
     char name[MEMFD_NAME_MAX + 32];
     if (kind == SHUNT_RF_SNAPSHOT)
-        snap_name(&st, name, sizeof(name));
+        shunt_snap_name(&st, name, sizeof(name));
     else
         snprintf(name, sizeof(name), "%s",
                  kind == SHUNT_RF_DIR ? DIR_NAME : FWD_NAME);
