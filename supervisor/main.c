@@ -92,6 +92,7 @@ static int load_config(void)
         return -1;
     }
     sv.rpc_timeout_ms = sv.cfg.timeout_ms > 0 ? sv.cfg.timeout_ms : 30000;
+    sv_wr_enabled = sv.cfg.lists[SHUNT_LIST_READ_WRITE].n > 0;
     return 0;
 }
 
@@ -159,7 +160,8 @@ static int session_var(const char *e)
 {
     static const char *const names[] = {"SHUNT_SOCKET=", "SHUNT_TOKEN=",
                                         "SHUNT_BROKER=", "SHUNT_CONFIG=",
-                                        "SHUNT_CWD=", "SHUNT_FDS="};
+                                        "SHUNT_CWD=", "SHUNT_FDS=",
+                                        "SHUNT_SV_ALIVE="};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
             return 1;
@@ -334,6 +336,8 @@ static void supervisor_main(int sock)
     if (write(sock, &ok, 1) != 1)
         _exit(1);
     close(sock);
+    if (sv_wr_enabled)
+        sv_wr_start();
     /* nothing of the terminal: the program's stdio is its own */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
@@ -437,6 +441,11 @@ int main(int argc, char **argv)
     close(sp[0]);
     if (sv.broker_fd >= 0)
         fcntl(sv.broker_fd, F_SETFD, FD_CLOEXEC);
+    /* harness exec's pipe: the supervisor holds it until it has stored
+     * everything (write mode), the program does not */
+    const char *alive = getenv("SHUNT_SV_ALIVE");
+    if (alive && *alive)
+        fcntl(atoi(alive), F_SETFD, FD_CLOEXEC);
     if (logfd != 2)
         close(logfd);
     execve(path, cmd, env);
