@@ -579,6 +579,29 @@ long sv_readlinkat(sv_call_t *c)
                            (int64_t)c->a[3]);
 }
 
+/* ---- xattrs: a remote path is on a filesystem without them (ENOTSUP, as
+ * under the layer), so nothing local is consulted for it ------------------- */
+static long xattr_path(sv_call_t *c)
+{
+    sv_target_t t;
+    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm))
+        return t.kernel_same ? SV_CONTINUE : -ENOTSUP;
+    return -ENOTSUP;
+}
+
+long sv_getxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_lgetxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_listxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_llistxattr(sv_call_t *c) { return xattr_path(c); }
+
 /* ---- directories ------------------------------------------------------------ */
 long sv_getdents64(sv_call_t *c)
 {

@@ -21,6 +21,7 @@
 #include "shunt/log.h"
 #include "shunt/path.h"
 #include "shunt/proc.h"
+#include "shunt/progloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +65,12 @@ static const char usage_text[] =
 #define EXIT_USAGE 2
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
+
+static const char *getvar(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
 
 static int load_config(void)
 {
@@ -398,7 +405,21 @@ int main(int argc, char **argv)
                                                       : strerror(-fr));
         return fr == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
     }
-    shunt_policy_add_program(&sv.pol, path, 0);
+    /* the program's own files are local (policy/progloc_rules.c, as the
+     * layer does for each image; here once, for the first program) */
+    char exe[4096], cwd[4096];
+    if (!realpath(path, exe))
+        snprintf(exe, sizeof(exe), "%s", path);
+    shunt_progloc_in_t in = {.getvar = getvar, .exe = exe, .execfn = path,
+                             .cwd = getcwd(cwd, sizeof(cwd)) && cwd[0] == '/'
+                                        ? cwd
+                                        : NULL};
+    static progvar_t pv;
+    shunt_progloc_apply(&sv.pol, &in, &pv);
+    shunt_policy_add_local(&sv.pol, exe);
+    /* the cwd at start and below, unless it is "/" */
+    if (in.cwd && in.cwd[1])
+        shunt_policy_add_local(&sv.pol, in.cwd);
     sv.program = getpid();
     char **env = program_env();
     if (!env) {
