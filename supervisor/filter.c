@@ -41,7 +41,7 @@ int sv_filter_install(void)
                      : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(name), \
                                         1,                                  \
                                         SCMP_CMP((unsigned)arg_,            \
-                                                 SCMP_CMP_NE, 0));          \
+                                                 SCMP_CMP_NE, 0, 0));       \
         if (r < 0)                                                          \
             LOG_ERROR("seccomp rule for %s: %s", #name, strerror(-r));     \
     }

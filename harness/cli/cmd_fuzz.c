@@ -908,8 +908,15 @@ int cmd_fuzz(int argc, char **argv)
         goto out;
     }
     self[sl] = 0;
-    if (self_dir_file(self, "shunt-fuzz-interp", interp, sizeof(interp)) < 0 ||
-        access(interp, X_OK) < 0) {
+    /* Under the supervisor, the static (musl) build when there is one:
+     * what that engine is for (docs/supervisor.md). */
+    int is_static = o.engine && strcmp(o.engine, "supervisor") == 0 &&
+                    self_dir_file(self, "shunt-fuzz-interp-static", interp,
+                                  sizeof(interp)) == 0 &&
+                    access(interp, X_OK) == 0;
+    if (!is_static &&
+        (self_dir_file(self, "shunt-fuzz-interp", interp, sizeof(interp)) < 0 ||
+         access(interp, X_OK) < 0)) {
         fprintf(stderr, "harness fuzz: the interpreter %s is missing (build the "
                         "shunt-fuzz-interp target)\n", interp);
         goto out;
@@ -918,9 +925,11 @@ int cmd_fuzz(int argc, char **argv)
         fprintf(stderr, "harness fuzz: %s\n", err);
         goto out;
     }
-    fprintf(stderr, "harness fuzz: %s, seed %llu, %zu polic%s, %d calls per sequence, "
-                    "budget %s%g %s, %d worker%s, output %s\n",
-            o.file, (unsigned long long)o.seed, f->n_policies, f->n_policies == 1 ? "y" : "ies",
+    fprintf(stderr, "harness fuzz: %s, seed %llu, engine %s (%s), %zu polic%s, "
+                    "%d calls per sequence, budget %s%g %s, %d worker%s, output %s\n",
+            o.file, (unsigned long long)o.seed, o.engine ? o.engine : "layer",
+            is_static ? "static interpreter" : "interpreter", f->n_policies,
+            f->n_policies == 1 ? "y" : "ies",
             f->length, "", o.sequences ? (double)o.sequences : o.minutes,
             o.sequences ? "sequences" : "minutes", o.jobs, o.jobs == 1 ? "" : "s", outdir);
     struct sigaction sa = {.sa_handler = on_stop};
