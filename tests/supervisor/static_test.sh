@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Static programs no one here wrote (ci/static-programs: Debian's static
+# busybox, esbuild, buf, lefthook; cached by ci/setup) and a musl-static C
+# program (static_probe.c) run under the supervisor (`harness exec --engine
+# supervisor`) against the svtest target and with `runc exec` inside it:
+# stdout and exit status must match.
+#   static_test.sh HARNESS_BIN FIXTURE_YAML PROGRAM_LIST GROUP [PROBE_BIN]
+# GROUP: setup (harness up, the programs staged at the same path locally
+# and in the target), cleanup (harness down), or one of the check groups
+# below.  Every check of a group runs; the group fails if one does.
+# SHUNT_TEST_SHOW_LOG=1 shows harness exec's stderr.
+set -uo pipefail
+harness=$1 fixture=$2 list=$3 group=$4 probe=${5:-}
+name=svtest
+ctr=shunt-$name-target
+engine=supervisor
+static_dir=/opt/shunt/static
+stage=/tmp/shunt-svtest-progs
+failed=0 passed=0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v runc >/dev/null; then
+  echo "SKIP: needs root and runc"
+  exit 77
+fi
+if [ "$(uname -m)" != x86_64 ]; then
+  echo "SKIP: $(uname -m): the programs of $list are x86-64"
+  exit 77
+fi
+work=$(mktemp -d /tmp/shunt-static-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+. "$(dirname "$0")/../lib/compare.sh"
+
+# The programs, as staged: busybox, esbuild, buf, lefthook, static_probe.
+bb=$stage/busybox es=$stage/esbuild buf=$stage/buf lh=$stage/lefthook
+sp=$stage/static_probe
+tree=/srv/sv
+
+# stage_one SRC: the same bytes at $stage/NAME here and in the target,
+# where it must be a static ELF (no PT_INTERP).
+stage_one() {
+  local src=$1 base
+  base=$(basename "$src")
+  if ! readelf -h "$src" >/dev/null 2>&1; then
+    echo "FAIL: $src is not an ELF file"
+    return 1
+  fi
+  if [[ $(readelf -lW "$src" 2>/dev/null) == *'program interpreter'* ]]; then
+    echo "FAIL: $src is not static (PT_INTERP)"
+    return 1
+  fi
+  install -m 0755 "$src" "$stage/$base" &&
+    runc exec "$ctr" /bin/sh -c "cat > $stage/$base && chmod 755 $stage/$base" < "$src" ||
+    { echo "FAIL: staging $src"; return 1; }
+}
+
+case "$group" in
+setup)
+  if [ -e "$tree" ] || [ -e /etc/sv-only.conf ]; then
+    echo "FAIL: $tree or /etc/sv-only.conf exists on this host: the checks would prove nothing"
+    exit 1
+  fi
+  progs=()
+  while read -r pname _; do
+    case $pname in '' | '#'*) continue ;; esac
+    if [ ! -x "$static_dir/$pname" ]; then
+      echo "FAIL: $static_dir/$pname is missing: run ci/setup"
+      exit 1
+    fi
+    progs+=("$static_dir/$pname")
+  done < "$list"
+  [ -n "$probe" ] && progs+=("$probe")
+  "$harness" down "$name" >/dev/null 2>&1
+  "$harness" up "$fixture" || { echo "FAIL: harness up"; exit 1; }
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  runc exec "$ctr" /bin/sh -c "rm -rf $stage && mkdir -p $stage" ||
+    { echo "FAIL: $stage in the target"; exit 1; }
+  for p in "${progs[@]}"; do
+    stage_one "$p" || exit 1
+  done
+  echo "target $name is up; programs in $stage: $(cd "$stage" && echo *)"
+  exit 0
+  ;;
+cleanup)
+  rm -rf "$stage"
+  "$harness" down "$name"
+  exit 0
+  ;;
+busybox)
+  # Reads first: relatime moves a file's atime on its first read after a
+  # change, so `stat` (which prints it) comes after the cats.
+  compare "busybox cat" $bb cat $tree/README.txt $tree/data/sub/deep.txt $tree/data/one.txt
+  compare "busybox cat of a file only in the target's /etc" $bb cat /etc/sv-only.conf
+  compare "busybox cat through a symlink" $bb cat $tree/link-to-readme
+  compare_status "busybox cat of a missing file" $bb cat $tree/nonexistent
+  compare "busybox ls -la" $bb ls -la $tree
+  compare "busybox ls -la of nested and empty dirs" $bb ls -la $tree/data $tree/data/sub $tree/emptydir
+  compare "busybox ls -laR" $bb ls -laR $tree/js $tree/proto
+  compare "busybox ls -li (inodes)" $bb ls -li $tree/data
+  compare_status "busybox ls of a missing dir" $bb ls $tree/nonexistent
+  compare "busybox stat of a file" $bb stat $tree/README.txt
+  compare "busybox stat -c of every kind" $bb stat -c '%n %s %F %a %h %u %g %i %Y' \
+    $tree $tree/README.txt $tree/link-to-readme $tree/dangling $tree/emptydir \
+    $tree/data/one.txt $tree/data/empty.txt
+  compare "busybox stat -L" $bb stat -L -c '%n %s %F %a' $tree/link-to-readme
+  compare "busybox readlink, readlink -f" $bb sh -c \
+    "$bb readlink $tree/link-to-readme; $bb readlink $tree/dangling; $bb readlink -f $tree/link-to-readme"
+  compare "busybox find" $bb find $tree/data $tree/js
+  compare "busybox sha256sum" $bb sha256sum $tree/README.txt $tree/js/main.js $tree/data/empty.txt
+  compare "busybox grep -r" $bb grep -r needle $tree
+  compare "busybox wget of a cluster service" $bb wget -q -O - http://web.cluster:8080/hello.txt
+  compare "busybox wget by short name and alias" $bb sh -c \
+    "$bb wget -q -O - http://web:8080/data/list.txt && $bb wget -q -O - http://web.internal:8080/hello.txt"
+  compare_status "busybox wget of a missing page (404)" $bb wget -q -O - http://web.cluster:8080/nope
+  compare "busybox nslookup (its own resolver, UDP to the cluster DNS)" $bb nslookup dns-only.cluster
+  compare "busybox hostname and uname -n" $bb sh -c "$bb hostname; $bb uname -n"
+  compare "busybox env: the target's variables" $bb sh -c "$bb env | $bb grep '^SV_' | $bb sort"
+  compare "busybox sh: cd into a target dir, pipelines, children" $bb sh -c \
+    "cd $tree && $bb ls && $bb pwd && $bb cat README.txt | $bb grep -c line && $bb wc -c data/one.txt && cd data && $bb ls -la ."
+  ;;
+esbuild)
+  compare "esbuild --version" $es --version
+  compare "esbuild --bundle of a file only in the target (imports a module and JSON)" \
+    $es $tree/js/main.js --bundle
+  compare "esbuild --bundle --minify --format=esm" $es $tree/js/main.js --bundle --minify --format=esm
+  compare "esbuild of a single file, no bundle" $es $tree/js/lib.js
+  compare_status "esbuild of a missing entry point" $es $tree/js/nope.js --bundle
+  ;;
+buf)
+  compare "buf --version" $buf --version
+  compare "buf ls-files of a module only in the target" $buf ls-files $tree/proto
+  compare "buf build -o json (every file read)" $buf build $tree/proto -o '-#format=json'
+  compare_status "buf ls-files of a missing directory" $buf ls-files $tree/nonexistent
+  ;;
+lefthook)
+  compare "lefthook version" $lh version
+  compare "lefthook version --full" $lh version --full
+  # From busybox sh, in a git repository only the target has: lefthook
+  # runs git (a dynamically linked child) to find the repository.
+  compare "lefthook dump in a repository only in the target" $bb sh -c "cd $tree/repo && exec $lh dump"
+  compare "lefthook validate in a repository only in the target" $bb sh -c "cd $tree/repo && exec $lh validate"
+  ;;
+probe)
+  [ -n "$probe" ] || { echo "FAIL: no static_probe (musl-gcc missing?)"; exit 1; }
+  compare "static_probe: files" $sp file $tree/README.txt file /etc/sv-only.conf file $tree/link-to-readme
+  compare "static_probe: directories" $sp dir $tree dir $tree/data dir $tree/emptydir
+  compare "static_probe: DNS of the service" $sp dns web.cluster dns web dns web.internal
+  compare "static_probe: DNS of a record and of the target's own name" $sp dns dns-only.cluster dns svtest-host
+  compare "static_probe: HTTP GET of the service" $sp http web.cluster 8080 /hello.txt http web 8080 /data/list.txt
+  compare "static_probe: uname and environment" $sp uname env SV_MODE env SV_GREETING env SV_NOT_SET
+  compare "static_probe: all in one process" $sp file $tree/data/sub/deep.txt dir $tree/js \
+    dns web.cluster http web.cluster 8080 /hello.txt uname env SV_MODE
+  compare_status "static_probe: a missing file, an unknown name, a closed port" $sp \
+    file $tree/nonexistent dns nonexistent.cluster http web.cluster 8081 /
+  ;;
+*)
+  echo "unknown group $group" >&2
+  exit 2
+  ;;
+esac
+echo "$group: $passed passed, $failed failed"
+[ $failed -eq 0 ]
