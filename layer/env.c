@@ -4,8 +4,8 @@
  * under the layer inherits whatever environment its parent gave it. */
 #include "hooks.h"
 #include "layer.h"
+#include "shunt/envfilter.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,48 +16,6 @@ extern char **__environ;
  * exec hooks (children.c) carry it to every child with the other SHUNT_*
  * variables, so a child never imports it again over its parent's choice. */
 #define ENV_DONE "SHUNT_ENV_DONE"
-
-/* Names always taken from the local environment (never from the target). */
-static const char *const keep_exact[] = {
-    "PATH",    "HOME",    "TERM",    "USER",            "LOGNAME",
-    "SHELL",   "LANG",    "TZ",      "DISPLAY",         "XDG_RUNTIME_DIR",
-    "TMPDIR",  "PWD",     "LD_PRELOAD", "LD_LIBRARY_PATH",
-};
-static const char *const keep_prefix[] = {"LC_", "SHUNT_"};
-
-static int name_is(const char *entry, size_t nlen, const char *name)
-{
-    return strlen(name) == nlen && memcmp(entry, name, nlen) == 0;
-}
-
-static int keep_local(const char *entry, size_t nlen)
-{
-    for (size_t i = 0; i < sizeof(keep_exact) / sizeof(keep_exact[0]); i++)
-        if (name_is(entry, nlen, keep_exact[i]))
-            return 1;
-    for (size_t i = 0; i < sizeof(keep_prefix) / sizeof(keep_prefix[0]); i++)
-        if (nlen >= strlen(keep_prefix[i]) &&
-            memcmp(entry, keep_prefix[i], strlen(keep_prefix[i])) == 0)
-            return 1;
-    return 0;
-}
-
-static int glob_any(const shunt_strlist_t *l, const char *name)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (fnmatch(l->v[i], name, 0) == 0)
-            return 1;
-    return 0;
-}
-
-/* Whether a target variable (NAME only, NUL-terminated) passes the filter. */
-static int wanted(const char *name)
-{
-    const shunt_config_t *c = &shunt_layer.cfg;
-    if (c->env_include.n && !glob_any(&c->env_include, name))
-        return 0;
-    return !glob_any(&c->env_exclude, name);
-}
 
 static size_t name_len(const char *entry, size_t len)
 {
@@ -100,7 +58,7 @@ void shunt_env_init(void)
     size_t n = 0, from_target = 0;
     for (size_t i = 0; i < nlocal; i++) {
         size_t nlen = name_len(environ[i], strlen(environ[i]));
-        if (keep_local(environ[i], nlen) && !have(env, n, environ[i], nlen))
+        if (shunt_env_keep_local(environ[i], nlen) && !have(env, n, environ[i], nlen))
             env[n++] = environ[i]; /* the original strings live forever */
     }
     shunt_list_iter_t it;
@@ -108,7 +66,7 @@ void shunt_env_init(void)
     shunt_rec_str_t v;
     while (n + 1 < cap && shunt_list_next_rec_str(&it, &v) == 1) {
         size_t nlen = name_len(v.s.p, v.s.len);
-        if (nlen == 0 || nlen == v.s.len || keep_local(v.s.p, nlen) ||
+        if (nlen == 0 || nlen == v.s.len || shunt_env_keep_local(v.s.p, nlen) ||
             have(env, n, v.s.p, nlen))
             continue; /* no '=', a local name, or a duplicate */
         char *s = malloc((size_t)v.s.len + 1); /* writable: shells edit them */
@@ -117,7 +75,7 @@ void shunt_env_init(void)
         memcpy(s, v.s.p, v.s.len);
         s[v.s.len] = 0;
         s[nlen] = 0;
-        int ok = wanted(s);
+        int ok = shunt_env_wanted(&shunt_layer.cfg, s);
         s[nlen] = '=';
         if (!ok) {
             LOG_TRACE("environment: %s filtered out", s);

@@ -13,7 +13,7 @@
  *   SHUNT_FDS=SESSION.PID.PARENT{;FD.KIND.HANDLE.OFLAGS.SHARED.DIRPOS.DEV.INO.STAT PATH}
  *
  * numbers in hex but PID, FD and DIRPOS ('-': none) in decimal; STAT as
- * rfile_stat_enc writes it (ends with '.'); PATH in hex.  DEV.INO name the
+ * shunt_stat_enc writes it (ends with '.'); PATH in hex.  DEV.INO name the
  * placeholder, and PID the process: an entry is taken back only by the
  * image of the same process whose fd is still that placeholder (never by
  * a grandchild the variable leaked to through a program without the
@@ -29,6 +29,7 @@
  * memory: raw syscalls and a raw mmap, no malloc; a proxy call only on a
  * connection this thread already has there. */
 #include "layer.h"
+#include "shunt/statconv.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -251,7 +252,7 @@ static int encode(out_t *o, int fd, shunt_rfile_t *f, int with_handle)
     put_num(o, (unsigned long long)ph.st_ino, 16);
     put_c(o, '.');
     if (!o->full) {
-        size_t k = rfile_stat_enc(&f->st, o->p + o->n, o->cap - o->n);
+        size_t k = shunt_stat_enc(&f->st, o->p + o->n, o->cap - o->n);
         if (!k)
             o->full = 1;
         o->n += k;
@@ -440,7 +441,7 @@ static int take_entry(const char **pp, shunt_rfile_t ***made, size_t *nmade)
         return -1;
     shunt_stat_r_t st;
     if (get_num(&p, 16, &dev, '.') || get_num(&p, 16, &ino, '.') ||
-        rfile_stat_dec(&p, &st) < 0)
+        shunt_stat_dec(&p, &st) < 0)
         return -1;
     const char *ph = p;
     while (hexval(*p) >= 0)

@@ -1,6 +1,7 @@
 /* Hooks on metadata: the stat family, access, readlink, statfs, xattrs. */
 #include "hooks.h"
 #include "layer.h"
+#include "shunt/statconv.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static int stat_common(int dirfd, const char *path, struct stat *st, int flags)
         return REAL(fstatat, dirfd, t.lpath, st, flags);
     }
     if (r == 0)
-        rstat_to_stat(&rs, st);
+        shunt_stat_from_r(&rs, st);
     return (int)layer_ret(r, saved);
 }
 
@@ -153,7 +154,7 @@ int hook_statx(int dirfd, const char *path, int flags, unsigned int mask,
         return REAL(statx, dirfd, t.lpath, flags, mask, sx);
     }
     if (r == 0)
-        rstat_to_statx(&rs, sx);
+        shunt_statx_from_r(&rs, sx);
     return (int)layer_ret(r, saved);
 }
 

@@ -324,19 +324,11 @@ void rfile_changed(const shunt_stat_r_t *st);
 void rfile_changed_path(const layer_target_t *t);
 int rfile_before_unlink(const layer_target_t *t, shunt_stat_r_t *st);
 void rfile_unlinked(const shunt_stat_r_t *st);
-/* Remote stat of a path or handle, into struct stat or struct statx. */
-void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st);
-struct statx;
-void rstat_to_statx(const shunt_stat_r_t *r, struct statx *sx);
+/* Remote stat of a path or handle (STAT_R). */
 long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out);
 long rpc_fstat_handle(uint32_t handle, shunt_stat_r_t *out);
 /* Releases a remote handle (CLOSE), ignoring the answer. */
 void rpc_close_handle(uint32_t handle);
-/* The remote stat as text (each field in hex, empty for 0, '.' after
- * each): the length written, 0 when it does not fit; and back (advances
- * *p; 0 or -1).  Snapshot memfd names and SHUNT_FDS carry it. */
-size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len);
-int rfile_stat_dec(const char **p, shunt_stat_r_t *st);
 
 /* ---- remote fds across exec (execfds.c) --------------------------------
  * The exec hooks (children.c) call prepare before the real exec and

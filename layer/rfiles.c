@@ -2,6 +2,7 @@
  * stat conversion, releasing handles. */
 #include "hooks.h"
 #include "layer.h"
+#include "shunt/statconv.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,58 +19,6 @@
 #define SNAPSHOT_MAX_DEFAULT (64ull << 20)
 static uint64_t snapshot_max = SNAPSHOT_MAX_DEFAULT;
 #define SNAPSHOT_MAX snapshot_max
-
-void rstat_to_stat(const shunt_stat_r_t *r, struct stat *st)
-{
-    memset(st, 0, sizeof(*st));
-    st->st_dev = makedev(r->dev_major, r->dev_minor);
-    st->st_ino = r->ino;
-    st->st_mode = r->mode;
-    st->st_nlink = r->nlink;
-    st->st_uid = r->uid;
-    st->st_gid = r->gid;
-    st->st_rdev = makedev(r->rdev_major, r->rdev_minor);
-    st->st_size = (off_t)r->size;
-    st->st_blksize = r->blksize;
-    st->st_blocks = (blkcnt_t)r->blocks;
-    st->st_atim.tv_sec = r->atime_sec;
-    st->st_atim.tv_nsec = r->atime_nsec;
-    st->st_mtim.tv_sec = r->mtime_sec;
-    st->st_mtim.tv_nsec = r->mtime_nsec;
-    st->st_ctim.tv_sec = r->ctime_sec;
-    st->st_ctim.tv_nsec = r->ctime_nsec;
-}
-
-void rstat_to_statx(const shunt_stat_r_t *r, struct statx *sx)
-{
-    memset(sx, 0, sizeof(*sx));
-    sx->stx_mask = r->mask;
-    sx->stx_blksize = r->blksize;
-    sx->stx_attributes = r->attributes;
-    sx->stx_nlink = r->nlink;
-    sx->stx_uid = r->uid;
-    sx->stx_gid = r->gid;
-    sx->stx_mode = r->mode;
-    sx->stx_ino = r->ino;
-    sx->stx_size = r->size;
-    sx->stx_blocks = r->blocks;
-    sx->stx_attributes_mask = r->attributes_mask;
-    sx->stx_atime.tv_sec = r->atime_sec;
-    sx->stx_atime.tv_nsec = r->atime_nsec;
-    sx->stx_btime.tv_sec = r->btime_sec;
-    sx->stx_btime.tv_nsec = r->btime_nsec;
-    sx->stx_ctime.tv_sec = r->ctime_sec;
-    sx->stx_ctime.tv_nsec = r->ctime_nsec;
-    sx->stx_mtime.tv_sec = r->mtime_sec;
-    sx->stx_mtime.tv_nsec = r->mtime_nsec;
-    sx->stx_rdev_major = r->rdev_major;
-    sx->stx_rdev_minor = r->rdev_minor;
-    sx->stx_dev_major = r->dev_major;
-    sx->stx_dev_minor = r->dev_minor;
-#ifdef STATX_MNT_ID
-    sx->stx_mnt_id = r->mnt_id;
-#endif
-}
 
 long rpc_stat_path(const layer_target_t *t, int at_flags, shunt_stat_r_t *out)
 {
@@ -122,76 +71,11 @@ static void release(shunt_rfile_t *f)
     }
 }
 
-/* A snapshot's memfd is named after the remote stat taken at open, so
- * that the layer of a program it is inherited by across exec (`cmd <
- * /remote/file` run by a shell under the layer) answers fstat with the
- * remote file's metadata, not the memfd's (mode 0777, nlink 0, mtime of
- * the open).  One list for both directions; each field in hex, empty for
- * 0, '.' between; a name that would not fit (249 bytes) is plain. */
-#define SNAP_FIELDS(X)                                                     \
-    X(mask) X(blksize) X(attributes) X(nlink) X(uid) X(gid) X(mode) X(ino) \
-    X(size) X(blocks) X(attributes_mask) X(atime_sec) X(atime_nsec)        \
-    X(btime_sec) X(btime_nsec) X(ctime_sec) X(ctime_nsec) X(mtime_sec)     \
-    X(mtime_nsec) X(rdev_major) X(rdev_minor) X(dev_major) X(dev_minor)    \
-    X(mnt_id)
-#define SNAP_PREFIX "shunt-snap:"
 /* The names of forwarded and directory placeholders (a forwarded file
  * that grew past the limit while it was read keeps the snapshot's). */
 #define FWD_NAME "shunt-fwd"
 #define DIR_NAME "shunt-dir"
-#define MEMFD_NAME_MAX 249
-
-size_t rfile_stat_enc(const shunt_stat_r_t *st, char *out, size_t len)
-{
-    size_t n = 0;
-#define X(f)                                                               \
-    if (n < len)                                                           \
-        n += (size_t)(st->f ? snprintf(out + n, len - n, "%llx.",          \
-                                       (unsigned long long)st->f)          \
-                            : snprintf(out + n, len - n, "."));
-    SNAP_FIELDS(X)
-#undef X
-    return n < len ? n : 0;
-}
-
-int rfile_stat_dec(const char **pp, shunt_stat_r_t *st)
-{
-    const char *p = *pp;
-    memset(st, 0, sizeof(*st));
-#define X(f)                                                               \
-    {                                                                      \
-        char *end;                                                         \
-        unsigned long long v = *p == '.' ? 0 : strtoull(p, &end, 16);      \
-        if (*p != '.')                                                     \
-            p = end;                                                       \
-        if (*p != '.')                                                     \
-            return -1;                                                     \
-        p++;                                                               \
-        st->f = (__typeof__(st->f))v;                                      \
-    }
-    SNAP_FIELDS(X)
-#undef X
-    *pp = p;
-    return 0;
-}
-
-static void snap_name(const shunt_stat_r_t *st, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "%s", SNAP_PREFIX);
-    size_t k = n < len ? rfile_stat_enc(st, out + n, len - n) : 0;
-    if (!k || n + k > MEMFD_NAME_MAX)
-        snprintf(out, len, "shunt");
-}
-
-/* 0 with *st from a /proc/self/fd link "/memfd:shunt-snap:... (deleted)". */
-static int snap_parse(const char *link, shunt_stat_r_t *st)
-{
-    static const char pre[] = "/memfd:" SNAP_PREFIX;
-    if (strncmp(link, pre, sizeof(pre) - 1) != 0)
-        return -1;
-    const char *p = link + sizeof(pre) - 1;
-    return rfile_stat_dec(&p, st);
-}
+#define MEMFD_NAME_MAX SHUNT_MEMFD_NAME_MAX
 
 /* A forwarded or directory placeholder this image inherited that
  * SHUNT_FDS did not name (an exec the hooks did not see: a Go program's
@@ -255,7 +139,7 @@ static void adopt_inherited(void)
                 continue;
             }
             shunt_stat_r_t st;
-            if (snap_parse(link, &st) < 0)
+            if (shunt_snap_parse(link, &st) < 0)
                 continue;
             shunt_rfile_t *f = shunt_rfile_new(SHUNT_RF_SNAPSHOT);
             if (!f)
@@ -412,7 +296,7 @@ int rfile_open(const layer_target_t *t, int flags, mode_t mode)
     char *path = strdup(t->norm);
     char name[MEMFD_NAME_MAX + 32];
     if (kind == SHUNT_RF_SNAPSHOT)
-        snap_name(&st, name, sizeof(name));
+        shunt_snap_name(&st, name, sizeof(name));
     else
         snprintf(name, sizeof(name), "%s",
                  kind == SHUNT_RF_DIR ? DIR_NAME : FWD_NAME);
