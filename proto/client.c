@@ -215,6 +215,14 @@ shunt_client_t *shunt_client_connect(const char *addr,
     int fd = open_socket(addr, timeout, err, errlen);
     if (fd < 0)
         return NULL;
+    return shunt_client_adopt(fd, addr, o, err, errlen);
+}
+
+shunt_client_t *shunt_client_adopt(int fd, const char *addr,
+                                   const shunt_client_opts_t *o, char *err,
+                                   size_t errlen)
+{
+    int timeout = o->timeout_ms > 0 ? o->timeout_ms : 10000;
     shunt_client_t *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
@@ -241,7 +249,7 @@ shunt_client_t *shunt_client_connect(const char *addr,
         .ver_max = SHUNT_PROTO_VERSION_MAX,
         .role = o->role,
         .token = shunt_bytes(o->token, o->token_len),
-        .pid = (uint32_t)getpid(),
+        .pid = o->pid ? o->pid : (uint32_t)getpid(),
         .ppid = (uint32_t)getppid(),
         .session = o->session,
         .parent_session = o->parent_session,

@@ -39,10 +39,14 @@ typedef struct {
     char **cmd; /* NULL-terminated, from argv */
     int record, record_json, record_timeout_ms;
     const char *record_out;
+    int engine; /* ENGINE_*: --engine */
 } exec_cmd_t;
 
+enum { ENGINE_AUTO = 0, ENGINE_LAYER, ENGINE_SUPERVISOR };
+
 static const char usage_text[] =
-    "usage: harness exec --target NAME [--config FILE] [--log LEVEL]\n"
+    "usage: harness exec --target NAME [--engine layer|supervisor|auto]\n"
+    "                    [--config FILE] [--log LEVEL]\n"
     "                    [--log-file PATH] [--agent PATH] [--journal FILE]\n"
     "                    [--unhooked-file FILE] [--layer FILE]\n"
     "                    [--record [--record-out FILE] [--record-json]\n"
@@ -69,6 +73,14 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --target NAME     the target (required; `harness status` lists them)\n"
+    "  --engine E        how CMD is intercepted (docs/supervisor.md):\n"
+    "                    layer: LD_PRELOAD of libshunt.so (refuses a static\n"
+    "                    binary); supervisor: a seccomp filter answered by\n"
+    "                    shunt-supervisor, nothing inside CMD (any binary);\n"
+    "                    auto (default): the layer for a dynamically linked\n"
+    "                    program it can enter, the supervisor for a static\n"
+    "                    one and for a Go program the layer cannot hook\n"
+    "                    (no cgo, or a Go version it does not know)\n"
     "  --config FILE     a YAML file with a layer: section: a scenario, or a\n"
     "                    file with just `layer:` (log, files, env; see\n"
     "                    docs/scenarios.md)\n"
@@ -99,7 +111,8 @@ static const char usage_text[] =
     "\n"
     "exit status: CMD's; 128+N if CMD was killed by signal N; 127 if CMD\n"
     "was not found; 126 if it cannot be run (not executable, or a static\n"
-    "binary: LD_PRELOAD cannot enter one); 1 if the session could not be\n"
+    "binary with --engine layer: LD_PRELOAD cannot enter one); 1 if the\n"
+    "session could not be\n"
     "started (target not up, agent failed...); 2 for usage errors.\n";
 
 static int parse_args(exec_cmd_t *xc, int argc, char **argv)
@@ -117,6 +130,7 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
         {"record-out", required_argument, 0, 'O'},
         {"record-json", no_argument, 0, 'J'},
         {"record-timeout", required_argument, 0, 'T'},
+        {"engine", required_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -149,6 +163,20 @@ static int parse_args(exec_cmd_t *xc, int argc, char **argv)
             xc->record_timeout_ms = (int)(sec * 1000);
             break;
         }
+        case 'E':
+            if (strcmp(optarg, "layer") == 0)
+                xc->engine = ENGINE_LAYER;
+            else if (strcmp(optarg, "supervisor") == 0)
+                xc->engine = ENGINE_SUPERVISOR;
+            else if (strcmp(optarg, "auto") == 0)
+                xc->engine = ENGINE_AUTO;
+            else {
+                fprintf(stderr, "harness exec: --engine %s: expected layer, "
+                                "supervisor or auto\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'h': fputs(usage_text, stdout); return 1;
         case ':':
             fprintf(stderr, "harness exec: %s needs a value\n\n%s",
@@ -328,7 +356,8 @@ static int is_session_var(const char *entry)
         "LD_PRELOAD", "SHUNT_SOCKET",   "SHUNT_TOKEN",   "SHUNT_CONFIG",
         "SHUNT_BROKER",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
-        "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE"};
+        "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE",
+        "SHUNT_ENGINE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
@@ -370,7 +399,14 @@ static char **child_env(const char *layer, const shunt_session_t *s,
     }
     if (old_preload && !*old_preload)
         old_preload = NULL;
-    if (!(env[k++] = env_entry("LD_PRELOAD", layer, old_preload)) ||
+    /* the supervisor is no program of the layer's: LD_PRELOAD stays as
+     * the user set it */
+    if (xc->engine == ENGINE_SUPERVISOR)
+        env[k++] = old_preload ? env_entry("LD_PRELOAD", old_preload, NULL)
+                               : strdup("SHUNT_ENGINE=supervisor");
+    else
+        env[k++] = env_entry("LD_PRELOAD", layer, old_preload);
+    if (!env[k - 1] ||
         !(env[k++] = env_entry("SHUNT_SOCKET", shunt_session_socket(s), NULL)) ||
         !(env[k++] = env_entry("SHUNT_BROKER", bk, NULL)) ||
         !(env[k++] = env_entry("SHUNT_CONFIG", config_path, NULL)))
@@ -545,9 +581,9 @@ static int exec_config(exec_cmd_t *xc, char *abs_log, size_t abs_len, char **con
     return 0;
 }
 
-/* CMD as PATH finds it, and one the layer can enter.  0, or the exit
- * status (said why). */
-static int exec_resolve(const exec_cmd_t *xc, char *path, size_t len)
+/* CMD as PATH finds it, and the engine that runs it (xc->engine is set
+ * from auto).  0, or the exit status (said why). */
+static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
 {
     int rr = shunt_proc_find(xc->cmd[0], path, len);
     if (rr == -EACCES) {
@@ -562,11 +598,46 @@ static int exec_resolve(const exec_cmd_t *xc, char *path, size_t len)
                     : strerror(-rr));
         return EXIT_NOT_FOUND;
     }
+    if (xc->engine == ENGINE_SUPERVISOR)
+        return 0;
     char why[1024];
     if (check_loadable(path, why, sizeof(why), 0) < 0) {
-        fprintf(stderr, "harness exec: refusing to run %s: %s\n", xc->cmd[0],
-                why);
+        if (xc->engine == ENGINE_AUTO) {
+            LOG_INFO("engine: supervisor for %s (%s)", xc->cmd[0], why);
+            xc->engine = ENGINE_SUPERVISOR;
+            return 0;
+        }
+        fprintf(stderr, "harness exec: refusing to run %s: %s (--engine "
+                        "supervisor runs it)\n",
+                xc->cmd[0], why);
         return EXIT_CANNOT_RUN;
+    }
+    if (xc->engine == ENGINE_AUTO)
+        LOG_INFO("engine: layer for %s (dynamically linked)", xc->cmd[0]);
+    xc->engine = ENGINE_LAYER;
+    return 0;
+}
+
+/* shunt-supervisor next to the harness executable.  0 or -1 (said why). */
+static int find_supervisor(char *out, size_t outlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        fprintf(stderr, "harness exec: /proc/self/exe: %s\n", strerror(errno));
+        return -1;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (shunt_fmt(out, outlen, "%s/shunt-supervisor", self) < 0 ||
+        access(out, X_OK) < 0) {
+        fprintf(stderr,
+                "harness exec: the supervisor %s is missing: %s (build the "
+                "`shunt-supervisor` target)\n",
+                out, strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -671,7 +742,30 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         rc = run_recorded(xc, s, sigfd, config, path, envp, &broker);
         goto out;
     }
-    pid_t child = spawn(path, xc->cmd, envp);
+    pid_t child;
+    if (xc->engine == ENGINE_SUPERVISOR) {
+        /* shunt-supervisor becomes CMD (same pid) once its filter is on */
+        size_t argc = 0;
+        while (xc->cmd[argc])
+            argc++;
+        char sv_path[PATH_MAX];
+        char **argv = calloc(argc + 3, sizeof(*argv));
+        if (!argv || find_supervisor(sv_path, sizeof(sv_path)) < 0) {
+            free(argv);
+            close(broker);
+            broker = -1;
+            goto out;
+        }
+        argv[0] = "shunt-supervisor";
+        argv[1] = "--";
+        for (size_t i = 0; i < argc; i++)
+            argv[2 + i] = xc->cmd[i];
+        LOG_INFO("running %s under the supervisor", path);
+        child = spawn(sv_path, argv, envp);
+        free(argv);
+    } else {
+        child = spawn(path, xc->cmd, envp);
+    }
     close(broker); /* the program has it: the proxy sees when all are gone */
     broker = -1;
     if (child < 0) {
@@ -710,6 +804,11 @@ static int run(exec_cmd_t *xc)
         exec_config(xc, abs_log, sizeof(abs_log), &config) < 0)
         return SHUNT_EXIT_FAIL;
     int rc = exec_resolve(xc, path, sizeof(path));
+    if (rc == 0 && xc->record && xc->engine == ENGINE_SUPERVISOR) {
+        fprintf(stderr, "harness exec: --record runs under the layer only "
+                        "for now (docs/supervisor.md)\n");
+        rc = SHUNT_EXIT_USAGE;
+    }
     if (rc != 0) {
         free(config);
         return rc;

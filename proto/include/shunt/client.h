@@ -16,6 +16,7 @@ typedef struct {
     uint64_t parent_session;
     uint32_t max_frame;    /* 0 = SHUNT_FRAME_DEFAULT */
     int timeout_ms;        /* connect + handshake, and each call; 0 = 10 s */
+    uint32_t pid;          /* said in HELLO; 0 = getpid() */
 } shunt_client_opts_t;
 
 /* addr: "unix:/path", "/path" (unix socket), "tcp:HOST:PORT" or "HOST:PORT"
@@ -24,6 +25,12 @@ typedef struct {
 shunt_client_t *shunt_client_connect(const char *addr,
                                      const shunt_client_opts_t *opts,
                                      char *err, size_t errlen);
+/* The same over a stream socket already connected (a socketpair handed
+ * to the session's broker): the client owns fd from now on, also when it
+ * fails.  addr names it in messages. */
+shunt_client_t *shunt_client_adopt(int fd, const char *addr,
+                                   const shunt_client_opts_t *opts,
+                                   char *err, size_t errlen);
 void shunt_client_close(shunt_client_t *c);
 
 /* Sends one request and waits for its response.  Frames with other ids

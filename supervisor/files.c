@@ -1,0 +1,746 @@
+/* Files, directories and the current directory under the supervisor
+ * (docs/supervisor.md).  Every path is judged by the layer's policy; a
+ * local one the kernel would reach as the program named it runs in the
+ * kernel (SV_CONTINUE), a remote one is served through the proxy:
+ *   - a regular file opened for reading becomes a snapshot memfd named
+ *     after its remote stat (the layer's format, shunt/statconv.h), put
+ *     into the program with ADDFD: read, mmap, lseek, dup, fork and exec
+ *     are the kernel's from then on;
+ *   - a directory becomes a memfd named "shunt-dir:STAT" holding its path
+ *     and its entries as linux_dirent64 records, which getdents64 serves;
+ *     the file position (shared with the program: the same open file
+ *     description) is the offset into the records, so lseek, rewinddir
+ *     and seekdir are the kernel's too;
+ *   - fstat of either reads the stat back from the name: no table of fds
+ *     to keep across dup, fork, exec or close. */
+#include "sv.h"
+
+#include "shunt/log.h"
+#include "shunt/path.h"
+#include "shunt/statconv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define DIR_PREFIX "shunt-dir:"
+/* A remote regular file larger than this is refused with EFBIG (the layer
+ * forwards such files read by read; the supervisor does not intercept
+ * read, docs/supervisor.md). */
+#define SV_SNAPSHOT_MAX (1ull << 30)
+
+/* ---- where a path is ----------------------------------------------------- */
+typedef struct {
+    char norm[PATH_MAX]; /* absolute, lexically normalised */
+    int mode;            /* SHUNT_MODE_* */
+    int kernel_same;     /* the kernel resolves the program's own path to
+                            norm (no remote cwd or directory fd in it) */
+} target_t;
+
+#define RESOLVE_EMPTY 1  /* "" with AT_EMPTY_PATH: the fd itself */
+#define RESOLVE_KERNEL 2 /* not a path this code can judge: the kernel's */
+
+/* The remote directory a "shunt-dir" memfd stands for: its path, from the
+ * memfd's first bytes.  0 or -errno. */
+static long dir_path(const sv_call_t *c, int fd, char *out, size_t n,
+                     uint32_t *records_at)
+{
+    int d = sv_getfd(c, fd);
+    if (d < 0)
+        return d;
+    uint32_t len = 0;
+    long r = -EIO;
+    if (pread(d, &len, sizeof(len), 0) == (ssize_t)sizeof(len) && len < n &&
+        pread(d, out, len, sizeof(len)) == (ssize_t)len) {
+        out[len] = 0;
+        if (records_at)
+            *records_at = (uint32_t)sizeof(len) + len;
+        r = 0;
+    }
+    close(d);
+    return r;
+}
+
+static int is_dir_link(const char *link)
+{
+    return strncmp(link, "/memfd:" DIR_PREFIX, 7 + sizeof(DIR_PREFIX) - 1) == 0;
+}
+
+/* The remote stat of a snapshot or directory memfd from its /proc link;
+ * 0, or -1 when the fd is none of ours. */
+static int memfd_stat(const char *link, shunt_stat_r_t *st)
+{
+    if (shunt_snap_parse(link, st) == 0)
+        return 0;
+    if (!is_dir_link(link))
+        return -1;
+    const char *p = link + 7 + sizeof(DIR_PREFIX) - 1;
+    return shunt_stat_dec(&p, st);
+}
+
+/* The program's path at paddr, relative to dirfd, judged by the policy.
+ * 0, RESOLVE_EMPTY, RESOLVE_KERNEL or -errno. */
+static long resolve(const sv_call_t *c, int dirfd, uint64_t paddr,
+                    int empty_ok, target_t *t)
+{
+    char p[PATH_MAX], base[PATH_MAX];
+    long n = sv_read_str(c, paddr, p, sizeof(p));
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return empty_ok ? RESOLVE_EMPTY : -ENOENT;
+    t->kernel_same = 1;
+    const char *b = NULL;
+    if (p[0] != '/') {
+        if (dirfd == AT_FDCWD) {
+            if (sv_cwd_get(c->tid, base, sizeof(base)))
+                t->kernel_same = 0;
+            else if (sv_fdlink(c, -1, base, sizeof(base)) < 0 || base[0] != '/')
+                return RESOLVE_KERNEL;
+        } else {
+            long r = sv_fdlink(c, dirfd, base, sizeof(base));
+            if (r < 0)
+                return RESOLVE_KERNEL; /* EBADF: the kernel says it */
+            if (is_dir_link(base)) {
+                if ((r = dir_path(c, dirfd, base, sizeof(base), NULL)) < 0)
+                    return r;
+                t->kernel_same = 0;
+            } else if (base[0] != '/') {
+                return RESOLVE_KERNEL; /* a socket, a pipe: ENOTDIR */
+            }
+        }
+        b = base;
+    }
+    long r = shunt_path_normalize(b, p, t->norm, sizeof(t->norm));
+    if (r < 0)
+        return r == -EINVAL ? -ENOENT : r;
+    t->mode = shunt_policy_mode(&sv.pol, t->norm);
+    return 0;
+}
+
+/* ---- remote calls -------------------------------------------------------- */
+static long remote_stat(sv_call_t *c, const char *path, int nofollow,
+                        shunt_stat_r_t *st)
+{
+    shunt_stat_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(path),
+                      .flags = nofollow ? AT_SYMLINK_NOFOLLOW : 0};
+    shunt_msg_t m;
+    long r = sv_rpc(c, SHUNT_T_STAT, &q, &m);
+    if (r == 0)
+        *st = m.u.stat_r;
+    return r;
+}
+
+static void close_handle(sv_call_t *c, uint32_t h)
+{
+    shunt_close_t q = {.handle = h};
+    shunt_msg_t m;
+    sv_rpc(c, SHUNT_T_CLOSE, &q, &m);
+}
+
+static long write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The whole file into mfd. */
+static long fetch(sv_call_t *c, uint32_t h, int mfd)
+{
+    uint64_t total = 0;
+    uint32_t chunk = shunt_client_max_frame(c->w->cl) - 64;
+    for (;;) {
+        shunt_read_t q = {.handle = h, .count = chunk};
+        shunt_msg_t m;
+        long r = sv_rpc(c, SHUNT_T_READ, &q, &m);
+        if (r < 0)
+            return r;
+        if (!m.u.data_r.data.len)
+            return 0;
+        total += m.u.data_r.data.len;
+        if (total > SV_SNAPSHOT_MAX)
+            return -EFBIG;
+        if ((r = write_all(mfd, m.u.data_r.data.p, m.u.data_r.data.len)) < 0)
+            return r;
+    }
+}
+
+/* The entries as linux_dirent64 records after the path. */
+static long fetch_dir(sv_call_t *c, uint32_t h, int mfd, const char *path)
+{
+    uint32_t plen = (uint32_t)strlen(path);
+    long r = write_all(mfd, &plen, sizeof(plen));
+    if (r == 0)
+        r = write_all(mfd, path, plen);
+    uint64_t off = 0;
+    char rec[sizeof(struct dirent64) + 8];
+    while (r == 0) {
+        shunt_getdents_t q = {.handle = h, .max_entries = 256};
+        shunt_msg_t m;
+        if ((r = sv_rpc(c, SHUNT_T_GETDENTS, &q, &m)) < 0)
+            break;
+        shunt_list_iter_t it;
+        shunt_list_iter_init(&it, &m.u.dirents_r.entries);
+        shunt_rec_dirent_t d;
+        while (r == 0 && shunt_list_next_rec_dirent(&it, &d) == 1) {
+            size_t nl = d.name.len > 255 ? 255 : d.name.len;
+            size_t reclen = (offsetof(struct dirent64, d_name) + nl + 1 + 7) &
+                            ~(size_t)7;
+            struct dirent64 *e = (struct dirent64 *)(void *)rec;
+            memset(rec, 0, sizeof(rec));
+            off += reclen;
+            e->d_ino = d.ino;
+            e->d_off = (off64_t)off;
+            e->d_reclen = (unsigned short)reclen;
+            e->d_type = d.type;
+            memcpy(e->d_name, d.name.p, nl);
+            r = write_all(mfd, rec, reclen);
+        }
+        if (r == 0 && (m.u.dirents_r.eof || !m.u.dirents_r.entries.count))
+            break;
+    }
+    return r;
+}
+
+/* A fresh open file description of mfd with the program's access mode
+ * (a read-only open must not be writable), or -errno. */
+static int reopen(int mfd, int flags)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", mfd);
+    int want = (flags & O_PATH) ? O_PATH : O_RDONLY;
+    want |= flags & (O_NONBLOCK | O_NOATIME);
+    int fd = open(p, want | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
+                        uint32_t mode)
+{
+    shunt_open_t q = {.path = shunt_str(norm),
+                      .flags = (int32_t)(flags & (O_DIRECTORY | O_NOFOLLOW |
+                                                  O_NONBLOCK)),
+                      .mode = mode};
+    shunt_msg_t m;
+    long r = sv_rpc(c, SHUNT_T_OPEN, &q, &m);
+    if (r < 0)
+        return r;
+    uint32_t h = m.u.open_r.handle;
+    shunt_fstat_t fq = {.handle = h};
+    if ((r = sv_rpc(c, SHUNT_T_FSTAT, &fq, &m)) < 0) {
+        close_handle(c, h);
+        return r;
+    }
+    shunt_stat_r_t st = m.u.stat_r;
+    char name[SHUNT_MEMFD_NAME_MAX + 32];
+    int isdir = S_ISDIR(st.mode);
+    if (isdir) {
+        size_t k = (size_t)snprintf(name, sizeof(name), "%s", DIR_PREFIX);
+        if (!shunt_stat_enc(&st, name + k, sizeof(name) - k) ||
+            strlen(name) > SHUNT_MEMFD_NAME_MAX) {
+            close_handle(c, h);
+            return -ENAMETOOLONG;
+        }
+    } else if (S_ISREG(st.mode) && !(flags & O_PATH)) {
+        if (st.size > SV_SNAPSHOT_MAX) {
+            close_handle(c, h);
+            LOG_WARN("%s: %llu bytes: larger than the supervisor's snapshots "
+                     "(EFBIG)",
+                     norm, (unsigned long long)st.size);
+            return -EFBIG;
+        }
+        shunt_snap_name(&st, name, sizeof(name));
+    } else if (flags & O_PATH) {
+        shunt_snap_name(&st, name, sizeof(name));
+    } else {
+        close_handle(c, h);
+        LOG_INFO("%s: a remote device, FIFO or socket: not served by the "
+                 "supervisor (ENXIO)",
+                 norm);
+        return -ENXIO;
+    }
+    int mfd = memfd_create(name, MFD_CLOEXEC);
+    if (mfd < 0) {
+        r = -errno;
+        close_handle(c, h);
+        return r;
+    }
+    if (isdir)
+        r = fetch_dir(c, h, mfd, norm);
+    else if (!(flags & O_PATH))
+        r = fetch(c, h, mfd);
+    close_handle(c, h);
+    int fd = r < 0 ? -1 : reopen(mfd, (int)flags);
+    close(mfd);
+    if (r < 0)
+        return r;
+    if (fd < 0)
+        return fd;
+    r = sv_addfd_send(c, fd, (flags & O_CLOEXEC) != 0);
+    close(fd);
+    return r;
+}
+
+/* A local path the kernel would not reach by the program's own name (a
+ * relative path from a remote cwd or directory): opened here by its
+ * absolute name and given to the program. */
+static long open_local_abs(sv_call_t *c, const char *norm, uint64_t flags,
+                           uint32_t mode)
+{
+    int fd = open(norm, (int)(flags | O_CLOEXEC), mode);
+    if (fd < 0)
+        return -errno;
+    long r = sv_addfd_send(c, fd, (flags & O_CLOEXEC) != 0);
+    close(fd);
+    return r;
+}
+
+static int warned_write;
+
+static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
+                    uint32_t mode)
+{
+    target_t t;
+    long r = resolve(c, dirfd, paddr, 0, &t);
+    if (r == RESOLVE_KERNEL)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r == -ESRCH ? r : (r == -EFAULT ? SV_CONTINUE : r);
+    int writes = shunt_open_writes(flags);
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL || (t.mode == SHUNT_MODE_READ && writes))
+        return t.kernel_same ? SV_CONTINUE
+                             : open_local_abs(c, t.norm, flags, mode);
+    if (writes) {
+        if (!__atomic_exchange_n(&warned_write, 1, __ATOMIC_RELAXED))
+            LOG_WARN("%s: opened for writing in read_write mode: not served "
+                     "by the supervisor yet (EROFS; docs/supervisor.md)",
+                     t.norm);
+        return -EROFS;
+    }
+    return open_remote(c, t.norm, flags, mode);
+}
+
+long sv_open(sv_call_t *c)
+{
+    return do_open(c, AT_FDCWD, c->a[0], c->a[1], (uint32_t)c->a[2]);
+}
+
+long sv_openat(sv_call_t *c)
+{
+    return do_open(c, (int)c->a[0], c->a[1], c->a[2], (uint32_t)c->a[3]);
+}
+
+long sv_openat2(sv_call_t *c)
+{
+    struct open_how how;
+    size_t sz = (size_t)c->a[3];
+    if (sz < sizeof(how))
+        return SV_CONTINUE; /* EINVAL from the kernel */
+    memset(&how, 0, sizeof(how));
+    long r = sv_read(c, c->a[2], &how, sizeof(how));
+    if (r < 0)
+        return r == -ESRCH ? r : SV_CONTINUE;
+    if (how.resolve) {
+        /* RESOLVE_BENEATH and friends against a remote path are the
+         * agent's own confinement; judged like a plain open here */
+    }
+    return do_open(c, (int)c->a[0], c->a[1], how.flags, (uint32_t)how.mode);
+}
+
+/* ---- stat ---------------------------------------------------------------- */
+static long put_stat(sv_call_t *c, uint64_t addr, const shunt_stat_r_t *st)
+{
+    struct stat s;
+    shunt_stat_from_r(st, &s);
+    long r = sv_write(c, addr, &s, sizeof(s));
+    return r < 0 ? r : 0;
+}
+
+static long put_statx(sv_call_t *c, uint64_t addr, const shunt_stat_r_t *st)
+{
+    struct statx s;
+    shunt_statx_from_r(st, &s);
+    long r = sv_write(c, addr, &s, sizeof(s));
+    return r < 0 ? r : 0;
+}
+
+/* The remote stat of the program's fd, 0; or 1 when it is none of ours. */
+static long fd_stat(sv_call_t *c, int fd, shunt_stat_r_t *st)
+{
+    char link[PATH_MAX];
+    if (fd == AT_FDCWD) {
+        if (!sv_cwd_get(c->tid, link, sizeof(link)))
+            return 1;
+        return remote_stat(c, link, 0, st);
+    }
+    if (sv_fdlink(c, fd, link, sizeof(link)) < 0 ||
+        strncmp(link, "/memfd:shunt-", 13) != 0)
+        return 1;
+    return memfd_stat(link, st) == 0 ? 0 : 1;
+}
+
+/* The stat of a path for stat, lstat, newfstatat and statx: 0 with *st,
+ * 1 for the kernel, or -errno. */
+static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
+                      shunt_stat_r_t *st, struct stat *local,
+                      struct statx *localx, unsigned xmask)
+{
+    target_t t;
+    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == RESOLVE_EMPTY)
+        return fd_stat(c, dirfd, st);
+    if (r == RESOLVE_KERNEL)
+        return 1;
+    if (r < 0)
+        return r == -EFAULT ? 1 : r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+        if (t.kernel_same)
+            return 1;
+        /* by its absolute name, here */
+        if (localx)
+            r = statx(AT_FDCWD, t.norm, flags & AT_SYMLINK_NOFOLLOW, xmask,
+                      localx);
+        else
+            r = fstatat(AT_FDCWD, t.norm, local, flags & AT_SYMLINK_NOFOLLOW);
+        return r < 0 ? -errno : 2;
+    }
+    return remote_stat(c, t.norm, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
+}
+
+static long stat_common(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
+                        uint64_t buf)
+{
+    shunt_stat_r_t st;
+    struct stat local;
+    long r = path_stat(c, dirfd, paddr, flags, &st, &local, NULL, 0);
+    if (r == 1)
+        return SV_CONTINUE;
+    if (r == 2) {
+        r = sv_write(c, buf, &local, sizeof(local));
+        return r < 0 ? r : 0;
+    }
+    return r < 0 ? r : put_stat(c, buf, &st);
+}
+
+long sv_stat(sv_call_t *c)
+{
+    return stat_common(c, AT_FDCWD, c->a[0], 0, c->a[1]);
+}
+
+long sv_lstat(sv_call_t *c)
+{
+    return stat_common(c, AT_FDCWD, c->a[0], AT_SYMLINK_NOFOLLOW, c->a[1]);
+}
+
+long sv_newfstatat(sv_call_t *c)
+{
+    return stat_common(c, (int)c->a[0], c->a[1], (int)c->a[3], c->a[2]);
+}
+
+long sv_fstat(sv_call_t *c)
+{
+    shunt_stat_r_t st;
+    long r = fd_stat(c, (int)c->a[0], &st);
+    if (r == 1)
+        return SV_CONTINUE;
+    return r < 0 ? r : put_stat(c, c->a[1], &st);
+}
+
+long sv_statx(sv_call_t *c)
+{
+    shunt_stat_r_t st;
+    struct statx local;
+    int flags = (int)c->a[2];
+    long r = path_stat(c, (int)c->a[0], c->a[1], flags, &st, NULL, &local,
+                       (unsigned)c->a[3]);
+    if (r == 1)
+        return SV_CONTINUE;
+    if (r == 2) {
+        r = sv_write(c, c->a[4], &local, sizeof(local));
+        return r < 0 ? r : 0;
+    }
+    return r < 0 ? r : put_statx(c, c->a[4], &st);
+}
+
+/* ---- access, readlink ------------------------------------------------------ */
+static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
+                          int flags)
+{
+    target_t t;
+    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r == RESOLVE_EMPTY) {
+        shunt_stat_r_t st;
+        r = fd_stat(c, dirfd, &st);
+        return r == 1 ? SV_CONTINUE : r; /* a remote fd exists: F_OK */
+    }
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm))
+        return t.kernel_same ? SV_CONTINUE
+                             : (faccessat(AT_FDCWD, t.norm, mode,
+                                          flags & ~AT_EMPTY_PATH) < 0
+                                    ? -errno
+                                    : 0);
+    /* W_OK of a read-only path: the write would stay local, where it
+     * is not (the layer says EROFS the same way) */
+    if ((mode & W_OK) && t.mode == SHUNT_MODE_READ)
+        return -EROFS;
+    shunt_access_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+                        .mode = mode,
+                        .flags = flags & (AT_EACCESS | AT_SYMLINK_NOFOLLOW)};
+    shunt_msg_t m;
+    r = sv_rpc(c, SHUNT_T_ACCESS, &q, &m);
+    return r < 0 ? r : 0;
+}
+
+long sv_access(sv_call_t *c)
+{
+    return access_common(c, AT_FDCWD, c->a[0], (int)c->a[1], 0);
+}
+
+long sv_faccessat(sv_call_t *c)
+{
+    return access_common(c, (int)c->a[0], c->a[1], (int)c->a[2], 0);
+}
+
+long sv_faccessat2(sv_call_t *c)
+{
+    return access_common(c, (int)c->a[0], c->a[1], (int)c->a[2],
+                         (int)c->a[3]);
+}
+
+static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
+                            uint64_t buf, int64_t size)
+{
+    if (size <= 0)
+        return SV_CONTINUE; /* EINVAL */
+    target_t t;
+    long r = resolve(c, dirfd, paddr, 0, &t);
+    if (r == RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    char out[PATH_MAX];
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+        if (t.kernel_same)
+            return SV_CONTINUE;
+        ssize_t k = readlink(t.norm, out, sizeof(out));
+        if (k < 0)
+            return -errno;
+        size_t n = (size_t)k < (size_t)size ? (size_t)k : (size_t)size;
+        r = sv_write(c, buf, out, n);
+        return r < 0 ? r : (long)n;
+    }
+    shunt_readlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm)};
+    shunt_msg_t m;
+    if ((r = sv_rpc(c, SHUNT_T_READLINK, &q, &m)) < 0)
+        return r;
+    size_t n = m.u.readlink_r.target.len;
+    if (n > (size_t)size)
+        n = (size_t)size;
+    r = sv_write(c, buf, m.u.readlink_r.target.p, n);
+    return r < 0 ? r : (long)n;
+}
+
+long sv_readlink(sv_call_t *c)
+{
+    return readlink_common(c, AT_FDCWD, c->a[0], c->a[1], (int64_t)c->a[2]);
+}
+
+long sv_readlinkat(sv_call_t *c)
+{
+    return readlink_common(c, (int)c->a[0], c->a[1], c->a[2],
+                           (int64_t)c->a[3]);
+}
+
+/* ---- directories ------------------------------------------------------------ */
+long sv_getdents64(sv_call_t *c)
+{
+    int fd = (int)c->a[0];
+    size_t count = (size_t)c->a[2];
+    char link[PATH_MAX];
+    if (sv_fdlink(c, fd, link, sizeof(link)) < 0 || !is_dir_link(link))
+        return SV_CONTINUE;
+    uint32_t at;
+    char path[PATH_MAX];
+    long r = dir_path(c, fd, path, sizeof(path), &at);
+    if (r < 0)
+        return r;
+    int d = sv_getfd(c, fd);
+    if (d < 0)
+        return d;
+    if (count > 1u << 20)
+        count = 1u << 20;
+    char *buf = malloc(count ? count : 1);
+    off_t pos = lseek(d, 0, SEEK_CUR);
+    ssize_t n = buf && pos >= 0 ? pread(d, buf, count, at + pos) : -1;
+    size_t take = 0;
+    while (n > 0 && take + offsetof(struct dirent64, d_name) <= (size_t)n) {
+        const struct dirent64 *e = (const void *)(buf + take);
+        if (e->d_reclen == 0 || take + e->d_reclen > (size_t)n)
+            break;
+        take += e->d_reclen;
+    }
+    if (!buf || n < 0) {
+        r = -ENOMEM;
+    } else if (n > 0 && take == 0) {
+        r = -EINVAL; /* the buffer cannot hold one entry */
+    } else {
+        r = sv_write(c, c->a[1], buf, take);
+        if (r >= 0) {
+            lseek(d, pos + (off_t)take, SEEK_SET);
+            r = (long)take;
+        }
+    }
+    free(buf);
+    close(d);
+    return r;
+}
+
+/* ---- the current directory -------------------------------------------------- */
+long sv_getcwd(sv_call_t *c)
+{
+    char cwd[PATH_MAX];
+    if (!sv_cwd_get(c->tid, cwd, sizeof(cwd)))
+        return SV_CONTINUE;
+    size_t n = strlen(cwd) + 1;
+    if (n > (size_t)c->a[1])
+        return -ERANGE;
+    long r = sv_write(c, c->a[0], cwd, n);
+    return r < 0 ? r : (long)n;
+}
+
+static long chdir_remote(sv_call_t *c, const char *norm)
+{
+    shunt_realpath_t q = {.dirh = (int32_t)SHUNT_AT_ROOT,
+                          .path = shunt_str(norm), .flags = O_DIRECTORY};
+    shunt_msg_t m;
+    long r = sv_rpc(c, SHUNT_T_REALPATH, &q, &m);
+    if (r < 0)
+        return r;
+    char canon[PATH_MAX];
+    size_t n = m.u.readlink_r.target.len;
+    if (n == 0 || n >= sizeof(canon))
+        return -ENAMETOOLONG;
+    memcpy(canon, m.u.readlink_r.target.p, n);
+    canon[n] = 0;
+    sv_cwd_set(c->tid, canon);
+    return 0;
+}
+
+long sv_chdir(sv_call_t *c)
+{
+    target_t t;
+    long r = resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+        if (!t.kernel_same) {
+            /* the kernel would take it relative to its own cwd, not the
+             * remote one; the supervisor cannot move the program's cwd
+             * (docs/supervisor.md) */
+            LOG_WARN("chdir to %s, a local path relative to a remote cwd: "
+                     "not served (ENOENT)",
+                     t.norm);
+            return -ENOENT;
+        }
+        sv_cwd_set(c->tid, NULL);
+        return SV_CONTINUE;
+    }
+    return chdir_remote(c, t.norm);
+}
+
+long sv_fchdir(sv_call_t *c)
+{
+    int fd = (int)c->a[0];
+    char link[PATH_MAX];
+    if (sv_fdlink(c, fd, link, sizeof(link)) >= 0 && is_dir_link(link)) {
+        char path[PATH_MAX];
+        long r = dir_path(c, fd, path, sizeof(path), NULL);
+        if (r < 0)
+            return r;
+        sv_cwd_set(c->tid, path);
+        return 0;
+    }
+    sv_cwd_set(c->tid, NULL);
+    return SV_CONTINUE;
+}
+
+/* ---- the host name ------------------------------------------------------------ */
+void sv_load_hostname(void)
+{
+    shunt_client_t *cl = NULL;
+    shunt_open_t q = {.path = shunt_str("/etc/hostname"), .flags = O_RDONLY};
+    shunt_msg_t m;
+    if (sv_rpc_once(SHUNT_T_OPEN, &q, &m, &cl) == 0) {
+        uint32_t h = m.u.open_r.handle;
+        shunt_read_t rq = {.handle = h, .count = 512};
+        if (sv_rpc_once(SHUNT_T_READ, &rq, &m, &cl) == 0) {
+            char buf[513];
+            size_t n = m.u.data_r.data.len < 512 ? m.u.data_r.data.len : 512;
+            memcpy(buf, m.u.data_r.data.p, n);
+            buf[n] = 0;
+            n = strcspn(buf, " \t\r\n");
+            if (n > 0 && n < sizeof(sv.hostname)) {
+                memcpy(sv.hostname, buf, n);
+                sv.hostname[n] = 0;
+            }
+        }
+        shunt_close_t cq = {.handle = h};
+        sv_rpc_once(SHUNT_T_CLOSE, &cq, &m, &cl);
+    }
+    if (!sv.hostname[0])
+        LOG_WARN("hostname: cannot read the target's /etc/hostname; uname "
+                 "says the local one");
+    if (cl)
+        shunt_client_close(cl);
+}
+
+long sv_uname(sv_call_t *c)
+{
+    if (!sv.hostname[0])
+        return SV_CONTINUE;
+    struct utsname u;
+    if (uname(&u) < 0)
+        return -errno;
+    memset(u.nodename, 0, sizeof(u.nodename));
+    memcpy(u.nodename, sv.hostname, strlen(sv.hostname));
+    long r = sv_write(c, c->a[0], &u, sizeof(u));
+    return r < 0 ? r : 0;
+}

@@ -1,0 +1,127 @@
+/* The supervisor's private header (docs/supervisor.md): a program and its
+ * descendants run under a seccomp filter whose notifications this process
+ * answers with the policy the layer uses. */
+#ifndef SHUNT_SUPERVISOR_SV_H
+#define SHUNT_SUPERVISOR_SV_H
+
+#include "shunt/client.h"
+#include "shunt/config.h"
+#include "shunt/policy.h"
+#include "shunt/proto.h"
+
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define SV_NAME "shunt-supervisor"
+
+typedef struct {
+    shunt_config_t cfg;
+    shunt_policy_t pol;
+    int broker_fd;            /* SHUNT_BROKER, or -1 */
+    char socket_path[108];    /* SHUNT_SOCKET (with SHUNT_TOKEN) */
+    unsigned char token[64];
+    size_t token_len;
+    int notify_fd;            /* the filter's listener */
+    pid_t program;            /* the first process under the filter */
+    int rpc_timeout_ms;
+    char hostname[65];        /* the target's, "" when unknown */
+} sv_global_t;
+
+extern sv_global_t sv;
+
+/* One worker thread: its own connection to the proxy, made at first use
+ * and again after a failure (the proxy may come back: never, in the
+ * harness, but a broken connection is not kept). */
+typedef struct {
+    shunt_client_t *cl;
+    int64_t retry_after_ms;
+} sv_worker_t;
+
+/* One notification being answered. */
+typedef struct {
+    sv_worker_t *w;
+    uint64_t id;
+    pid_t tid;         /* the calling thread (notif->pid) */
+    int nr;
+    uint64_t a[6];
+    int answered;      /* set by sv_addfd_send */
+} sv_call_t;
+
+/* A handler's result: a value (>= 0) or -errno for the program, or one of
+ * these. */
+#define SV_CONTINUE (-4096L - 1) /* the kernel runs the call as it is */
+#define SV_ANSWERED (-4096L - 2) /* answered already (ADDFD with SEND) */
+
+/* ---- loop.c --------------------------------------------------------- */
+int sv_serve(int notify_fd);
+/* One request through the proxy: 0 with *m, -err from the agent, -EIO
+ * when the proxy or the agent cannot be reached. */
+long sv_rpc(sv_call_t *c, uint16_t type, const void *q, shunt_msg_t *m);
+/* The same without a call (start-up): a connection of its own. */
+long sv_rpc_once(uint16_t type, const void *q, shunt_msg_t *m,
+                 shunt_client_t **keep);
+int64_t sv_now_ms(void);
+
+/* ---- mem.c: the program's memory ----------------------------------- */
+/* Whether the notification is still pending (its thread alive, not
+ * interrupted): checked after reading the program's memory and before
+ * writing into it, so that a pid reused meanwhile is never touched. */
+int sv_valid(const sv_call_t *c);
+long sv_read(const sv_call_t *c, uint64_t addr, void *buf, size_t n);
+long sv_write(const sv_call_t *c, uint64_t addr, const void *buf, size_t n);
+/* A NUL-terminated string of at most n-1 bytes: its length, -EFAULT or
+ * -ENAMETOOLONG. */
+long sv_read_str(const sv_call_t *c, uint64_t addr, char *out, size_t n);
+/* The program's fd as an fd of this process (the same open file
+ * description: pidfd_getfd), or -errno (-EBADF). */
+int sv_getfd(const sv_call_t *c, int fd);
+/* readlink of /proc/TID/fd/FD (or cwd when fd < 0): length or -errno. */
+long sv_fdlink(const sv_call_t *c, int fd, char *out, size_t n);
+/* The thread group of a thread, or -errno. */
+pid_t sv_tgid(pid_t tid);
+/* Answers with a new fd in the program (SECCOMP_ADDFD_FLAG_SEND): the
+ * program's call returns its number.  SV_ANSWERED or -errno. */
+long sv_addfd_send(sv_call_t *c, int fd, int cloexec);
+
+/* ---- files.c -------------------------------------------------------- */
+#define SV(name, fn, when) long fn(sv_call_t *c);
+#include "calls.def"
+#undef SV
+/* The target's host name, read once at start-up (sv.hostname). */
+void sv_load_hostname(void);
+
+/* ---- procs.c: per-process state --------------------------------------- */
+/* The remote cwd of the process tid belongs to, copied into out (size
+ * n): 1, or 0 when its cwd is the kernel's.  A process seen for the first
+ * time inherits its parent's (a fork's child). */
+int sv_cwd_get(pid_t tid, char *out, size_t n);
+/* Sets (path) or clears (NULL) it. */
+void sv_cwd_set(pid_t tid, const char *path);
+
+/* A relayed socket (connect or sendto through the proxy), by its inode. */
+typedef struct {
+    int family;
+    struct sockaddr_storage peer;   /* the address the program asked for */
+    socklen_t peer_len;
+    struct sockaddr_storage local;  /* the remote socket's own address */
+    socklen_t local_len;
+    uint16_t relay_port;            /* a connected socket's relay */
+} sv_sock_t;
+int sv_sock_get(uint64_t ino, sv_sock_t *out);
+void sv_sock_put(uint64_t ino, const sv_sock_t *s);
+/* Whether the socket has a relay of any kind. */
+int sv_sock_known(uint64_t ino);
+/* Datagram relays of an unconnected socket, one per destination. */
+int sv_dgram_relay(uint64_t ino, const struct sockaddr_storage *dst,
+                   socklen_t dlen, uint16_t *relay_port);
+void sv_dgram_relay_put(uint64_t ino, const struct sockaddr_storage *dst,
+                        socklen_t dlen, uint16_t relay_port);
+/* The destination a relay port of that socket stands for. */
+int sv_dgram_peer(uint64_t ino, uint16_t relay_port,
+                  struct sockaddr_storage *dst, socklen_t *dlen);
+
+#endif
