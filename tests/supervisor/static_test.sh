@@ -34,6 +34,9 @@ trap 'rm -rf "$work"' EXIT
 # The programs, as staged: busybox, esbuild, buf, lefthook, static_probe.
 bb=$stage/busybox es=$stage/esbuild buf=$stage/buf lh=$stage/lefthook
 sp=$stage/static_probe
+# "${witherr[@]}" CMD...: CMD's stderr on stdout, then its status, so that an
+# error's message is compared too.
+witherr=("$bb" sh -c '"$@" 2>&1; echo "status $?"' sh)
 tree=/srv/sv
 
 # stage_one SRC: the same bytes at $stage/NAME here and in the target,
@@ -93,12 +96,12 @@ busybox)
   compare "busybox cat" $bb cat $tree/README.txt $tree/data/sub/deep.txt $tree/data/one.txt
   compare "busybox cat of a file only in the target's /etc" $bb cat /etc/sv-only.conf
   compare "busybox cat through a symlink" $bb cat $tree/link-to-readme
-  compare_status "busybox cat of a missing file" $bb cat $tree/nonexistent
+  compare "busybox cat of a missing file: message and status" "${witherr[@]}" $bb cat $tree/nonexistent
   compare "busybox ls -la" $bb ls -la $tree
   compare "busybox ls -la of nested and empty dirs" $bb ls -la $tree/data $tree/data/sub $tree/emptydir
   compare "busybox ls -laR" $bb ls -laR $tree/js $tree/proto
   compare "busybox ls -li (inodes)" $bb ls -li $tree/data
-  compare_status "busybox ls of a missing dir" $bb ls $tree/nonexistent
+  compare "busybox ls of a missing dir: message and status" "${witherr[@]}" $bb ls $tree/nonexistent
   compare "busybox stat of a file" $bb stat $tree/README.txt
   compare "busybox stat -c of every kind" $bb stat -c '%n %s %F %a %h %u %g %i %Y' \
     $tree $tree/README.txt $tree/link-to-readme $tree/dangling $tree/emptydir \
@@ -112,7 +115,8 @@ busybox)
   compare "busybox wget of a cluster service" $bb wget -q -O - http://web.cluster:8080/hello.txt
   compare "busybox wget by short name and alias" $bb sh -c \
     "$bb wget -q -O - http://web:8080/data/list.txt && $bb wget -q -O - http://web.internal:8080/hello.txt"
-  compare_status "busybox wget of a missing page (404)" $bb wget -q -O - http://web.cluster:8080/nope
+  compare "busybox wget of a missing page (404): message and status" "${witherr[@]}" \
+    $bb wget -q -O - http://web.cluster:8080/nope
   compare "busybox nslookup (its own resolver, UDP to the cluster DNS)" $bb nslookup dns-only.cluster
   compare "busybox hostname and uname -n" $bb sh -c "$bb hostname; $bb uname -n"
   compare "busybox env: the target's variables" $bb sh -c "$bb env | $bb grep '^SV_' | $bb sort"
@@ -125,13 +129,13 @@ esbuild)
     $es $tree/js/main.js --bundle
   compare "esbuild --bundle --minify --format=esm" $es $tree/js/main.js --bundle --minify --format=esm
   compare "esbuild of a single file, no bundle" $es $tree/js/lib.js
-  compare_status "esbuild of a missing entry point" $es $tree/js/nope.js --bundle
+  compare "esbuild of a missing entry point: message and status" "${witherr[@]}" $es $tree/js/nope.js --bundle
   ;;
 buf)
   compare "buf --version" $buf --version
   compare "buf ls-files of a module only in the target" $buf ls-files $tree/proto
   compare "buf build -o json (every file read)" $buf build $tree/proto -o '-#format=json'
-  compare_status "buf ls-files of a missing directory" $buf ls-files $tree/nonexistent
+  compare "buf ls-files of a missing directory: message and status" "${witherr[@]}" $buf ls-files $tree/nonexistent
   ;;
 lefthook)
   compare "lefthook version" $lh version
