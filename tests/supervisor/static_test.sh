@@ -111,6 +111,9 @@ busybox)
     "$bb readlink $tree/link-to-readme; $bb readlink $tree/dangling; $bb readlink -f $tree/link-to-readme"
   compare "busybox find" $bb find $tree/data $tree/js
   compare "busybox sha256sum" $bb sha256sum $tree/README.txt $tree/js/main.js $tree/data/empty.txt
+  compare "busybox sha256sum and wc of a 3.4 MB file" $bb sh -c "$bb sha256sum $tree/data/big.txt; $bb wc $tree/data/big.txt"
+  compare "busybox tar -c | tar -t" $bb sh -c "$bb tar -cf - $tree/js $tree/proto | $bb tar -tvf -"
+  compare "busybox du -a" $bb du -a $tree/data
   compare "busybox grep -r" $bb grep -r needle $tree
   compare "busybox wget of a cluster service" $bb wget -q -O - http://web.cluster:8080/hello.txt
   compare "busybox wget by short name and alias" $bb sh -c \
@@ -129,12 +132,16 @@ esbuild)
     $es $tree/js/main.js --bundle
   compare "esbuild --bundle --minify --format=esm" $es $tree/js/main.js --bundle --minify --format=esm
   compare "esbuild of a single file, no bundle" $es $tree/js/lib.js
+  compare "esbuild --bundle from a target directory, relative paths" $bb sh -c \
+    "cd $tree/js && exec $es main.js --bundle --format=cjs"
   compare "esbuild of a missing entry point: message and status" "${witherr[@]}" $es $tree/js/nope.js --bundle
   ;;
 buf)
   compare "buf --version" $buf --version
   compare "buf ls-files of a module only in the target" $buf ls-files $tree/proto
   compare "buf build -o json (every file read)" $buf build $tree/proto -o '-#format=json'
+  compare "buf ls-files and buf lint from a target directory (relative paths)" $bb sh -c \
+    "cd $tree/proto && $buf ls-files && $buf lint --error-format=text; echo lint status \$?"
   compare "buf ls-files of a missing directory: message and status" "${witherr[@]}" $buf ls-files $tree/nonexistent
   ;;
 lefthook)
@@ -157,6 +164,29 @@ probe)
     dns web.cluster http web.cluster 8080 /hello.txt uname env SV_MODE
   compare_status "static_probe: a missing file, an unknown name, a closed port" $sp \
     file $tree/nonexistent dns nonexistent.cluster http web.cluster 8081 /
+  ;;
+auto)
+  # No --engine: auto sends a static binary to the supervisor.
+  engine=
+  compare "auto: busybox ls -la" $bb ls -la $tree
+  compare "auto: esbuild --bundle" $es $tree/js/main.js --bundle
+  compare "auto: buf ls-files" $buf ls-files $tree/proto
+  compare "auto: static_probe, all in one process" $sp file $tree/README.txt dir $tree/data \
+    dns dns-only.cluster http web.cluster 8080 /hello.txt uname env SV_MODE
+  compare "auto: busybox sh (supervisor) running cat and sha256sum (dynamic children)" \
+    $bb sh -c "/bin/cat $tree/README.txt; /usr/bin/sha256sum $tree/js/lib.js"
+  ;;
+follow)
+  # No --engine: a static child of a program under the layer (sh -c, a
+  # dynamically linked dash) goes on under the supervisor (issue 17:
+  # children follow).
+  engine=
+  compare "follow: sh (layer) running esbuild (static child)" \
+    /bin/sh -c "$es $tree/js/main.js --bundle"
+  compare "follow: sh (layer) running static_probe and busybox (static children)" \
+    /bin/sh -c "cd $tree && $sp file README.txt dir data http web 8080 /hello.txt && $bb ls -la js"
+  compare "follow: python3 (layer) running lefthook in a target repository (static child)" \
+    /usr/bin/python3 -c "import os, subprocess; os.chdir('$tree/repo'); subprocess.run(['$lh', 'dump'], check=True)"
   ;;
 *)
   echo "unknown group $group" >&2
