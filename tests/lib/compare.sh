@@ -40,7 +40,7 @@ compare() {
   elif cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
     pass "$label"
   else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
+    diff -au "$work/r.out" "$work/l.out" 2>&1 | cat -v > "$work/diff"
     fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
   fi
 }
@@ -55,7 +55,7 @@ compare_status() {
   if cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
     pass "$label (status $lrc)"
   else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
+    diff -au "$work/r.out" "$work/l.out" 2>&1 | cat -v > "$work/diff"
     fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
   fi
 }

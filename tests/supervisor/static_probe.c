@@ -8,6 +8,10 @@
  *     dns NAME               getaddrinfo: the addresses, sorted
  *     http HOST PORT PATH    HTTP/1.0 GET over TCP: peer, status line,
  *                            Content-Length, body
+ *     at DIR NAME            NAME opened, fstatat'd and read relative to
+ *                            an O_DIRECTORY fd of DIR (the *at calls)
+ *     cd PATH                chdir (later relative paths start there)
+ *     pwd                    getcwd
  *     uname                  the node name
  *     env NAME               one variable of the environment
  * Every operation runs; the status is 0 when all succeeded, 1 otherwise
@@ -43,6 +47,21 @@ static void print_stat(const char *label, const struct stat *st) {
          (unsigned long long)st->st_ino, (long long)st->st_mtime);
 }
 
+static void print_fd(int fd) {
+  char buf[8192];
+  long long total = 0;
+  ssize_t n;
+  fputs("  ---\n", stdout);
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    fwrite(buf, 1, (size_t)n, stdout);
+    total += n;
+  }
+  if (n < 0) {
+    err_line("read", errno);
+  }
+  printf("\n  --- %lld bytes read\n", total);
+}
+
 static void op_file(const char *path) {
   printf("file %s\n", path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -56,18 +75,7 @@ static void op_file(const char *path) {
   } else {
     print_stat("fstat", &st);
   }
-  char buf[8192];
-  long long total = 0;
-  ssize_t n;
-  fputs("  ---\n", stdout);
-  while ((n = read(fd, buf, sizeof buf)) > 0) {
-    fwrite(buf, 1, (size_t)n, stdout);
-    total += n;
-  }
-  if (n < 0) {
-    err_line("read", errno);
-  }
-  printf("\n  --- %lld bytes read\n", total);
+  print_fd(fd);
   close(fd);
 }
 
@@ -329,6 +337,49 @@ static void op_http(const char *host, const char *port, const char *path) {
   free(resp);
 }
 
+static void op_at(const char *dir, const char *name) {
+  printf("at %s %s\n", dir, name);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    err_line("open O_DIRECTORY", errno);
+    return;
+  }
+  struct stat st;
+  if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    err_line("fstatat", errno);
+  } else {
+    print_stat("fstatat", &st);
+  }
+  if (faccessat(dfd, name, R_OK, 0) != 0) {
+    err_line("faccessat", errno);
+  }
+  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err_line("openat", errno);
+  } else {
+    print_fd(fd);
+    close(fd);
+  }
+  close(dfd);
+}
+
+static void op_cd(const char *path) {
+  printf("cd %s\n", path);
+  if (chdir(path) != 0) {
+    err_line("chdir", errno);
+  }
+}
+
+static void op_pwd(void) {
+  char buf[4096];
+  printf("pwd\n");
+  if (!getcwd(buf, sizeof buf)) {
+    err_line("getcwd", errno);
+    return;
+  }
+  printf("  %s\n", buf);
+}
+
 static void op_uname(void) {
   struct utsname u;
   printf("uname\n");
@@ -346,7 +397,8 @@ static void op_env(const char *name) {
 
 static int usage(void) {
   fputs("usage: static_probe OP ARGS... (file PATH | dir PATH | dns NAME |"
-        " http HOST PORT PATH | uname | env NAME)...\n", stderr);
+        " http HOST PORT PATH | at DIR NAME | cd PATH | pwd | uname |"
+        " env NAME)...\n", stderr);
   return 2;
 }
 
@@ -369,6 +421,15 @@ int main(int argc, char **argv) {
     } else if (strcmp(op, "http") == 0 && left >= 3) {
       op_http(argv[i + 1], argv[i + 2], argv[i + 3]);
       i += 4;
+    } else if (strcmp(op, "at") == 0 && left >= 2) {
+      op_at(argv[i + 1], argv[i + 2]);
+      i += 3;
+    } else if (strcmp(op, "cd") == 0 && left >= 1) {
+      op_cd(argv[i + 1]);
+      i += 2;
+    } else if (strcmp(op, "pwd") == 0) {
+      op_pwd();
+      i += 1;
     } else if (strcmp(op, "uname") == 0) {
       op_uname();
       i += 1;

@@ -97,10 +97,13 @@ busybox)
   compare "busybox cat of a file only in the target's /etc" $bb cat /etc/sv-only.conf
   compare "busybox cat through a symlink" $bb cat $tree/link-to-readme
   compare "busybox cat of a missing file: message and status" "${witherr[@]}" $bb cat $tree/nonexistent
+  compare "busybox cat of a directory: message and status" "${witherr[@]}" $bb cat $tree/data
   compare "busybox ls -la" $bb ls -la $tree
   compare "busybox ls -la of nested and empty dirs" $bb ls -la $tree/data $tree/data/sub $tree/emptydir
   compare "busybox ls -laR" $bb ls -laR $tree/js $tree/proto
   compare "busybox ls -li (inodes)" $bb ls -li $tree/data
+  compare "busybox ls -la of 700 entries" $bb ls -la $tree/bigdir
+  compare "busybox find of 700 entries (getdents64 order)" $bb find $tree/bigdir
   compare "busybox ls of a missing dir: message and status" "${witherr[@]}" $bb ls $tree/nonexistent
   compare "busybox stat of a file" $bb stat $tree/README.txt
   compare "busybox stat -c of every kind" $bb stat -c '%n %s %F %a %h %u %g %i %Y' \
@@ -116,6 +119,7 @@ busybox)
   compare "busybox du -a" $bb du -a $tree/data
   compare "busybox grep -r" $bb grep -r needle $tree
   compare "busybox wget of a cluster service" $bb wget -q -O - http://web.cluster:8080/hello.txt
+  compare "busybox wget of 35 kB | sha256sum" $bb sh -c "$bb wget -q -O - http://web.cluster:8080/gpl.txt | $bb sha256sum"
   compare "busybox wget by short name and alias" $bb sh -c \
     "$bb wget -q -O - http://web:8080/data/list.txt && $bb wget -q -O - http://web.internal:8080/hello.txt"
   compare "busybox wget of a missing page (404): message and status" "${witherr[@]}" \
@@ -156,6 +160,13 @@ probe)
   [ -n "$probe" ] || { echo "FAIL: no static_probe (musl-gcc missing?)"; exit 1; }
   compare "static_probe: files" $sp file $tree/README.txt file /etc/sv-only.conf file $tree/link-to-readme
   compare "static_probe: directories" $sp dir $tree dir $tree/data dir $tree/emptydir
+  compare "static_probe: a directory of 700 entries" $sp dir $tree/bigdir
+  compare "static_probe: a 3.4 MB file" $sp file $tree/data/big.txt
+  compare "static_probe: openat, fstatat, faccessat on a directory fd" $sp \
+    at $tree README.txt at $tree/data sub/deep.txt at $tree link-to-readme at /etc sv-only.conf
+  compare "static_probe: chdir, getcwd, relative paths" $sp cd $tree pwd file README.txt dir data \
+    at . js/lib.js cd data/sub pwd file deep.txt file ../one.txt cd / pwd
+  compare "static_probe: HTTP GET of 35 kB" $sp http web.cluster 8080 /gpl.txt
   compare "static_probe: DNS of the service" $sp dns web.cluster dns web dns web.internal
   compare "static_probe: DNS of a record and of the target's own name" $sp dns dns-only.cluster dns svtest-host
   compare "static_probe: HTTP GET of the service" $sp http web.cluster 8080 /hello.txt http web 8080 /data/list.txt
@@ -164,6 +175,10 @@ probe)
     dns web.cluster http web.cluster 8080 /hello.txt uname env SV_MODE
   compare_status "static_probe: a missing file, an unknown name, a closed port" $sp \
     file $tree/nonexistent dns nonexistent.cluster http web.cluster 8081 /
+  compare_status "static_probe: errnos: a file listed, *at misses, chdir to a file" $sp \
+    dir $tree/README.txt at $tree nonexistent at $tree/README.txt x \
+    cd $tree/README.txt cd $tree/nonexistent pwd at $tree dangling
+  compare_status "static_probe: read(2) of a directory fd (EISDIR)" $sp file $tree/data
   ;;
 auto)
   # No --engine: auto sends a static binary to the supervisor.
