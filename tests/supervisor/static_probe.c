@@ -10,6 +10,9 @@
  *                            Content-Length, body
  *     at DIR NAME            NAME opened, fstatat'd and read relative to
  *                            an O_DIRECTORY fd of DIR (the *at calls)
+ *     rewind PATH            readdir to the end, rewinddir, again: counts
+ *     fcd PATH               fchdir to an O_DIRECTORY fd of PATH
+ *     fdpath PATH            readlink of /proc/self/fd/N of PATH opened
  *     cd PATH                chdir (later relative paths start there)
  *     pwd                    getcwd
  *     uname                  the node name
@@ -363,6 +366,64 @@ static void op_at(const char *dir, const char *name) {
   close(dfd);
 }
 
+static long count_entries(DIR *d) {
+  long n = 0;
+  errno = 0;
+  while (readdir(d) != NULL) {
+    n++;
+  }
+  if (errno != 0) {
+    err_line("readdir", errno);
+  }
+  return n;
+}
+
+static void op_rewind(const char *path) {
+  printf("rewind %s\n", path);
+  DIR *d = opendir(path);
+  if (!d) {
+    err_line("opendir", errno);
+    return;
+  }
+  long first = count_entries(d);
+  rewinddir(d);
+  long second = count_entries(d);
+  printf("  %ld entries, %ld after rewinddir\n", first, second);
+  closedir(d);
+}
+
+static void op_fcd(const char *path) {
+  printf("fcd %s\n", path);
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    err_line("open O_DIRECTORY", errno);
+    return;
+  }
+  if (fchdir(fd) != 0) {
+    err_line("fchdir", errno);
+  }
+  close(fd);
+}
+
+static void op_fdpath(const char *path) {
+  printf("fdpath %s\n", path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err_line("open", errno);
+    return;
+  }
+  char link[64], target[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n < 0) {
+    err_line("readlink", errno);
+  } else {
+    target[n] = '\0';
+    printf("  %s\n", target);
+  }
+  close(fd);
+}
+
 static void op_cd(const char *path) {
   printf("cd %s\n", path);
   if (chdir(path) != 0) {
@@ -397,7 +458,8 @@ static void op_env(const char *name) {
 
 static int usage(void) {
   fputs("usage: static_probe OP ARGS... (file PATH | dir PATH | dns NAME |"
-        " http HOST PORT PATH | at DIR NAME | cd PATH | pwd | uname |"
+        " http HOST PORT PATH | at DIR NAME | rewind PATH | fcd PATH |"
+        " fdpath PATH | cd PATH | pwd | uname |"
         " env NAME)...\n", stderr);
   return 2;
 }
@@ -424,6 +486,15 @@ int main(int argc, char **argv) {
     } else if (strcmp(op, "at") == 0 && left >= 2) {
       op_at(argv[i + 1], argv[i + 2]);
       i += 3;
+    } else if (strcmp(op, "rewind") == 0 && left >= 1) {
+      op_rewind(argv[i + 1]);
+      i += 2;
+    } else if (strcmp(op, "fcd") == 0 && left >= 1) {
+      op_fcd(argv[i + 1]);
+      i += 2;
+    } else if (strcmp(op, "fdpath") == 0 && left >= 1) {
+      op_fdpath(argv[i + 1]);
+      i += 2;
     } else if (strcmp(op, "cd") == 0 && left >= 1) {
       op_cd(argv[i + 1]);
       i += 2;

@@ -167,6 +167,11 @@ probe)
   compare "static_probe: chdir, getcwd, relative paths" $sp cd $tree pwd file README.txt dir data \
     at . js/lib.js cd data/sub pwd file deep.txt file ../one.txt cd / pwd
   compare "static_probe: HTTP GET of 35 kB" $sp http web.cluster 8080 /gpl.txt
+  compare "static_probe: rewinddir of a directory of 700 entries" $sp rewind $tree/bigdir rewind $tree/data
+  compare "static_probe: fchdir to a directory fd, getcwd, relative paths" $sp \
+    fcd $tree/data pwd file one.txt dir sub fcd $tree/js/.. pwd file README.txt
+  compare "static_probe: /proc/self/fd/N of a remote file and directory" $sp \
+    fdpath $tree/README.txt fdpath $tree/data fdpath /etc/sv-only.conf
   compare "static_probe: DNS of the service" $sp dns web.cluster dns web dns web.internal
   compare "static_probe: DNS of a record and of the target's own name" $sp dns dns-only.cluster dns svtest-host
   compare "static_probe: HTTP GET of the service" $sp http web.cluster 8080 /hello.txt http web 8080 /data/list.txt
