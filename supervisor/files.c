@@ -38,16 +38,6 @@
 #define SV_SNAPSHOT_MAX (1ull << 30)
 
 /* ---- where a path is ----------------------------------------------------- */
-typedef struct {
-    char norm[PATH_MAX]; /* absolute, lexically normalised */
-    int mode;            /* SHUNT_MODE_* */
-    int kernel_same;     /* the kernel resolves the program's own path to
-                            norm (no remote cwd or directory fd in it) */
-} target_t;
-
-#define RESOLVE_EMPTY 1  /* "" with AT_EMPTY_PATH: the fd itself */
-#define RESOLVE_KERNEL 2 /* not a path this code can judge: the kernel's */
-
 /* The remote directory a "shunt-dir" memfd stands for: its path, from the
  * memfd's first bytes.  0 or -errno. */
 static long dir_path(const sv_call_t *c, int fd, char *out, size_t n,
@@ -87,16 +77,16 @@ static int memfd_stat(const char *link, shunt_stat_r_t *st)
 }
 
 /* The program's path at paddr, relative to dirfd, judged by the policy.
- * 0, RESOLVE_EMPTY, RESOLVE_KERNEL or -errno. */
-static long resolve(const sv_call_t *c, int dirfd, uint64_t paddr,
-                    int empty_ok, target_t *t)
+ * 0, SV_RESOLVE_EMPTY, SV_RESOLVE_KERNEL or -errno. */
+long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
+                sv_target_t *t)
 {
     char p[PATH_MAX], base[PATH_MAX];
     long n = sv_read_str(c, paddr, p, sizeof(p));
     if (n < 0)
         return n;
     if (n == 0)
-        return empty_ok ? RESOLVE_EMPTY : -ENOENT;
+        return empty_ok ? SV_RESOLVE_EMPTY : -ENOENT;
     t->kernel_same = 1;
     const char *b = NULL;
     if (p[0] != '/') {
@@ -104,17 +94,17 @@ static long resolve(const sv_call_t *c, int dirfd, uint64_t paddr,
             if (sv_cwd_get(c->tid, base, sizeof(base)))
                 t->kernel_same = 0;
             else if (sv_fdlink(c, -1, base, sizeof(base)) < 0 || base[0] != '/')
-                return RESOLVE_KERNEL;
+                return SV_RESOLVE_KERNEL;
         } else {
             long r = sv_fdlink(c, dirfd, base, sizeof(base));
             if (r < 0)
-                return RESOLVE_KERNEL; /* EBADF: the kernel says it */
+                return SV_RESOLVE_KERNEL; /* EBADF: the kernel says it */
             if (is_dir_link(base)) {
                 if ((r = dir_path(c, dirfd, base, sizeof(base), NULL)) < 0)
                     return r;
                 t->kernel_same = 0;
             } else if (base[0] != '/') {
-                return RESOLVE_KERNEL; /* a socket, a pipe: ENOTDIR */
+                return SV_RESOLVE_KERNEL; /* a socket, a pipe: ENOTDIR */
             }
         }
         b = base;
@@ -313,14 +303,12 @@ static long open_local_abs(sv_call_t *c, const char *norm, uint64_t flags,
     return r;
 }
 
-static int warned_write;
-
 static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
                     uint32_t mode)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, 0, &t);
-    if (r == RESOLVE_KERNEL)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, 0, &t);
+    if (r == SV_RESOLVE_KERNEL)
         return SV_CONTINUE;
     if (r < 0)
         return r == -ESRCH ? r : (r == -EFAULT ? SV_CONTINUE : r);
@@ -330,13 +318,9 @@ static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
     if (t.mode == SHUNT_MODE_LOCAL || (t.mode == SHUNT_MODE_READ && writes))
         return t.kernel_same ? SV_CONTINUE
                              : open_local_abs(c, t.norm, flags, mode);
-    if (writes) {
-        if (!__atomic_exchange_n(&warned_write, 1, __ATOMIC_RELAXED))
-            LOG_WARN("%s: opened for writing in read_write mode: not served "
-                     "by the supervisor yet (EROFS; docs/supervisor.md)",
-                     t.norm);
-        return -EROFS;
-    }
+    if (writes)
+        return sv_wr_open(c, t.norm, flags, mode);
+    sv_wr_sync();
     return open_remote(c, t.norm, flags, mode);
 }
 
@@ -394,9 +378,19 @@ static long fd_stat(sv_call_t *c, int fd, shunt_stat_r_t *st)
         return remote_stat(c, link, 0, st);
     }
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 ||
-        strncmp(link, "/memfd:shunt-", 13) != 0)
+        strncmp(link, "/memfd:shunt-", 13) != 0 || memfd_stat(link, st) < 0)
         return 1;
-    return memfd_stat(link, st) == 0 ? 0 : 1;
+    /* a file being written has the memfd's size, not the one at open */
+    if (S_ISREG(st->mode)) {
+        char p[64];
+        struct stat real;
+        snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
+        if (stat(p, &real) == 0) {
+            st->size = (uint64_t)real.st_size;
+            st->blocks = (uint64_t)real.st_blocks;
+        }
+    }
+    return 0;
 }
 
 /* The stat of a path for stat, lstat, newfstatat and statx: 0 with *st,
@@ -405,11 +399,11 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
                       shunt_stat_r_t *st, struct stat *local,
                       struct statx *localx, unsigned xmask)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == RESOLVE_EMPTY)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == SV_RESOLVE_EMPTY)
         return fd_stat(c, dirfd, st);
-    if (r == RESOLVE_KERNEL)
+    if (r == SV_RESOLVE_KERNEL)
         return 1;
     if (r < 0)
         return r == -EFAULT ? 1 : r;
@@ -427,6 +421,7 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
             r = fstatat(AT_FDCWD, t.norm, local, flags & AT_SYMLINK_NOFOLLOW);
         return r < 0 ? -errno : 2;
     }
+    sv_wr_sync();
     return remote_stat(c, t.norm, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
 }
 
@@ -489,11 +484,11 @@ long sv_statx(sv_call_t *c)
 static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
                           int flags)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
-    if (r == RESOLVE_EMPTY) {
+    if (r == SV_RESOLVE_EMPTY) {
         shunt_stat_r_t st;
         r = fd_stat(c, dirfd, &st);
         return r == 1 ? SV_CONTINUE : r; /* a remote fd exists: F_OK */
@@ -542,9 +537,9 @@ static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
 {
     if (size <= 0)
         return SV_CONTINUE; /* EINVAL */
-    target_t t;
-    long r = resolve(c, dirfd, paddr, 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
     if (r < 0)
         return r;
@@ -583,6 +578,29 @@ long sv_readlinkat(sv_call_t *c)
     return readlink_common(c, (int)c->a[0], c->a[1], c->a[2],
                            (int64_t)c->a[3]);
 }
+
+/* ---- xattrs: a remote path is on a filesystem without them (ENOTSUP, as
+ * under the layer), so nothing local is consulted for it ------------------- */
+static long xattr_path(sv_call_t *c)
+{
+    sv_target_t t;
+    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm))
+        return t.kernel_same ? SV_CONTINUE : -ENOTSUP;
+    return -ENOTSUP;
+}
+
+long sv_getxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_lgetxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_listxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_llistxattr(sv_call_t *c) { return xattr_path(c); }
 
 /* ---- directories ------------------------------------------------------------ */
 long sv_getdents64(sv_call_t *c)
@@ -661,9 +679,9 @@ static long chdir_remote(sv_call_t *c, const char *norm)
 
 long sv_chdir(sv_call_t *c)
 {
-    target_t t;
-    long r = resolve(c, AT_FDCWD, c->a[0], 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
     if (r < 0)
         return r;

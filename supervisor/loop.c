@@ -246,5 +246,6 @@ int sv_serve(int notify_fd)
     spawn_worker();
     worker(NULL);
     LOG_DEBUG("no process left under the filter");
+    sv_wr_stop();
     return 0;
 }

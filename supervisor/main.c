@@ -21,6 +21,7 @@
 #include "shunt/log.h"
 #include "shunt/path.h"
 #include "shunt/proc.h"
+#include "shunt/progloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +66,12 @@ static const char usage_text[] =
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
 
+static const char *getvar(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
 static int load_config(void)
 {
     shunt_config_init(&sv.cfg);
@@ -92,6 +99,7 @@ static int load_config(void)
         return -1;
     }
     sv.rpc_timeout_ms = sv.cfg.timeout_ms > 0 ? sv.cfg.timeout_ms : 30000;
+    sv_wr_enabled = sv.cfg.lists[SHUNT_LIST_READ_WRITE].n > 0;
     return 0;
 }
 
@@ -159,7 +167,8 @@ static int session_var(const char *e)
 {
     static const char *const names[] = {"SHUNT_SOCKET=", "SHUNT_TOKEN=",
                                         "SHUNT_BROKER=", "SHUNT_CONFIG=",
-                                        "SHUNT_CWD=", "SHUNT_FDS="};
+                                        "SHUNT_CWD=", "SHUNT_FDS=",
+                                        "SHUNT_SV_ALIVE="};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
             return 1;
@@ -334,6 +343,8 @@ static void supervisor_main(int sock)
     if (write(sock, &ok, 1) != 1)
         _exit(1);
     close(sock);
+    if (sv_wr_enabled)
+        sv_wr_start();
     /* nothing of the terminal: the program's stdio is its own */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
@@ -394,7 +405,21 @@ int main(int argc, char **argv)
                                                       : strerror(-fr));
         return fr == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
     }
-    shunt_policy_add_program(&sv.pol, path, 0);
+    /* the program's own files are local (policy/progloc_rules.c, as the
+     * layer does for each image; here once, for the first program) */
+    char exe[4096], cwd[4096];
+    if (!realpath(path, exe))
+        snprintf(exe, sizeof(exe), "%s", path);
+    shunt_progloc_in_t in = {.getvar = getvar, .exe = exe, .execfn = path,
+                             .cwd = getcwd(cwd, sizeof(cwd)) && cwd[0] == '/'
+                                        ? cwd
+                                        : NULL};
+    static progvar_t pv;
+    shunt_progloc_apply(&sv.pol, &in, &pv);
+    shunt_policy_add_local(&sv.pol, exe);
+    /* the cwd at start and below, unless it is "/" */
+    if (in.cwd && in.cwd[1])
+        shunt_policy_add_local(&sv.pol, in.cwd);
     sv.program = getpid();
     char **env = program_env();
     if (!env) {
@@ -437,6 +462,11 @@ int main(int argc, char **argv)
     close(sp[0]);
     if (sv.broker_fd >= 0)
         fcntl(sv.broker_fd, F_SETFD, FD_CLOEXEC);
+    /* harness exec's pipe: the supervisor holds it until it has stored
+     * everything (write mode), the program does not */
+    const char *alive = getenv("SHUNT_SV_ALIVE");
+    if (alive && *alive)
+        fcntl(atoi(alive), F_SETFD, FD_CLOEXEC);
     if (logfd != 2)
         close(logfd);
     execve(path, cmd, env);

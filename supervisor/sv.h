@@ -88,11 +88,33 @@ pid_t sv_tgid(pid_t tid);
 long sv_addfd_send(sv_call_t *c, int fd, int cloexec);
 
 /* ---- files.c -------------------------------------------------------- */
+/* Where a path of the program's is. */
+typedef struct {
+    char norm[PATH_MAX]; /* absolute, lexically normalised */
+    int mode;            /* SHUNT_MODE_* */
+    int kernel_same;     /* the kernel resolves the program's own path to
+                            norm (no remote cwd or directory fd in it) */
+} sv_target_t;
+#define SV_RESOLVE_EMPTY 1  /* "" with AT_EMPTY_PATH: the fd itself */
+#define SV_RESOLVE_KERNEL 2 /* not a path to judge here: the kernel's */
+/* The program's path at paddr, relative to dirfd, judged by the policy:
+ * 0, SV_RESOLVE_EMPTY, SV_RESOLVE_KERNEL or -errno. */
+long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
+                sv_target_t *t);
 #define SV(name, fn, when) long fn(sv_call_t *c);
 #include "calls.def"
 #undef SV
 /* The target's host name, read once at start-up (sv.hostname). */
 void sv_load_hostname(void);
+
+/* ---- write.c: read_write paths --------------------------------------- */
+extern int sv_wr_enabled; /* the configuration has read_write paths */
+int sv_wr_start(void);
+void sv_wr_stop(void);
+/* Stores what the program released; call before looking at remote
+ * paths (their content or names may be waiting to go to the target). */
+void sv_wr_sync(void);
+long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode);
 
 /* ---- procs.c: per-process state --------------------------------------- */
 /* The remote cwd of the process tid belongs to, copied into out (size

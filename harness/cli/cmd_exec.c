@@ -385,7 +385,7 @@ static int is_session_var(const char *entry)
         "SHUNT_BROKER",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
         "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE",
-        "SHUNT_ENGINE", "SHUNT_SUPERVISOR"};
+        "SHUNT_ENGINE", "SHUNT_SUPERVISOR", "SHUNT_SV_ALIVE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
@@ -733,6 +733,7 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
 {
     int rc = SHUNT_EXIT_FAIL;
     char **envp = NULL;
+    int alive[2] = {-1, -1};
     /* The program's session is its broker, inherited (not close-on-exec):
      * no token in its environment, nothing it loses by a change of user
      * (docs/exec.md). */
@@ -769,9 +770,30 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         argv[1] = "--";
         for (size_t i = 0; i < argc; i++)
             argv[2 + i] = xc->cmd[i];
+        /* The supervisor holds alive[1] until it is done (files written
+         * under read_write are stored when the program releases them,
+         * which may be at its exit): the session stays until then. */
+        char var[48];
+        char **e = envp;
+        size_t ne = 0;
+        while (e[ne])
+            ne++;
+        char **env2 = NULL;
+        if (pipe2(alive, O_CLOEXEC) == 0 && fcntl(alive[1], F_SETFD, 0) == 0 &&
+            (env2 = calloc(ne + 2, sizeof(*env2)))) {
+            snprintf(var, sizeof(var), "SHUNT_SV_ALIVE=%d", alive[1]);
+            memcpy(env2, envp, ne * sizeof(*env2));
+            env2[ne] = var;
+            e = env2;
+        }
         LOG_INFO("running %s under the supervisor", path);
-        child = spawn(sv_path, argv, envp);
+        child = spawn(sv_path, argv, e);
+        free(env2);
         free(argv);
+        if (alive[1] >= 0) {
+            close(alive[1]);
+            alive[1] = -1;
+        }
     } else {
         child = spawn(path, xc->cmd, envp);
     }
@@ -784,6 +806,17 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         goto out;
     }
     int st = supervise(s, sigfd, child, -1);
+    if (alive[0] >= 0) {
+        /* the supervisor's last uploads (bounded: a hung one must not
+         * keep harness exec) */
+        struct pollfd pf = {.fd = alive[0], .events = POLLIN};
+        char b;
+        uint64_t until = shunt_now_ms() + 30000;
+        while (shunt_now_ms() < until &&
+               poll(&pf, 1, (int)(until - shunt_now_ms())) > 0 &&
+               read(alive[0], &b, 1) > 0)
+            ;
+    }
     char how[96];
     shunt_describe_status(st, how, sizeof(how));
     LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
@@ -791,6 +824,10 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
 out:
     if (broker >= 0)
         close(broker);
+    if (alive[0] >= 0)
+        close(alive[0]);
+    if (alive[1] >= 0)
+        close(alive[1]);
     free_env(envp);
     return rc;
 }
