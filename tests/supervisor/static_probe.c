@@ -2,7 +2,9 @@
  * (tests/supervisor/CMakeLists.txt) and printed so that a run inside the
  * target and one under the supervisor can be diffed line by line.
  *   static_probe OP ARGS... [OP ARGS...]...
- *     file PATH              size, then the bytes
+ *     file PATH              fstat, then the bytes
+ *     read PATH              the bytes alone (a file just written: its
+ *                            times are this run's)
  *     dir PATH               stat of the directory, then each entry
  *                            (sorted) with its lstat
  *     dns NAME               getaddrinfo: the addresses, sorted
@@ -13,6 +15,8 @@
  *     rewind PATH            readdir to the end, rewinddir, again: counts
  *     fcd PATH               fchdir to an O_DIRECTORY fd of PATH
  *     fdpath PATH            readlink of /proc/self/fd/N of PATH opened
+ *     write PATH TEXT        PATH created or truncated, TEXT and a newline
+ *                            written
  *     cd PATH                chdir (later relative paths start there)
  *     pwd                    getcwd
  *     uname                  the node name
@@ -65,15 +69,17 @@ static void print_fd(int fd) {
   printf("\n  --- %lld bytes read\n", total);
 }
 
-static void op_file(const char *path) {
-  printf("file %s\n", path);
+static void op_file(const char *path, int with_stat) {
+  printf("%s %s\n", with_stat ? "file" : "read", path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err_line("open", errno);
     return;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (!with_stat) {
+    /* the bytes alone */
+  } else if (fstat(fd, &st) != 0) {
     err_line("fstat", errno);
   } else {
     print_stat("fstat", &st);
@@ -424,6 +430,21 @@ static void op_fdpath(const char *path) {
   close(fd);
 }
 
+static void op_write(const char *path, const char *text) {
+  printf("write %s\n", path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    err_line("open O_CREAT", errno);
+    return;
+  }
+  if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0) {
+    err_line("write", errno);
+  }
+  if (close(fd) != 0) {
+    err_line("close", errno);
+  }
+}
+
 static void op_cd(const char *path) {
   printf("cd %s\n", path);
   if (chdir(path) != 0) {
@@ -457,9 +478,10 @@ static void op_env(const char *name) {
 }
 
 static int usage(void) {
-  fputs("usage: static_probe OP ARGS... (file PATH | dir PATH | dns NAME |"
+  fputs("usage: static_probe OP ARGS... (file PATH | read PATH | dir PATH |"
+        " dns NAME |"
         " http HOST PORT PATH | at DIR NAME | rewind PATH | fcd PATH |"
-        " fdpath PATH | cd PATH | pwd | uname |"
+        " fdpath PATH | write PATH TEXT | cd PATH | pwd | uname |"
         " env NAME)...\n", stderr);
   return 2;
 }
@@ -472,7 +494,10 @@ int main(int argc, char **argv) {
     const char *op = argv[i];
     int left = argc - i - 1;
     if (strcmp(op, "file") == 0 && left >= 1) {
-      op_file(argv[i + 1]);
+      op_file(argv[i + 1], 1);
+      i += 2;
+    } else if (strcmp(op, "read") == 0 && left >= 1) {
+      op_file(argv[i + 1], 0);
       i += 2;
     } else if (strcmp(op, "dir") == 0 && left >= 1) {
       op_dir(argv[i + 1]);
@@ -495,6 +520,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(op, "fdpath") == 0 && left >= 1) {
       op_fdpath(argv[i + 1]);
       i += 2;
+    } else if (strcmp(op, "write") == 0 && left >= 2) {
+      op_write(argv[i + 1], argv[i + 2]);
+      i += 3;
     } else if (strcmp(op, "cd") == 0 && left >= 1) {
       op_cd(argv[i + 1]);
       i += 2;

@@ -185,6 +185,49 @@ probe)
     cd $tree/README.txt cd $tree/nonexistent pwd at $tree dangling
   compare_status "static_probe: read(2) of a directory fd (EISDIR)" $sp file $tree/data
   ;;
+write)
+  # Write mode (files.read_write): each command starts from a clean
+  # directory, so the run in the target and the local one do the same; the
+  # local one runs last, so what the target holds afterwards is its work.
+  config=$work/rw.yaml
+  printf '%s\n' 'layer:' '  files:' '    read_write: ["^/srv/sv/rw(/.*)?$"]' > "$config"
+  rw=$tree/rw
+  compare "busybox: mkdir, write, append, cp, mv, ln -s, rm, then stat and cat" $bb sh -c "
+    $bb rm -rf $rw/bb && $bb mkdir -p $rw/bb/sub/deeper &&
+    echo hello > $rw/bb/a.txt && echo more >> $rw/bb/a.txt &&
+    $bb cp $tree/README.txt $rw/bb/sub/ && $bb mv $rw/bb/a.txt $rw/bb/b.txt &&
+    $bb ln -s b.txt $rw/bb/link && $bb touch $rw/bb/gone && $bb rm $rw/bb/gone &&
+    $bb rmdir $rw/bb/sub/deeper && $bb chmod 600 $rw/bb/b.txt &&
+    $bb find $rw/bb | $bb sort && $bb stat -c '%n %s %F %a' $rw/bb/b.txt $rw/bb/link $rw/bb/sub/README.txt &&
+    $bb cat $rw/bb/link $rw/bb/sub/README.txt"
+  # Only the local run writes this one: the target must then hold it.
+  local_ $bb sh -c "echo written locally > $rw/bb/local.txt && $bb mv $rw/bb/b.txt $rw/bb/c.txt"
+  remote $bb sh -c "$bb cat $rw/bb/local.txt $rw/bb/c.txt; $bb stat -c '%n %s %a' $rw/bb/c.txt; $bb ls $rw/bb"
+  printf 'written locally\nhello\nmore\n%s\nc.txt\nlink\nlocal.txt\nsub\n' "$rw/bb/c.txt 11 600" > "$work/want"
+  if [ "$lrc" -eq 0 ] && [ "$rrc" -eq 0 ] && cmp -s "$work/want" "$work/r.out"; then
+    pass "busybox's writes are in the target"
+  else
+    diff -au "$work/want" "$work/r.out" > "$work/diff" 2>&1
+    fail "busybox's writes in the target: local status $lrc, status $rrc in the target" \
+      "$work/diff" "$work/l.err" "$work/r.err"
+  fi
+  compare "esbuild --outfile into a target directory" $bb sh -c "
+    $bb rm -rf $rw/es && $es $tree/js/main.js --bundle --outfile=$rw/es/out.js --log-level=warning &&
+    $bb cat $rw/es/out.js"
+  local_ $es $tree/js/lib.js --outfile=$rw/es/local.js --log-level=warning
+  remote $bb cat $rw/es/local.js
+  if [ "$lrc" -eq 0 ] && [ "$rrc" -eq 0 ] && grep -q 'tree-shaken away' "$work/r.out"; then
+    pass "esbuild's output file is in the target"
+  else
+    fail "esbuild's output file in the target: local status $lrc, status $rrc in the target" \
+      "$work/r.out" "$work/l.err" "$work/r.err"
+  fi
+  # Read back in the same process, right after close(2): from a file
+  # removed first, so that an earlier run's copy cannot answer.
+  compare "static_probe: write, close, then read back" $bb sh -c \
+    "$bb rm -f $rw/probe.txt && exec $sp write $rw/probe.txt 'written by static_probe' read $rw/probe.txt"
+  config=
+  ;;
 auto)
   # No --engine: auto sends a static binary to the supervisor.
   engine=
