@@ -31,49 +31,47 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define DIR_PREFIX "shunt-dir:"
 /* A remote regular file larger than this is refused with EFBIG (the layer
  * forwards such files read by read; the supervisor does not intercept
  * read, docs/supervisor.md). */
 #define SV_SNAPSHOT_MAX (1ull << 30)
 
 /* ---- where a path is ----------------------------------------------------- */
-/* The remote directory a "shunt-dir" memfd stands for: its path, from the
- * memfd's first bytes.  0 or -errno. */
-static long dir_path(const sv_call_t *c, int fd, char *out, size_t n,
-                     uint32_t *records_at)
+/* The remote directory a placeholder fd stands for: its path.  0 or
+ * -errno. */
+static long dir_path(const sv_call_t *c, int fd, char *out, size_t n)
 {
-    int d = sv_getfd(c, fd);
-    if (d < 0)
-        return d;
-    uint32_t len = 0;
-    long r = -EIO;
-    if (pread(d, &len, sizeof(len), 0) == (ssize_t)sizeof(len) && len < n &&
-        pread(d, out, len, sizeof(len)) == (ssize_t)len) {
-        out[len] = 0;
-        if (records_at)
-            *records_at = (uint32_t)sizeof(len) + len;
-        r = 0;
-    }
-    close(d);
+    char link[PATH_MAX];
+    long r = sv_fdlink(c, fd, link, sizeof(link));
+    if (r < 0)
+        return r;
+    sv_dir_t d;
+    if (sv_dir_get(link, &d, 0) < 0)
+        return -EBADF;
+    r = strlen(d.path) < n ? 0 : -ENAMETOOLONG;
+    if (r == 0)
+        strcpy(out, d.path);
+    free(d.path);
     return r;
 }
 
 static int is_dir_link(const char *link)
 {
-    return strncmp(link, "/memfd:" DIR_PREFIX, 7 + sizeof(DIR_PREFIX) - 1) == 0;
+    return sv_dir_is(link);
 }
 
-/* The remote stat of a snapshot or directory memfd from its /proc link;
- * 0, or -1 when the fd is none of ours. */
+/* The remote stat of a snapshot memfd or a directory placeholder from its
+ * /proc link; 0, or -1 when the fd is none of ours. */
 static int memfd_stat(const char *link, shunt_stat_r_t *st)
 {
     if (shunt_snap_parse(link, st) == 0)
         return 0;
-    if (!is_dir_link(link))
+    sv_dir_t d;
+    if (sv_dir_get(link, &d, 0) < 0)
         return -1;
-    const char *p = link + 7 + sizeof(DIR_PREFIX) - 1;
-    return shunt_stat_dec(&p, st);
+    *st = d.st;
+    free(d.path);
+    return 0;
 }
 
 /* The program's path at paddr, relative to dirfd, judged by the policy.
@@ -93,14 +91,15 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
         if (dirfd == AT_FDCWD) {
             if (sv_cwd_get(c->tid, base, sizeof(base)))
                 t->kernel_same = 0;
-            else if (sv_fdlink(c, -1, base, sizeof(base)) < 0 || base[0] != '/')
+            else if (sv_fdlink(c, AT_FDCWD, base, sizeof(base)) < 0 ||
+                     base[0] != '/')
                 return SV_RESOLVE_KERNEL;
         } else {
             long r = sv_fdlink(c, dirfd, base, sizeof(base));
             if (r < 0)
                 return SV_RESOLVE_KERNEL; /* EBADF: the kernel says it */
             if (is_dir_link(base)) {
-                if ((r = dir_path(c, dirfd, base, sizeof(base), NULL)) < 0)
+                if ((r = dir_path(c, dirfd, base, sizeof(base))) < 0)
                     return r;
                 t->kernel_same = 0;
             } else if (base[0] != '/') {
@@ -112,6 +111,11 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
     long r = shunt_path_normalize(b, p, t->norm, sizeof(t->norm));
     if (r < 0)
         return r == -EINVAL ? -ENOENT : r;
+    int k = b ? snprintf(t->raw, sizeof(t->raw), "%s%s%s", b,
+                         b[strlen(b) - 1] == '/' ? "" : "/", p)
+              : snprintf(t->raw, sizeof(t->raw), "%s", p);
+    if (k < 0 || (size_t)k >= sizeof(t->raw))
+        return -ENAMETOOLONG;
     t->mode = shunt_policy_mode(&sv.pol, t->norm);
     return 0;
 }
@@ -173,15 +177,24 @@ static long fetch(sv_call_t *c, uint32_t h, int mfd)
     }
 }
 
-/* The entries as linux_dirent64 records after the path. */
-static long fetch_dir(sv_call_t *c, uint32_t h, int mfd, const char *path)
+/* Whether the entry name of directory dir is a not_found path. */
+static int hidden(const char *dir, const char *name, size_t nl)
 {
-    uint32_t plen = (uint32_t)strlen(path);
-    long r = write_all(mfd, &plen, sizeof(plen));
-    if (r == 0)
-        r = write_all(mfd, path, plen);
-    uint64_t off = 0;
-    char rec[sizeof(struct dirent64) + 8];
+    if ((nl == 1 && name[0] == '.') || (nl == 2 && !memcmp(name, "..", 2)))
+        return 0;
+    char n[NAME_MAX + 1], full[PATH_MAX];
+    memcpy(n, name, nl);
+    n[nl] = 0;
+    if (shunt_path_normalize(dir, n, full, sizeof(full)) < 0)
+        return 0;
+    return shunt_policy_mode(&sv.pol, full) == SHUNT_MODE_NOT_FOUND;
+}
+
+/* The entries as linux_dirent64 records, in d->recs.  0 or -errno. */
+static long fetch_dir(sv_call_t *c, uint32_t h, sv_dir_t *d)
+{
+    size_t cap = 0;
+    long r = 0;
     while (r == 0) {
         shunt_getdents_t q = {.handle = h, .max_entries = 256};
         shunt_msg_t m;
@@ -189,20 +202,31 @@ static long fetch_dir(sv_call_t *c, uint32_t h, int mfd, const char *path)
             break;
         shunt_list_iter_t it;
         shunt_list_iter_init(&it, &m.u.dirents_r.entries);
-        shunt_rec_dirent_t d;
-        while (r == 0 && shunt_list_next_rec_dirent(&it, &d) == 1) {
-            size_t nl = d.name.len > 255 ? 255 : d.name.len;
+        shunt_rec_dirent_t de;
+        while (r == 0 && shunt_list_next_rec_dirent(&it, &de) == 1) {
+            size_t nl = de.name.len > 255 ? 255 : de.name.len;
+            if (hidden(d->path, de.name.p, nl))
+                continue; /* not_found: as if it were not there */
             size_t reclen = (offsetof(struct dirent64, d_name) + nl + 1 + 7) &
                             ~(size_t)7;
-            struct dirent64 *e = (struct dirent64 *)(void *)rec;
-            memset(rec, 0, sizeof(rec));
-            off += reclen;
-            e->d_ino = d.ino;
-            e->d_off = (off64_t)off;
+            if (d->nrecs + reclen > cap) {
+                size_t nc = cap ? cap * 2 : 4096;
+                char *p = realloc(d->recs, nc);
+                if (!p) {
+                    r = -ENOMEM;
+                    break;
+                }
+                d->recs = p;
+                cap = nc;
+            }
+            struct dirent64 *e = (struct dirent64 *)(void *)(d->recs + d->nrecs);
+            memset(e, 0, reclen);
+            d->nrecs += reclen;
+            e->d_ino = de.ino;
+            e->d_off = (off64_t)d->nrecs;
             e->d_reclen = (unsigned short)reclen;
-            e->d_type = d.type;
-            memcpy(e->d_name, d.name.p, nl);
-            r = write_all(mfd, rec, reclen);
+            e->d_type = de.type;
+            memcpy(e->d_name, de.name.p, nl);
         }
         if (r == 0 && (m.u.dirents_r.eof || !m.u.dirents_r.entries.count))
             break;
@@ -216,7 +240,9 @@ static int reopen(int mfd, int flags)
 {
     char p[64];
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mfd);
-    int want = (flags & O_PATH) ? O_PATH : O_RDONLY;
+    /* O_PATH: a read-only fd instead (ADDFD takes no O_PATH file: the
+     * kernel's fget() refuses them; docs/supervisor.md) */
+    int want = O_RDONLY;
     want |= flags & (O_NONBLOCK | O_NOATIME);
     int fd = open(p, want | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
@@ -241,14 +267,16 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
     }
     shunt_stat_r_t st = m.u.stat_r;
     char name[SHUNT_MEMFD_NAME_MAX + 32];
-    int isdir = S_ISDIR(st.mode);
-    if (isdir) {
-        size_t k = (size_t)snprintf(name, sizeof(name), "%s", DIR_PREFIX);
-        if (!shunt_stat_enc(&st, name + k, sizeof(name) - k) ||
-            strlen(name) > SHUNT_MEMFD_NAME_MAX) {
-            close_handle(c, h);
-            return -ENAMETOOLONG;
+    if (S_ISDIR(st.mode)) {
+        sv_dir_t d = {.path = strdup(norm), .st = st};
+        r = d.path ? fetch_dir(c, h, &d) : -ENOMEM;
+        close_handle(c, h);
+        if (r < 0) {
+            free(d.path);
+            free(d.recs);
+            return r;
         }
+        return sv_dir_open(c, &d, (int)flags);
     } else if (S_ISREG(st.mode) && !(flags & O_PATH)) {
         if (st.size > SV_SNAPSHOT_MAX) {
             close_handle(c, h);
@@ -273,9 +301,7 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
         close_handle(c, h);
         return r;
     }
-    if (isdir)
-        r = fetch_dir(c, h, mfd, norm);
-    else if (!(flags & O_PATH))
+    if (!(flags & O_PATH))
         r = fetch(c, h, mfd);
     close_handle(c, h);
     int fd = r < 0 ? -1 : reopen(mfd, (int)flags);
@@ -317,11 +343,11 @@ static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
         return -ENOENT;
     if (t.mode == SHUNT_MODE_LOCAL || (t.mode == SHUNT_MODE_READ && writes))
         return t.kernel_same ? SV_CONTINUE
-                             : open_local_abs(c, t.norm, flags, mode);
+                             : open_local_abs(c, t.raw, flags, mode);
     if (writes)
-        return sv_wr_open(c, t.norm, flags, mode);
+        return sv_wr_open(c, t.raw, flags, mode);
     sv_wr_sync();
-    return open_remote(c, t.norm, flags, mode);
+    return open_remote(c, t.raw, flags, mode);
 }
 
 long sv_open(sv_call_t *c)
@@ -373,12 +399,22 @@ static long fd_stat(sv_call_t *c, int fd, shunt_stat_r_t *st)
 {
     char link[PATH_MAX];
     if (fd == AT_FDCWD) {
-        if (!sv_cwd_get(c->tid, link, sizeof(link)))
-            return 1;
+        /* the remote cwd, or the kernel's judged like any path (a
+         * program started in "/" stats the target's root) */
+        if (!sv_cwd_get(c->tid, link, sizeof(link))) {
+            if (sv_fdlink(c, AT_FDCWD, link, sizeof(link)) < 0 ||
+                link[0] != '/')
+                return 1;
+            int mode = shunt_policy_mode(&sv.pol, link);
+            if (mode == SHUNT_MODE_LOCAL || mode == SHUNT_MODE_NOT_FOUND ||
+                shunt_policy_local_ancestor(&sv.pol, link))
+                return 1;
+        }
         return remote_stat(c, link, 0, st);
     }
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 ||
-        strncmp(link, "/memfd:shunt-", 13) != 0 || memfd_stat(link, st) < 0)
+        (strncmp(link, "/memfd:shunt-", 13) != 0 && !is_dir_link(link)) ||
+        memfd_stat(link, st) < 0)
         return 1;
     /* a file being written has the memfd's size, not the one at open */
     if (S_ISREG(st->mode)) {
@@ -415,14 +451,14 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
             return 1;
         /* by its absolute name, here */
         if (localx)
-            r = statx(AT_FDCWD, t.norm, flags & AT_SYMLINK_NOFOLLOW, xmask,
+            r = statx(AT_FDCWD, t.raw, flags & AT_SYMLINK_NOFOLLOW, xmask,
                       localx);
         else
-            r = fstatat(AT_FDCWD, t.norm, local, flags & AT_SYMLINK_NOFOLLOW);
+            r = fstatat(AT_FDCWD, t.raw, local, flags & AT_SYMLINK_NOFOLLOW);
         return r < 0 ? -errno : 2;
     }
     sv_wr_sync();
-    return remote_stat(c, t.norm, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
+    return remote_stat(c, t.raw, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
 }
 
 static long stat_common(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
@@ -500,15 +536,13 @@ static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
     if (t.mode == SHUNT_MODE_LOCAL ||
         shunt_policy_local_ancestor(&sv.pol, t.norm))
         return t.kernel_same ? SV_CONTINUE
-                             : (faccessat(AT_FDCWD, t.norm, mode,
+                             : (faccessat(AT_FDCWD, t.raw, mode,
                                           flags & ~AT_EMPTY_PATH) < 0
                                     ? -errno
                                     : 0);
-    /* W_OK of a read-only path: the write would stay local, where it
-     * is not (the layer says EROFS the same way) */
-    if ((mode & W_OK) && t.mode == SHUNT_MODE_READ)
-        return -EROFS;
-    shunt_access_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    /* as the layer: the target's answer, W_OK included */
+    sv_wr_sync();
+    shunt_access_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                         .mode = mode,
                         .flags = flags & (AT_EACCESS | AT_SYMLINK_NOFOLLOW)};
     shunt_msg_t m;
@@ -550,14 +584,15 @@ static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
         shunt_policy_local_ancestor(&sv.pol, t.norm)) {
         if (t.kernel_same)
             return SV_CONTINUE;
-        ssize_t k = readlink(t.norm, out, sizeof(out));
+        ssize_t k = readlink(t.raw, out, sizeof(out));
         if (k < 0)
             return -errno;
         size_t n = (size_t)k < (size_t)size ? (size_t)k : (size_t)size;
         r = sv_write(c, buf, out, n);
         return r < 0 ? r : (long)n;
     }
-    shunt_readlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm)};
+    sv_wr_sync();
+    shunt_readlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw)};
     shunt_msg_t m;
     if ((r = sv_rpc(c, SHUNT_T_READLINK, &q, &m)) < 0)
         return r;
@@ -608,41 +643,42 @@ long sv_getdents64(sv_call_t *c)
     int fd = (int)c->a[0];
     size_t count = (size_t)c->a[2];
     char link[PATH_MAX];
+    sv_dir_t d;
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 || !is_dir_link(link))
         return SV_CONTINUE;
-    uint32_t at;
-    char path[PATH_MAX];
-    long r = dir_path(c, fd, path, sizeof(path), &at);
-    if (r < 0)
-        return r;
-    int d = sv_getfd(c, fd);
-    if (d < 0)
-        return d;
-    if (count > 1u << 20)
-        count = 1u << 20;
-    char *buf = malloc(count ? count : 1);
-    off_t pos = lseek(d, 0, SEEK_CUR);
-    ssize_t n = buf && pos >= 0 ? pread(d, buf, count, at + pos) : -1;
-    size_t take = 0;
-    while (n > 0 && take + offsetof(struct dirent64, d_name) <= (size_t)n) {
-        const struct dirent64 *e = (const void *)(buf + take);
-        if (e->d_reclen == 0 || take + e->d_reclen > (size_t)n)
-            break;
-        take += e->d_reclen;
-    }
-    if (!buf || n < 0) {
-        r = -ENOMEM;
-    } else if (n > 0 && take == 0) {
-        r = -EINVAL; /* the buffer cannot hold one entry */
+    if (sv_dir_get(link, &d, 1) < 0)
+        return -EBADF;
+    long r;
+    int dup = sv_getfd(c, fd);
+    off_t pos = dup >= 0 ? lseek(dup, 0, SEEK_CUR) : -1;
+    if (dup < 0) {
+        r = dup;
+    } else if (pos < 0) {
+        r = -errno;
     } else {
-        r = sv_write(c, c->a[1], buf, take);
-        if (r >= 0) {
-            lseek(d, pos + (off_t)take, SEEK_SET);
-            r = (long)take;
+        size_t take = 0;
+        size_t at = (size_t)pos < d.nrecs ? (size_t)pos : d.nrecs;
+        while (at + take + offsetof(struct dirent64, d_name) < d.nrecs + 1 &&
+               at + take < d.nrecs) {
+            const struct dirent64 *e = (const void *)(d.recs + at + take);
+            if (!e->d_reclen || take + e->d_reclen > count)
+                break;
+            take += e->d_reclen;
+        }
+        if (take == 0 && at < d.nrecs) {
+            r = -EINVAL; /* the buffer cannot hold one entry */
+        } else {
+            r = sv_write(c, c->a[1], d.recs + at, take);
+            if (r >= 0) {
+                lseek(dup, (off_t)(at + take), SEEK_SET);
+                r = (long)take;
+            }
         }
     }
-    free(buf);
-    close(d);
+    if (dup >= 0)
+        close(dup);
+    free(d.path);
+    free(d.recs);
     return r;
 }
 
@@ -701,7 +737,7 @@ long sv_chdir(sv_call_t *c)
         sv_cwd_set(c->tid, NULL);
         return SV_CONTINUE;
     }
-    return chdir_remote(c, t.norm);
+    return chdir_remote(c, t.raw);
 }
 
 long sv_fchdir(sv_call_t *c)
@@ -710,7 +746,7 @@ long sv_fchdir(sv_call_t *c)
     char link[PATH_MAX];
     if (sv_fdlink(c, fd, link, sizeof(link)) >= 0 && is_dir_link(link)) {
         char path[PATH_MAX];
-        long r = dir_path(c, fd, path, sizeof(path), NULL);
+        long r = dir_path(c, fd, path, sizeof(path));
         if (r < 0)
             return r;
         sv_cwd_set(c->tid, path);

@@ -247,5 +247,6 @@ int sv_serve(int notify_fd)
     worker(NULL);
     LOG_DEBUG("no process left under the filter");
     sv_wr_stop();
+    sv_dirs_stop();
     return 0;
 }

@@ -343,6 +343,7 @@ static void supervisor_main(int sock)
     if (write(sock, &ok, 1) != 1)
         _exit(1);
     close(sock);
+    sv_dirs_start();
     if (sv_wr_enabled)
         sv_wr_start();
     /* nothing of the terminal: the program's stdio is its own */

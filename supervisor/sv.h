@@ -79,7 +79,8 @@ long sv_read_str(const sv_call_t *c, uint64_t addr, char *out, size_t n);
 /* The program's fd as an fd of this process (the same open file
  * description: pidfd_getfd), or -errno (-EBADF). */
 int sv_getfd(const sv_call_t *c, int fd);
-/* readlink of /proc/TID/fd/FD (or cwd when fd < 0): length or -errno. */
+/* readlink of /proc/TID/fd/FD (its cwd for AT_FDCWD): length or -errno
+ * (-EBADF for any other negative fd). */
 long sv_fdlink(const sv_call_t *c, int fd, char *out, size_t n);
 /* The thread group of a thread, or -errno. */
 pid_t sv_tgid(pid_t tid);
@@ -90,7 +91,11 @@ long sv_addfd_send(sv_call_t *c, int fd, int cloexec);
 /* ---- files.c -------------------------------------------------------- */
 /* Where a path of the program's is. */
 typedef struct {
-    char norm[PATH_MAX]; /* absolute, lexically normalised */
+    char norm[PATH_MAX]; /* absolute, lexically normalised: the policy's */
+    char raw[PATH_MAX];  /* the program's path made absolute, not
+                            normalised: what the agent resolves, so that
+                            "..", symlinks and a trailing "/" mean in the
+                            target what the kernel makes of them */
     int mode;            /* SHUNT_MODE_* */
     int kernel_same;     /* the kernel resolves the program's own path to
                             norm (no remote cwd or directory fd in it) */
@@ -106,6 +111,23 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
 #undef SV
 /* The target's host name, read once at start-up (sv.hostname). */
 void sv_load_hostname(void);
+
+/* ---- dirs.c: remote directories as local placeholders ---------------- */
+typedef struct {
+    char *path;          /* the remote directory (as opened) */
+    shunt_stat_r_t st;
+    char *recs;          /* its entries, linux_dirent64 records */
+    size_t nrecs;        /* bytes */
+} sv_dir_t;
+int sv_dirs_start(void);
+void sv_dirs_stop(void);
+/* Whether a /proc fd link is a placeholder; its entry, copied (path, and
+ * recs when asked: the caller frees them); 0 or -1. */
+int sv_dir_is(const char *link);
+int sv_dir_get(const char *link, sv_dir_t *out, int with_recs);
+/* Gives the program a placeholder for d (which it takes, on every path):
+ * SV_ANSWERED or -errno. */
+long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags);
 
 /* ---- write.c: read_write paths --------------------------------------- */
 extern int sv_wr_enabled; /* the configuration has read_write paths */

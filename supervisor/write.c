@@ -216,7 +216,8 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
         uint32_t rh = h;
         if (acc == O_WRONLY) {
             shunt_open_t oq = {.path = shunt_str(norm),
-                               .flags = O_RDONLY | O_NOFOLLOW};
+                               .flags = O_RDONLY |
+                                        (int32_t)(flags & O_NOFOLLOW)};
             if ((r = sv_rpc(c, SHUNT_T_OPEN, &oq, &m)) < 0) {
                 close(mfd);
                 goto close_h;
@@ -316,7 +317,7 @@ static long do_mkdir(sv_call_t *c, int dirfd, uint64_t p, uint32_t mode)
     long r = wpath(c, dirfd, p, &t);
     if (r <= 0)
         return r == 0 ? SV_CONTINUE : r;
-    shunt_mkdir_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    shunt_mkdir_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                        .mode = mode & ~umask_of(c->tid) & 07777};
     return ok_rpc(c, SHUNT_T_MKDIR, &q);
 }
@@ -333,7 +334,7 @@ static long do_unlink(sv_call_t *c, int dirfd, uint64_t p, int flags)
     long r = wpath(c, dirfd, p, &t);
     if (r <= 0)
         return r == 0 ? SV_CONTINUE : r;
-    shunt_unlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    shunt_unlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                         .flags = flags & AT_REMOVEDIR};
     return ok_rpc(c, SHUNT_T_UNLINK, &q);
 }
@@ -359,8 +360,8 @@ static long do_rename(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
         return SV_CONTINUE;
     if (!ra || !rb)
         return -EXDEV; /* one side local, the other in the target */
-    shunt_rename_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.norm),
-                        .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.norm),
+    shunt_rename_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.raw),
+                        .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.raw),
                         .flags = flags};
     return ok_rpc(c, SHUNT_T_RENAME, &q);
 }
@@ -389,7 +390,7 @@ static long do_symlink(sv_call_t *c, uint64_t target, int nd, uint64_t np)
     if ((r = sv_read_str(c, target, tg, sizeof(tg))) < 0)
         return r;
     shunt_symlink_t q = {.target = shunt_str(tg), .newdirh = SHUNT_AT_ROOT,
-                         .newpath = shunt_str(t.norm)};
+                         .newpath = shunt_str(t.raw)};
     return ok_rpc(c, SHUNT_T_SYMLINK, &q);
 }
 
@@ -406,7 +407,7 @@ static long do_chmod(sv_call_t *c, int dirfd, uint64_t p, uint32_t mode,
     long r = wpath(c, dirfd, p, &t);
     if (r <= 0)
         return r == 0 ? SV_CONTINUE : r;
-    shunt_chmod_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    shunt_chmod_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                        .mode = mode & 07777,
                        .flags = flags & AT_SYMLINK_NOFOLLOW};
     return ok_rpc(c, SHUNT_T_CHMOD, &q);
@@ -424,7 +425,37 @@ long sv_truncate(sv_call_t *c)
     long r = wpath(c, AT_FDCWD, c->a[0], &t);
     if (r <= 0)
         return r == 0 ? SV_CONTINUE : r;
-    shunt_truncate_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    shunt_truncate_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                           .length = (int64_t)c->a[1]};
     return ok_rpc(c, SHUNT_T_TRUNCATE, &q);
+}
+
+static long do_link(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
+                    int flags)
+{
+    sv_target_t a, b;
+    long ra = wpath(c, od, op, &a);
+    if (ra < 0)
+        return ra;
+    long rb = wpath(c, nd, np, &b);
+    if (rb < 0)
+        return rb;
+    if (!ra && !rb)
+        return SV_CONTINUE;
+    if (!ra || !rb)
+        return -EXDEV;
+    shunt_link_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.raw),
+                      .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.raw),
+                      .flags = flags & AT_SYMLINK_FOLLOW};
+    return ok_rpc(c, SHUNT_T_LINK, &q);
+}
+
+long sv_link(sv_call_t *c)
+{
+    return do_link(c, AT_FDCWD, c->a[0], AT_FDCWD, c->a[1], 0);
+}
+long sv_linkat(sv_call_t *c)
+{
+    return do_link(c, (int)c->a[0], c->a[1], (int)c->a[2], c->a[3],
+                   (int)c->a[4]);
 }

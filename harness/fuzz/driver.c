@@ -267,7 +267,7 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     }
     char what[96];
     snprintf(what, sizeof(what), "the local interpreter (policy %s)", d->f->policies[pi].name);
-    char *argv[12];
+    char *argv[14];
     size_t k = 0;
     argv[k++] = (char *)d->harness;
     argv[k++] = (char *)"exec";
@@ -278,6 +278,10 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     if (d->layer) {
         argv[k++] = (char *)"--layer";
         argv[k++] = (char *)d->layer;
+    }
+    if (d->engine) {
+        argv[k++] = (char *)"--engine";
+        argv[k++] = (char *)d->engine;
     }
     argv[k++] = (char *)"--";
     argv[k++] = (char *)d->interp;
