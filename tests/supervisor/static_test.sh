@@ -187,13 +187,14 @@ probe)
   ;;
 write)
   # Write mode (files.read_write): each command starts from a clean
-  # directory, so the run in the target and the local one do the same; the
-  # local one runs last, so what the target holds afterwards is its work.
+  # directory, so the run in the target and the local one do the same.
+  # Writes outside read_write are local (docs/hooking.md, "Policy"): no
+  # `mkdir -p`, whose mkdir of /srv/sv would make it on this host.
   config=$work/rw.yaml
   printf '%s\n' 'layer:' '  files:' '    read_write: ["^/srv/sv/rw(/.*)?$"]' > "$config"
   rw=$tree/rw
   compare "busybox: mkdir, write, append, cp, mv, ln -s, rm, then stat and cat" $bb sh -c "
-    $bb rm -rf $rw/bb && $bb mkdir -p $rw/bb/sub/deeper &&
+    $bb rm -rf $rw/bb && $bb mkdir $rw/bb $rw/bb/sub $rw/bb/sub/deeper &&
     echo hello > $rw/bb/a.txt && echo more >> $rw/bb/a.txt &&
     $bb cp $tree/README.txt $rw/bb/sub/ && $bb mv $rw/bb/a.txt $rw/bb/b.txt &&
     $bb ln -s b.txt $rw/bb/link && $bb touch $rw/bb/gone && $bb rm $rw/bb/gone &&
