@@ -166,6 +166,28 @@ int sv_dir_get(const char *link, sv_dir_t *out, int with_recs)
     return r;
 }
 
+int sv_dir_set_recs(const char *link, const sv_dir_t *d)
+{
+    unsigned long id = id_of(link);
+    int r = -1;
+    pthread_mutex_lock(&dlock);
+    for (dent_t *e = dents; e; e = e->next)
+        if (e->id == id) {
+            char *copy = d->nrecs ? malloc(d->nrecs) : NULL;
+            if (d->nrecs && !copy)
+                break;
+            if (copy)
+                memcpy(copy, d->recs, d->nrecs);
+            free(e->d.recs);
+            e->d.recs = copy;
+            e->d.nrecs = d->nrecs;
+            r = 0;
+            break;
+        }
+    pthread_mutex_unlock(&dlock);
+    return r;
+}
+
 long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags)
 {
     if (!base[0]) {
@@ -192,8 +214,8 @@ long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags)
     int fd = -1;
     long r = 0;
     if (mkdir(ph, 0500) < 0 ||
-        (fd = open(ph, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                           (flags & O_NONBLOCK))) < 0) {
+        (fd = open(ph, O_RDONLY | O_CLOEXEC |
+                           (flags & (O_NONBLOCK | O_DIRECTORY)))) < 0) {
         r = -errno;
     } else if ((e->wd = inotify_add_watch(dino, ph, IN_CLOSE_NOWRITE |
                                                         IN_CLOSE_WRITE)) < 0) {

@@ -62,10 +62,19 @@ static int is_dir_link(const char *link)
 
 /* The remote stat of a snapshot memfd or a directory placeholder from its
  * /proc link; 0, or -1 when the fd is none of ours. */
-static int memfd_stat(const char *link, shunt_stat_r_t *st)
+static int memfd_stat(const char *link, shunt_stat_r_t *st, int *writing)
 {
+    *writing = 0;
     if (shunt_snap_parse(link, st) == 0)
         return 0;
+    static const char wr[] = "/memfd:" SV_WR_PREFIX;
+    if (strncmp(link, wr, sizeof(wr) - 1) == 0) {
+        const char *p = link + sizeof(wr) - 1;
+        *writing = 1;
+        if (shunt_stat_dec(&p, st) < 0)
+            memset(st, 0, sizeof(*st)), st->mode = S_IFREG | 0644;
+        return 0;
+    }
     sv_dir_t d;
     if (sv_dir_get(link, &d, 0) < 0)
         return -1;
@@ -102,8 +111,8 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
                 if ((r = dir_path(c, dirfd, base, sizeof(base))) < 0)
                     return r;
                 t->kernel_same = 0;
-            } else if (base[0] != '/') {
-                return SV_RESOLVE_KERNEL; /* a socket, a pipe: ENOTDIR */
+            } else if (base[0] != '/' || strncmp(base, "/memfd:", 7) == 0) {
+                return SV_RESOLVE_KERNEL; /* a file, a socket: ENOTDIR */
             }
         }
         b = base;
@@ -190,11 +199,20 @@ static int hidden(const char *dir, const char *name, size_t nl)
     return shunt_policy_mode(&sv.pol, full) == SHUNT_MODE_NOT_FOUND;
 }
 
-/* The entries as linux_dirent64 records, in d->recs.  0 or -errno. */
-static long fetch_dir(sv_call_t *c, uint32_t h, sv_dir_t *d)
+/* The entries of d->path as linux_dirent64 records, into d->recs.  0 or
+ * -errno. */
+static long fetch_dir(sv_call_t *c, sv_dir_t *d)
 {
     size_t cap = 0;
-    long r = 0;
+    shunt_open_t oq = {.path = shunt_str(d->path), .flags = O_DIRECTORY};
+    shunt_msg_t om;
+    long r = sv_rpc(c, SHUNT_T_OPEN, &oq, &om);
+    if (r < 0)
+        return r;
+    uint32_t h = om.u.open_r.handle;
+    free(d->recs);
+    d->recs = NULL;
+    d->nrecs = 0;
     while (r == 0) {
         shunt_getdents_t q = {.handle = h, .max_entries = 256};
         shunt_msg_t m;
@@ -231,6 +249,7 @@ static long fetch_dir(sv_call_t *c, uint32_t h, sv_dir_t *d)
         if (r == 0 && (m.u.dirents_r.eof || !m.u.dirents_r.entries.count))
             break;
     }
+    close_handle(c, h);
     return r;
 }
 
@@ -268,14 +287,21 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
     shunt_stat_r_t st = m.u.stat_r;
     char name[SHUNT_MEMFD_NAME_MAX + 32];
     if (S_ISDIR(st.mode)) {
-        sv_dir_t d = {.path = strdup(norm), .st = st};
-        r = d.path ? fetch_dir(c, h, &d) : -ENOMEM;
+        /* its canonical name (what fchdir and relative paths start from,
+         * as a directory fd keeps its directory whatever named it); the
+         * entries are read at the first getdents64 and again at each
+         * rewind, as the kernel reads a directory live */
         close_handle(c, h);
-        if (r < 0) {
-            free(d.path);
-            free(d.recs);
-            return r;
-        }
+        shunt_realpath_t rq = {.dirh = (int32_t)SHUNT_AT_ROOT,
+                               .path = shunt_str(norm), .flags = 0};
+        sv_dir_t d = {.st = st};
+        if (sv_rpc(c, SHUNT_T_REALPATH, &rq, &m) == 0 &&
+            m.u.readlink_r.target.len > 0 && m.u.readlink_r.target.len < PATH_MAX)
+            d.path = strndup(m.u.readlink_r.target.p, m.u.readlink_r.target.len);
+        else
+            d.path = strdup(norm);
+        if (!d.path)
+            return -ENOMEM;
         return sv_dir_open(c, &d, (int)flags);
     } else if (S_ISREG(st.mode) && !(flags & O_PATH)) {
         if (st.size > SV_SNAPSHOT_MAX) {
@@ -412,12 +438,13 @@ static long fd_stat(sv_call_t *c, int fd, shunt_stat_r_t *st)
         }
         return remote_stat(c, link, 0, st);
     }
+    int writing;
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 ||
         (strncmp(link, "/memfd:shunt-", 13) != 0 && !is_dir_link(link)) ||
-        memfd_stat(link, st) < 0)
+        memfd_stat(link, st, &writing) < 0)
         return 1;
     /* a file being written has the memfd's size, not the one at open */
-    if (S_ISREG(st->mode)) {
+    if (writing) {
         char p[64];
         struct stat real;
         snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
@@ -651,6 +678,16 @@ long sv_getdents64(sv_call_t *c)
     long r;
     int dup = sv_getfd(c, fd);
     off_t pos = dup >= 0 ? lseek(dup, 0, SEEK_CUR) : -1;
+    if (dup >= 0 && pos == 0) {
+        /* the first read, or after a rewind: the entries now */
+        sv_wr_sync();
+        if ((r = fetch_dir(c, &d)) < 0 || sv_dir_set_recs(link, &d) < 0) {
+            close(dup);
+            free(d.path);
+            free(d.recs);
+            return r < 0 ? r : -ENOMEM;
+        }
+    }
     if (dup < 0) {
         r = dup;
     } else if (pos < 0) {
@@ -749,10 +786,16 @@ long sv_fchdir(sv_call_t *c)
         long r = dir_path(c, fd, path, sizeof(path));
         if (r < 0)
             return r;
-        sv_cwd_set(c->tid, path);
-        return 0;
+        return chdir_remote(c, path); /* its canonical name, as chdir */
     }
-    sv_cwd_set(c->tid, NULL);
+    /* a local directory: the kernel's, and the cwd is local again (an
+     * fd that is no directory, or no fd, fails in the kernel and changes
+     * nothing) */
+    char p[64];
+    struct stat st;
+    snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
+    if (fd >= 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        sv_cwd_set(c->tid, NULL);
     return SV_CONTINUE;
 }
 

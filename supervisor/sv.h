@@ -125,12 +125,18 @@ void sv_dirs_stop(void);
  * recs when asked: the caller frees them); 0 or -1. */
 int sv_dir_is(const char *link);
 int sv_dir_get(const char *link, sv_dir_t *out, int with_recs);
+/* Replaces the entries of the placeholder (a copy of d's recs); 0 or -1. */
+int sv_dir_set_recs(const char *link, const sv_dir_t *d);
 /* Gives the program a placeholder for d (which it takes, on every path):
  * SV_ANSWERED or -errno. */
 long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags);
 
 /* ---- write.c: read_write paths --------------------------------------- */
 extern int sv_wr_enabled; /* the configuration has read_write paths */
+/* A file being written is a memfd named this and the remote stat at open
+ * (shunt/statconv.h's text): fstat answers that stat with the memfd's
+ * size. */
+#define SV_WR_PREFIX "shunt-wr:"
 int sv_wr_start(void);
 void sv_wr_stop(void);
 /* Stores what the program released; call before looking at remote

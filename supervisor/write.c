@@ -189,7 +189,7 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
     shunt_open_t q = {.path = shunt_str(norm),
                       .flags = (int32_t)(flags & (O_ACCMODE | O_CREAT | O_EXCL |
                                                   O_TRUNC | O_NOFOLLOW |
-                                                  O_DIRECTORY)),
+                                                  O_DIRECTORY | O_NONBLOCK)),
                       .mode = mode};
     shunt_msg_t m;
     long r = sv_rpc(c, SHUNT_T_OPEN, &q, &m);
@@ -205,7 +205,10 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
         goto close_h;
     }
     char name[SHUNT_MEMFD_NAME_MAX + 32];
-    shunt_snap_name(&st, name, sizeof(name));
+    size_t k = (size_t)snprintf(name, sizeof(name), "%s", SV_WR_PREFIX);
+    if (!shunt_stat_enc(&st, name + k, sizeof(name) - k) ||
+        strlen(name) > SHUNT_MEMFD_NAME_MAX)
+        snprintf(name, sizeof(name), "%s", SV_WR_PREFIX);
     int mfd = memfd_create(name, MFD_CLOEXEC);
     if (mfd < 0) {
         r = -errno;

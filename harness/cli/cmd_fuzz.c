@@ -792,6 +792,9 @@ static int load(const fz_opts_t *o, shunt_scenario_t **s, shunt_fuzzspec_t **f)
         shunt_scenario_free(*s);
         return EXIT_INVALID;
     }
+    (*f)->engine = o->engine && strcmp(o->engine, "supervisor") == 0
+                       ? SHUNT_FZ_ENGINE_SUPERVISOR
+                       : SHUNT_FZ_ENGINE_LAYER;
     return 0;
 }
 

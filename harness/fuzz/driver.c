@@ -590,8 +590,12 @@ static int fz_re_match(const char *re, const char *s)
     return m;
 }
 
-static int known_for(const shunt_fz_known_t *k, const char *policy)
+static int known_for(const shunt_fuzzspec_t *f, const shunt_fz_known_t *k,
+                     const char *policy)
 {
+    int engine = f->engine ? f->engine : SHUNT_FZ_ENGINE_LAYER;
+    if (k->engines && !(k->engines & engine))
+        return 0;
     if (!k->policies)
         return 1;
     for (size_t i = 0; policy && i < k->n_policies; i++)
@@ -621,7 +625,7 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
         result_class(b, cb, sizeof(cb));
         snprintf(out->sig, sizeof(out->sig), "%s: %s / %s", out->call, ca, cb);
         for (size_t k = 0; f && k < f->n_known; k++) {
-            if (known_for(&f->known[k], policy) &&
+            if (known_for(f, &f->known[k], policy) &&
                 fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
                 fz_re_match(f->known[k].local, b ? after_index(b) : NULL)) {
                 out->known = 1;
