@@ -253,6 +253,61 @@ static long fetch_dir(sv_call_t *c, sv_dir_t *d)
     return r;
 }
 
+/* mfd's remote path, for readlink of /proc/PID/fd/N. */
+void sv_remember_path(int mfd, const char *path)
+{
+    struct stat st;
+    if (fstat(mfd, &st) == 0)
+        sv_memfd_path_put(st.st_dev, st.st_ino, path);
+}
+
+/* readlink of /proc/self/fd/N, /proc/PID/fd/N, /dev/fd/N of a remote
+ * file (the remote path, as under the layer) and /proc/self/cwd of a
+ * remote cwd: 1 with out, 0 when it is the kernel's to say. */
+static int proc_link(const sv_call_t *c, const char *norm, char *out,
+                     size_t n)
+{
+    char who[32];
+    int fd = -1, cwd = 0;
+    int k = 0;
+    if (sscanf(norm, "/proc/%31[^/]/fd/%d%n", who, &fd, &k) == 2 &&
+        !norm[k]) {
+    } else if (sscanf(norm, "/dev/fd/%d%n", &fd, &k) == 1 && !norm[k]) {
+        strcpy(who, "self");
+    } else if (sscanf(norm, "/proc/%31[^/]/cwd%n", who, &k) == 1 && !norm[k]) {
+        cwd = 1;
+    } else {
+        return 0;
+    }
+    pid_t pid;
+    if (strcmp(who, "self") == 0 || strcmp(who, "thread-self") == 0)
+        pid = c->tid;
+    else if (!(pid = (pid_t)atoi(who)))
+        return 0;
+    if (cwd)
+        return sv_cwd_get(pid, out, n);
+    char p[64], link[PATH_MAX];
+    snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t l = readlink(p, link, sizeof(link) - 1);
+    if (l <= 0)
+        return 0;
+    link[l] = 0;
+    if (sv_dir_is(link)) {
+        sv_dir_t d;
+        if (sv_dir_get(link, &d, 0) < 0)
+            return 0;
+        int ok = strlen(d.path) < n;
+        if (ok)
+            strcpy(out, d.path);
+        free(d.path);
+        return ok;
+    }
+    struct stat st;
+    if (strncmp(link, "/memfd:shunt-", 13) != 0 || stat(p, &st) < 0)
+        return 0;
+    return sv_memfd_path_get(st.st_dev, st.st_ino, out, n);
+}
+
 /* A fresh open file description of mfd with the program's access mode
  * (a read-only open must not be writable), or -errno. */
 static int reopen(int mfd, int flags)
@@ -327,6 +382,7 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
         close_handle(c, h);
         return r;
     }
+    sv_remember_path(mfd, norm);
     if (!(flags & O_PATH))
         r = fetch(c, h, mfd);
     close_handle(c, h);
@@ -607,6 +663,11 @@ static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
     if (t.mode == SHUNT_MODE_NOT_FOUND)
         return -ENOENT;
     char out[PATH_MAX];
+    if (proc_link(c, t.norm, out, sizeof(out))) {
+        size_t n = strlen(out) < (size_t)size ? strlen(out) : (size_t)size;
+        r = sv_write(c, buf, out, n);
+        return r < 0 ? r : (long)n;
+    }
     if (t.mode == SHUNT_MODE_LOCAL ||
         shunt_policy_local_ancestor(&sv.pol, t.norm)) {
         if (t.kernel_same)

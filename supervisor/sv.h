@@ -174,4 +174,10 @@ void sv_dgram_relay_put(uint64_t ino, const struct sockaddr_storage *dst,
 int sv_dgram_peer(uint64_t ino, uint16_t relay_port,
                   struct sockaddr_storage *dst, socklen_t *dlen);
 
+/* The remote path of a memfd the supervisor made (readlink of
+ * /proc/PID/fd/N answers it, as under the layer): 1 with out, or 0. */
+void sv_memfd_path_put(uint64_t dev, uint64_t ino, const char *path);
+void sv_remember_path(int mfd, const char *path); /* files.c */
+int sv_memfd_path_get(uint64_t dev, uint64_t ino, char *out, size_t n);
+
 #endif

@@ -214,6 +214,7 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
         r = -errno;
         goto close_h;
     }
+    sv_remember_path(mfd, norm);
     if (!(flags & O_TRUNC) && st.size > 0) {
         /* the content it starts from, through a handle that may read */
         uint32_t rh = h;
