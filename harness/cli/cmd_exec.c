@@ -4,6 +4,7 @@
 #include "exec_record.h"
 #include "shunt/layercfg.h"
 #include "session.h"
+#include "shunt/goinfo.h"
 #include "shunt/target.h"
 
 #include "shunt/log.h"
@@ -614,6 +615,30 @@ static int exec_config(exec_cmd_t *xc, char *abs_log, size_t abs_len, char **con
     return 0;
 }
 
+/* 1 when path is a dynamically linked Go program the layer would run
+ * unhooked (docs/go.md): a Go release older than the layer knows, or a
+ * Go file it cannot read its entry points from. */
+static int go_unhookable(const char *path, char *why, size_t whylen)
+{
+    shunt_goinfo_t gi;
+    memset(&gi, 0, sizeof(gi));
+    char w[256] = "";
+    int r = shunt_goinfo_read(path, &gi, w, sizeof(w));
+    if (!gi.version[0])
+        return 0; /* not Go */
+    if (r < 0) {
+        snprintf(why, whylen, "%s, a Go program the layer cannot hook: %s",
+                 gi.version, w);
+        return 1;
+    }
+    if (gi.major == 1 && gi.minor < 16) {
+        snprintf(why, whylen, "%s: the layer hooks Go 1.16 and later",
+                 gi.version);
+        return 1;
+    }
+    return 0;
+}
+
 /* CMD as PATH finds it, and the engine that runs it (xc->engine is set
  * from auto).  0, or the exit status (said why). */
 static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
@@ -644,6 +669,11 @@ static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
                         "supervisor runs it)\n",
                 xc->cmd[0], why);
         return EXIT_CANNOT_RUN;
+    }
+    if (xc->engine == ENGINE_AUTO && go_unhookable(path, why, sizeof(why))) {
+        LOG_INFO("engine: supervisor for %s (%s)", xc->cmd[0], why);
+        xc->engine = ENGINE_SUPERVISOR;
+        return 0;
     }
     if (xc->engine == ENGINE_AUTO)
         LOG_INFO("engine: layer for %s (dynamically linked)", xc->cmd[0]);
