@@ -13,6 +13,13 @@
  *       then BURST threads making 200 stats of PATH each at once, and the
  *       stat of PATH again, alone (the supervisor keeps the workers such a
  *       burst made it start)
+ *   sv_bench floor PATH SLOW
+ *       the stat of PATH (median and best of 25 batches) under the least a
+ *       user-notification engine does: a filter sending newfstatat only,
+ *       answered by one thread of this process that reads the path from
+ *       the caller's memory, checks the notification is still valid and
+ *       lets the kernel run the call; the floor under the supervisor's
+ *       figures on this host
  *   sv_bench remote PATH N
  *       stat of a remote PATH, N times: p50 and p99 in us
  *   sv_bench spawn N PROGRAM [ARGS...]
@@ -24,7 +31,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +128,61 @@ static void burst(const char *path, long n)
     free(t);
 }
 
+/* ---- floor: a minimal user-notification responder ---------------------- */
+static int floor_fd = -1;
+
+static void *floor_responder(void *arg)
+{
+    (void)arg;
+    while (__atomic_load_n(&floor_fd, __ATOMIC_ACQUIRE) < 0)
+        usleep(100);
+    for (;;) {
+        struct seccomp_notif req;
+        struct seccomp_notif_resp resp;
+        memset(&req, 0, sizeof(req));
+        if (ioctl(floor_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+            if (errno == EINTR || errno == ENOENT)
+                continue;
+            return NULL;
+        }
+        char path[4096];
+        struct iovec l = {.iov_base = path, .iov_len = 256};
+        struct iovec r = {.iov_base = (void *)(uintptr_t)req.data.args[1],
+                          .iov_len = 256};
+        process_vm_readv((pid_t)req.pid, &l, 1, &r, 1, 0);
+        uint64_t id = req.id;
+        if (ioctl(floor_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+            continue;
+        memset(&resp, 0, sizeof(resp));
+        resp.id = req.id;
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        ioctl(floor_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    }
+}
+
+/* The filter on the calling thread only (the responder, started before,
+ * is not under it): newfstatat goes to user space.  The listener's fd. */
+static int floor_filter(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        bench_die("no_new_privs");
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                          SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd < 0)
+        bench_die("seccomp");
+    return fd;
+}
+
 static long count(const char *s)
 {
     char *end;
@@ -128,7 +197,7 @@ static long count(const char *s)
 static void usage(void)
 {
     fprintf(stderr, "usage: sv_bench local PATH FAST SLOW [BURST] | remote PATH N |\n"
-                    "       spawn N PROGRAM [ARGS...] | rtt N\n");
+                    "       floor PATH SLOW | spawn N PROGRAM [ARGS...] | rtt N\n");
     exit(2);
 }
 
@@ -162,6 +231,16 @@ int main(int argc, char **argv)
                    " stat_after_burst_ns_best=%.1f", argv[5], m, b);
         }
         printf(" cpu_idle_held=%s\n", hold >= 0 ? "yes" : "no");
+    } else if (strcmp(mode, "floor") == 0 && argc == 4) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, floor_responder, NULL) != 0)
+            bench_die("pthread_create");
+        __atomic_store_n(&floor_fd, floor_filter(), __ATOMIC_RELEASE);
+        double m, b;
+        ns_per_call(C_STAT, argv[2], count(argv[3]), &m, &b);
+        printf("sv_bench floor stat_ns=%.1f stat_ns_best=%.1f\n", m, b);
+        fflush(stdout);
+        _exit(0); /* the responder never returns */
     } else if (strcmp(mode, "remote") == 0 && argc == 4) {
         size_t n = (size_t)count(argv[3]);
         uint64_t *lat = calloc(n, sizeof(*lat));
