@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -861,38 +862,48 @@ long sv_fchdir(sv_call_t *c)
 }
 
 /* ---- the host name ------------------------------------------------------------ */
-void sv_load_hostname(void)
+/* The target's host name, read at the first uname (through the asking
+ * worker's connection): 1 when there is one. */
+static pthread_mutex_t hn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hn_state; /* 0 not read, 1 read, -1 none */
+
+static int load_hostname(sv_call_t *c)
 {
-    shunt_client_t *cl = NULL;
-    shunt_open_t q = {.path = shunt_str("/etc/hostname"), .flags = O_RDONLY};
-    shunt_msg_t m;
-    if (sv_rpc_once(SHUNT_T_OPEN, &q, &m, &cl) == 0) {
-        uint32_t h = m.u.open_r.handle;
-        shunt_read_t rq = {.handle = h, .count = 512};
-        if (sv_rpc_once(SHUNT_T_READ, &rq, &m, &cl) == 0) {
-            char buf[513];
-            size_t n = m.u.data_r.data.len < 512 ? m.u.data_r.data.len : 512;
-            memcpy(buf, m.u.data_r.data.p, n);
-            buf[n] = 0;
-            n = strcspn(buf, " \t\r\n");
-            if (n > 0 && n < sizeof(sv.hostname)) {
-                memcpy(sv.hostname, buf, n);
-                sv.hostname[n] = 0;
+    pthread_mutex_lock(&hn_lock);
+    if (hn_state == 0) {
+        shunt_open_t q = {.path = shunt_str("/etc/hostname"),
+                          .flags = O_RDONLY};
+        shunt_msg_t m;
+        if (sv_rpc(c, SHUNT_T_OPEN, &q, &m) == 0) {
+            uint32_t h = m.u.open_r.handle;
+            shunt_read_t rq = {.handle = h, .count = 512};
+            if (sv_rpc(c, SHUNT_T_READ, &rq, &m) == 0) {
+                char buf[513];
+                size_t n = m.u.data_r.data.len < 512 ? m.u.data_r.data.len
+                                                      : 512;
+                memcpy(buf, m.u.data_r.data.p, n);
+                buf[n] = 0;
+                n = strcspn(buf, " \t\r\n");
+                if (n > 0 && n < sizeof(sv.hostname)) {
+                    memcpy(sv.hostname, buf, n);
+                    sv.hostname[n] = 0;
+                }
             }
+            close_handle(c, h);
         }
-        shunt_close_t cq = {.handle = h};
-        sv_rpc_once(SHUNT_T_CLOSE, &cq, &m, &cl);
+        hn_state = sv.hostname[0] ? 1 : -1;
+        if (hn_state < 0)
+            LOG_WARN("hostname: cannot read the target's /etc/hostname; "
+                     "uname says the local one");
     }
-    if (!sv.hostname[0])
-        LOG_WARN("hostname: cannot read the target's /etc/hostname; uname "
-                 "says the local one");
-    if (cl)
-        shunt_client_close(cl);
+    int r = hn_state > 0;
+    pthread_mutex_unlock(&hn_lock);
+    return r;
 }
 
 long sv_uname(sv_call_t *c)
 {
-    if (!sv.hostname[0])
+    if (!load_hostname(c))
         return SV_CONTINUE;
     struct utsname u;
     if (uname(&u) < 0)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define SV_WORKERS_MAX 64
+#define SV_IDLE_MAX 4
 
 sv_global_t sv;
 
@@ -238,6 +239,15 @@ static void *worker(void *arg)
             if (ioctl(sv.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 &&
                 errno != ENOENT)
                 LOG_WARN("answer to %d: %s", (int)c.tid, strerror(errno));
+        }
+        /* After a burst, the extra workers go: the kernel hands calls to
+         * its waiters in turn, and a few warm ones answer faster than
+         * dozens of cold ones. */
+        int n = atomic_load(&idle);
+        if (n > SV_IDLE_MAX &&
+            atomic_compare_exchange_strong(&idle, &n, n - 1)) {
+            atomic_fetch_add(&idle, 1); /* the exit path takes it off */
+            break;
         }
     }
     if (w.cl)

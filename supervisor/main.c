@@ -427,7 +427,6 @@ int main(int argc, char **argv)
         fprintf(stderr, SV_NAME ": out of memory\n");
         return EXIT_CANNOT_RUN;
     }
-    sv_load_hostname();
     inherit_layer_cwd();
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {

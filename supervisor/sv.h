@@ -28,7 +28,8 @@ typedef struct {
     int notify_fd;            /* the filter's listener */
     pid_t program;            /* the first process under the filter */
     int rpc_timeout_ms;
-    char hostname[65];        /* the target's, "" when unknown */
+    char hostname[65];        /* the target's (files.c: read at the first
+                                 uname), "" when unknown */
 } sv_global_t;
 
 extern sv_global_t sv;
@@ -109,8 +110,6 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
 #define SV(name, fn, when) long fn(sv_call_t *c);
 #include "calls.def"
 #undef SV
-/* The target's host name, read once at start-up (sv.hostname). */
-void sv_load_hostname(void);
 
 /* ---- dirs.c: remote directories as local placeholders ---------------- */
 typedef struct {
