@@ -6,6 +6,7 @@
  * SV_WORKERS_MAX.  The main thread waits for the filter's last user. */
 #include "sv.h"
 
+#include "shunt/frameio.h"
 #include "shunt/log.h"
 
 #include <errno.h>
@@ -55,29 +56,11 @@ static int broker_connect(void)
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
         return -errno;
-    char byte = 'c';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof(cm));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &sp[1], sizeof(int));
-    ssize_t r;
-    do
-        r = sendmsg(sv.broker_fd, &mh, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    int e = errno;
+    ssize_t r = shunt_send_fd(sv.broker_fd, "c", 1, sp[1], MSG_NOSIGNAL);
     close(sp[1]);
     if (r < 0) {
         close(sp[0]);
-        return -e;
+        return (int)r;
     }
     return sp[0];
 }
@@ -181,14 +164,20 @@ static void spawn_worker(void)
         atomic_fetch_sub(&workers, 1);
         return;
     }
+    if (sv_thread(worker) < 0)
+        atomic_fetch_sub(&workers, 1);
+}
+
+int sv_thread(void *(*fn)(void *))
+{
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 256 * 1024);
-    if (pthread_create(&t, &at, worker, NULL) != 0)
-        atomic_fetch_sub(&workers, 1);
+    int r = pthread_create(&t, &at, fn, NULL);
     pthread_attr_destroy(&at);
+    return r == 0 ? 0 : -1;
 }
 
 static void *worker(void *arg)

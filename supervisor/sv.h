@@ -66,6 +66,8 @@ long sv_rpc(sv_call_t *c, uint16_t type, const void *q, shunt_msg_t *m);
 long sv_rpc_once(uint16_t type, const void *q, shunt_msg_t *m,
                  shunt_client_t **keep);
 int64_t sv_now_ms(void);
+/* A detached thread of the supervisor running fn: 0 or -1. */
+int sv_thread(void *(*fn)(void *));
 
 /* ---- mem.c: the program's memory ----------------------------------- */
 /* Whether the notification is still pending (its thread alive, not
@@ -142,6 +144,10 @@ void sv_wr_stop(void);
  * paths (their content or names may be waiting to go to the target). */
 void sv_wr_sync(void);
 long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode);
+
+/* The whole remote file of handle h into fd (READ until its end; EFBIG
+ * past the snapshot limit): 0 or -errno.  files.c. */
+long sv_fetch(sv_call_t *c, uint32_t h, int fd);
 
 /* ---- procs.c: per-process state --------------------------------------- */
 /* The remote cwd of the process tid belongs to, copied into out (size
