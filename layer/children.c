@@ -71,9 +71,21 @@ static int is_fresh_var(const char *e)
            strncmp(e, "SHUNT_TOKEN=", 12) == 0;
 }
 
+/* shunt-supervisor (SHUNT_SUPERVISOR, set by harness exec): a static
+ * child runs under it instead of on the host (docs/supervisor.md). */
+static char sv_path[PATH_MAX];
+
+const char *shunt_children_supervisor(void)
+{
+    return sv_path[0] ? sv_path : NULL;
+}
+
 void shunt_children_init(void);
 void shunt_children_init(void)
 {
+    const char *sv = getenv("SHUNT_SUPERVISOR");
+    if (sv && sv[0] == '/' && strlen(sv) < sizeof(sv_path))
+        strcpy(sv_path, sv);
     Dl_info di;
     if (dladdr((void *)shunt_children_init, &di) && di.dli_fname &&
         strlen(di.dli_fname) < sizeof(self_path)) {
@@ -273,13 +285,66 @@ static void finish(fixed_env_t *f, layer_execfds_t *x)
     errno = saved;
 }
 
+/* A static program (check 1) goes on under the supervisor, same pid,
+ * same session (the broker fd and SHUNT_* variables it inherits), same
+ * environment: execve(supervisor, [supervisor, --path, PATH, --, argv]).
+ * -1 with errno when that exec failed (the caller then execs the program
+ * as it is); does not return otherwise. */
+#define SV_MAX_ARGS 4096
+static int exec_supervised(const char *path, char *const argv[],
+                           char *const envp[])
+{
+    size_t n = 0;
+    while (argv && argv[n] && n < SV_MAX_ARGS)
+        n++;
+    if (n >= SV_MAX_ARGS || !path || !path[0]) {
+        errno = E2BIG;
+        return -1;
+    }
+    /* on the stack: a vfork child must not touch the parent's heap */
+    char *v[SV_MAX_ARGS + 6];
+    size_t k = 0;
+    v[k++] = sv_path;
+    v[k++] = (char *)"--path";
+    v[k++] = (char *)path;
+    v[k++] = (char *)"--";
+    if (n == 0)
+        v[k++] = (char *)path;
+    for (size_t i = 0; i < n; i++)
+        v[k++] = argv[i];
+    v[k] = NULL;
+    /* The supervisor itself runs without the layer (which would hook its
+     * own exec of the program and start another supervisor). */
+    char *e[SV_MAX_ARGS + 1];
+    size_t ne = 0;
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (ne >= SV_MAX_ARGS) {
+            errno = E2BIG;
+            return -1;
+        }
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0 &&
+            preload_has_self(envp[i] + 11))
+            continue;
+        e[ne++] = envp[i];
+    }
+    e[ne] = NULL;
+    return REAL(execve, sv_path, v, e);
+}
+
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
     int check = shunt_exec_check(AT_FDCWD, path, 0);
     fixed_env_t f;
     layer_execfds_t x;
-    prepare(envp, &f, &x, check);
-    int r = REAL(execve, path, argv, f.envp);
+    /* under the supervisor the child keeps the session (the broker) */
+    int sv = check == 1 && sv_path[0] && !LAYER_BYPASS() && path && path[0];
+    prepare(envp, &f, &x, sv ? 0 : check);
+    int r;
+    if (sv &&
+        exec_supervised(path, argv, f.envp) < 0)
+        LOG_WARN("exec %s under %s: %s; it runs unhooked", path, sv_path,
+                 ESTR(errno));
+    r = REAL(execve, path, argv, f.envp);
     finish(&f, &x);
     return r;
 }
@@ -290,7 +355,13 @@ int hook_execveat(int dirfd, const char *path, char *const argv[],
     int check = shunt_exec_check(dirfd, path, flags);
     fixed_env_t f;
     layer_execfds_t x;
-    prepare(envp, &f, &x, check);
+    int sv = check == 1 && sv_path[0] && !LAYER_BYPASS() && path &&
+             (path[0] == '/' || dirfd == AT_FDCWD);
+    prepare(envp, &f, &x, sv ? 0 : check);
+    if (sv &&
+        exec_supervised(path, argv, f.envp) < 0)
+        LOG_WARN("exec %s under %s: %s; it runs unhooked", path, sv_path,
+                 ESTR(errno));
     int r = REAL(execveat, dirfd, path, argv, f.envp, flags);
     finish(&f, &x);
     return r;

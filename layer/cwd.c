@@ -25,6 +25,7 @@
  * directory, and removes from the program's environment. */
 #include "hooks.h"
 #include "layer.h"
+#include "shunt/path.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -130,34 +131,6 @@ static int dead_name(char *out, size_t outlen, uint64_t rnd, const char *canon)
     return 1;
 }
 
-/* The remote cwd a removed directory's /proc/self/cwd name carries
- * ("/tmp/.shunt-cwd-RANDOM-ESCAPED (deleted)") into out; 0 or -1. */
-static int undead_name(const char *link, char *out, size_t outlen)
-{
-    static const char deleted[] = " (deleted)";
-    size_t l = strlen(link), dl = sizeof(deleted) - 1;
-    size_t pl = sizeof(DEAD_DIR DEAD_NAME) - 1;
-    if (l < pl + 17 + dl || strcmp(link + l - dl, deleted) != 0 ||
-        strncmp(link, DEAD_DIR DEAD_NAME, pl) != 0 || link[pl + 16] != '-')
-        return -1;
-    size_t o = 0;
-    for (size_t i = pl + 17; i < l - dl; i++) {
-        char c = link[i];
-        if (c == '%') {
-            if (i + 2 >= l - dl || link[i + 1] != '2')
-                return -1;
-            c = link[i + 2] == 'F' ? '/' : link[i + 2] == '5' ? '%' : 0;
-            if (!c)
-                return -1;
-            i += 2;
-        }
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = 0;
-    return o > 0 && out[0] == '/' ? 0 : -1;
-}
 
 /* A new removed directory for the kernel cwd to stay in (mkdir, open
  * O_PATH, rmdir; raw syscalls), named after canon (dead_name): one per
@@ -542,7 +515,7 @@ void shunt_cwd_init(void)
                        sizeof(link) - 1);
         if (n > 0) {
             link[n] = 0;
-            found = named = undead_name(link, path, sizeof(path)) == 0;
+            found = named = shunt_deadcwd_decode(link, path, sizeof(path)) == 0;
         }
     }
     if (!found) {

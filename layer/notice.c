@@ -157,7 +157,10 @@ int shunt_exec_check(int dirfd, const char *path, int at_flags)
                 self[k > 0 ? k : 0] = 0;
             }
             const char *name = path[0] ? path : self[0] ? self : "(fd)";
-            if (interp[0])
+            if (shunt_children_supervisor() && path[0] && !shunt_go_main)
+                LOG_INFO("%s is statically linked: it runs under %s",
+                         name, shunt_children_supervisor());
+            else if (interp[0])
                 shunt_notice_unhooked(
                     "%s runs through %s, a statically linked executable: "
                     "LD_PRELOAD cannot enter it (a later engine will); it "

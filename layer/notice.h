@@ -17,5 +17,7 @@ void shunt_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * 1 when it is (the new image runs without the layer), -1 when there is no
  * executable file there (the exec will fail), else 0. */
 int shunt_exec_check(int dirfd, const char *path, int at_flags);
+/* The supervisor a static child is run under (children.c), or NULL. */
+const char *shunt_children_supervisor(void);
 
 #endif

@@ -69,3 +69,32 @@ int shunt_path_under(const char *path, const char *prefix)
         return 0;
     return path[n] == '\0' || path[n] == '/';
 }
+
+/* The remote cwd a removed directory's /proc/self/cwd name carries
+ * ("/tmp/.shunt-cwd-RANDOM-ESCAPED (deleted)") into out; 0 or -1. */
+int shunt_deadcwd_decode(const char *link, char *out, size_t outlen)
+{
+    static const char deleted[] = " (deleted)";
+    size_t l = strlen(link), dl = sizeof(deleted) - 1;
+    size_t pl = sizeof(SHUNT_DEADCWD_PREFIX) - 1;
+    if (l < pl + 17 + dl || strcmp(link + l - dl, deleted) != 0 ||
+        strncmp(link, SHUNT_DEADCWD_PREFIX, pl) != 0 || link[pl + 16] != '-')
+        return -1;
+    size_t o = 0;
+    for (size_t i = pl + 17; i < l - dl; i++) {
+        char c = link[i];
+        if (c == '%') {
+            if (i + 2 >= l - dl || link[i + 1] != '2')
+                return -1;
+            c = link[i + 2] == 'F' ? '/' : link[i + 2] == '5' ? '%' : 0;
+            if (!c)
+                return -1;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = 0;
+    return o > 0 && out[0] == '/' ? 0 : -1;
+}

@@ -31,90 +31,88 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define DIR_PREFIX "shunt-dir:"
 /* A remote regular file larger than this is refused with EFBIG (the layer
  * forwards such files read by read; the supervisor does not intercept
  * read, docs/supervisor.md). */
 #define SV_SNAPSHOT_MAX (1ull << 30)
 
 /* ---- where a path is ----------------------------------------------------- */
-typedef struct {
-    char norm[PATH_MAX]; /* absolute, lexically normalised */
-    int mode;            /* SHUNT_MODE_* */
-    int kernel_same;     /* the kernel resolves the program's own path to
-                            norm (no remote cwd or directory fd in it) */
-} target_t;
-
-#define RESOLVE_EMPTY 1  /* "" with AT_EMPTY_PATH: the fd itself */
-#define RESOLVE_KERNEL 2 /* not a path this code can judge: the kernel's */
-
-/* The remote directory a "shunt-dir" memfd stands for: its path, from the
- * memfd's first bytes.  0 or -errno. */
-static long dir_path(const sv_call_t *c, int fd, char *out, size_t n,
-                     uint32_t *records_at)
+/* The remote directory a placeholder fd stands for: its path.  0 or
+ * -errno. */
+static long dir_path(const sv_call_t *c, int fd, char *out, size_t n)
 {
-    int d = sv_getfd(c, fd);
-    if (d < 0)
-        return d;
-    uint32_t len = 0;
-    long r = -EIO;
-    if (pread(d, &len, sizeof(len), 0) == (ssize_t)sizeof(len) && len < n &&
-        pread(d, out, len, sizeof(len)) == (ssize_t)len) {
-        out[len] = 0;
-        if (records_at)
-            *records_at = (uint32_t)sizeof(len) + len;
-        r = 0;
-    }
-    close(d);
+    char link[PATH_MAX];
+    long r = sv_fdlink(c, fd, link, sizeof(link));
+    if (r < 0)
+        return r;
+    sv_dir_t d;
+    if (sv_dir_get(link, &d, 0) < 0)
+        return -EBADF;
+    r = strlen(d.path) < n ? 0 : -ENAMETOOLONG;
+    if (r == 0)
+        strcpy(out, d.path);
+    free(d.path);
     return r;
 }
 
 static int is_dir_link(const char *link)
 {
-    return strncmp(link, "/memfd:" DIR_PREFIX, 7 + sizeof(DIR_PREFIX) - 1) == 0;
+    return sv_dir_is(link);
 }
 
-/* The remote stat of a snapshot or directory memfd from its /proc link;
- * 0, or -1 when the fd is none of ours. */
-static int memfd_stat(const char *link, shunt_stat_r_t *st)
+/* The remote stat of a snapshot memfd or a directory placeholder from its
+ * /proc link; 0, or -1 when the fd is none of ours. */
+static int memfd_stat(const char *link, shunt_stat_r_t *st, int *writing)
 {
+    *writing = 0;
     if (shunt_snap_parse(link, st) == 0)
         return 0;
-    if (!is_dir_link(link))
+    static const char wr[] = "/memfd:" SV_WR_PREFIX;
+    if (strncmp(link, wr, sizeof(wr) - 1) == 0) {
+        const char *p = link + sizeof(wr) - 1;
+        *writing = 1;
+        if (shunt_stat_dec(&p, st) < 0)
+            memset(st, 0, sizeof(*st)), st->mode = S_IFREG | 0644;
+        return 0;
+    }
+    sv_dir_t d;
+    if (sv_dir_get(link, &d, 0) < 0)
         return -1;
-    const char *p = link + 7 + sizeof(DIR_PREFIX) - 1;
-    return shunt_stat_dec(&p, st);
+    *st = d.st;
+    free(d.path);
+    return 0;
 }
 
 /* The program's path at paddr, relative to dirfd, judged by the policy.
- * 0, RESOLVE_EMPTY, RESOLVE_KERNEL or -errno. */
-static long resolve(const sv_call_t *c, int dirfd, uint64_t paddr,
-                    int empty_ok, target_t *t)
+ * 0, SV_RESOLVE_EMPTY, SV_RESOLVE_KERNEL or -errno. */
+long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
+                sv_target_t *t)
 {
     char p[PATH_MAX], base[PATH_MAX];
     long n = sv_read_str(c, paddr, p, sizeof(p));
     if (n < 0)
         return n;
     if (n == 0)
-        return empty_ok ? RESOLVE_EMPTY : -ENOENT;
+        return empty_ok ? SV_RESOLVE_EMPTY : -ENOENT;
     t->kernel_same = 1;
     const char *b = NULL;
     if (p[0] != '/') {
         if (dirfd == AT_FDCWD) {
             if (sv_cwd_get(c->tid, base, sizeof(base)))
                 t->kernel_same = 0;
-            else if (sv_fdlink(c, -1, base, sizeof(base)) < 0 || base[0] != '/')
-                return RESOLVE_KERNEL;
+            else if (sv_fdlink(c, AT_FDCWD, base, sizeof(base)) < 0 ||
+                     base[0] != '/')
+                return SV_RESOLVE_KERNEL;
         } else {
             long r = sv_fdlink(c, dirfd, base, sizeof(base));
             if (r < 0)
-                return RESOLVE_KERNEL; /* EBADF: the kernel says it */
+                return SV_RESOLVE_KERNEL; /* EBADF: the kernel says it */
             if (is_dir_link(base)) {
-                if ((r = dir_path(c, dirfd, base, sizeof(base), NULL)) < 0)
+                if ((r = dir_path(c, dirfd, base, sizeof(base))) < 0)
                     return r;
                 t->kernel_same = 0;
-            } else if (base[0] != '/') {
-                return RESOLVE_KERNEL; /* a socket, a pipe: ENOTDIR */
+            } else if (base[0] != '/' || strncmp(base, "/memfd:", 7) == 0) {
+                return SV_RESOLVE_KERNEL; /* a file, a socket: ENOTDIR */
             }
         }
         b = base;
@@ -122,6 +120,11 @@ static long resolve(const sv_call_t *c, int dirfd, uint64_t paddr,
     long r = shunt_path_normalize(b, p, t->norm, sizeof(t->norm));
     if (r < 0)
         return r == -EINVAL ? -ENOENT : r;
+    int k = b ? snprintf(t->raw, sizeof(t->raw), "%s%s%s", b,
+                         b[strlen(b) - 1] == '/' ? "" : "/", p)
+              : snprintf(t->raw, sizeof(t->raw), "%s", p);
+    if (k < 0 || (size_t)k >= sizeof(t->raw))
+        return -ENAMETOOLONG;
     t->mode = shunt_policy_mode(&sv.pol, t->norm);
     return 0;
 }
@@ -183,15 +186,33 @@ static long fetch(sv_call_t *c, uint32_t h, int mfd)
     }
 }
 
-/* The entries as linux_dirent64 records after the path. */
-static long fetch_dir(sv_call_t *c, uint32_t h, int mfd, const char *path)
+/* Whether the entry name of directory dir is a not_found path. */
+static int hidden(const char *dir, const char *name, size_t nl)
 {
-    uint32_t plen = (uint32_t)strlen(path);
-    long r = write_all(mfd, &plen, sizeof(plen));
-    if (r == 0)
-        r = write_all(mfd, path, plen);
-    uint64_t off = 0;
-    char rec[sizeof(struct dirent64) + 8];
+    if ((nl == 1 && name[0] == '.') || (nl == 2 && !memcmp(name, "..", 2)))
+        return 0;
+    char n[NAME_MAX + 1], full[PATH_MAX];
+    memcpy(n, name, nl);
+    n[nl] = 0;
+    if (shunt_path_normalize(dir, n, full, sizeof(full)) < 0)
+        return 0;
+    return shunt_policy_mode(&sv.pol, full) == SHUNT_MODE_NOT_FOUND;
+}
+
+/* The entries of d->path as linux_dirent64 records, into d->recs.  0 or
+ * -errno. */
+static long fetch_dir(sv_call_t *c, sv_dir_t *d)
+{
+    size_t cap = 0;
+    shunt_open_t oq = {.path = shunt_str(d->path), .flags = O_DIRECTORY};
+    shunt_msg_t om;
+    long r = sv_rpc(c, SHUNT_T_OPEN, &oq, &om);
+    if (r < 0)
+        return r;
+    uint32_t h = om.u.open_r.handle;
+    free(d->recs);
+    d->recs = NULL;
+    d->nrecs = 0;
     while (r == 0) {
         shunt_getdents_t q = {.handle = h, .max_entries = 256};
         shunt_msg_t m;
@@ -199,25 +220,92 @@ static long fetch_dir(sv_call_t *c, uint32_t h, int mfd, const char *path)
             break;
         shunt_list_iter_t it;
         shunt_list_iter_init(&it, &m.u.dirents_r.entries);
-        shunt_rec_dirent_t d;
-        while (r == 0 && shunt_list_next_rec_dirent(&it, &d) == 1) {
-            size_t nl = d.name.len > 255 ? 255 : d.name.len;
+        shunt_rec_dirent_t de;
+        while (r == 0 && shunt_list_next_rec_dirent(&it, &de) == 1) {
+            size_t nl = de.name.len > 255 ? 255 : de.name.len;
+            if (hidden(d->path, de.name.p, nl))
+                continue; /* not_found: as if it were not there */
             size_t reclen = (offsetof(struct dirent64, d_name) + nl + 1 + 7) &
                             ~(size_t)7;
-            struct dirent64 *e = (struct dirent64 *)(void *)rec;
-            memset(rec, 0, sizeof(rec));
-            off += reclen;
-            e->d_ino = d.ino;
-            e->d_off = (off64_t)off;
+            if (d->nrecs + reclen > cap) {
+                size_t nc = cap ? cap * 2 : 4096;
+                char *p = realloc(d->recs, nc);
+                if (!p) {
+                    r = -ENOMEM;
+                    break;
+                }
+                d->recs = p;
+                cap = nc;
+            }
+            struct dirent64 *e = (struct dirent64 *)(void *)(d->recs + d->nrecs);
+            memset(e, 0, reclen);
+            d->nrecs += reclen;
+            e->d_ino = de.ino;
+            e->d_off = (off64_t)d->nrecs;
             e->d_reclen = (unsigned short)reclen;
-            e->d_type = d.type;
-            memcpy(e->d_name, d.name.p, nl);
-            r = write_all(mfd, rec, reclen);
+            e->d_type = de.type;
+            memcpy(e->d_name, de.name.p, nl);
         }
         if (r == 0 && (m.u.dirents_r.eof || !m.u.dirents_r.entries.count))
             break;
     }
+    close_handle(c, h);
     return r;
+}
+
+/* mfd's remote path, for readlink of /proc/PID/fd/N. */
+void sv_remember_path(int mfd, const char *path)
+{
+    struct stat st;
+    if (fstat(mfd, &st) == 0)
+        sv_memfd_path_put(st.st_dev, st.st_ino, path);
+}
+
+/* readlink of /proc/self/fd/N, /proc/PID/fd/N, /dev/fd/N of a remote
+ * file (the remote path, as under the layer) and /proc/self/cwd of a
+ * remote cwd: 1 with out, 0 when it is the kernel's to say. */
+static int proc_link(const sv_call_t *c, const char *norm, char *out,
+                     size_t n)
+{
+    char who[32];
+    int fd = -1, cwd = 0;
+    int k = 0;
+    if (sscanf(norm, "/proc/%31[^/]/fd/%d%n", who, &fd, &k) == 2 &&
+        !norm[k]) {
+    } else if (sscanf(norm, "/dev/fd/%d%n", &fd, &k) == 1 && !norm[k]) {
+        strcpy(who, "self");
+    } else if (sscanf(norm, "/proc/%31[^/]/cwd%n", who, &k) == 1 && !norm[k]) {
+        cwd = 1;
+    } else {
+        return 0;
+    }
+    pid_t pid;
+    if (strcmp(who, "self") == 0 || strcmp(who, "thread-self") == 0)
+        pid = c->tid;
+    else if (!(pid = (pid_t)atoi(who)))
+        return 0;
+    if (cwd)
+        return sv_cwd_get(pid, out, n);
+    char p[64], link[PATH_MAX];
+    snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t l = readlink(p, link, sizeof(link) - 1);
+    if (l <= 0)
+        return 0;
+    link[l] = 0;
+    if (sv_dir_is(link)) {
+        sv_dir_t d;
+        if (sv_dir_get(link, &d, 0) < 0)
+            return 0;
+        int ok = strlen(d.path) < n;
+        if (ok)
+            strcpy(out, d.path);
+        free(d.path);
+        return ok;
+    }
+    struct stat st;
+    if (strncmp(link, "/memfd:shunt-", 13) != 0 || stat(p, &st) < 0)
+        return 0;
+    return sv_memfd_path_get(st.st_dev, st.st_ino, out, n);
 }
 
 /* A fresh open file description of mfd with the program's access mode
@@ -226,7 +314,9 @@ static int reopen(int mfd, int flags)
 {
     char p[64];
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mfd);
-    int want = (flags & O_PATH) ? O_PATH : O_RDONLY;
+    /* O_PATH: a read-only fd instead (ADDFD takes no O_PATH file: the
+     * kernel's fget() refuses them; docs/supervisor.md) */
+    int want = O_RDONLY;
     want |= flags & (O_NONBLOCK | O_NOATIME);
     int fd = open(p, want | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
@@ -251,14 +341,23 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
     }
     shunt_stat_r_t st = m.u.stat_r;
     char name[SHUNT_MEMFD_NAME_MAX + 32];
-    int isdir = S_ISDIR(st.mode);
-    if (isdir) {
-        size_t k = (size_t)snprintf(name, sizeof(name), "%s", DIR_PREFIX);
-        if (!shunt_stat_enc(&st, name + k, sizeof(name) - k) ||
-            strlen(name) > SHUNT_MEMFD_NAME_MAX) {
-            close_handle(c, h);
-            return -ENAMETOOLONG;
-        }
+    if (S_ISDIR(st.mode)) {
+        /* its canonical name (what fchdir and relative paths start from,
+         * as a directory fd keeps its directory whatever named it); the
+         * entries are read at the first getdents64 and again at each
+         * rewind, as the kernel reads a directory live */
+        close_handle(c, h);
+        shunt_realpath_t rq = {.dirh = (int32_t)SHUNT_AT_ROOT,
+                               .path = shunt_str(norm), .flags = 0};
+        sv_dir_t d = {.st = st};
+        if (sv_rpc(c, SHUNT_T_REALPATH, &rq, &m) == 0 &&
+            m.u.readlink_r.target.len > 0 && m.u.readlink_r.target.len < PATH_MAX)
+            d.path = strndup(m.u.readlink_r.target.p, m.u.readlink_r.target.len);
+        else
+            d.path = strdup(norm);
+        if (!d.path)
+            return -ENOMEM;
+        return sv_dir_open(c, &d, (int)flags);
     } else if (S_ISREG(st.mode) && !(flags & O_PATH)) {
         if (st.size > SV_SNAPSHOT_MAX) {
             close_handle(c, h);
@@ -283,9 +382,8 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
         close_handle(c, h);
         return r;
     }
-    if (isdir)
-        r = fetch_dir(c, h, mfd, norm);
-    else if (!(flags & O_PATH))
+    sv_remember_path(mfd, norm);
+    if (!(flags & O_PATH))
         r = fetch(c, h, mfd);
     close_handle(c, h);
     int fd = r < 0 ? -1 : reopen(mfd, (int)flags);
@@ -313,14 +411,12 @@ static long open_local_abs(sv_call_t *c, const char *norm, uint64_t flags,
     return r;
 }
 
-static int warned_write;
-
 static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
                     uint32_t mode)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, 0, &t);
-    if (r == RESOLVE_KERNEL)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, 0, &t);
+    if (r == SV_RESOLVE_KERNEL)
         return SV_CONTINUE;
     if (r < 0)
         return r == -ESRCH ? r : (r == -EFAULT ? SV_CONTINUE : r);
@@ -329,15 +425,11 @@ static long do_open(sv_call_t *c, int dirfd, uint64_t paddr, uint64_t flags,
         return -ENOENT;
     if (t.mode == SHUNT_MODE_LOCAL || (t.mode == SHUNT_MODE_READ && writes))
         return t.kernel_same ? SV_CONTINUE
-                             : open_local_abs(c, t.norm, flags, mode);
-    if (writes) {
-        if (!__atomic_exchange_n(&warned_write, 1, __ATOMIC_RELAXED))
-            LOG_WARN("%s: opened for writing in read_write mode: not served "
-                     "by the supervisor yet (EROFS; docs/supervisor.md)",
-                     t.norm);
-        return -EROFS;
-    }
-    return open_remote(c, t.norm, flags, mode);
+                             : open_local_abs(c, t.raw, flags, mode);
+    if (writes)
+        return sv_wr_open(c, t.raw, flags, mode);
+    sv_wr_sync();
+    return open_remote(c, t.raw, flags, mode);
 }
 
 long sv_open(sv_call_t *c)
@@ -389,14 +481,35 @@ static long fd_stat(sv_call_t *c, int fd, shunt_stat_r_t *st)
 {
     char link[PATH_MAX];
     if (fd == AT_FDCWD) {
-        if (!sv_cwd_get(c->tid, link, sizeof(link)))
-            return 1;
+        /* the remote cwd, or the kernel's judged like any path (a
+         * program started in "/" stats the target's root) */
+        if (!sv_cwd_get(c->tid, link, sizeof(link))) {
+            if (sv_fdlink(c, AT_FDCWD, link, sizeof(link)) < 0 ||
+                link[0] != '/')
+                return 1;
+            int mode = shunt_policy_mode(&sv.pol, link);
+            if (mode == SHUNT_MODE_LOCAL || mode == SHUNT_MODE_NOT_FOUND ||
+                shunt_policy_local_ancestor(&sv.pol, link))
+                return 1;
+        }
         return remote_stat(c, link, 0, st);
     }
+    int writing;
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 ||
-        strncmp(link, "/memfd:shunt-", 13) != 0)
+        (strncmp(link, "/memfd:shunt-", 13) != 0 && !is_dir_link(link)) ||
+        memfd_stat(link, st, &writing) < 0)
         return 1;
-    return memfd_stat(link, st) == 0 ? 0 : 1;
+    /* a file being written has the memfd's size, not the one at open */
+    if (writing) {
+        char p[64];
+        struct stat real;
+        snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
+        if (stat(p, &real) == 0) {
+            st->size = (uint64_t)real.st_size;
+            st->blocks = (uint64_t)real.st_blocks;
+        }
+    }
+    return 0;
 }
 
 /* The stat of a path for stat, lstat, newfstatat and statx: 0 with *st,
@@ -405,11 +518,11 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
                       shunt_stat_r_t *st, struct stat *local,
                       struct statx *localx, unsigned xmask)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == RESOLVE_EMPTY)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == SV_RESOLVE_EMPTY)
         return fd_stat(c, dirfd, st);
-    if (r == RESOLVE_KERNEL)
+    if (r == SV_RESOLVE_KERNEL)
         return 1;
     if (r < 0)
         return r == -EFAULT ? 1 : r;
@@ -421,13 +534,14 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
             return 1;
         /* by its absolute name, here */
         if (localx)
-            r = statx(AT_FDCWD, t.norm, flags & AT_SYMLINK_NOFOLLOW, xmask,
+            r = statx(AT_FDCWD, t.raw, flags & AT_SYMLINK_NOFOLLOW, xmask,
                       localx);
         else
-            r = fstatat(AT_FDCWD, t.norm, local, flags & AT_SYMLINK_NOFOLLOW);
+            r = fstatat(AT_FDCWD, t.raw, local, flags & AT_SYMLINK_NOFOLLOW);
         return r < 0 ? -errno : 2;
     }
-    return remote_stat(c, t.norm, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
+    sv_wr_sync();
+    return remote_stat(c, t.raw, (flags & AT_SYMLINK_NOFOLLOW) != 0, st);
 }
 
 static long stat_common(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
@@ -489,11 +603,11 @@ long sv_statx(sv_call_t *c)
 static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
                           int flags)
 {
-    target_t t;
-    long r = resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
-    if (r == RESOLVE_EMPTY) {
+    if (r == SV_RESOLVE_EMPTY) {
         shunt_stat_r_t st;
         r = fd_stat(c, dirfd, &st);
         return r == 1 ? SV_CONTINUE : r; /* a remote fd exists: F_OK */
@@ -505,15 +619,13 @@ static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
     if (t.mode == SHUNT_MODE_LOCAL ||
         shunt_policy_local_ancestor(&sv.pol, t.norm))
         return t.kernel_same ? SV_CONTINUE
-                             : (faccessat(AT_FDCWD, t.norm, mode,
+                             : (faccessat(AT_FDCWD, t.raw, mode,
                                           flags & ~AT_EMPTY_PATH) < 0
                                     ? -errno
                                     : 0);
-    /* W_OK of a read-only path: the write would stay local, where it
-     * is not (the layer says EROFS the same way) */
-    if ((mode & W_OK) && t.mode == SHUNT_MODE_READ)
-        return -EROFS;
-    shunt_access_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm),
+    /* as the layer: the target's answer, W_OK included */
+    sv_wr_sync();
+    shunt_access_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
                         .mode = mode,
                         .flags = flags & (AT_EACCESS | AT_SYMLINK_NOFOLLOW)};
     shunt_msg_t m;
@@ -542,27 +654,33 @@ static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
 {
     if (size <= 0)
         return SV_CONTINUE; /* EINVAL */
-    target_t t;
-    long r = resolve(c, dirfd, paddr, 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, dirfd, paddr, 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
     if (r < 0)
         return r;
     if (t.mode == SHUNT_MODE_NOT_FOUND)
         return -ENOENT;
     char out[PATH_MAX];
+    if (proc_link(c, t.norm, out, sizeof(out))) {
+        size_t n = strlen(out) < (size_t)size ? strlen(out) : (size_t)size;
+        r = sv_write(c, buf, out, n);
+        return r < 0 ? r : (long)n;
+    }
     if (t.mode == SHUNT_MODE_LOCAL ||
         shunt_policy_local_ancestor(&sv.pol, t.norm)) {
         if (t.kernel_same)
             return SV_CONTINUE;
-        ssize_t k = readlink(t.norm, out, sizeof(out));
+        ssize_t k = readlink(t.raw, out, sizeof(out));
         if (k < 0)
             return -errno;
         size_t n = (size_t)k < (size_t)size ? (size_t)k : (size_t)size;
         r = sv_write(c, buf, out, n);
         return r < 0 ? r : (long)n;
     }
-    shunt_readlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.norm)};
+    sv_wr_sync();
+    shunt_readlink_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw)};
     shunt_msg_t m;
     if ((r = sv_rpc(c, SHUNT_T_READLINK, &q, &m)) < 0)
         return r;
@@ -584,47 +702,81 @@ long sv_readlinkat(sv_call_t *c)
                            (int64_t)c->a[3]);
 }
 
+/* ---- xattrs: a remote path is on a filesystem without them (ENOTSUP, as
+ * under the layer), so nothing local is consulted for it ------------------- */
+static long xattr_path(sv_call_t *c)
+{
+    sv_target_t t;
+    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (t.mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t.mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t.norm))
+        return t.kernel_same ? SV_CONTINUE : -ENOTSUP;
+    return -ENOTSUP;
+}
+
+long sv_getxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_lgetxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_listxattr(sv_call_t *c) { return xattr_path(c); }
+long sv_llistxattr(sv_call_t *c) { return xattr_path(c); }
+
 /* ---- directories ------------------------------------------------------------ */
 long sv_getdents64(sv_call_t *c)
 {
     int fd = (int)c->a[0];
     size_t count = (size_t)c->a[2];
     char link[PATH_MAX];
+    sv_dir_t d;
     if (sv_fdlink(c, fd, link, sizeof(link)) < 0 || !is_dir_link(link))
         return SV_CONTINUE;
-    uint32_t at;
-    char path[PATH_MAX];
-    long r = dir_path(c, fd, path, sizeof(path), &at);
-    if (r < 0)
-        return r;
-    int d = sv_getfd(c, fd);
-    if (d < 0)
-        return d;
-    if (count > 1u << 20)
-        count = 1u << 20;
-    char *buf = malloc(count ? count : 1);
-    off_t pos = lseek(d, 0, SEEK_CUR);
-    ssize_t n = buf && pos >= 0 ? pread(d, buf, count, at + pos) : -1;
-    size_t take = 0;
-    while (n > 0 && take + offsetof(struct dirent64, d_name) <= (size_t)n) {
-        const struct dirent64 *e = (const void *)(buf + take);
-        if (e->d_reclen == 0 || take + e->d_reclen > (size_t)n)
-            break;
-        take += e->d_reclen;
-    }
-    if (!buf || n < 0) {
-        r = -ENOMEM;
-    } else if (n > 0 && take == 0) {
-        r = -EINVAL; /* the buffer cannot hold one entry */
-    } else {
-        r = sv_write(c, c->a[1], buf, take);
-        if (r >= 0) {
-            lseek(d, pos + (off_t)take, SEEK_SET);
-            r = (long)take;
+    if (sv_dir_get(link, &d, 1) < 0)
+        return -EBADF;
+    long r;
+    int dup = sv_getfd(c, fd);
+    off_t pos = dup >= 0 ? lseek(dup, 0, SEEK_CUR) : -1;
+    if (dup >= 0 && pos == 0) {
+        /* the first read, or after a rewind: the entries now */
+        sv_wr_sync();
+        if ((r = fetch_dir(c, &d)) < 0 || sv_dir_set_recs(link, &d) < 0) {
+            close(dup);
+            free(d.path);
+            free(d.recs);
+            return r < 0 ? r : -ENOMEM;
         }
     }
-    free(buf);
-    close(d);
+    if (dup < 0) {
+        r = dup;
+    } else if (pos < 0) {
+        r = -errno;
+    } else {
+        size_t take = 0;
+        size_t at = (size_t)pos < d.nrecs ? (size_t)pos : d.nrecs;
+        while (at + take + offsetof(struct dirent64, d_name) < d.nrecs + 1 &&
+               at + take < d.nrecs) {
+            const struct dirent64 *e = (const void *)(d.recs + at + take);
+            if (!e->d_reclen || take + e->d_reclen > count)
+                break;
+            take += e->d_reclen;
+        }
+        if (take == 0 && at < d.nrecs) {
+            r = -EINVAL; /* the buffer cannot hold one entry */
+        } else {
+            r = sv_write(c, c->a[1], d.recs + at, take);
+            if (r >= 0) {
+                lseek(dup, (off_t)(at + take), SEEK_SET);
+                r = (long)take;
+            }
+        }
+    }
+    if (dup >= 0)
+        close(dup);
+    free(d.path);
+    free(d.recs);
     return r;
 }
 
@@ -661,9 +813,9 @@ static long chdir_remote(sv_call_t *c, const char *norm)
 
 long sv_chdir(sv_call_t *c)
 {
-    target_t t;
-    long r = resolve(c, AT_FDCWD, c->a[0], 0, &t);
-    if (r == RESOLVE_KERNEL || r == -EFAULT)
+    sv_target_t t;
+    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
         return SV_CONTINUE;
     if (r < 0)
         return r;
@@ -683,7 +835,7 @@ long sv_chdir(sv_call_t *c)
         sv_cwd_set(c->tid, NULL);
         return SV_CONTINUE;
     }
-    return chdir_remote(c, t.norm);
+    return chdir_remote(c, t.raw);
 }
 
 long sv_fchdir(sv_call_t *c)
@@ -692,13 +844,19 @@ long sv_fchdir(sv_call_t *c)
     char link[PATH_MAX];
     if (sv_fdlink(c, fd, link, sizeof(link)) >= 0 && is_dir_link(link)) {
         char path[PATH_MAX];
-        long r = dir_path(c, fd, path, sizeof(path), NULL);
+        long r = dir_path(c, fd, path, sizeof(path));
         if (r < 0)
             return r;
-        sv_cwd_set(c->tid, path);
-        return 0;
+        return chdir_remote(c, path); /* its canonical name, as chdir */
     }
-    sv_cwd_set(c->tid, NULL);
+    /* a local directory: the kernel's, and the cwd is local again (an
+     * fd that is no directory, or no fd, fails in the kernel and changes
+     * nothing) */
+    char p[64];
+    struct stat st;
+    snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
+    if (fd >= 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        sv_cwd_set(c->tid, NULL);
     return SV_CONTINUE;
 }
 

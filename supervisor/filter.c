@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define SV_ALWAYS -1
+#define SV_WRITE -2
 #define SV_ARG_SET(n) (n)
 
 /* The listener's fd, or -errno (said why). */
@@ -33,14 +34,14 @@ int sv_filter_install(void)
      * programs in the tree keep working; anyone else must set it. */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, geteuid() == 0 ? 0 : 1);
 #define SV(name, fn, when)                                                  \
-    if (r == 0) {                                                           \
+    if (r == 0 && ((when) != SV_WRITE || sv_wr_enabled)) {                 \
         int arg_ = (when);                                                  \
         r = arg_ < 0 ? seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,               \
                                         SCMP_SYS(name), 0)                  \
                      : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(name), \
                                         1,                                  \
                                         SCMP_CMP((unsigned)arg_,            \
-                                                 SCMP_CMP_NE, 0));          \
+                                                 SCMP_CMP_NE, 0, 0));       \
         if (r < 0)                                                          \
             LOG_ERROR("seccomp rule for %s: %s", #name, strerror(-r));     \
     }

@@ -246,5 +246,7 @@ int sv_serve(int notify_fd)
     spawn_worker();
     worker(NULL);
     LOG_DEBUG("no process left under the filter");
+    sv_wr_stop();
+    sv_dirs_stop();
     return 0;
 }

@@ -19,7 +19,9 @@
 
 #include "shunt/envfilter.h"
 #include "shunt/log.h"
+#include "shunt/path.h"
 #include "shunt/proc.h"
+#include "shunt/progloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +39,7 @@ extern char **environ;
 int sv_filter_install(void);
 
 static const char usage_text[] =
-    "usage: shunt-supervisor [--help] -- PROGRAM [ARGS...]\n"
+    "usage: shunt-supervisor [--help] [--path FILE] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM, and every process it starts, under a seccomp filter\n"
     "(user notification) answered by a supervisor with the shunt layer's\n"
@@ -49,6 +52,10 @@ static const char usage_text[] =
     "                 SHUNT_TOKEN: the proxy's socket and its token)\n"
     "  SHUNT_CONFIG   the layer's configuration file (the same policy)\n"
     "  SHUNT_LOG, SHUNT_LOG_FILE  the supervisor's log level and file\n"
+    "A program under the layer that execs a static binary goes on under\n"
+    "the supervisor the same way (SHUNT_SUPERVISOR names it).\n"
+    "  --path FILE    the file to execute (default: PROGRAM looked up in\n"
+    "                 PATH); PROGRAM is then its argv[0] only\n"
     "See docs/supervisor.md for what is served and what is not.\n"
     "\n"
     "exit status: PROGRAM's (it is this process, after exec); 126 if the\n"
@@ -58,6 +65,12 @@ static const char usage_text[] =
 #define EXIT_USAGE 2
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
+
+static const char *getvar(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
 
 static int load_config(void)
 {
@@ -86,6 +99,7 @@ static int load_config(void)
         return -1;
     }
     sv.rpc_timeout_ms = sv.cfg.timeout_ms > 0 ? sv.cfg.timeout_ms : 30000;
+    sv_wr_enabled = sv.cfg.lists[SHUNT_LIST_READ_WRITE].n > 0;
     return 0;
 }
 
@@ -120,10 +134,41 @@ static int load_session(void)
     return 0;
 }
 
+/* A program under the layer with a remote cwd that exec'd this one: its
+ * kernel cwd is the layer's removed directory, whose name (or SHUNT_CWD,
+ * DEV:INO:PATH, for a path too long for a name) carries the remote cwd.
+ * It becomes this process's remote cwd, which the program inherits. */
+static void inherit_layer_cwd(void)
+{
+    char path[PATH_MAX];
+    const char *v = getenv("SHUNT_CWD");
+    struct stat st;
+    unsigned long long dev, ino;
+    int off = 0;
+    if (v && stat(".", &st) == 0 &&
+        sscanf(v, "%llu:%llu:%n", &dev, &ino, &off) == 2 && off > 0 &&
+        v[off] == '/' && st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino &&
+        strlen(v + off) < sizeof(path)) {
+        sv_cwd_set(getpid(), v + off);
+        return;
+    }
+    char link[PATH_MAX];
+    ssize_t n = readlink("/proc/self/cwd", link, sizeof(link) - 1);
+    if (n <= 0)
+        return;
+    link[n] = 0;
+    if (shunt_deadcwd_decode(link, path, sizeof(path)) == 0) {
+        LOG_DEBUG("cwd: remote %s (inherited from the layer)", path);
+        sv_cwd_set(getpid(), path);
+    }
+}
+
 static int session_var(const char *e)
 {
     static const char *const names[] = {"SHUNT_SOCKET=", "SHUNT_TOKEN=",
-                                        "SHUNT_BROKER=", "SHUNT_CONFIG="};
+                                        "SHUNT_BROKER=", "SHUNT_CONFIG=",
+                                        "SHUNT_CWD=", "SHUNT_FDS=",
+                                        "SHUNT_SV_ALIVE="};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
             return 1;
@@ -298,6 +343,9 @@ static void supervisor_main(int sock)
     if (write(sock, &ok, 1) != 1)
         _exit(1);
     close(sock);
+    sv_dirs_start();
+    if (sv_wr_enabled)
+        sv_wr_start();
     /* nothing of the terminal: the program's stdio is its own */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
@@ -312,12 +360,18 @@ static void supervisor_main(int sock)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"path", required_argument, 0, 'p'},
                                          {0, 0, 0, 0}};
+    const char *given_path = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         if (o == 'h') {
             fputs(usage_text, stdout);
             return 0;
+        }
+        if (o == 'p') {
+            given_path = optarg;
+            continue;
         }
         fputs(usage_text, stderr);
         return EXIT_USAGE;
@@ -342,14 +396,31 @@ int main(int argc, char **argv)
         level = sv.cfg.log_level >= 0 ? sv.cfg.log_level : SHUNT_LOG_WARN;
     shunt_log_init("supervisor", (shunt_log_level_t)level, logfd);
     char path[4096];
-    int fr = shunt_proc_find(cmd[0], path, sizeof(path));
+    int fr = given_path ? (strlen(given_path) < sizeof(path)
+                               ? (strcpy(path, given_path), 0)
+                               : -ENAMETOOLONG)
+                        : shunt_proc_find(cmd[0], path, sizeof(path));
     if (fr < 0) {
         fprintf(stderr, SV_NAME ": %s: %s\n", cmd[0],
                 fr == -ENOENT && !strchr(cmd[0], '/') ? "command not found"
                                                       : strerror(-fr));
         return fr == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
     }
-    shunt_policy_add_program(&sv.pol, path, 0);
+    /* the program's own files are local (policy/progloc_rules.c, as the
+     * layer does for each image; here once, for the first program) */
+    char exe[4096], cwd[4096];
+    if (!realpath(path, exe))
+        snprintf(exe, sizeof(exe), "%s", path);
+    shunt_progloc_in_t in = {.getvar = getvar, .exe = exe, .execfn = path,
+                             .cwd = getcwd(cwd, sizeof(cwd)) && cwd[0] == '/'
+                                        ? cwd
+                                        : NULL};
+    static progvar_t pv;
+    shunt_progloc_apply(&sv.pol, &in, &pv);
+    shunt_policy_add_local(&sv.pol, exe);
+    /* the cwd at start and below, unless it is "/" */
+    if (in.cwd && in.cwd[1])
+        shunt_policy_add_local(&sv.pol, in.cwd);
     sv.program = getpid();
     char **env = program_env();
     if (!env) {
@@ -357,6 +428,7 @@ int main(int argc, char **argv)
         return EXIT_CANNOT_RUN;
     }
     sv_load_hostname();
+    inherit_layer_cwd();
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         fprintf(stderr, SV_NAME ": socketpair: %s\n", strerror(errno));
@@ -391,6 +463,11 @@ int main(int argc, char **argv)
     close(sp[0]);
     if (sv.broker_fd >= 0)
         fcntl(sv.broker_fd, F_SETFD, FD_CLOEXEC);
+    /* harness exec's pipe: the supervisor holds it until it has stored
+     * everything (write mode), the program does not */
+    const char *alive = getenv("SHUNT_SV_ALIVE");
+    if (alive && *alive)
+        fcntl(atoi(alive), F_SETFD, FD_CLOEXEC);
     if (logfd != 2)
         close(logfd);
     execve(path, cmd, env);

@@ -110,13 +110,15 @@ int sv_getfd(const sv_call_t *c, int fd)
 long sv_fdlink(const sv_call_t *c, int fd, char *out, size_t n)
 {
     char p[64];
-    if (fd < 0)
+    if (fd == AT_FDCWD)
         snprintf(p, sizeof(p), "/proc/%d/cwd", (int)c->tid);
+    else if (fd < 0)
+        return -EBADF;
     else
         snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, fd);
     ssize_t k = readlink(p, out, n - 1);
     if (k < 0)
-        return errno == ENOENT && fd >= 0 ? -EBADF : -errno;
+        return errno == ENOENT && fd != AT_FDCWD ? -EBADF : -errno;
     out[k] = 0;
     return k;
 }

@@ -257,3 +257,67 @@ int sv_dgram_peer(uint64_t ino, uint16_t port, struct sockaddr_storage *dst,
     pthread_mutex_unlock(&socks_lock);
     return r;
 }
+
+/* ---- the remote path of a memfd ------------------------------------------- */
+/* What /proc/PID/fd/N names for a remote file: the layer answers readlink
+ * of it with the remote path, so the supervisor does, for the memfds it
+ * made (by device and inode; the oldest entries go past MEMFD_MAX). */
+typedef struct mpath {
+    struct mpath *next;
+    uint64_t dev, ino;
+    char *path;
+} mpath_t;
+
+#define MPATH_BUCKETS 4096
+#define MPATH_MAX 65536
+static mpath_t *mpaths[MPATH_BUCKETS];
+static mpath_t *ring[MPATH_MAX]; /* in the order they came: the oldest goes */
+static size_t ring_next;
+static pthread_mutex_t mpath_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void sv_memfd_path_put(uint64_t dev, uint64_t ino, const char *path)
+{
+    mpath_t *m = calloc(1, sizeof(*m));
+    char *s = strdup(path);
+    if (!m || !s) {
+        free(m);
+        free(s);
+        return;
+    }
+    m->dev = dev;
+    m->ino = ino;
+    m->path = s;
+    pthread_mutex_lock(&mpath_lock);
+    mpath_t *old = ring[ring_next];
+    if (old) {
+        for (mpath_t **pp = &mpaths[old->ino % MPATH_BUCKETS]; *pp;
+             pp = &(*pp)->next)
+            if (*pp == old) {
+                *pp = old->next;
+                break;
+            }
+        free(old->path);
+        free(old);
+    }
+    ring[ring_next] = m;
+    ring_next = (ring_next + 1) % MPATH_MAX;
+    m->next = mpaths[ino % MPATH_BUCKETS];
+    mpaths[ino % MPATH_BUCKETS] = m;
+    pthread_mutex_unlock(&mpath_lock);
+}
+
+int sv_memfd_path_get(uint64_t dev, uint64_t ino, char *out, size_t n)
+{
+    int r = 0;
+    pthread_mutex_lock(&mpath_lock);
+    for (mpath_t *m = mpaths[ino % MPATH_BUCKETS]; m; m = m->next)
+        if (m->ino == ino && m->dev == dev) {
+            if (strlen(m->path) < n) {
+                strcpy(out, m->path);
+                r = 1;
+            }
+            break;
+        }
+    pthread_mutex_unlock(&mpath_lock);
+    return r;
+}

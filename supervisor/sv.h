@@ -79,7 +79,8 @@ long sv_read_str(const sv_call_t *c, uint64_t addr, char *out, size_t n);
 /* The program's fd as an fd of this process (the same open file
  * description: pidfd_getfd), or -errno (-EBADF). */
 int sv_getfd(const sv_call_t *c, int fd);
-/* readlink of /proc/TID/fd/FD (or cwd when fd < 0): length or -errno. */
+/* readlink of /proc/TID/fd/FD (its cwd for AT_FDCWD): length or -errno
+ * (-EBADF for any other negative fd). */
 long sv_fdlink(const sv_call_t *c, int fd, char *out, size_t n);
 /* The thread group of a thread, or -errno. */
 pid_t sv_tgid(pid_t tid);
@@ -88,11 +89,60 @@ pid_t sv_tgid(pid_t tid);
 long sv_addfd_send(sv_call_t *c, int fd, int cloexec);
 
 /* ---- files.c -------------------------------------------------------- */
+/* Where a path of the program's is. */
+typedef struct {
+    char norm[PATH_MAX]; /* absolute, lexically normalised: the policy's */
+    char raw[PATH_MAX];  /* the program's path made absolute, not
+                            normalised: what the agent resolves, so that
+                            "..", symlinks and a trailing "/" mean in the
+                            target what the kernel makes of them */
+    int mode;            /* SHUNT_MODE_* */
+    int kernel_same;     /* the kernel resolves the program's own path to
+                            norm (no remote cwd or directory fd in it) */
+} sv_target_t;
+#define SV_RESOLVE_EMPTY 1  /* "" with AT_EMPTY_PATH: the fd itself */
+#define SV_RESOLVE_KERNEL 2 /* not a path to judge here: the kernel's */
+/* The program's path at paddr, relative to dirfd, judged by the policy:
+ * 0, SV_RESOLVE_EMPTY, SV_RESOLVE_KERNEL or -errno. */
+long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
+                sv_target_t *t);
 #define SV(name, fn, when) long fn(sv_call_t *c);
 #include "calls.def"
 #undef SV
 /* The target's host name, read once at start-up (sv.hostname). */
 void sv_load_hostname(void);
+
+/* ---- dirs.c: remote directories as local placeholders ---------------- */
+typedef struct {
+    char *path;          /* the remote directory (as opened) */
+    shunt_stat_r_t st;
+    char *recs;          /* its entries, linux_dirent64 records */
+    size_t nrecs;        /* bytes */
+} sv_dir_t;
+int sv_dirs_start(void);
+void sv_dirs_stop(void);
+/* Whether a /proc fd link is a placeholder; its entry, copied (path, and
+ * recs when asked: the caller frees them); 0 or -1. */
+int sv_dir_is(const char *link);
+int sv_dir_get(const char *link, sv_dir_t *out, int with_recs);
+/* Replaces the entries of the placeholder (a copy of d's recs); 0 or -1. */
+int sv_dir_set_recs(const char *link, const sv_dir_t *d);
+/* Gives the program a placeholder for d (which it takes, on every path):
+ * SV_ANSWERED or -errno. */
+long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags);
+
+/* ---- write.c: read_write paths --------------------------------------- */
+extern int sv_wr_enabled; /* the configuration has read_write paths */
+/* A file being written is a memfd named this and the remote stat at open
+ * (shunt/statconv.h's text): fstat answers that stat with the memfd's
+ * size. */
+#define SV_WR_PREFIX "shunt-wr:"
+int sv_wr_start(void);
+void sv_wr_stop(void);
+/* Stores what the program released; call before looking at remote
+ * paths (their content or names may be waiting to go to the target). */
+void sv_wr_sync(void);
+long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode);
 
 /* ---- procs.c: per-process state --------------------------------------- */
 /* The remote cwd of the process tid belongs to, copied into out (size
@@ -123,5 +173,11 @@ void sv_dgram_relay_put(uint64_t ino, const struct sockaddr_storage *dst,
 /* The destination a relay port of that socket stands for. */
 int sv_dgram_peer(uint64_t ino, uint16_t relay_port,
                   struct sockaddr_storage *dst, socklen_t *dlen);
+
+/* The remote path of a memfd the supervisor made (readlink of
+ * /proc/PID/fd/N answers it, as under the layer): 1 with out, or 0. */
+void sv_memfd_path_put(uint64_t dev, uint64_t ino, const char *path);
+void sv_remember_path(int mfd, const char *path); /* files.c */
+int sv_memfd_path_get(uint64_t dev, uint64_t ino, char *out, size_t n);
 
 #endif

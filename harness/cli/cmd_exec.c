@@ -348,6 +348,34 @@ static int find_layer(const char *given, char *out, size_t outlen)
     return 0;
 }
 
+/* shunt-supervisor next to the harness executable.  0 or -1 (said why). */
+static int find_supervisor(char *out, size_t outlen, int say)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        if (say)
+            fprintf(stderr, "harness exec: /proc/self/exe: %s\n",
+                    strerror(errno));
+        return -1;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (shunt_fmt(out, outlen, "%s/shunt-supervisor", self) < 0 ||
+        access(out, X_OK) < 0) {
+        if (!say)
+            return -1;
+        fprintf(stderr,
+                "harness exec: the supervisor %s is missing: %s (build the "
+                "`shunt-supervisor` target)\n",
+                out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int is_session_var(const char *entry)
 {
     /* SHUNT_ENV_DONE: a harness exec run from a program under the layer
@@ -357,7 +385,7 @@ static int is_session_var(const char *entry)
         "SHUNT_BROKER",
         "SHUNT_LOG",  "SHUNT_LOG_FILE", "SHUNT_ENV_DONE", "SHUNT_JOURNAL",
         "SHUNT_MODE", "SHUNT_PROGRAM_LOCAL", "SHUNT_UNHOOKED_FILE",
-        "SHUNT_ENGINE"};
+        "SHUNT_ENGINE", "SHUNT_SUPERVISOR", "SHUNT_SV_ALIVE"};
     for (size_t i = 0; i < SHUNT_ARRAY_LEN(names); i++) {
         size_t n = strlen(names[i]);
         if (strncmp(entry, names[i], n) == 0 && entry[n] == '=')
@@ -385,7 +413,7 @@ static char **child_env(const char *layer, const shunt_session_t *s,
     size_t n = 0;
     while (environ && environ[n])
         n++;
-    char **env = calloc(n + 9, sizeof(*env));
+    char **env = calloc(n + 10, sizeof(*env));
     if (!env)
         return NULL;
     size_t k = 0;
@@ -417,12 +445,17 @@ static char **child_env(const char *layer, const shunt_session_t *s,
         goto oom;
     if (xc->journal && !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
         goto oom;
+    /* a static child of the program goes on under the supervisor */
+    char sv_path[PATH_MAX];
+    if (find_supervisor(sv_path, sizeof(sv_path), 0) == 0 &&
+        !(env[k++] = env_entry("SHUNT_SUPERVISOR", sv_path, NULL)))
+        goto oom;
     if (xc->unhooked &&
         !(env[k++] = env_entry("SHUNT_UNHOOKED_FILE", xc->unhooked, NULL)))
         goto oom;
     return env;
 oom:
-    for (size_t i = 0; i < n + 9; i++)
+    for (size_t i = 0; i < n + 10; i++)
         free(env[i]);
     free(env);
     return NULL;
@@ -618,30 +651,6 @@ static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
     return 0;
 }
 
-/* shunt-supervisor next to the harness executable.  0 or -1 (said why). */
-static int find_supervisor(char *out, size_t outlen)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n < 0) {
-        fprintf(stderr, "harness exec: /proc/self/exe: %s\n", strerror(errno));
-        return -1;
-    }
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = 0;
-    if (shunt_fmt(out, outlen, "%s/shunt-supervisor", self) < 0 ||
-        access(out, X_OK) < 0) {
-        fprintf(stderr,
-                "harness exec: the supervisor %s is missing: %s (build the "
-                "`shunt-supervisor` target)\n",
-                out, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* The signals harness exec forwards or waits for, blocked and read from a
  * signalfd (returned; -1 said why). */
 static int exec_signals(void)
@@ -724,6 +733,7 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
 {
     int rc = SHUNT_EXIT_FAIL;
     char **envp = NULL;
+    int alive[2] = {-1, -1};
     /* The program's session is its broker, inherited (not close-on-exec):
      * no token in its environment, nothing it loses by a change of user
      * (docs/exec.md). */
@@ -750,7 +760,7 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
             argc++;
         char sv_path[PATH_MAX];
         char **argv = calloc(argc + 3, sizeof(*argv));
-        if (!argv || find_supervisor(sv_path, sizeof(sv_path)) < 0) {
+        if (!argv || find_supervisor(sv_path, sizeof(sv_path), 1) < 0) {
             free(argv);
             close(broker);
             broker = -1;
@@ -760,9 +770,30 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         argv[1] = "--";
         for (size_t i = 0; i < argc; i++)
             argv[2 + i] = xc->cmd[i];
+        /* The supervisor holds alive[1] until it is done (files written
+         * under read_write are stored when the program releases them,
+         * which may be at its exit): the session stays until then. */
+        char var[48];
+        char **e = envp;
+        size_t ne = 0;
+        while (e[ne])
+            ne++;
+        char **env2 = NULL;
+        if (pipe2(alive, O_CLOEXEC) == 0 && fcntl(alive[1], F_SETFD, 0) == 0 &&
+            (env2 = calloc(ne + 2, sizeof(*env2)))) {
+            snprintf(var, sizeof(var), "SHUNT_SV_ALIVE=%d", alive[1]);
+            memcpy(env2, envp, ne * sizeof(*env2));
+            env2[ne] = var;
+            e = env2;
+        }
         LOG_INFO("running %s under the supervisor", path);
-        child = spawn(sv_path, argv, envp);
+        child = spawn(sv_path, argv, e);
+        free(env2);
         free(argv);
+        if (alive[1] >= 0) {
+            close(alive[1]);
+            alive[1] = -1;
+        }
     } else {
         child = spawn(path, xc->cmd, envp);
     }
@@ -775,6 +806,17 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         goto out;
     }
     int st = supervise(s, sigfd, child, -1);
+    if (alive[0] >= 0) {
+        /* the supervisor's last uploads (bounded: a hung one must not
+         * keep harness exec) */
+        struct pollfd pf = {.fd = alive[0], .events = POLLIN};
+        char b;
+        uint64_t until = shunt_now_ms() + 30000;
+        while (shunt_now_ms() < until &&
+               poll(&pf, 1, (int)(until - shunt_now_ms())) > 0 &&
+               read(alive[0], &b, 1) > 0)
+            ;
+    }
     char how[96];
     shunt_describe_status(st, how, sizeof(how));
     LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
@@ -782,6 +824,10 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
 out:
     if (broker >= 0)
         close(broker);
+    if (alive[0] >= 0)
+        close(alive[0]);
+    if (alive[1] >= 0)
+        close(alive[1]);
     free_env(envp);
     return rc;
 }

@@ -58,9 +58,10 @@ static const char usage_text[] =
     "  --sequences N    budget in sequences (all workers together)\n"
     "  --seed S         the campaign's seed (default: fuzz.seed, else from\n"
     "                   the clock; printed, so a campaign can be repeated)\n"
-    "  --engine E       layer (the LD_PRELOAD layer), supervisor, or auto\n"
-    "                   (default: auto, which is the layer: the supervisor\n"
-    "                   engine is not built yet)\n"
+    "  --engine E       layer (the LD_PRELOAD layer), supervisor (the\n"
+    "                   seccomp supervisor, docs/supervisor.md), or auto\n"
+    "                   (default: auto, which is the layer: the interpreter\n"
+    "                   is dynamically linked)\n"
     "  -j N             N workers, each with its own target (default 1)\n"
     "  --out DIR        where scenarios and reports go (default\n"
     "                   fuzz-out/NAME-YYYYmmdd-HHMMSS)\n"
@@ -82,6 +83,7 @@ static const char usage_text[] =
 
 typedef struct {
     const char *file, *out, *layer, *policy;
+    const char *engine; /* "layer" or "supervisor" */
     double minutes;
     long sequences;
     uint64_t seed;
@@ -153,16 +155,15 @@ static int parse(fz_opts_t *o, int argc, char **argv)
             break;
         case 'e':
             if (strcmp(optarg, "supervisor") == 0) {
-                fprintf(stderr, "harness fuzz: --engine supervisor: the seccomp supervisor "
-                                "engine is not built yet (issue 17); only the layer can be "
-                                "fuzzed\n");
-                return -1;
+                o->engine = "supervisor";
+                break;
             }
-            if (strcmp(optarg, "layer") != 0 && strcmp(optarg, "auto") != 0) {
-                fprintf(stderr, "harness fuzz: --engine: expected layer, supervisor or auto, got \"%s\"\n", optarg);
-                return -1;
+            if (strcmp(optarg, "layer") == 0 || strcmp(optarg, "auto") == 0) {
+                o->engine = "layer";
+                break;
             }
-            break;
+            fprintf(stderr, "harness fuzz: --engine: expected layer, supervisor or auto, got \"%s\"\n", optarg);
+            return -1;
         case 'j':
             o->jobs = (int)strtol(optarg, &end, 10);
             if (*end || o->jobs < 1 || o->jobs > 32) {
@@ -582,6 +583,7 @@ static int worker_main(void *arg)
     } else {
         shunt_fz_driver_t d = {.f = x->f, .target = x->tname, .harness = x->self,
                                .interp = x->interp, .layer = x->o->layer,
+                               .engine = x->o->engine,
                                .logdir = x->outdir, .worker = x->w};
         if (shunt_fz_driver_start(&d, err, sizeof(err)) < 0) {
             send_line(x, "E %s", err);
@@ -753,8 +755,10 @@ static void summary(const agg_t *a, uint64_t t0, const fz_opts_t *o, const char 
     fz_stats_t t;
     totals(a, &t);
     double secs = (double)(shunt_now_ms() - t0) / 1000.0;
-    shunt_buf_printf(b, "harness fuzz %s: seed %llu, engine layer, %d worker%s, %.1f s\n",
-                     o->file, (unsigned long long)o->seed, o->jobs, o->jobs == 1 ? "" : "s", secs);
+    shunt_buf_printf(b, "harness fuzz %s: seed %llu, engine %s, %d worker%s, %.1f s\n",
+                     o->file, (unsigned long long)o->seed,
+                     o->engine ? o->engine : "layer", o->jobs,
+                     o->jobs == 1 ? "" : "s", secs);
     shunt_buf_printf(b, "  %ld sequences (%.1f/s), %ld calls (%.0f/s), %ld divergence%s "
                         "(%ld repeats), %ld known, %ld failed runs\n",
                      t.seqs, secs > 0 ? (double)t.seqs / secs : 0.0, t.calls,
@@ -788,6 +792,9 @@ static int load(const fz_opts_t *o, shunt_scenario_t **s, shunt_fuzzspec_t **f)
         shunt_scenario_free(*s);
         return EXIT_INVALID;
     }
+    (*f)->engine = o->engine && strcmp(o->engine, "supervisor") == 0
+                       ? SHUNT_FZ_ENGINE_SUPERVISOR
+                       : SHUNT_FZ_ENGINE_LAYER;
     return 0;
 }
 
@@ -901,8 +908,15 @@ int cmd_fuzz(int argc, char **argv)
         goto out;
     }
     self[sl] = 0;
-    if (self_dir_file(self, "shunt-fuzz-interp", interp, sizeof(interp)) < 0 ||
-        access(interp, X_OK) < 0) {
+    /* Under the supervisor, the static (musl) build when there is one:
+     * what that engine is for (docs/supervisor.md). */
+    int is_static = o.engine && strcmp(o.engine, "supervisor") == 0 &&
+                    self_dir_file(self, "shunt-fuzz-interp-static", interp,
+                                  sizeof(interp)) == 0 &&
+                    access(interp, X_OK) == 0;
+    if (!is_static &&
+        (self_dir_file(self, "shunt-fuzz-interp", interp, sizeof(interp)) < 0 ||
+         access(interp, X_OK) < 0)) {
         fprintf(stderr, "harness fuzz: the interpreter %s is missing (build the "
                         "shunt-fuzz-interp target)\n", interp);
         goto out;
@@ -911,9 +925,11 @@ int cmd_fuzz(int argc, char **argv)
         fprintf(stderr, "harness fuzz: %s\n", err);
         goto out;
     }
-    fprintf(stderr, "harness fuzz: %s, seed %llu, %zu polic%s, %d calls per sequence, "
-                    "budget %s%g %s, %d worker%s, output %s\n",
-            o.file, (unsigned long long)o.seed, f->n_policies, f->n_policies == 1 ? "y" : "ies",
+    fprintf(stderr, "harness fuzz: %s, seed %llu, engine %s (%s), %zu polic%s, "
+                    "%d calls per sequence, budget %s%g %s, %d worker%s, output %s\n",
+            o.file, (unsigned long long)o.seed, o.engine ? o.engine : "layer",
+            is_static ? "static interpreter" : "interpreter", f->n_policies,
+            f->n_policies == 1 ? "y" : "ies",
             f->length, "", o.sequences ? (double)o.sequences : o.minutes,
             o.sequences ? "sequences" : "minutes", o.jobs, o.jobs == 1 ? "" : "s", outdir);
     struct sigaction sa = {.sa_handler = on_stop};
@@ -1044,12 +1060,13 @@ int cmd_fuzz(int argc, char **argv)
     fz_stats_t t;
     totals(&a, &t);
     double secs = (double)(shunt_now_ms() - t0) / 1000.0;
-    shunt_buf_printf(&js, "{\"scenario\": \"%s\", \"seed\": %llu, \"engine\": \"layer\", "
+    shunt_buf_printf(&js, "{\"scenario\": \"%s\", \"seed\": %llu, \"engine\": \"%s\", "
                           "\"workers\": %d, \"seconds\": %.1f, \"sequences\": %ld, "
                           "\"calls\": %ld, \"sequences_per_s\": %.2f, \"known\": %ld, "
                           "\"failed_runs\": %ld, \"outcomes\": %ld, \"ms\": {\"target\": %ld, "
                           "\"local\": %ld, \"tree\": %ld, \"minimising\": %ld}, \"families\": {",
-                     o.file, (unsigned long long)o.seed, o.jobs, secs, t.seqs, t.calls,
+                     o.file, (unsigned long long)o.seed,
+                     o.engine ? o.engine : "layer", o.jobs, secs, t.seqs, t.calls,
                      secs > 0 ? (double)t.seqs / secs : 0.0, t.known, t.infra, t.outcomes,
                      t.ms_ref, t.ms_loc, t.ms_tree, t.ms_min);
     for (int i = 0; i < SHUNT_FZ_NFAMILIES; i++)

@@ -267,7 +267,7 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     }
     char what[96];
     snprintf(what, sizeof(what), "the local interpreter (policy %s)", d->f->policies[pi].name);
-    char *argv[12];
+    char *argv[14];
     size_t k = 0;
     argv[k++] = (char *)d->harness;
     argv[k++] = (char *)"exec";
@@ -278,6 +278,10 @@ static int loc_start(shunt_fz_driver_t *d, size_t pi, char *err, size_t errlen)
     if (d->layer) {
         argv[k++] = (char *)"--layer";
         argv[k++] = (char *)d->layer;
+    }
+    if (d->engine) {
+        argv[k++] = (char *)"--engine";
+        argv[k++] = (char *)d->engine;
     }
     argv[k++] = (char *)"--";
     argv[k++] = (char *)d->interp;
@@ -586,8 +590,12 @@ static int fz_re_match(const char *re, const char *s)
     return m;
 }
 
-static int known_for(const shunt_fz_known_t *k, const char *policy)
+static int known_for(const shunt_fuzzspec_t *f, const shunt_fz_known_t *k,
+                     const char *policy)
 {
+    int engine = f->engine ? f->engine : SHUNT_FZ_ENGINE_LAYER;
+    if (k->engines && !(k->engines & engine))
+        return 0;
     if (!k->policies)
         return 1;
     for (size_t i = 0; policy && i < k->n_policies; i++)
@@ -617,7 +625,7 @@ void shunt_fz_compare(const shunt_fuzzspec_t *f, const char *policy,
         result_class(b, cb, sizeof(cb));
         snprintf(out->sig, sizeof(out->sig), "%s: %s / %s", out->call, ca, cb);
         for (size_t k = 0; f && k < f->n_known; k++) {
-            if (known_for(&f->known[k], policy) &&
+            if (known_for(f, &f->known[k], policy) &&
                 fz_re_match(f->known[k].call, a ? after_index(a) : NULL) &&
                 fz_re_match(f->known[k].local, b ? after_index(b) : NULL)) {
                 out->known = 1;

@@ -329,7 +329,8 @@ static int get_known_policies(fz_t *c, const shunt_ynode_t *n, const char *path,
 
 static int get_known(fz_t *c, const shunt_ynode_t *n)
 {
-    static const char *const keys[] = {"call", "local", "reason", "policies", NULL};
+    static const char *const keys[] = {"call", "local", "reason", "policies",
+                                       "engines", NULL};
     shunt_fuzzspec_t *f = c->f;
     if (shunt_yexpect_seq(&c->e, n, "fuzz.known") < 0)
         return -1;
@@ -367,6 +368,27 @@ static int get_known(fz_t *c, const shunt_ynode_t *n)
         shunt_ypath_key(kp, sizeof(kp), sub, "policies");
         if ((v = shunt_ymap_get(k, "policies")) && get_known_policies(c, v, kp, kn) < 0)
             return -1;
+        shunt_ypath_key(kp, sizeof(kp), sub, "engines");
+        if ((v = shunt_ymap_get(k, "engines"))) {
+            if (shunt_yexpect_seq(&c->e, v, kp) < 0)
+                return -1;
+            for (size_t j = 0; j < v->count; j++) {
+                char ip[128];
+                const char *name;
+                shunt_ypath_index(ip, sizeof(ip), kp, j);
+                if (shunt_yget_str(&c->e, v->items[j], ip, &name) < 0)
+                    return -1;
+                if (strcmp(name, "layer") == 0)
+                    kn->engines |= SHUNT_FZ_ENGINE_LAYER;
+                else if (strcmp(name, "supervisor") == 0)
+                    kn->engines |= SHUNT_FZ_ENGINE_SUPERVISOR;
+                else
+                    return shunt_yerror(&c->e, v->items[j], ip,
+                                        "expected layer or supervisor, got "
+                                        "\"%s\"",
+                                        name);
+            }
+        }
         f->n_known++;
     }
     return 0;

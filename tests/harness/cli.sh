@@ -62,13 +62,13 @@ expect 1 'fuzz-bad.yaml:6:32: fuzz.tree\[2\]: expected exactly one of content, s
   check "$fixtures/fuzz-bad.yaml"
 expect 77 '^\[1/1\] SKIP +fuzz ' run --no-color "$fixtures/fuzz.yaml"
 expect 77 '^    a fuzz: scenario: run it with harness fuzz$' run --no-color "$fixtures/fuzz.yaml"
-# harness fuzz: usage, invalid files, the engine that does not exist yet,
+# harness fuzz: usage, invalid files, an engine that does not exist,
 # and --show: the same seed is the same sequence, another seed another
 expect 2 'harness fuzz: expected one scenario file' fuzz
 expect 3 'fuzz-bad.yaml:6:32: fuzz.tree\[2\]' fuzz "$fixtures/fuzz-bad.yaml"
 expect 3 'hitest.yaml: no fuzz: section' fuzz "$fixtures/hitest.yaml"
-expect 2 'the seccomp supervisor engine is not built yet' \
-  fuzz --engine supervisor "$fixtures/fuzz.yaml"
+expect 2 'harness fuzz: --engine: expected layer, supervisor or auto, got "ptrace"' \
+  fuzz --engine ptrace "$fixtures/fuzz.yaml"
 expect 2 '--minutes and --sequences: give one budget' \
   fuzz --minutes 1 --sequences 5 "$fixtures/fuzz.yaml"
 expect 2 '--policy nope: no such policy' fuzz --policy nope "$fixtures/fuzz.yaml"

@@ -1,7 +1,8 @@
 # Sourced by the scripts that compare a program run inside the target
 # (runc exec) with the same program run locally under the layer (harness
 # exec).  The sourcing script sets harness, name, ctr, work, and optionally
-# config (a --config file for harness exec); it counts in passed/failed.
+# config (a --config file for harness exec) and engine (its --engine); it
+# counts in passed/failed.
 
 pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() {
@@ -14,12 +15,13 @@ fail() {
 }
 
 # remote/local CMD...: run CMD in the target (runc exec) or locally under
-# the layer (harness exec); stdout in $work/{r,l}.out, stderr in .err,
-# status in $rrc/$lrc.  Both run from /tmp (local by policy, and a tmpfs
+# the layer or $engine (harness exec); stdout in $work/{r,l}.out, stderr
+# in .err, status in $rrc/$lrc.  Both run from /tmp (local by policy, and a tmpfs
 # in the target), so only absolute paths name the tree.
 remote() { (cd /tmp && runc exec --cwd /tmp "$ctr" "$@") >"$work/r.out" 2>"$work/r.err"; rrc=$?; }
 local_() {
-  (cd /tmp && timeout 120 "$harness" exec --target "$name" ${config:+--config "$config"} -- "$@") \
+  (cd /tmp && timeout 120 "$harness" exec --target "$name" ${config:+--config "$config"} \
+    ${engine:+--engine "$engine"} -- "$@") \
     >"$work/l.out" 2>"$work/l.err"
   lrc=$?
   [ -n "${SHUNT_TEST_SHOW_LOG:-}" ] && sed 's/^/  layer: /' "$work/l.err"
@@ -38,7 +40,7 @@ compare() {
   elif cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
     pass "$label"
   else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
+    diff -au "$work/r.out" "$work/l.out" 2>&1 | cat -v > "$work/diff"
     fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
   fi
 }
@@ -53,7 +55,7 @@ compare_status() {
   if cmp -s "$work/r.out" "$work/l.out" && [ "$rrc" -eq "$lrc" ]; then
     pass "$label (status $lrc)"
   else
-    diff -u "$work/r.out" "$work/l.out" > "$work/diff" 2>&1
+    diff -au "$work/r.out" "$work/l.out" 2>&1 | cat -v > "$work/diff"
     fail "$label: target status $rrc, local status $lrc" "$work/diff" "$work/l.err"
   fi
 }

@@ -18,4 +18,11 @@ long shunt_path_normalize(const char *base, const char *path, char *out,
  * "/usr/lib", not "/usrx").  prefix "/" matches everything. */
 int shunt_path_under(const char *path, const char *prefix);
 
+/* The layer's remote cwd (layer/cwd.c): the kernel's cwd is a removed
+ * directory named SHUNT_DEADCWD_PREFIX RANDOM "-" the remote path with '/'
+ * and '%' written %2F and %25.  The path such a /proc/PID/cwd link
+ * ("... (deleted)") carries, into out: 0, or -1 when it carries none. */
+#define SHUNT_DEADCWD_PREFIX "/tmp/.shunt-cwd-"
+int shunt_deadcwd_decode(const char *link, char *out, size_t outlen);
+
 #endif

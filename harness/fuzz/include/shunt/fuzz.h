@@ -69,6 +69,7 @@ typedef struct {
     const char *interp;      /* the interpreter, at the same path in the
                                 target */
     const char *layer;       /* harness exec --layer, or NULL */
+    const char *engine;      /* harness exec --engine, or NULL (auto) */
     const char *logdir;      /* the sides' stderr go to LOGDIR/side-*.log
                                 (NULL: this process's stderr) */
     int worker;              /* names the logs */

@@ -39,7 +39,11 @@ typedef struct {
     char **policies;             /* policies: names of fuzz.layer it is
                                     declared for (NULL: every one) */
     size_t n_policies;
+    int engines;                 /* engines: SHUNT_FZ_ENGINE_* bits it is
+                                    declared for (0: every one) */
 } shunt_fz_known_t;
+#define SHUNT_FZ_ENGINE_LAYER 1
+#define SHUNT_FZ_ENGINE_SUPERVISOR 2
 
 typedef struct {
     shunt_filelist_t tree;       /* fuzz.tree, same kinds as target.files;
@@ -63,6 +67,8 @@ typedef struct {
     long budget_sequences;       /* fuzz.budget.sequences, 0 if not given */
     shunt_fz_known_t *known;
     size_t n_known;
+    int engine;                  /* the campaign's SHUNT_FZ_ENGINE_* (set by
+                                    harness fuzz; 0 = layer) */
     void *mem;
 } shunt_fuzzspec_t;
 
