@@ -492,7 +492,7 @@ static const bad_case_t bad_cases[] = {
      "divergence is accepted)"},
     {"target: {}\nfuzz:\n  known:\n    - {call: x, reason: because of this, why: x}\n",
      "t.yaml:4:42: fuzz.known[0].why: unknown key (allowed: call, local, "
-     "reason, policies)"},
+     "reason, policies, engines)"},
     {"target: {}\nfuzz:\n  layer: [{name: rw}]\n  known:\n"
      "    - {call: x, reason: because of this, policies: [rw, ro]}\n",
      "t.yaml:5:57: fuzz.known[0].policies[1]: no policy of fuzz.layer is named \"ro\""},
