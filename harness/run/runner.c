@@ -255,9 +255,10 @@ static void show(shunt_buf_t *t, const char *label, const char *text, size_t len
  * 2 unexplained difference. */
 static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
                           size_t alen, const char *b, size_t blen, int color,
-                          const char *suffix, const char *under, char *seen,
+                          const char *suffix, shunt_engine_t engine, char *seen,
                           shunt_buf_t *rep)
 {
+    const char *under = shunt_engine_under(engine);
     char *na = shunt_normalise(a, alen, r->norms, r->n_norms, kind);
     char *nb = shunt_normalise(b, blen, r->norms, r->n_norms, kind);
     shunt_diff_t d;
@@ -277,6 +278,7 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
         const shunt_divergence_t *hit = NULL;
         for (size_t i = 0; i < r->n_divergences && !hit; i++)
             if (r->divergences[i].in == kind &&
+                (r->divergences[i].engines & SHUNT_ENGINE_BIT(engine)) &&
                 shunt_diff_only_lines(&d, r->divergences[i].lines)) {
                 hit = &r->divergences[i];
                 seen[i] = 1;
@@ -1161,7 +1163,7 @@ static int compare_journals(case_run_t *x, int i, const char *suffix, char *seen
     int w = 2;
     if (ja && jb)
         w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
-                           x->o->color, suffix, shunt_engine_under(x->engine), seen, &x->rep);
+                           x->o->color, suffix, x->engine, seen, &x->rep);
     free(ja);
     free(jb);
     return w;
@@ -1176,7 +1178,8 @@ static int compare_exits(case_run_t *x, int i, const char *suffix, char *seen)
         return 0;
     const shunt_divergence_t *hit = NULL;
     for (size_t d = 0; d < r->n_divergences && !hit; d++)
-        if (r->divergences[d].in == SHUNT_OBS_EXIT) {
+        if (r->divergences[d].in == SHUNT_OBS_EXIT &&
+            (r->divergences[d].engines & SHUNT_ENGINE_BIT(x->engine))) {
             hit = &r->divergences[d];
             seen[d] = 1;
         }
@@ -1210,15 +1213,15 @@ static void compare_run(case_run_t *x, int i, const char *suffix, char *seen)
     const char *under = shunt_engine_under(x->engine);
     if (r->cmp_stdout)
         NOTE(compare_stream(r, SHUNT_OBS_STDOUT, a->out, a->out_len, b->out, b->out_len,
-                            x->o->color, suffix, under, seen, &x->rep),
+                            x->o->color, suffix, x->engine, seen, &x->rep),
              "stdout differs");
     if (r->cmp_stderr)
         NOTE(compare_stream(r, SHUNT_OBS_STDERR, a->err, a->err_len, b->err, b->err_len,
-                            x->o->color, suffix, under, seen, &x->rep),
+                            x->o->color, suffix, x->engine, seen, &x->rep),
              "stderr differs");
     if (r->n_files)
         NOTE(compare_stream(r, SHUNT_OBS_FILES, a->files, strlen(a->files), b->files,
-                            strlen(b->files), x->o->color, suffix, under, seen, &x->rep),
+                            strlen(b->files), x->o->color, suffix, x->engine, seen, &x->rep),
              "files written differ");
     if (x->journal && x->engine == SHUNT_ENGINE_LAYER && a->journal && b->journal)
         NOTE(compare_journals(x, i, suffix, seen), "the call journal differs");
@@ -1255,7 +1258,8 @@ static void case_compare(case_run_t *x)
         /* declared but not seen: say so, so stale declarations get removed */
         for (size_t d = 0; d < r->n_divergences; d++)
             if (!seen[d] && !(r->divergences[d].in == SHUNT_OBS_JOURNAL &&
-                              x->engine != SHUNT_ENGINE_LAYER))
+                              x->engine != SHUNT_ENGINE_LAYER) &&
+                (!x->has_engine || (r->divergences[d].engines & SHUNT_ENGINE_BIT(x->engine))))
                 shunt_buf_printf(&x->rep, "declared divergence in %s not observed%s%s: %s\n",
                                  shunt_obs_name(r->divergences[d].in),
                                  x->has_engine ? " under " : "",

@@ -627,9 +627,42 @@ static int get_norms(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     return 0;
 }
 
+/* expect.divergences[i].engines: a non-empty list of layer, supervisor
+ * and auto (a difference one engine makes by design, docs/supervisor.md);
+ * every engine when absent. */
+static int get_div_engines(ctx_t *c, const shunt_ynode_t *v, const char *path,
+                           shunt_divergence_t *d)
+{
+    d->engines = 0;
+    if (!v) {
+        for (int e = 0; e < SHUNT_ENGINE_COUNT; e++)
+            d->engines |= SHUNT_ENGINE_BIT(e);
+        return 0;
+    }
+    if (shunt_yexpect_seq(c->e, v, path) < 0)
+        return -1;
+    if (v->count == 0)
+        return shunt_yerror(c->e, v, path,
+                            "expected a non-empty list of engines (layer, supervisor, "
+                            "auto)");
+    for (size_t i = 0; i < v->count; i++) {
+        char sub[256];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yget_str(c->e, v->items[i], sub, &s) < 0)
+            return -1;
+        int e = shunt_engine_parse(s);
+        if (e < 0)
+            return shunt_yerror(c->e, v->items[i], sub,
+                                "expected layer, supervisor or auto, got \"%s\"", s);
+        d->engines |= SHUNT_ENGINE_BIT(e);
+    }
+    return 0;
+}
+
 static int get_divergences(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
-    static const char *const keys[] = {"in", "lines", "reason", NULL};
+    static const char *const keys[] = {"in", "lines", "reason", "engines", NULL};
     const char *path = "expect.divergences";
     if (shunt_yexpect_seq(c->e, n, path) < 0)
         return -1;
@@ -672,6 +705,9 @@ static int get_divergences(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             if (get_regex(c, v, kp, &d->lines) < 0)
                 return -1;
         }
+        shunt_ypath_key(kp, sizeof(kp), sub, "engines");
+        if (get_div_engines(c, shunt_ymap_get(m, "engines"), kp, d) < 0)
+            return -1;
         r->n_divergences++;
     }
     return 0;

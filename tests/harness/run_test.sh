@@ -13,7 +13,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked hrun-englayer; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked hrun-englayer hrun-diveng; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -170,6 +170,12 @@ check "program.engines without the supervisor: --engine supervisor skips" 77 "$r
 rc=$(run --engine all "$fx/engines-layer.yaml")
 check "program.engines without the supervisor: --engine all runs the layer" 0 "$rc" \
   "$work/out" '^\[1/1\] PASS +engines-layer +layer '
+
+rc=$(run --engine all "$fx/diverge-engine.yaml")
+check "a divergence declared for one engine: known there, a failure under the other" 1 \
+  "$rc" "$work/out" '^\[1/1\] FAIL +diverge-engine +layer:FAIL,supervisor:PASS\* ' \
+  '^    stdout differs under the layer$' \
+  '^    known divergence in stdout under the supervisor: files.local keeps'
 
 "$harness" run --engine preload "$fx/same.yaml" > "$work/out" 2>&1
 check "--engine: a bad name" 2 "$?" "$work/out" \

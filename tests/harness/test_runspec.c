@@ -80,6 +80,9 @@ static void test_full(void **state)
     assert_true(r->no_leaks);
     assert_int_equal(r->n_divergences, 1);
     assert_string_equal(r->divergences[0].lines, "^t=");
+    assert_int_equal(r->divergences[0].engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER) |
+                                                    SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR) |
+                                                    SHUNT_ENGINE_BIT(SHUNT_ENGINE_AUTO));
     shunt_scenario_free(s);
 }
 
@@ -129,6 +132,12 @@ static void test_defaults(void **state)
     assert_string_equal(s->run->journal_skip_paths[0], "^/proc/");
     assert_int_equal(s->run->norms[0].in, SHUNT_OBS_JOURNAL);
     assert_int_equal(s->run->divergences[0].in, SHUNT_OBS_JOURNAL);
+    shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\n"
+             "expect: {divergences: [{in: exit, reason: a reason long enough, "
+             "engines: [supervisor]}]}\n");
+    assert_non_null(s);
+    assert_int_equal(s->run->divergences[0].engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR));
     shunt_scenario_free(s);
     s = load("program: {language: c, inline: x}\nexpect: {journal: true}\n");
     assert_non_null(s);
@@ -283,6 +292,13 @@ static const bad_t bad[] = {
      "3:32: expect.normalise[0].fields[0]: expected an integer 1-1000, got \"0\""},
     {"program: {language: c, inline: x}\nexpect: {normalise: [{drop: x, match: y}]}\n",
      "3:39: expect.normalise[0].match: match: (the lines to change) belongs to fields:"},
+    {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: by design "
+     "here, engines: [preload]}]}\n",
+     "3:71: expect.divergences[0].engines[0]: expected layer, supervisor or auto, got \"preload\""},
+    {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: by design "
+     "here, engines: []}]}\n",
+     "3:70: expect.divergences[0].engines: expected a non-empty list of engines (layer, "
+     "supervisor, auto)"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout}]}\n",
      "3:24: expect.divergences[0]: missing required key reason: a known divergence says why it is one"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: why}]}\n",

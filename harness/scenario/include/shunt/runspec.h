@@ -57,6 +57,8 @@ typedef struct {
     unsigned in;        /* exactly one SHUNT_OBS_* bit */
     char *lines;        /* optional ERE: every differing line must match */
     char *reason;
+    unsigned engines;   /* the engines it is declared for (SHUNT_ENGINE_BIT
+                           mask; every engine by default) */
 } shunt_divergence_t;
 
 typedef struct {
