@@ -649,6 +649,7 @@ typedef struct {
     size_t *lens;
     size_t next, running, finished, width;
     size_t ewidth; /* of the engines column */
+    int stopped;   /* stop_all done */
 } run_all_t;
 
 static int out_of_memory(run_all_t *x)
@@ -935,7 +936,10 @@ static int run_workers(run_all_t *x)
         x->ewidth = strlen(eng) > x->ewidth ? strlen(eng) : x->ewidth;
     }
     while (x->finished < x->ncases) {
-        if (stop_signal && x->next < x->ncases) {
+        /* once: the running workers get the signal too (a SIGTERM sent to
+         * this process alone, by a test driver, reaches no one else) */
+        if (stop_signal && !x->stopped) {
+            x->stopped = 1;
             stop_all(x);
             if (x->finished >= x->ncases)
                 break;

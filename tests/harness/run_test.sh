@@ -13,7 +13,7 @@ harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked hrun-englayer hrun-diveng; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked hrun-englayer hrun-diveng hrun-sigterm; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -180,6 +180,17 @@ check "a divergence declared for one engine: known there, a failure under the ot
 "$harness" run --engine preload "$fx/same.yaml" > "$work/out" 2>&1
 check "--engine: a bad name" 2 "$?" "$work/out" \
   'harness run: --engine expects layer, supervisor, auto or all, got "preload"'
+
+"$harness" run --no-color "$fx/sigterm.yaml" > "$work/out" 2>&1 &
+pid=$!
+sleep 3
+t0=$(date +%s)
+kill -TERM $pid
+wait $pid
+check "a SIGTERM to harness run alone stops a cases: group's worker" 143 "$?" "$work/out" \
+  '^\[1/2\] ERROR +sigterm/a ' '^    interrupted$' '^\[2/2\] SKIP +sigterm/b ' 'not run: interrupted'
+[ $(( $(date +%s) - t0 )) -lt 20 ] && echo "ok   ... within 20 s" ||
+  { echo "FAIL the SIGTERM took $(( $(date +%s) - t0 )) s"; fails=$((fails+1)); }
 
 "$harness" run --bogus > "$work/out" 2>&1
 check "usage error" 2 "$?" "$work/out" 'unknown option --bogus'
