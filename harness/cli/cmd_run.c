@@ -29,19 +29,26 @@
 #define EXIT_SKIPPED 77
 
 static const char usage_text[] =
-    "usage: harness run [-j N] [--only PATTERN]... [--keep] [--junit FILE]\n"
-    "                   [--tap | --json] [--no-color] [-v] FILE.yaml|DIR...\n"
+    "usage: harness run [-j N] [--only PATTERN]... [--engine E] [--keep]\n"
+    "                   [--junit FILE] [--tap | --json] [--no-color] [-v]\n"
+    "                   FILE.yaml|DIR...\n"
     "\n"
-    "Runs each scenario's program twice -- inside its target (the reference,\n"
-    "with runc exec) and on this machine under the layer (harness exec) --\n"
-    "and compares what both showed (stdout, stderr, exit status, files\n"
-    "written) after the scenario's normalisers.  A directory means its\n"
-    "*.yaml files.  A Go program makes one case per Go version it asks for\n"
-    "(`program.go`), named SCENARIO/goVERSION.  Each case gets its own\n"
-    "target, removed afterwards unless --keep.\n"
+    "Runs each scenario's program inside its target (the reference, with\n"
+    "runc exec) and on this machine (harness exec) once per engine -- the\n"
+    "layer, the supervisor -- and compares what each local run showed with\n"
+    "the reference (stdout, stderr, exit status, files written) after the\n"
+    "scenario's normalisers.  A directory means its *.yaml files.  A Go\n"
+    "program makes one case per Go version it asks for (`program.go`), named\n"
+    "SCENARIO/goVERSION.  Each case gets its own target, removed afterwards\n"
+    "unless --keep.\n"
     "\n"
     "options:\n"
     "  -j, --jobs N        run N cases at once (default 1), each in its own target\n"
+    "  --engine E          the local side under E: layer, supervisor, auto (harness\n"
+    "                      exec's choice) or all (layer and supervisor); default:\n"
+    "                      the scenario's program.engines, else the layer.  An\n"
+    "                      engine a scenario's program.engines leaves out is not\n"
+    "                      run (the case is skipped when none is left)\n"
     "  --only PATTERN      only the cases whose name matches the glob (repeatable)\n"
     "  --keep              leave each case's target up (for harness exec)\n"
     "  --junit FILE        also write a JUnit XML report\n"
@@ -58,6 +65,7 @@ static const char usage_text[] =
 
 typedef struct {
     int jobs, keep, tap, json, color, show_output;
+    unsigned engines; /* --engine: a mask of SHUNT_ENGINE_BIT; 0 the scenario's */
     const char *junit;
     char **only;
     size_t n_only;
@@ -75,7 +83,7 @@ static int parse(run_cli_t *cl, int argc, char **argv)
         {"keep", no_argument, 0, 'k'},       {"junit", required_argument, 0, 'u'},
         {"tap", no_argument, 0, 't'},        {"json", no_argument, 0, 's'},
         {"no-color", no_argument, 0, 'n'},   {"help", no_argument, 0, 'h'},
-        {"show-output", no_argument, 0, 'v'},
+        {"show-output", no_argument, 0, 'v'}, {"engine", required_argument, 0, 'e'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -100,6 +108,20 @@ static int parse(run_cli_t *cl, int argc, char **argv)
                 return -1;
             cl->only = n;
             cl->only[cl->n_only++] = optarg;
+            break;
+        }
+        case 'e': {
+            int e = shunt_engine_parse(optarg);
+            if (strcmp(optarg, "all") == 0) {
+                cl->engines = SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER) |
+                              SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR);
+            } else if (e >= 0) {
+                cl->engines = SHUNT_ENGINE_BIT(e);
+            } else {
+                fprintf(stderr, "harness run: --engine expects layer, supervisor, auto or "
+                                "all, got \"%s\"\n", optarg);
+                return -1;
+            }
             break;
         }
         case 'k': cl->keep = 1; break;
@@ -212,6 +234,28 @@ static void fmt_times(const shunt_case_result_t *r, char *out, size_t len)
              r->t_total);
 }
 
+/* The engines of a case's local side: "layer", "supervisor", or when
+ * several ran each one's verdict, "layer:PASS,supervisor:FAIL"; "-" for
+ * none (a case skipped for its engines). */
+static void fmt_engines(unsigned planned, const shunt_case_result_t *r, char *out,
+                        size_t len)
+{
+    int several = __builtin_popcount(r->engines) > 1;
+    size_t l = 0;
+    out[0] = 0;
+    for (int e = 0; e < SHUNT_ENGINE_COUNT; e++) {
+        if (!(planned & SHUNT_ENGINE_BIT(e)))
+            continue;
+        int ran = several && (r->engines & SHUNT_ENGINE_BIT(e));
+        snprintf(out + l, len - l, "%s%s%s%s", l ? "," : "",
+                 shunt_engine_name((shunt_engine_t)e), ran ? ":" : "",
+                 ran ? shunt_case_status_name(r->engine_status[e]) : "");
+        l = strlen(out);
+    }
+    if (!out[0])
+        snprintf(out, len, "-");
+}
+
 static void print_indented(FILE *f, const char *text)
 {
     for (const char *l = text; l && *l;) {
@@ -319,6 +363,11 @@ static void write_tap(const done_t *d, size_t n)
         if (r->status == SHUNT_CASE_SKIP)
             printf(" # SKIP %s", r->reason);
         printf("\n");
+        for (const char *u = r->unchecked; *u;) {
+            size_t un = strcspn(u, "\n");
+            printf("# not checked: %.*s\n", (int)un, u);
+            u += un + (u[un] == '\n');
+        }
         char *rep = plain(d[i].report);
         if ((!ok || r->status == SHUNT_CASE_KNOWN) && rep) {
             printf("  ---\n  status: %s\n  reason: \"%s\"\n  report: |\n",
@@ -361,6 +410,31 @@ static void write_json(const done_t *d, size_t n, int exit_code)
         shunt_json_str(&j, st[r->status]);
         shunt_json_key(&j, "reason");
         shunt_json_str(&j, r->reason);
+        shunt_json_key(&j, "engines");
+        shunt_json_arr(&j);
+        for (int e = 0; e < SHUNT_ENGINE_COUNT; e++) {
+            if (!(r->engines & SHUNT_ENGINE_BIT(e)))
+                continue;
+            shunt_json_obj(&j);
+            shunt_json_key(&j, "engine");
+            shunt_json_str(&j, shunt_engine_name((shunt_engine_t)e));
+            shunt_json_key(&j, "status");
+            shunt_json_str(&j, st[r->engine_status[e]]);
+            shunt_json_key(&j, "ms");
+            shunt_json_int(&j, (long long)(r->t_engine[e] * 1000.0 + 0.5));
+            shunt_json_obj_end(&j);
+        }
+        shunt_json_arr_end(&j);
+        shunt_json_key(&j, "not_checked");
+        shunt_json_arr(&j);
+        for (const char *u = r->unchecked; *u;) {
+            size_t un = strcspn(u, "\n");
+            char line[sizeof(r->unchecked)];
+            snprintf(line, sizeof(line), "%.*s", (int)un, u);
+            shunt_json_str(&j, line);
+            u += un + (u[un] == '\n');
+        }
+        shunt_json_arr_end(&j);
         shunt_json_key(&j, "ms");
         shunt_json_obj(&j);
         const char *keys[] = {"build", "target", "reference", "local", "diff", "leaks",
@@ -458,6 +532,18 @@ static int read_done(int fd, done_t *d)
     return 0;
 }
 
+/* A new case of r (s's file, group): its engines, or skipped when --engine
+ * asks for none the file allows. */
+static void case_init(const run_cli_t *cl, shunt_case_t *c, shunt_scenario_t *s,
+                      const shunt_runspec_t *r, size_t group)
+{
+    memset(c, 0, sizeof(*c));
+    c->s = s;
+    c->run = r;
+    c->group_id = group;
+    c->engines = shunt_case_engines(r, cl->engines, c->skip, sizeof(c->skip));
+}
+
 /* The cases of one program (a file's, or one of its cases:): one, or one
  * per Go toolchain; only those --only selects.  group: the file's index
  * (cases of one file's cases: list share a worker and a target). */
@@ -493,10 +579,7 @@ static int add_cases(const run_cli_t *cl, shunt_scenario_t *s, const shunt_runsp
     }
     if (r->lang != SHUNT_LANG_GO) {
         shunt_case_t *c = &(*cases)[*ncases];
-        memset(c, 0, sizeof(*c));
-        c->s = s;
-        c->run = r;
-        c->group_id = group;
+        case_init(cl, c, s, r, group);
         snprintf(c->name, sizeof(c->name), "%s", base);
         if (selected(cl, c->name))
             (*ncases)++;
@@ -514,10 +597,7 @@ static int add_cases(const run_cli_t *cl, shunt_scenario_t *s, const shunt_runsp
             if (dup)
                 continue;
             shunt_case_t *c = &(*cases)[*ncases];
-            memset(c, 0, sizeof(*c));
-            c->s = s;
-            c->run = r;
-            c->group_id = group;
+            case_init(cl, c, s, r, group);
             c->go = &(*tools)[t];
             snprintf(c->name, sizeof(c->name), "%.120s/%.32s", base, (*tools)[t].version);
             if (selected(cl, c->name))
@@ -525,10 +605,7 @@ static int add_cases(const run_cli_t *cl, shunt_scenario_t *s, const shunt_runsp
         }
         if (!any) {
             shunt_case_t *c = &(*cases)[*ncases];
-            memset(c, 0, sizeof(*c));
-            c->s = s;
-            c->run = r;
-            c->group_id = group;
+            case_init(cl, c, s, r, group);
             const char *v = r->go_versions[g];
             snprintf(c->name, sizeof(c->name), "%.120s/go%.32s", base,
                      strncmp(v, "go", 2) == 0 ? v + 2 : v);
@@ -571,6 +648,8 @@ typedef struct {
     int *fds;
     size_t *lens;
     size_t next, running, finished, width;
+    size_t ewidth; /* of the engines column */
+    int stopped;   /* stop_all done */
 } run_all_t;
 
 static int out_of_memory(run_all_t *x)
@@ -798,9 +877,11 @@ static void print_case(run_all_t *x, size_t i)
              : d->res.status == SHUNT_CASE_KNOWN ? "\033[33m"
              : d->res.status == SHUNT_CASE_SKIP  ? "\033[36m"
                                                  : "\033[31m";
-    fprintf(x->hum, "[%zu/%zu] %s%-5s%s %-*s  %s\n", x->finished, x->ncases, sc,
+    char eng[128];
+    fmt_engines(x->cases[i].engines, &d->res, eng, sizeof(eng));
+    fprintf(x->hum, "[%zu/%zu] %s%-5s%s %-*s  %-*s  %s\n", x->finished, x->ncases, sc,
             shunt_case_status_name(d->res.status), x->color ? "\033[0m" : "",
-            (int)x->width, d->res.name, times);
+            (int)x->width, d->res.name, (int)x->ewidth, eng, times);
     if (d->res.reason[0])
         fprintf(x->hum, "    %s\n", d->res.reason);
     if (d->res.status != SHUNT_CASE_SKIP)
@@ -844,10 +925,21 @@ static void collect_worker(run_all_t *x, size_t i, int st)
  * no worker could be started (said why). */
 static int run_workers(run_all_t *x)
 {
-    for (size_t i = 0; i < x->ncases; i++)
+    for (size_t i = 0; i < x->ncases; i++) {
         x->width = strlen(x->cases[i].name) > x->width ? strlen(x->cases[i].name) : x->width;
+        /* the widest: every engine with a verdict */
+        shunt_case_result_t all = {.engines = x->cases[i].engines};
+        char eng[128];
+        for (int e = 0; e < SHUNT_ENGINE_COUNT; e++)
+            all.engine_status[e] = SHUNT_CASE_ERROR;
+        fmt_engines(x->cases[i].engines, &all, eng, sizeof(eng));
+        x->ewidth = strlen(eng) > x->ewidth ? strlen(eng) : x->ewidth;
+    }
     while (x->finished < x->ncases) {
-        if (stop_signal && x->next < x->ncases) {
+        /* once: the running workers get the signal too (a SIGTERM sent to
+         * this process alone, by a test driver, reaches no one else) */
+        if (stop_signal && !x->stopped) {
+            x->stopped = 1;
             stop_all(x);
             if (x->finished >= x->ncases)
                 break;
@@ -876,23 +968,32 @@ static int run_workers(run_all_t *x)
 static void summary(run_all_t *x)
 {
     FILE *hum = x->hum;
-    size_t ncases = x->ncases, cnt[5] = {0};
+    size_t ncases = x->ncases, cnt[5] = {0}, unchecked = 0;
     int width = (int)x->width, config_errors = x->config_errors;
-    for (size_t i = 0; i < ncases; i++)
+    int ewidth = x->ewidth < 7 ? 7 : (int)x->ewidth;
+    for (size_t i = 0; i < ncases; i++) {
         cnt[x->done[i].res.status]++;
-    fprintf(hum, "\n%-*s  %-6s %8s %8s %8s %8s %8s %8s\n", width, "case", "result",
-            "build", "target", "ref", "local", "diff", "leaks");
+        unchecked += x->done[i].res.unchecked[0] != 0;
+    }
+    fprintf(hum, "\n%-*s  %-6s %-*s %8s %8s %8s %8s %8s %8s\n", width, "case", "result",
+            ewidth, "engines", "build", "target", "ref", "local", "diff", "leaks");
     for (size_t i = 0; i < ncases; i++) {
         const shunt_case_result_t *r = &x->done[i].res;
-        fprintf(hum, "%-*s  %-6s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", width,
-                r->name, shunt_case_status_name(r->status), r->t_build, r->t_target,
-                r->t_ref, r->t_local, r->t_diff, r->t_leaks);
+        char eng[128];
+        fmt_engines(x->cases[i].engines, r, eng, sizeof(eng));
+        fprintf(hum, "%-*s  %-6s %-*s %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs %7.2fs\n", width,
+                r->name, shunt_case_status_name(r->status), ewidth, eng, r->t_build,
+                r->t_target, r->t_ref, r->t_local, r->t_diff, r->t_leaks);
     }
     fprintf(hum, "\n%zu case%s: %zu passed, %zu passed with known divergences, %zu failed, "
-                 "%zu errors, %zu skipped%s",
+                 "%zu errors, %zu skipped",
             ncases, ncases == 1 ? "" : "s", cnt[SHUNT_CASE_PASS], cnt[SHUNT_CASE_KNOWN],
-            cnt[SHUNT_CASE_FAIL], cnt[SHUNT_CASE_ERROR], cnt[SHUNT_CASE_SKIP],
-            config_errors ? "" : "\n");
+            cnt[SHUNT_CASE_FAIL], cnt[SHUNT_CASE_ERROR], cnt[SHUNT_CASE_SKIP]);
+    if (unchecked)
+        fprintf(hum, "; %zu with expectations not checked under an engine (\"not checked "
+                     "under\" above)",
+                unchecked);
+    fprintf(hum, "%s", config_errors ? "" : "\n");
     if (config_errors)
         fprintf(hum, "; %d invalid scenario file%s\n", config_errors,
                 config_errors == 1 ? "" : "s");

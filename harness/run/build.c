@@ -361,6 +361,7 @@ static int cache_key(const shunt_runspec_t *r, const shunt_gotool_t *gt,
                         strerror(errno)), -1;
     struct stat st;
     if (gt) {
+        hstr(h, r->go_cgo ? "CGO_ENABLED=1" : "CGO_ENABLED=0");
         hstr(h, gt->version);
         hstr(h, gt->go);
         if (stat(gt->go, &st) == 0) {
@@ -394,17 +395,27 @@ static int stage_sources(const shunt_runspec_t *r, const char *tsrc, const char 
 }
 
 /* The build's environment: the harness's, plus a Go toolchain's (its bin
- * first in PATH; pathv holds that entry).  NULL when out of memory. */
-static char **build_env(const shunt_gotool_t *gt, char *pathv, size_t pathlen)
+ * first in PATH; pathv holds that entry) and program.cgo's CGO_ENABLED.
+ * NULL when out of memory. */
+static char **build_env(const shunt_runspec_t *r, const shunt_gotool_t *gt, char *pathv,
+                        size_t pathlen)
 {
+    /* set below for a Go build: never a second copy from the harness's
+     * own environment (Go's os.Getenv reads the first) */
+    static const char *const go_set[] = {"PATH=", "GOFLAGS=", "GOPROXY=", "GOTOOLCHAIN=",
+                                         "CGO_ENABLED=", "GOTELEMETRY=", NULL};
     size_t ne = 0;
     while (environ[ne])
         ne++;
     char **envp = calloc(ne + 8, sizeof(char *));
     size_t k = 0;
-    for (size_t i = 0; envp && i < ne; i++)
-        if (!gt || strncmp(environ[i], "PATH=", 5) != 0)
+    for (size_t i = 0; envp && i < ne; i++) {
+        int ours = 0;
+        for (size_t j = 0; gt && go_set[j]; j++)
+            ours |= strncmp(environ[i], go_set[j], strlen(go_set[j])) == 0;
+        if (!ours)
             envp[k++] = environ[i];
+    }
     if (gt && envp) {
         char bin[PATH_MAX];
         snprintf(bin, sizeof(bin), "%s", gt->go);
@@ -417,7 +428,7 @@ static char **build_env(const shunt_gotool_t *gt, char *pathv, size_t pathlen)
         envp[k++] = (char *)"GOFLAGS=-mod=mod";
         envp[k++] = (char *)"GOPROXY=off";
         envp[k++] = (char *)"GOTOOLCHAIN=local";
-        envp[k++] = (char *)"CGO_ENABLED=1";
+        envp[k++] = (char *)(r->go_cgo ? "CGO_ENABLED=1" : "CGO_ENABLED=0");
         envp[k++] = (char *)"GOTELEMETRY=off";
     }
     return envp;
@@ -445,7 +456,8 @@ static void build_failed(char *const *argv, int st, int timed_out, const char *l
 
 /* Runs the build command in tsrc ({entry}, {prog}, {src} expanded), its
  * output to log; it must write tprog.  0, or -1 with err. */
-static int run_build(const char *const *bcmd, const shunt_gotool_t *gt,
+static int run_build(const shunt_runspec_t *r, const char *const *bcmd,
+                     const shunt_gotool_t *gt,
                      const char *tsrc, const char *tentry, const char *tprog,
                      const char *log, char *err, size_t errlen)
 {
@@ -457,7 +469,7 @@ static int run_build(const char *const *bcmd, const shunt_gotool_t *gt,
     for (size_t i = 0; !bad && i < n; i++)
         bad = !(argv[i] = expand(bcmd[i], tentry, tprog, tsrc));
     char pathv[PATH_MAX + 64];
-    char **envp = build_env(gt, pathv, sizeof(pathv));
+    char **envp = build_env(r, gt, pathv, sizeof(pathv));
     if (gt && envp && !bad && n && strcmp(argv[0], "go") == 0) {
         free(argv[0]);
         argv[0] = strdup(gt->go);
@@ -516,7 +528,7 @@ static int build_into(const shunt_runspec_t *r, const shunt_gotool_t *gt,
         rm_rf(tmp);
         return -1;
     }
-    if (bcmd && run_build(bcmd, gt, tsrc, tentry, tprog, log, err, errlen) < 0) {
+    if (bcmd && run_build(r, bcmd, gt, tsrc, tentry, tprog, log, err, errlen) < 0) {
         rm_rf(tmp);
         return -1;
     }

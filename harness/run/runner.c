@@ -40,6 +40,41 @@ const char *shunt_case_status_name(shunt_case_status_t st)
     return "?";
 }
 
+unsigned shunt_case_engines(const shunt_runspec_t *r, unsigned cli, char *why, size_t len)
+{
+    why[0] = 0;
+    if (!cli)
+        return r->engines;
+    unsigned m = r->engines_given
+                     ? cli & (r->engines | SHUNT_ENGINE_BIT(SHUNT_ENGINE_AUTO))
+                     : cli;
+    if (!m) {
+        char list[64] = "";
+        for (int e = 0; e < SHUNT_ENGINE_COUNT; e++)
+            if (r->engines & SHUNT_ENGINE_BIT(e)) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "",
+                         shunt_engine_name((shunt_engine_t)e));
+            }
+        snprintf(why, len, "program.engines lists only %s: not run under %s", list,
+                 cli & SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR)
+                     ? (cli & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER) ? "another engine"
+                                                                   : "the supervisor")
+                     : "the layer");
+    }
+    return m;
+}
+
+const char *shunt_engine_under(shunt_engine_t e)
+{
+    switch (e) {
+    case SHUNT_ENGINE_LAYER: return "the layer";
+    case SHUNT_ENGINE_SUPERVISOR: return "the supervisor";
+    case SHUNT_ENGINE_AUTO: return "--engine auto";
+    default: return "?";
+    }
+}
+
 /* What one run of the program showed. */
 typedef struct {
     char *out, *err, *files, *journal;
@@ -220,14 +255,16 @@ static void show(shunt_buf_t *t, const char *label, const char *text, size_t len
  * 2 unexplained difference. */
 static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a,
                           size_t alen, const char *b, size_t blen, int color,
-                          const char *suffix, char *seen, shunt_buf_t *rep)
+                          const char *suffix, shunt_engine_t engine, char *seen,
+                          shunt_buf_t *rep)
 {
+    const char *under = shunt_engine_under(engine);
     char *na = shunt_normalise(a, alen, r->norms, r->n_norms, kind);
     char *nb = shunt_normalise(b, blen, r->norms, r->n_norms, kind);
     shunt_diff_t d;
     char la[96], lb[96];
     snprintf(la, sizeof(la), "reference %s%s (in the target)", shunt_obs_name(kind), suffix);
-    snprintf(lb, sizeof(lb), "local %s%s (under the layer)", shunt_obs_name(kind), suffix);
+    snprintf(lb, sizeof(lb), "local %s%s (under %s)", shunt_obs_name(kind), suffix, under);
     int rc = 2;
     if (!na || !nb || shunt_diff(na, nb, la, lb, color, &d) < 0) {
         shunt_buf_printf(rep, "%s: out of memory comparing\n", shunt_obs_name(kind));
@@ -241,16 +278,18 @@ static int compare_stream(const shunt_runspec_t *r, unsigned kind, const char *a
         const shunt_divergence_t *hit = NULL;
         for (size_t i = 0; i < r->n_divergences && !hit; i++)
             if (r->divergences[i].in == kind &&
+                (r->divergences[i].engines & SHUNT_ENGINE_BIT(engine)) &&
                 shunt_diff_only_lines(&d, r->divergences[i].lines)) {
                 hit = &r->divergences[i];
                 seen[i] = 1;
             }
         if (hit) {
-            shunt_buf_printf(rep, "known divergence in %s%s: %s\n%s", shunt_obs_name(kind), suffix,
-                hit->reason, d.text);
+            shunt_buf_printf(rep, "known divergence in %s%s under %s: %s\n%s",
+                             shunt_obs_name(kind), suffix, under, hit->reason, d.text);
             rc = 1;
         } else {
-            shunt_buf_printf(rep, "%s%s differs:\n%s", shunt_obs_name(kind), suffix, d.text);
+            shunt_buf_printf(rep, "%s%s differs under %s:\n%s", shunt_obs_name(kind), suffix,
+                             under, d.text);
         }
     }
     shunt_diff_free(&d);
@@ -297,9 +336,10 @@ static int leaks_match(const shunt_runspec_t *r, const char *report, char *why,
     return 1;
 }
 
-/* "harness exec: ..." on the local run's stderr with its own exit codes:
- * the session could not start, which is not the program's doing. */
-static const char *exec_failure(const obs_t *o)
+/* "harness exec: ..." (or, but under the layer, "shunt-supervisor: ...")
+ * on the local run's stderr with its own exit codes: the session could not
+ * start, which is not the program's doing. */
+static const char *exec_failure(const obs_t *o, int supervised)
 {
     if (!WIFEXITED(o->wstatus))
         return NULL;
@@ -308,7 +348,8 @@ static const char *exec_failure(const obs_t *o)
         return NULL;
     const char *s = o->err;
     while (s && *s) {
-        if (strncmp(s, "harness exec: ", 14) == 0)
+        if (strncmp(s, "harness exec: ", 14) == 0 ||
+            (supervised && strncmp(s, "shunt-supervisor: ", 18) == 0))
             return s;
         s = strchr(s, '\n');
         if (s)
@@ -426,6 +467,12 @@ typedef struct {
     int journal; /* expect.journal: the layer inside the target too */
     int tmo;
     int refused; /* refused or left unhooked as expected: nothing compared, no recorder */
+    int layer_refused; /* ... so under the layer: the recorder is not run */
+    /* the engine of the local runs being made; has_engine 0: none (runs.local
+     * is false) */
+    shunt_engine_t engine;
+    int has_engine;
+    int ref_bad; /* the reference's own status was wrong: no other engine */
     char ctr[96];
     char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16];
     char jpath[PATH_MAX], env_pwd[PATH_MAX + 8], scen_abs[PATH_MAX];
@@ -562,7 +609,7 @@ static void case_ref_argv(case_run_t *x)
         v[k++] = x->pargv[i];
 }
 
-/* The local side: harness exec against the target. */
+/* The local side: harness exec against the target, under x->engine. */
 static void case_local_argv(case_run_t *x)
 {
     shunt_scenario_t *s = x->c->s;
@@ -572,13 +619,15 @@ static void case_local_argv(case_run_t *x)
     v[k++] = (char *)"exec";
     v[k++] = (char *)"--target";
     v[k++] = x->c->target;
+    v[k++] = (char *)"--engine";
+    v[k++] = (char *)shunt_engine_name(x->engine);
     if (!realpath(s->file, x->scen_abs))
         snprintf(x->scen_abs, sizeof(x->scen_abs), "%s", s->file);
     if (s->layer) {
         v[k++] = (char *)"--config";
         v[k++] = x->scen_abs;
     }
-    if (x->journal) {
+    if (x->journal && x->engine == SHUNT_ENGINE_LAYER) {
         v[k++] = (char *)"--journal";
         v[k++] = x->jpath;
     }
@@ -588,6 +637,7 @@ static void case_local_argv(case_run_t *x)
     v[k++] = (char *)"--";
     for (size_t i = 0; i < x->np; i++)
         v[k++] = x->pargv[i];
+    v[k] = NULL; /* built again for each engine, over a longer one */
 }
 
 /* The program's argv with program.env (`env K=V... PROG ARGS`), and the
@@ -611,14 +661,17 @@ static int case_argv(case_run_t *x)
         x->pargv[k++] = c->built.argv[i];
     x->np = k;
     x->rargv = calloc(x->np + 16, sizeof(char *));
-    x->largv = calloc(x->np + 16, sizeof(char *));
+    x->largv = calloc(x->np + 20, sizeof(char *));
     if (!x->rargv || !x->largv)
         return set_status(x, SHUNT_CASE_ERROR, "out of memory");
-    x->journal = r->cmp_journal && r->run_reference && r->run_local;
+    /* the journal is the layer's: only a case with a layer run journals
+     * (the reference in observe mode, to compare it with) */
+    x->journal = r->cmp_journal && r->run_reference && r->run_local &&
+                 (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER));
     if (x->journal && case_journal_layer(x) < 0)
         return -1;
     case_ref_argv(x);
-    case_local_argv(x);
+    case_local_argv(x); /* again for each engine */
     x->tmo = r->timeout_s * 1000;
     return 0;
 }
@@ -723,28 +776,32 @@ static void judge_unhooked(case_run_t *x, const obs_t *lo, const char *unhooked)
 }
 
 /* What one local run says beyond its output: refused, left unhooked, or
- * not started, as expected or not. */
+ * not started, as expected or not.  expect.refused and expect.unhooked are
+ * the layer's: under another engine the program runs and is compared. */
 static void judge_local(case_run_t *x, const obs_t *lo)
 {
     const shunt_runspec_t *r = x->r;
     shunt_case_result_t *res = x->res;
-    const char *why = lo->ran ? exec_failure(lo) : NULL;
+    int layer = x->engine == SHUNT_ENGINE_LAYER;
+    const char *under = shunt_engine_under(x->engine);
+    const char *why = lo->ran ? exec_failure(lo, !layer) : NULL;
     char *unhooked = unhooked_take(x->dir);
-    if (r->want_refused && res->status == SHUNT_CASE_PASS &&
+    if (layer && r->want_refused && res->status == SHUNT_CASE_PASS &&
         !(why && WEXITSTATUS(lo->wstatus) != 126)) {
         judge_refused(x, lo, why);
         why = NULL;
     }
-    if (r->want_unhooked && res->status == SHUNT_CASE_PASS && !why) {
+    if (layer && r->want_unhooked && res->status == SHUNT_CASE_PASS && !why) {
         judge_unhooked(x, lo, unhooked);
         free(unhooked);
         unhooked = NULL;
     }
     if (why)
-        set_status(x, SHUNT_CASE_ERROR, "the local run could not start: %.*s",
-                   (int)strcspn(why, "\n"), why);
+        set_status(x, SHUNT_CASE_ERROR, "the local run under %s could not start: %.*s",
+                   under, (int)strcspn(why, "\n"), why);
     else if (unhooked && res->status == SHUNT_CASE_PASS)
-        set_status(x, SHUNT_CASE_ERROR, "the local run was not intercepted: %.900s",
+        set_status(x, SHUNT_CASE_ERROR, "the local run under %s was not intercepted: %.900s",
+                   under,
                    strncmp(unhooked, "shunt: not intercepted: ", 24) == 0
                        ? unhooked + 24
                        : unhooked);
@@ -978,7 +1035,7 @@ static void traffic_run(case_run_t *x, int i, const char *tag)
         goto out;
     }
     (void)len;
-    if (exec_failure(o)) /* the session did not start: judge_local says so */
+    if (exec_failure(o, x->engine != SHUNT_ENGINE_LAYER)) /* judge_local says so */
         goto out;
     if (!subscribed) {
         if (shunt_proc_interrupted)
@@ -1077,8 +1134,15 @@ static int check_status(case_run_t *x, int i, const char *suffix)
                  sigabbrev_np(r->want_signal), r->want_status);
     else
         snprintf(want, sizeof(want), "exit %d", r->want_status);
-    set_status(x, SHUNT_CASE_FAIL, "the %s run%s: %s, expected %s (expect.status)",
-               r->run_reference ? "reference" : "local", suffix, main->how, want);
+    if (r->run_reference) {
+        x->ref_bad = 1;
+        set_status(x, SHUNT_CASE_FAIL, "the reference run%s: %s, expected %s (expect.status)",
+                   suffix, main->how, want);
+    } else {
+        set_status(x, SHUNT_CASE_FAIL, "the local run%s under %s: %s, expected %s "
+                                       "(expect.status)",
+                   suffix, shunt_engine_under(x->engine), main->how, want);
+    }
     tail(&x->rep, "its stderr", main->err, main->err_len);
     tail(&x->rep, "its stdout", main->out, main->out_len);
     return -1;
@@ -1099,7 +1163,7 @@ static int compare_journals(case_run_t *x, int i, const char *suffix, char *seen
     int w = 2;
     if (ja && jb)
         w = compare_stream(r, SHUNT_OBS_JOURNAL, ja, strlen(ja), jb, strlen(jb),
-                           x->o->color, suffix, seen, &x->rep);
+                           x->o->color, suffix, x->engine, seen, &x->rep);
     free(ja);
     free(jb);
     return w;
@@ -1114,17 +1178,20 @@ static int compare_exits(case_run_t *x, int i, const char *suffix, char *seen)
         return 0;
     const shunt_divergence_t *hit = NULL;
     for (size_t d = 0; d < r->n_divergences && !hit; d++)
-        if (r->divergences[d].in == SHUNT_OBS_EXIT) {
+        if (r->divergences[d].in == SHUNT_OBS_EXIT &&
+            (r->divergences[d].engines & SHUNT_ENGINE_BIT(x->engine))) {
             hit = &r->divergences[d];
             seen[d] = 1;
         }
+    const char *under = shunt_engine_under(x->engine);
     if (hit) {
-        shunt_buf_printf(&x->rep, "known divergence in exit%s: %s\n  reference: %s, local: %s\n",
-                         suffix, hit->reason, a->how, b->how);
+        shunt_buf_printf(&x->rep,
+                         "known divergence in exit%s under %s: %s\n  reference: %s, local: %s\n",
+                         suffix, under, hit->reason, a->how, b->how);
         return 1;
     }
-    shunt_buf_printf(&x->rep, "exit status%s differs: reference %s, local %s\n", suffix,
-                     a->how, b->how);
+    shunt_buf_printf(&x->rep, "exit status%s differs under %s: reference %s, local %s\n",
+                     suffix, under, a->how, b->how);
     return 2;
 }
 
@@ -1143,24 +1210,25 @@ static void compare_run(case_run_t *x, int i, const char *suffix, char *seen)
             first = (what);                                                   \
         worst = w > worst ? w : worst;                                        \
     } while (0)
+    const char *under = shunt_engine_under(x->engine);
     if (r->cmp_stdout)
         NOTE(compare_stream(r, SHUNT_OBS_STDOUT, a->out, a->out_len, b->out, b->out_len,
-                            x->o->color, suffix, seen, &x->rep),
+                            x->o->color, suffix, x->engine, seen, &x->rep),
              "stdout differs");
     if (r->cmp_stderr)
         NOTE(compare_stream(r, SHUNT_OBS_STDERR, a->err, a->err_len, b->err, b->err_len,
-                            x->o->color, suffix, seen, &x->rep),
+                            x->o->color, suffix, x->engine, seen, &x->rep),
              "stderr differs");
     if (r->n_files)
         NOTE(compare_stream(r, SHUNT_OBS_FILES, a->files, strlen(a->files), b->files,
-                            strlen(b->files), x->o->color, suffix, seen, &x->rep),
+                            strlen(b->files), x->o->color, suffix, x->engine, seen, &x->rep),
              "files written differ");
-    if (x->journal && a->journal && b->journal)
+    if (x->journal && x->engine == SHUNT_ENGINE_LAYER && a->journal && b->journal)
         NOTE(compare_journals(x, i, suffix, seen), "the call journal differs");
     NOTE(compare_exits(x, i, suffix, seen), "exit status differs");
 #undef NOTE
     if (worst == 2) {
-        set_status(x, SHUNT_CASE_FAIL, "%s%s", first, suffix);
+        set_status(x, SHUNT_CASE_FAIL, "%s%s under %s", first, suffix, under);
         if (!r->cmp_stderr)
             tail(&x->rep, "local stderr", b->err, b->err_len);
     } else if (worst == 1) {
@@ -1189,28 +1257,34 @@ static void case_compare(case_run_t *x)
     if (res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) {
         /* declared but not seen: say so, so stale declarations get removed */
         for (size_t d = 0; d < r->n_divergences; d++)
-            if (!seen[d])
-                shunt_buf_printf(&x->rep, "declared divergence in %s not observed: %s\n",
+            if (!seen[d] && !(r->divergences[d].in == SHUNT_OBS_JOURNAL &&
+                              x->engine != SHUNT_ENGINE_LAYER) &&
+                (!x->has_engine || (r->divergences[d].engines & SHUNT_ENGINE_BIT(x->engine))))
+                shunt_buf_printf(&x->rep, "declared divergence in %s not observed%s%s: %s\n",
                                  shunt_obs_name(r->divergences[d].in),
+                                 x->has_engine ? " under " : "",
+                                 x->has_engine ? shunt_engine_under(x->engine) : "",
                                  r->divergences[d].reason);
     }
     free(seen);
-    res->t_diff = secs(t0);
+    res->t_diff += secs(t0);
 }
 
-/* --show-output: every run's stdout and stderr in the report. */
-static void case_show_output(case_run_t *x)
+/* --show-output: every run's stdout and stderr in the report (the
+ * reference's with the first engine's local runs). */
+static void case_show_output(case_run_t *x, int with_ref)
 {
     const shunt_runspec_t *r = x->r;
     for (int i = 0; i < r->repeat; i++) {
-        char lab[64];
+        char lab[96];
         const char *sfx = r->repeat > 1 ? " #" : "";
-        for (int side = 0; side < 2; side++) {
+        for (int side = !with_ref; side < 2; side++) {
             const obs_t *ob = side ? &x->loc[i] : &x->ref[i];
             if (!ob->ran)
                 continue;
-            snprintf(lab, sizeof(lab), "%s%s%.0d", side ? "local" : "reference", sfx,
-                     r->repeat > 1 ? i + 1 : 0);
+            snprintf(lab, sizeof(lab), "%s%s%.0d%s%s", side ? "local" : "reference", sfx,
+                     r->repeat > 1 ? i + 1 : 0, side ? " under " : "",
+                     side ? shunt_engine_under(x->engine) : "");
             shunt_buf_printf(&x->rep, "%s run: %s\n", lab, ob->how);
             show(&x->rep, "stdout", ob->out, ob->out_len);
             show(&x->rep, "stderr", ob->err, ob->err_len);
@@ -1273,9 +1347,9 @@ static void case_target_down(case_run_t *x)
     } else if (x->up) {
         shunt_buf_printf(&x->rep,
                          "target %s kept; the local run again: (cd %s && harness exec "
-                         "--target %s%s%s --",
-                         c->target, x->r->cwd, c->target, s->layer ? " --config " : "",
-                         s->layer ? s->file : "");
+                         "--target %s --engine %s%s%s --",
+                         c->target, x->r->cwd, c->target, shunt_engine_name(x->engine),
+                         s->layer ? " --config " : "", s->layer ? s->file : "");
         for (size_t i = 0; c->built.argv && c->built.argv[i]; i++)
             shunt_buf_printf(&x->rep, " %s", c->built.argv[i]);
         shunt_buf_printf(&x->rep, ")\n");
@@ -1318,6 +1392,109 @@ static void case_cleanup(case_run_t *x)
     rmdir(x->dir);
 }
 
+/* Something the case expects that was not checked under an engine: one
+ * line of the report and of res->unchecked, so that a pass says what it
+ * did not cover. */
+static void note_unchecked(case_run_t *x, const char *what, const char *why)
+{
+    char *u = x->res->unchecked;
+    size_t l = strlen(u);
+    snprintf(u + l, sizeof(x->res->unchecked) - l, "%s%s under %s", l ? "\n" : "", what,
+             shunt_engine_under(x->engine));
+    shunt_buf_printf(&x->rep, "not checked under %s: %s (%s)\n",
+                     shunt_engine_under(x->engine), what, why);
+}
+
+/* The severity of a verdict, for the worst of the engines' verdicts. */
+static int severity(shunt_case_status_t st)
+{
+    switch (st) {
+    case SHUNT_CASE_PASS: return 0;
+    case SHUNT_CASE_KNOWN: return 1;
+    case SHUNT_CASE_SKIP: return 2;
+    case SHUNT_CASE_FAIL: return 3;
+    case SHUNT_CASE_ERROR: return 4;
+    }
+    return 4;
+}
+
+/* The local side under x->engine, compared with the reference: its own
+ * verdict into res->engine_status (res->status and res->reason are the
+ * engine's on return). */
+static void case_engine(case_run_t *x, int first)
+{
+    const shunt_runspec_t *r = x->r;
+    shunt_case_result_t *res = x->res;
+    shunt_engine_t e = x->engine;
+    double t_local = res->t_local;
+    res->status = SHUNT_CASE_PASS;
+    res->reason[0] = 0;
+    x->refused = 0;
+    if (x->has_engine)
+        case_local_argv(x);
+    case_local_runs(x);
+    case_compare(x);
+    if (x->o->show_output)
+        case_show_output(x, first);
+    if (!x->has_engine)
+        return;
+    res->engines |= SHUNT_ENGINE_BIT(e);
+    res->engine_status[e] = res->status;
+    res->t_engine[e] = res->t_local - t_local;
+    if (e == SHUNT_ENGINE_LAYER)
+        x->layer_refused = x->refused;
+    if (e != SHUNT_ENGINE_LAYER && r->cmp_journal && r->run_reference)
+        note_unchecked(x, "expect.journal",
+                       e == SHUNT_ENGINE_AUTO
+                           ? "the call journal is the layer's, and harness exec chooses "
+                             "the engine"
+                           : "the supervisor writes no call journal yet");
+    if (e != SHUNT_ENGINE_LAYER && (r->no_leaks || r->leaks_listed))
+        note_unchecked(x, r->no_leaks ? "expect.no_leaks" : "expect.leaks",
+                       (x->c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER))
+                           ? "the leak recorder runs under the layer only for now: "
+                             "it recorded the layer's run"
+                           : "the leak recorder runs under the layer only for now");
+    if (e != SHUNT_ENGINE_LAYER && (r->want_refused || r->want_unhooked))
+        shunt_buf_printf(&x->rep, "expect.%s is the layer's: under %s the program ran and "
+                                  "was compared\n",
+                         r->want_refused ? "refused" : "unhooked", shunt_engine_under(e));
+}
+
+/* The local side once per engine of the case (c->engines, in order),
+ * each against the one reference; the case's verdict is the worst, its
+ * reason that engine's (the first with it). */
+static void case_engines(case_run_t *x)
+{
+    shunt_case_result_t *res = x->res;
+    const shunt_runspec_t *r = x->r;
+    if (!r->run_local) { /* the reference alone: its status is all */
+        case_engine(x, 1);
+        return;
+    }
+    shunt_case_status_t worst = SHUNT_CASE_PASS;
+    char reason[sizeof(res->reason)] = "";
+    int first = 1;
+    for (int e = 0; e < SHUNT_ENGINE_COUNT; e++) {
+        if (!(x->c->engines & SHUNT_ENGINE_BIT(e)))
+            continue;
+        x->engine = (shunt_engine_t)e;
+        x->has_engine = 1;
+        case_engine(x, first);
+        first = 0;
+        if (severity(res->status) > severity(worst)) {
+            worst = res->status;
+            memcpy(reason, res->reason, sizeof(reason));
+        }
+        for (int i = 0; i < r->repeat; i++)
+            obs_free(&x->loc[i]);
+        if (x->ref_bad || shunt_proc_interrupted)
+            break;
+    }
+    res->status = worst;
+    memcpy(res->reason, reason, sizeof(reason));
+}
+
 void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     shunt_case_result_t *res, char **report)
 {
@@ -1335,14 +1512,19 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
     *x = (case_run_t){.c = c, .o = o, .r = r, .res = res, .root = -1,
                       .ref = calloc((size_t)r->repeat, sizeof(obs_t)),
                       .loc = calloc((size_t)r->repeat, sizeof(obs_t))};
+    /* the first engine names the local run until the engines run (the
+     * --keep line, a case that stops before) */
+    for (int e = SHUNT_ENGINE_COUNT - 1; e >= 0; e--)
+        if (c->engines & SHUNT_ENGINE_BIT(e))
+            x->engine = (shunt_engine_t)e;
     if (case_prepare(x) == 0 && case_target(x) == 0 && case_argv(x) == 0) {
         case_ref_runs(x);
-        case_local_runs(x);
-        case_compare(x);
-        if (o->show_output)
-            case_show_output(x);
+        if (res->status == SHUNT_CASE_PASS)
+            case_engines(x);
+        /* the recorder runs the program under the layer (leaks.c) */
         if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
-            (r->no_leaks || r->leaks_listed) && !x->refused)
+            (r->no_leaks || r->leaks_listed) && !x->layer_refused &&
+            (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER)))
             case_leaks(x);
     }
     case_target_down(x);

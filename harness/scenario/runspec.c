@@ -51,6 +51,20 @@ const char *shunt_lang_name(shunt_lang_t l)
     return (size_t)l < sizeof(names) / sizeof(names[0]) ? names[l] : "?";
 }
 
+const char *shunt_engine_name(shunt_engine_t e)
+{
+    static const char *const names[] = {"layer", "supervisor", "auto"};
+    return (size_t)e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
+}
+
+int shunt_engine_parse(const char *s)
+{
+    for (int e = 0; e < SHUNT_ENGINE_COUNT; e++)
+        if (strcmp(s, shunt_engine_name((shunt_engine_t)e)) == 0)
+            return e;
+    return -1;
+}
+
 const char *shunt_obs_name(unsigned bit)
 {
     switch (bit) {
@@ -411,11 +425,61 @@ static int get_go_versions(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     return 0;
 }
 
+/* program.cgo: CGO_ENABLED of a Go build (default true). */
+static int get_cgo(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v = shunt_ymap_get(n, "cgo");
+    r->go_cgo = 1;
+    if (!v)
+        return 0;
+    if (r->lang != SHUNT_LANG_GO)
+        return shunt_yerror(c->e, v, "program.cgo",
+                            "cgo (CGO_ENABLED of the build) is only for language: go");
+    return get_bool(c, v, "program.cgo", &r->go_cgo);
+}
+
+/* program.engines: a non-empty list of layer and supervisor, each once.
+ * auto is harness exec's choice per program, not a promise the scenario
+ * can make: harness run --engine auto asks for it. */
+static int get_engines(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
+{
+    const shunt_ynode_t *v = shunt_ymap_get(n, "engines");
+    r->engines = SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER);
+    if (!v)
+        return 0;
+    if (shunt_yexpect_seq(c->e, v, "program.engines") < 0)
+        return -1;
+    if (v->count == 0)
+        return shunt_yerror(c->e, v, "program.engines",
+                            "expected a non-empty list of engines (layer, supervisor)");
+    r->engines = 0;
+    r->engines_given = 1;
+    for (size_t i = 0; i < v->count; i++) {
+        char sub[64];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), "program.engines", i);
+        if (shunt_yget_str(c->e, v->items[i], sub, &s) < 0)
+            return -1;
+        int e = shunt_engine_parse(s);
+        if (e != SHUNT_ENGINE_LAYER && e != SHUNT_ENGINE_SUPERVISOR)
+            return shunt_yerror(c->e, v->items[i], sub,
+                                "expected layer or supervisor, got \"%s\"%s", s,
+                                e == SHUNT_ENGINE_AUTO
+                                    ? " (auto is harness exec's choice per program: "
+                                      "harness run --engine auto)"
+                                    : "");
+        if (r->engines & SHUNT_ENGINE_BIT(e))
+            return shunt_yerror(c->e, v->items[i], sub, "%s is listed twice", s);
+        r->engines |= SHUNT_ENGINE_BIT(e);
+    }
+    return 0;
+}
+
 static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
     static const char *const keys[] = {"language", "source", "main", "inline",
                                        "build", "args", "stdin", "env", "cwd",
-                                       "timeout", "go", NULL};
+                                       "timeout", "go", "cgo", "engines", NULL};
     const shunt_ynode_t *v;
     const char *s;
     if (shunt_yexpect_map(c->e, n, "program") < 0 ||
@@ -430,7 +494,8 @@ static int get_program(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return oom(c);
     }
     if (get_env(c, n, r) < 0 || get_cwd_timeout(c, n, r) < 0 ||
-        get_go_versions(c, n, r) < 0)
+        get_go_versions(c, n, r) < 0 || get_cgo(c, n, r) < 0 ||
+        get_engines(c, n, r) < 0)
         return -1;
     return 0;
 }
@@ -562,9 +627,42 @@ static int get_norms(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
     return 0;
 }
 
+/* expect.divergences[i].engines: a non-empty list of layer, supervisor
+ * and auto (a difference one engine makes by design, docs/supervisor.md);
+ * every engine when absent. */
+static int get_div_engines(ctx_t *c, const shunt_ynode_t *v, const char *path,
+                           shunt_divergence_t *d)
+{
+    d->engines = 0;
+    if (!v) {
+        for (int e = 0; e < SHUNT_ENGINE_COUNT; e++)
+            d->engines |= SHUNT_ENGINE_BIT(e);
+        return 0;
+    }
+    if (shunt_yexpect_seq(c->e, v, path) < 0)
+        return -1;
+    if (v->count == 0)
+        return shunt_yerror(c->e, v, path,
+                            "expected a non-empty list of engines (layer, supervisor, "
+                            "auto)");
+    for (size_t i = 0; i < v->count; i++) {
+        char sub[256];
+        const char *s;
+        shunt_ypath_index(sub, sizeof(sub), path, i);
+        if (shunt_yget_str(c->e, v->items[i], sub, &s) < 0)
+            return -1;
+        int e = shunt_engine_parse(s);
+        if (e < 0)
+            return shunt_yerror(c->e, v->items[i], sub,
+                                "expected layer, supervisor or auto, got \"%s\"", s);
+        d->engines |= SHUNT_ENGINE_BIT(e);
+    }
+    return 0;
+}
+
 static int get_divergences(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
 {
-    static const char *const keys[] = {"in", "lines", "reason", NULL};
+    static const char *const keys[] = {"in", "lines", "reason", "engines", NULL};
     const char *path = "expect.divergences";
     if (shunt_yexpect_seq(c->e, n, path) < 0)
         return -1;
@@ -607,6 +705,9 @@ static int get_divergences(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             if (get_regex(c, v, kp, &d->lines) < 0)
                 return -1;
         }
+        shunt_ypath_key(kp, sizeof(kp), sub, "engines");
+        if (get_div_engines(c, shunt_ymap_get(m, "engines"), kp, d) < 0)
+            return -1;
         r->n_divergences++;
     }
     return 0;
@@ -816,6 +917,10 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return shunt_yerror(c->e, v, "expect.refused",
                                 "the local run is off (runs.local: false): nothing "
                                 "can be refused");
+        if (r->want_refused && !(r->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER)))
+            return shunt_yerror(c->e, v, "expect.refused",
+                                "only the layer refuses a program, and program.engines "
+                                "does not list it");
     }
     if ((v = shunt_ymap_get(n, "unhooked"))) {
         const char *s;
@@ -832,6 +937,10 @@ static int get_expect(ctx_t *c, const shunt_ynode_t *n, shunt_runspec_t *r)
             return shunt_yerror(c->e, v, "expect.unhooked",
                                 "the local run is off (runs.local: false): nothing "
                                 "can be left unhooked");
+        if (r->want_unhooked && !(r->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER)))
+            return shunt_yerror(c->e, v, "expect.unhooked",
+                                "only the layer leaves a program unhooked, and "
+                                "program.engines does not list it");
         if (r->want_unhooked && r->want_refused)
             return shunt_yerror(c->e, v, "expect.unhooked",
                                 "a refused program never starts: expect.refused and "

@@ -946,7 +946,7 @@ static int get_target(ctx_t *c, const shunt_ynode_t *n, shunt_target_spec_t *t)
 
 static const char *const program_keys[] = {"language", "source", "main", "inline",
                                            "build", "args", "stdin", "env", "cwd",
-                                           "timeout", "go", NULL};
+                                           "timeout", "go", "cgo", "engines", NULL};
 
 static int in_list(const char *k, const char *const *list)
 {
@@ -1116,9 +1116,10 @@ static int get_cases(ctx_t *c, const shunt_ynode_t *n, shunt_scenario_t *s)
 {
     static const char *const keys[] = {"name", "description", "command", "language",
                                        "source", "main", "inline", "build", "args",
-                                       "stdin", "env", "cwd", "timeout", "go",
-                                       "runs", "expect", "traffic", NULL};
-    static const char *const by_source[] = {"source", "inline", "main", "build", "go", NULL};
+                                       "stdin", "env", "cwd", "timeout", "go", "cgo",
+                                       "engines", "runs", "expect", "traffic", NULL};
+    static const char *const by_source[] = {"source", "inline", "main", "build", "go", "cgo",
+                                            NULL};
     if (shunt_yexpect_seq(&c->e, n, "cases") < 0)
         return -1;
     if (n->count == 0)

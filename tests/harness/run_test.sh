@@ -3,15 +3,17 @@
 # same divergence declared passes as a known one, a declaration that covers
 # only part of it fails, normalisers/stderr/files/stdin, the reference
 # status, no_leaks and expect.leaks through the recorder, a static child
-# (not intercepted: an error), an invalid file (3), -j 2
-# with clashing target names, --only, and the TAP/JSON/JUnit reports.
+# (under the supervisor), an invalid file (3), -j 2
+# with clashing target names, --only, the TAP/JSON/JUnit reports, and
+# --engine (each engine's verdict, what was not checked under one, a
+# scenario's program.engines).
 # Usage: run_test.sh HARNESS FIXTURES_DIR.  Needs root and runc (77).
 set -uo pipefail
 harness=$1
 fx=$2/run
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null || { echo "needs root and runc"; exit 77; }
 work=$(mktemp -d /tmp/shunt-runtest.XXXXXX)
-trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for t in hrun-div hrun-div-1 hrun-div-2 hrun-same hrun-status hrun-leaks hrun-leakf hrun-leakw hrun-build hrun-timeout hrun-cargo hrun-jdiv hrun-jknown hrun-fds hrun-unhooked hrun-englayer hrun-diveng hrun-sigterm; do "$harness" down $t >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 fails=0
 check() { # NAME WANT_RC GOT_RC OUTFILE PATTERN...
   local name=$1 want=$2 got=$3 out=$4; shift 4
@@ -29,31 +31,31 @@ run() { "$harness" run --no-color "$@" > "$work/out" 2>&1; echo $?; }
 
 rc=$(run "$fx/diverge.yaml")
 check "undeclared divergence fails" 1 "$rc" "$work/out" \
-  '^\[1/1\] FAIL +diverge ' '^    stdout differs$' '^    -mode = remote$' \
+  '^\[1/1\] FAIL +diverge ' '^    stdout differs under the layer$' '^    -mode = remote$' \
   '^    \+cannot read the config$' '^     done$'
 
 rc=$(run "$fx/diverge-known.yaml")
 check "declared divergence passes as known" 0 "$rc" "$work/out" \
-  '^\[1/1\] PASS\* diverge-known ' 'known divergence in stdout: layer.files.local keeps' \
+  '^\[1/1\] PASS\* diverge-known ' 'known divergence in stdout under the layer: layer.files.local keeps' \
   '^    -mode = remote$' '1 passed with known divergences'
 
 rc=$(run "$fx/diverge-narrow.yaml")
 check "a divergence covering part of the diff fails" 1 "$rc" "$work/out" \
-  '^\[1/1\] FAIL +diverge-narrow ' '^    stdout differs$'
+  '^\[1/1\] FAIL +diverge-narrow ' '^    stdout differs under the layer$'
 
 rc=$(run "$fx/journal-diverge.yaml")
 check "a difference only in the call journal fails" 1 "$rc" "$work/out" \
-  '^\[1/1\] FAIL +journal-diverge ' '^    the call journal differs$' \
+  '^\[1/1\] FAIL +journal-diverge ' '^    the call journal differs under the layer$' \
   '^    -1 access\("/etc/app/config\.ini", R_OK\) = 0$' \
   '^    \+1 access\("/etc/app/config\.ini", R_OK\) = -1 ENOENT$'
 
 "$harness" run --json "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
-check "the journal diff in --json" 1 "$?" "$work/json" '"reason":"the call journal differs"' \
-  '"report":"journal differs:'
+check "the journal diff in --json" 1 "$?" "$work/json" '"reason":"the call journal differs under the layer"' \
+  '"report":"journal differs under the layer:'
 
 rc=$(run "$fx/journal-known.yaml")
 check "a declared journal divergence passes as known; normalisers and exclude apply" 0 \
-  "$rc" "$work/out" '^\[1/1\] PASS\* journal-known ' 'known divergence in journal: layer.files.local' \
+  "$rc" "$work/out" '^\[1/1\] PASS\* journal-known ' 'known divergence in journal under the layer: layer.files.local' \
   '^     1 open\("/tmp/FILE\.txt", O_WRONLY\|O_CREAT\|O_TRUNC, 0666\) = 3$'
 
 rc=$(run "$fx/fds.yaml")
@@ -61,8 +63,8 @@ check "the programs inherit no fd from the harness (both runs)" 0 "$rc" "$work/o
   '^\[1/1\] PASS +fds '
 
 rc=$(run "$fx/unhooked.yaml")
-check "a static child the layer cannot enter goes on under the supervisor" 0 "$rc" "$work/out" \
-  '^\[1/1\] PASS +unhooked '
+check "a static child of a program under the layer goes on under the supervisor" 0 "$rc" \
+  "$work/out" '^\[1/1\] PASS +unhooked +layer '
 
 rc=$(run "$fx/same.yaml")
 check "normalised stdout, stderr, stdin and a written file" 0 "$rc" "$work/out" \
@@ -138,6 +140,57 @@ check "a Go version not installed is skipped" 77 "$rc" "$work/out" \
 rc=$(run "$fx/timeout.yaml")
 check "a run past its timeout fails" 1 "$rc" "$work/out" \
   'the reference run: timed out, expected exit 0'
+
+# engines: one reference, the local side once per engine, each verdict named
+rc=$(run --engine all "$fx/journal-diverge.yaml")
+check "--engine all: each engine's verdict; the journal is the layer's" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +journal-diverge +layer:FAIL,supervisor:PASS ' \
+  '^    the call journal differs under the layer$' \
+  '^    \+\+\+ local journal \(under the layer\)$' \
+  '^    not checked under the supervisor: expect.journal \(the supervisor writes no call journal yet\)$' \
+  '^journal-diverge +FAIL +layer:FAIL,supervisor:PASS '
+
+"$harness" run --json --engine all "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["cases"][0]; \
+  assert [(e["engine"], e["status"]) for e in c["engines"]] == [("layer", "fail"), ("supervisor", "pass")], c; \
+  assert c["not_checked"] == ["expect.journal under the supervisor"], c' "$work/json" &&
+  echo "ok   json engines" || { echo "FAIL json engines"; sed 's/^/  | /' "$work/json"; fails=$((fails+1)); }
+
+rc=$(run --engine supervisor "$fx/leaks.yaml")
+check "--engine supervisor: no_leaks is said not checked (the recorder is the layer's)" 0 \
+  "$rc" "$work/out" '^\[1/1\] PASS +leaks +supervisor ' \
+  '^    not checked under the supervisor: expect.no_leaks \(the leak recorder runs under the layer only for now\)$' \
+  '1 with expectations not checked under an engine'
+
+rc=$(run --engine supervisor "$fx/engines-layer.yaml")
+check "program.engines without the supervisor: --engine supervisor skips" 77 "$rc" \
+  "$work/out" '^\[1/1\] SKIP +engines-layer +- ' \
+  'program.engines lists only layer: not run under the supervisor'
+
+rc=$(run --engine all "$fx/engines-layer.yaml")
+check "program.engines without the supervisor: --engine all runs the layer" 0 "$rc" \
+  "$work/out" '^\[1/1\] PASS +engines-layer +layer '
+
+rc=$(run --engine all "$fx/diverge-engine.yaml")
+check "a divergence declared for one engine: known there, a failure under the other" 1 \
+  "$rc" "$work/out" '^\[1/1\] FAIL +diverge-engine +layer:FAIL,supervisor:PASS\* ' \
+  '^    stdout differs under the layer$' \
+  '^    known divergence in stdout under the supervisor: files.local keeps'
+
+"$harness" run --engine preload "$fx/same.yaml" > "$work/out" 2>&1
+check "--engine: a bad name" 2 "$?" "$work/out" \
+  'harness run: --engine expects layer, supervisor, auto or all, got "preload"'
+
+"$harness" run --no-color "$fx/sigterm.yaml" > "$work/out" 2>&1 &
+pid=$!
+sleep 3
+t0=$(date +%s)
+kill -TERM $pid
+wait $pid
+check "a SIGTERM to harness run alone stops a cases: group's worker" 143 "$?" "$work/out" \
+  '^\[1/2\] ERROR +sigterm/a ' '^    interrupted$' '^\[2/2\] SKIP +sigterm/b ' 'not run: interrupted'
+[ $(( $(date +%s) - t0 )) -lt 20 ] && echo "ok   ... within 20 s" ||
+  { echo "FAIL the SIGTERM took $(( $(date +%s) - t0 )) s"; fails=$((fails+1)); }
 
 "$harness" run --bogus > "$work/out" 2>&1
 check "usage error" 2 "$?" "$work/out" 'unknown option --bogus'

@@ -80,6 +80,9 @@ static void test_full(void **state)
     assert_true(r->no_leaks);
     assert_int_equal(r->n_divergences, 1);
     assert_string_equal(r->divergences[0].lines, "^t=");
+    assert_int_equal(r->divergences[0].engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER) |
+                                                    SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR) |
+                                                    SHUNT_ENGINE_BIT(SHUNT_ENGINE_AUTO));
     shunt_scenario_free(s);
 }
 
@@ -130,6 +133,12 @@ static void test_defaults(void **state)
     assert_int_equal(s->run->norms[0].in, SHUNT_OBS_JOURNAL);
     assert_int_equal(s->run->divergences[0].in, SHUNT_OBS_JOURNAL);
     shunt_scenario_free(s);
+    s = load("program: {language: c, inline: x}\n"
+             "expect: {divergences: [{in: exit, reason: a reason long enough, "
+             "engines: [supervisor]}]}\n");
+    assert_non_null(s);
+    assert_int_equal(s->run->divergences[0].engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR));
+    shunt_scenario_free(s);
     s = load("program: {language: c, inline: x}\nexpect: {journal: true}\n");
     assert_non_null(s);
     assert_true(s->run->cmp_journal);
@@ -144,6 +153,16 @@ static void test_defaults(void **state)
     s = load("program: {language: go, source: run, go: [\"1.19\", go1.26.8]}\n");
     assert_non_null(s);
     assert_int_equal(s->run->n_go, 2);
+    assert_true(s->run->go_cgo);
+    assert_int_equal(s->run->engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER));
+    assert_false(s->run->engines_given);
+    shunt_scenario_free(s);
+    s = load("program: {language: go, source: run, cgo: false, engines: [supervisor, layer]}\n");
+    assert_non_null(s);
+    assert_false(s->run->go_cgo);
+    assert_true(s->run->engines_given);
+    assert_int_equal(s->run->engines, SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER) |
+                                          SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR));
     shunt_scenario_free(s);
     /* no program: no runspec */
     s = load("");
@@ -169,7 +188,25 @@ static const bad_t bad[] = {
     {"program: {language: c, source: ../../x}\n",
      NULL /* cannot read or outside: checked with strstr below */},
     {"program: {language: c, inline: x, colour: red}\n",
-     "2:35: program.colour: unknown key (allowed: language, source, main, inline, build, args, stdin, env, cwd, timeout, go)"},
+     "2:35: program.colour: unknown key (allowed: language, source, main, inline, build, args, stdin, env, cwd, timeout, go, cgo, engines)"},
+    {"program: {language: c, inline: x, cgo: false}\n",
+     "2:40: program.cgo: cgo (CGO_ENABLED of the build) is only for language: go"},
+    {"program: {language: go, inline: x, cgo: 0}\n",
+     "2:41: program.cgo: expected true or false, got \"0\""},
+    {"program: {language: c, inline: x, engines: supervisor}\n",
+     "2:44: program.engines: expected a list, got a scalar"},
+    {"program: {language: c, inline: x, engines: []}\n",
+     "2:44: program.engines: expected a non-empty list of engines (layer, supervisor)"},
+    {"program: {language: c, inline: x, engines: [layer, preload]}\n",
+     "2:52: program.engines[1]: expected layer or supervisor, got \"preload\""},
+    {"program: {language: c, inline: x, engines: [auto]}\n",
+     "2:45: program.engines[0]: expected layer or supervisor, got \"auto\" (auto is harness "
+     "exec's choice per program: harness run --engine auto)"},
+    {"program: {language: c, inline: x, engines: [supervisor, supervisor]}\n",
+     "2:57: program.engines[1]: supervisor is listed twice"},
+    {"program: {language: c, inline: x, engines: [supervisor]}\nexpect: {unhooked: true}\n",
+     "3:20: expect.unhooked: only the layer leaves a program unhooked, and program.engines "
+     "does not list it"},
     {"program: {language: c, inline: x, args: a}\n",
      "2:41: program.args: expected a list, got a scalar"},
     {"program: {language: c, inline: x, timeout: 0}\n",
@@ -255,6 +292,13 @@ static const bad_t bad[] = {
      "3:32: expect.normalise[0].fields[0]: expected an integer 1-1000, got \"0\""},
     {"program: {language: c, inline: x}\nexpect: {normalise: [{drop: x, match: y}]}\n",
      "3:39: expect.normalise[0].match: match: (the lines to change) belongs to fields:"},
+    {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: by design "
+     "here, engines: [preload]}]}\n",
+     "3:71: expect.divergences[0].engines[0]: expected layer, supervisor or auto, got \"preload\""},
+    {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: by design "
+     "here, engines: []}]}\n",
+     "3:70: expect.divergences[0].engines: expected a non-empty list of engines (layer, "
+     "supervisor, auto)"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout}]}\n",
      "3:24: expect.divergences[0]: missing required key reason: a known divergence says why it is one"},
     {"program: {language: c, inline: x}\nexpect: {divergences: [{in: stdout, reason: why}]}\n",

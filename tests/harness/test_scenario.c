@@ -294,8 +294,15 @@ static const bad_case_t bad_cases[] = {
      "t.yaml:3:5: cases[0]: missing required key name"},
     {"target: {}\ncases:\n  - {name: a, commnd: [ls]}\n",
      "t.yaml:3:15: cases[0].commnd: unknown key (allowed: name, description, command, "
-     "language, source, main, inline, build, args, stdin, env, cwd, timeout, go, runs, "
-     "expect, traffic)"},
+     "language, source, main, inline, build, args, stdin, env, cwd, timeout, go, cgo, "
+     "engines, runs, expect, traffic)"},
+    {"target: {}\nprogram: {language: command, args: [ls]}\n"
+     "cases:\n  - {name: a, engines: [supervisor], expect: {refused: true}}\n",
+     "t.yaml:4:56: cases[0].expect.refused: only the layer refuses a program, and "
+     "program.engines does not list it"},
+    {"target: {}\nprogram: {language: command, args: [ls], engines: [layer]}\n"
+     "cases:\n  - {name: a, engines: [layer, lyer]}\n",
+     "t.yaml:4:32: cases[0].engines[1]: expected layer or supervisor, got \"lyer\""},
     {"target: {}\ncases:\n  - {name: a, command: [ls]}\n  - {name: a, command: [ls]}\n",
      "t.yaml:4:12: cases[1].name: \"a\" is already the name of cases[0]"},
     {"target: {}\ncases:\n  - {name: a b, command: [ls]}\n",
@@ -485,7 +492,7 @@ static const bad_case_t bad_cases[] = {
      "divergence is accepted)"},
     {"target: {}\nfuzz:\n  known:\n    - {call: x, reason: because of this, why: x}\n",
      "t.yaml:4:42: fuzz.known[0].why: unknown key (allowed: call, local, "
-     "reason, policies)"},
+     "reason, policies, engines)"},
     {"target: {}\nfuzz:\n  layer: [{name: rw}]\n  known:\n"
      "    - {call: x, reason: because of this, policies: [rw, ro]}\n",
      "t.yaml:5:57: fuzz.known[0].policies[1]: no policy of fuzz.layer is named \"ro\""},

@@ -98,7 +98,7 @@ if command -v age-keygen >/dev/null; then
     '^\[1/4\] PASS +unhooked/keygen ' 'left unhooked as expected \(expect.unhooked\): /usr/bin/age-keygen .*built without cgo' \
     '^\[2/4\] FAIL +unhooked/hooked ' 'the local run was intercepted, but expect.unhooked says a program of it is left unhooked' \
     '^\[3/4\] FAIL +unhooked/wrong-notice ' 'the local run was left unhooked, but not as expect.unhooked says: /usr/bin/age-keygen' \
-    '^\[4/4\] ERROR +unhooked/plain ' 'the local run was not intercepted: /usr/bin/age-keygen'
+    '^\[4/4\] ERROR +unhooked/plain ' 'the local run under the layer was not intercepted: /usr/bin/age-keygen'
 else
   echo "skip expect.unhooked: no age-keygen (package age)"
 fi

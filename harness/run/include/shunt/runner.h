@@ -34,6 +34,9 @@ typedef struct {
     const shunt_gotool_t *go;     /* Go programs: the toolchain */
     char name[160];               /* "go-http/go1.26.8" */
     char target[SHUNT_NAME_MAX + 1];
+    /* the engines its local side runs under (a mask of SHUNT_ENGINE_BIT,
+     * run in that order; shunt_case_engines) */
+    unsigned engines;
     char skip[512];               /* non-empty: skipped, why */
     shunt_built_t built;          /* filled before the case runs */
     char build_err[4096];         /* non-empty: the build failed */
@@ -47,6 +50,14 @@ typedef struct {
     shunt_case_status_t status;
     char reason[1024];            /* one line: why it failed/skipped/errored */
     double t_build, t_target, t_ref, t_local, t_diff, t_leaks, t_total;
+    /* each engine's local side: ran (a mask of SHUNT_ENGINE_BIT), its own
+     * verdict (the case's is the worst) and time */
+    unsigned engines;
+    shunt_case_status_t engine_status[SHUNT_ENGINE_COUNT];
+    double t_engine[SHUNT_ENGINE_COUNT];
+    /* what this case expects that was not checked under an engine, one
+     * line each ("journal under the supervisor: ..."); empty: nothing */
+    char unchecked[512];
     /* followed on the wire by the report text */
 } shunt_case_result_t;
 
@@ -64,5 +75,16 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
                     shunt_case_result_t *res, char **report);
 
 const char *shunt_case_status_name(shunt_case_status_t st);
+
+/* The engines a case of r runs its local side under: `harness run
+ * --engine` (cli: a mask of SHUNT_ENGINE_BIT, "all" being layer and
+ * supervisor; 0: not given) or else program.engines; an engine the file's
+ * own program.engines leaves out is not run (auto is harness exec's choice
+ * and always runs).  The mask; 0 with why (the case is skipped). */
+unsigned shunt_case_engines(const shunt_runspec_t *r, unsigned cli, char *why, size_t len);
+
+/* "the layer", "the supervisor", "--engine auto": what a local run was
+ * under, as reports say it */
+const char *shunt_engine_under(shunt_engine_t e);
 
 #endif

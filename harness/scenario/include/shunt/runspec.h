@@ -17,6 +17,17 @@ typedef enum {
     SHUNT_LANG_COMMAND, /* no source: args[0] is a program on both sides */
 } shunt_lang_t;
 
+/* How the local run is intercepted (harness exec --engine): program.engines
+ * and harness run --engine.  A set of them is a mask of SHUNT_ENGINE_BIT. */
+typedef enum {
+    SHUNT_ENGINE_LAYER,      /* LD_PRELOAD of libshunt.so */
+    SHUNT_ENGINE_SUPERVISOR, /* shunt-supervisor: seccomp user notification */
+    SHUNT_ENGINE_AUTO,       /* harness exec picks one per program */
+    SHUNT_ENGINE_COUNT,
+} shunt_engine_t;
+
+#define SHUNT_ENGINE_BIT(e) (1u << (e))
+
 /* What a normaliser or a divergence applies to (a bit mask). */
 enum {
     SHUNT_OBS_STDOUT = 1,
@@ -46,6 +57,8 @@ typedef struct {
     unsigned in;        /* exactly one SHUNT_OBS_* bit */
     char *lines;        /* optional ERE: every differing line must match */
     char *reason;
+    unsigned engines;   /* the engines it is declared for (SHUNT_ENGINE_BIT
+                           mask; every engine by default) */
 } shunt_divergence_t;
 
 typedef struct {
@@ -72,6 +85,15 @@ typedef struct shunt_runspec {
     char **go_versions;  /* NULL-terminated patterns ("1.19", "go1.26.8",
                             "all"); NULL for non-Go programs */
     size_t n_go;
+    /* program.cgo (Go only): CGO_ENABLED for the build, 1 by default (a
+     * dynamically linked program the layer enters); 0 builds a static one */
+    int go_cgo;
+    /* program.engines: the engines the local side runs under, a mask of
+     * SHUNT_ENGINE_BIT (layer and supervisor only); engines_given when the
+     * file says so (then harness run --engine runs no other), else the
+     * layer alone */
+    unsigned engines;
+    int engines_given;
 
     int run_reference, run_local, repeat;
     /* runs.reset_files: target.files put back as at harness up before
@@ -133,6 +155,9 @@ int shunt_runspec_parse(const shunt_yerr_t *e, const char *dir,
 void shunt_runspec_free(shunt_runspec_t *r);
 
 const char *shunt_lang_name(shunt_lang_t l);
+/* "layer", "supervisor", "auto"; -1 from shunt_engine_parse for another */
+const char *shunt_engine_name(shunt_engine_t e);
+int shunt_engine_parse(const char *s);
 const char *shunt_obs_name(unsigned bit);
 
 #endif
