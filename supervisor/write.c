@@ -487,3 +487,79 @@ long sv_linkat(sv_call_t *c)
     return do_link(c, (int)c->a[0], c->a[1], (int)c->a[2], c->a[3],
                    (int)c->a[4]);
 }
+
+/* chown(path, uid, gid), lchown, fchownat(dirfd, path, uid, gid, flags) */
+static long do_chown(sv_call_t *c, int dirfd, uint64_t p, uint32_t uid,
+                     uint32_t gid, int flags)
+{
+    sv_target_t t;
+    long r = wpath(c, dirfd, p, &t);
+    if (r <= 0)
+        return r == 0 ? SV_CONTINUE : r;
+    shunt_chown_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
+                       .uid = uid, .gid = gid,
+                       .flags = flags & AT_SYMLINK_NOFOLLOW};
+    return ok_rpc(c, SHUNT_T_CHOWN, &q);
+}
+
+long sv_chown(sv_call_t *c)
+{
+    return do_chown(c, AT_FDCWD, c->a[0], (uint32_t)c->a[1],
+                    (uint32_t)c->a[2], 0);
+}
+long sv_lchown(sv_call_t *c)
+{
+    return do_chown(c, AT_FDCWD, c->a[0], (uint32_t)c->a[1],
+                    (uint32_t)c->a[2], AT_SYMLINK_NOFOLLOW);
+}
+long sv_fchownat(sv_call_t *c)
+{
+    if ((c->a[4] & AT_EMPTY_PATH))
+        return SV_CONTINUE; /* of an fd: not served (docs/supervisor.md) */
+    return do_chown(c, (int)c->a[0], c->a[1], (uint32_t)c->a[2],
+                    (uint32_t)c->a[3], (int)c->a[4]);
+}
+
+/* utimensat(dirfd, path, times[2], flags); a NULL path is futimens. */
+long sv_utimensat(sv_call_t *c)
+{
+    if (!c->a[1])
+        return SV_CONTINUE; /* futimens: of an fd, not served */
+    sv_target_t t;
+    long r = wpath(c, (int)c->a[0], c->a[1], &t);
+    if (r <= 0)
+        return r == 0 ? SV_CONTINUE : r;
+    struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    if (c->a[2] && (r = sv_read(c, c->a[2], ts, sizeof(ts))) < 0)
+        return r == -ESRCH ? r : -EFAULT;
+    shunt_utimens_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
+                         .atime_sec = ts[0].tv_sec, .atime_nsec = ts[0].tv_nsec,
+                         .mtime_sec = ts[1].tv_sec, .mtime_nsec = ts[1].tv_nsec,
+                         .flags = (int)c->a[3] & AT_SYMLINK_NOFOLLOW};
+    return ok_rpc(c, SHUNT_T_UTIMENS, &q);
+}
+
+/* mknod(path, mode, dev), mknodat(dirfd, path, mode, dev): FIFOs,
+ * sockets and regular files (the agent refuses device nodes). */
+static long do_mknod(sv_call_t *c, int dirfd, uint64_t p, uint32_t mode,
+                     uint64_t dev)
+{
+    sv_target_t t;
+    long r = wpath(c, dirfd, p, &t);
+    if (r <= 0)
+        return r == 0 ? SV_CONTINUE : r;
+    shunt_mknod_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(t.raw),
+                       .mode = (mode & S_IFMT) |
+                               (mode & ~umask_of(c->tid) & 07777),
+                       .dev = dev};
+    return ok_rpc(c, SHUNT_T_MKNOD, &q);
+}
+
+long sv_mknod(sv_call_t *c)
+{
+    return do_mknod(c, AT_FDCWD, c->a[0], (uint32_t)c->a[1], c->a[2]);
+}
+long sv_mknodat(sv_call_t *c)
+{
+    return do_mknod(c, (int)c->a[0], c->a[1], (uint32_t)c->a[2], c->a[3]);
+}
