@@ -303,29 +303,13 @@ ssize_t hook_readlinkat(int dirfd, const char *path, char *buf, size_t n)
 }
 
 /* ---- statfs -------------------------------------------------------------- */
-static void to_statfs(const shunt_statfs_r_t *r, struct statfs *sf)
-{
-    memset(sf, 0, sizeof(*sf));
-    sf->f_type = r->type;
-    sf->f_bsize = r->bsize;
-    sf->f_blocks = r->blocks;
-    sf->f_bfree = r->bfree;
-    sf->f_bavail = r->bavail;
-    sf->f_files = r->files;
-    sf->f_ffree = r->ffree;
-    memcpy(&sf->f_fsid, &r->fsid, sizeof(sf->f_fsid));
-    sf->f_namelen = r->namelen;
-    sf->f_frsize = r->frsize;
-    sf->f_flags = r->flags;
-}
-
 static long rpc_statfs_path(uint32_t dirh, const char *path, struct statfs *sf)
 {
     shunt_statfs_t q = {.dirh = dirh, .path = shunt_str(path)};
     shunt_msg_t m;
     long r = shunt_rpc(SHUNT_T_STATFS, &q, &m);
     if (r == 0)
-        to_statfs(&m.u.statfs_r, sf);
+        shunt_statfs_from_r(&m.u.statfs_r, sf);
     return r;
 }
 
@@ -367,7 +351,7 @@ int hook_fstatfs(int fd, struct statfs *sf)
         shunt_msg_t m;
         r = shunt_rpc(SHUNT_T_FSTATFS, &q, &m);
         if (r == 0)
-            to_statfs(&m.u.statfs_r, sf);
+            shunt_statfs_from_r(&m.u.statfs_r, sf);
     }
     shunt_rfile_unref(f);
     LAYER_LEAVE();

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 void shunt_stat_from_r(const shunt_stat_r_t *r, struct stat *st)
@@ -123,4 +124,20 @@ int shunt_snap_parse(const char *link, shunt_stat_r_t *st)
         return -1;
     const char *p = link + sizeof(pre) - 1;
     return shunt_stat_dec(&p, st);
+}
+
+void shunt_statfs_from_r(const shunt_statfs_r_t *r, struct statfs *sf)
+{
+    memset(sf, 0, sizeof(*sf));
+    sf->f_type = r->type;
+    sf->f_bsize = r->bsize;
+    sf->f_blocks = r->blocks;
+    sf->f_bfree = r->bfree;
+    sf->f_bavail = r->bavail;
+    sf->f_files = r->files;
+    sf->f_ffree = r->ffree;
+    memcpy(&sf->f_fsid, &r->fsid, sizeof(sf->f_fsid));
+    sf->f_namelen = r->namelen;
+    sf->f_frsize = r->frsize;
+    sf->f_flags = r->flags;
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -716,6 +717,49 @@ long sv_readlinkat(sv_call_t *c)
 {
     return readlink_common(c, (int)c->a[0], c->a[1], c->a[2],
                            (int64_t)c->a[3]);
+}
+
+/* ---- statfs ---------------------------------------------------------------- */
+static long put_statfs(sv_call_t *c, uint64_t addr, const char *path)
+{
+    shunt_statfs_t q = {.dirh = SHUNT_AT_ROOT, .path = shunt_str(path)};
+    shunt_msg_t m;
+    long r = sv_rpc(c, SHUNT_T_STATFS, &q, &m);
+    if (r < 0)
+        return r;
+    struct statfs sf;
+    shunt_statfs_from_r(&m.u.statfs_r, &sf);
+    r = sv_write(c, addr, &sf, sizeof(sf));
+    return r < 0 ? r : 0;
+}
+
+long sv_statfs(sv_call_t *c)
+{
+    sv_target_t t;
+    long r = judge(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == J_KERNEL || (r == J_LOCAL && t.kernel_same))
+        return SV_CONTINUE;
+    if (r < 0)
+        return r;
+    if (r == J_LOCAL) {
+        struct statfs sf;
+        if (statfs(t.raw, &sf) < 0)
+            return -errno;
+        r = sv_write(c, c->a[1], &sf, sizeof(sf));
+        return r < 0 ? r : 0;
+    }
+    return put_statfs(c, c->a[1], t.raw);
+}
+
+/* fstatfs of a remote file's memfd or a remote directory's placeholder:
+ * the target's filesystem, by the path it was opened by. */
+long sv_fstatfs(sv_call_t *c)
+{
+    char path[PATH_MAX], self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", (int)c->a[0]);
+    if ((int)c->a[0] < 0 || !proc_link(c, self, path, sizeof(path)))
+        return SV_CONTINUE;
+    return put_statfs(c, c->a[1], path);
 }
 
 /* ---- xattrs: a remote path is on a filesystem without them (ENOTSUP, as

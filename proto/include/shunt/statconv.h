@@ -9,6 +9,8 @@
 
 void shunt_stat_from_r(const shunt_stat_r_t *r, struct stat *st);
 void shunt_statx_from_r(const shunt_stat_r_t *r, struct statx *sx);
+struct statfs;
+void shunt_statfs_from_r(const shunt_statfs_r_t *r, struct statfs *sf);
 
 /* A snapshot memfd is named SHUNT_SNAP_PREFIX and the remote file's stat
  * as text, so that fstat of it (in any process it reaches, by fork, exec
