@@ -7,6 +7,7 @@
 #include "hooks.h"
 #include "inaddr.h"
 #include "layer.h"
+#include "shunt/netaddr.h"
 #include "net.h"
 #include "notice.h"
 
@@ -207,69 +208,7 @@ __attribute__((weak)) const char *layer_dns_name_of(const struct sockaddr *sa,
 }
 
 /* ---- addresses ---------------------------------------------------------- */
-typedef struct {
-    int family;        /* AF_INET or AF_INET6 (as the remote sees it) */
-    uint8_t addr[16];  /* 4 or 16 bytes */
-    uint16_t port;     /* host order */
-} naddr_t;
-
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-/* A program's sockaddr -> naddr (IPv4-mapped IPv6 becomes IPv4).  0 or -1
- * when it is not a full AF_INET/AF_INET6 address. */
-static int naddr_from(const struct sockaddr *sa, socklen_t len, naddr_t *a)
-{
-    if (!sa)
-        return -1;
-    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *in = (const void *)sa;
-        a->family = AF_INET;
-        memcpy(a->addr, &in->sin_addr, 4);
-        a->port = ntohs(in->sin_port);
-        return 0;
-    }
-    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *in6 = (const void *)sa;
-        a->port = ntohs(in6->sin6_port);
-        if (memcmp(&in6->sin6_addr, v4mapped, 12) == 0) {
-            a->family = AF_INET;
-            memcpy(a->addr, (const uint8_t *)&in6->sin6_addr + 12, 4);
-        } else {
-            a->family = AF_INET6;
-            memcpy(a->addr, &in6->sin6_addr, 16);
-        }
-        return 0;
-    }
-    return -1;
-}
-
-/* addr (4 or 16 bytes) + port as a sockaddr of the socket's family (an
- * IPv4 address on an AF_INET6 socket is IPv4-mapped). */
-static socklen_t sockaddr_make(int sfamily, const uint8_t *addr, size_t alen,
-                               uint16_t port, struct sockaddr_storage *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (sfamily == AF_INET) {
-        struct sockaddr_in *in = (void *)out;
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        if (alen == 4)
-            memcpy(&in->sin_addr, addr, 4);
-        else if (alen == 16 && memcmp(addr, v4mapped, 12) == 0)
-            memcpy(&in->sin_addr, addr + 12, 4);
-        return sizeof(*in);
-    }
-    struct sockaddr_in6 *in6 = (void *)out;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (alen == 4) {
-        memcpy(&in6->sin6_addr, v4mapped, 12);
-        memcpy((uint8_t *)&in6->sin6_addr + 12, addr, 4);
-    } else if (alen == 16) {
-        memcpy(&in6->sin6_addr, addr, 16);
-    }
-    return sizeof(*in6);
-}
+typedef shunt_naddr_t naddr_t; /* policy/netaddr.c */
 
 static const uint8_t loop4[4] = {127, 0, 0, 1};
 
@@ -277,14 +216,14 @@ static const uint8_t loop4[4] = {127, 0, 0, 1};
 static socklen_t relay_addr(int sfamily, uint16_t port,
                             struct sockaddr_storage *out)
 {
-    return sockaddr_make(sfamily, loop4, 4, port, out);
+    return shunt_sockaddr_make(sfamily, loop4, 4, port, out);
 }
 
 /* The relay port when sa is 127.0.0.1:P (or ::ffff:127.0.0.1:P), else 0. */
 static uint16_t relay_port_of(const struct sockaddr *sa, socklen_t len)
 {
     naddr_t a;
-    if (naddr_from(sa, len, &a) < 0 || a.family != AF_INET ||
+    if (shunt_naddr_from(sa, len, &a) < 0 || a.family != AF_INET ||
         memcmp(a.addr, loop4, 4) != 0)
         return 0;
     return a.port;
@@ -402,7 +341,7 @@ static void udp_pin_peer(int fd, uint32_t stream)
     if (LSYS3(SYS_getsockname, fd, &ss, &sl) < 0)
         return;
     naddr_t a;
-    if (naddr_from((struct sockaddr *)&ss, sl, &a) == 0 && a.port == 0) {
+    if (shunt_naddr_from((struct sockaddr *)&ss, sl, &a) == 0 && a.port == 0) {
         struct sockaddr_storage any;
         memset(&any, 0, sizeof(any));
         any.ss_family = ss.ss_family;
@@ -413,7 +352,7 @@ static void udp_pin_peer(int fd, uint32_t stream)
         if (LSYS3(SYS_getsockname, fd, &ss, &sl) < 0)
             return;
     }
-    if (naddr_from((struct sockaddr *)&ss, sl, &a) < 0 || !a.port)
+    if (shunt_naddr_from((struct sockaddr *)&ss, sl, &a) < 0 || !a.port)
         return;
     uint8_t ip[4] = {127, 0, 0, 1}; /* unbound/any: loopback to the relay */
     if (a.family == AF_INET && memcmp(a.addr, "\0\0\0\0", 4) != 0)
@@ -492,7 +431,7 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
     }
     naddr_t a;
     int type = 0, kind = 0;
-    if (sa->sa_family == AF_UNSPEC || naddr_from(sa, len, &a) < 0 ||
+    if (sa->sa_family == AF_UNSPEC || shunt_naddr_from(sa, len, &a) < 0 ||
         !(kind = sock_kind(fd, &type)) || !is_remote(kind, &a, sa)) {
         /* Local: the kernel's connect (AF_UNSPEC dissolves a UDP
          * association: the relay is forgotten). */
@@ -565,7 +504,7 @@ static long do_connect(int fd, const struct sockaddr *sa, socklen_t len)
     else
         s->peer_len = sizeof(struct sockaddr_in);
     if (c.local_len == 4 || c.local_len == 16)
-        s->local_len = sockaddr_make(sfamily, c.local, c.local_len,
+        s->local_len = shunt_sockaddr_make(sfamily, c.local, c.local_len,
                                      c.local_port, &s->local);
     else
         s->local_len = 0;
@@ -612,7 +551,7 @@ int hook_bind(int fd, const struct sockaddr *sa, socklen_t len)
     int saved = errno;
     naddr_t a;
     int type = 0;
-    if (naddr_from(sa, len, &a) < 0 || !sock_kind(fd, &type)) {
+    if (shunt_naddr_from(sa, len, &a) < 0 || !sock_kind(fd, &type)) {
         errno = saved;
         return r;
     }
@@ -622,7 +561,7 @@ int hook_bind(int fd, const struct sockaddr *sa, socklen_t len)
         s = ns_new(sa->sa_family, type);
     if (s) {
         tlock(&s->lock);
-        s->local_len = sockaddr_make(sa->sa_family, a.addr,
+        s->local_len = shunt_sockaddr_make(sa->sa_family, a.addr,
                                      a.family == AF_INET ? 4 : 16, a.port,
                                      &s->local);
         tunlock(&s->lock);
@@ -730,7 +669,7 @@ static long dgram_route(int fd, const struct sockaddr *dest, socklen_t dlen,
                         struct sockaddr_storage *ra, socklen_t *ral)
 {
     naddr_t a;
-    if (naddr_from(dest, dlen, &a) < 0)
+    if (shunt_naddr_from(dest, dlen, &a) < 0)
         return 0;
     nsock_t *s = ns_get(fd);
     int type = s ? s->type : 0, kind;

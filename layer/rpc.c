@@ -166,24 +166,8 @@ static long broker_connect(int *out)
     long r = LSYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
     if (r < 0)
         return r;
-    char byte = 'c';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof(cm));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &sv[1], sizeof(int));
     int bk = __atomic_load_n(&shunt_layer.broker_fd, __ATOMIC_ACQUIRE);
-    do
-        r = LSYS3(SYS_sendmsg, bk, &mh, MSG_NOSIGNAL);
-    while (r == -EINTR);
+    r = shunt_send_fd(bk, "c", 1, sv[1], MSG_NOSIGNAL);
     LSYS1(SYS_close, sv[1]);
     if (r < 0) {
         LSYS1(SYS_close, sv[0]);

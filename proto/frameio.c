@@ -240,3 +240,25 @@ int shunt_recv_frame(int fd, shunt_rx_t *rx, int timeout_ms,
             return (int)n;
     }
 }
+
+long shunt_send_fd(int sock, const void *data, size_t len, int fd, int flags)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof(cm));
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    long r;
+    do
+        r = shunt_sys6(SYS_sendmsg, sock, (long)&mh, flags, 0, 0, 0);
+    while (r == -EINTR);
+    return r;
+}

@@ -14,6 +14,7 @@
  * that dropped root gets the target's answer for its new user. */
 #include "proxy_int.h"
 
+#include "shunt/frameio.h"
 #include "shunt/log.h"
 
 #include <errno.h>
@@ -206,27 +207,12 @@ void broker_request(shunt_proxy_t *p, pconn_t *c, uint64_t id)
         conn_send_error(p, c, id, ENOMEM, "out of memory");
         return;
     }
-    struct iovec iov = {.iov_base = w.data, .iov_len = w.len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof(cm));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    ssize_t n;
-    do
-        n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
+    long n = shunt_send_fd(c->ev.fd, w.data, w.len, fd,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd); /* the layer has its copy (or the send failed) */
     if (n < 0) {
-        LOG_WARN("%s: cannot send a broker: %s", c->name, strerror(errno));
-        conn_send_error(p, c, id, errno, "cannot send the broker");
+        LOG_WARN("%s: cannot send a broker: %s", c->name, strerror((int)-n));
+        conn_send_error(p, c, id, (int)-n, "cannot send the broker");
     } else if ((size_t)n < w.len) {
         shunt_wbuf_append(&c->tx, w.data + n, w.len - (size_t)n);
         proxy_mark_dirty(p, &c->ev);

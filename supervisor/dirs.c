@@ -101,13 +101,7 @@ int sv_dirs_start(void)
         LOG_ERROR("inotify: %s", strerror(errno));
         return -1;
     }
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&t, &at, releaser, NULL);
-    pthread_attr_destroy(&at);
-    return r == 0 ? 0 : -1;
+    return sv_thread(releaser);
 }
 
 void sv_dirs_stop(void)

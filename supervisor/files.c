@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,31 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
     return 0;
 }
 
+/* A path argument of a call that looks at metadata, judged: J_REMOTE,
+ * J_LOCAL (t->kernel_same says whether the kernel reaches it by the
+ * program's own name; directories on the way to a local entry are local,
+ * as under the layer), J_KERNEL (not a path to judge: the kernel
+ * answers), J_EMPTY ("" with AT_EMPTY_PATH), or -errno (ENOENT for a
+ * not_found path). */
+enum { J_REMOTE = 1, J_LOCAL, J_KERNEL, J_EMPTY };
+static long judge(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
+                  sv_target_t *t)
+{
+    long r = sv_resolve(c, dirfd, paddr, empty_ok, t);
+    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+        return J_KERNEL;
+    if (r == SV_RESOLVE_EMPTY)
+        return J_EMPTY;
+    if (r < 0)
+        return r;
+    if (t->mode == SHUNT_MODE_NOT_FOUND)
+        return -ENOENT;
+    if (t->mode == SHUNT_MODE_LOCAL ||
+        shunt_policy_local_ancestor(&sv.pol, t->norm))
+        return J_LOCAL;
+    return J_REMOTE;
+}
+
 /* ---- remote calls -------------------------------------------------------- */
 static long remote_stat(sv_call_t *c, const char *path, int nofollow,
                         shunt_stat_r_t *st)
@@ -165,8 +191,7 @@ static long write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* The whole file into mfd. */
-static long fetch(sv_call_t *c, uint32_t h, int mfd)
+long sv_fetch(sv_call_t *c, uint32_t h, int mfd)
 {
     uint64_t total = 0;
     uint32_t chunk = shunt_client_max_frame(c->w->cl) - 64;
@@ -384,7 +409,7 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
     }
     sv_remember_path(mfd, norm);
     if (!(flags & O_PATH))
-        r = fetch(c, h, mfd);
+        r = sv_fetch(c, h, mfd);
     close_handle(c, h);
     int fd = r < 0 ? -1 : reopen(mfd, (int)flags);
     close(mfd);
@@ -519,17 +544,14 @@ static long path_stat(sv_call_t *c, int dirfd, uint64_t paddr, int flags,
                       struct statx *localx, unsigned xmask)
 {
     sv_target_t t;
-    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == SV_RESOLVE_EMPTY)
+    long r = judge(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == J_EMPTY)
         return fd_stat(c, dirfd, st);
-    if (r == SV_RESOLVE_KERNEL)
+    if (r == J_KERNEL)
         return 1;
     if (r < 0)
-        return r == -EFAULT ? 1 : r;
-    if (t.mode == SHUNT_MODE_NOT_FOUND)
-        return -ENOENT;
-    if (t.mode == SHUNT_MODE_LOCAL ||
-        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+        return r;
+    if (r == J_LOCAL) {
         if (t.kernel_same)
             return 1;
         /* by its absolute name, here */
@@ -604,20 +626,17 @@ static long access_common(sv_call_t *c, int dirfd, uint64_t paddr, int mode,
                           int flags)
 {
     sv_target_t t;
-    long r = sv_resolve(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
-    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+    long r = judge(c, dirfd, paddr, (flags & AT_EMPTY_PATH) != 0, &t);
+    if (r == J_KERNEL)
         return SV_CONTINUE;
-    if (r == SV_RESOLVE_EMPTY) {
+    if (r == J_EMPTY) {
         shunt_stat_r_t st;
         r = fd_stat(c, dirfd, &st);
         return r == 1 ? SV_CONTINUE : r; /* a remote fd exists: F_OK */
     }
     if (r < 0)
         return r;
-    if (t.mode == SHUNT_MODE_NOT_FOUND)
-        return -ENOENT;
-    if (t.mode == SHUNT_MODE_LOCAL ||
-        shunt_policy_local_ancestor(&sv.pol, t.norm))
+    if (r == J_LOCAL)
         return t.kernel_same ? SV_CONTINUE
                              : (faccessat(AT_FDCWD, t.raw, mode,
                                           flags & ~AT_EMPTY_PATH) < 0
@@ -655,21 +674,18 @@ static long readlink_common(sv_call_t *c, int dirfd, uint64_t paddr,
     if (size <= 0)
         return SV_CONTINUE; /* EINVAL */
     sv_target_t t;
-    long r = sv_resolve(c, dirfd, paddr, 0, &t);
-    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+    long j = judge(c, dirfd, paddr, 0, &t), r;
+    if (j == J_KERNEL)
         return SV_CONTINUE;
-    if (r < 0)
-        return r;
-    if (t.mode == SHUNT_MODE_NOT_FOUND)
-        return -ENOENT;
+    if (j < 0)
+        return j;
     char out[PATH_MAX];
     if (proc_link(c, t.norm, out, sizeof(out))) {
         size_t n = strlen(out) < (size_t)size ? strlen(out) : (size_t)size;
         r = sv_write(c, buf, out, n);
         return r < 0 ? r : (long)n;
     }
-    if (t.mode == SHUNT_MODE_LOCAL ||
-        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+    if (j == J_LOCAL) {
         if (t.kernel_same)
             return SV_CONTINUE;
         ssize_t k = readlink(t.raw, out, sizeof(out));
@@ -707,17 +723,10 @@ long sv_readlinkat(sv_call_t *c)
 static long xattr_path(sv_call_t *c)
 {
     sv_target_t t;
-    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
-    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+    long r = judge(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == J_KERNEL || (r == J_LOCAL && t.kernel_same))
         return SV_CONTINUE;
-    if (r < 0)
-        return r;
-    if (t.mode == SHUNT_MODE_NOT_FOUND)
-        return -ENOENT;
-    if (t.mode == SHUNT_MODE_LOCAL ||
-        shunt_policy_local_ancestor(&sv.pol, t.norm))
-        return t.kernel_same ? SV_CONTINUE : -ENOTSUP;
-    return -ENOTSUP;
+    return r < 0 ? r : -ENOTSUP;
 }
 
 long sv_getxattr(sv_call_t *c) { return xattr_path(c); }
@@ -814,15 +823,12 @@ static long chdir_remote(sv_call_t *c, const char *norm)
 long sv_chdir(sv_call_t *c)
 {
     sv_target_t t;
-    long r = sv_resolve(c, AT_FDCWD, c->a[0], 0, &t);
-    if (r == SV_RESOLVE_KERNEL || r == -EFAULT)
+    long r = judge(c, AT_FDCWD, c->a[0], 0, &t);
+    if (r == J_KERNEL)
         return SV_CONTINUE;
     if (r < 0)
         return r;
-    if (t.mode == SHUNT_MODE_NOT_FOUND)
-        return -ENOENT;
-    if (t.mode == SHUNT_MODE_LOCAL ||
-        shunt_policy_local_ancestor(&sv.pol, t.norm)) {
+    if (r == J_LOCAL) {
         if (!t.kernel_same) {
             /* the kernel would take it relative to its own cwd, not the
              * remote one; the supervisor cannot move the program's cwd
@@ -861,38 +867,48 @@ long sv_fchdir(sv_call_t *c)
 }
 
 /* ---- the host name ------------------------------------------------------------ */
-void sv_load_hostname(void)
+/* The target's host name, read at the first uname (through the asking
+ * worker's connection): 1 when there is one. */
+static pthread_mutex_t hn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hn_state; /* 0 not read, 1 read, -1 none */
+
+static int load_hostname(sv_call_t *c)
 {
-    shunt_client_t *cl = NULL;
-    shunt_open_t q = {.path = shunt_str("/etc/hostname"), .flags = O_RDONLY};
-    shunt_msg_t m;
-    if (sv_rpc_once(SHUNT_T_OPEN, &q, &m, &cl) == 0) {
-        uint32_t h = m.u.open_r.handle;
-        shunt_read_t rq = {.handle = h, .count = 512};
-        if (sv_rpc_once(SHUNT_T_READ, &rq, &m, &cl) == 0) {
-            char buf[513];
-            size_t n = m.u.data_r.data.len < 512 ? m.u.data_r.data.len : 512;
-            memcpy(buf, m.u.data_r.data.p, n);
-            buf[n] = 0;
-            n = strcspn(buf, " \t\r\n");
-            if (n > 0 && n < sizeof(sv.hostname)) {
-                memcpy(sv.hostname, buf, n);
-                sv.hostname[n] = 0;
+    pthread_mutex_lock(&hn_lock);
+    if (hn_state == 0) {
+        shunt_open_t q = {.path = shunt_str("/etc/hostname"),
+                          .flags = O_RDONLY};
+        shunt_msg_t m;
+        if (sv_rpc(c, SHUNT_T_OPEN, &q, &m) == 0) {
+            uint32_t h = m.u.open_r.handle;
+            shunt_read_t rq = {.handle = h, .count = 512};
+            if (sv_rpc(c, SHUNT_T_READ, &rq, &m) == 0) {
+                char buf[513];
+                size_t n = m.u.data_r.data.len < 512 ? m.u.data_r.data.len
+                                                      : 512;
+                memcpy(buf, m.u.data_r.data.p, n);
+                buf[n] = 0;
+                n = strcspn(buf, " \t\r\n");
+                if (n > 0 && n < sizeof(sv.hostname)) {
+                    memcpy(sv.hostname, buf, n);
+                    sv.hostname[n] = 0;
+                }
             }
+            close_handle(c, h);
         }
-        shunt_close_t cq = {.handle = h};
-        sv_rpc_once(SHUNT_T_CLOSE, &cq, &m, &cl);
+        hn_state = sv.hostname[0] ? 1 : -1;
+        if (hn_state < 0)
+            LOG_WARN("hostname: cannot read the target's /etc/hostname; "
+                     "uname says the local one");
     }
-    if (!sv.hostname[0])
-        LOG_WARN("hostname: cannot read the target's /etc/hostname; uname "
-                 "says the local one");
-    if (cl)
-        shunt_client_close(cl);
+    int r = hn_state > 0;
+    pthread_mutex_unlock(&hn_lock);
+    return r;
 }
 
 long sv_uname(sv_call_t *c)
 {
-    if (!sv.hostname[0])
+    if (!load_hostname(c))
         return SV_CONTINUE;
     struct utsname u;
     if (uname(&u) < 0)

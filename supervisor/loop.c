@@ -1,9 +1,12 @@
-/* The notification loop: worker threads take the filter's notifications,
- * each with its own connection to the proxy, and answer them.  A pool
- * that grows when every worker is busy (a blocking connect or recvfrom
- * must not hold up another thread's open), up to SV_WORKERS_MAX. */
+/* The notification loop: worker threads take the filter's notifications
+ * (each blocked in SECCOMP_IOCTL_NOTIF_RECV, which gives a notification to
+ * one of them), each with its own connection to the proxy, and answer
+ * them.  A pool that grows when every worker is busy (a blocking connect
+ * or recvfrom must not hold up another thread's open), up to
+ * SV_WORKERS_MAX.  The main thread waits for the filter's last user. */
 #include "sv.h"
 
+#include "shunt/frameio.h"
 #include "shunt/log.h"
 
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #define SV_WORKERS_MAX 64
+#define SV_IDLE_MAX 4
 
 sv_global_t sv;
 
@@ -52,29 +56,11 @@ static int broker_connect(void)
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
         return -errno;
-    char byte = 'c';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof(cm));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &sp[1], sizeof(int));
-    ssize_t r;
-    do
-        r = sendmsg(sv.broker_fd, &mh, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    int e = errno;
+    ssize_t r = shunt_send_fd(sv.broker_fd, "c", 1, sp[1], MSG_NOSIGNAL);
     close(sp[1]);
     if (r < 0) {
         close(sp[0]);
-        return -e;
+        return (int)r;
     }
     return sp[0];
 }
@@ -107,13 +93,24 @@ static shunt_client_t *client_open(void)
     return cl;
 }
 
+/* One handshake at a time: the proxy drops the oldest of too many
+ * connections that have not said HELLO yet (proxy/conn.c), and a burst of
+ * new workers would open dozens at once. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static long rpc_on(shunt_client_t **clp, int64_t *retry_after,
                    uint16_t type, const void *q, shunt_msg_t *m)
 {
     if (!*clp) {
         if (sv_now_ms() < *retry_after)
             return -EIO;
-        if (!(*clp = client_open())) {
+        pthread_mutex_lock(&open_lock);
+        /* a second try at once: a handshake reset by a busy proxy is not
+         * a dead one */
+        for (int i = 0; i < 2 && !*clp; i++)
+            *clp = client_open();
+        pthread_mutex_unlock(&open_lock);
+        if (!*clp) {
             *retry_after = sv_now_ms() + 1000;
             return -EIO;
         }
@@ -167,14 +164,20 @@ static void spawn_worker(void)
         atomic_fetch_sub(&workers, 1);
         return;
     }
+    if (sv_thread(worker) < 0)
+        atomic_fetch_sub(&workers, 1);
+}
+
+int sv_thread(void *(*fn)(void *))
+{
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 256 * 1024);
-    if (pthread_create(&t, &at, worker, NULL) != 0)
-        atomic_fetch_sub(&workers, 1);
+    int r = pthread_create(&t, &at, fn, NULL);
     pthread_attr_destroy(&at);
+    return r == 0 ? 0 : -1;
 }
 
 static void *worker(void *arg)
@@ -190,20 +193,16 @@ static void *worker(void *arg)
     sv_worker_t w = {0};
     atomic_fetch_add(&idle, 1);
     for (;;) {
-        struct pollfd pf = {.fd = sv.notify_fd, .events = POLLIN};
-        if (poll(&pf, 1, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        /* A blocking receive: the kernel hands each notification to one
+         * waiting worker (no herd woken per call).  The end of the
+         * program is sv_serve's to see. */
+        memset(req, 0, sizeof(*req)); /* the kernel wants it zeroed */
+        if (ioctl(sv.notify_fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+            if (errno == EINTR || errno == ENOENT)
+                continue; /* interrupted, or its caller went meanwhile */
+            LOG_ERROR("receiving a notification: %s", strerror(errno));
             break;
         }
-        if (!(pf.revents & POLLIN)) {
-            if (pf.revents & (POLLHUP | POLLERR | POLLNVAL))
-                break; /* no process uses the filter any more */
-            continue;
-        }
-        memset(req, 0, sizeof(*req)); /* the kernel wants it zeroed */
-        if (seccomp_notify_receive(sv.notify_fd, req) != 0)
-            continue; /* another worker took it, or it was interrupted */
         if (atomic_fetch_sub(&idle, 1) == 1)
             spawn_worker(); /* nobody left to take the next one */
         sv_call_t c = {.w = &w, .id = req->id, .tid = (pid_t)req->pid,
@@ -212,6 +211,9 @@ static void *worker(void *arg)
             c.a[i] = req->data.args[i];
         long r = req->data.arch == AUDIT_ARCH_X86_64 ? dispatch(&c)
                                                      : SV_CONTINUE;
+        /* idle again before the answer lets the program go on: its next
+         * call must not find the pool empty and start a worker */
+        atomic_fetch_add(&idle, 1);
         if (r != SV_ANSWERED) {
             memset(resp, 0, sizeof(*resp));
             resp->id = req->id;
@@ -227,7 +229,15 @@ static void *worker(void *arg)
                 errno != ENOENT)
                 LOG_WARN("answer to %d: %s", (int)c.tid, strerror(errno));
         }
-        atomic_fetch_add(&idle, 1);
+        /* After a burst, the extra workers go: the kernel hands calls to
+         * its waiters in turn, and a few warm ones answer faster than
+         * dozens of cold ones. */
+        int n = atomic_load(&idle);
+        if (n > SV_IDLE_MAX &&
+            atomic_compare_exchange_strong(&idle, &n, n - 1)) {
+            atomic_fetch_add(&idle, 1); /* the exit path takes it off */
+            break;
+        }
     }
     if (w.cl)
         shunt_client_close(w.cl);
@@ -242,9 +252,18 @@ int sv_serve(int notify_fd)
     sv.notify_fd = notify_fd;
     /* A worker blocked in a proxy call must not die of SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    atomic_fetch_add(&workers, 1);
     spawn_worker();
-    worker(NULL);
+    spawn_worker();
+    /* This thread waits for the end: the listener says POLLHUP when no
+     * process uses the filter any more (events 0: only that wakes it). */
+    for (;;) {
+        struct pollfd pf = {.fd = notify_fd, .events = 0};
+        int r = poll(&pf, 1, -1);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r > 0 && (pf.revents & (POLLHUP | POLLERR | POLLNVAL)))
+            break;
+    }
     LOG_DEBUG("no process left under the filter");
     sv_wr_stop();
     sv_dirs_stop();

@@ -18,6 +18,7 @@
 #include "sv.h"
 
 #include "shunt/envfilter.h"
+#include "shunt/frameio.h"
 #include "shunt/log.h"
 #include "shunt/path.h"
 #include "shunt/proc.h"
@@ -288,25 +289,6 @@ out:
     return env;
 }
 
-static int send_fd(int sock, int fd)
-{
-    char byte = 'f';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof(cm));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 static int recv_fd(int sock)
 {
     char byte;
@@ -427,7 +409,6 @@ int main(int argc, char **argv)
         fprintf(stderr, SV_NAME ": out of memory\n");
         return EXIT_CANNOT_RUN;
     }
-    sv_load_hostname();
     inherit_layer_cwd();
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -453,7 +434,7 @@ int main(int argc, char **argv)
         return EXIT_CANNOT_RUN;
     char ok = 0;
     struct pollfd pf = {.fd = sp[0], .events = POLLIN};
-    if (send_fd(sp[0], nfd) < 0 || poll(&pf, 1, 10000) != 1 ||
+    if (shunt_send_fd(sp[0], "f", 1, nfd, MSG_NOSIGNAL) != 1 || poll(&pf, 1, 10000) != 1 ||
         read(sp[0], &ok, 1) != 1 || ok != 'r') {
         /* the filter is on and nobody answers it: exec nothing */
         fprintf(stderr, SV_NAME ": the supervisor did not start\n");

@@ -1,6 +1,8 @@
 /* The supervised program's memory and fds, reached from outside it. */
 #include "sv.h"
 
+#include "shunt/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,9 +46,28 @@ long sv_write(const sv_call_t *c, uint64_t addr, const void *buf, size_t n)
     struct iovec l = {.iov_base = (void *)buf, .iov_len = n};
     struct iovec r = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
     ssize_t put = process_vm_writev(c->tid, &l, 1, &r, 1, 0);
-    if (put < 0)
-        return errno == ESRCH ? -ESRCH : -EFAULT;
-    return (size_t)put == n ? (long)n : -EFAULT;
+    if (put < 0 && errno == ESRCH)
+        return -ESRCH;
+    if (put >= 0 && (size_t)put == n)
+        return (long)n;
+    /* A short or failed write (a page the program has not touched yet,
+     * shared with a fork's parent): again through /proc/TID/mem, whose
+     * writes force their way as a debugger's do. */
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/mem", (int)c->tid);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -EFAULT;
+    ssize_t k = pwrite(fd, buf, n, (off_t)addr);
+    int e = errno;
+    close(fd);
+    if (k < 0 || (size_t)k != n) {
+        LOG_DEBUG("writing %zu bytes at %#llx into %d: %s", n,
+                  (unsigned long long)addr, (int)c->tid,
+                  k < 0 ? strerror(e) : "short");
+        return -EFAULT;
+    }
+    return (long)n;
 }
 
 /* Reads up to a page boundary at a time: a string that ends just before an

@@ -9,6 +9,7 @@
 #include "sv.h"
 
 #include "shunt/log.h"
+#include "shunt/netaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,67 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 static const uint8_t loop4[4] = {127, 0, 0, 1};
 
-typedef struct {
-    int family;       /* as the remote sees it */
-    uint8_t addr[16];
-    uint16_t port;    /* host order */
-} naddr_t;
-
-static int naddr_from(const struct sockaddr_storage *ss, socklen_t len,
-                      naddr_t *a)
-{
-    if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *in = (const void *)ss;
-        a->family = AF_INET;
-        memcpy(a->addr, &in->sin_addr, 4);
-        a->port = ntohs(in->sin_port);
-        return 0;
-    }
-    if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *in6 = (const void *)ss;
-        a->port = ntohs(in6->sin6_port);
-        if (memcmp(&in6->sin6_addr, v4mapped, 12) == 0) {
-            a->family = AF_INET;
-            memcpy(a->addr, (const uint8_t *)&in6->sin6_addr + 12, 4);
-        } else {
-            a->family = AF_INET6;
-            memcpy(a->addr, &in6->sin6_addr, 16);
-        }
-        return 0;
-    }
-    return -1;
-}
-
-/* addr + port as a sockaddr of the socket's family (IPv4 on an AF_INET6
- * socket is IPv4-mapped). */
-static socklen_t sockaddr_make(int sfamily, const uint8_t *addr, size_t alen,
-                               uint16_t port, struct sockaddr_storage *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (sfamily == AF_INET) {
-        struct sockaddr_in *in = (void *)out;
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        if (alen == 4)
-            memcpy(&in->sin_addr, addr, 4);
-        else if (alen == 16 && memcmp(addr, v4mapped, 12) == 0)
-            memcpy(&in->sin_addr, addr + 12, 4);
-        return sizeof(*in);
-    }
-    struct sockaddr_in6 *in6 = (void *)out;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (alen == 4) {
-        memcpy(&in6->sin6_addr, v4mapped, 12);
-        memcpy((uint8_t *)&in6->sin6_addr + 12, addr, 4);
-    } else if (alen == 16) {
-        memcpy(&in6->sin6_addr, addr, 16);
-    }
-    return sizeof(*in6);
-}
+typedef shunt_naddr_t naddr_t;
 
 /* The program's socket here, its inode and type; -errno. */
 static int grab_socket(const sv_call_t *c, int fd, uint64_t *ino, int *type)
@@ -147,7 +90,7 @@ static void udp_pin(sv_call_t *c, int s, uint32_t stream)
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     naddr_t a;
-    if (getsockname(s, (void *)&ss, &sl) < 0 || naddr_from(&ss, sl, &a) < 0)
+    if (getsockname(s, (void *)&ss, &sl) < 0 || shunt_naddr_from((const struct sockaddr *)&ss, sl, &a) < 0)
         return;
     if (a.port == 0) {
         struct sockaddr_storage any;
@@ -158,7 +101,7 @@ static void udp_pin(sv_call_t *c, int s, uint32_t stream)
                                   : sizeof(struct sockaddr_in));
         sl = sizeof(ss);
         if (getsockname(s, (void *)&ss, &sl) < 0 ||
-            naddr_from(&ss, sl, &a) < 0 || !a.port)
+            shunt_naddr_from((const struct sockaddr *)&ss, sl, &a) < 0 || !a.port)
             return;
     }
     uint8_t ip[4];
@@ -190,7 +133,7 @@ long sv_connect(sv_call_t *c)
     if (r < 0)
         return r == -ESRCH ? r : SV_CONTINUE;
     naddr_t a;
-    if (naddr_from(&ss, (socklen_t)c->a[2], &a) < 0)
+    if (shunt_naddr_from((const struct sockaddr *)&ss, (socklen_t)c->a[2], &a) < 0)
         return SV_CONTINUE; /* AF_UNIX, AF_UNSPEC...: the kernel's */
     uint64_t ino;
     int type;
@@ -215,12 +158,12 @@ long sv_connect(sv_call_t *c)
     rec.peer_len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                             : sizeof(struct sockaddr_in);
     if (cr.local_addr.len == 4 || cr.local_addr.len == 16)
-        rec.local_len = sockaddr_make(ss.ss_family, cr.local_addr.p,
+        rec.local_len = shunt_sockaddr_make(ss.ss_family, cr.local_addr.p,
                                       cr.local_addr.len, cr.local_port,
                                       &rec.local);
     sv_sock_put(ino, &rec);
     struct sockaddr_storage ra;
-    socklen_t rl = sockaddr_make(ss.ss_family, loop4, 4, cr.relay_port, &ra);
+    socklen_t rl = shunt_sockaddr_make(ss.ss_family, loop4, 4, cr.relay_port, &ra);
     r = connect(s, (void *)&ra, rl) < 0 ? -errno : 0;
     if (r == 0 && type == SOCK_DGRAM)
         udp_pin(c, s, cr.stream);
@@ -270,7 +213,7 @@ long sv_sendto(sv_call_t *c)
     if (r < 0)
         return r == -ESRCH ? r : SV_CONTINUE;
     naddr_t a;
-    if (naddr_from(&ss, (socklen_t)c->a[5], &a) < 0)
+    if (shunt_naddr_from((const struct sockaddr *)&ss, (socklen_t)c->a[5], &a) < 0)
         return SV_CONTINUE;
     uint64_t ino;
     int type;
@@ -306,7 +249,7 @@ long sv_sendto(sv_call_t *c)
     r = sv_read(c, c->a[1], buf, n);
     if (r >= 0) {
         struct sockaddr_storage ra;
-        socklen_t rl = sockaddr_make(ss.ss_family, loop4, 4, port, &ra);
+        socklen_t rl = shunt_sockaddr_make(ss.ss_family, loop4, 4, port, &ra);
         ssize_t k = sendto(s, buf, n, (int)c->a[3] | MSG_DONTWAIT, (void *)&ra,
                            rl);
         r = k < 0 ? -errno : k;
@@ -370,7 +313,7 @@ long sv_recvfrom(sv_call_t *c)
         naddr_t a;
         struct sockaddr_storage dst;
         socklen_t dlen = 0;
-        int mapped = naddr_from(&from, flen, &a) == 0 &&
+        int mapped = shunt_naddr_from((const struct sockaddr *)&from, flen, &a) == 0 &&
                      a.family == AF_INET && memcmp(a.addr, loop4, 4) == 0 &&
                      sv_dgram_peer(ino2, a.port, &dst, &dlen);
         if (!mapped) {

@@ -28,7 +28,8 @@ typedef struct {
     int notify_fd;            /* the filter's listener */
     pid_t program;            /* the first process under the filter */
     int rpc_timeout_ms;
-    char hostname[65];        /* the target's, "" when unknown */
+    char hostname[65];        /* the target's (files.c: read at the first
+                                 uname), "" when unknown */
 } sv_global_t;
 
 extern sv_global_t sv;
@@ -65,6 +66,8 @@ long sv_rpc(sv_call_t *c, uint16_t type, const void *q, shunt_msg_t *m);
 long sv_rpc_once(uint16_t type, const void *q, shunt_msg_t *m,
                  shunt_client_t **keep);
 int64_t sv_now_ms(void);
+/* A detached thread of the supervisor running fn: 0 or -1. */
+int sv_thread(void *(*fn)(void *));
 
 /* ---- mem.c: the program's memory ----------------------------------- */
 /* Whether the notification is still pending (its thread alive, not
@@ -109,8 +112,6 @@ long sv_resolve(const sv_call_t *c, int dirfd, uint64_t paddr, int empty_ok,
 #define SV(name, fn, when) long fn(sv_call_t *c);
 #include "calls.def"
 #undef SV
-/* The target's host name, read once at start-up (sv.hostname). */
-void sv_load_hostname(void);
 
 /* ---- dirs.c: remote directories as local placeholders ---------------- */
 typedef struct {
@@ -143,6 +144,10 @@ void sv_wr_stop(void);
  * paths (their content or names may be waiting to go to the target). */
 void sv_wr_sync(void);
 long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode);
+
+/* The whole remote file of handle h into fd (READ until its end; EFBIG
+ * past the snapshot limit): 0 or -errno.  files.c. */
+long sv_fetch(sv_call_t *c, uint32_t h, int fd);
 
 /* ---- procs.c: per-process state --------------------------------------- */
 /* The remote cwd of the process tid belongs to, copied into out (size

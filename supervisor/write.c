@@ -147,13 +147,7 @@ int sv_wr_start(void)
                   strerror(errno));
         return -1;
     }
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&t, &at, watcher, NULL);
-    pthread_attr_destroy(&at);
-    return r == 0 ? 0 : -1;
+    return sv_thread(watcher);
 }
 
 /* At the end: whatever was released and not stored yet. */
@@ -228,19 +222,7 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
             }
             rh = m.u.open_r.handle;
         }
-        uint32_t chunk = shunt_client_max_frame(c->w->cl) - 64;
-        for (;;) {
-            shunt_read_t rq = {.handle = rh, .count = chunk};
-            if ((r = sv_rpc(c, SHUNT_T_READ, &rq, &m)) < 0)
-                break;
-            if (!m.u.data_r.data.len)
-                break;
-            if (write(mfd, m.u.data_r.data.p, m.u.data_r.data.len) !=
-                (ssize_t)m.u.data_r.data.len) {
-                r = -EIO;
-                break;
-            }
-        }
+        r = sv_fetch(c, rh, mfd);
         if (rh != h) {
             shunt_close_t rc = {.handle = rh};
             shunt_msg_t m2;
@@ -350,20 +332,29 @@ long sv_unlinkat(sv_call_t *c)
     return do_unlink(c, (int)c->a[0], c->a[1], (int)c->a[2]);
 }
 
+/* Two path arguments (rename, link): 1 both remote (a and b filled), 0
+ * both the kernel's, or -errno (EXDEV: one in the target, one here). */
+static long wpaths(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
+                   sv_target_t *a, sv_target_t *b)
+{
+    long ra = wpath(c, od, op, a);
+    if (ra < 0)
+        return ra;
+    long rb = wpath(c, nd, np, b);
+    if (rb < 0)
+        return rb;
+    if (ra != rb)
+        return -EXDEV;
+    return ra;
+}
+
 static long do_rename(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
                       unsigned flags)
 {
     sv_target_t a, b;
-    long ra = wpath(c, od, op, &a);
-    if (ra < 0)
-        return ra;
-    long rb = wpath(c, nd, np, &b);
-    if (rb < 0)
-        return rb;
-    if (!ra && !rb)
-        return SV_CONTINUE;
-    if (!ra || !rb)
-        return -EXDEV; /* one side local, the other in the target */
+    long r = wpaths(c, od, op, nd, np, &a, &b);
+    if (r <= 0)
+        return r == 0 ? SV_CONTINUE : r;
     shunt_rename_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.raw),
                         .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.raw),
                         .flags = flags};
@@ -438,16 +429,9 @@ static long do_link(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
                     int flags)
 {
     sv_target_t a, b;
-    long ra = wpath(c, od, op, &a);
-    if (ra < 0)
-        return ra;
-    long rb = wpath(c, nd, np, &b);
-    if (rb < 0)
-        return rb;
-    if (!ra && !rb)
-        return SV_CONTINUE;
-    if (!ra || !rb)
-        return -EXDEV;
+    long r = wpaths(c, od, op, nd, np, &a, &b);
+    if (r <= 0)
+        return r == 0 ? SV_CONTINUE : r;
     shunt_link_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.raw),
                       .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.raw),
                       .flags = flags & AT_SYMLINK_FOLLOW};

@@ -4,6 +4,7 @@
 #include "exec_record.h"
 #include "shunt/layercfg.h"
 #include "session.h"
+#include "shunt/goinfo.h"
 #include "shunt/target.h"
 
 #include "shunt/log.h"
@@ -543,8 +544,8 @@ static int supervise(shunt_session_t *s, int sigfd, pid_t child, int done_fd)
 /* CMD under the recorder: the same supervision, the recorder's thread
  * waiting for CMD's tree. */
 static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
-                        const char *config, const char *path, char **envp,
-                        int *broker)
+                        const char *config, const char *path, char **argv,
+                        char **envp, int *broker)
 {
     char err[1024];
     FILE *journal = NULL;
@@ -555,7 +556,7 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
     }
     exec_record_t *x;
     if (exec_record_start(&x, xc->target, config, xc->record_timeout_ms, path,
-                          xc->cmd, envp, err, sizeof(err)) < 0) {
+                          argv, envp, err, sizeof(err)) < 0) {
         fprintf(stderr, "harness exec: %s\n", err);
         if (journal)
             fclose(journal);
@@ -614,6 +615,30 @@ static int exec_config(exec_cmd_t *xc, char *abs_log, size_t abs_len, char **con
     return 0;
 }
 
+/* 1 when path is a dynamically linked Go program the layer would run
+ * unhooked (docs/go.md): a Go release older than the layer knows, or a
+ * Go file it cannot read its entry points from. */
+static int go_unhookable(const char *path, char *why, size_t whylen)
+{
+    shunt_goinfo_t gi;
+    memset(&gi, 0, sizeof(gi));
+    char w[256] = "";
+    int r = shunt_goinfo_read(path, &gi, w, sizeof(w));
+    if (!gi.version[0])
+        return 0; /* not Go */
+    if (r < 0) {
+        snprintf(why, whylen, "%s, a Go program the layer cannot hook: %s",
+                 gi.version, w);
+        return 1;
+    }
+    if (gi.major == 1 && gi.minor < 16) {
+        snprintf(why, whylen, "%s: the layer hooks Go 1.16 and later",
+                 gi.version);
+        return 1;
+    }
+    return 0;
+}
+
 /* CMD as PATH finds it, and the engine that runs it (xc->engine is set
  * from auto).  0, or the exit status (said why). */
 static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
@@ -644,6 +669,11 @@ static int exec_resolve(exec_cmd_t *xc, char *path, size_t len)
                         "supervisor runs it)\n",
                 xc->cmd[0], why);
         return EXIT_CANNOT_RUN;
+    }
+    if (xc->engine == ENGINE_AUTO && go_unhookable(path, why, sizeof(why))) {
+        LOG_INFO("engine: supervisor for %s (%s)", xc->cmd[0], why);
+        xc->engine = ENGINE_SUPERVISOR;
+        return 0;
     }
     if (xc->engine == ENGINE_AUTO)
         LOG_INFO("engine: layer for %s (dynamically linked)", xc->cmd[0]);
@@ -727,13 +757,58 @@ static int write_layer_config(shunt_session_t *s, const char *config,
 
 /* CMD under the layer in the session (or under the recorder too), until
  * it ends.  Its exit status, or harness exec's own. */
+/* What to start for the supervisor engine: shunt-supervisor -- CMD, with
+ * SHUNT_SV_ALIVE (alive[1]: the supervisor holds it until it is done --
+ * files written under read_write are stored when the program releases
+ * them, which may be at its exit -- so the session stays until then).
+ * 0 with *argv and *env (the caller frees both arrays, not the strings;
+ * var is the storage of the added variable), or -1 (said why). */
+static int supervisor_cmd(const exec_cmd_t *xc, char **envp, char *sv_path,
+                          size_t plen, int alive[2], char *var, size_t vlen,
+                          char ***argv_out, char ***env_out)
+{
+    size_t argc = 0, ne = 0;
+    while (xc->cmd[argc])
+        argc++;
+    while (envp[ne])
+        ne++;
+    char **argv = calloc(argc + 3, sizeof(*argv));
+    char **env = calloc(ne + 2, sizeof(*env));
+    if (!argv || !env || find_supervisor(sv_path, plen, 1) < 0) {
+        free(argv);
+        free(env);
+        if (!argv || !env)
+            fprintf(stderr, "harness exec: out of memory\n");
+        return -1;
+    }
+    argv[0] = "shunt-supervisor";
+    argv[1] = "--";
+    for (size_t i = 0; i < argc; i++)
+        argv[2 + i] = xc->cmd[i];
+    memcpy(env, envp, ne * sizeof(*env));
+    if (pipe2(alive, O_CLOEXEC) == 0 && fcntl(alive[1], F_SETFD, 0) == 0) {
+        snprintf(var, vlen, "SHUNT_SV_ALIVE=%d", alive[1]);
+        env[ne] = var;
+    }
+    *argv_out = argv;
+    *env_out = env;
+    return 0;
+}
+
+/* CMD under the layer in the session (or under the recorder too), until
+ * it ends.  Its exit status, or harness exec's own. */
 static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
                         const char *config, const char *layer, const char *path,
                         const char *config_path)
 {
     int rc = SHUNT_EXIT_FAIL;
-    char **envp = NULL;
+    char **envp = NULL, **sv_argv = NULL, **sv_env = NULL;
     int alive[2] = {-1, -1};
+    char sv_path[PATH_MAX], var[48];
+    /* what is started: CMD, or the supervisor that becomes CMD (same
+     * pid) once its filter is on */
+    const char *run_path = path;
+    char **run_argv = xc->cmd, **run_env;
     /* The program's session is its broker, inherited (not close-on-exec):
      * no token in its environment, nothing it loses by a change of user
      * (docs/exec.md). */
@@ -746,56 +821,34 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         fprintf(stderr, "harness exec: out of memory\n");
         goto out;
     }
-    LOG_INFO("running %s under %s (session socket %s)", path, layer,
-             shunt_session_socket(s));
-    if (xc->record) {
-        rc = run_recorded(xc, s, sigfd, config, path, envp, &broker);
-        goto out;
+    run_env = envp;
+    if (xc->engine == ENGINE_SUPERVISOR) {
+        if (supervisor_cmd(xc, envp, sv_path, sizeof(sv_path), alive, var,
+                           sizeof(var), &sv_argv, &sv_env) < 0)
+            goto out;
+        run_path = sv_path;
+        run_argv = sv_argv;
+        run_env = sv_env;
+        LOG_INFO("running %s under the supervisor (session socket %s)", path,
+                 shunt_session_socket(s));
+    } else {
+        LOG_INFO("running %s under %s (session socket %s)", path, layer,
+                 shunt_session_socket(s));
     }
     pid_t child;
-    if (xc->engine == ENGINE_SUPERVISOR) {
-        /* shunt-supervisor becomes CMD (same pid) once its filter is on */
-        size_t argc = 0;
-        while (xc->cmd[argc])
-            argc++;
-        char sv_path[PATH_MAX];
-        char **argv = calloc(argc + 3, sizeof(*argv));
-        if (!argv || find_supervisor(sv_path, sizeof(sv_path), 1) < 0) {
-            free(argv);
-            close(broker);
-            broker = -1;
-            goto out;
-        }
-        argv[0] = "shunt-supervisor";
-        argv[1] = "--";
-        for (size_t i = 0; i < argc; i++)
-            argv[2 + i] = xc->cmd[i];
-        /* The supervisor holds alive[1] until it is done (files written
-         * under read_write are stored when the program releases them,
-         * which may be at its exit): the session stays until then. */
-        char var[48];
-        char **e = envp;
-        size_t ne = 0;
-        while (e[ne])
-            ne++;
-        char **env2 = NULL;
-        if (pipe2(alive, O_CLOEXEC) == 0 && fcntl(alive[1], F_SETFD, 0) == 0 &&
-            (env2 = calloc(ne + 2, sizeof(*env2)))) {
-            snprintf(var, sizeof(var), "SHUNT_SV_ALIVE=%d", alive[1]);
-            memcpy(env2, envp, ne * sizeof(*env2));
-            env2[ne] = var;
-            e = env2;
-        }
-        LOG_INFO("running %s under the supervisor", path);
-        child = spawn(sv_path, argv, e);
-        free(env2);
-        free(argv);
+    if (xc->record) {
         if (alive[1] >= 0) {
-            close(alive[1]);
+            close(alive[1]); /* (kept by the supervisor's copy) */
             alive[1] = -1;
         }
-    } else {
-        child = spawn(path, xc->cmd, envp);
+        rc = run_recorded(xc, s, sigfd, config, run_path, run_argv, run_env,
+                          &broker);
+        goto out;
+    }
+    child = spawn(run_path, run_argv, run_env);
+    if (alive[1] >= 0) {
+        close(alive[1]);
+        alive[1] = -1;
     }
     close(broker); /* the program has it: the proxy sees when all are gone */
     broker = -1;
@@ -806,9 +859,17 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
         goto out;
     }
     int st = supervise(s, sigfd, child, -1);
+    char how[96];
+    shunt_describe_status(st, how, sizeof(how));
+    LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
+    rc = shunt_proc_exit_code(st);
+out:
     if (alive[0] >= 0) {
         /* the supervisor's last uploads (bounded: a hung one must not
          * keep harness exec) */
+        if (alive[1] >= 0)
+            close(alive[1]);
+        alive[1] = -1;
         struct pollfd pf = {.fd = alive[0], .events = POLLIN};
         char b;
         uint64_t until = shunt_now_ms() + 30000;
@@ -816,18 +877,12 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
                poll(&pf, 1, (int)(until - shunt_now_ms())) > 0 &&
                read(alive[0], &b, 1) > 0)
             ;
+        close(alive[0]);
     }
-    char how[96];
-    shunt_describe_status(st, how, sizeof(how));
-    LOG_INFO("%s (pid %d) %s", xc->cmd[0], (int)child, how);
-    rc = shunt_proc_exit_code(st);
-out:
     if (broker >= 0)
         close(broker);
-    if (alive[0] >= 0)
-        close(alive[0]);
-    if (alive[1] >= 0)
-        close(alive[1]);
+    free(sv_argv);
+    free(sv_env);
     free_env(envp);
     return rc;
 }
@@ -850,11 +905,6 @@ static int run(exec_cmd_t *xc)
         exec_config(xc, abs_log, sizeof(abs_log), &config) < 0)
         return SHUNT_EXIT_FAIL;
     int rc = exec_resolve(xc, path, sizeof(path));
-    if (rc == 0 && xc->record && xc->engine == ENGINE_SUPERVISOR) {
-        fprintf(stderr, "harness exec: --record runs under the layer only "
-                        "for now (docs/supervisor.md)\n");
-        rc = SHUNT_EXIT_USAGE;
-    }
     if (rc != 0) {
         free(config);
         return rc;

@@ -278,23 +278,35 @@ status)
     fi
   done
   [ ${#statics[@]} -gt 0 ] || fail "no static binary found to test with"
+  # --engine layer refuses them, with the reason; the default (auto) runs
+  # them under the supervisor (docs/supervisor.md).
   for f in "${statics[@]}"; do
-    local_ "$f"
+    engine=layer local_ "$f"
     if [ "$lrc" -eq 126 ] && grep -q "statically linked" "$work/l.err" &&
-       grep -q "LD_PRELOAD" "$work/l.err"; then
-      pass "a static binary ($f) is refused, with the reason"
+       grep -q "LD_PRELOAD" "$work/l.err" && grep -q "engine supervisor" "$work/l.err"; then
+      pass "a static binary ($f) is refused by --engine layer, with the reason"
     else
-      fail "a static binary ($f): status $lrc" "$work/l.err"
+      fail "a static binary ($f), --engine layer: status $lrc" "$work/l.err"
     fi
   done
   printf '#!%s\n' "${statics[0]:-/nonexistent}" > "$work/static-script"
   chmod 755 "$work/static-script"
-  local_ "$work/static-script"
+  engine=layer local_ "$work/static-script"
   if [ "$lrc" -eq 126 ] && grep -q "interpreter" "$work/l.err"; then
-    pass "a script with a static interpreter is refused"
+    pass "a script with a static interpreter is refused by --engine layer"
   else
-    fail "a script with a static interpreter: status $lrc" "$work/l.err"
+    fail "a script with a static interpreter, --engine layer: status $lrc" "$work/l.err"
   fi
+  for f in /sbin/ldconfig /usr/sbin/ldconfig; do
+    [ -x "$f" ] && ! readelf -lW "$f" 2>/dev/null | grep -q INTERP || continue
+    local_ "$f" --version
+    if [ "$lrc" -eq 0 ] && grep -q "ldconfig" "$work/l.out"; then
+      pass "a static binary ($f) runs under the supervisor (--engine auto)"
+    else
+      fail "a static binary ($f), --engine auto: status $lrc" "$work/l.out" "$work/l.err"
+    fi
+    break
+  done
   "$harness" exec --target xtest-not-up -- true > "$work/o" 2> "$work/e"
   rc=$?
   if [ $rc -eq 1 ] && grep -q "not up" "$work/e" && grep -q "harness up" "$work/e"; then

@@ -148,11 +148,21 @@ exec)
 static)
   while read -r kind ver bin <&3; do
     [ "$kind" = static ] || continue
-    local_ "$bin" read /srv/gt/README.txt
+    # --engine layer refuses it; the default (auto) runs it under the
+    # supervisor, where it reads the target's file (docs/supervisor.md)
+    engine=layer local_ "$bin" read /srv/gt/README.txt
     if [ "$lrc" -eq 126 ] && grep -q "statically linked" "$work/l.err"; then
-      pass "$ver static binary refused (status 126)"
+      pass "$ver static binary refused by --engine layer (status 126)"
     else
-      fail "$ver static binary: status $lrc, want 126 and a message" "$work/l.out" "$work/l.err"
+      fail "$ver static binary, --engine layer: status $lrc, want 126 and a message" "$work/l.out" "$work/l.err"
+    fi
+    remote cat /srv/gt/README.txt
+    local_ "$bin" read /srv/gt/README.txt
+    if [ "$lrc" -eq 0 ] && [ "$(tail -n +2 "$work/l.out")" = "$(cat "$work/r.out")" ] &&
+       [ -s "$work/r.out" ]; then
+      pass "$ver static binary reads the target's file under the supervisor"
+    else
+      fail "$ver static binary under the supervisor: status $lrc" "$work/l.out" "$work/l.err"
     fi
   done 3< "$manifest"
   ;;

@@ -74,4 +74,8 @@ int shunt_tx_flush(shunt_wbuf_t *w, int fd, int how);
 int shunt_recv_frame(int fd, shunt_rx_t *rx, int timeout_ms,
                      const uint8_t **frame, size_t *len);
 
+/* Sends len bytes (at least one) with fd attached (SCM_RIGHTS), with a
+ * raw system call (the layer uses it too); flags as sendmsg's (add
+ * MSG_NOSIGNAL).  EINTR is retried.  Bytes sent, or -errno. */
+long shunt_send_fd(int sock, const void *data, size_t len, int fd, int flags);
 #endif
