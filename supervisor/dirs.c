@@ -16,6 +16,7 @@
 #include "shunt/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -158,6 +159,21 @@ int sv_dir_get(const char *link, sv_dir_t *out, int with_recs)
         }
     pthread_mutex_unlock(&dlock);
     return r;
+}
+
+void sv_dirs_renamed(const char *from, const char *to)
+{
+    char moved[PATH_MAX];
+    pthread_mutex_lock(&dlock);
+    for (dent_t *e = dents; e; e = e->next)
+        if (sv_path_moved(e->d.path, from, to, moved, sizeof(moved))) {
+            char *s = strdup(moved);
+            if (s) {
+                free(e->d.path);
+                e->d.path = s;
+            }
+        }
+    pthread_mutex_unlock(&dlock);
 }
 
 int sv_dir_set_recs(const char *link, const sv_dir_t *d)

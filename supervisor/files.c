@@ -795,6 +795,14 @@ long sv_getcwd(sv_call_t *c)
     char cwd[PATH_MAX];
     if (!sv_cwd_get(c->tid, cwd, sizeof(cwd)))
         return SV_CONTINUE;
+    /* the directory as it is now: ENOENT once it was removed, as the
+     * kernel's getcwd says */
+    shunt_realpath_t q = {.dirh = (int32_t)SHUNT_AT_ROOT,
+                          .path = shunt_str(cwd), .flags = O_DIRECTORY};
+    shunt_msg_t m;
+    long rr = sv_rpc(c, SHUNT_T_REALPATH, &q, &m);
+    if (rr == -ENOENT || rr == -ENOTDIR)
+        return -ENOENT;
     size_t n = strlen(cwd) + 1;
     if (n > (size_t)c->a[1])
         return -ERANGE;

@@ -115,6 +115,33 @@ static void udp_pin(sv_call_t *c, int s, uint32_t stream)
         LOG_DEBUG("udp: relay of stream %u not pinned", stream);
 }
 
+/* Puts a TCP socket into the state of a refused connect: a non-blocking
+ * connect to a loopback port where nothing listens (poll then reports
+ * POLLOUT|POLLERR|POLLHUP, as after a real failure). */
+static void fail_socket(int s, int sfamily)
+{
+    int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t < 0)
+        return;
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    memcpy(&in.sin_addr, loop4, 4);
+    socklen_t l = sizeof(in);
+    if (bind(t, (void *)&in, sizeof(in)) == 0 &&
+        getsockname(t, (void *)&in, &l) == 0) {
+        close(t); /* the port is free again: nothing listens there */
+        t = -1;
+        int fl = fcntl(s, F_GETFL);
+        fcntl(s, F_SETFL, fl | O_NONBLOCK);
+        struct sockaddr_storage ra;
+        socklen_t rl = shunt_sockaddr_make(sfamily, loop4, 4,
+                                           ntohs(in.sin_port), &ra);
+        connect(s, (void *)&ra, rl);
+        fcntl(s, F_SETFL, fl);
+    }
+    if (t >= 0)
+        close(t);
+}
+
 static int is_remote(int type, const naddr_t *a)
 {
     int proto = type == SOCK_STREAM ? SHUNT_NET_TCP
@@ -146,9 +173,26 @@ long sv_connect(sv_call_t *c)
     }
     int fl = fcntl(s, F_GETFL);
     int nonblock = fl >= 0 && (fl & O_NONBLOCK);
+    /* A blocking connect waits as long as the socket's SO_SNDTIMEO says
+     * (the agent's timer is the program's), capped below the proxy's. */
+    struct timeval tv = {0};
+    socklen_t tl = sizeof(tv);
+    uint32_t to = 0, cap = (uint32_t)sv.rpc_timeout_ms / 2;
+    if (!nonblock && getsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0)
+        to = (uint32_t)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    int sndtimeo = to != 0;
+    if (!nonblock && (!to || to > cap))
+        to = cap;
     shunt_connect_r_t cr;
-    r = rpc_connect(c, type, &a, nonblock ? 0 : (uint32_t)sv.rpc_timeout_ms / 2,
-                    &cr);
+    r = rpc_connect(c, type, &a, to, &cr);
+    if (r == -ETIMEDOUT && sndtimeo && type == SOCK_STREAM) {
+        /* the kernel's blocking connect whose SO_SNDTIMEO ran out says
+         * EINPROGRESS and goes on in the background; the remote attempt
+         * ended with the timer, so the socket is left failed */
+        fail_socket(s, ss.ss_family);
+        close(s);
+        return -EINPROGRESS;
+    }
     if (r < 0) {
         close(s);
         return r;

@@ -131,6 +131,35 @@ void sv_cwd_set(pid_t tid, const char *path)
     pthread_mutex_unlock(&procs_lock);
 }
 
+/* path with the prefix from (a whole component) replaced by to, into out;
+ * 1, or 0 when path is not below from. */
+int sv_path_moved(const char *path, const char *from, const char *to,
+                  char *out, size_t n)
+{
+    size_t fl = strlen(from);
+    if (strncmp(path, from, fl) != 0 || (path[fl] && path[fl] != '/'))
+        return 0;
+    int k = snprintf(out, n, "%s%s", to, path + fl);
+    return k > 0 && (size_t)k < n;
+}
+
+void sv_cwd_renamed(const char *from, const char *to)
+{
+    char moved[PATH_MAX];
+    pthread_mutex_lock(&procs_lock);
+    for (size_t i = 0; i < PROC_BUCKETS; i++)
+        for (proc_t *p = procs[i]; p; p = p->next)
+            if (p->cwd && sv_path_moved(p->cwd, from, to, moved,
+                                        sizeof(moved))) {
+                char *s = strdup(moved);
+                if (s) {
+                    free(p->cwd);
+                    p->cwd = s;
+                }
+            }
+    pthread_mutex_unlock(&procs_lock);
+}
+
 /* ---- sockets ------------------------------------------------------------ */
 /* A small open-addressed table would do as well; sockets are few and
  * their entries small, so a list per bucket, capped, is enough. */

@@ -156,6 +156,14 @@ long sv_fetch(sv_call_t *c, uint32_t h, int fd);
 int sv_cwd_get(pid_t tid, char *out, size_t n);
 /* Sets (path) or clears (NULL) it. */
 void sv_cwd_set(pid_t tid, const char *path);
+/* A rename the supervisor made in the target: the remote cwds and the
+ * directory placeholders below from are below to now (as the kernel's
+ * cwd and directory fds follow their directory).  A rename made by anyone
+ * else in the target is not seen (docs/supervisor.md). */
+void sv_cwd_renamed(const char *from, const char *to);
+void sv_dirs_renamed(const char *from, const char *to);
+int sv_path_moved(const char *path, const char *from, const char *to,
+                  char *out, size_t n);
 
 /* A relayed socket (connect or sendto through the proxy), by its inode. */
 typedef struct {

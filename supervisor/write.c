@@ -23,6 +23,7 @@
 #include "shunt/statconv.h"
 
 #include <errno.h>
+#include <linux/fs.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -332,6 +333,36 @@ long sv_unlinkat(sv_call_t *c)
     return do_unlink(c, (int)c->a[0], c->a[1], (int)c->a[2]);
 }
 
+/* The target's canonical name of the entry path names (its parent
+ * resolved with REALPATH, the last component kept: a renamed symlink is
+ * the link, not what it points to).  0 or -errno. */
+static long canonical(sv_call_t *c, const char *path, char *out, size_t n)
+{
+    char p[PATH_MAX];
+    size_t l = strlen(path);
+    if (l >= sizeof(p))
+        return -ENAMETOOLONG;
+    memcpy(p, path, l + 1);
+    while (l > 1 && p[l - 1] == '/')
+        p[--l] = 0;
+    char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    if (!slash || !strcmp(base, ".") || !strcmp(base, ".."))
+        return -EINVAL;
+    *slash = 0;
+    shunt_realpath_t q = {.dirh = (int32_t)SHUNT_AT_ROOT,
+                          .path = shunt_str(p[0] ? p : "/"), .flags = 0};
+    shunt_msg_t m;
+    long r = sv_rpc(c, SHUNT_T_REALPATH, &q, &m);
+    if (r < 0)
+        return r;
+    size_t dl = m.u.readlink_r.target.len;
+    const char *d = (const char *)m.u.readlink_r.target.p;
+    int k = snprintf(out, n, "%.*s%s%s", (int)dl, d,
+                     dl && d[dl - 1] == '/' ? "" : "/", base);
+    return k > 0 && (size_t)k < n ? 0 : -ENAMETOOLONG;
+}
+
 /* Two path arguments (rename, link): 1 both remote (a and b filled), 0
  * both the kernel's, or -errno (EXDEV: one in the target, one here). */
 static long wpaths(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
@@ -355,10 +386,19 @@ static long do_rename(sv_call_t *c, int od, uint64_t op, int nd, uint64_t np,
     long r = wpaths(c, od, op, nd, np, &a, &b);
     if (r <= 0)
         return r == 0 ? SV_CONTINUE : r;
+    /* the canonical names, as the cwds and directories are kept */
+    char from[PATH_MAX], to[PATH_MAX];
+    int canon = canonical(c, a.raw, from, sizeof(from)) == 0;
     shunt_rename_t q = {.olddirh = SHUNT_AT_ROOT, .oldpath = shunt_str(a.raw),
                         .newdirh = SHUNT_AT_ROOT, .newpath = shunt_str(b.raw),
                         .flags = flags};
-    return ok_rpc(c, SHUNT_T_RENAME, &q);
+    r = ok_rpc(c, SHUNT_T_RENAME, &q);
+    if (r == 0 && canon && canonical(c, b.raw, to, sizeof(to)) == 0 &&
+        !(flags & RENAME_EXCHANGE)) {
+        sv_cwd_renamed(from, to);
+        sv_dirs_renamed(from, to);
+    }
+    return r;
 }
 
 long sv_rename(sv_call_t *c)
