@@ -46,8 +46,8 @@ static char **record_argv(const shunt_leaks_input_t *in, char *self, char *tmo)
     argv[k++] = (char *)"exec";
     argv[k++] = (char *)"--target";
     argv[k++] = (char *)in->target;
-    argv[k++] = (char *)"--engine"; /* the recorder runs under the layer only */
-    argv[k++] = (char *)"layer";
+    argv[k++] = (char *)"--engine"; /* the engine of the run it repeats */
+    argv[k++] = (char *)(in->engine ? in->engine : "layer");
     argv[k++] = (char *)"--config";
     argv[k++] = (char *)in->scenario;
     argv[k++] = (char *)"--record";

@@ -467,7 +467,6 @@ typedef struct {
     int journal; /* expect.journal: the layer inside the target too */
     int tmo;
     int refused; /* refused or left unhooked as expected: nothing compared, no recorder */
-    int layer_refused; /* ... so under the layer: the recorder is not run */
     /* the engine of the local runs being made; has_engine 0: none (runs.local
      * is false) */
     shunt_engine_t engine;
@@ -1301,25 +1300,30 @@ static void case_leaks(case_run_t *x)
     const char *key = r->no_leaks ? "expect.no_leaks" : "expect.leaks";
     shunt_leaks_input_t li = {.target = x->c->target, .init_pid = x->info.init_pid,
                               .scenario = x->scen_abs, .argv = x->pargv, .cwd = r->cwd,
-                              .stdin_path = x->stdin_path, .timeout_ms = x->tmo};
+                              .stdin_path = x->stdin_path, .timeout_ms = x->tmo,
+                              .engine = shunt_engine_name(x->engine)};
+    const char *under = shunt_engine_under(x->engine);
     char *lr = NULL;
     uint64_t t0 = shunt_now_ms();
     int lrc = shunt_leaks_check(&li, &lr);
-    res->t_leaks = secs(t0);
+    res->t_leaks += secs(t0);
     if (lrc == SHUNT_LEAKS_UNAVAILABLE) {
-        set_status(x, SHUNT_CASE_SKIP, "%s: %s", key, lr ? lr : "not available");
+        set_status(x, SHUNT_CASE_SKIP, "%s: %s (under %s)", key, lr ? lr : "not available",
+                   under);
     } else if (lrc == SHUNT_LEAKS_ERROR) {
-        set_status(x, SHUNT_CASE_ERROR, "leak recorder: %s", lr ? lr : "failed");
+        set_status(x, SHUNT_CASE_ERROR, "leak recorder under %s: %s", under,
+                   lr ? lr : "failed");
     } else {
         char why[512];
         if (leaks_match(r, lrc == SHUNT_LEAKS_FOUND ? lr : NULL, why, sizeof(why))) {
             if (r->leaks_listed)
                 shunt_buf_printf(&x->rep,
-                                 "leaks: the %zu expected leak%s reported, nothing else\n%s",
-                                 r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
+                                 "leaks under %s: the %zu expected leak%s reported, nothing "
+                                 "else\n%s",
+                                 under, r->n_leaks, r->n_leaks == 1 ? "" : "s", lr ? lr : "");
         } else {
-            set_status(x, SHUNT_CASE_FAIL, "%s: %s", key, why);
-            shunt_buf_printf(&x->rep, "leaks reported by the recorder:\n%s\n",
+            set_status(x, SHUNT_CASE_FAIL, "%s: %s (under %s)", key, why, under);
+            shunt_buf_printf(&x->rep, "leaks reported by the recorder under %s:\n%s\n", under,
                              lr && *lr ? lr : "(none)\n");
         }
     }
@@ -1438,23 +1442,20 @@ static void case_engine(case_run_t *x, int first)
         case_show_output(x, first);
     if (!x->has_engine)
         return;
+    /* the recorder repeats this engine's run (harness exec --record
+     * --engine E) */
+    if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
+        (r->no_leaks || r->leaks_listed) && !x->refused)
+        case_leaks(x);
     res->engines |= SHUNT_ENGINE_BIT(e);
     res->engine_status[e] = res->status;
     res->t_engine[e] = res->t_local - t_local;
-    if (e == SHUNT_ENGINE_LAYER)
-        x->layer_refused = x->refused;
     if (e != SHUNT_ENGINE_LAYER && r->cmp_journal && r->run_reference)
         note_unchecked(x, "expect.journal",
                        e == SHUNT_ENGINE_AUTO
                            ? "the call journal is the layer's, and harness exec chooses "
                              "the engine"
                            : "the supervisor writes no call journal yet");
-    if (e != SHUNT_ENGINE_LAYER && (r->no_leaks || r->leaks_listed))
-        note_unchecked(x, r->no_leaks ? "expect.no_leaks" : "expect.leaks",
-                       (x->c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER))
-                           ? "the leak recorder runs under the layer only for now: "
-                             "it recorded the layer's run"
-                           : "the leak recorder runs under the layer only for now");
     if (e != SHUNT_ENGINE_LAYER && (r->want_refused || r->want_unhooked))
         shunt_buf_printf(&x->rep, "expect.%s is the layer's: under %s the program ran and "
                                   "was compared\n",
@@ -1468,8 +1469,12 @@ static void case_engines(case_run_t *x)
 {
     shunt_case_result_t *res = x->res;
     const shunt_runspec_t *r = x->r;
-    if (!r->run_local) { /* the reference alone: its status is all */
+    if (!r->run_local) { /* the reference alone: its status is all (and the
+                            recorder's, under the first engine) */
         case_engine(x, 1);
+        if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
+            (r->no_leaks || r->leaks_listed))
+            case_leaks(x);
         return;
     }
     shunt_case_status_t worst = SHUNT_CASE_PASS;
@@ -1521,11 +1526,6 @@ void shunt_run_case(shunt_case_t *c, const shunt_run_opts_t *o,
         case_ref_runs(x);
         if (res->status == SHUNT_CASE_PASS)
             case_engines(x);
-        /* the recorder runs the program under the layer (leaks.c) */
-        if ((res->status == SHUNT_CASE_PASS || res->status == SHUNT_CASE_KNOWN) &&
-            (r->no_leaks || r->leaks_listed) && !x->layer_refused &&
-            (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER)))
-            case_leaks(x);
     }
     case_target_down(x);
     case_cleanup(x);

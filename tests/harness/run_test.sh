@@ -157,10 +157,15 @@ python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["cases"][0]; \
   echo "ok   json engines" || { echo "FAIL json engines"; sed 's/^/  | /' "$work/json"; fails=$((fails+1)); }
 
 rc=$(run --engine supervisor "$fx/leaks.yaml")
-check "--engine supervisor: no_leaks is said not checked (the recorder is the layer's)" 0 \
-  "$rc" "$work/out" '^\[1/1\] PASS +leaks +supervisor ' \
-  '^    not checked under the supervisor: expect.no_leaks \(the leak recorder runs under the layer only for now\)$' \
-  '1 with expectations not checked under an engine'
+check "--engine supervisor: no_leaks through the recorder under the supervisor" 0 \
+  "$rc" "$work/out" '^\[1/1\] PASS +leaks +supervisor .* leaks [0-9.]+s' \
+  '^leaks +PASS +supervisor '
+
+rc=$(run --engine all "$fx/leaks-found.yaml")
+check "--engine all: the recorder repeats each engine's run (the supervisor stops the raw openat)" \
+  1 "$rc" "$work/out" '^\[1/1\] FAIL +leaks-found +layer:FAIL,supervisor:PASS ' \
+  'expect.no_leaks: the recorder reported 1 leak, expected 0 \(under the layer\)' \
+  '^    leaks reported by the recorder under the layer:$'
 
 rc=$(run --engine supervisor "$fx/engines-layer.yaml")
 check "program.engines without the supervisor: --engine supervisor skips" 77 "$rc" \

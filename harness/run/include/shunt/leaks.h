@@ -16,6 +16,8 @@ typedef struct {
     const char *cwd;
     const char *stdin_path;    /* NULL: /dev/null */
     int timeout_ms;
+    const char *engine;        /* harness exec --engine: layer (NULL),
+                                  supervisor or auto */
 } shunt_leaks_input_t;
 
 enum {
