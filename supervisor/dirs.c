@@ -250,7 +250,7 @@ long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags)
     pthread_mutex_unlock(&dlock);
     d->path = NULL; /* the entry's now */
     d->recs = NULL;
-    r = sv_addfd_send(c, fd, (flags & O_CLOEXEC) != 0);
+    r = sv_addfd(c, fd, (flags & O_CLOEXEC) != 0);
     /* If it never reached the program, this close releases it and the
      * releaser removes the entry. */
     close(fd);

@@ -418,7 +418,7 @@ static long open_remote(sv_call_t *c, const char *norm, uint64_t flags,
         return r;
     if (fd < 0)
         return fd;
-    r = sv_addfd_send(c, fd, (flags & O_CLOEXEC) != 0);
+    r = sv_addfd(c, fd, (flags & O_CLOEXEC) != 0);
     close(fd);
     return r;
 }
@@ -432,7 +432,7 @@ static long open_local_abs(sv_call_t *c, const char *norm, uint64_t flags,
     int fd = open(norm, (int)(flags | O_CLOEXEC), mode);
     if (fd < 0)
         return -errno;
-    long r = sv_addfd_send(c, fd, (flags & O_CLOEXEC) != 0);
+    long r = sv_addfd(c, fd, (flags & O_CLOEXEC) != 0);
     close(fd);
     return r;
 }

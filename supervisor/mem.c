@@ -160,11 +160,11 @@ pid_t sv_tgid(pid_t tid)
     return t ? (pid_t)strtol(t + 6, NULL, 10) : -ESRCH;
 }
 
-long sv_addfd_send(sv_call_t *c, int fd, int cloexec)
+long sv_addfd(sv_call_t *c, int fd, int cloexec)
 {
     struct seccomp_notif_addfd a = {
         .id = c->id,
-        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .flags = 0,
         .srcfd = (uint32_t)fd,
         .newfd = 0,
         .newfd_flags = cloexec ? O_CLOEXEC : 0,
@@ -172,6 +172,5 @@ long sv_addfd_send(sv_call_t *c, int fd, int cloexec)
     int r = ioctl(sv.notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
     if (r < 0)
         return errno == ENOENT ? -ESRCH : -errno;
-    c->answered = 1;
-    return SV_ANSWERED;
+    return r;
 }

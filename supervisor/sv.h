@@ -49,13 +49,13 @@ typedef struct {
     pid_t tid;         /* the calling thread (notif->pid) */
     int nr;
     uint64_t a[6];
-    int answered;      /* set by sv_addfd_send */
+    int answered;      /* set when answered already */
 } sv_call_t;
 
 /* A handler's result: a value (>= 0) or -errno for the program, or one of
  * these. */
 #define SV_CONTINUE (-4096L - 1) /* the kernel runs the call as it is */
-#define SV_ANSWERED (-4096L - 2) /* answered already (ADDFD with SEND) */
+#define SV_ANSWERED (-4096L - 2) /* answered already */
 
 /* ---- loop.c --------------------------------------------------------- */
 int sv_serve(int notify_fd);
@@ -87,9 +87,12 @@ int sv_getfd(const sv_call_t *c, int fd);
 long sv_fdlink(const sv_call_t *c, int fd, char *out, size_t n);
 /* The thread group of a thread, or -errno. */
 pid_t sv_tgid(pid_t tid);
-/* Answers with a new fd in the program (SECCOMP_ADDFD_FLAG_SEND): the
- * program's call returns its number.  SV_ANSWERED or -errno. */
-long sv_addfd_send(sv_call_t *c, int fd, int cloexec);
+/* Puts fd into the program (SECCOMP_IOCTL_NOTIF_ADDFD): its number there,
+ * for the call to return, or -errno.  Not with SECCOMP_ADDFD_FLAG_SEND:
+ * the program must stay stopped until the caller has closed its own copy,
+ * so that the program's close is the last one (write.c and dirs.c learn
+ * of that release through inotify). */
+long sv_addfd(sv_call_t *c, int fd, int cloexec);
 
 /* ---- files.c -------------------------------------------------------- */
 /* Where a path of the program's is. */
@@ -129,7 +132,7 @@ int sv_dir_get(const char *link, sv_dir_t *out, int with_recs);
 /* Replaces the entries of the placeholder (a copy of d's recs); 0 or -1. */
 int sv_dir_set_recs(const char *link, const sv_dir_t *d);
 /* Gives the program a placeholder for d (which it takes, on every path):
- * SV_ANSWERED or -errno. */
+ * the new fd's number in the program, or -errno. */
 long sv_dir_open(sv_call_t *c, sv_dir_t *d, int flags);
 
 /* ---- write.c: read_write paths --------------------------------------- */

@@ -262,7 +262,7 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode)
     f->next = wfiles;
     wfiles = f;
     pthread_mutex_unlock(&wlock);
-    r = sv_addfd_send(c, pfd, (flags & O_CLOEXEC) != 0);
+    r = sv_addfd(c, pfd, (flags & O_CLOEXEC) != 0);
     close(pfd);
     return r;
 close_h:;
