@@ -18,6 +18,7 @@
 #include "shunt/log.h"
 #include "shunt/path.h"
 #include "shunt/statconv.h"
+#include "shunt/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,22 +177,6 @@ static void close_handle(sv_call_t *c, uint32_t h)
     sv_rpc(c, SHUNT_T_CLOSE, &q, &m);
 }
 
-static long write_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t k = write(fd, s, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        s += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 long sv_fetch(sv_call_t *c, uint32_t h, int mfd)
 {
     uint64_t total = 0;
@@ -207,7 +192,7 @@ long sv_fetch(sv_call_t *c, uint32_t h, int mfd)
         total += m.u.data_r.data.len;
         if (total > SV_SNAPSHOT_MAX)
             return -EFBIG;
-        if ((r = write_all(mfd, m.u.data_r.data.p, m.u.data_r.data.len)) < 0)
+        if ((r = shunt_write_full(mfd, m.u.data_r.data.p, m.u.data_r.data.len)) < 0)
             return r;
     }
 }
