@@ -28,6 +28,9 @@ expect 0 'SHUNT_CONFIG'                       exec --help
 expect 0 'static'                             exec --help
 expect 0 'exec +run a local command'          --help
 expect 2 'harness exec: --target NAME is required' exec -- true
+expect 0 '--engine E'                         exec --help
+expect 2 'harness exec: --engine ptrace: expected layer, supervisor or auto' \
+  exec --target x --engine ptrace -- true
 expect 2 'missing the command to run'         exec --target x
 expect 2 'missing the command to run'         exec --target x --
 expect 2 'unknown option --bogus'             exec --bogus --target x -- true
