@@ -223,8 +223,9 @@ static void *worker(void *arg)
                 resp->error = (int)r;
             else
                 resp->val = r;
-            /* ENOENT: the call was interrupted meanwhile (a signal); the
-             * kernel restarts it or the thread is gone */
+            /* ENOENT: the thread is gone (killed), or, on a kernel
+             * without WAIT_KILLABLE_RECV (filter.c), a signal cancelled
+             * the call */
             if (ioctl(sv.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 &&
                 errno != ENOENT)
                 LOG_WARN("answer to %d: %s", (int)c.tid, strerror(errno));

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,38 @@ static int is_remote(int type, const naddr_t *a)
                                    a->port, NULL);
 }
 
+static long connect_remote(sv_call_t *c, int s, int type, const naddr_t *a,
+                           const struct sockaddr_storage *ss, uint64_t ino);
+
+/* A connect of a socket already connected (or connecting) through a relay
+ * to the same peer: a program that calls connect() again until it says
+ * EISCONN, or a call the kernel restarted although its answer had been
+ * taken (a signal in the instant of the answer).  The kernel's own answer
+ * for connecting it again to the same relay is the one the program would
+ * get for its peer: EALREADY, 0 once established, then EISCONN.
+ * SV_CONTINUE when the socket has no such relay. */
+static long again_through_relay(int s, int type, uint64_t ino,
+                                const struct sockaddr_storage *ss)
+{
+    sv_sock_t rec;
+    if (!sv_sock_get(ino, &rec) || !rec.relay_port || !rec.peer_len ||
+        memcmp(&rec.peer, ss, rec.peer_len) != 0)
+        return SV_CONTINUE;
+    struct sockaddr_storage p;
+    socklen_t pl = sizeof(p);
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+    int used = type == SOCK_STREAM
+                   ? getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+                         ti.tcpi_state != TCP_CLOSE
+                   : getpeername(s, (void *)&p, &pl) == 0;
+    if (!used) /* a new socket with an old one's inode number */
+        return SV_CONTINUE;
+    struct sockaddr_storage ra;
+    socklen_t rl = shunt_sockaddr_make(ss->ss_family, loop4, 4, rec.relay_port, &ra);
+    return connect(s, (void *)&ra, rl) < 0 ? -errno : 0;
+}
+
 long sv_connect(sv_call_t *c)
 {
     struct sockaddr_storage ss;
@@ -171,6 +204,18 @@ long sv_connect(sv_call_t *c)
         close(s);
         return SV_CONTINUE;
     }
+    r = again_through_relay(s, type, ino, &ss);
+    if (r == SV_CONTINUE)
+        r = connect_remote(c, s, type, &a, &ss, ino);
+    close(s);
+    return r;
+}
+
+/* The remote connection and the socket connected to its relay. */
+static long connect_remote(sv_call_t *c, int s, int type, const naddr_t *a,
+                           const struct sockaddr_storage *ss, uint64_t ino)
+{
+    long r;
     int fl = fcntl(s, F_GETFL);
     int nonblock = fl >= 0 && (fl & O_NONBLOCK);
     /* A blocking connect waits as long as the socket's SO_SNDTIMEO says
@@ -184,34 +229,30 @@ long sv_connect(sv_call_t *c)
     if (!nonblock && (!to || to > cap))
         to = cap;
     shunt_connect_r_t cr;
-    r = rpc_connect(c, type, &a, to, &cr);
+    r = rpc_connect(c, type, a, to, &cr);
     if (r == -ETIMEDOUT && sndtimeo && type == SOCK_STREAM) {
         /* the kernel's blocking connect whose SO_SNDTIMEO ran out says
          * EINPROGRESS and goes on in the background; the remote attempt
          * ended with the timer, so the socket is left failed */
-        fail_socket(s, ss.ss_family);
-        close(s);
+        fail_socket(s, ss->ss_family);
         return -EINPROGRESS;
     }
-    if (r < 0) {
-        close(s);
+    if (r < 0)
         return r;
-    }
-    sv_sock_t rec = {.family = ss.ss_family, .relay_port = cr.relay_port};
-    memcpy(&rec.peer, &ss, sizeof(ss));
-    rec.peer_len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+    sv_sock_t rec = {.family = ss->ss_family, .relay_port = cr.relay_port};
+    memcpy(&rec.peer, ss, sizeof(*ss));
+    rec.peer_len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                             : sizeof(struct sockaddr_in);
     if (cr.local_addr.len == 4 || cr.local_addr.len == 16)
-        rec.local_len = shunt_sockaddr_make(ss.ss_family, cr.local_addr.p,
+        rec.local_len = shunt_sockaddr_make(ss->ss_family, cr.local_addr.p,
                                       cr.local_addr.len, cr.local_port,
                                       &rec.local);
     sv_sock_put(ino, &rec);
     struct sockaddr_storage ra;
-    socklen_t rl = shunt_sockaddr_make(ss.ss_family, loop4, 4, cr.relay_port, &ra);
+    socklen_t rl = shunt_sockaddr_make(ss->ss_family, loop4, 4, cr.relay_port, &ra);
     r = connect(s, (void *)&ra, rl) < 0 ? -errno : 0;
     if (r == 0 && type == SOCK_DGRAM)
         udp_pin(c, s, cr.stream);
-    close(s);
     if (r < 0 && r != -EINPROGRESS) {
         LOG_WARN("connect: relay 127.0.0.1:%u: %s", cr.relay_port,
                  strerror((int)-r));
@@ -306,7 +347,8 @@ long sv_sendto(sv_call_t *c)
 /* recvfrom(fd, buf, n, flags, src, srclen) on a relayed socket: received
  * here, so that the source is the remote address, not the relay's (a
  * resolver drops answers from anyone but its name server).  It waits as
- * the program's call would, giving up when the call is interrupted. */
+ * the program's call would, until a signal comes for the thread
+ * (sv_signal_due) or it is killed. */
 long sv_recvfrom(sv_call_t *c)
 {
     uint64_t ino = sock_ino(c, (int)c->a[0]);
@@ -349,9 +391,11 @@ long sv_recvfrom(sv_call_t *c)
             break;
         }
         struct pollfd pf = {.fd = s, .events = POLLIN};
-        poll(&pf, 1, 200);
+        poll(&pf, 1, 50);
         if (!sv_valid(c))
             r = -ESRCH;
+        else if (sv_signal_due(c))
+            r = -ERESTARTSYS;
     }
     if (r == 0) {
         naddr_t a;

@@ -54,6 +54,29 @@ static int proc_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
     return 0;
 }
 
+/* A hex mask of /proc/TID/status after "\nKEY:\t", or 0. */
+static unsigned long long status_mask(const char *st, const char *key)
+{
+    const char *k = strstr(st, key);
+    return k ? strtoull(k + strlen(key), NULL, 16) : 0;
+}
+
+int sv_signal_due(const sv_call_t *c)
+{
+    char p[64], st[4096];
+    snprintf(p, sizeof(p), "/proc/%d/status", (int)c->tid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, st, sizeof(st) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    st[n] = 0;
+    unsigned long long pending = status_mask(st, "\nSigPnd:") | status_mask(st, "\nShdPnd:");
+    return (pending & ~status_mask(st, "\nSigBlk:")) != 0;
+}
+
 static proc_t *proc_find(pid_t tgid, unsigned long long start)
 {
     for (proc_t *p = procs[(unsigned)tgid % PROC_BUCKETS]; p; p = p->next)

@@ -153,6 +153,15 @@ long sv_wr_open(sv_call_t *c, const char *norm, uint64_t flags, uint32_t mode);
 long sv_fetch(sv_call_t *c, uint32_t h, int fd);
 
 /* ---- procs.c: per-process state --------------------------------------- */
+/* Whether the calling thread of c has a signal pending that it does not
+ * block: a call the supervisor waits on for the program (a blocking
+ * recvfrom) then ends with -ERESTARTSYS, which the kernel turns into a
+ * restart or EINTR after the handler, as for its own blocking calls --
+ * the filter's WAIT_KILLABLE_RECV (filter.c) lets no signal in itself. */
+int sv_signal_due(const sv_call_t *c);
+#ifndef ERESTARTSYS
+#define ERESTARTSYS 512 /* include/linux/errno.h: never seen by a program */
+#endif
 /* The remote cwd of the process tid belongs to, copied into out (size
  * n): 1, or 0 when its cwd is the kernel's.  A process seen for the first
  * time inherits its parent's (a fork's child). */

@@ -93,7 +93,10 @@ static const char usage_text[] =
     "                    LIBDIR/libshunt.so; e.g. LIBDIR/libshunt-seeded.so,\n"
     "                    the build with a planted bug that `harness fuzz`'s\n"
     "                    own test must find, docs/fuzzing.md)\n"
-    "  --journal FILE    the layer's call journal, appended to FILE (absolute)\n"
+    "  --journal FILE    the call journal, appended to FILE (absolute): the\n"
+    "                    layer's (docs/hooking.md); under the supervisor, the\n"
+    "                    program's system calls, written by the ptrace\n"
+    "                    recorder in the same format (docs/recorder.md)\n"
     "  --unhooked-file FILE  the layer appends to FILE (absolute) the line it\n"
     "                    prints on stderr for every program of CMD's tree it\n"
     "                    cannot enter (a static child, an unhookable Go\n"
@@ -444,7 +447,8 @@ static char **child_env(const char *layer, const shunt_session_t *s,
         goto oom;
     if (xc->log_file && !(env[k++] = env_entry("SHUNT_LOG_FILE", xc->log_file, NULL)))
         goto oom;
-    if (xc->journal && !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
+    if (xc->journal && xc->engine != ENGINE_SUPERVISOR &&
+        !(env[k++] = env_entry("SHUNT_JOURNAL", xc->journal, NULL)))
         goto oom;
     /* a static child of the program goes on under the supervisor */
     char sv_path[PATH_MAX];
@@ -549,17 +553,29 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
 {
     char err[1024];
     FILE *journal = NULL;
+    int jfd = -1; /* --journal under the supervisor: the recorder writes it */
     if (xc->record_out && !(journal = fopen(xc->record_out, "we"))) {
         fprintf(stderr, "harness exec: %s: %s\n", xc->record_out,
                 strerror(errno));
         return SHUNT_EXIT_FAIL;
     }
+    if (xc->journal && xc->engine == ENGINE_SUPERVISOR &&
+        (jfd = open(xc->journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, "harness exec: --journal %s: %s\n", xc->journal,
+                strerror(errno));
+        if (journal)
+            fclose(journal);
+        return SHUNT_EXIT_FAIL;
+    }
     exec_record_t *x;
-    if (exec_record_start(&x, xc->target, config, xc->record_timeout_ms, path,
-                          argv, envp, err, sizeof(err)) < 0) {
+    if (exec_record_start(&x, xc->target, config, xc->record_timeout_ms,
+                          xc->record, jfd, path, argv, envp, err,
+                          sizeof(err)) < 0) {
         fprintf(stderr, "harness exec: %s\n", err);
         if (journal)
             fclose(journal);
+        if (jfd >= 0)
+            close(jfd);
         return SHUNT_EXIT_FAIL;
     }
     pid_t child = exec_record_pid(x);
@@ -573,6 +589,8 @@ static int run_recorded(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
                                &timed_out);
     if (journal)
         fclose(journal);
+    if (jfd >= 0)
+        close(jfd);
     if (r < 0) {
         if (child <= 0)
             return SHUNT_EXIT_FAIL; /* the recorder could not trace */
@@ -836,7 +854,8 @@ static int exec_program(const exec_cmd_t *xc, shunt_session_t *s, int sigfd,
                  shunt_session_socket(s));
     }
     pid_t child;
-    if (xc->record) {
+    /* under the supervisor, the journal is the recorder's */
+    if (xc->record || (xc->journal && xc->engine == ENGINE_SUPERVISOR)) {
         if (alive[1] >= 0) {
             close(alive[1]); /* (kept by the supervisor's copy) */
             alive[1] = -1;

@@ -6,6 +6,7 @@
 #include "shunt/recorder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@ static const char usage_text[] =
     "usage: harness record [--remote-path REGEX]... [--remote-net CIDR]...\n"
     "                      [--remote-name GLOB]... [--config FILE]\n"
     "                      [--timeout SECONDS] [--all-syscalls] [--leaks-only]\n"
-    "                      [--json] [-o FILE] -- CMD [ARGS...]\n"
+    "                      [--json] [-o FILE] [--call-journal FILE]\n"
+    "                      -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD under ptrace and records, for every process and thread it\n"
     "starts, the file, socket and process syscalls it makes on the local\n"
@@ -49,6 +51,11 @@ static const char usage_text[] =
     "  --json               one JSON object: status, exit_code, timed_out,\n"
     "                       events, leaks\n"
     "  -o FILE              write there instead of stderr\n"
+    "  --call-journal FILE  append the call journal of CMD's system calls to\n"
+    "                       FILE (absolute or relative): the layer's journal\n"
+    "                       format, from CMD's first call after its exec\n"
+    "                       (docs/recorder.md); stops on every syscall.  Then\n"
+    "                       nothing else is printed, unless -o is given\n"
     "  -h, --help           this help\n"
     "DNS queries to a non-loopback address are always leaks.\n"
     "\n"
@@ -71,6 +78,7 @@ typedef struct {
     recorder_rules_t *rules;
     recorder_opts_t ro;
     const char *out_path;
+    const char *call_journal; /* --call-journal */
     int json;
 } record_cli_t;
 
@@ -110,6 +118,7 @@ static int record_option(record_cli_t *cl, int c, char **argv, int *rc, char *er
     case 'L': cl->ro.leaks_only = 1; return 0;
     case 'j': cl->json = 1; return 0;
     case 'o': cl->out_path = optarg; return 0;
+    case 'C': cl->call_journal = optarg; return 0;
     case 'h':
         fputs(usage_text, stdout);
         *rc = SHUNT_EXIT_OK;
@@ -135,6 +144,7 @@ static int record_parse(record_cli_t *cl, int argc, char **argv, int *rc)
         {"all-syscalls", no_argument, 0, 'A'},
         {"leaks-only", no_argument, 0, 'L'},
         {"json", no_argument, 0, 'j'},
+        {"call-journal", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -192,9 +202,10 @@ static int record_run(const record_cli_t *cl, const char *path, char **argv, FIL
     } else {
         if (r < 0)
             fprintf(stderr, "harness record: cannot execute %s\n", err);
-        recorder_print(out, &res,
-                       cl->json ? RECORDER_PRINT_JSON
-                                : RECORDER_PRINT_EVENTS | RECORDER_PRINT_LEAKS);
+        if (out)
+            recorder_print(out, &res,
+                           cl->json ? RECORDER_PRINT_JSON
+                                    : RECORDER_PRINT_EVENTS | RECORDER_PRINT_LEAKS);
         rc = record_status(&res, r, cl->ro.timeout_ms);
     }
     recorder_result_free(&res);
@@ -226,7 +237,24 @@ int cmd_record(int argc, char **argv)
         rc = SHUNT_EXIT_FAIL;
         goto out;
     }
+    if (cl.call_journal) {
+        /* CMD's stderr is its own then: the events go to -o or nowhere */
+        if (!cl.out_path)
+            out = NULL;
+        cl.ro.journal = 1;
+        cl.ro.journal_after = 1;
+        cl.ro.journal_fd = open(cl.call_journal,
+                                O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (cl.ro.journal_fd < 0) {
+            fprintf(stderr, "harness record: %s: %s\n", cl.call_journal,
+                    strerror(errno));
+            rc = SHUNT_EXIT_FAIL;
+            goto out;
+        }
+    }
     rc = record_run(&cl, path, argv + optind, out);
+    if (cl.call_journal)
+        close(cl.ro.journal_fd);
 out:
     if (out && out != stderr)
         fclose(out);

@@ -22,6 +22,7 @@ struct exec_record {
     pthread_cond_t cv;
     pid_t pid;
     int finished, done_fd, rc;
+    int leaks; /* --record: leaks looked for and reported */
     recorder_result_t res;
     char err[1024];
 };
@@ -61,9 +62,9 @@ static void x_free(exec_record_t *x)
 }
 
 int exec_record_start(exec_record_t **out, const char *target,
-                      const char *layer_conf, int timeout_ms,
-                      const char *path, char **argv, char **envp, char *err,
-                      size_t errlen)
+                      const char *layer_conf, int timeout_ms, int leaks,
+                      int journal_fd, const char *path, char **argv,
+                      char **envp, char *err, size_t errlen)
 {
     exec_record_t *x = calloc(1, sizeof(*x));
     if (!x) {
@@ -79,7 +80,7 @@ int exec_record_start(exec_record_t **out, const char *target,
         x_free(x);
         return -1;
     }
-    if (recorder_rules_layer(x->rules, layer_conf, err, errlen) < 0) {
+    if (leaks && recorder_rules_layer(x->rules, layer_conf, err, errlen) < 0) {
         x_free(x);
         return -1;
     }
@@ -87,13 +88,20 @@ int exec_record_start(exec_record_t **out, const char *target,
      * names its subnet went around the layer. */
     shunt_target_status_t st;
     char why[512];
-    if (shunt_target_status(target, &st, why, sizeof(why)) == 0) {
+    if (leaks && shunt_target_status(target, &st, why, sizeof(why)) == 0) {
         if (st.subnet[0] &&
             recorder_rules_add_net(x->rules, st.subnet, why, sizeof(why)) < 0)
             LOG_WARN("recorder: cluster subnet %s: %s", st.subnet, why);
         shunt_target_status_free(&st);
     }
-    x->opts.rules = x->rules;
+    x->leaks = leaks;
+    x->opts.rules = leaks ? x->rules : NULL;
+    if (journal_fd >= 0) {
+        /* the supervisor's program: the launcher's exec is the first */
+        x->opts.journal = 1;
+        x->opts.journal_fd = journal_fd;
+        x->opts.journal_after = 2;
+    }
     x->opts.timeout_ms = timeout_ms;
     x->opts.on_start = on_start;
     x->opts.arg = x;
@@ -128,6 +136,11 @@ int exec_record_finish(exec_record_t *x, FILE *journal, int json,
     *status = x->res.status;
     *n_leaks = x->res.n_leaks;
     *timed_out = x->res.timed_out;
+    if (!x->leaks) {
+        recorder_result_free(&x->res);
+        x_free(x);
+        return rc;
+    }
     if (journal)
         recorder_print(journal, &x->res,
                        json ? RECORDER_PRINT_JSON

@@ -12,13 +12,16 @@
 
 typedef struct exec_record exec_record_t;
 
-/* Starts CMD (path, argv, envp) under the recorder.  Returns 0 with *out
+/* Starts CMD (path, argv, envp) under the recorder: looking for leaks
+ * (leaks: --record), and/or writing the call journal of the system calls
+ * of the program shunt-supervisor (CMD) runs to journal_fd (>= 0: harness
+ * exec --journal under the supervisor, docs/recorder.md).  Returns 0 with *out
  * set once CMD's pid is known or the recorder has already finished; -1
  * with err otherwise. */
 int exec_record_start(exec_record_t **out, const char *target,
-                      const char *layer_conf, int timeout_ms,
-                      const char *path, char **argv, char **envp, char *err,
-                      size_t errlen);
+                      const char *layer_conf, int timeout_ms, int leaks,
+                      int journal_fd, const char *path, char **argv,
+                      char **envp, char *err, size_t errlen);
 pid_t exec_record_pid(const exec_record_t *x); /* 0 if it never started */
 /* Readable once the recorder has finished (CMD's whole tree is gone). */
 int exec_record_done_fd(const exec_record_t *x);

@@ -33,6 +33,10 @@ typedef struct {
     long ev;           /* event waiting for its result, or -1 */
     int in_call;       /* a syscall-exit stop is due */
     rec_image_t *img;  /* NULL before the first exec */
+    rec_jpend_t jp;    /* the call journal's record due at its exit */
+    int seen;          /* its first stop was handled */
+    int held, held_st; /* first stop kept until its parent's fork event
+                          gives it a journal tag, and that stop's status */
 } task_t;
 
 typedef struct {
@@ -43,6 +47,7 @@ typedef struct {
     pthread_mutex_t mu; /* t and n, against the watchdog */
     pthread_cond_t cv;
     int finished, timed_out;
+    rec_jn_t *jn;       /* the call journal, or NULL */
 } rec_t;
 
 /* ---- tasks ---------------------------------------------------------------------- */
@@ -108,6 +113,9 @@ static task_t *task_add(rec_t *r, pid_t tid, const task_t *parent)
     t->ev = -1;
     t->in_call = 0;
     t->img = img;
+    memset(&t->jp, 0, sizeof(t->jp));
+    t->jp.idx = -1;
+    t->seen = t->held = t->held_st = 0;
     if (t->img)
         t->img->refs++;
     if (r->timed_out)
@@ -121,6 +129,7 @@ static void task_del(rec_t *r, task_t *t)
 {
     pthread_mutex_lock(&r->mu);
     rec_image_unref(t->img);
+    rec_jn_pend_free(&t->jp);
     *t = r->t[--r->n];
     pthread_mutex_unlock(&r->mu);
 }
@@ -265,6 +274,44 @@ static int is_stop_sig(int sig)
            sig == SIGTTOU;
 }
 
+static void handle_stop(rec_t *r, task_t *t, int st);
+
+/* The call journal: a process forked before the journal started is let go
+ * (with its own children); one whose tag is not known yet waits. */
+static int journal_first_stop(rec_t *r, task_t *t, int st)
+{
+    int state = rec_jn_state(r->jn, t->tgid);
+    if (state == 0) {
+        ptrace(PTRACE_DETACH, t->tid, 0, 0);
+        task_del(r, t);
+        return 1;
+    }
+    if (state < 0) {
+        t->held = 1;
+        t->held_st = st;
+        return 1;
+    }
+    return 0;
+}
+
+/* t (the parent) made child, a new process unless a thread of its own
+ * (CLONE_THREAD): its journal tag, then its first stop if it was kept.
+ * Returns t again (the table may have moved). */
+static task_t *journal_fork(rec_t *r, task_t *t, pid_t child, int process)
+{
+    size_t self = (size_t)(t - r->t);
+    task_t *c = task_find(r, child);
+    if (!process && c && c->tgid == t->tgid)
+        return t;
+    rec_jn_fork(r->jn, t->tgid, child);
+    if (c && c->held) {
+        c->held = 0;
+        if (!journal_first_stop(r, c, c->held_st))
+            handle_stop(r, c, c->held_st);
+    }
+    return &r->t[self];
+}
+
 static void handle_stop(rec_t *r, task_t *t, int st)
 {
     pid_t tid = t->tid;
@@ -289,9 +336,13 @@ static void handle_stop(rec_t *r, task_t *t, int st)
             uint64_t a[6];
             memcpy(a, info.entry.args, sizeof(a));
             on_entry(r, t, (long)info.entry.nr, a);
+            if (r->jn)
+                rec_jn_entry(r->jn, tid, t->tgid, (long)info.entry.nr, a, &t->jp);
             t->in_call = 1;
         } else if (k > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT) {
             on_exit_stop(r, t, (long)info.exit.rval);
+            if (r->jn)
+                rec_jn_exit(r->jn, tid, t->tgid, (long)info.exit.rval, &t->jp);
             t->in_call = 0;
         }
     } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
@@ -310,6 +361,8 @@ static void handle_stop(rec_t *r, task_t *t, int st)
                 c->img->refs++;
             }
         }
+        if (child && r->jn)
+            t = journal_fork(r, t, (pid_t)child, event != PTRACE_EVENT_CLONE);
     } else if (event == PTRACE_EVENT_EXEC) {
         unsigned long old = 0;
         ptrace(PTRACE_GETEVENTMSG, tid, 0, &old);
@@ -319,6 +372,10 @@ static void handle_stop(rec_t *r, task_t *t, int st)
              * "execve(2) under ptrace"); its pending execve comes along. */
             t->ev = o->ev;
             t->in_call = o->in_call;
+            rec_jn_pend_free(&t->jp);
+            t->jp = o->jp;
+            memset(&o->jp, 0, sizeof(o->jp));
+            o->jp.idx = -1;
             if (t->ev >= 0)
                 r->res->ev[t->ev].pid = tid;
             task_del(r, o);
@@ -327,6 +384,8 @@ static void handle_stop(rec_t *r, task_t *t, int st)
         rec_image_unref(t->img);
         t->img = rec_image_new(tid);
         t->tgid = tid;
+        if (r->jn)
+            rec_jn_exec(r->jn, tid);
     } else if (event == PTRACE_EVENT_STOP) {
         if (is_stop_sig(sig)) {
             /* A group-stop: it stays stopped until SIGCONT. */
@@ -338,7 +397,7 @@ static void handle_stop(rec_t *r, task_t *t, int st)
         inject = sig; /* signal-delivery-stop: deliver it */
         note_sig(r, t, RECORDER_EV_SIGNAL, "", sig);
     }
-    int how = (r->o->all_syscalls || t->in_call) ? PTRACE_SYSCALL : PTRACE_CONT;
+    int how = (r->o->all_syscalls || r->jn || t->in_call) ? PTRACE_SYSCALL : PTRACE_CONT;
     ptrace((enum __ptrace_request)how, tid, 0, (void *)(long)inject);
 }
 
@@ -358,6 +417,8 @@ static void trace_loop(rec_t *r, pid_t root)
         if (!t && !(t = task_add(r, tid, NULL)))
             continue;
         if (WIFEXITED(st) || WIFSIGNALED(st)) {
+            if (r->jn && t->tid == t->tgid)
+                rec_jn_gone(r->jn, t->tgid);
             if (t->tid == t->tgid || tid == root) {
                 if (WIFEXITED(st))
                     note_exit(r, t, WEXITSTATUS(st));
@@ -372,8 +433,14 @@ static void trace_loop(rec_t *r, pid_t root)
             task_del(r, t);
             continue;
         }
-        if (WIFSTOPPED(st))
-            handle_stop(r, t, st);
+        if (!WIFSTOPPED(st))
+            continue;
+        if (r->jn && !t->seen) {
+            t->seen = 1;
+            if (journal_first_stop(r, t, st))
+                continue;
+        }
+        handle_stop(r, t, st);
     }
 }
 
@@ -407,7 +474,7 @@ int recorder_run(const recorder_opts_t *o, const char *path,
                  recorder_result_t *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    int use_seccomp = !o->all_syscalls;
+    int use_seccomp = !o->all_syscalls && !o->journal;
     unsigned short flen = 0;
     struct sock_filter *filter = make_filter(&flen);
     if (!filter) {
@@ -462,6 +529,11 @@ int recorder_run(const recorder_opts_t *o, const char *path,
     pthread_cond_init(&r.cv, &ca);
     pthread_condattr_destroy(&ca);
     task_add(&r, pid, NULL);
+    if (o->journal && !(r.jn = rec_jn_new(o->journal_fd, o->journal_after, pid))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        kill(pid, SIGKILL);
+    }
     pthread_t wd;
     int have_wd = o->timeout_ms > 0 &&
                   pthread_create(&wd, NULL, watchdog, &r) == 0;
@@ -480,8 +552,11 @@ int recorder_run(const recorder_opts_t *o, const char *path,
     if (have_wd)
         pthread_join(wd, NULL);
     res->timed_out = r.timed_out;
-    for (size_t i = 0; i < r.n; i++)
+    for (size_t i = 0; i < r.n; i++) {
         rec_image_unref(r.t[i].img);
+        rec_jn_pend_free(&r.t[i].jp);
+    }
+    rec_jn_free(r.jn);
     free(r.t);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

@@ -70,7 +70,7 @@ void rec_buf_quote(shunt_buf_t *b, const char *s, size_t n, size_t max)
 
 /* ---- tracee memory ------------------------------------------------------------ */
 /* Up to len bytes at addr; the count read (0 for nothing). */
-static size_t mem_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+size_t rec_mem_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 {
     if (!addr || !len)
         return 0;
@@ -95,14 +95,14 @@ static size_t mem_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 /* A NUL-terminated string of at most max - 1 bytes, read page by page so
  * that the end of a mapping does not fail the whole read.  Its length, or
  * -1 when nothing could be read. */
-static long mem_str(pid_t tid, uint64_t addr, char *out, size_t max)
+long rec_mem_str(pid_t tid, uint64_t addr, char *out, size_t max)
 {
     size_t got = 0;
     while (got + 1 < max) {
         size_t chunk = 4096 - ((addr + got) & 4095);
         if (chunk > max - 1 - got)
             chunk = max - 1 - got;
-        size_t n = mem_read(tid, addr + got, out + got, chunk);
+        size_t n = rec_mem_read(tid, addr + got, out + got, chunk);
         if (n == 0)
             break;
         void *z = memchr(out + got, 0, n);
@@ -287,7 +287,7 @@ static void read_sockaddr(pid_t tid, uint64_t p, uint64_t len, shunt_buf_t *b,
         return;
     }
     size_t l = len > sizeof(ss) ? sizeof(ss) : (size_t)len;
-    size_t got = mem_read(tid, p, &ss, l);
+    size_t got = rec_mem_read(tid, p, &ss, l);
     if (got < l) {
         shunt_buf_printf(b, "%#llx", (unsigned long long)p);
         return;
@@ -344,7 +344,7 @@ static void put_argv(dec_t *d, uint64_t p, shunt_buf_t *b)
         return;
     }
     uint64_t ptrs[8];
-    size_t got = mem_read(d->tid, p, ptrs, sizeof(ptrs)) / sizeof(ptrs[0]);
+    size_t got = rec_mem_read(d->tid, p, ptrs, sizeof(ptrs)) / sizeof(ptrs[0]);
     if (!got) {
         put_ptr(b, p);
         return;
@@ -353,7 +353,7 @@ static void put_argv(dec_t *d, uint64_t p, shunt_buf_t *b)
     size_t i = 0;
     for (; i < got && ptrs[i]; i++) {
         char s[256];
-        long n = mem_str(d->tid, ptrs[i], s, sizeof(s));
+        long n = rec_mem_str(d->tid, ptrs[i], s, sizeof(s));
         if (i)
             shunt_buf_put(b, ", ", 2);
         if (n < 0)
@@ -370,7 +370,7 @@ static void put_argv(dec_t *d, uint64_t p, shunt_buf_t *b)
 static void put_msghdr(dec_t *d, uint64_t p, shunt_buf_t *b, rec_subjects_t *sj)
 {
     struct msghdr m;
-    if (!p || mem_read(d->tid, p, &m, sizeof(m)) != sizeof(m)) {
+    if (!p || rec_mem_read(d->tid, p, &m, sizeof(m)) != sizeof(m)) {
         shunt_buf_printf(b, "%#llx", (unsigned long long)p);
         return;
     }
@@ -380,10 +380,10 @@ static void put_msghdr(dec_t *d, uint64_t p, shunt_buf_t *b, rec_subjects_t *sj)
     shunt_buf_printf(b, ", iovlen=%zu}", (size_t)m.msg_iovlen);
     struct iovec iov;
     if (m.msg_iovlen &&
-        mem_read(d->tid, (uint64_t)(uintptr_t)m.msg_iov, &iov, sizeof(iov)) ==
+        rec_mem_read(d->tid, (uint64_t)(uintptr_t)m.msg_iov, &iov, sizeof(iov)) ==
             sizeof(iov)) {
         size_t l = iov.iov_len < DNS_MAX ? iov.iov_len : DNS_MAX;
-        d->dns_len = mem_read(d->tid, (uint64_t)(uintptr_t)iov.iov_base,
+        d->dns_len = rec_mem_read(d->tid, (uint64_t)(uintptr_t)iov.iov_base,
                               d->dns, l);
     }
 }
@@ -417,7 +417,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         case 'w':
         case 'x': {
             char path[PATH_SHOW_MAX];
-            long n = v ? mem_str(tid, v, path, sizeof(path)) : -1;
+            long n = v ? rec_mem_str(tid, v, path, sizeof(path)) : -1;
             if (n < 0) {
                 put_ptr(out, v);
                 d.dirfd = AT_FDCWD;
@@ -448,7 +448,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             break;
         case 'H': {
             struct open_how how;
-            if (mem_read(tid, v, &how, sizeof(how)) != sizeof(how)) {
+            if (rec_mem_read(tid, v, &how, sizeof(how)) != sizeof(how)) {
                 put_ptr(out, v);
                 break;
             }
@@ -479,7 +479,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
             break;
         case 's': {
             char s[256];
-            long n = v ? mem_str(tid, v, s, sizeof(s)) : -1;
+            long n = v ? rec_mem_str(tid, v, s, sizeof(s)) : -1;
             if (n < 0)
                 put_ptr(out, v);
             else
@@ -496,7 +496,7 @@ void rec_decode(pid_t tid, pid_t tgid, int idx, const uint64_t args[6],
         case 'b': {
             size_t l = i + 1 < 6 && args[i + 1] < DNS_MAX ? (size_t)args[i + 1]
                                                           : DNS_MAX;
-            d.dns_len = mem_read(tid, v, d.dns, l);
+            d.dns_len = rec_mem_read(tid, v, d.dns, l);
             rec_buf_quote(out, (const char *)d.dns, d.dns_len, 32);
             break;
         }

@@ -78,6 +78,7 @@ const char *shunt_engine_under(shunt_engine_t e)
 /* What one run of the program showed. */
 typedef struct {
     char *out, *err, *files, *journal;
+    char *sjournal; /* the reference's call journal of system calls */
     size_t out_len, err_len;
     int wstatus, timed_out, ran;
     char how[64];
@@ -89,6 +90,7 @@ static void obs_free(obs_t *o)
     free(o->err);
     free(o->files);
     free(o->journal);
+    free(o->sjournal);
     memset(o, 0, sizeof(*o));
 }
 
@@ -373,7 +375,10 @@ static int write_text(const char *path, const char *text)
  * Both runs write it to the same path, DIR/journal: the reference inside the
  * target (its own /tmp), with the layer copied in at the path it has here
  * and loaded in observe-only mode; the local run on this host, through
- * `harness exec --journal`. */
+ * `harness exec --journal`.  Under the supervisor the journal is the ptrace
+ * recorder's, of system calls (docs/recorder.md): the reference's is then
+ * written by a run of its own, `harness record --call-journal DIR/sjournal`
+ * inside the target (this harness copied in at its path). */
 
 /* The layer harness exec preloads: ../lib/libshunt.so from the harness. */
 static int layer_path(const char *harness, char *out)
@@ -390,9 +395,9 @@ static int layer_path(const char *harness, char *out)
     return 0;
 }
 
-/* Removes journal and the exec side files journal.tag.PID from the
- * directory DFD (closed). */
-static void journal_clean(int dfd)
+/* Removes the files whose names start with name (the journal and the exec
+ * side files journal.tag.PID) from the directory DFD (closed). */
+static void journal_clean(int dfd, const char *name)
 {
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -402,20 +407,20 @@ static void journal_clean(int dfd)
     }
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, "journal", 7) == 0)
+        if (strncmp(e->d_name, name, strlen(name)) == 0)
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
 }
 
-/* Reads DIR/journal (missing: empty) and cleans up after it: DIR on this
+/* Reads DIR/NAME (missing: empty) and cleans up after it: DIR on this
  * host (root < 0) or inside the target's root fd. */
-static char *journal_take(int root, const char *dir)
+static char *journal_take(int root, const char *dir, const char *name)
 {
     size_t len = 0;
     int dfd = root >= 0 ? shunt_inroot_opendir(root, dir)
                         : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    char *t = dfd >= 0 ? shunt_inroot_read_at(dfd, "journal", OUT_MAX, &len) : NULL;
-    journal_clean(dfd);
+    char *t = dfd >= 0 ? shunt_inroot_read_at(dfd, name, OUT_MAX, &len) : NULL;
+    journal_clean(dfd, name);
     if (t)
         t = denul(t, &len);
     return t ? t : strdup("");
@@ -462,9 +467,10 @@ typedef struct {
     int root; /* the target's root (shunt/inroot.h), -1 */
     shunt_target_info_t info;
     /* the program's argv on both sides */
-    char **pargv, **rargv, **largv;
+    char **pargv, **rargv, **largv, **sargv; /* sargv: the recorder's reference */
     size_t np;
     int journal; /* expect.journal: the layer inside the target too */
+    int sjournal; /* expect.journal under the supervisor: the recorder's */
     int tmo;
     int refused; /* refused or left unhooked as expected: nothing compared, no recorder */
     /* the engine of the local runs being made; has_engine 0: none (runs.local
@@ -475,6 +481,7 @@ typedef struct {
     char ctr[96];
     char lib[PATH_MAX], env_pre[PATH_MAX + 16], env_jn[PATH_MAX + 16];
     char jpath[PATH_MAX], env_pwd[PATH_MAX + 8], scen_abs[PATH_MAX];
+    char self[PATH_MAX], sjpath[PATH_MAX];
     char upath[PATH_MAX];
 } case_run_t;
 
@@ -578,6 +585,41 @@ static int case_journal_layer(case_run_t *x)
     return 0;
 }
 
+/* expect.journal under the supervisor: this harness inside the target at
+ * its own path (it needs only libc and libyaml, which the target's /usr
+ * has), for `harness record --call-journal`. */
+static int case_journal_recorder(case_run_t *x)
+{
+    int tfd = -1, ok = realpath(x->o->harness, x->self) &&
+                       (tfd = shunt_inroot_mkdir_p(x->root, x->dir, 0755)) >= 0 &&
+                       shunt_inroot_copy(x->self, x->root, x->self) == 0;
+    if (tfd >= 0)
+        close(tfd);
+    if (!ok)
+        return set_status(x, SHUNT_CASE_ERROR,
+                          "expect.journal: cannot put the harness into the target: %s",
+                          strerror(errno));
+    (void)shunt_fmt(x->jpath, sizeof(x->jpath), "%s/journal", x->dir);
+    (void)shunt_fmt(x->sjpath, sizeof(x->sjpath), "%s/sjournal", x->dir);
+    char **v = x->sargv;
+    size_t k = 0;
+    v[k++] = (char *)"runc";
+    v[k++] = (char *)"exec";
+    v[k++] = (char *)"--env";
+    v[k++] = x->env_pwd;
+    v[k++] = (char *)"--cwd";
+    v[k++] = x->r->cwd;
+    v[k++] = x->ctr;
+    v[k++] = x->self;
+    v[k++] = (char *)"record";
+    v[k++] = (char *)"--call-journal";
+    v[k++] = x->sjpath;
+    v[k++] = (char *)"--";
+    for (size_t i = 0; i < x->np; i++)
+        v[k++] = x->pargv[i];
+    return 0;
+}
+
 /* The reference side: runc exec in the target container. */
 static void case_ref_argv(case_run_t *x)
 {
@@ -626,7 +668,8 @@ static void case_local_argv(case_run_t *x)
         v[k++] = (char *)"--config";
         v[k++] = x->scen_abs;
     }
-    if (x->journal && x->engine == SHUNT_ENGINE_LAYER) {
+    if ((x->journal && x->engine == SHUNT_ENGINE_LAYER) ||
+        (x->sjournal && x->engine == SHUNT_ENGINE_SUPERVISOR)) {
         v[k++] = (char *)"--journal";
         v[k++] = x->jpath;
     }
@@ -661,15 +704,19 @@ static int case_argv(case_run_t *x)
     x->np = k;
     x->rargv = calloc(x->np + 16, sizeof(char *));
     x->largv = calloc(x->np + 20, sizeof(char *));
-    if (!x->rargv || !x->largv)
+    x->sargv = calloc(x->np + 16, sizeof(char *));
+    if (!x->rargv || !x->largv || !x->sargv)
         return set_status(x, SHUNT_CASE_ERROR, "out of memory");
-    /* the journal is the layer's: only a case with a layer run journals
-     * (the reference in observe mode, to compare it with) */
-    x->journal = r->cmp_journal && r->run_reference && r->run_local &&
-                 (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER));
+    /* the layer's journal needs the reference in observe mode to compare it
+     * with; the supervisor's (the recorder's) a reference run of its own */
+    int jn = r->cmp_journal && r->run_reference && r->run_local;
+    x->journal = jn && (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_LAYER));
+    x->sjournal = jn && (c->engines & SHUNT_ENGINE_BIT(SHUNT_ENGINE_SUPERVISOR));
     if (x->journal && case_journal_layer(x) < 0)
         return -1;
     case_ref_argv(x);
+    if (x->sjournal && case_journal_recorder(x) < 0)
+        return -1;
     case_local_argv(x); /* again for each engine */
     x->tmo = r->timeout_s * 1000;
     return 0;
@@ -683,6 +730,31 @@ static int reset_files(case_run_t *x)
     if (shunt_target_reset_files(&x->c->s->target, x->root, x->err, sizeof(x->err)) < 0)
         return set_status(x, SHUNT_CASE_ERROR, "runs.reset_files: %.1000s", x->err);
     return 0;
+}
+
+/* The reference's call journal of system calls: the program again, under
+ * the recorder in the target, only for its journal (its outputs are the
+ * first reference run's). */
+static void case_ref_sjournal(case_run_t *x, int i)
+{
+    char tag[32];
+    obs_t o = {0};
+    snprintf(tag, sizeof(tag), "sref%d", i);
+    clear_files(x->r, x->root);
+    if (reset_files(x) < 0)
+        return;
+    uint64_t t0 = shunt_now_ms();
+    if (run_once(x->sargv, NULL, x->stdin_path, x->dir, tag, x->tmo, &o, x->err,
+                 sizeof(x->err)) < 0)
+        set_status(x, SHUNT_CASE_ERROR, "reference run under the recorder: %.1000s", x->err);
+    else if (o.timed_out || !WIFEXITED(o.wstatus) ||
+             (WEXITSTATUS(o.wstatus) == 1 && strncmp(o.err ? o.err : "", "harness record:", 15) == 0))
+        /* the recorder itself failed (its own message first) */
+        set_status(x, SHUNT_CASE_ERROR, "reference run under the recorder: %s: %.500s",
+                   o.how, o.err ? o.err : "");
+    x->res->t_ref += secs(t0);
+    x->ref[i].sjournal = journal_take(x->root, x->dir, "sjournal");
+    obs_free(&o);
 }
 
 /* 3. the reference runs */
@@ -703,7 +775,9 @@ static void case_ref_runs(case_run_t *x)
         res->t_ref += secs(t0);
         x->ref[i].files = snapshot_files(r, x->root, 0, 1);
         if (x->journal)
-            x->ref[i].journal = journal_take(x->root, x->dir);
+            x->ref[i].journal = journal_take(x->root, x->dir, "journal");
+        if (x->sjournal && res->status == SHUNT_CASE_PASS)
+            case_ref_sjournal(x, i);
     }
 }
 
@@ -1106,8 +1180,8 @@ static void case_local_runs(case_run_t *x)
             set_status(x, SHUNT_CASE_ERROR, "local run: %.1000s", x->err);
         res->t_local += secs(t0);
         x->loc[i].files = snapshot_files(r, x->root, 1, 1);
-        if (x->journal)
-            x->loc[i].journal = journal_take(-1, x->dir);
+        if (x->journal || x->sjournal)
+            x->loc[i].journal = journal_take(-1, x->dir, "journal");
         judge_local(x, &x->loc[i]);
     }
     if (shunt_proc_interrupted && res->status != SHUNT_CASE_ERROR)
@@ -1151,7 +1225,9 @@ static int check_status(case_run_t *x, int i, const char *suffix)
 static int compare_journals(case_run_t *x, int i, const char *suffix, char *seen)
 {
     const shunt_runspec_t *r = x->r;
-    char *ja = shunt_journal_prepare(x->ref[i].journal, r->journal_calls,
+    const char *ref = x->engine == SHUNT_ENGINE_SUPERVISOR ? x->ref[i].sjournal
+                                                           : x->ref[i].journal;
+    char *ja = shunt_journal_prepare(ref, r->journal_calls,
                                      r->n_journal_calls, r->journal_exclude,
                                      r->n_journal_exclude, r->journal_skip_paths,
                                      r->n_journal_skip_paths);
@@ -1222,7 +1298,9 @@ static void compare_run(case_run_t *x, int i, const char *suffix, char *seen)
         NOTE(compare_stream(r, SHUNT_OBS_FILES, a->files, strlen(a->files), b->files,
                             strlen(b->files), x->o->color, suffix, x->engine, seen, &x->rep),
              "files written differ");
-    if (x->journal && x->engine == SHUNT_ENGINE_LAYER && a->journal && b->journal)
+    if (((x->journal && x->engine == SHUNT_ENGINE_LAYER && a->journal) ||
+         (x->sjournal && x->engine == SHUNT_ENGINE_SUPERVISOR && a->sjournal)) &&
+        b->journal)
         NOTE(compare_journals(x, i, suffix, seen), "the call journal differs");
     NOTE(compare_exits(x, i, suffix, seen), "exit status differs");
 #undef NOTE
@@ -1381,6 +1459,7 @@ static void case_cleanup(case_run_t *x)
     free(x->pargv);
     free(x->rargv);
     free(x->largv);
+    free(x->sargv);
     if (!x->dir[0])
         return;
     char p[PATH_MAX];
@@ -1450,12 +1529,10 @@ static void case_engine(case_run_t *x, int first)
     res->engines |= SHUNT_ENGINE_BIT(e);
     res->engine_status[e] = res->status;
     res->t_engine[e] = res->t_local - t_local;
-    if (e != SHUNT_ENGINE_LAYER && r->cmp_journal && r->run_reference)
+    if (e == SHUNT_ENGINE_AUTO && r->cmp_journal && r->run_reference)
         note_unchecked(x, "expect.journal",
-                       e == SHUNT_ENGINE_AUTO
-                           ? "the call journal is the layer's, and harness exec chooses "
-                             "the engine"
-                           : "the supervisor writes no call journal yet");
+                       "the layer's journal and the supervisor's differ in kind, and "
+                       "harness exec chooses the engine");
     if (e != SHUNT_ENGINE_LAYER && (r->want_refused || r->want_unhooked))
         shunt_buf_printf(&x->rep, "expect.%s is the layer's: under %s the program ran and "
                                   "was compared\n",

@@ -143,17 +143,18 @@ check "a run past its timeout fails" 1 "$rc" "$work/out" \
 
 # engines: one reference, the local side once per engine, each verdict named
 rc=$(run --engine all "$fx/journal-diverge.yaml")
-check "--engine all: each engine's verdict; the journal is the layer's" 1 "$rc" "$work/out" \
-  '^\[1/1\] FAIL +journal-diverge +layer:FAIL,supervisor:PASS ' \
+check "--engine all: each engine's verdict, each engine's journal" 1 "$rc" "$work/out" \
+  '^\[1/1\] FAIL +journal-diverge +layer:FAIL,supervisor:FAIL ' \
   '^    the call journal differs under the layer$' \
   '^    \+\+\+ local journal \(under the layer\)$' \
-  '^    not checked under the supervisor: expect.journal \(the supervisor writes no call journal yet\)$' \
-  '^journal-diverge +FAIL +layer:FAIL,supervisor:PASS '
+  '^    \+\+\+ local journal \(under the supervisor\)$' \
+  '^    \+1 access\("/etc/app/config.ini", R_OK\) = -1 ENOENT$' \
+  '^journal-diverge +FAIL +layer:FAIL,supervisor:FAIL '
 
 "$harness" run --json --engine all "$fx/journal-diverge.yaml" > "$work/json" 2>/dev/null
 python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["cases"][0]; \
-  assert [(e["engine"], e["status"]) for e in c["engines"]] == [("layer", "fail"), ("supervisor", "pass")], c; \
-  assert c["not_checked"] == ["expect.journal under the supervisor"], c' "$work/json" &&
+  assert [(e["engine"], e["status"]) for e in c["engines"]] == [("layer", "fail"), ("supervisor", "fail")], c; \
+  assert not c.get("not_checked"), c' "$work/json" &&
   echo "ok   json engines" || { echo "FAIL json engines"; sed 's/^/  | /' "$work/json"; fails=$((fails+1)); }
 
 rc=$(run --engine supervisor "$fx/leaks.yaml")

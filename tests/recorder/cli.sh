@@ -85,5 +85,44 @@ has "timeout: why" "$work/err" 'timed out after 500 ms'
 [ $(( $(date +%s) - start )) -lt 10 ] && { passed=$((passed + 1)); echo "PASS: timeout was quick"; } ||
   { failed=$((failed + 1)); echo "FAIL: timeout took too long"; }
 
+# --call-journal: the call journal of system calls (docs/recorder.md), the
+# layer's record format, what the supervisor's runs are compared with
+printf 'hello\n' > "$work/f.txt"
+check "--call-journal: nothing but the program's output" 0 \
+  "$harness" record --call-journal "$work/cj" -- \
+  sh -c 'cat "$1"; /nonexistent-rec-cli/x 2>/dev/null; cat "$1" > /dev/null; exit 0' sh "$work/f.txt"
+has "--call-journal: stdout is the program's" "$work/out" '^hello$'
+if [ -s "$work/err" ]; then
+  failed=$((failed + 1)); echo "FAIL: --call-journal: something on stderr"; head -c 2000 "$work/err"
+else passed=$((passed + 1)); echo "PASS: --call-journal: stderr empty"; fi
+f=$work/f.txt
+has "the root's own exec is not recorded, its calls are (tag 1)" "$work/cj" \
+  '^1 openat\(AT_FDCWD, "/dev/null", O_WRONLY[|]O_CREAT[|]O_TRUNC, 0666\) = [0-9]+$'
+has "the first child's exec, before it runs (= ?)" "$work/cj" \
+  "^1\\.1 execve\\(\"/(usr/)?bin/cat\", \\[\"cat\", \"$f\"\\]\\) = \\?\$"
+has "its open" "$work/cj" "^1\\.1 openat\\(AT_FDCWD, \"$f\", O_RDONLY\\) = [0-9]+\$"
+has "an fstat of an observed fd, with the stat" "$work/cj" \
+  '^1\.1 fstatat\([0-9]+, "", AT_EMPTY_PATH\) = 0 \{mode=0100644, size=6\}$'
+has "a failed exec: again with its result" "$work/cj" \
+  '^1\.2 execve\("/nonexistent-rec-cli/x", \["/nonexistent-rec-cli/x"\]\) = -1 ENOENT$'
+has "the third child: reads of its observed fd" "$work/cj" '^1\.3 read\([0-9]+, [0-9]+\) = 6$'
+has "... and its close" "$work/cj" '^1\.3 close\([0-9]+\) = 0$'
+if grep -Eq '^1(\.[0-9]+)? (read|write)\([0-2],' "$work/cj"; then
+  failed=$((failed + 1)); echo "FAIL: --call-journal: stdio made records"; grep -E '\((read|write)\([0-2],' "$work/cj" | head
+else passed=$((passed + 1)); echo "PASS: --call-journal: stdio makes no records"; fi
+# (ctest may leave an fd of its own open: fd numbers are not fixed here)
+: > "$work/thread.txt"
+check "--call-journal: threads share their process's tag" 0 \
+  "$harness" record --call-journal "$work/cj2" -- "${REC_PROG:-/nonexistent}" thread "$work/rp.out" "$work"
+if [ -x "${REC_PROG:-/nonexistent}" ]; then
+  has "the thread's open" "$work/cj2" '^1 openat\(AT_FDCWD, ".*/thread\.txt", O_RDONLY\) = [0-9]+$'
+  if grep -Evq '^1 ' "$work/cj2"; then
+    failed=$((failed + 1)); echo "FAIL: a thread got a tag of its own"; grep -Ev '^1 ' "$work/cj2" | head
+  else passed=$((passed + 1)); echo "PASS: one tag for the threads"; fi
+fi
+check "--call-journal: an unwritable file" 1 \
+  "$harness" record --call-journal /nonexistent-rec-cli/j -- true
+has "--call-journal: why" "$work/err" '^harness record: /nonexistent-rec-cli/j: No such file or directory$'
+
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]

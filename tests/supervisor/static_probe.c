@@ -21,6 +21,14 @@
  *     pwd                    getcwd
  *     uname                  the node name
  *     env NAME               one variable of the environment
+ *     recvalarm HOST PORT    a datagram sent to HOST:PORT (nobody answers),
+ *                            then a blocking recvfrom that SIGALRM (no
+ *                            SA_RESTART) interrupts after a second: EINTR
+ *     sigconnect HOST PORT N N non-blocking and N blocking connects while
+ *                            a timer signal (SA_RESTART) fires every
+ *                            100 us: the results, counted by errno (the
+ *                            kernel never interrupts a non-blocking
+ *                            connect; a supervisor's answer can be)
  * Every operation runs; the status is 0 when all succeeded, 1 otherwise
  * (errors print as "error: STRERROR" on stdout, so they are diffed too). */
 #include <arpa/inet.h>
@@ -33,7 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -346,6 +357,121 @@ static void op_http(const char *host, const char *port, const char *path) {
   free(resp);
 }
 
+static volatile sig_atomic_t ticks;
+static void on_tick(int sig) {
+  (void)sig;
+  ticks++;
+}
+
+/* One connect: its result ("0" or the errno's text), and for a
+ * non-blocking one that is in progress, how it ended (SO_ERROR). */
+static void one_connect(const struct addrinfo *ai, int nonblock, char *out, size_t n) {
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
+                  ai->ai_protocol);
+  if (fd < 0) {
+    snprintf(out, n, "socket: %s", strerror(errno));
+    return;
+  }
+  int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+  int e = r == 0 ? 0 : errno;
+  if (r != 0 && e == EINPROGRESS) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int soe = 0;
+    socklen_t sl = sizeof soe;
+    while (poll(&p, 1, 10000) < 0 && errno == EINTR) {
+    }
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soe, &sl);
+    snprintf(out, n, "%s, then %s", strerror(e), soe ? strerror(soe) : "connected");
+  } else {
+    snprintf(out, n, "%s", r == 0 ? "connected" : strerror(e));
+  }
+  close(fd);
+}
+
+static void op_recvalarm(const char *host, const char *port) {
+  printf("recvalarm %s %s\n", host, port);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0) {
+    printf("  error: getaddrinfo: %s\n", gai_strerror(rc));
+    failed = 1;
+    return;
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || sendto(fd, "ping", 4, 0, res->ai_addr, res->ai_addrlen) != 4) {
+    err_line("sendto", errno);
+    freeaddrinfo(res);
+    if (fd >= 0) {
+      close(fd);
+    }
+    return;
+  }
+  freeaddrinfo(res);
+  struct sigaction sa = {0}, old;
+  sa.sa_handler = on_tick;
+  sigaction(SIGALRM, &sa, &old);
+  alarm(1);
+  char buf[64];
+  struct sockaddr_storage from;
+  socklen_t fl = sizeof from;
+  ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+  int e = errno;
+  alarm(0);
+  sigaction(SIGALRM, &old, NULL);
+  close(fd);
+  if (n < 0) {
+    printf("  recvfrom: %s\n", strerror(e));
+  } else {
+    printf("  recvfrom: %zd bytes\n", n);
+  }
+}
+
+static void op_sigconnect(const char *host, const char *port, const char *count) {
+  int n = atoi(count);
+  printf("sigconnect %s %s %d\n", host, port, n);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0) {
+    printf("  error: getaddrinfo: %s\n", gai_strerror(rc));
+    failed = 1;
+    return;
+  }
+  struct sigaction sa = {0};
+  sa.sa_handler = on_tick;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it = {{0, 100}, {0, 100}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  /* distinct results and how often each came */
+  char seen[8][192];
+  int times[8], kinds = 0;
+  for (int i = 0; i < 2 * n; i++) {
+    char what[128], line[176];
+    one_connect(res, i < n, what, sizeof what);
+    snprintf(line, sizeof line, "%s: %s", i < n ? "non-blocking" : "blocking", what);
+    int k;
+    for (k = 0; k < kinds && strcmp(seen[k], line) != 0; k++) {
+    }
+    if (k == kinds && kinds < 8) {
+      snprintf(seen[kinds], sizeof seen[kinds], "%s", line);
+      times[kinds++] = 0;
+    }
+    if (k < kinds) {
+      times[k]++;
+    }
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  freeaddrinfo(res);
+  for (int k = 0; k < kinds; k++) {
+    printf("  %s x%d\n", seen[k], times[k]);
+  }
+}
+
 static void op_at(const char *dir, const char *name) {
   printf("at %s %s\n", dir, name);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -482,7 +608,7 @@ static int usage(void) {
         " dns NAME |"
         " http HOST PORT PATH | at DIR NAME | rewind PATH | fcd PATH |"
         " fdpath PATH | write PATH TEXT | cd PATH | pwd | uname |"
-        " env NAME)...\n", stderr);
+        " env NAME | recvalarm HOST PORT | sigconnect HOST PORT N)...\n", stderr);
   return 2;
 }
 
@@ -532,6 +658,12 @@ int main(int argc, char **argv) {
     } else if (strcmp(op, "uname") == 0) {
       op_uname();
       i += 1;
+    } else if (strcmp(op, "recvalarm") == 0 && left >= 2) {
+      op_recvalarm(argv[i + 1], argv[i + 2]);
+      i += 3;
+    } else if (strcmp(op, "sigconnect") == 0 && left >= 3) {
+      op_sigconnect(argv[i + 1], argv[i + 2], argv[i + 3]);
+      i += 4;
     } else if (strcmp(op, "env") == 0 && left >= 1) {
       op_env(argv[i + 1]);
       i += 2;

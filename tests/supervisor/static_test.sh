@@ -175,6 +175,12 @@ probe)
   compare "static_probe: DNS of the service" $sp dns web.cluster dns web dns web.internal
   compare "static_probe: DNS of a record and of the target's own name" $sp dns dns-only.cluster dns svtest-host
   compare "static_probe: HTTP GET of the service" $sp http web.cluster 8080 /hello.txt http web 8080 /data/list.txt
+  # a signal that interrupts the wait for the supervisor's answer: the
+  # restarted connect gets the first one's answer, not a second connection
+  compare "static_probe: connects under a storm of timer signals" $sp sigconnect web.cluster 8080 100
+  # ... and a blocking recvfrom the supervisor waits on still ends with the
+  # program's signal (EINTR without SA_RESTART)
+  compare "static_probe: a blocking recvfrom interrupted by SIGALRM" $sp recvalarm web.cluster 9
   compare "static_probe: uname and environment" $sp uname env SV_MODE env SV_GREETING env SV_NOT_SET
   compare "static_probe: all in one process" $sp file $tree/data/sub/deep.txt dir $tree/js \
     dns web.cluster http web.cluster 8080 /hello.txt uname env SV_MODE

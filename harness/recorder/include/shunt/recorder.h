@@ -44,6 +44,12 @@ typedef struct {
     int all_syscalls;  /* stop on every syscall (PTRACE_SYSCALL) instead of
                           the seccomp filter's: only to measure the cost */
     int leaks_only;    /* keep only the events that are leaks */
+    /* The call journal of system calls (docs/recorder.md): journal set,
+     * records are appended to journal_fd from the root's journal_after
+     * execs on (1: CMD itself; 2: what CMD execs -- shunt-supervisor's
+     * program); processes forked before that are let go.  Every syscall
+     * then stops (as all_syscalls). */
+    int journal, journal_fd, journal_after;
     /* Called in the tracing thread once the program's pid is known (to
      * forward signals to it). */
     void (*on_start)(pid_t pid, void *arg);
