@@ -331,6 +331,23 @@ static int exec_supervised(const char *path, char *const argv[],
     return REAL(execve, sv_path, v, e);
 }
 
+int shunt_children_exec_supervisor(const char *path, char *const argv[])
+{
+    if (!sv_path[0]) {
+        errno = ENOSYS;
+        return -1;
+    }
+    /* (called while the layer starts: prepare() keeps environ as it is,
+     * which holds the session's variables already) */
+    fixed_env_t f;
+    prepare(environ, &f, NULL, 0);
+    exec_supervised(path, argv, f.envp);
+    int e = errno;
+    finish(&f, NULL);
+    errno = e;
+    return -1;
+}
+
 int hook_execve(const char *path, char *const argv[], char *const envp[])
 {
     int check = shunt_exec_check(AT_FDCWD, path, 0);

@@ -280,20 +280,17 @@ static int find_main(struct dl_phdr_info *info, size_t size, void *arg)
     return 1; /* the first object is the main program */
 }
 
-/* Go reads its environment from the process's initial stack, not from
- * libc's environ, which layer/env.c replaced with the target's.  Run the
- * same program again with that environment (SHUNT_ENV_DONE set, so the new
- * image keeps it): execve of /proc/self/exe with the arguments of
- * /proc/self/cmdline.  Returns only on failure. */
-static void reexec_with_env(void)
+/* This process's arguments, from /proc/self/cmdline (static storage), or
+ * NULL (said why, for what). */
+static char **self_argv(const char *what)
 {
     static char buf[65536];
+    static char *argv[4096];
     int fd = (int)LSYS4(SYS_openat, AT_FDCWD, "/proc/self/cmdline",
                         O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-        LOG_WARN("go: /proc/self/cmdline: %s; the Go program sees the "
-                 "local environment", ESTR((int)-fd));
-        return;
+        LOG_WARN("go: /proc/self/cmdline: %s; %s", ESTR((int)-fd), what);
+        return NULL;
     }
     size_t n = 0;
     for (;;) {
@@ -306,21 +303,33 @@ static void reexec_with_env(void)
     }
     LSYS1(SYS_close, fd);
     if (n == 0 || n == sizeof(buf) - 1) {
-        LOG_WARN("go: command line not readable; the Go program sees the "
-                 "local environment");
-        return;
+        LOG_WARN("go: command line not readable; %s", what);
+        return NULL;
     }
     buf[n] = 0;
-    static char *argv[4096];
     size_t argc = 0;
     for (size_t i = 0; i < n && argc + 1 < sizeof(argv) / sizeof(argv[0]);
          i += strlen(buf + i) + 1)
         argv[argc++] = buf + i;
     argv[argc] = NULL;
+    return argv;
+}
+
+/* Go reads its environment from the process's initial stack, not from
+ * libc's environ, which layer/env.c replaced with the target's.  Run the
+ * same program again with that environment (SHUNT_ENV_DONE set, so the new
+ * image keeps it): execve of /proc/self/exe with the arguments of
+ * /proc/self/cmdline.  Returns only on failure. */
+static void reexec_with_env(void)
+{
+    static const char what[] = "the Go program sees the local environment";
+    char **argv = self_argv(what);
+    if (!argv)
+        return;
     LOG_DEBUG("go: exec again with the target's environment");
     long r = LSYS3(SYS_execve, "/proc/self/exe", argv, environ);
-    LOG_WARN("go: exec with the target's environment failed: %s; the Go "
-             "program sees the local environment", ESTR((int)-r));
+    LOG_WARN("go: exec with the target's environment failed: %s; %s",
+             ESTR((int)-r), what);
 }
 
 /* Go < 1.19: every ABI0 function present (RawSyscall6 may be absent)
@@ -377,6 +386,26 @@ unhooked(const shunt_goinfo_t *gi, const char *fmt, ...)
 
 int shunt_go_main;
 
+/* The program again under the supervisor harness exec named, if any (the
+ * layer is active); returns when there is none or the exec failed. */
+static void supervise_self(void)
+{
+    static const char what[] = "it stays under the layer";
+    char exe[PATH_MAX];
+    if (!shunt_layer.socket_path[0] || !shunt_children_supervisor())
+        return;
+    long n = LSYS4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+    char **argv = n > 0 ? self_argv(what) : NULL;
+    if (!argv)
+        return;
+    exe[n] = 0;
+    LOG_INFO("go: %s is built without cgo: it goes on under %s", exe,
+             shunt_children_supervisor());
+    shunt_children_exec_supervisor(exe, argv);
+    LOG_WARN("go: exec under %s failed: %s; %s", shunt_children_supervisor(),
+             ESTR(errno), what);
+}
+
 void shunt_go_install(void);
 void shunt_go_install(void)
 {
@@ -412,6 +441,10 @@ void shunt_go_install(void)
      * exports these two symbols dynamically. */
     if (!dlsym(RTLD_DEFAULT, "crosscall2") &&
         !dlsym(RTLD_DEFAULT, "_cgo_topofstack")) {
+        /* harness exec's --engine auto sends such a program to the
+         * supervisor; one exec'd by a program under the layer goes there
+         * now, as a static child would */
+        supervise_self();
         unhooked(&gi, "it is built without cgo (no crosscall2): Go points "
                       "the thread register at its own TLS block on its "
                       "threads, where neither libc nor the layer can run");

@@ -19,5 +19,10 @@ void shunt_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int shunt_exec_check(int dirfd, const char *path, int at_flags);
 /* The supervisor a static child is run under (children.c), or NULL. */
 const char *shunt_children_supervisor(void);
+/* This process's image again, under that supervisor (same pid, the
+ * session and environment a child would get): for a program the layer
+ * finds it cannot enter once loaded (go.c: a Go program without cgo).
+ * Returns only on failure: -1 with errno (ENOSYS: no supervisor). */
+int shunt_children_exec_supervisor(const char *path, char *const argv[]);
 
 #endif

@@ -54,6 +54,7 @@ enum {
     N_RAWSYSCALL,
     N_VFORK,
     N_ASMCGOCALL,
+    N_CROSSCALL2,
     N_COUNT
 };
 static const char *const names[N_COUNT] = {
@@ -67,6 +68,7 @@ static const char *const names[N_COUNT] = {
     [N_RAWSYSCALL] = "syscall.RawSyscall",
     [N_VFORK] = "syscall.rawVforkSyscall",
     [N_ASMCGOCALL] = "runtime.asmcgocall",
+    [N_CROSSCALL2] = "crosscall2", /* runtime/cgo: linked with cgo only */
 };
 #define ABI0_SUFFIX ".abi0"
 
@@ -679,6 +681,7 @@ static int read_all(gf_t *g, shunt_goinfo_t *out)
     out->syscall_abi0[2] = f.abi0[N_RAWSYSCALL];
     out->raw_vfork = f.abi0[N_VFORK];
     out->asmcgocall = f.abi0[N_ASMCGOCALL];
+    out->cgo = f.plain[N_CROSSCALL2] || f.abi0[N_CROSSCALL2];
     if (sc6 >= 0 && !out->syscall6)
         return bad(g, "%s: %s not found", out->version, names[sc6]);
     if (sc6 < 0 && !out->syscall_abi0[0] && !out->syscall_abi0[1] &&

@@ -654,6 +654,11 @@ static int go_unhookable(const char *path, char *why, size_t whylen)
                  gi.version);
         return 1;
     }
+    if (!gi.cgo) {
+        snprintf(why, whylen, "%s, built without cgo: Go runs its threads "
+                 "on its own TLS, where the layer cannot run", gi.version);
+        return 1;
+    }
     return 0;
 }
 

@@ -29,6 +29,10 @@ typedef struct {
      * stack; the layer's Go trampolines call it.  Present in every Go
      * program; 0 only if the file lacks it. */
     uint64_t asmcgocall;
+    /* runtime/cgo is linked (crosscall2): Go's threads then keep libc's
+     * TLS, where the layer can run.  Without it (CGO_ENABLED=0, even a
+     * dynamically linked -buildmode=pie) the layer cannot enter it. */
+    int cgo;
 } shunt_goinfo_t;
 
 /* Reads the executable at path.  Returns 0 with *out filled; -ENOEXEC
