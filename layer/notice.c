@@ -124,6 +124,18 @@ static int exec_static(int fd, char *what, size_t whatlen, int depth)
  * dirfd/path as execveat's (AT_EMPTY_PATH with path "" for fexecve).
  * 1: it is static (named on stderr); -1: the exec will fail (no such
  * executable file); 0: otherwise, or not known. */
+/* Why a static program exec'd here is not handed to the supervisor. */
+static const char *static_why(void)
+{
+    if (!shunt_children_supervisor())
+        return "and no supervisor was given: harness exec gives one";
+    if (shunt_go_main)
+        return "and Go's own execve in an os/exec child cannot be handed to "
+               "the supervisor: harness exec --engine supervisor runs the "
+               "whole tree";
+    return "and an exec of an fd cannot be handed to the supervisor";
+}
+
 int shunt_exec_check(int dirfd, const char *path, int at_flags)
 {
     if (LAYER_BYPASS() || !path)
@@ -163,16 +175,15 @@ int shunt_exec_check(int dirfd, const char *path, int at_flags)
             else if (interp[0])
                 shunt_notice_unhooked(
                     "%s runs through %s, a statically linked executable: "
-                    "LD_PRELOAD cannot enter it (a later engine will); it "
-                    "runs on the local host and sees local files, names and "
-                    "network",
-                    name, interp);
+                    "LD_PRELOAD cannot enter it (%s); it runs on the local "
+                    "host and sees local files, names and network",
+                    name, interp, static_why());
             else
                 shunt_notice_unhooked(
                     "%s is a statically linked executable: LD_PRELOAD cannot "
-                    "enter it (a later engine will); it runs on the local "
-                    "host and sees local files, names and network",
-                    name);
+                    "enter it (%s); it runs on the local host and sees local "
+                    "files, names and network",
+                    name, static_why());
         }
         LSYS1(SYS_close, fd);
     }
