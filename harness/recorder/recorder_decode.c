@@ -58,6 +58,8 @@ void rec_buf_quote(shunt_buf_t *b, const char *s, size_t n, size_t max)
             shunt_buf_printf(b, "\\%c", c);
         else if (c == '\n')
             shunt_buf_put(b, "\\n", 2);
+        else if (c == '\t')
+            shunt_buf_put(b, "\\t", 2);
         else if (c < 0x20 || c >= 0x7f)
             shunt_buf_printf(b, "\\x%02x", c);
         else

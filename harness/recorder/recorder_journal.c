@@ -195,29 +195,6 @@ static void sep(shunt_buf_t *b, int *n)
         shunt_buf_put(b, ", ", 2);
 }
 
-/* n bytes of s as the layer's journal shows a string: escaped, cut at
- * JSTR bytes with "..." after the quote. */
-static void quote(shunt_buf_t *b, const char *s, size_t n)
-{
-    shunt_buf_put(b, "\"", 1);
-    for (size_t i = 0; i < n && i < JSTR; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            shunt_buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            shunt_buf_put(b, "\\n", 2);
-        else if (c == '\t')
-            shunt_buf_put(b, "\\t", 2);
-        else if (c < 0x20 || c >= 0x7f)
-            shunt_buf_printf(b, "\\x%02x", c);
-        else
-            shunt_buf_put(b, (const char *)&c, 1);
-    }
-    shunt_buf_put(b, "\"", 1);
-    if (n > JSTR)
-        shunt_buf_put(b, "...", 3);
-}
-
 /* A string of the tracee, quoted. */
 static void put_str(shunt_buf_t *b, pid_t tid, uint64_t addr)
 {
@@ -226,7 +203,7 @@ static void put_str(shunt_buf_t *b, pid_t tid, uint64_t addr)
     if (n < 0)
         shunt_buf_put(b, addr ? "?" : "NULL", addr ? 1 : 4);
     else
-        quote(b, s, (size_t)n);
+        rec_buf_quote(b, s, (size_t)n, JSTR); /* the layer's escapes */
 }
 
 static void put_flags(shunt_buf_t *b, unsigned long v, const shunt_name_t *t,
@@ -539,7 +516,7 @@ void rec_jn_exit(rec_jn_t *j, pid_t tid, pid_t tgid, long r, rec_jpend_t *pd)
         size_t n = rec_mem_read(tid, pd->a[letter(c, "b")], s,
                                 (size_t)r < JSTR ? (size_t)r : JSTR);
         shunt_buf_put(b, " ", 1);
-        quote(b, s, n);
+        rec_buf_quote(b, s, n, JSTR);
     }
     if (p && c->res == J_FD && r >= 0)
         observe(p, r, 1);

@@ -388,15 +388,24 @@ static void one_connect(const struct addrinfo *ai, int nonblock, char *out, size
   close(fd);
 }
 
-static void op_recvalarm(const char *host, const char *port) {
-  printf("recvalarm %s %s\n", host, port);
+/* host:port's IPv4 addresses for socktype, or NULL (an error line). */
+static struct addrinfo *lookup4(const char *host, const char *port, int socktype) {
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_socktype = socktype;
   int rc = getaddrinfo(host, port, &hints, &res);
   if (rc != 0) {
     printf("  error: getaddrinfo: %s\n", gai_strerror(rc));
     failed = 1;
+    return NULL;
+  }
+  return res;
+}
+
+static void op_recvalarm(const char *host, const char *port) {
+  printf("recvalarm %s %s\n", host, port);
+  struct addrinfo *res = lookup4(host, port, SOCK_DGRAM);
+  if (!res) {
     return;
   }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -431,13 +440,8 @@ static void op_recvalarm(const char *host, const char *port) {
 static void op_sigconnect(const char *host, const char *port, const char *count) {
   int n = atoi(count);
   printf("sigconnect %s %s %d\n", host, port, n);
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = getaddrinfo(host, port, &hints, &res);
-  if (rc != 0) {
-    printf("  error: getaddrinfo: %s\n", gai_strerror(rc));
-    failed = 1;
+  struct addrinfo *res = lookup4(host, port, SOCK_STREAM);
+  if (!res) {
     return;
   }
   struct sigaction sa = {0};
