@@ -30,10 +30,12 @@
  * bench/alloc_bench.c) the layer allocates with glibc's as before. */
 #include "layer.h"
 #include "lfalloc.h"
+#include "shunt/insn.h"
 
 #include <capstone/capstone.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,13 +85,26 @@ char *strndup(const char *s, size_t n)
     return d;
 }
 
+/* capstone's printer: nothing while the engine decodes for itself (its
+ * text is never read then, shunt/insn.h), the layer's own formatter
+ * otherwise (a program that uses capstone itself gets its text). */
+static int cs_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    if (shunt_insn_quiet) {
+        if (cap)
+            buf[0] = '\0';
+        return 0;
+    }
+    return vsnprintf(buf, cap, fmt, ap);
+}
+
 void shunt_alloc_init(void)
 {
     cs_opt_mem mem = {.malloc = malloc,
                       .calloc = calloc,
                       .realloc = realloc,
                       .free = free,
-                      .vsnprintf = vsnprintf};
+                      .vsnprintf = cs_vsnprintf};
     if (cs_option(0, CS_OPT_MEM, (size_t)&mem) != CS_ERR_OK)
         LOG_WARN("capstone keeps the program's allocator");
 }

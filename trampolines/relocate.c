@@ -388,8 +388,11 @@ static int dec_open(csh *h, cs_insn **in)
     return 0;
 }
 
+__thread int shunt_insn_quiet __attribute__((tls_model("initial-exec")));
+
 static bool dec_get(csh *h, cs_insn **in)
 {
+    shunt_insn_quiet++;
     if (pthread_mutex_trylock(&dec_lock) == 0) {
         if (dec_in || dec_open(&dec_h, &dec_in) == 0) {
             *h = dec_h;
@@ -398,11 +401,15 @@ static bool dec_get(csh *h, cs_insn **in)
         }
         pthread_mutex_unlock(&dec_lock);
     }
-    return dec_open(h, in) == 0;
+    if (dec_open(h, in) == 0)
+        return true;
+    shunt_insn_quiet--;
+    return false;
 }
 
 static void dec_put(csh h, cs_insn *in)
 {
+    shunt_insn_quiet--;
     cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
     if (in == dec_in) {
         pthread_mutex_unlock(&dec_lock);

@@ -15,6 +15,14 @@
 int shunt_insn_each(const uint8_t *code, size_t len, uint64_t addr,
                     int (*fn)(const cs_insn *in, void *arg), void *arg);
 
+/* Nonzero on a thread while the engine's shared decoder works (inside
+ * shunt_insn_each and shunt_relocate): nothing reads the decoder's text
+ * then (messages name instructions with cs_insn_name), so a vsnprintf given
+ * to capstone with CS_OPT_MEM may write nothing and return 0 -- printing
+ * the text is most of capstone's time when detail is off (the layer's
+ * start-up: docs/benchmarks.md). */
+extern __thread int shunt_insn_quiet;
+
 /* The operand an instruction writes (its destination) and the one it only
  * reads (its source), whatever the decoder's syntax orders them; NULL when
  * there is none. */
