@@ -88,7 +88,8 @@ char *strndup(const char *s, size_t n)
 /* capstone's printer: nothing while the engine decodes for itself (its
  * text is never read then, shunt/insn.h), the layer's own formatter
  * otherwise (a program that uses capstone itself gets its text). */
-static int cs_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int
+cs_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 {
     if (shunt_insn_quiet) {
         if (cap)
