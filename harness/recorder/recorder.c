@@ -299,7 +299,9 @@ static int journal_first_stop(rec_t *r, task_t *t, int st)
  * Returns t again (the table may have moved). */
 static task_t *journal_fork(rec_t *r, task_t *t, pid_t child, int process)
 {
-    size_t self = (size_t)(t - r->t);
+    /* by its id: a detached child's slot takes the table's last task,
+     * which may be t */
+    pid_t self = t->tid;
     task_t *c = task_find(r, child);
     if (!process && c && c->tgid == t->tgid)
         return t;
@@ -309,7 +311,7 @@ static task_t *journal_fork(rec_t *r, task_t *t, pid_t child, int process)
         if (!journal_first_stop(r, c, c->held_st))
             handle_stop(r, c, c->held_st);
     }
-    return &r->t[self];
+    return task_find(r, self);
 }
 
 static void handle_stop(rec_t *r, task_t *t, int st)
